@@ -1,0 +1,3 @@
+from gait.cli.main import entry
+
+entry()

@@ -1,0 +1,127 @@
+"""The ``gait`` console script: parse, call a core, render, exit.
+
+Command modules are imported only when their command runs, so ``gait --version`` and
+``gait --help`` import nothing heavy. Each module under ``gait/cli/`` provides
+``register(parser)`` (add arguments, set ``handler``) and handlers returning an ``Outcome``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Callable, Sequence
+from typing import Any, NoReturn
+
+from gait import __version__
+
+# name -> (module, one-line help). Kept static so top-level help needs no imports.
+COMMANDS: dict[str, tuple[str, str]] = {
+    "demo": ("gait.cli.demo", "write and verify an offline demo runpack (first win)"),
+    "verify": ("gait.cli.verify", "verify a runpack's hashes, signature and schemas offline"),
+    "run": ("gait.cli.run", "record, replay, diff and inspect runpacks"),
+    "regress": ("gait.cli.regress", "turn runpacks into fixtures and run regressions"),
+    "gate": ("gait.cli.gate", "evaluate a tool-call intent against a policy"),
+    "policy": ("gait.cli.policy", "author, validate, format and test gate policies"),
+    "approve": ("gait.cli.approve", "sign an approval token for an intent and policy"),
+    "trace": ("gait.cli.trace", "verify gate trace records and the decision log"),
+    "keys": ("gait.cli.keys", "create, trust, rotate and list signing keys"),
+    "doctor": ("gait.cli.doctor", "diagnose the installation and environment"),
+    "migrate": ("gait.cli.migrate", "rewrite an artifact to the current schema version"),
+    "registry": ("gait.cli.registry", "install and verify signed local packs"),
+}
+
+
+class ArgumentParser(argparse.ArgumentParser):
+    """Usage errors are invalid input (exit 6), reported like any other error."""
+
+    def error(self, message: str) -> NoReturn:
+        from gait.errors import InvalidInput
+
+        raise InvalidInput(message, code="E_USAGE", hint=f"{self.prog} --help")
+
+
+def add_common(parser: argparse.ArgumentParser, explain: str) -> None:
+    """``--json`` and ``--explain`` on every leaf command."""
+    parser.add_argument("--json", action="store_true", help="print one JSON document")
+    parser.add_argument(
+        "--explain", action="store_const", const=explain, default=None,
+        help="say what the command would do, then exit without doing it",
+    )
+
+
+def add_group(
+    parser: argparse.ArgumentParser, title: str = "command"
+) -> argparse._SubParsersAction[Any]:
+    sub = parser.add_subparsers(dest=f"{parser.prog.replace(' ', '_')}_{title}", metavar=title)
+    sub.required = True
+    return sub
+
+
+def _top_help() -> str:
+    width = max(len(name) for name in COMMANDS)
+    rows = "\n".join(f"  {name:<{width}}  {text}" for name, (_, text) in COMMANDS.items())
+    return (
+        "usage: gait [--version] <command> [options]\n\n"
+        "Signed, replayable runpacks, regressions and policy gates for AI agents.\n\n"
+        f"commands:\n{rows}\n\n"
+        "Start with: gait demo        Every command takes --json and --explain.\n"
+    )
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args_in = list(sys.argv[1:] if argv is None else argv)
+    if not args_in or args_in[0] in ("-h", "--help", "help"):
+        print(_top_help(), end="")
+        return 0
+    if args_in[0] in ("--version", "-V", "version"):
+        print(f"gait {__version__}")
+        return 0
+    return _run(args_in)
+
+
+def _run(args_in: list[str]) -> int:
+    from gait.cli.output import debug_enabled, emit, emit_error
+    from gait.errors import GaitError, InvalidInput
+
+    as_json = "--json" in args_in
+    try:
+        name = args_in[0]
+        if name not in COMMANDS:
+            raise InvalidInput(
+                f"unknown command {name!r}", code="E_USAGE", hint="gait --help"
+            )
+        module = importlib.import_module(COMMANDS[name][0])
+        parser = ArgumentParser(prog="gait")
+        sub = parser.add_subparsers(dest="command")
+        cmd = sub.add_parser(name, help=COMMANDS[name][1], description=COMMANDS[name][1])
+        module.register(cmd)
+        args = parser.parse_args(args_in)
+        if getattr(args, "explain", None):
+            print(args.explain)
+            return 0
+        handler: Callable[[argparse.Namespace], Any] = args.handler
+        outcome = handler(args)
+        return emit(outcome, as_json=as_json, argv=args_in)
+    except GaitError as error:
+        return emit_error(error, as_json=as_json, argv=args_in)
+    except KeyboardInterrupt:
+        print("gait: interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:  # noqa: BLE001 - the one place unexpected errors become exit 1
+        if debug_enabled():
+            raise
+        error = GaitError(
+            f"unexpected {type(exc).__name__}: {exc}",
+            code="E_INTERNAL",
+            hint="re-run with GAIT_DEBUG=1 for a traceback and report it",
+        )
+        return emit_error(error, as_json=as_json, argv=args_in)
+
+
+def entry() -> NoReturn:
+    sys.exit(main())
+
+
+if __name__ == "__main__":
+    entry()

@@ -1,0 +1,101 @@
+"""One exception tree for the whole project.
+
+Each class carries the exit code of the CLI contract (PRD section 8) and the error category of
+FORMATS.md section 7; each raise names its stable ``E_*`` code. The CLI turns any of these into
+one line (or one JSON document) and the right exit code, never a traceback.
+"""
+
+from __future__ import annotations
+
+from enum import IntEnum
+from typing import Any
+
+
+class ExitCode(IntEnum):
+    OK = 0
+    INTERNAL = 1
+    VERIFY_FAILED = 2
+    POLICY_BLOCKED = 3
+    APPROVAL_REQUIRED = 4
+    REGRESS_FAILED = 5
+    INVALID_INPUT = 6
+    DEPENDENCY_MISSING = 7
+    UNSAFE_OPERATION = 8
+
+
+class GaitError(Exception):
+    """Base class: an error a user can act on."""
+
+    exit_code: ExitCode = ExitCode.INTERNAL
+    category: str = "internal_failure"
+    default_code: str = "E_INTERNAL"
+    retryable: bool = False
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        code: str | None = None,
+        hint: str = "",
+        details: dict[str, Any] | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.code = code or self.default_code
+        self.hint = hint
+        self.details = details or {}
+
+
+class InvalidInput(GaitError):
+    exit_code = ExitCode.INVALID_INPUT
+    category = "invalid_input"
+    default_code = "E_INVALID_INPUT"
+
+
+class VerificationFailed(GaitError):
+    exit_code = ExitCode.VERIFY_FAILED
+    category = "verification_failed"
+    default_code = "E_VERIFY_FAILED"
+
+
+class PolicyBlocked(GaitError):
+    exit_code = ExitCode.POLICY_BLOCKED
+    category = "policy_blocked"
+    default_code = "E_POLICY_BLOCKED"
+
+
+class ApprovalRequired(GaitError):
+    exit_code = ExitCode.APPROVAL_REQUIRED
+    category = "approval_required"
+    default_code = "E_APPROVAL_REQUIRED"
+
+
+class RegressFailed(GaitError):
+    exit_code = ExitCode.REGRESS_FAILED
+    category = "verification_failed"
+    default_code = "E_REGRESS_FAILED"
+
+
+class DependencyMissing(GaitError):
+    exit_code = ExitCode.DEPENDENCY_MISSING
+    category = "dependency_missing"
+    default_code = "E_DEPENDENCY_MISSING"
+
+
+class UnsafeOperation(GaitError):
+    exit_code = ExitCode.UNSAFE_OPERATION
+    category = "invalid_input"
+    default_code = "E_UNSAFE_OPERATION"
+
+
+class IOFailure(GaitError):
+    exit_code = ExitCode.INTERNAL
+    category = "io_failure"
+    default_code = "E_IO"
+
+
+class StateContention(GaitError):
+    exit_code = ExitCode.INTERNAL
+    category = "state_contention"
+    default_code = "E_STATE_CONTENTION"
+    retryable = True

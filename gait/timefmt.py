@@ -1,0 +1,66 @@
+"""RFC 3339 times in the reference's canonical form, kept to the nanosecond.
+
+``datetime`` keeps microseconds only, so times are carried as strings and re-printed here,
+never round-tripped through ``datetime`` when their bytes are hashed.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime, timedelta
+
+from gait.errors import InvalidInput
+
+_RFC3339 = re.compile(
+    r"^(\d{4})-(\d{2})-(\d{2})[Tt](\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,9}))?"
+    r"(?:([Zz])|([+-])(\d{2}):(\d{2}))$"
+)
+ZERO_TIME = "0001-01-01T00:00:00Z"
+EPOCH_1980 = "1980-01-01T00:00:00Z"
+
+
+def parse(text: str) -> tuple[datetime, int]:
+    """(UTC datetime without fraction, nanoseconds) of an RFC 3339 string."""
+    match = _RFC3339.match(text) if isinstance(text, str) else None
+    if not match:
+        raise InvalidInput(f"not an RFC 3339 time: {text!r}", code="E_INVALID_TIME")
+    year, month, day, hour, minute, second = (int(match.group(i)) for i in range(1, 7))
+    nanos = int((match.group(7) or "").ljust(9, "0"))
+    try:
+        moment = datetime(year, month, day, hour, minute, second, tzinfo=UTC)
+    except ValueError as exc:
+        raise InvalidInput(f"not a valid time: {text!r}", code="E_INVALID_TIME") from exc
+    if match.group(9):
+        offset = timedelta(hours=int(match.group(10)), minutes=int(match.group(11)))
+        moment = moment - offset if match.group(9) == "+" else moment + offset
+    return moment, nanos
+
+
+def format_utc(moment: datetime, nanos: int = 0) -> str:
+    base = moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S")
+    if moment.year < 1000:
+        base = f"{moment.year:04d}" + base[base.index("-") :]
+    if nanos:
+        return f"{base}.{f'{nanos:09d}'.rstrip('0')}Z"
+    return base + "Z"
+
+
+def canonical(text: str) -> str:
+    """Re-print an RFC 3339 time as UTC with ``Z`` and the shortest fraction."""
+    moment, nanos = parse(text)
+    return format_utc(moment, nanos)
+
+
+def from_datetime(moment: datetime) -> str:
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return format_utc(moment.replace(microsecond=0), moment.microsecond * 1000)
+
+
+def now() -> str:
+    return from_datetime(datetime.now(UTC))
+
+
+def to_datetime(text: str) -> datetime:
+    moment, nanos = parse(text)
+    return moment + timedelta(microseconds=nanos // 1000)
