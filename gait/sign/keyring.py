@@ -1,0 +1,223 @@
+"""Which key signs, which keys are trusted, and in which mode.
+
+The keyring (``GAIT_HOME/keyring.json``) is the trust store: public keys with their signing
+mode (dev or prod) and rotation status. Modes come from here, never from an artifact, so a
+runpack cannot claim to be production-signed. Rotation keeps old keys trusted for old
+artifacts; nothing about rotation is written into artifacts.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from gait import timefmt
+from gait.canon import dumps_pretty, loads_strict
+from gait.errors import InvalidInput
+from gait.fsutil import atomic_write, create_exclusive, file_lock, gait_home
+from gait.sign.keys import SigningKey, VerifyKey, read_env_text, read_key_text
+
+MODES = ("dev", "prod")
+DEV_WARNING = (
+    "dev mode: signing with the local dev key in GAIT_HOME; use --key-mode prod with "
+    "--private-key for production artifacts"
+)
+KEYRING_SCHEMA = "gait.keyring"
+
+
+@dataclass
+class KeyEntry:
+    key_id: str
+    public_key: str
+    mode: str
+    trusted: bool = True
+    status: str = "active"
+    label: str = ""
+    added_at: str = ""
+    rotated_to: str = ""
+
+    def verify_key(self) -> VerifyKey:
+        return VerifyKey.from_text(self.public_key)
+
+
+@dataclass
+class Keyring:
+    path: Path
+    entries: list[KeyEntry] = field(default_factory=list)
+
+    def find(self, key_id: str) -> KeyEntry | None:
+        return next((e for e in self.entries if e.key_id == key_id), None)
+
+    def trusted_keys(self) -> list[VerifyKey]:
+        return [e.verify_key() for e in self.entries if e.trusted]
+
+    def upsert(self, entry: KeyEntry) -> None:
+        existing = self.find(entry.key_id)
+        if existing is None:
+            self.entries.append(entry)
+        else:
+            existing.trusted = entry.trusted
+            existing.mode = entry.mode
+            existing.label = entry.label or existing.label
+            existing.status = entry.status
+        self.entries.sort(key=lambda e: (e.added_at, e.key_id))
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "schema_id": KEYRING_SCHEMA,
+            "schema_version": "1.0.0",
+            "keys": [asdict(e) for e in self.entries],
+        }
+
+
+def keyring_path() -> Path:
+    return gait_home() / "keyring.json"
+
+
+def load_keyring() -> Keyring:
+    path = keyring_path()
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        return Keyring(path)
+    except OSError as exc:
+        raise InvalidInput(f"trust store unreadable: {path}", code="E_TRUST_STORE_INVALID") from exc
+    doc = loads_strict(data, what=f"trust store {path}", code="E_TRUST_STORE_INVALID")
+    try:
+        if doc.get("schema_id") != KEYRING_SCHEMA:
+            raise ValueError("wrong schema_id")
+        entries = [KeyEntry(**item) for item in doc["keys"]]
+        for entry in entries:
+            if entry.mode not in MODES or entry.verify_key().key_id != entry.key_id:
+                raise ValueError(f"bad entry {entry.key_id}")
+    except (AttributeError, KeyError, TypeError, ValueError, InvalidInput) as exc:
+        raise InvalidInput(
+            f"trust store {path} is corrupt: {exc}",
+            code="E_TRUST_STORE_INVALID",
+            hint=f"inspect or remove {path}, then re-run gait keys init",
+        ) from exc
+    return Keyring(path, entries)
+
+
+def update_keyring(change) -> Keyring:  # noqa: ANN001 - callable(Keyring) -> None
+    """Read-modify-write of the keyring under a lock, written atomically."""
+    path = keyring_path()
+    with file_lock(path.with_name(".keyring.lock")):
+        ring = load_keyring()
+        change(ring)
+        atomic_write(path, dumps_pretty(ring.to_json()))
+    return ring
+
+
+def trust_key(key: VerifyKey, *, mode: str, label: str = "", status: str = "active") -> Keyring:
+    entry = KeyEntry(
+        key_id=key.key_id,
+        public_key=key.to_text().strip(),
+        mode=mode,
+        label=label,
+        status=status,
+        added_at=timefmt.now(),
+    )
+    return update_keyring(lambda ring: ring.upsert(entry))
+
+
+def trusted_verify_keys() -> list[VerifyKey]:
+    return load_keyring().trusted_keys()
+
+
+def dev_key_paths() -> tuple[Path, Path]:
+    keys = gait_home() / "keys"
+    return keys / "dev_private.key", keys / "dev_public.key"
+
+
+def dev_signing_key(*, create: bool = True) -> SigningKey | None:
+    """The local dev key, made on first use and kept, so dev tokens verify in dev gates."""
+    private_path, public_path = dev_key_paths()
+    if not private_path.exists():
+        if not create:
+            return None
+        fresh = SigningKey.generate()
+        create_exclusive(private_path, fresh.to_text().encode(), mode=0o600)
+    key = SigningKey.from_text(read_key_text(private_path, "dev private key"), "dev private key")
+    if not public_path.exists():
+        create_exclusive(public_path, key.public().to_text().encode())
+    ring = load_keyring()
+    if ring.find(key.key_id) is None:
+        trust_key(key.public(), mode="dev", label="local dev key")
+    return key
+
+
+def key_mode(args: argparse.Namespace | None = None) -> str:
+    mode = getattr(args, "key_mode", None) or os.environ.get("GAIT_MODE", "") or "dev"
+    mode = mode.strip().lower()
+    if mode not in MODES:
+        raise InvalidInput(f"key mode must be dev or prod, not {mode!r}", code="E_USAGE")
+    return mode
+
+
+def add_key_options(parser: argparse.ArgumentParser, *, signing: bool = True) -> None:
+    """The reference's key flags; ``signing`` adds the private-key ones."""
+    parser.add_argument("--key-mode", choices=MODES, default=None, help="dev (default) or prod")
+    if signing:
+        parser.add_argument("--private-key", metavar="PATH", help="private key file (base64)")
+        parser.add_argument("--private-key-env", metavar="VAR", help="variable holding the key")
+    parser.add_argument("--public-key", metavar="PATH", help="public key file to verify with")
+    parser.add_argument("--public-key-env", metavar="VAR", help="variable holding a public key")
+
+
+def explicit_signing_key(args: argparse.Namespace) -> SigningKey | None:
+    path = getattr(args, "private_key", None)
+    var = getattr(args, "private_key_env", None)
+    if path and var:
+        raise InvalidInput("give --private-key or --private-key-env, not both", code="E_USAGE")
+    if path:
+        return SigningKey.from_text(read_key_text(path, "private key"))
+    if var:
+        return SigningKey.from_text(read_env_text(var, "private key"))
+    return None
+
+
+def explicit_verify_key(args: argparse.Namespace) -> VerifyKey | None:
+    path = getattr(args, "public_key", None)
+    var = getattr(args, "public_key_env", None)
+    if path and var:
+        raise InvalidInput("give --public-key or --public-key-env, not both", code="E_USAGE")
+    if path:
+        return VerifyKey.from_text(read_key_text(path, "public key"))
+    if var:
+        return VerifyKey.from_text(read_env_text(var, "public key"))
+    return None
+
+
+def resolve_signing_key(args: argparse.Namespace) -> tuple[SigningKey, str, list[str]]:
+    """(key, mode, warnings): the explicit key, or the dev key in dev mode.
+
+    Production mode needs an explicit key and refuses one the keyring knows as a dev key.
+    """
+    mode = key_mode(args)
+    key = explicit_signing_key(args)
+    if key is None:
+        if mode == "prod":
+            raise InvalidInput(
+                "production mode needs a signing key",
+                code="E_SIGN_KEY_REQUIRED",
+                hint="pass --private-key PATH or --private-key-env VAR (gait keys init --key-mode prod)",
+            )
+        dev = dev_signing_key()
+        assert dev is not None
+        return dev, "dev", [DEV_WARNING]
+    entry = load_keyring().find(key.key_id)
+    if mode == "prod" and entry is not None and entry.mode == "dev":
+        raise InvalidInput(
+            "production mode refuses a dev key",
+            code="E_SIGN_DEV_KEY_IN_PROD",
+            hint="create a production key with gait keys init --key-mode prod",
+        )
+    signer_mode = entry.mode if entry is not None else mode
+    public = explicit_verify_key(args)
+    if public is not None and public.key_id != key.key_id:
+        raise InvalidInput("--public-key does not match the private key", code="E_KEY_MISMATCH")
+    return key, signer_mode, []

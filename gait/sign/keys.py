@@ -1,0 +1,133 @@
+"""Ed25519 keys in the reference's file format.
+
+A key file is one line of padded standard base64 of the raw bytes: 64 bytes (seed then public
+key) for a private key, 32 for a public one. No PEM, so keys move between implementations.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+from cryptography.hazmat.primitives.serialization import Encoding, PrivateFormat, PublicFormat
+
+from gait.errors import InvalidInput
+
+
+def key_id_of(public_raw: bytes) -> str:
+    return hashlib.sha256(public_raw).hexdigest()
+
+
+def _decode(text: str, what: str) -> bytes:
+    try:
+        return base64.b64decode(text.strip(), validate=True)
+    except (binascii.Error, ValueError) as exc:
+        raise InvalidInput(f"{what} is not base64 key text", code="E_KEY_INVALID") from exc
+
+
+@dataclass(frozen=True)
+class VerifyKey:
+    raw: bytes
+    key_id: str
+
+    @classmethod
+    def from_raw(cls, raw: bytes) -> VerifyKey:
+        if len(raw) != 32:
+            raise InvalidInput("public key must be 32 bytes", code="E_KEY_INVALID")
+        return cls(raw=raw, key_id=key_id_of(raw))
+
+    @classmethod
+    def from_text(cls, text: str, what: str = "public key") -> VerifyKey:
+        """Public key text, or private key text (a private source can verify)."""
+        raw = _decode(text, what)
+        if len(raw) == 64:
+            return SigningKey.from_raw(raw, what).public()
+        if len(raw) != 32:
+            raise InvalidInput(
+                f"{what} must decode to 32 (public) or 64 (private) bytes, got {len(raw)}",
+                code="E_KEY_INVALID",
+            )
+        return cls.from_raw(raw)
+
+    def to_text(self) -> str:
+        return base64.b64encode(self.raw).decode() + "\n"
+
+    def verify(self, signature: bytes, message: bytes) -> bool:
+        try:
+            Ed25519PublicKey.from_public_bytes(self.raw).verify(signature, message)
+        except (InvalidSignature, ValueError):
+            return False
+        return True
+
+
+@dataclass(frozen=True)
+class SigningKey:
+    seed: bytes
+    public_raw: bytes
+    key_id: str
+
+    @classmethod
+    def generate(cls) -> SigningKey:
+        private = Ed25519PrivateKey.generate()
+        seed = private.private_bytes(Encoding.Raw, PrivateFormat.Raw, _no_encryption())
+        return cls.from_raw(seed + private.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw))
+
+    @classmethod
+    def from_raw(cls, raw: bytes, what: str = "private key") -> SigningKey:
+        if len(raw) == 32:
+            raw = raw + _public_of(raw)
+        if len(raw) != 64:
+            raise InvalidInput(f"{what} must be 64 bytes (seed then public key)", code="E_KEY_INVALID")
+        seed, public_raw = raw[:32], raw[32:]
+        if _public_of(seed) != public_raw:
+            raise InvalidInput(f"{what}: public half does not match the seed", code="E_KEY_INVALID")
+        return cls(seed=seed, public_raw=public_raw, key_id=key_id_of(public_raw))
+
+    @classmethod
+    def from_text(cls, text: str, what: str = "private key") -> SigningKey:
+        return cls.from_raw(_decode(text, what), what)
+
+    def to_text(self) -> str:
+        return base64.b64encode(self.seed + self.public_raw).decode() + "\n"
+
+    def public(self) -> VerifyKey:
+        return VerifyKey(raw=self.public_raw, key_id=self.key_id)
+
+    def sign(self, message: bytes) -> bytes:
+        return Ed25519PrivateKey.from_private_bytes(self.seed).sign(message)
+
+
+def _no_encryption():  # noqa: ANN202 - cryptography's own type
+    from cryptography.hazmat.primitives.serialization import NoEncryption
+
+    return NoEncryption()
+
+
+def _public_of(seed: bytes) -> bytes:
+    return (
+        Ed25519PrivateKey.from_private_bytes(seed)
+        .public_key()
+        .public_bytes(Encoding.Raw, PublicFormat.Raw)
+    )
+
+
+def read_key_text(path: str | os.PathLike[str], what: str) -> str:
+    try:
+        return Path(path).read_text(encoding="utf-8")
+    except FileNotFoundError as exc:
+        raise InvalidInput(f"{what} file not found: {path}", code="E_KEY_NOT_FOUND") from exc
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InvalidInput(f"{what} file unreadable: {path}", code="E_KEY_INVALID") from exc
+
+
+def read_env_text(var: str, what: str) -> str:
+    value = os.environ.get(var, "")
+    if not value.strip():
+        raise InvalidInput(f"{what} variable {var} is empty or unset", code="E_KEY_NOT_FOUND")
+    return value
