@@ -1,0 +1,59 @@
+"""Runpack members as read from or written to a zip (FORMATS.md section 3).
+
+Records stay plain dicts holding exactly the keys of the artifact, because their bytes are
+hashed: a dataclass round trip would drop or reorder what another implementation wrote.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+SCHEMA_VERSION = "1.0.0"
+MANIFEST = "manifest.json"
+RUN = "run.json"
+INTENTS = "intents.jsonl"
+RESULTS = "results.jsonl"
+REFS = "refs.json"
+DATA_MEMBERS = (INTENTS, REFS, RESULTS, RUN)
+MEMBER_ORDER = (INTENTS, MANIFEST, REFS, RESULTS, RUN)
+SCHEMA_IDS = {
+    MANIFEST: "gait.runpack.manifest",
+    RUN: "gait.runpack.run",
+    INTENTS: "gait.runpack.intent",
+    RESULTS: "gait.runpack.result",
+    REFS: "gait.runpack.refs",
+}
+CAPTURE_MODES = ("reference", "raw")
+MANIFEST_KEYS = (
+    "schema_id",
+    "schema_version",
+    "created_at",
+    "producer_version",
+    "run_id",
+    "capture_mode",
+    "files",
+    "manifest_digest",
+    "signatures",
+)
+
+
+@dataclass
+class Runpack:
+    manifest: dict[str, Any]
+    run: dict[str, Any]
+    intents: list[dict[str, Any]]
+    results: list[dict[str, Any]]
+    refs: dict[str, Any]
+    members: dict[str, bytes] = field(default_factory=dict)
+
+    @property
+    def run_id(self) -> str:
+        return str(self.manifest.get("run_id", ""))
+
+    @property
+    def capture_mode(self) -> str:
+        return str(self.manifest.get("capture_mode", "reference"))
+
+    def results_by_intent(self) -> dict[str, dict[str, Any]]:
+        return {str(r.get("intent_id")): r for r in self.results}

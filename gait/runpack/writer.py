@@ -1,0 +1,81 @@
+"""Serialize normalized records into a signed runpack zip, atomically."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from gait.canon import canonical_bytes
+from gait.runpack import model
+from gait.runpack.archive import write_zip
+from gait.runpack.build import jsonl, manifest_for, signed_manifest_digest
+from gait.sign.keys import SigningKey
+from gait.sign.signature import sign_digest
+
+
+@dataclass(frozen=True)
+class Written:
+    path: Path
+    run_id: str
+    manifest: dict[str, Any]
+
+    @property
+    def manifest_digest(self) -> str:
+        return str(self.manifest["manifest_digest"])
+
+    @property
+    def ticket_footer(self) -> str:
+        return ticket_footer(self.run_id, self.manifest_digest)
+
+
+def ticket_footer(run_id: str, manifest_digest: str) -> str:
+    return f'GAIT run_id={run_id} manifest=sha256:{manifest_digest} verify="gait verify {run_id}"'
+
+
+def member_bytes(
+    run: dict[str, Any],
+    intents: list[dict[str, Any]],
+    results: list[dict[str, Any]],
+    refs: dict[str, Any],
+) -> dict[str, bytes]:
+    return {
+        model.INTENTS: jsonl(intents),
+        model.REFS: canonical_bytes(refs),
+        model.RESULTS: jsonl(results),
+        model.RUN: canonical_bytes(run),
+    }
+
+
+def build_manifest(
+    run: dict[str, Any],
+    capture_mode: str,
+    data: dict[str, bytes],
+    signing_keys: list[SigningKey] | None = None,
+) -> dict[str, Any]:
+    manifest = manifest_for(run, capture_mode, data)
+    if signing_keys:
+        signed = signed_manifest_digest(manifest)
+        manifest["signatures"] = [sign_digest(key, signed) for key in signing_keys]
+    return manifest
+
+
+def write_runpack(
+    path: str | Path,
+    *,
+    capture_mode: str,
+    run: dict[str, Any],
+    intents: list[dict[str, Any]],
+    results: list[dict[str, Any]],
+    refs: dict[str, Any],
+    signing_keys: list[SigningKey] | None = None,
+) -> Written:
+    data = member_bytes(run, intents, results, refs)
+    manifest = build_manifest(run, capture_mode, data, signing_keys)
+    data[model.MANIFEST] = canonical_bytes(manifest)
+    target = write_zip(path, [(name, data[name]) for name in model.MEMBER_ORDER])
+    return Written(path=target, run_id=run["run_id"], manifest=manifest)
+
+
+def default_path(run_id: str, out_dir: str | Path = "gait-out") -> Path:
+    return Path(out_dir) / f"runpack_{run_id}.zip"
