@@ -1,0 +1,66 @@
+"""Shared test fixtures: an isolated GAIT_HOME per test, the reference's conformance data, and
+the installed ``gait`` console script run as a real subprocess."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+
+
+def _conformance_root() -> Path:
+    for candidate in (
+        os.environ.get("GAIT_CONFORMANCE_DIR", ""),
+        REPO_ROOT.parent / "shared" / "conformance",
+        REPO_ROOT / "shared" / "conformance",
+    ):
+        if candidate and Path(candidate).is_dir():
+            return Path(candidate)
+    raise RuntimeError(
+        "conformance data not found: expected ../shared/conformance beside the repository "
+        "(or set GAIT_CONFORMANCE_DIR)"
+    )
+
+
+@pytest.fixture(scope="session")
+def conformance_dir() -> Path:
+    return _conformance_root()
+
+
+@pytest.fixture(autouse=True)
+def gait_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Every test gets its own GAIT_HOME, so no test reads or writes the user's ~/.gait."""
+    home = tmp_path_factory.mktemp("gait_home")
+    monkeypatch.setenv("GAIT_HOME", str(home))
+    monkeypatch.delenv("GAIT_MODE", raising=False)
+    return home
+
+
+def gait_executable() -> list[str]:
+    script = Path(sys.executable).with_name("gait")
+    if script.exists():
+        return [str(script)]
+    found = shutil.which("gait")
+    return [found] if found else [sys.executable, "-m", "gait"]
+
+
+@pytest.fixture
+def run_gait(gait_home: Path):
+    """Run the installed ``gait`` as a user would; returns the CompletedProcess."""
+
+    def run(*args: str, cwd: Path | str | None = None, env: dict[str, str] | None = None,
+            timeout: float = 60) -> subprocess.CompletedProcess[str]:
+        full_env = {**os.environ, "GAIT_HOME": str(gait_home)}
+        full_env.update(env or {})
+        return subprocess.run(
+            [*gait_executable(), *args], cwd=cwd, env=full_env, capture_output=True,
+            text=True, timeout=timeout, check=False,
+        )
+
+    return run
