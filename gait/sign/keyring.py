@@ -135,19 +135,25 @@ def dev_key_paths() -> tuple[Path, Path]:
 
 def dev_signing_key(*, create: bool = True) -> SigningKey | None:
     """The local dev key, made on first use and kept, so dev tokens verify in dev gates."""
+    if not create and not dev_key_paths()[0].exists():
+        return None
+    return ensure_dev_key()[0]
+
+
+def ensure_dev_key() -> tuple[SigningKey, bool]:
+    """(dev key, whether this call created it)."""
     private_path, public_path = dev_key_paths()
+    created = False
     if not private_path.exists():
-        if not create:
-            return None
         fresh = SigningKey.generate()
-        create_exclusive(private_path, fresh.to_text().encode(), mode=0o600)
+        created = create_exclusive(private_path, fresh.to_text().encode(), mode=0o600)
     key = SigningKey.from_text(read_key_text(private_path, "dev private key"), "dev private key")
     if not public_path.exists():
         create_exclusive(public_path, key.public().to_text().encode())
     ring = load_keyring()
     if ring.find(key.key_id) is None:
         trust_key(key.public(), mode="dev", label="local dev key")
-    return key
+    return key, created
 
 
 def key_mode(args: argparse.Namespace | None = None) -> str:

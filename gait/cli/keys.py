@@ -1,0 +1,166 @@
+"""``gait keys init|trust|list|rotate``: key files in the reference format, and the trust store."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from gait.cli.main import add_common, add_group
+from gait.cli.output import Outcome
+
+
+def register(parser: argparse.ArgumentParser) -> None:
+    sub = add_group(parser)
+    init = sub.add_parser("init", help="create a signing key pair")
+    init.add_argument("--key-mode", choices=("dev", "prod"), default=None)
+    init.add_argument("--out", default=None, help="directory for prod keys (default gait-out/keys)")
+    init.add_argument("--force", action="store_true", help="overwrite existing prod key files")
+    add_common(init, "Creates a key pair: dev keys live in GAIT_HOME/keys; prod keys are written "
+               "to --out with the private key at mode 0600, and their public key is trusted.")
+    init.set_defaults(handler=init_keys)
+
+    trust = sub.add_parser("trust", help="add a public key to the trust store")
+    trust.add_argument("pubkey", help="public key file (base64, 32 bytes)")
+    trust.add_argument("--key-mode", choices=("dev", "prod"), default="prod")
+    trust.add_argument("--label", default="")
+    add_common(trust, "Adds a public key to GAIT_HOME/keyring.json so signatures by it are trusted.")
+    trust.set_defaults(handler=trust_key)
+
+    untrust = sub.add_parser("untrust", help="stop trusting a key id")
+    untrust.add_argument("key_id")
+    add_common(untrust, "Marks a key as untrusted; its signatures still verify but are untrusted.")
+    untrust.set_defaults(handler=untrust_key)
+
+    listing = sub.add_parser("list", help="list keys in the trust store")
+    add_common(listing, "Lists key ids, modes and status from the trust store; never key material.")
+    listing.set_defaults(handler=list_keys)
+
+    rotate = sub.add_parser("rotate", help="create a new prod key; the old one stays trusted")
+    rotate.add_argument("--out", default=None, help="directory (default gait-out/keys)")
+    add_common(rotate, "Writes a new prod key pair named gait_<UTC time>_*.key, trusts it and "
+               "marks the previous active prod key as rotated (still trusted for old artifacts).")
+    rotate.set_defaults(handler=rotate_keys)
+
+
+def _entry_json(entry) -> dict:  # noqa: ANN001 - KeyEntry
+    return {
+        "key_id": entry.key_id,
+        "mode": entry.mode,
+        "trusted": entry.trusted,
+        "status": entry.status,
+        "label": entry.label,
+        "rotated_to": entry.rotated_to,
+    }
+
+
+def _write_pair(out: Path, prefix: str, force: bool):  # noqa: ANN202
+    from gait.errors import InvalidInput
+    from gait.fsutil import atomic_write
+    from gait.sign.keys import SigningKey
+
+    private_path, public_path = out / f"{prefix}_private.key", out / f"{prefix}_public.key"
+    if private_path.exists() and not force:
+        raise InvalidInput(
+            f"{private_path} exists; refusing to overwrite a private key",
+            code="E_KEY_EXISTS", hint="pass --force, or gait keys rotate",
+        )
+    key = SigningKey.generate()
+    atomic_write(private_path, key.to_text().encode(), mode=0o600)
+    atomic_write(public_path, key.public().to_text().encode())
+    return key, private_path, public_path
+
+
+def init_keys(args: argparse.Namespace) -> Outcome:
+    from gait.sign.keyring import ensure_dev_key, key_mode, trust_key
+
+    mode = key_mode(args)
+    if mode == "dev":
+        from gait.sign.keyring import dev_key_paths
+
+        key, created = ensure_dev_key()
+        private_path, public_path = dev_key_paths()
+    else:
+        out = Path(args.out or "gait-out/keys")
+        key, private_path, public_path = _write_pair(out, "gait", args.force)
+        trust_key(key.public(), mode="prod", label=str(public_path))
+        created = True
+    payload = {
+        "ok": True,
+        "mode": mode,
+        "key_id": key.key_id,
+        "private_key_path": str(private_path),
+        "public_key_path": str(public_path),
+        "created": created,
+    }
+    lines = [
+        f"keys={mode} key_id={key.key_id}",
+        f"private_key={private_path} (mode 0600, never printed)",
+        f"public_key={public_path} (trusted)",
+    ]
+    return Outcome(payload, 0, lines)
+
+
+def trust_key(args: argparse.Namespace) -> Outcome:
+    from gait.sign.keyring import trust_key as add
+    from gait.sign.keys import VerifyKey, read_key_text
+
+    key = VerifyKey.from_text(read_key_text(args.pubkey, "public key"))
+    add(key, mode=args.key_mode, label=args.label or Path(args.pubkey).name)
+    payload = {"ok": True, "key_id": key.key_id, "mode": args.key_mode, "trusted": True}
+    return Outcome(payload, 0, [f"trusted key_id={key.key_id} mode={args.key_mode}"])
+
+
+def untrust_key(args: argparse.Namespace) -> Outcome:
+    from gait.errors import InvalidInput
+    from gait.sign.keyring import update_keyring
+
+    def change(ring) -> None:  # noqa: ANN001
+        entry = ring.find(args.key_id)
+        if entry is None:
+            raise InvalidInput(f"key id {args.key_id} is not in the trust store",
+                               code="E_KEY_NOT_FOUND", hint="gait keys list")
+        entry.trusted = False
+
+    update_keyring(change)
+    return Outcome({"ok": True, "key_id": args.key_id, "trusted": False}, 0,
+                   [f"untrusted key_id={args.key_id}"])
+
+
+def list_keys(args: argparse.Namespace) -> Outcome:
+    from gait.sign.keyring import keyring_path, load_keyring
+
+    ring = load_keyring()
+    entries = [_entry_json(e) for e in ring.entries]
+    lines = [f"trust store: {keyring_path()} ({len(entries)} keys)"]
+    lines += [
+        f"{e['key_id'][:16]} mode={e['mode']} status={e['status']} "
+        f"trusted={'yes' if e['trusted'] else 'no'} {e['label']}".rstrip()
+        for e in entries[:10]
+    ]
+    return Outcome({"ok": True, "keys": entries}, 0, lines)
+
+
+def rotate_keys(args: argparse.Namespace) -> Outcome:
+    from gait import timefmt
+    from gait.sign.keyring import KeyEntry, update_keyring
+
+    stamp = timefmt.now()[:19].replace("-", "").replace(":", "") + "Z"
+    out = Path(args.out or "gait-out/keys")
+    key, private_path, public_path = _write_pair(out, f"gait_{stamp}", False)
+    rotated: list[str] = []
+
+    def change(ring) -> None:  # noqa: ANN001
+        for entry in ring.entries:
+            if entry.mode == "prod" and entry.status == "active":
+                entry.status = "rotated"
+                entry.rotated_to = key.key_id
+                rotated.append(entry.key_id)
+        ring.upsert(KeyEntry(key_id=key.key_id, public_key=key.public().to_text().strip(),
+                             mode="prod", label=str(public_path), added_at=timefmt.now()))
+
+    update_keyring(change)
+    payload = {"ok": True, "key_id": key.key_id, "rotated": rotated,
+               "private_key_path": str(private_path), "public_key_path": str(public_path)}
+    lines = [f"rotated to key_id={key.key_id}", f"previous keys stay trusted: {len(rotated)}",
+             f"private_key={private_path} (mode 0600)"]
+    return Outcome(payload, 0, lines)

@@ -1,0 +1,87 @@
+"""``gait verify <run_id|path>``."""
+
+from __future__ import annotations
+
+import argparse
+
+from gait.cli.main import add_common
+from gait.cli.output import Outcome
+from gait.sign.keyring import add_key_options
+
+EXPLAIN = (
+    "gait verify checks a runpack offline: the zip's structure, every member's SHA-256 against "
+    "the manifest, the manifest digest, the Ed25519 signature and whether its signer is in your "
+    "trust store, and each member's schema. It writes nothing."
+)
+
+
+def register(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("runpack", help="run id (looked up in ./gait-out, then GAIT_HOME) or path")
+    add_key_options(parser, signing=False)
+    parser.add_argument(
+        "--require-signature", action="store_true", help="an unsigned runpack fails"
+    )
+    parser.add_argument(
+        "--require-trusted", action="store_true", help="a signer outside the trust store fails"
+    )
+    parser.add_argument(
+        "--profile", choices=("standard", "strict"), default="standard",
+        help="strict = --require-signature --require-trusted",
+    )
+    add_common(parser, EXPLAIN)
+    parser.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace) -> Outcome:
+    from gait.runpack.resolve import resolve
+    from gait.runpack.verify import VerifyOptions, verify_runpack
+    from gait.sign.keyring import explicit_verify_key, key_mode, load_keyring
+
+    path = resolve(args.runpack)
+    prod = key_mode(args) == "prod"
+    strict = args.profile == "strict" or prod
+    keyring = load_keyring()
+    explicit = explicit_verify_key(args)
+    options = VerifyOptions(
+        keys=(explicit,) if explicit else tuple(keyring.trusted_keys()),
+        explicit_keys=explicit is not None,
+        require_signature=args.require_signature or strict,
+        require_trusted=args.require_trusted or strict,
+        keyring=keyring,
+    )
+    shown = args.runpack if "/" in args.runpack or "\\" in args.runpack else str(path)
+    report = verify_runpack(path, options)
+    report.path = shown
+    if prod and report.signing_mode == "dev":
+        from gait.runpack.verify import Check
+
+        report.checks.append(
+            Check("signer_mode", "fail", "E_VERIFY_UNTRUSTED_SIGNER", "dev key in production mode")
+        )
+    return Outcome(report.to_json(), report.exit_code, summary_lines(report))
+
+
+def summary_lines(report) -> list[str]:  # noqa: ANN001 - VerifyReport
+    status = "ok" if report.ok else "failed"
+    lines = [f"verify={status} run_id={report.run_id} files_checked={report.files_checked}"]
+    lines.append(f"manifest=sha256:{report.manifest_digest}")
+    if report.signature_status == "verified":
+        trust = "trusted" if report.signer_trusted else "NOT in trust store"
+        lines.append(
+            f"signature=verified signer={report.signer_key_id[:16]} ({trust}, "
+            f"mode={report.signing_mode or 'unknown'})"
+        )
+    elif report.signature_status == "missing":
+        lines.append(
+            "signature=missing: this runpack is unsigned; its integrity is checked but not who "
+            "made it (--require-signature makes this a failure)"
+        )
+    else:
+        errors = ", ".join(report.signature_errors) or report.signature_note
+        lines.append(f"signature={report.signature_status}: {errors}")
+    for check in [c for c in report.checks if c.status == "fail"][:5]:
+        lines.append(f"{check.code}: {check.name}: {check.detail}"[:200])
+    commands = report.to_json().get("next_commands", [])
+    if commands:
+        lines.append(f"next={commands[0]}")
+    return lines

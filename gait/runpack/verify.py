@@ -1,0 +1,359 @@
+"""Offline verification of a runpack: container, member hashes, manifest digest, signatures,
+signer trust and member schemas, each reported as a named check with its own failure code.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from gait.canon import loads_strict, sha256_hex
+from gait.errors import InvalidInput
+from gait.runpack import model
+from gait.runpack.archive import Members, read_members
+from gait.runpack.build import manifest_digest, signed_manifest_digest
+from gait.sign.keyring import Keyring
+from gait.sign.keys import VerifyKey
+from gait.sign.signature import check_signature
+
+INPUT_INVALID = "E_VERIFY_INPUT_INVALID"
+NOTES = {
+    "missing": "unsigned local/dev artifacts are expected by default; "
+    "use --require-signature for strict verification",
+    "missing_required": "signatures are required in this mode; provide signing keys and re-run verify",
+    "skipped": "signature checks were skipped because no verify key was provided",
+    "verified": "signatures verified",
+    "failed": "signature verification failed; inspect signature_errors and re-run with the correct key",
+}
+# Failures that are integrity problems (exit 2); anything else failing is invalid input (exit 6).
+INTEGRITY_CODES = {
+    "E_VERIFY_UNSAFE_MEMBER",
+    "E_VERIFY_MISSING_MEMBER",
+    "E_VERIFY_UNLISTED_MEMBER",
+    "E_VERIFY_HASH_MISMATCH",
+    "E_VERIFY_MANIFEST_DIGEST",
+    "E_VERIFY_SIGNATURE_INVALID",
+    "E_VERIFY_SIGNATURE_MISSING",
+    "E_VERIFY_UNTRUSTED_SIGNER",
+}
+
+
+@dataclass(frozen=True)
+class VerifyOptions:
+    keys: tuple[VerifyKey, ...] = ()
+    explicit_keys: bool = False
+    require_signature: bool = False
+    require_trusted: bool = False
+    keyring: Keyring | None = None
+    check_schemas: bool = True
+
+
+@dataclass
+class Check:
+    name: str
+    status: str
+    code: str = ""
+    detail: str = ""
+
+    def to_json(self) -> dict[str, str]:
+        out = {"name": self.name, "status": self.status}
+        if self.code:
+            out["code"] = self.code
+        if self.detail:
+            out["detail"] = self.detail
+        return out
+
+
+@dataclass
+class VerifyReport:
+    path: str
+    run_id: str = ""
+    manifest_digest: str = ""
+    files_checked: int = 0
+    missing_files: list[str] = field(default_factory=list)
+    unlisted_files: list[str] = field(default_factory=list)
+    unsafe_members: list[dict[str, str]] = field(default_factory=list)
+    hash_mismatches: list[dict[str, str]] = field(default_factory=list)
+    schema_errors: list[str] = field(default_factory=list)
+    signature_status: str = "missing"
+    signature_errors: list[str] = field(default_factory=list)
+    signatures_total: int = 0
+    signatures_valid: int = 0
+    signature_note: str = ""
+    signer_key_id: str = ""
+    signer_trusted: bool = False
+    signing_mode: str = ""
+    checks: list[Check] = field(default_factory=list)
+
+    @property
+    def error_codes(self) -> list[str]:
+        return sorted({c.code for c in self.checks if c.status == "fail" and c.code})
+
+    @property
+    def ok(self) -> bool:
+        return not self.error_codes
+
+    @property
+    def exit_code(self) -> int:
+        codes = self.error_codes
+        if not codes:
+            return 0
+        return 2 if INTEGRITY_CODES.intersection(codes) else 6
+
+    def to_json(self) -> dict[str, Any]:
+        doc: dict[str, Any] = {
+            "ok": self.ok,
+            "path": self.path,
+            "run_id": self.run_id,
+            "manifest_digest": self.manifest_digest,
+            "files_checked": self.files_checked,
+            "signature_status": self.signature_status,
+            "signature_note": self.signature_note,
+            "checks": [c.to_json() for c in self.checks],
+        }
+        if self.signer_key_id:
+            doc["signer_trusted"] = self.signer_trusted
+        optional = {
+            "missing_files": self.missing_files,
+            "unlisted_files": self.unlisted_files,
+            "unsafe_members": self.unsafe_members,
+            "hash_mismatches": self.hash_mismatches,
+            "schema_errors": self.schema_errors,
+            "signature_errors": self.signature_errors,
+            "signatures_total": self.signatures_total,
+            "signatures_valid": self.signatures_valid,
+            "signer_key_id": self.signer_key_id,
+            "signing_mode": self.signing_mode,
+            "error_codes": self.error_codes,
+        }
+        doc.update({k: v for k, v in optional.items() if v})
+        if self.run_id:
+            doc["next_commands"] = next_commands(self.run_id, self.ok)
+        return doc
+
+
+def next_commands(run_id: str, ok: bool) -> list[str]:
+    if not ok:
+        return [f"gait run inspect {run_id}", "gait verify --help"]
+    return [
+        f"gait run replay {run_id}",
+        f"gait regress init --from {run_id}",
+        f"gait run inspect {run_id}",
+    ]
+
+
+def _fail_input(message: str) -> InvalidInput:
+    return InvalidInput(message, code=INPUT_INVALID, hint="gait demo  # to see a valid runpack")
+
+
+def _parse_manifest(members: Members) -> dict[str, Any]:
+    raw = members.data.get(model.MANIFEST)
+    if raw is None:
+        raise _fail_input("runpack has no readable manifest.json")
+    manifest = loads_strict(raw, what="manifest.json", code=INPUT_INVALID)
+    if not isinstance(manifest, dict):
+        raise _fail_input("manifest.json is not a JSON object")
+    if manifest.get("schema_id") != "gait.runpack.manifest":
+        raise _fail_input(f"manifest.json schema_id is {manifest.get('schema_id')!r}")
+    if manifest.get("schema_version") != model.SCHEMA_VERSION:
+        raise _fail_input(
+            f"manifest.json schema_version {manifest.get('schema_version')!r} is not supported "
+            f"(this gait reads {model.SCHEMA_VERSION})"
+        )
+    if not isinstance(manifest.get("run_id"), str) or not manifest["run_id"]:
+        raise _fail_input("manifest.json has an empty run_id")
+    files = manifest.get("files")
+    if not isinstance(files, list) or not all(
+        isinstance(f, dict) and isinstance(f.get("path"), str) and isinstance(f.get("sha256"), str)
+        for f in files
+    ):
+        raise _fail_input("manifest.json files must be a list of {path, sha256}")
+    return manifest
+
+
+def verify_runpack(path: str | Path, options: VerifyOptions | None = None) -> VerifyReport:
+    """Verify one runpack; raises InvalidInput only when it cannot be read as a runpack at all."""
+    opts = options or VerifyOptions()
+    report = VerifyReport(path=str(path))
+    members = read_members(path)
+    _check_archive(report, members)
+    manifest = _parse_manifest(members)
+    report.run_id = manifest["run_id"]
+    report.manifest_digest = str(manifest.get("manifest_digest", ""))
+    _check_files(report, members, manifest)
+    _check_manifest_digest(report, manifest)
+    _check_signatures(report, manifest, opts)
+    if opts.check_schemas:
+        _check_schemas(report, members, manifest)
+    return report
+
+
+def _check_archive(report: VerifyReport, members: Members) -> None:
+    report.unsafe_members = [{"path": p.path, "reason": p.message} for p in members.problems]
+    if members.problems:
+        first = members.problems[0]
+        report.checks.append(
+            Check("archive", "fail", "E_VERIFY_UNSAFE_MEMBER", f"{first.path}: {first.message}")
+        )
+    else:
+        report.checks.append(Check("archive", "pass"))
+
+
+def _check_files(report: VerifyReport, members: Members, manifest: dict[str, Any]) -> None:
+    listed = {f["path"]: f["sha256"] for f in manifest["files"]}
+    missing = [name for name in model.DATA_MEMBERS if name not in listed]
+    mismatches = []
+    for entry in manifest["files"]:
+        name = entry["path"]
+        if name in members.unreadable:
+            mismatches.append({"path": name, "expected": entry["sha256"], "actual": ""})
+        elif name not in members.data:
+            if not any(p.path == name for p in members.problems):
+                missing.append(name)
+            continue
+        else:
+            report.files_checked += 1
+            actual = sha256_hex(members.data[name])
+            if actual != entry["sha256"].lower():
+                mismatches.append({"path": name, "expected": entry["sha256"], "actual": actual})
+    known = set(listed) | {model.MANIFEST}
+    report.unlisted_files = sorted({n for n in members.names if n not in known})
+    report.missing_files = sorted(set(missing))
+    report.hash_mismatches = sorted(mismatches, key=lambda m: m["path"])
+    report.checks.append(
+        Check("members_present", "fail", "E_VERIFY_MISSING_MEMBER", ", ".join(report.missing_files))
+        if report.missing_files
+        else Check("members_present", "pass")
+    )
+    report.checks.append(
+        Check("members_listed", "fail", "E_VERIFY_UNLISTED_MEMBER", ", ".join(report.unlisted_files))
+        if report.unlisted_files
+        else Check("members_listed", "pass")
+    )
+    report.checks.append(
+        Check(
+            "member_hashes", "fail", "E_VERIFY_HASH_MISMATCH",
+            ", ".join(m["path"] for m in report.hash_mismatches),
+        )
+        if report.hash_mismatches
+        else Check("member_hashes", "pass")
+    )
+
+
+def _check_manifest_digest(report: VerifyReport, manifest: dict[str, Any]) -> None:
+    recomputed = manifest_digest(manifest)
+    stored = str(manifest.get("manifest_digest", ""))
+    if recomputed == stored.lower():
+        report.checks.append(Check("manifest_digest", "pass"))
+        return
+    report.hash_mismatches.append(
+        {"path": model.MANIFEST, "expected": stored, "actual": recomputed}
+    )
+    report.hash_mismatches.sort(key=lambda m: m["path"])
+    report.checks.append(
+        Check("manifest_digest", "fail", "E_VERIFY_MANIFEST_DIGEST", "recomputed digest differs")
+    )
+
+
+def _check_signatures(report: VerifyReport, manifest: dict[str, Any], opts: VerifyOptions) -> None:
+    sigs = manifest.get("signatures")
+    sigs = sigs if isinstance(sigs, list) else ([] if sigs is None else [sigs])
+    report.signatures_total = len(sigs)
+    if not sigs:
+        report.signature_status = "missing"
+        if opts.require_signature:
+            report.signature_errors = ["manifest has no signatures"]
+            report.signature_note = NOTES["missing_required"]
+            report.checks.append(
+                Check("signature", "fail", "E_VERIFY_SIGNATURE_MISSING", "runpack is unsigned")
+            )
+        else:
+            report.signature_note = NOTES["missing"]
+            report.checks.append(Check("signature", "skip", detail="runpack is unsigned"))
+        report.checks.append(Check("signer_trust", "skip"))
+        return
+    signed = signed_manifest_digest(manifest)
+    results = [check_signature(s, signed, opts.keys, explicit=opts.explicit_keys) for s in sigs]
+    valid = [r for r in results if r.ok]
+    failed = [r for r in results if not r.ok and not r.skipped]
+    report.signatures_valid = len(valid)
+    report.signature_errors = sorted(r.error for r in results if not r.ok)
+    if valid:
+        report.signature_status = "verified"
+    elif failed:
+        report.signature_status = "failed"
+    else:
+        report.signature_status = "skipped"
+    report.signature_note = NOTES[report.signature_status]
+    if report.signature_status == "failed":
+        report.checks.append(
+            Check("signature", "fail", "E_VERIFY_SIGNATURE_INVALID", failed[0].error)
+        )
+    elif report.signature_status == "skipped" and opts.require_signature:
+        report.checks.append(
+            Check("signature", "fail", "E_VERIFY_SIGNATURE_MISSING", "no trusted key covers it")
+        )
+    elif report.signature_status == "skipped":
+        report.checks.append(Check("signature", "skip", detail="no verify key for the signer"))
+    else:
+        report.checks.append(Check("signature", "pass"))
+    _check_trust(report, valid[0].key_id if valid else "", opts)
+
+
+def _check_trust(report: VerifyReport, signer: str, opts: VerifyOptions) -> None:
+    if not signer:
+        status = "fail" if opts.require_trusted else "skip"
+        code = "E_VERIFY_UNTRUSTED_SIGNER" if opts.require_trusted else ""
+        report.checks.append(Check("signer_trust", status, code, "no verified signer"))
+        return
+    report.signer_key_id = signer
+    entry = opts.keyring.find(signer) if opts.keyring else None
+    report.signer_trusted = bool(entry and entry.trusted)
+    report.signing_mode = entry.mode if entry else "unknown"
+    if report.signer_trusted or not opts.require_trusted:
+        report.checks.append(
+            Check("signer_trust", "pass" if report.signer_trusted else "skip",
+                  detail="" if report.signer_trusted else "signer not in the trust store")
+        )
+    else:
+        report.checks.append(
+            Check("signer_trust", "fail", "E_VERIFY_UNTRUSTED_SIGNER", "signer not in the trust store")
+        )
+
+
+def _check_schemas(report: VerifyReport, members: Members, manifest: dict[str, Any]) -> None:
+    from gait import schema
+
+    errors = [f"manifest.json: {e}" for e in schema.errors("gait.runpack.manifest", manifest)]
+    run_id = manifest["run_id"]
+    tampered = {m["path"] for m in report.hash_mismatches}
+    for name in model.DATA_MEMBERS:
+        raw = members.data.get(name)
+        if raw is None or name in tampered:
+            continue
+        try:
+            docs = _member_docs(name, raw)
+        except InvalidInput as exc:
+            errors.append(f"{name}: {exc.message}")
+            continue
+        for index, doc in docs:
+            where = f"{name}:{index}" if index else name
+            errors.extend(f"{where}: {e}" for e in schema.errors(model.SCHEMA_IDS[name], doc))
+            if isinstance(doc, dict) and doc.get("run_id") not in (None, run_id):
+                errors.append(f"{where}: run_id {doc.get('run_id')!r} is not the manifest's")
+    report.schema_errors = errors[:50]
+    report.checks.append(
+        Check("schemas", "fail", INPUT_INVALID, errors[0]) if errors else Check("schemas", "pass")
+    )
+
+
+def _member_docs(name: str, raw: bytes) -> list[tuple[int, Any]]:
+    if not name.endswith(".jsonl"):
+        return [(0, loads_strict(raw, what=name, code=INPUT_INVALID))]
+    if raw and not raw.endswith(b"\n"):
+        raise InvalidInput(f"{name} does not end with a newline", code=INPUT_INVALID)
+    return [
+        (i, loads_strict(line, what=f"{name} line {i}", code=INPUT_INVALID))
+        for i, line in enumerate(raw.split(b"\n")[:-1], start=1)
+    ]
