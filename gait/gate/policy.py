@@ -1,0 +1,1069 @@
+"""Policy YAML: strict load, normalisation, compilation and the policy digest (FORMATS 5.4, 5.6).
+
+A policy is read and compiled once into plain frozen dataclasses; evaluation never touches YAML.
+Loading is strict because a policy that silently means something other than what its author
+wrote is a security bug: unknown or duplicate keys, YAML 1.1 ``yes``/``no`` booleans, anchors and
+aliases, wrong types and keys this project does not evaluate are all ``E_POLICY_PARSE`` errors
+that name the key and its line.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from gait.canon import digest
+from gait.errors import InvalidInput
+from gait.gate.intent import DISCOVERY_METHODS, ENDPOINT_CLASSES
+
+POLICY_SCHEMA_ID = "gait.gate.policy"
+POLICY_SCHEMA_VERSION = "1.0.0"
+VERDICTS = ("allow", "dry_run", "require_approval", "block")
+VERDICT_RANK = {name: rank for rank, name in enumerate(VERDICTS)}
+REQUIRED_FIELDS = frozenset(
+    {"targets", "arg_provenance", "endpoint_class", "delegation", "context_evidence"}
+)
+RATE_SCOPES = frozenset({"tool", "identity", "tool_identity"})
+RATE_WINDOWS = frozenset({"minute", "hour"})
+CONSTRAINT_ACTIONS = frozenset({"block", "require_approval"})
+MAX_POLICY_BYTES = 4 * 1024 * 1024
+
+LEGACY_KEYS = frozenset(
+    {"version", "name", "boundaries", "defaults", "trust_sources", "unknown_server"}
+)
+# Keys the reference knows but this project does not evaluate: refused, never ignored.
+UNSUPPORTED_TOP = frozenset({"scripts", "mcp_trust"})
+UNSUPPORTED_FAIL_CLOSED = frozenset({"required_high_risk_fields"})
+UNSUPPORTED_RULE = frozenset(
+    {
+        "require_context_evidence",
+        "required_context_evidence_mode",
+        "max_context_age_seconds",
+        "require_broker_credential",
+        "broker_reference",
+        "broker_scopes",
+        "agent_identity",
+        "credential",
+        "credentials",
+        "freeze_window",
+        "freeze_windows",
+        "sandbox",
+        "kill_switch",
+        "context_evidence",
+        "delegation",
+        "require_agent_identity",
+        "require_sandbox",
+    }
+)
+UNSUPPORTED_MATCH = frozenset(
+    {
+        "skill_publishers",
+        "skill_sources",
+        "context_tool_names",
+        "context_data_classes",
+        "context_endpoint_classes",
+        "context_autonomy_levels",
+        "require_delegation",
+        "allowed_delegator_identities",
+        "allowed_delegate_identities",
+        "delegation_scopes",
+        "max_delegation_depth",
+        "agent_ids",
+        "agent_identity",
+        "credential_sources",
+        "credential_access_types",
+        "sandbox",
+    }
+)
+_BOOL_WORDS_11 = frozenset({"yes", "no", "on", "off", "y", "n"})
+
+
+class PolicyInvalid(InvalidInput):
+    """The policy cannot be read or is not valid: ``E_POLICY_PARSE`` (exit 6)."""
+
+    default_code = "E_POLICY_PARSE"
+
+
+def _err(message: str, node: yaml.Node | None = None) -> PolicyInvalid:
+    where = f" (line {node.start_mark.line + 1})" if node is not None else ""
+    return PolicyInvalid(f"policy invalid: {message}{where}", code="E_POLICY_PARSE")
+
+
+# ---------------------------------------------------------------------------------------------
+# YAML -> plain values, checked against a small schema of expected shapes.
+
+
+class _Loader(yaml.SafeLoader):
+    """SafeLoader whose composer refuses anchors and aliases (no alias bombs, no sharing)."""
+
+    def compose_node(self, parent, index):  # noqa: ANN001, ANN201 - PyYAML's signature
+        if self.check_event(yaml.AliasEvent):
+            event = self.peek_event()
+            raise _err("YAML aliases are not allowed", _MarkNode(event.start_mark))
+        event = self.peek_event()
+        anchor = getattr(event, "anchor", None)
+        if anchor is not None:
+            raise _err(f"YAML anchors are not allowed (&{anchor})", _MarkNode(event.start_mark))
+        return super().compose_node(parent, index)
+
+
+class _MarkNode:
+    def __init__(self, mark: yaml.Mark) -> None:
+        self.start_mark = mark
+
+
+STR = "str"
+INT = "int"
+BOOL = "bool"
+STRS = "strs"
+Spec = Any  # STR | INT | BOOL | STRS | dict[str, Spec] | ("list", Spec)
+
+_RATE_SPEC = {"requests": INT, "window": STR, "scope": STR}
+_ARG_CONSTRAINT_SPEC = {
+    "path": STR,
+    "equals": "any",
+    "in": ("list", "any"),
+    "regex": STR,
+    "min": "num",
+    "max": "num",
+    "digest": STR,
+    "exists": BOOL,
+}
+_MATCH_SPEC = {
+    "tool_name": STR,
+    "tool_names": STRS,
+    "risk_classes": STRS,
+    "identities": STRS,
+    "workspace_prefixes": STRS,
+    "target_kinds": STRS,
+    "target_values": STRS,
+    "endpoint_class": STRS,
+    "endpoint_classes": STRS,
+    "discovery_method": STRS,
+    "tool_annotations": {
+        "readOnlyHint": BOOL,
+        "destructiveHint": BOOL,
+        "idempotentHint": BOOL,
+        "openWorldHint": BOOL,
+    },
+    "data_classes": STRS,
+    "destination_kinds": STRS,
+    "destination_values": STRS,
+    "destination_operations": STRS,
+    "provenance_sources": STRS,
+    "environments": STRS,
+    "args": ("list", _ARG_CONSTRAINT_SPEC),
+}
+_RULE_SPEC = {
+    "name": STR,
+    "priority": INT,
+    "effect": STR,
+    "action": STR,
+    "match": _MATCH_SPEC,
+    "reason_codes": STRS,
+    "violations": STRS,
+    "min_approvals": INT,
+    "require_distinct_approvers": BOOL,
+    "rate_limit": _RATE_SPEC,
+    "destructive_budget": _RATE_SPEC,
+    "dataflow": {
+        "enabled": BOOL,
+        "tainted_sources": STRS,
+        "destination_kinds": STRS,
+        "destination_values": STRS,
+        "destination_operations": STRS,
+        "action": STR,
+        "reason_code": STR,
+        "violation": STR,
+    },
+    "endpoint": {
+        "enabled": BOOL,
+        "path_allowlist": STRS,
+        "path_denylist": STRS,
+        "domain_allowlist": STRS,
+        "domain_denylist": STRS,
+        "egress_classes": STRS,
+        "action": STR,
+        "destructive_action": STR,
+        "reason_code": STR,
+        "violation": STR,
+    },
+}
+_POLICY_SPEC = {
+    "schema_id": STR,
+    "schema_version": STR,
+    "default_verdict": STR,
+    "default_action": STR,
+    "fail_closed": {"enabled": BOOL, "risk_classes": STRS, "required_fields": STRS},
+    "rules": ("list", _RULE_SPEC),
+}
+
+
+def _unsupported_for(path: str) -> frozenset[str]:
+    if path == "":
+        return UNSUPPORTED_TOP
+    if path == "fail_closed":
+        return UNSUPPORTED_FAIL_CLOSED
+    if path.startswith("rules[") and path.endswith(".match"):
+        return UNSUPPORTED_MATCH
+    if path.startswith("rules[") and path.endswith("]"):
+        return UNSUPPORTED_RULE
+    return frozenset()
+
+
+def _scalar(node: yaml.Node, path: str, want: str) -> Any:
+    if not isinstance(node, yaml.ScalarNode):
+        raise _err(f"{path} must be a {'string' if want == STR else want}", node)
+    tag = node.tag.rsplit(":", 1)[-1]
+    plain = node.style is None
+    if tag == "null" and plain:
+        return None
+    if plain and node.value.lower() in _BOOL_WORDS_11:
+        raise _err(
+            f"{path}: ambiguous YAML 1.1 boolean {node.value!r}; write true/false, "
+            "or quote it if a string is meant",
+            node,
+        )
+    if want == STR:
+        if tag == "bool" and plain:
+            raise _err(f"{path} must be a string, not a boolean (quote it)", node)
+        return node.value
+    if want == BOOL:
+        if tag != "bool" or not plain:
+            raise _err(f"{path} must be true or false", node)
+        return node.value.lower() == "true"
+    if want == INT:
+        if tag != "int" or not plain:
+            raise _err(f"{path} must be an integer", node)
+        try:
+            return int(node.value.replace("_", ""), 0)
+        except ValueError:
+            try:
+                return int(node.value.replace("_", ""))
+            except ValueError as exc:
+                raise _err(f"{path} must be an integer", node) from exc
+    if want == "num":
+        if plain and tag in ("int", "float"):
+            try:
+                value = float(node.value.replace("_", ""))
+            except ValueError as exc:
+                raise _err(f"{path} must be a number", node) from exc
+            if value != value or value in (float("inf"), float("-inf")):
+                raise _err(f"{path} must be a finite number", node)
+            return value
+        raise _err(f"{path} must be a number", node)
+    # "any": a JSON-like scalar
+    if plain:
+        if tag == "bool":
+            return node.value.lower() == "true"
+        if tag == "int":
+            return _scalar(node, path, INT)
+        if tag == "float":
+            return _scalar(node, path, "num")
+    return node.value
+
+
+def _any(node: yaml.Node, path: str) -> Any:
+    if isinstance(node, yaml.ScalarNode):
+        return _scalar(node, path, "any")
+    if isinstance(node, yaml.SequenceNode):
+        return [_any(item, f"{path}[{i}]") for i, item in enumerate(node.value)]
+    return {
+        _scalar(key, path, STR): _any(value, f"{path}.{key.value}") for key, value in node.value
+    }
+
+
+def _convert(node: yaml.Node, spec: Spec, path: str) -> Any:
+    if isinstance(spec, dict):
+        if isinstance(node, yaml.ScalarNode) and node.tag.endswith(":null") and node.style is None:
+            return None
+        if not isinstance(node, yaml.MappingNode):
+            raise _err(f"{path or 'policy'} must be a mapping", node)
+        out: dict[str, Any] = {}
+        unsupported = _unsupported_for(path)
+        for key_node, value_node in node.value:
+            key = _scalar(key_node, f"{path or 'policy'} key", STR)
+            where = f"{path}.{key}" if path else key
+            if key in out:
+                raise _err(f"duplicate key {where!r}", key_node)
+            if key not in spec:
+                if path == "" and key in LEGACY_KEYS:
+                    raise _err(f"legacy key {where!r} is not supported in policy v1", key_node)
+                if key in unsupported:
+                    raise _err(f"key {where!r} is not evaluated by this gate", key_node)
+                raise _err(f"unknown key {where!r}", key_node)
+            out[key] = _convert(value_node, spec[key], where)
+        return out
+    if isinstance(spec, tuple):
+        if isinstance(node, yaml.ScalarNode) and node.tag.endswith(":null") and node.style is None:
+            return None
+        if not isinstance(node, yaml.SequenceNode):
+            raise _err(f"{path} must be a list", node)
+        return [_convert(item, spec[1], f"{path}[{i}]") for i, item in enumerate(node.value)]
+    if spec == STRS:
+        if isinstance(node, yaml.ScalarNode) and node.tag.endswith(":null") and node.style is None:
+            return None
+        if not isinstance(node, yaml.SequenceNode):
+            raise _err(f"{path} must be a list of strings", node)
+        return [_scalar(item, f"{path}[{i}]", STR) for i, item in enumerate(node.value)]
+    if spec == "any":
+        return _any(node, path)
+    return _scalar(node, path, spec)
+
+
+def parse_policy_text(text: str | bytes) -> dict[str, Any]:
+    """Strictly parse policy YAML into plain values (not yet normalised)."""
+    if isinstance(text, bytes):
+        if len(text) > MAX_POLICY_BYTES:
+            raise _err("policy file is too large")
+        try:
+            text = text.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise _err(f"policy is not valid UTF-8 (byte {exc.start})") from exc
+    if not text.strip():
+        raise _err("policy is empty")
+    try:
+        loader = _Loader(text)
+        try:
+            node = loader.get_single_node()
+        finally:
+            loader.dispose()
+    except PolicyInvalid:
+        raise
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line = f" (line {mark.line + 1})" if mark is not None else ""
+        raise PolicyInvalid(
+            f"policy invalid: YAML syntax error: {exc.problem or exc}{line}", code="E_POLICY_PARSE"
+        ) from exc
+    except (yaml.YAMLError, RecursionError) as exc:
+        raise _err(f"YAML error: {exc}") from exc
+    if node is None:
+        raise _err("policy is empty")
+    if not isinstance(node, yaml.MappingNode):
+        raise _err("policy must be a YAML mapping", node)
+    return _convert(node, _POLICY_SPEC, "") or {}
+
+
+# ---------------------------------------------------------------------------------------------
+# Go path.Match, compiled once per pattern.
+
+
+def _go_match_regex(pattern: str) -> re.Pattern[str] | None:
+    """Translate a Go ``path.Match`` pattern; None when the pattern is malformed."""
+    out = []
+    i, n = 0, len(pattern)
+    while i < n:
+        ch = pattern[i]
+        if ch == "*":
+            out.append("[^/]*")
+        elif ch == "?":
+            out.append("[^/]")
+        elif ch == "\\":
+            i += 1
+            if i >= n:
+                return None
+            out.append(re.escape(pattern[i]))
+        elif ch == "[":
+            i += 1
+            negate = i < n and pattern[i] == "^"
+            if negate:
+                i += 1
+            parts = []
+            first = True
+            while True:
+                if i >= n:
+                    return None
+                if pattern[i] == "]" and not first:
+                    break
+                first = False
+                lo, i = _class_char(pattern, i)
+                if lo is None:
+                    return None
+                if i < n and pattern[i] == "-":
+                    hi, i = _class_char(pattern, i + 1)
+                    if hi is None or hi < lo:
+                        return None
+                    parts.append(f"{re.escape(lo)}-{re.escape(hi)}")
+                else:
+                    parts.append(re.escape(lo))
+            out.append(f"[{'^' if negate else ''}{''.join(parts)}]")
+        else:
+            out.append(re.escape(ch))
+        i += 1
+    return re.compile("".join(out) + r"\Z", re.DOTALL)
+
+
+def _class_char(pattern: str, i: int) -> tuple[str | None, int]:
+    if i >= len(pattern):
+        return None, i
+    ch = pattern[i]
+    if ch in "-]":
+        return None, i
+    if ch == "\\":
+        i += 1
+        if i >= len(pattern):
+            return None, i
+        ch = pattern[i]
+    return ch, i + 1
+
+
+def _path_matcher(pattern: str) -> Callable[[str], bool]:
+    regex = _go_match_regex(pattern)
+    prefix = pattern[:-3] if pattern.endswith("/**") else None
+
+    def match(value: str) -> bool:
+        if value == pattern:
+            return True
+        if prefix is not None and (value == prefix or value.startswith(prefix + "/")):
+            return True
+        return regex is not None and regex.match(value) is not None
+
+    return match
+
+
+def _domain_matcher(pattern: str) -> Callable[[str], bool]:
+    regex = _go_match_regex(pattern)
+    suffix = pattern[1:] if pattern.startswith("*.") else None
+
+    def match(value: str) -> bool:
+        if value == pattern:
+            return True
+        if suffix is not None and value.endswith(suffix):
+            return True
+        return regex is not None and regex.match(value) is not None
+
+    return match
+
+
+# ---------------------------------------------------------------------------------------------
+# The compiled policy.
+
+
+@dataclass(frozen=True)
+class RateLimit:
+    requests: int
+    window: str
+    scope: str
+
+    def payload(self) -> dict[str, Any]:
+        return {"Requests": self.requests, "Window": self.window, "Scope": self.scope}
+
+
+@dataclass(frozen=True)
+class Dataflow:
+    tainted_sources: frozenset[str]
+    destination_kinds: frozenset[str]
+    destination_values: frozenset[str]
+    destination_operations: frozenset[str]
+    action: str
+    reason_code: str
+    violation: str
+    payload: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    path_allow: tuple[Callable[[str], bool], ...]
+    path_deny: tuple[Callable[[str], bool], ...]
+    domain_allow: tuple[Callable[[str], bool], ...]
+    domain_deny: tuple[Callable[[str], bool], ...]
+    egress_classes: frozenset[str]
+    action: str
+    destructive_action: str
+    reason_code: str
+    violation: str
+    payload: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class ArgConstraint:
+    """One argument constraint (an extension of this project): ``path`` plus one test."""
+
+    path: tuple[str | int, ...]
+    check: Callable[[Any], bool]
+    payload: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Rule:
+    name: str
+    priority: int
+    effect: str
+    reason_codes: tuple[str, ...]
+    violations: tuple[str, ...]
+    min_approvals: int
+    require_distinct_approvers: bool
+    rate_limit: RateLimit | None
+    destructive_budget: RateLimit | None
+    dataflow: Dataflow | None
+    endpoint: Endpoint | None
+    # match, compiled
+    tool_names: frozenset[str] | None
+    risk_classes: frozenset[str] | None
+    identities: frozenset[str] | None
+    workspace_prefixes: tuple[str, ...] | None
+    environments: frozenset[str] | None
+    target_tests: tuple[tuple[str, frozenset[str]], ...]
+    annotation_tests: tuple[tuple[str, bool], ...]
+    provenance_sources: frozenset[str] | None
+    arg_constraints: tuple[ArgConstraint, ...]
+    default_reasons: tuple[str, ...] = field(default=())
+
+
+@dataclass(frozen=True)
+class Policy:
+    """A compiled policy: what evaluation reads, plus its digest and normalised form."""
+
+    schema_id: str
+    schema_version: str
+    default_verdict: str
+    fail_closed_enabled: bool
+    fail_closed_risk_classes: frozenset[str]
+    required_fields: tuple[str, ...]
+    rules: tuple[Rule, ...]
+    digest: str
+    normalized: dict[str, Any]
+    uses_rate_limits: bool
+
+    def fail_closed_for(self, risk_class: str) -> bool:
+        return self.fail_closed_enabled and risk_class in self.fail_closed_risk_classes
+
+
+def _norm_list(values: list[str] | None, *, lower: bool) -> list[str]:
+    out = set()
+    for value in values or ():
+        text = value.strip()
+        if lower:
+            text = text.lower()
+        if text:
+            out.add(text)
+    return sorted(out)
+
+
+def sanitize_rule_name(name: str) -> str:
+    """``matched_rule_<name>`` suffix: Go's JSON string escaping, spaces and ``-`` to ``_``."""
+    if not name:
+        return "rule"
+    escaped = _go_json_escape(name)
+    return escaped.replace(" ", "_").replace("-", "_").lower()
+
+
+def _go_json_escape(text: str) -> str:
+    out = []
+    for ch in text:
+        code = ord(ch)
+        if ch == '"':
+            out.append('\\"')
+        elif ch == "\\":
+            out.append("\\\\")
+        elif ch == "\n":
+            out.append("\\n")
+        elif ch == "\r":
+            out.append("\\r")
+        elif ch == "\t":
+            out.append("\\t")
+        elif code < 0x20 or ch in "<>&" or code in (0x2028, 0x2029):
+            out.append(f"\\u{code:04x}")
+        else:
+            out.append(ch)
+    return "".join(out)
+
+
+def _arg_path(text: str, where: str) -> tuple[str | int, ...]:
+    path = text.strip()
+    if not path.startswith("$"):
+        raise _err(f"{where}.path must be a JSON path starting with '$'")
+    parts: list[str | int] = []
+    rest = path[1:]
+    token = re.compile(r"\.([^.\[\]]+)|\[(\d+)\]|\[\"([^\"]*)\"\]|\['([^']*)'\]")
+    pos = 0
+    while pos < len(rest):
+        m = token.match(rest, pos)
+        if not m:
+            raise _err(f"{where}.path {path!r} is not a supported JSON path ($.a.b, $.a[0])")
+        if m.group(1) is not None:
+            parts.append(m.group(1))
+        elif m.group(2) is not None:
+            parts.append(int(m.group(2)))
+        else:
+            parts.append(m.group(3) if m.group(3) is not None else m.group(4))
+        pos = m.end()
+    if not parts:
+        raise _err(f"{where}.path must name an argument")
+    return tuple(parts)
+
+
+_MISSING = object()
+
+
+def _compile_arg_constraint(raw: dict[str, Any], where: str) -> ArgConstraint:
+    if not raw or not raw.get("path"):
+        raise _err(f"{where}.path is required")
+    path = _arg_path(raw["path"], where)
+    tests = [
+        key
+        for key in ("equals", "in", "regex", "min", "max", "digest", "exists")
+        if raw.get(key) is not None
+    ]
+    if not tests:
+        raise _err(f"{where} needs one of equals, in, regex, min, max, digest, exists")
+    if len(tests) > 1 and set(tests) - {"min", "max"}:
+        raise _err(f"{where}: use one test per constraint (min and max may pair)")
+    payload: dict[str, Any] = {
+        "Path": "$" + "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in path)
+    }
+    kind = tests[0]
+    if kind == "equals":
+        expected = raw["equals"]
+        expected = expected.strip() if isinstance(expected, str) else expected
+        payload["Equals"] = expected
+
+        def check(value: Any) -> bool:
+            return value is not _MISSING and _json_equal(value, expected)
+    elif kind == "in":
+        options = [o.strip() if isinstance(o, str) else o for o in raw["in"]]
+        if not options:
+            raise _err(f"{where}.in must not be empty")
+        payload["In"] = options
+
+        def check(value: Any) -> bool:
+            return value is not _MISSING and any(_json_equal(value, o) for o in options)
+    elif kind == "regex":
+        try:
+            regex = re.compile(raw["regex"])
+        except re.error as exc:
+            raise _err(f"{where}.regex is not a valid regular expression: {exc}") from exc
+        payload["Regex"] = raw["regex"]
+
+        def check(value: Any) -> bool:
+            return isinstance(value, str) and regex.fullmatch(value) is not None
+    elif kind in ("min", "max"):
+        low = raw.get("min")
+        high = raw.get("max")
+        if low is not None and high is not None and low > high:
+            raise _err(f"{where}: min is greater than max")
+        if low is not None:
+            payload["Min"] = low
+        if high is not None:
+            payload["Max"] = high
+
+        def check(value: Any) -> bool:
+            if isinstance(value, bool) or not isinstance(value, (int, float)):
+                return False
+            return (low is None or value >= low) and (high is None or value <= high)
+    elif kind == "digest":
+        wanted = raw["digest"].strip().lower()
+        if not re.fullmatch(r"[a-f0-9]{64}", wanted):
+            raise _err(f"{where}.digest must be 64 lowercase hex characters (H(value))")
+        payload["Digest"] = wanted
+
+        def check(value: Any) -> bool:
+            if value is _MISSING:
+                return False
+            try:
+                return digest(value) == wanted
+            except InvalidInput:
+                return False
+    else:
+        present = bool(raw["exists"])
+        payload["Exists"] = present
+
+        def check(value: Any) -> bool:
+            return (value is not _MISSING) == present
+
+    return ArgConstraint(path=path, check=check, payload=payload)
+
+
+def _json_equal(a: Any, b: Any) -> bool:
+    if isinstance(a, bool) or isinstance(b, bool):
+        return type(a) is type(b) and a == b
+    return a == b
+
+
+def lookup_arg(args: Any, path: tuple[str | int, ...]) -> Any:
+    value = args
+    for part in path:
+        if isinstance(part, int):
+            if not isinstance(value, list) or part >= len(value):
+                return _MISSING
+            value = value[part]
+        else:
+            if not isinstance(value, dict) or part not in value:
+                return _MISSING
+            value = value[part]
+    return value
+
+
+def _rate(raw: dict[str, Any] | None, what: str, name: str, *, strict: bool) -> RateLimit | None:
+    raw = raw or {}
+    requests = raw.get("requests") or 0
+    window = (raw.get("window") or "").strip().lower()
+    scope = (raw.get("scope") or "").strip().lower()
+    if requests < 0:
+        raise _err(f"{what}.requests must be >= 0 for {name}")
+    configured = requests > 0 or (strict and (window or scope))
+    if not configured:
+        return None
+    if requests <= 0:
+        raise _err(f"{what}.requests must be >= 1 for {name}")
+    window = window or "minute"
+    scope = scope or "tool_identity"
+    if window not in RATE_WINDOWS:
+        raise _err(f"unsupported {what}.window {window!r} for {name}")
+    if scope not in RATE_SCOPES:
+        raise _err(f"unsupported {what}.scope {scope!r} for {name}")
+    return RateLimit(requests, window, scope)
+
+
+def compile_policy(data: dict[str, Any]) -> Policy:
+    """Normalise parsed policy values, check them, and compile evaluation structures."""
+    schema_id = (data.get("schema_id") or "").strip() or POLICY_SCHEMA_ID
+    if schema_id != POLICY_SCHEMA_ID:
+        raise _err(f"unsupported policy schema_id: {schema_id}")
+    schema_version = (data.get("schema_version") or "").strip() or POLICY_SCHEMA_VERSION
+    if schema_version != POLICY_SCHEMA_VERSION:
+        raise _err(f"unsupported policy schema_version: {schema_version}")
+    default = (data.get("default_verdict") or "").strip().lower()
+    default_action = (data.get("default_action") or "").strip().lower()
+    if not default:
+        default = default_action
+    if default_action and default != default_action:
+        raise _err("default_action must match default_verdict when both are set")
+    default = default or "require_approval"
+    if default not in VERDICT_RANK:
+        raise _err(f"invalid default_verdict: {default}")
+
+    fail_closed = data.get("fail_closed") or {}
+    fc_enabled = bool(fail_closed.get("enabled"))
+    fc_risk = _norm_list(fail_closed.get("risk_classes"), lower=True)
+    if fc_enabled and not fc_risk:
+        fc_risk = ["critical", "high"]
+    fc_fields = _norm_list(fail_closed.get("required_fields"), lower=True)
+    for name in fc_fields:
+        if name not in REQUIRED_FIELDS:
+            raise _err(f"unsupported fail_closed required_field: {name}")
+
+    rules_raw = data.get("rules") or []
+    compiled: list[Rule] = []
+    payloads: list[tuple[int, str, dict[str, Any]]] = []
+    seen_names: set[str] = set()
+    for index, raw in enumerate(rules_raw):
+        rule, payload = _compile_rule(raw or {}, f"rules[{index}]")
+        if rule.name in seen_names:
+            raise _err(f"duplicate rule name {rule.name!r}")
+        seen_names.add(rule.name)
+        compiled.append(rule)
+        payloads.append((rule.priority, rule.name, payload))
+    compiled.sort(key=lambda r: (r.priority, r.name))
+    payloads.sort(key=lambda p: (p[0], p[1]))
+
+    fc_payload: dict[str, Any] = {
+        "Enabled": fc_enabled,
+        "RiskClasses": fc_risk,
+        "RequiredFields": fc_fields,
+    }
+    normalized = {
+        "SchemaID": schema_id,
+        "SchemaVersion": schema_version,
+        "DefaultVerdict": default,
+        "FailClosed": fc_payload,
+        "Rules": [p[2] for p in payloads],
+    }
+    return Policy(
+        schema_id=schema_id,
+        schema_version=schema_version,
+        default_verdict=default,
+        fail_closed_enabled=fc_enabled,
+        fail_closed_risk_classes=frozenset(fc_risk),
+        required_fields=tuple(fc_fields),
+        rules=tuple(compiled),
+        digest=digest(normalized),
+        normalized=normalized,
+        uses_rate_limits=any(r.rate_limit or r.destructive_budget for r in compiled),
+    )
+
+
+def _compile_rule(raw: dict[str, Any], where: str) -> tuple[Rule, dict[str, Any]]:
+    name = (raw.get("name") or "").strip()
+    if not name:
+        raise _err(f"{where}: rule name is required")
+    effect = (raw.get("effect") or "").strip().lower()
+    action = (raw.get("action") or "").strip().lower()
+    if not effect:
+        effect = action
+    if action and effect != action:
+        raise _err(f"rule action must match effect for {name}")
+    if not effect:
+        raise _err(f"rule effect is required for {name}")
+    if effect not in VERDICT_RANK:
+        raise _err(f"invalid rule effect {effect!r} for {name}")
+    priority = raw.get("priority") or 0
+
+    match = raw.get("match") or {}
+    tool_names = list(match.get("tool_names") or [])
+    if (match.get("tool_name") or "").strip():
+        tool_names.append(match["tool_name"].strip())
+    tool_names = _norm_list(tool_names, lower=True)
+    risk_classes = _norm_list(match.get("risk_classes"), lower=True)
+    target_kinds = _norm_list(match.get("target_kinds"), lower=True)
+    target_values = _norm_list(match.get("target_values"), lower=False)
+    endpoint_classes = _norm_list(
+        list(match.get("endpoint_classes") or []) + list(match.get("endpoint_class") or []),
+        lower=True,
+    )
+    for value in endpoint_classes:
+        if value not in ENDPOINT_CLASSES:
+            raise _err(f"unsupported match endpoint_class {value!r} for {name}")
+    discovery = _norm_list(match.get("discovery_method"), lower=True)
+    for value in discovery:
+        if value not in DISCOVERY_METHODS:
+            raise _err(f"unsupported match discovery_method {value!r} for {name}")
+    data_classes = _norm_list(match.get("data_classes"), lower=True)
+    dest_kinds = _norm_list(match.get("destination_kinds"), lower=True)
+    dest_values = _norm_list(match.get("destination_values"), lower=False)
+    dest_ops = _norm_list(match.get("destination_operations"), lower=True)
+    provenance = _norm_list(match.get("provenance_sources"), lower=True)
+    identities = _norm_list(match.get("identities"), lower=False)
+    prefixes = _norm_list(match.get("workspace_prefixes"), lower=False)
+    environments = _norm_list(match.get("environments"), lower=False)
+    annotations = match.get("tool_annotations") or {}
+    constraints = tuple(
+        _compile_arg_constraint(item or {}, f"{where}.match.args[{i}]")
+        for i, item in enumerate(match.get("args") or [])
+    )
+
+    reason_codes = _norm_list(raw.get("reason_codes"), lower=False)
+    violations = _norm_list(raw.get("violations"), lower=False)
+    min_approvals = raw.get("min_approvals") or 0
+    if min_approvals < 0:
+        raise _err(f"min_approvals must be >= 0 for {name}")
+    distinct = bool(raw.get("require_distinct_approvers")) or min_approvals > 1
+    rate_limit = _rate(raw.get("rate_limit"), "rate_limit", name, strict=False)
+    budget = _rate(raw.get("destructive_budget"), "destructive_budget", name, strict=True)
+    dataflow = _compile_dataflow(raw.get("dataflow") or {}, name)
+    endpoint = _compile_endpoint(raw.get("endpoint") or {}, name)
+
+    match_payload: dict[str, Any] = {
+        "ToolNames": tool_names,
+        "RiskClasses": risk_classes,
+        "TargetKinds": target_kinds,
+        "TargetValues": target_values,
+        "ProvenanceSources": provenance,
+        "Identities": identities,
+        "WorkspacePrefixes": prefixes,
+    }
+    if endpoint_classes:
+        match_payload["EndpointClasses"] = endpoint_classes
+    if discovery:
+        match_payload["DiscoveryMethods"] = discovery
+    annotation_payload = {
+        key[0].upper() + key[1:]: value for key, value in annotations.items() if value is not None
+    }
+    if annotation_payload:
+        match_payload["ToolAnnotations"] = annotation_payload
+    if data_classes:
+        match_payload["DataClasses"] = data_classes
+    if dest_kinds:
+        match_payload["DestinationKinds"] = dest_kinds
+    if dest_values:
+        match_payload["DestinationValues"] = dest_values
+    if dest_ops:
+        match_payload["DestinationOps"] = dest_ops
+    # Extensions of this project: present only when used, so reference policies digest alike.
+    if environments:
+        match_payload["Environments"] = environments
+    if constraints:
+        match_payload["ArgConstraints"] = [c.payload for c in constraints]
+
+    payload: dict[str, Any] = {
+        "Name": name,
+        "Priority": priority,
+        "Effect": effect,
+        "Match": match_payload,
+        "ReasonCodes": reason_codes,
+        "Violations": violations,
+    }
+    if min_approvals > 0:
+        payload["MinApprovals"] = min_approvals
+    if distinct:
+        payload["RequireDistinctApprovers"] = True
+    if rate_limit:
+        payload["RateLimit"] = rate_limit.payload()
+    if budget:
+        payload["DestructiveBudget"] = budget.payload()
+    if dataflow:
+        payload["Dataflow"] = dataflow.payload
+    if endpoint:
+        payload["Endpoint"] = endpoint.payload
+
+    target_tests = tuple(
+        (key, frozenset(values))
+        for key, values in (
+            ("kind", target_kinds),
+            ("value", target_values),
+            ("endpoint_class", endpoint_classes),
+            ("discovery_method", discovery),
+            ("sensitivity", data_classes),
+            ("kind", dest_kinds),
+            ("value", dest_values),
+            ("operation", dest_ops),
+        )
+        if values
+    )
+    hint_names = {
+        "readOnlyHint": "read_only_hint",
+        "destructiveHint": "destructive_hint",
+        "idempotentHint": "idempotent_hint",
+        "openWorldHint": "open_world_hint",
+    }
+    annotation_tests = tuple(
+        (hint_names[key], value) for key, value in annotations.items() if value is not None
+    )
+    rule = Rule(
+        name=name,
+        priority=priority,
+        effect=effect,
+        reason_codes=tuple(reason_codes),
+        violations=tuple(violations),
+        min_approvals=min_approvals,
+        require_distinct_approvers=distinct,
+        rate_limit=rate_limit,
+        destructive_budget=budget,
+        dataflow=dataflow,
+        endpoint=endpoint,
+        tool_names=frozenset(tool_names) or None,
+        risk_classes=frozenset(risk_classes) or None,
+        identities=frozenset(identities) or None,
+        workspace_prefixes=tuple(prefixes) or None,
+        environments=frozenset(environments) or None,
+        target_tests=target_tests,
+        annotation_tests=annotation_tests,
+        provenance_sources=frozenset(provenance) or None,
+        arg_constraints=constraints,
+        default_reasons=tuple(reason_codes) or ("matched_rule_" + sanitize_rule_name(name),),
+    )
+    return rule, payload
+
+
+def _compile_dataflow(raw: dict[str, Any], name: str) -> Dataflow | None:
+    tainted = _norm_list(raw.get("tainted_sources"), lower=True)
+    kinds = _norm_list(raw.get("destination_kinds"), lower=True)
+    values = _norm_list(raw.get("destination_values"), lower=False)
+    ops = _norm_list(raw.get("destination_operations"), lower=True)
+    action = (raw.get("action") or "").strip().lower()
+    reason = (raw.get("reason_code") or "").strip()
+    violation = (raw.get("violation") or "").strip()
+    if not (raw.get("enabled") or tainted or kinds or values or ops):
+        return None
+    tainted = tainted or ["external", "tool_output"]
+    action = action or "require_approval"
+    if action not in CONSTRAINT_ACTIONS:
+        raise _err(f"unsupported dataflow.action {action!r} for {name}")
+    reason = reason or "dataflow_tainted_destination"
+    violation = violation or "tainted_dataflow"
+    payload: dict[str, Any] = {
+        "Enabled": True,
+        "TaintedSources": tainted,
+        "Action": action,
+        "ReasonCode": reason,
+        "Violation": violation,
+    }
+    if kinds:
+        payload["DestinationKinds"] = kinds
+    if values:
+        payload["DestinationValues"] = values
+    if ops:
+        payload["DestinationOperations"] = ops
+    return Dataflow(
+        frozenset(tainted),
+        frozenset(kinds),
+        frozenset(values),
+        frozenset(ops),
+        action,
+        reason,
+        violation,
+        payload,
+    )
+
+
+def _compile_endpoint(raw: dict[str, Any], name: str) -> Endpoint | None:
+    def paths(key: str) -> list[str]:
+        return sorted({v.strip().replace("\\", "/") for v in raw.get(key) or () if v.strip()})
+
+    path_allow = paths("path_allowlist")
+    path_deny = paths("path_denylist")
+    domain_allow = _norm_list(raw.get("domain_allowlist"), lower=True)
+    domain_deny = _norm_list(raw.get("domain_denylist"), lower=True)
+    egress = _norm_list(raw.get("egress_classes"), lower=True)
+    for value in egress:
+        if value not in ENDPOINT_CLASSES:
+            raise _err(f"unsupported endpoint.egress_class {value!r} for {name}")
+        if not value.startswith("net."):
+            raise _err(f"endpoint.egress_class must be network class for {name}")
+    action = (raw.get("action") or "").strip().lower()
+    destructive_action = (raw.get("destructive_action") or "").strip().lower()
+    reason = (raw.get("reason_code") or "").strip()
+    violation = (raw.get("violation") or "").strip()
+    if not (
+        raw.get("enabled")
+        or path_allow
+        or path_deny
+        or domain_allow
+        or domain_deny
+        or egress
+        or destructive_action
+    ):
+        return None
+    action = action or "block"
+    if action not in CONSTRAINT_ACTIONS:
+        raise _err(f"unsupported endpoint.action {action!r} for {name}")
+    if destructive_action and destructive_action not in CONSTRAINT_ACTIONS:
+        raise _err(f"unsupported endpoint.destructive_action {destructive_action!r} for {name}")
+    reason = reason or "endpoint_constraint_violation"
+    violation = violation or "endpoint_constraint_violation"
+    payload = {
+        "Enabled": True,
+        "PathAllowlist": path_allow,
+        "PathDenylist": path_deny,
+        "DomainAllowlist": domain_allow,
+        "DomainDenylist": domain_deny,
+        "EgressClasses": egress,
+        "Action": action,
+        "DestructiveAction": destructive_action,
+        "ReasonCode": reason,
+        "Violation": violation,
+    }
+    return Endpoint(
+        path_allow=tuple(_path_matcher(p) for p in path_allow),
+        path_deny=tuple(_path_matcher(p) for p in path_deny),
+        domain_allow=tuple(_domain_matcher(p) for p in domain_allow),
+        domain_deny=tuple(_domain_matcher(p) for p in domain_deny),
+        egress_classes=frozenset(egress),
+        action=action,
+        destructive_action=destructive_action,
+        reason_code=reason,
+        violation=violation,
+        payload=payload,
+    )
+
+
+def load_policy_text(text: str | bytes) -> Policy:
+    """Parse and compile policy YAML text."""
+    return compile_policy(parse_policy_text(text))
+
+
+def load_policy(path: str | Path) -> Policy:
+    """Read, parse and compile a policy file; every failure is ``E_POLICY_PARSE``."""
+    try:
+        data = Path(path).read_bytes()
+    except OSError as exc:
+        raise PolicyInvalid(
+            f"cannot read policy {path}: {exc.strerror or exc}", code="E_POLICY_PARSE"
+        ) from exc
+    return load_policy_text(data)
