@@ -75,9 +75,7 @@ def schema_path(schema_id: str) -> Path:
     try:
         return _index()[schema_id]
     except (KeyError, TypeError):
-        raise InvalidInput(
-            f"unknown schema {schema_id!r}", code="E_SCHEMA_UNKNOWN"
-        ) from None
+        raise InvalidInput(f"unknown schema {schema_id!r}", code="E_SCHEMA_UNKNOWN") from None
 
 
 @cache
