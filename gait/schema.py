@@ -33,10 +33,11 @@ def _schema_dir() -> Path:
     try:
         from importlib.resources import files
 
-        candidate = Path(str(files("gait._schemas")))
-        if candidate.is_dir() and any(candidate.glob("*" + _SUFFIX)):
-            return candidate
-    except (ModuleNotFoundError, TypeError, ValueError):
+        # A namespace package gives a MultiplexedPath, whose entries are plain Paths.
+        for entry in files("gait._schemas").iterdir():
+            if isinstance(entry, Path) and entry.name.endswith(_SUFFIX):
+                return entry.parent
+    except (ModuleNotFoundError, TypeError, ValueError, OSError):
         pass
     import gait
 
