@@ -1,0 +1,1 @@
+"""The gait pytest plugin: regress fixtures collected as test items (pytest --gait)."""
