@@ -1,0 +1,299 @@
+"""``gait policy init|validate|fmt|test``: author and test gate policies."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+from gait.cli.main import add_common, add_group
+from gait.cli.output import Outcome
+
+TEST_EXPLAIN = (
+    "gait policy test evaluates one intent (JSON) or many (JSONL) against a policy without "
+    "state, approvals or traces, and prints the verdict, reason codes, violations, matched rule "
+    "and the intent and policy digests. Exit 0 allow/dry_run, 3 block, 4 require_approval; with "
+    "--expect, 0 when every verdict matches and 5 when one does not."
+)
+VALIDATE_EXPLAIN = (
+    "gait policy validate reads a policy strictly (unknown or duplicate keys, YAML 1.1 "
+    "booleans, aliases, bad values are errors naming key and line) and prints its digest."
+)
+FMT_EXPLAIN = (
+    "gait policy fmt rewrites a policy in canonical key order and list form without changing "
+    "its meaning or digest; --check only reports whether it is formatted."
+)
+INIT_EXPLAIN = (
+    "gait policy init writes a starter policy from a template (baseline-highrisk by default: "
+    "writes, deletes, network egress and payments need approval or are blocked)."
+)
+
+
+def register(parser: argparse.ArgumentParser) -> None:
+    sub = add_group(parser)
+
+    test = sub.add_parser("test", help="evaluate intents against a policy (no side effects)")
+    test.add_argument("policy", help="policy YAML file")
+    test.add_argument("intent", help="IntentRequest JSON file, or JSONL with one per line")
+    test.add_argument("--expect", help="JSONL of expected verdicts, one per intent")
+    test.add_argument("--junit", help="write a JUnit XML report here")
+    add_common(test, TEST_EXPLAIN)
+    test.set_defaults(handler=run_test)
+
+    validate = sub.add_parser("validate", help="check a policy strictly and print its digest")
+    validate.add_argument("policy", help="policy YAML file")
+    add_common(validate, VALIDATE_EXPLAIN)
+    validate.set_defaults(handler=run_validate)
+
+    fmt = sub.add_parser("fmt", help="rewrite a policy in canonical form")
+    fmt.add_argument("policy", help="policy YAML file")
+    fmt.add_argument("--check", action="store_true", help="report only; exit 2 if not formatted")
+    fmt.add_argument("--stdout", action="store_true", help="print instead of rewriting the file")
+    add_common(fmt, FMT_EXPLAIN)
+    fmt.set_defaults(handler=run_fmt)
+
+    init = sub.add_parser("init", help="write a starter policy from a template")
+    init.add_argument("template", nargs="?", default="baseline-highrisk", help="template name")
+    init.add_argument("--out", default="gait-policy.yaml", help="file to write")
+    init.add_argument("--force", action="store_true", help="overwrite an existing file")
+    init.add_argument("--list", action="store_true", help="list the templates")
+    add_common(init, INIT_EXPLAIN)
+    init.set_defaults(handler=run_init)
+
+
+def _read_intents(path: str) -> tuple[list[Any], bool]:
+    """Decoded intents and whether the file is JSONL (many) rather than one JSON document."""
+    from gait.canon import loads_strict
+    from gait.errors import InvalidInput
+
+    try:
+        data = Path(path).read_bytes()
+    except OSError as exc:
+        raise InvalidInput(
+            f"cannot read intent {path}: {exc.strerror or exc}", code="E_INTENT_READ"
+        ) from exc
+    if path.endswith(".jsonl"):
+        lines = [line for line in data.splitlines() if line.strip()]
+        if not lines:
+            raise InvalidInput(f"{path} holds no intents", code="E_INTENT_INVALID")
+        return [
+            loads_strict(line, what=f"{path} line {n}", code="E_INTENT_INVALID")
+            for n, line in enumerate(lines, 1)
+        ], True
+    return [loads_strict(data, what=f"intent {path}", code="E_INTENT_INVALID")], False
+
+
+def check_intent_schema(intent: Any, what: str) -> None:
+    """Schema-check an IntentRequest at the CLI boundary (never on the decision path)."""
+    from gait import schema
+
+    schema.validate("gait.gate.intent_request", intent, what=what)
+
+
+def _read_expectations(path: str) -> list[dict[str, Any]]:
+    from gait.canon import loads_strict
+    from gait.errors import InvalidInput
+
+    try:
+        data = Path(path).read_bytes()
+    except OSError as exc:
+        raise InvalidInput(f"cannot read {path}: {exc.strerror or exc}", code="E_USAGE") from exc
+    out = []
+    for n, line in enumerate(data.splitlines(), 1):
+        if not line.strip():
+            continue
+        item = loads_strict(line, what=f"{path} line {n}", code="E_EXPECT_INVALID")
+        if not isinstance(item, dict) or not isinstance(item.get("verdict"), str):
+            raise InvalidInput(f'{path} line {n}: needs a "verdict"', code="E_EXPECT_INVALID")
+        out.append(item)
+    return out
+
+
+def _mismatch(result: dict[str, Any], expected: dict[str, Any]) -> str:
+    from gait.gate.policytest import EXIT_FOR_VERDICT
+
+    if result["verdict"] != expected["verdict"]:
+        return f"verdict {result['verdict']} != expected {expected['verdict']}"
+    code = expected.get("exit_code")
+    if code is not None and EXIT_FOR_VERDICT[result["verdict"]] != code:
+        return f"exit code {EXIT_FOR_VERDICT[result['verdict']]} != expected {code}"
+    reasons = expected.get("reason_codes")
+    if reasons is not None and sorted(reasons) != result["reason_codes"]:
+        return f"reason codes {result['reason_codes']} != expected {sorted(reasons)}"
+    must = expected.get("reason_codes_must_include") or []
+    missing = [code for code in must if code not in result["reason_codes"]]
+    if missing:
+        return f"reason codes lack {','.join(missing)}"
+    return ""
+
+
+def run_test(args: argparse.Namespace) -> Outcome:
+    from gait.errors import InvalidInput, RegressFailed
+    from gait.gate.evaluate import most_restrictive
+    from gait.gate.policy import load_policy
+    from gait.gate.policytest import EXIT_FOR_VERDICT, run_policy_test
+
+    policy = load_policy(args.policy)
+    intents, many = _read_intents(args.intent)
+    results = []
+    for index, intent in enumerate(intents):
+        what = f"intent {index}" if many else "intent"
+        check_intent_schema(intent, what)
+        try:
+            results.append(run_policy_test(policy, intent))
+        except InvalidInput as exc:
+            if many:
+                exc.message = f"{what}: {exc.message}"
+            raise
+    expectations = _read_expectations(args.expect) if args.expect else None
+    failures: list[str] = []
+    if expectations is not None:
+        if len(expectations) != len(results):
+            failures.append(f"{len(expectations)} expectations for {len(results)} intents")
+        for index, (result, expected) in enumerate(zip(results, expectations, strict=False)):
+            problem = _mismatch(result, expected)
+            if problem:
+                failures.append(f"intent {index}: {problem}")
+    if args.junit:
+        _write_junit(args.junit, args.intent, results, expectations)
+
+    verdict = "allow"
+    for result in results:
+        verdict = most_restrictive(verdict, result["verdict"])
+    exit_code = EXIT_FOR_VERDICT[verdict]
+    if many:
+        payload: dict[str, Any] = {
+            "ok": True,
+            "policy_digest": policy.digest,
+            "verdict": verdict,
+            "results": results,
+            "summary": f"policy test intents={len(results)} most_restrictive={verdict}",
+        }
+    else:
+        payload = {"ok": True, **results[0]}
+    lines = [r["summary"] for r in results]
+    if many:
+        lines = [payload["summary"], *lines]
+    if expectations is not None:
+        if failures:
+            raise RegressFailed(
+                f"policy test expectations not met: {'; '.join(failures[:3])}"
+                + (f" (and {len(failures) - 3} more)" if len(failures) > 3 else ""),
+                code="E_POLICY_TEST_FAIL",
+                details={"results": results} if many else dict(results[0]),
+            )
+        exit_code = 0
+        payload["expectations_met"] = True
+        lines.append("expectations met")
+    return Outcome(payload, exit_code, lines)
+
+
+def _write_junit(
+    path: str,
+    source: str,
+    results: list[dict[str, Any]],
+    expectations: list[dict[str, Any]] | None,
+) -> None:
+    from junit_xml import TestCase, TestSuite, to_xml_report_string
+
+    from gait.fsutil import atomic_write
+
+    cases = []
+    for index, result in enumerate(results):
+        case = TestCase(
+            name=f"intent_{index}",
+            classname="gait.policy_test",
+            stdout=result["summary"],
+        )
+        if expectations is not None and index < len(expectations):
+            problem = _mismatch(result, expectations[index])
+            if problem:
+                case.add_failure_info(message=problem)
+        elif expectations is None and result["verdict"] in ("block", "require_approval"):
+            case.add_failure_info(message=f"verdict {result['verdict']}")
+        cases.append(case)
+    suite = TestSuite("gait policy test", cases, package=source)
+    atomic_write(path, to_xml_report_string([suite]).encode("utf-8"))
+
+
+def run_validate(args: argparse.Namespace) -> Outcome:
+    from gait.gate.policy import load_policy
+
+    policy = load_policy(args.policy)
+    payload = {
+        "ok": True,
+        "path": args.policy,
+        "policy_digest": policy.digest,
+        "default_verdict": policy.default_verdict,
+        "rules": len(policy.rules),
+    }
+    return Outcome(
+        payload,
+        0,
+        [f"policy valid: {args.policy} rules={len(policy.rules)} digest={policy.digest}"],
+    )
+
+
+def run_fmt(args: argparse.Namespace) -> Outcome:
+    from gait.errors import VerificationFailed
+    from gait.fsutil import atomic_write
+    from gait.gate.policy_format import format_policy
+
+    source = Path(args.policy)
+    try:
+        original = source.read_bytes()
+    except OSError as exc:
+        from gait.gate.policy import PolicyInvalid
+
+        raise PolicyInvalid(
+            f"cannot read policy {source}: {exc.strerror or exc}", code="E_POLICY_PARSE"
+        ) from exc
+    formatted, digest = format_policy(original)
+    changed = formatted != original
+    payload = {"ok": True, "path": args.policy, "changed": changed, "policy_digest": digest}
+    if args.stdout:
+        return Outcome(payload, 0, formatted.decode("utf-8").splitlines() or [""])
+    if args.check:
+        if changed:
+            raise VerificationFailed(
+                f"{args.policy} is not formatted (run gait policy fmt {args.policy})",
+                code="E_POLICY_NOT_FORMATTED",
+            )
+        return Outcome(payload, 0, [f"formatted: {args.policy}"])
+    if changed:
+        atomic_write(source, formatted)
+    return Outcome(payload, 0, [f"{'formatted' if changed else 'unchanged'}: {args.policy}"])
+
+
+def run_init(args: argparse.Namespace) -> Outcome:
+    from gait.errors import InvalidInput
+    from gait.fsutil import atomic_write
+    from gait.gate.policy import load_policy_text
+    from gait.gate.templates import TEMPLATES
+
+    if args.list:
+        names = sorted(TEMPLATES)
+        return Outcome({"ok": True, "templates": names}, 0, names)
+    text = TEMPLATES.get(args.template)
+    if text is None:
+        raise InvalidInput(
+            f"unknown policy template {args.template!r}",
+            code="E_USAGE",
+            hint=f"templates: {', '.join(sorted(TEMPLATES))}",
+        )
+    out = Path(args.out)
+    if out.exists() and not args.force:
+        raise InvalidInput(f"{out} exists (use --force to overwrite)", code="E_OUTPUT_EXISTS")
+    policy = load_policy_text(text)
+    atomic_write(out, text.encode("utf-8"))
+    payload = {
+        "ok": True,
+        "template": args.template,
+        "path": str(out),
+        "policy_digest": policy.digest,
+    }
+    return Outcome(
+        payload,
+        0,
+        [f"wrote {out} (template {args.template})", f"next: gait policy validate {out}"],
+    )

@@ -1,0 +1,391 @@
+"""Policy evaluation (FORMATS.md 5.5): a pure function of a compiled policy and an intent.
+
+No I/O, no YAML, no schema work: the compiled ``Policy`` holds frozensets and precompiled
+matchers, the intent is normalised once, and the decision is a few set lookups per rule. Rate
+limits and approvals, which need state, are applied afterwards by ``gait.gate.engine``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from gait.gate.intent import IntentInvalid, NormalizedIntent, normalize_intent
+from gait.gate.policy import VERDICT_RANK, Policy, RateLimit, Rule, lookup_arg
+
+GATE_RESULT_SCHEMA_ID = "gait.gate.result"
+SCHEMA_VERSION = "1.0.0"
+_DEFAULT_EGRESS_KINDS = frozenset({"host", "url", "bucket", "queue", "topic"})
+
+
+@dataclass(slots=True)
+class Decision:
+    """The outcome of evaluation: the GateResult fields plus what enforcement needs."""
+
+    verdict: str
+    reason_codes: list[str]
+    violations: list[str]
+    created_at: str
+    intent: NormalizedIntent | None
+    matched_rule: str = ""
+    matched_rules: tuple[str, ...] = ()
+    min_approvals: int = 0
+    require_distinct_approvers: bool = False
+    rate_limits: tuple[tuple[str, RateLimit], ...] = ()
+    destructive_budgets: tuple[tuple[str, RateLimit], ...] = ()
+    step_verdicts: list[dict[str, Any]] = field(default_factory=list)
+
+    def gate_result(self, producer_version: str) -> dict[str, Any]:
+        """The GateResult artifact (``gait.gate.result``)."""
+        return {
+            "schema_id": GATE_RESULT_SCHEMA_ID,
+            "schema_version": SCHEMA_VERSION,
+            "created_at": self.created_at,
+            "producer_version": producer_version,
+            "verdict": self.verdict,
+            "reason_codes": list(self.reason_codes),
+            "violations": list(self.violations),
+        }
+
+
+def most_restrictive(a: str, b: str) -> str:
+    return b if VERDICT_RANK.get(b, 0) > VERDICT_RANK.get(a, 0) else a
+
+
+def _risk_class_of(raw: Any) -> str:
+    if isinstance(raw, Mapping):
+        ctx = raw.get("context")
+        if isinstance(ctx, Mapping) and isinstance(ctx.get("risk_class"), str):
+            return ctx["risk_class"].strip().lower()
+    return ""
+
+
+def _created_at_of(raw: Any) -> str:
+    from gait import timefmt
+
+    if isinstance(raw, Mapping) and isinstance(raw.get("created_at"), str):
+        try:
+            value = timefmt.canonical(raw["created_at"])
+        except Exception:  # noqa: BLE001 - an unreadable time is simply unset here
+            return timefmt.EPOCH_1980
+        if value != timefmt.ZERO_TIME:
+            return value
+    return timefmt.EPOCH_1980
+
+
+def evaluate(
+    policy: Policy,
+    intent: Any,
+    *,
+    extra_required_fields: tuple[str, ...] = (),
+) -> Decision:
+    """Evaluate an intent (raw IntentRequest mapping or ``NormalizedIntent``).
+
+    Raises ``IntentInvalid`` for an intent that cannot be normalised, unless the policy fails
+    closed for its risk class, which turns it into a ``block`` (``fail_closed_intent_invalid``).
+    ``extra_required_fields`` lets production mode demand fields the policy did not list.
+    """
+    if isinstance(intent, NormalizedIntent):
+        normalized = intent
+    else:
+        try:
+            normalized = normalize_intent(intent)
+        except IntentInvalid:
+            if policy.fail_closed_for(_risk_class_of(intent)):
+                return Decision(
+                    "block",
+                    ["fail_closed_intent_invalid"],
+                    ["intent_not_evaluable"],
+                    _created_at_of(intent),
+                    None,
+                )
+            raise
+    return evaluate_normalized(policy, normalized.stripped(), extra_required_fields)
+
+
+def evaluate_normalized(
+    policy: Policy, intent: NormalizedIntent, extra_required_fields: tuple[str, ...] = ()
+) -> Decision:
+    """Evaluate an already normalised (and evidence-stripped) intent."""
+    closed = policy.fail_closed_for(intent.risk_class)
+    if closed or extra_required_fields:
+        fields = policy.required_fields if closed else ()
+        if extra_required_fields:
+            fields = tuple(sorted(set(fields) | set(extra_required_fields)))
+        reasons, violations = _fail_closed(intent, fields, closed)
+        if reasons:
+            return Decision("block", reasons, violations, intent.created_at, intent)
+    if intent.script is not None:
+        return _evaluate_script(policy, intent)
+    return _evaluate_single(policy, intent)
+
+
+def _fail_closed(
+    intent: NormalizedIntent, fields: tuple[str, ...], check_classes: bool
+) -> tuple[list[str], list[str]]:
+    reasons: set[str] = set()
+    violations: set[str] = set()
+    targets = intent.targets
+    unknown_class = any(t["endpoint_class"] in ("", "other") for t in targets)
+    for name in fields:
+        if name == "targets":
+            if not targets:
+                reasons.add("fail_closed_missing_targets")
+                violations.add("missing_targets")
+        elif name == "arg_provenance":
+            if not intent.provenance:
+                reasons.add("fail_closed_missing_arg_provenance")
+                violations.add("missing_arg_provenance")
+        elif name == "endpoint_class":
+            if unknown_class:
+                reasons.add("fail_closed_missing_endpoint_class")
+                violations.add("missing_endpoint_class")
+        elif name == "delegation":
+            if "delegation" not in intent.doc:
+                reasons.add("fail_closed_missing_delegation")
+                violations.add("missing_delegation")
+        elif name == "context_evidence":
+            if not intent.context.get("context_set_digest"):
+                reasons.add("context_evidence_missing")
+                violations.add("missing_context_evidence")
+    if check_classes and unknown_class:
+        reasons.add("fail_closed_endpoint_class_unknown")
+        violations.add("endpoint_class_unknown")
+    return sorted(reasons), sorted(violations)
+
+
+def rule_matches(rule: Rule, intent: NormalizedIntent) -> bool:
+    """All given match keys hold; within a list any; target keys hold if any target matches."""
+    if rule.tool_names is not None and intent.tool_name not in rule.tool_names:
+        return False
+    if rule.risk_classes is not None and intent.risk_class not in rule.risk_classes:
+        return False
+    if rule.identities is not None and intent.identity not in rule.identities:
+        return False
+    if rule.workspace_prefixes is not None:
+        workspace = intent.workspace
+        if not any(workspace.startswith(prefix) for prefix in rule.workspace_prefixes):
+            return False
+    if rule.environments is not None:
+        if intent.context.get("environment", "") not in rule.environments:
+            return False
+    targets = intent.targets
+    for key, allowed in rule.target_tests:
+        for target in targets:
+            if target.get(key, "") in allowed:
+                break
+        else:
+            return False
+    for key, wanted in rule.annotation_tests:
+        for target in targets:
+            if (key in target) == wanted:
+                break
+        else:
+            return False
+    if rule.provenance_sources is not None:
+        allowed = rule.provenance_sources
+        if not any(entry["source"] in allowed for entry in intent.provenance):
+            return False
+    for constraint in rule.arg_constraints:
+        if not constraint.check(lookup_arg(intent.args, constraint.path)):
+            return False
+    return True
+
+
+def _dataflow(rule: Rule, intent: NormalizedIntent) -> bool:
+    flow = rule.dataflow
+    assert flow is not None
+    if not any(entry["source"] in flow.tainted_sources for entry in intent.provenance):
+        return False
+    targets = intent.targets
+    if not targets:
+        return False
+    kinds, values = flow.destination_kinds, flow.destination_values
+    ops = flow.destination_operations
+    if not kinds and not values and not ops:
+        return any(t["kind"] in _DEFAULT_EGRESS_KINDS for t in targets)
+    for target in targets:
+        if kinds and target["kind"] not in kinds:
+            continue
+        if values and target["value"] not in values:
+            continue
+        if ops and target.get("operation", "") not in ops:
+            continue
+        return True
+    return False
+
+
+def _endpoint(rule: Rule, intent: NormalizedIntent) -> tuple[str, set[str], set[str]] | None:
+    endpoint = rule.endpoint
+    assert endpoint is not None
+    reasons: set[str] = set()
+    for target in intent.targets:
+        if target["kind"] == "path":
+            path = target["value"].replace("\\", "/")
+            if endpoint.path_deny and any(m(path) for m in endpoint.path_deny):
+                reasons.add("endpoint_path_denied")
+            if endpoint.path_allow and not any(m(path) for m in endpoint.path_allow):
+                reasons.add("endpoint_path_not_allowlisted")
+        domain = target.get("endpoint_domain", "")
+        if domain:
+            if endpoint.domain_deny and any(m(domain) for m in endpoint.domain_deny):
+                reasons.add("endpoint_domain_denied")
+            if endpoint.domain_allow and not any(m(domain) for m in endpoint.domain_allow):
+                reasons.add("endpoint_domain_not_allowlisted")
+        cls = target["endpoint_class"]
+        egress = endpoint.egress_classes
+        if egress and cls.startswith("net.") and cls not in egress:
+            reasons.add("endpoint_egress_class_not_allowed")
+    violations = set(reasons)
+    effect = endpoint.action
+    if endpoint.destructive_action and intent.destructive:
+        effect = most_restrictive(effect, endpoint.destructive_action)
+        reasons.add("endpoint_destructive_operation")
+        violations.add("destructive_operation")
+    if not reasons:
+        return None
+    reasons.add(endpoint.reason_code)
+    violations.add(endpoint.violation)
+    return effect, reasons, violations
+
+
+def _rule_outcome(rule: Rule, intent: NormalizedIntent) -> tuple[str, set[str], set[str]]:
+    effect = rule.effect
+    reasons = set(rule.default_reasons)
+    violations = set(rule.violations)
+    if rule.dataflow is not None and _dataflow(rule, intent):
+        effect = rule.dataflow.action
+        reasons.add(rule.dataflow.reason_code)
+        violations.add(rule.dataflow.violation)
+    if rule.endpoint is not None:
+        hit = _endpoint(rule, intent)
+        if hit is not None:
+            effect = most_restrictive(effect, hit[0])
+            reasons |= hit[1]
+            violations |= hit[2]
+    if intent.destructive:
+        if intent.phase == "plan":
+            effect = most_restrictive(effect, "dry_run")
+            reasons.add("plan_phase_non_destructive")
+        else:
+            effect = most_restrictive(effect, "require_approval")
+            reasons.add("destructive_apply_requires_approval")
+    return effect, reasons, violations
+
+
+def _evaluate_single(policy: Policy, intent: NormalizedIntent) -> Decision:
+    matched: list[Rule] = []
+    priority = None
+    for rule in policy.rules:
+        if priority is not None and rule.priority != priority:
+            break
+        if rule_matches(rule, intent):
+            matched.append(rule)
+            priority = rule.priority
+    if not matched:
+        default = policy.default_verdict
+        return Decision(
+            default,
+            ["default_" + default],
+            [],
+            intent.created_at,
+            intent,
+            min_approvals=1 if default == "require_approval" else 0,
+        )
+    outcomes = [(rule, *_rule_outcome(rule, intent)) for rule in matched]
+    verdict = "allow"
+    for _, effect, _, _ in outcomes:
+        if VERDICT_RANK[effect] > VERDICT_RANK[verdict]:
+            verdict = effect
+    reasons: set[str] = set()
+    violations: set[str] = set()
+    min_approvals = 0
+    distinct = False
+    winners = []
+    for rule, effect, rule_reasons, rule_violations in outcomes:
+        if effect != verdict:
+            continue
+        winners.append(rule)
+        reasons |= rule_reasons
+        violations |= rule_violations
+        min_approvals = max(min_approvals, rule.min_approvals)
+        distinct = distinct or rule.require_distinct_approvers
+    if verdict == "require_approval" and min_approvals == 0:
+        min_approvals = 1
+    names = tuple(sorted(rule.name for rule in matched))
+    return Decision(
+        verdict,
+        sorted(reasons),
+        sorted(violations),
+        intent.created_at,
+        intent,
+        matched_rule=",".join(names),
+        matched_rules=names,
+        min_approvals=min_approvals,
+        require_distinct_approvers=distinct,
+        rate_limits=tuple((r.name, r.rate_limit) for r in winners if r.rate_limit),
+        destructive_budgets=tuple(
+            (r.name, r.destructive_budget) for r in winners if r.destructive_budget
+        ),
+    )
+
+
+def _step_risk(targets: list[dict[str, Any]]) -> str:
+    risk = "low"
+    for target in targets:
+        cls = target["endpoint_class"]
+        if cls in ("fs.delete", "proc.exec") or "destructive" in target:
+            return "high"
+        if cls in ("fs.write", "net.http", "net.dns"):
+            risk = "medium"
+    return risk
+
+
+def _evaluate_script(policy: Policy, intent: NormalizedIntent) -> Decision:
+    assert intent.script is not None
+    verdict = "allow"
+    reasons: set[str] = set()
+    violations: set[str] = set()
+    matched: set[str] = set()
+    min_approvals = 0
+    distinct = False
+    rate_limits: list[tuple[str, RateLimit]] = []
+    budgets: list[tuple[str, RateLimit]] = []
+    steps = []
+    for index in range(len(intent.script["steps"])):
+        step = intent.step(index)
+        outcome = _evaluate_single(policy, step)
+        steps.append(
+            {
+                "index": index,
+                "tool_name": step.tool_name,
+                "verdict": outcome.verdict,
+                "reason_codes": outcome.reason_codes,
+                "violations": outcome.violations,
+                "matched_rule": outcome.matched_rule,
+            }
+        )
+        verdict = most_restrictive(verdict, outcome.verdict)
+        reasons.update(outcome.reason_codes)
+        violations.update(outcome.violations)
+        matched.update(outcome.matched_rules)
+        min_approvals = max(min_approvals, outcome.min_approvals)
+        distinct = distinct or outcome.require_distinct_approvers
+        rate_limits.extend(outcome.rate_limits)
+        budgets.extend(outcome.destructive_budgets)
+    names = tuple(sorted(matched))
+    return Decision(
+        verdict,
+        sorted(reasons),
+        sorted(violations),
+        intent.created_at,
+        intent,
+        matched_rule=",".join(names),
+        matched_rules=names,
+        min_approvals=min_approvals,
+        require_distinct_approvers=distinct,
+        rate_limits=tuple(dict.fromkeys(rate_limits)),
+        destructive_budgets=tuple(dict.fromkeys(budgets)),
+        step_verdicts=steps,
+    )

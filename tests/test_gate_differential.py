@@ -1,0 +1,73 @@
+"""The reference's gate differential corpus: 6 policies x 300 messy intents, in-process.
+
+Every pair goes through ``gait policy test --json`` (``main(argv)``, the real CLI frame) and
+must give the reference's exit code, verdict, reason codes, violations, matched rule, both
+digests and summary; refused intents exit 6 with our own ``E_*`` code.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from gait.cli.main import main
+
+POLICIES = (
+    "default-block",
+    "endpoint-dataflow",
+    "fail-closed",
+    "match-fields",
+    "phases-default-dry-run",
+    "priorities",
+)
+COMPARED = (
+    "verdict",
+    "reason_codes",
+    "violations",
+    "matched_rule",
+    "intent_digest",
+    "policy_digest",
+    "created_at",
+    "schema_id",
+    "schema_version",
+    "summary",
+    "ok",
+)
+
+
+@pytest.fixture(scope="module")
+def corpus(conformance_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> dict:
+    root = conformance_dir / "gate-differential"
+    out = tmp_path_factory.mktemp("intents")
+    paths = []
+    for index, line in enumerate((root / "intents.jsonl").read_text().splitlines()):
+        path = out / f"intent_{index}.json"
+        path.write_text(line)
+        paths.append(str(path))
+    return {"root": root, "intents": paths}
+
+
+@pytest.mark.parametrize("policy_name", POLICIES)
+def test_differential_corpus(policy_name: str, corpus: dict, capsys) -> None:
+    root = corpus["root"]
+    policy = str(root / "policies" / f"{policy_name}.yaml")
+    expected = [
+        json.loads(line)
+        for line in (root / f"expected.{policy_name}.jsonl").read_text().splitlines()
+    ]
+    assert len(expected) == 300
+    failures = []
+    for item in expected:
+        intent = corpus["intents"][item["index"]]
+        code = main(["policy", "test", policy, intent, "--json"])
+        out = json.loads(capsys.readouterr().out)
+        want = item["output"]
+        if "error" in want:
+            ok = code == 6 and out["ok"] is False and out["error_code"].startswith("E_")
+        else:
+            ok = code == item["exit_code"] and all(out.get(k) == want.get(k) for k in COMPARED)
+        if not ok:
+            failures.append((item["index"], code, item["exit_code"]))
+    assert not failures, f"{len(failures)} of 300 pairs differ, first: {failures[:5]}"
