@@ -53,7 +53,7 @@ def _as_doubles(value: Any) -> Any:
     if isinstance(value, bool) or value is None or isinstance(value, str):
         return value
     if isinstance(value, int):
-        return value if -_SAFE_INT <= value <= _SAFE_INT else float(value)
+        return value if -_SAFE_INT < value < _SAFE_INT else float(value)
     if isinstance(value, dict):
         return {key: _as_doubles(item) for key, item in value.items()}
     if isinstance(value, (list, tuple)):

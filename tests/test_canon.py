@@ -1,0 +1,139 @@
+"""Canonical JSON: the reference's vectors, RFC 8785's own examples, and the fast path's
+byte-equality with rfc8785 for every input it accepts."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import pytest
+import rfc8785
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from gait.canon import canonical_bytes, digest, id24, loads_strict
+from gait.errors import InvalidInput
+
+
+def test_reference_jcs_vectors(conformance_dir):
+    inputs = sorted((conformance_dir / "jcs" / "input").glob("*.json"))
+    assert len(inputs) >= 10
+    for path in inputs:
+        expected = (conformance_dir / "jcs" / "output" / path.name).read_bytes()
+        value = json.loads(path.read_bytes())
+        assert canonical_bytes(value) == expected, path.name
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        # RFC 8785 section 3.2.2/3.2.3 examples and appendix B number serializations.
+        ({"numbers": [333333333.33333329, 1e30, 4.50, 2e-3, 0.000000000000000000000000001]},
+         '{"numbers":[333333333.3333333,1e+30,4.5,0.002,1e-27]}'),
+        ({"string": "\u20ac$\u000f\u000aA'\u0042\u0022\u005c\\\"/"},
+         '{"string":"€$\\u000f\\nA\'B\\"\\\\\\\\\\"/"}'),
+        ({"literals": [None, True, False]}, '{"literals":[null,true,false]}'),
+        (-0.0, "0"),
+        (1e21, "1e+21"),
+        (1e-7, "1e-7"),
+        (123.0, "123"),
+        (9007199254740992, "9007199254740992"),
+        (295147905179352830000.0, "295147905179352830000"),
+        (12345678901234567890, "12345678901234567000"),
+        ({"\u20ac": 1, "\r": 2, "\ufb33": 3, "1": 4, "\U0001f600": 5, "\u0080": 6, "\u00f6": 7},
+         '{"\\r":2,"1":4,"\u0080":6,"\u00f6":7,"\u20ac":1,"\U0001f600":5,"\ufb33":3}'),
+    ],
+)
+def test_rfc8785_examples(value, expected):
+    assert canonical_bytes(value) == expected.encode()
+
+
+def test_formats_intent_example_digest_is_stable():
+    intent = {
+        "args": {"path": "/tmp/demo/delete-me.txt"},
+        "context": {"identity": "demo.user", "phase": "apply", "risk_class": "high",
+                    "workspace": "/tmp/demo"},
+        "targets": [{"destructive": True, "discovery_method": "unknown",
+                     "endpoint_class": "fs.delete", "kind": "path", "operation": "delete",
+                     "value": "/tmp/demo/delete-me.txt"}],
+        "tool_name": "tool.delete",
+    }
+    text = canonical_bytes(intent)
+    assert text.startswith(b'{"args":{"path":"/tmp/demo/delete-me.txt"},"context":')
+    assert digest(intent) == digest(json.loads(text))
+
+
+@pytest.mark.parametrize("bad", [math.nan, math.inf, {"a": -math.inf}, b"bytes", {1: "x"}])
+def test_unrepresentable_values_are_invalid_input(bad):
+    with pytest.raises(InvalidInput) as info:
+        canonical_bytes(bad)
+    assert info.value.code == "E_CANONICAL_JSON"
+
+
+def test_id24_is_first_twelve_bytes_hex():
+    assert len(id24("a:b:c")) == 24
+    assert id24("x") == "2d711642b726b04401627ca9fbac32f5c8530fb1903cc4db02258717921a4881"[:24]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [b'{"a":1,"a":2}', b"\xff\xfe{}", b"NaN", b'{"a":Infinity}', b"{", b""],
+)
+def test_loads_strict_refuses(text):
+    with pytest.raises(InvalidInput):
+        loads_strict(text)
+
+
+json_scalars = (
+    st.none()
+    | st.booleans()
+    | st.integers(min_value=-(2**70), max_value=2**70)
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text()
+)
+json_values = st.recursive(
+    json_scalars,
+    lambda children: st.lists(children, max_size=5)
+    | st.dictionaries(st.text(max_size=8), children, max_size=5),
+    max_leaves=25,
+)
+
+
+def _as_doubles(value):
+    if isinstance(value, bool) or value is None or isinstance(value, str):
+        return value
+    if isinstance(value, int):
+        return value if abs(value) < 2**53 else float(value)
+    if isinstance(value, dict):
+        return {k: _as_doubles(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_as_doubles(v) for v in value]
+    return value
+
+
+def _rfc8785_or_none(value):
+    try:
+        return rfc8785.dumps(_as_doubles(value))
+    except (rfc8785.CanonicalizationError, UnicodeEncodeError, ValueError):
+        return None
+
+
+@settings(max_examples=400, deadline=None)
+@given(json_values)
+def test_equal_to_rfc8785_for_every_value(value):
+    expected = _rfc8785_or_none(value)
+    if expected is None:
+        with pytest.raises(InvalidInput):
+            canonical_bytes(value)
+    else:
+        assert canonical_bytes(value) == expected
+
+
+@settings(max_examples=300, deadline=None)
+@given(json_values)
+def test_round_trip_is_a_fixed_point(value):
+    try:
+        once = canonical_bytes(value)
+    except InvalidInput:
+        return
+    assert canonical_bytes(json.loads(once)) == once

@@ -1,0 +1,54 @@
+"""RFC 3339 times in the reference's canonical form, exact to the nanosecond."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from gait import timefmt
+from gait.errors import InvalidInput
+
+
+@pytest.mark.parametrize(
+    ("given_text", "expected"),
+    [
+        ("2026-02-05T00:00:00Z", "2026-02-05T00:00:00Z"),
+        ("2026-03-01T12:00:01.250Z", "2026-03-01T12:00:01.25Z"),
+        ("2026-03-01T12:00:04.000100Z", "2026-03-01T12:00:04.0001Z"),
+        ("2026-03-01T13:00:00+01:00", "2026-03-01T12:00:00Z"),
+        ("2026-01-01T00:00:00.123456789Z", "2026-01-01T00:00:00.123456789Z"),
+        ("2026-01-01T00:00:00.000Z", "2026-01-01T00:00:00Z"),
+        ("0001-01-01T00:00:00Z", "0001-01-01T00:00:00Z"),
+        ("2025-12-31T23:30:00-01:00", "2026-01-01T00:30:00Z"),
+    ],
+)
+def test_canonical(given_text, expected):
+    assert timefmt.canonical(given_text) == expected
+
+
+@pytest.mark.parametrize("bad", ["", "2026-02-30T00:00:00Z", "yesterday", "2026-02-05 00:00:00",
+                                 "2026-02-05T00:00:00", "2026-02-05T00:00:00.1234567890Z"])
+def test_invalid_times(bad):
+    with pytest.raises(InvalidInput):
+        timefmt.canonical(bad)
+
+
+@given(
+    st.datetimes(min_value=datetime(1970, 1, 1), max_value=datetime(2200, 1, 1)),
+    st.integers(min_value=0, max_value=999_999_999),
+    st.integers(min_value=-14 * 60, max_value=14 * 60),
+)
+def test_canonical_is_idempotent_and_exact(moment, nanos, offset_minutes):
+    moment = moment.replace(microsecond=0)
+    sign = "+" if offset_minutes >= 0 else "-"
+    hours, minutes = divmod(abs(offset_minutes), 60)
+    text = moment.strftime("%Y-%m-%dT%H:%M:%S") + f".{nanos:09d}{sign}{hours:02d}:{minutes:02d}"
+    once = timefmt.canonical(text)
+    assert timefmt.canonical(once) == once
+    utc, got_nanos = timefmt.parse(once)
+    assert got_nanos == nanos
+    expected = moment.replace(tzinfo=UTC) - timedelta(minutes=offset_minutes)
+    assert utc == expected
