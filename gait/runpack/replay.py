@@ -1,0 +1,465 @@
+"""Replay a recorded run: stub replay (the default, pure), SDK stubs and the real-tool interlock.
+
+Stub replay answers every tool call from the runpack and never runs a tool, so a replay is
+deterministic and safe to run on any machine, in CI, against any runpack.
+
+``stub_replay(runpack)`` is the pure core that ``gait run replay`` and the regress graders use.
+``replay(run)`` is the SDK side: a stub provider for an agent's tool layer::
+
+    with gait.replay("run_x") as stubs:
+        result = stubs.call("tool.search", {"query": "..."})
+
+A call that was not recorded raises ``ReplayMiss`` (``E_REPLAY_MISS``, exit 2) naming the closest
+recorded call: its tool name and the argument paths that differ, as vcrpy does on a cassette miss.
+In reference capture the runpack holds digests, not payloads, so a stub returns a digest marker
+(``{"gait_stub": "recorded_digest", ...}``) instead of the result.
+
+Environment variables, so that ``gait regress run`` can start a user's agent command that
+replays and records with no code change:
+
+``GAIT_REPLAY_FROM``
+    Runpack path (or run id) that ``gait.replay()`` stubs from when called with no argument.
+``GAIT_RECORD_TO``
+    Path where ``gait.record()`` writes the candidate runpack, overriding ``out_dir``/``out``.
+
+Real tools are off unless all four locks are open: ``real_tools``, ``unsafe_real_tools``, a
+non-empty ``allow_tools`` list and ``GAIT_ALLOW_REAL_REPLAY=1`` in the environment. Anything
+less is ``E_REPLAY_REAL_TOOL_DISABLED`` (exit 8) naming what is missing. Even then a real tool
+runs only through a registry the caller supplies (tool name -> callable taking the recorded
+args); gait itself ships no real tool, so ``gait run replay`` needs ``--tool-registry
+module:attr`` for real replay and exits 8 without one.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from gait.canon import digest
+from gait.errors import InvalidInput, UnsafeOperation, VerificationFailed
+from gait.runpack.model import Runpack
+
+REPLAY_FROM_ENV = "GAIT_REPLAY_FROM"
+RECORD_TO_ENV = "GAIT_RECORD_TO"
+ALLOW_REAL_ENV = "GAIT_ALLOW_REAL_REPLAY"
+SOURCE_RESULT = "recorded_result"
+SOURCE_DIGEST = "recorded_digest"
+SOURCE_MISSING = "missing"
+SOURCE_EXECUTED = "executed"
+STATUS_MISSING = "missing_result"
+MAX_SHOWN_PATHS = 8
+
+
+class ReplayMiss(VerificationFailed):
+    """A tool call the runpack did not record (or recorded fewer times than it was made)."""
+
+    default_code = "E_REPLAY_MISS"
+
+
+@dataclass
+class ReplayStep:
+    intent_id: str
+    tool_name: str
+    status: str
+    result_digest: str
+    source: str
+    result: Any = None
+    args_digest: str = ""
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "intent_id": self.intent_id,
+            "tool_name": self.tool_name,
+            "status": self.status,
+            "source": self.source,
+        }
+        if self.args_digest:
+            out["args_digest"] = self.args_digest
+        if self.result_digest:
+            out["result_digest"] = self.result_digest
+        if self.source in (SOURCE_RESULT, SOURCE_EXECUTED) and self.result is not None:
+            out["result"] = self.result
+        return out
+
+
+@dataclass
+class ReplayReport:
+    run_id: str
+    mode: str
+    exit_code: int
+    steps: list[ReplayStep] = field(default_factory=list)
+    missing_results: list[str] = field(default_factory=list)
+    capture_mode: str = "reference"
+
+    @property
+    def ok(self) -> bool:
+        return self.exit_code == 0
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "ok": self.ok,
+            "run_id": self.run_id,
+            "mode": self.mode,
+            "capture_mode": self.capture_mode,
+            "exit_code": self.exit_code,
+            "steps_total": len(self.steps),
+            "steps": [s.to_json() for s in self.steps],
+            "missing_results": list(self.missing_results),
+        }
+
+
+def stub_replay(runpack: Runpack) -> ReplayReport:
+    """Answer every recorded intent from its recorded result; nothing real ever runs.
+
+    Exit code 2 when an intent has no recorded result: the run cannot be reproduced from the
+    runpack alone, which is what a regress ``expected_exit_code`` grader needs to see.
+    """
+    return _replay(runpack, mode="stub", execute=None)
+
+
+def _replay(
+    runpack: Runpack,
+    *,
+    mode: str,
+    execute: Callable[[dict[str, Any]], ReplayStep | None] | None,
+) -> ReplayReport:
+    results = runpack.results_by_intent()
+    raw = runpack.capture_mode == "raw"
+    steps: list[ReplayStep] = []
+    missing: list[str] = []
+    for intent in runpack.intents:
+        intent_id = str(intent.get("intent_id", ""))
+        tool_name = str(intent.get("tool_name", ""))
+        step = execute(intent) if execute is not None else None
+        if step is not None:
+            steps.append(step)
+            continue
+        recorded = results.get(intent_id)
+        if recorded is None:
+            missing.append(intent_id)
+            steps.append(
+                ReplayStep(
+                    intent_id,
+                    tool_name,
+                    STATUS_MISSING,
+                    "",
+                    SOURCE_MISSING,
+                    args_digest=str(intent.get("args_digest", "")),
+                )
+            )
+            continue
+        has_payload = raw and "result" in recorded
+        steps.append(
+            ReplayStep(
+                intent_id=intent_id,
+                tool_name=tool_name,
+                status=str(recorded.get("status", "ok")),
+                result_digest=str(recorded.get("result_digest", "")),
+                source=SOURCE_RESULT if has_payload else SOURCE_DIGEST,
+                result=recorded.get("result") if has_payload else None,
+                args_digest=str(intent.get("args_digest", "")),
+            )
+        )
+    return ReplayReport(
+        run_id=runpack.run_id,
+        mode=mode,
+        exit_code=2 if missing else 0,
+        steps=steps,
+        missing_results=sorted(missing),
+        capture_mode=runpack.capture_mode,
+    )
+
+
+# --- the real-tool interlock -------------------------------------------------------------
+
+
+def parse_allow_tools(value: str | Iterable[str] | None) -> list[str]:
+    if value is None:
+        return []
+    items = value.split(",") if isinstance(value, str) else list(value)
+    return sorted({item.strip().lower() for item in items if item and item.strip()})
+
+
+def check_real_tool_interlock(
+    *,
+    real_tools: bool,
+    unsafe_real_tools: bool,
+    allow_tools: Iterable[str],
+    environ: Mapping[str, str] | None = None,
+) -> list[str]:
+    """The normalised allow list when all four locks are open; else exit 8 naming what is missing.
+
+    Four independent locks, because running a recorded tool call for real can repeat a payment,
+    a deletion or an email: a flag typed by habit or a variable left in a shell is not enough.
+    """
+    env = os.environ if environ is None else environ
+    allowed = parse_allow_tools(allow_tools)
+    missing = []
+    if not real_tools:
+        missing.append("--real-tools")
+    if not unsafe_real_tools:
+        missing.append("--unsafe-real-tools")
+    if not allowed:
+        missing.append("--allow-tools a,b")
+    if env.get(ALLOW_REAL_ENV, "") != "1":
+        missing.append(f"{ALLOW_REAL_ENV}=1")
+    if missing:
+        raise UnsafeOperation(
+            "real tool replay is disabled; missing: " + ", ".join(missing),
+            code="E_REPLAY_REAL_TOOL_DISABLED",
+            hint="stub replay needs none of these: gait run replay <run>",
+            details={"missing_interlocks": missing},
+        )
+    return allowed
+
+
+ToolRegistry = Mapping[str, Callable[[dict[str, Any]], Any]]
+
+
+def real_replay(
+    runpack: Runpack,
+    registry: ToolRegistry,
+    *,
+    real_tools: bool,
+    unsafe_real_tools: bool,
+    allow_tools: Iterable[str],
+    environ: Mapping[str, str] | None = None,
+) -> ReplayReport:
+    """Run allow-listed tools for real through the caller's registry; stub every other call.
+
+    Needs raw capture, since a reference runpack keeps only the digest of each call's args.
+    A tool that raises becomes an ``error`` step with the digest of its message; the replay
+    goes on, so one broken tool does not hide the others.
+    """
+    allowed = set(
+        check_real_tool_interlock(
+            real_tools=real_tools,
+            unsafe_real_tools=unsafe_real_tools,
+            allow_tools=allow_tools,
+            environ=environ,
+        )
+    )
+    if runpack.capture_mode != "raw":
+        raise InvalidInput(
+            "real replay needs a raw-capture runpack; reference capture keeps no tool arguments",
+            code="E_REPLAY_REAL_REQUIRES_RAW",
+        )
+    tools = {name.strip().lower(): fn for name, fn in registry.items()}
+    absent = sorted(name for name in allowed if name not in tools)
+    if absent:
+        raise UnsafeOperation(
+            f"no real implementation registered for allowed tools: {', '.join(absent)}",
+            code="E_REPLAY_REAL_TOOL_DISABLED",
+            hint="register each allowed tool, or leave it out of --allow-tools",
+        )
+
+    def execute(intent: dict[str, Any]) -> ReplayStep | None:
+        name = str(intent.get("tool_name", ""))
+        key = name.strip().lower()
+        if key not in allowed:
+            return None
+        args = intent.get("args") if isinstance(intent.get("args"), dict) else {}
+        step = ReplayStep(
+            str(intent.get("intent_id", "")),
+            name,
+            "ok",
+            "",
+            SOURCE_EXECUTED,
+            args_digest=str(intent.get("args_digest", "")),
+        )
+        try:
+            value = tools[key](dict(args))
+            step.result = value
+            step.result_digest = digest(value)
+        except Exception as exc:  # noqa: BLE001 - a user's tool failing is a step result
+            step.status = "error"
+            step.result = {"error": f"{type(exc).__name__}: {exc}"}
+            step.result_digest = digest(step.result)
+        return step
+
+    return _replay(runpack, mode="real", execute=execute)
+
+
+# --- SDK stubs -----------------------------------------------------------------------------
+
+
+def _paths(value: Any, prefix: str = "$") -> dict[str, Any]:
+    """Leaf values by JSON path, for naming the argument paths where two calls differ."""
+    if isinstance(value, dict) and value:
+        out: dict[str, Any] = {}
+        for key in sorted(value):
+            out.update(_paths(value[key], f"{prefix}.{key}"))
+        return out
+    if isinstance(value, list) and value:
+        out = {}
+        for i, item in enumerate(value):
+            out.update(_paths(item, f"{prefix}[{i}]"))
+        return out
+    return {prefix: value}
+
+
+def differing_paths(left: Any, right: Any) -> list[str]:
+    """Sorted JSON paths whose leaf values differ (or exist on one side only)."""
+    a, b = _paths(left), _paths(right)
+    keys = sorted(set(a) | set(b))
+    return [k for k in keys if k not in a or k not in b or digest(a[k]) != digest(b[k])]
+
+
+@dataclass
+class _Recorded:
+    intent: dict[str, Any]
+    result: dict[str, Any] | None
+    played: int = 0
+
+
+class StubProvider:
+    """Recorded tool calls served back to an agent, in recorded order per (tool, args).
+
+    Each recorded call answers once (vcrpy's default): an agent that now calls a tool more
+    often than it did when recorded has changed behaviour, and that should fail loudly.
+    """
+
+    def __init__(self, runpack: Runpack, *, allow_repeats: bool = False) -> None:
+        self.runpack = runpack
+        self.allow_repeats = allow_repeats
+        results = runpack.results_by_intent()
+        self._calls = [
+            _Recorded(intent, results.get(str(intent.get("intent_id", ""))))
+            for intent in runpack.intents
+        ]
+        self.played: list[str] = []
+
+    @property
+    def run_id(self) -> str:
+        return self.runpack.run_id
+
+    def __enter__(self) -> StubProvider:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        return None
+
+    def unplayed(self) -> list[str]:
+        """Intent ids recorded but never asked for: the agent skipped steps it used to take."""
+        return [str(c.intent["intent_id"]) for c in self._calls if not c.played]
+
+    def call(self, tool_name: str, args: Mapping[str, Any] | None = None, **kwargs: Any) -> Any:
+        """The recorded result of this call (raw capture) or a digest marker (reference)."""
+        record = self.call_record(tool_name, args, **kwargs)
+        if self.runpack.capture_mode == "raw" and "result" in record:
+            return record["result"]
+        return {
+            "gait_stub": SOURCE_DIGEST,
+            "intent_id": record.get("intent_id", ""),
+            "result_digest": record.get("result_digest", ""),
+            "status": record.get("status", "ok"),
+        }
+
+    def call_record(
+        self, tool_name: str, args: Mapping[str, Any] | None = None, **kwargs: Any
+    ) -> dict[str, Any]:
+        """The whole recorded result record (status, digest, payload when raw)."""
+        call_args = {**(dict(args) if args else {}), **kwargs}
+        args_digest = digest(call_args)
+        matches = [
+            c
+            for c in self._calls
+            if c.intent.get("tool_name") == tool_name and c.intent.get("args_digest") == args_digest
+        ]
+        fresh = [c for c in matches if not c.played]
+        chosen = fresh[0] if fresh else (matches[0] if matches and self.allow_repeats else None)
+        if chosen is None:
+            raise self._miss(tool_name, call_args, replayed=bool(matches))
+        if chosen.result is None:
+            raise ReplayMiss(
+                f"recorded call {chosen.intent.get('intent_id')} ({tool_name}) has no recorded "
+                "result to replay",
+                hint="the run ended before this call returned; re-record it",
+                details={"intent_id": chosen.intent.get("intent_id")},
+            )
+        chosen.played += 1
+        self.played.append(str(chosen.intent.get("intent_id")))
+        return dict(chosen.result)
+
+    def tool(self, tool_name: str) -> Callable[..., Any]:
+        """A stand-in function for one tool: ``search = stubs.tool("tool.search")``."""
+
+        def stub(args: Mapping[str, Any] | None = None, **kwargs: Any) -> Any:
+            return self.call(tool_name, args, **kwargs)
+
+        stub.__name__ = tool_name.replace(".", "_")
+        return stub
+
+    def _miss(self, tool_name: str, call_args: dict[str, Any], *, replayed: bool) -> ReplayMiss:
+        if replayed:
+            return ReplayMiss(
+                f"{tool_name} called with these args more often than recorded",
+                hint="pass allow_repeats=True to gait.replay() to answer repeats",
+                details={"tool_name": tool_name},
+            )
+        same_tool = [c for c in self._calls if c.intent.get("tool_name") == tool_name]
+        if not same_tool:
+            names = sorted({str(c.intent.get("tool_name")) for c in self._calls})
+            close = difflib.get_close_matches(tool_name, names, n=1, cutoff=0.0)
+            detail = f"; closest recorded tool: {close[0]}" if close else "; nothing recorded"
+            return ReplayMiss(
+                f"no recorded call to {tool_name}{detail}",
+                details={"tool_name": tool_name, "closest_tool_name": close[0] if close else ""},
+            )
+        best, best_paths = same_tool[0], None
+        for candidate in sorted(same_tool, key=lambda c: c.played > 0):
+            recorded_args = candidate.intent.get("args")
+            if recorded_args is None:
+                continue
+            paths = differing_paths(recorded_args, call_args)
+            if best_paths is None or len(paths) < len(best_paths):
+                best, best_paths = candidate, paths
+        intent_id = str(best.intent.get("intent_id"))
+        if best_paths is None:
+            where = "args differ (reference capture keeps only args digests, not arg paths)"
+        else:
+            shown = best_paths[:MAX_SHOWN_PATHS]
+            more = len(best_paths) - len(shown)
+            extra = f" (+{more} more)" if more else ""
+            where = "differing arg paths: " + ", ".join(shown) + extra
+        return ReplayMiss(
+            f"no recorded call to {tool_name} with these args; closest recorded call "
+            f"{intent_id} ({tool_name}): {where}",
+            hint="the agent changed its tool arguments; re-record, or diff the two runs",
+            details={
+                "tool_name": tool_name,
+                "closest_intent_id": intent_id,
+                "differing_arg_paths": best_paths or [],
+            },
+        )
+
+
+def load(run: str | Path | Runpack, *, verify: bool = True) -> Runpack:
+    """A Runpack from a run id, a path or a Runpack, verified unless told otherwise."""
+    if isinstance(run, Runpack):
+        return run
+    from gait.runpack.reader import load_runpack
+    from gait.runpack.resolve import resolve
+
+    return load_runpack(resolve(str(run)), verify=verify)
+
+
+def replay(
+    run: str | Path | Runpack | None = None,
+    *,
+    allow_repeats: bool = False,
+    verify: bool = True,
+) -> StubProvider:
+    """A stub provider for an agent's tool layer; ``run`` defaults to ``$GAIT_REPLAY_FROM``."""
+    if run is None or run == "":
+        run = os.environ.get(REPLAY_FROM_ENV, "")
+        if not run:
+            raise InvalidInput(
+                "no runpack to replay: pass a run id or path, or set " + REPLAY_FROM_ENV,
+                code="E_REPLAY_NO_SOURCE",
+            )
+    return StubProvider(load(run, verify=verify), allow_repeats=allow_repeats)
