@@ -1,0 +1,190 @@
+"""Gate state: rate-limit windows and spent approval tokens.
+
+The state must be right across processes (16 agents hitting one rate limit at once) and survive
+a crash mid-write, so it lives in SQLite in WAL mode with ``BEGIN IMMEDIATE`` transactions rather
+than in JSON files and hand-made locks. Evaluation only sees the small ``GateState`` protocol, so
+a shared backend for a fleet (Redis, Postgres...) can replace this one without touching it.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+from gait.errors import IOFailure, StateContention
+from gait.fsutil import gait_home
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS rate_counters (
+    key TEXT PRIMARY KEY,
+    bucket TEXT NOT NULL,
+    count INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS rate_counters_bucket ON rate_counters(bucket);
+CREATE TABLE IF NOT EXISTS used_tokens (
+    token_id TEXT PRIMARY KEY,
+    used_at TEXT NOT NULL,
+    trace_id TEXT NOT NULL
+);
+"""
+
+
+@dataclass(frozen=True)
+class RateDecision:
+    allowed: bool
+    limit: int
+    used: int
+    remaining: int
+    scope: str
+    key: str
+
+
+class GateState(Protocol):
+    """What the gate needs from its state store."""
+
+    def consume(self, counter_key: str, bucket: str, limit: int) -> tuple[bool, int]:
+        """Count one request in ``counter_key``'s current bucket unless it is full.
+
+        Returns (allowed, used after this call). Atomic across processes.
+        """
+        ...
+
+    def redeem(
+        self, token_ids: Sequence[str], *, needed: int, used_at: str, trace_id: str
+    ) -> list[str]:
+        """Spend tokens atomically: the ids already spent before this call.
+
+        Nothing is spent unless at least ``needed`` of ``token_ids`` are still unspent.
+        """
+        ...
+
+    def is_spent(self, token_id: str) -> bool: ...
+
+
+def default_state_path() -> Path:
+    return gait_home() / "gate" / "state.sqlite3"
+
+
+class SQLiteGateState:
+    """``GateState`` in one SQLite file (WAL, full sync, busy timeout for contention)."""
+
+    def __init__(self, path: str | Path | None = None, *, timeout: float = 30.0) -> None:
+        self.path = Path(path) if path else default_state_path()
+        self._timeout = timeout
+        self._local = threading.local()
+
+    def _conn(self) -> sqlite3.Connection:
+        conn = getattr(self._local, "conn", None)
+        if conn is not None:
+            return conn
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            conn = sqlite3.connect(
+                str(self.path),
+                timeout=self._timeout,
+                isolation_level=None,
+                check_same_thread=False,
+            )
+            conn.execute("PRAGMA busy_timeout = %d" % int(self._timeout * 1000))
+            mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()
+            if not mode or str(mode[0]).lower() != "wal":
+                raise IOFailure(f"gate state {self.path}: WAL mode unavailable", code="E_STATE_IO")
+            conn.execute("PRAGMA synchronous = FULL")
+            conn.executescript(_SCHEMA)
+        except sqlite3.OperationalError as exc:
+            raise _state_error(self.path, exc) from exc
+        except sqlite3.DatabaseError as exc:
+            raise IOFailure(
+                f"gate state {self.path} is unreadable: {exc}", code="E_STATE_CORRUPT"
+            ) from exc
+        self._local.conn = conn
+        return conn
+
+    def consume(self, counter_key: str, bucket: str, limit: int) -> tuple[bool, int]:
+        conn = self._conn()
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                conn.execute(
+                    "DELETE FROM rate_counters WHERE key LIKE ? AND bucket <> ?",
+                    (counter_key.split("|", 1)[0] + "|%", bucket),
+                )
+                row = conn.execute(
+                    "SELECT count, bucket FROM rate_counters WHERE key = ?", (counter_key,)
+                ).fetchone()
+                used = row[0] if row and row[1] == bucket else 0
+                if used >= limit:
+                    conn.execute("COMMIT")
+                    return False, used
+                used += 1
+                conn.execute(
+                    "INSERT INTO rate_counters(key, bucket, count) VALUES (?, ?, ?) "
+                    "ON CONFLICT(key) DO UPDATE SET bucket = excluded.bucket, "
+                    "count = excluded.count",
+                    (counter_key, bucket, used),
+                )
+                conn.execute("COMMIT")
+                return True, used
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+        except sqlite3.OperationalError as exc:
+            raise _state_error(self.path, exc) from exc
+
+    def redeem(
+        self, token_ids: Sequence[str], *, needed: int, used_at: str, trace_id: str
+    ) -> list[str]:
+        conn = self._conn()
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                spent = []
+                for token_id in token_ids:
+                    row = conn.execute(
+                        "SELECT 1 FROM used_tokens WHERE token_id = ?", (token_id,)
+                    ).fetchone()
+                    if row:
+                        spent.append(token_id)
+                if len(token_ids) - len(spent) >= needed:
+                    conn.executemany(
+                        "INSERT INTO used_tokens(token_id, used_at, trace_id) VALUES (?, ?, ?)",
+                        [(t, used_at, trace_id) for t in token_ids if t not in spent],
+                    )
+                conn.execute("COMMIT")
+                return spent
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+        except sqlite3.OperationalError as exc:
+            raise _state_error(self.path, exc) from exc
+
+    def is_spent(self, token_id: str) -> bool:
+        conn = self._conn()
+        try:
+            row = conn.execute(
+                "SELECT 1 FROM used_tokens WHERE token_id = ?", (token_id,)
+            ).fetchone()
+        except sqlite3.OperationalError as exc:
+            raise _state_error(self.path, exc) from exc
+        return row is not None
+
+    def close(self) -> None:
+        conn = getattr(self._local, "conn", None)
+        if conn is not None:
+            conn.close()
+            self._local.conn = None
+
+
+def _state_error(path: Path, exc: sqlite3.OperationalError) -> Exception:
+    text = str(exc)
+    if "locked" in text or "busy" in text:
+        return StateContention(
+            f"gate state {path} is busy: {text}",
+            code="E_STATE_CONTENTION",
+            hint="retry; another gate holds the state lock",
+        )
+    return IOFailure(f"gate state {path}: {text}", code="E_STATE_IO")

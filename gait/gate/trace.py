@@ -1,0 +1,663 @@
+"""Signed trace records (FORMATS.md 6.2), approval audit records, and the decision log.
+
+A trace carries exactly the reference's fields: the reference re-reads a trace into a fixed
+record before checking its signature, so an extra key would break verification there. What the
+trace format lacks (reason codes, matched rules, ordering) goes into an append-only, signed,
+hash-chained decision log beside the traces, which makes a deleted, reordered or edited trace
+detectable.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import os
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from gait import timefmt
+from gait.canon import canonical_bytes, digest, dumps_pretty, id24, loads_strict
+from gait.errors import IOFailure
+from gait.fsutil import atomic_write
+from gait.sign.keys import SigningKey, VerifyKey
+from gait.sign.signature import check_signature, sign_digest
+
+TRACE_SCHEMA_ID = "gait.gate.trace"
+AUDIT_SCHEMA_ID = "gait.gate.approval_audit_record"
+LOG_SCHEMA_ID = "gait.gate.decision_log_entry"
+SCHEMA_VERSION = "1.0.0"
+DECISION_LOG = "decisions.jsonl"
+_LOG_LOCK = ".decisions.lock"
+
+# Trace fields by kind, as the reference's TraceRecord holds them (re-serialisation set).
+_TRACE_STRINGS = (
+    "schema_id",
+    "schema_version",
+    "producer_version",
+    "trace_id",
+    "event_id",
+    "correlation_id",
+    "tool_name",
+    "args_digest",
+    "intent_digest",
+    "policy_digest",
+    "agent_id",
+    "run_id",
+    "workflow_id",
+    "repo",
+    "environment",
+    "credential_ref",
+    "credential_source",
+    "credential_access_type",
+    "credential_issuer",
+    "credential_subject",
+    "credential_owner",
+    "credential_target_binding",
+    "credential_run_binding",
+    "credential_job_binding",
+    "broker_credential_ref",
+    "broker_credential_source",
+    "broker_credential_access_type",
+    "broker_credential_issuer",
+    "broker_request_digest",
+    "broker_target_binding",
+    "broker_run_binding",
+    "broker_job_binding",
+    "approval_ref",
+    "wrkr_inventory_ref",
+    "agent_action_bom_ref",
+    "policy_id",
+    "policy_version",
+    "verdict",
+    "context_set_digest",
+    "context_evidence_mode",
+    "context_source",
+    "script_hash",
+    "composite_risk_class",
+    "pattern_id",
+    "registry_reason",
+    "approval_token_ref",
+)
+_TRACE_ALWAYS = frozenset(
+    {
+        "schema_id",
+        "schema_version",
+        "producer_version",
+        "trace_id",
+        "tool_name",
+        "args_digest",
+        "intent_digest",
+        "policy_digest",
+        "verdict",
+    }
+)
+_TRACE_INTS = ("credential_ttl_seconds", "context_ref_count", "step_count")
+_TRACE_BOOLS = ("script", "pre_approved")
+_TRACE_LISTS = ("matched_rule_ids", "violations")
+_TRACE_OBJECTS = (
+    "agent_identity",
+    "step_verdicts",
+    "delegation_ref",
+    "freeze_window",
+    "sandbox",
+    "kill_switch",
+    "mcp_trust",
+    "relationship",
+    "skill_provenance",
+)
+
+
+def _refs(refs: list[tuple[str, str]]) -> list[dict[str, str]]:
+    return [{"kind": kind, "id": ref_id} for kind, ref_id in sorted(set(refs)) if ref_id]
+
+
+def _edge(kind: str, src: tuple[str, str], dst: tuple[str, str]) -> dict[str, Any]:
+    return {
+        "kind": kind,
+        "from": {"kind": src[0], "id": src[1]},
+        "to": {"kind": dst[0], "id": dst[1]},
+    }
+
+
+def trace_relationship(
+    *,
+    intent_doc: dict[str, Any],
+    trace_id: str,
+    policy_id: str,
+    policy_version: str,
+    policy_digest: str,
+    matched_rule_ids: Sequence[str] = (),
+) -> dict[str, Any]:
+    """The ``relationship`` object the reference writes into a trace."""
+    ctx = intent_doc["context"]
+    tool = intent_doc["tool_name"]
+    identity = ctx["identity"]
+    rel: dict[str, Any] = {}
+    if ctx.get("session_id"):
+        rel["parent_ref"] = {"kind": "session", "id": ctx["session_id"]}
+    entity = _refs(
+        [("trace", trace_id), ("tool", tool), ("agent", identity), ("policy", policy_digest)]
+    )
+    rel["entity_refs"] = entity
+    policy_ref: dict[str, Any] = {
+        "policy_id": policy_id,
+        "policy_version": policy_version,
+        "policy_digest": policy_digest,
+    }
+    if matched_rule_ids:
+        policy_ref["matched_rule_ids"] = sorted(set(matched_rule_ids))
+    rel["policy_ref"] = policy_ref
+    delegation = intent_doc.get("delegation")
+    chain: set[tuple[str, str]] = set()
+    edges = [
+        _edge("calls", ("agent", identity), ("tool", tool)),
+        _edge("governed_by", ("tool", tool), ("policy", policy_digest)),
+    ]
+    if delegation:
+        chain.add(("requester", delegation["requester_identity"]))
+        for link in delegation.get("chain", []):
+            chain.add(("delegator", link["delegator_identity"]))
+            chain.add(("delegate", link["delegate_identity"]))
+            edges.append(
+                _edge(
+                    "delegates_to",
+                    ("agent", link["delegator_identity"]),
+                    ("agent", link["delegate_identity"]),
+                )
+            )
+    else:
+        chain.add(("requester", identity))
+    rel["agent_chain"] = [{"identity": who, "role": role} for role, who in sorted(chain)]
+    rel["edges"] = _sorted_edges(edges)
+    rel["related_entity_ids"] = sorted({ref["id"] for ref in entity})
+    return rel
+
+
+def _sorted_edges(edges: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    def key(edge: dict[str, Any]) -> tuple[str, ...]:
+        return (
+            edge["kind"],
+            edge["from"]["kind"],
+            edge["from"]["id"],
+            edge["to"]["kind"],
+            edge["to"]["id"],
+        )
+
+    unique = {key(edge): edge for edge in edges}
+    return [unique[k] for k in sorted(unique)]
+
+
+def audit_relationship(
+    trace_id: str, tool: str, policy_digest: str, approvers: Sequence[str]
+) -> dict[str, Any]:
+    refs = [("trace", trace_id), ("tool", tool), ("policy", policy_digest)]
+    refs += [("agent", who) for who in approvers if who]
+    entity = _refs(refs)
+    return {
+        "parent_ref": {"kind": "trace", "id": trace_id},
+        "entity_refs": entity,
+        "policy_ref": {"policy_digest": policy_digest},
+        "edges": [_edge("governed_by", ("tool", tool), ("policy", policy_digest))],
+        "parent_record_id": trace_id,
+        "related_entity_ids": sorted({ref["id"] for ref in entity}),
+    }
+
+
+def signable_trace(raw: dict[str, Any]) -> dict[str, Any]:
+    """A trace re-read into the reference's fixed fields, minus ``signature``.
+
+    Unknown keys drop out, times are re-printed canonically (zero time when unset), empty
+    optional fields are omitted: exactly the bytes the reference hashes when it verifies.
+    """
+    out: dict[str, Any] = {}
+    for name in _TRACE_STRINGS:
+        value = raw.get(name)
+        if isinstance(value, str) and (value or name in _TRACE_ALWAYS):
+            out[name] = value
+        elif name in _TRACE_ALWAYS:
+            out[name] = ""
+    for name in ("created_at", "observed_at"):
+        value = raw.get(name)
+        out[name] = timefmt.canonical(value) if isinstance(value, str) else timefmt.ZERO_TIME
+    for name in _TRACE_INTS:
+        value = raw.get(name)
+        if isinstance(value, int) and not isinstance(value, bool) and value:
+            out[name] = value
+    for name in _TRACE_BOOLS:
+        if raw.get(name) is True:
+            out[name] = True
+    for name in _TRACE_LISTS:
+        value = raw.get(name)
+        if isinstance(value, list) and value:
+            out[name] = value
+    latency = raw.get("latency_ms")
+    if isinstance(latency, (int, float)) and not isinstance(latency, bool) and latency:
+        out["latency_ms"] = latency
+    for name in _TRACE_OBJECTS:
+        value = raw.get(name)
+        if value:
+            out[name] = value
+    return out
+
+
+@dataclass
+class TraceInput:
+    """Everything a trace records about one decision."""
+
+    intent_doc: dict[str, Any]
+    intent_digest: str
+    args_digest: str
+    policy_digest: str
+    policy_id: str
+    policy_version: str
+    verdict: str
+    violations: list[str]
+    created_at: str
+    producer_version: str
+    correlation_id: str = ""
+    latency_ms: float = 0.0
+    approval_token_ref: str = ""
+    step_verdicts: list[dict[str, Any]] = field(default_factory=list)
+    script_hash: str = ""
+    step_count: int = 0
+
+
+def now_observed() -> str:
+    """Wall-clock time with nanoseconds, as the reference stamps ``observed_at``."""
+    from datetime import UTC, datetime
+
+    total = time.time_ns()
+    seconds, nanos = divmod(total, 1_000_000_000)
+    return timefmt.format_utc(datetime.fromtimestamp(seconds, UTC), nanos)
+
+
+def build_trace(data: TraceInput, key: SigningKey, observed_at: str) -> dict[str, Any]:
+    """The signed trace record for one decision."""
+    trace_id = id24(f"{data.policy_digest}:{data.intent_digest}:{data.verdict}")
+    ctx = data.intent_doc["context"]
+    matched_rule_ids = sorted({s["matched_rule"] for s in data.step_verdicts if s["matched_rule"]})
+    record: dict[str, Any] = {
+        "schema_id": TRACE_SCHEMA_ID,
+        "schema_version": SCHEMA_VERSION,
+        "created_at": data.created_at,
+        "observed_at": observed_at,
+        "producer_version": data.producer_version,
+        "trace_id": trace_id,
+        "event_id": id24(f"{trace_id}:{observed_at}"),
+    }
+    if data.correlation_id:
+        record["correlation_id"] = data.correlation_id
+    record.update(
+        tool_name=data.intent_doc["tool_name"],
+        args_digest=data.args_digest,
+        intent_digest=data.intent_digest,
+        policy_digest=data.policy_digest,
+    )
+    for name in ("agent_id", "run_id", "environment"):
+        if ctx.get(name):
+            record[name] = ctx[name]
+    record["policy_id"] = data.policy_id
+    record["policy_version"] = data.policy_version
+    if matched_rule_ids:
+        record["matched_rule_ids"] = matched_rule_ids
+    record["verdict"] = data.verdict
+    if data.script_hash:
+        record["script"] = True
+        record["step_count"] = data.step_count
+        record["script_hash"] = data.script_hash
+        record["step_verdicts"] = [
+            {k: v for k, v in step.items() if v or k in ("index", "tool_name", "verdict")}
+            for step in data.step_verdicts
+        ]
+    if data.violations:
+        record["violations"] = sorted(set(data.violations))
+    latency = round(max(data.latency_ms, 0.0), 6)
+    if latency:
+        record["latency_ms"] = latency
+    if data.approval_token_ref:
+        record["approval_token_ref"] = data.approval_token_ref
+    record["relationship"] = trace_relationship(
+        intent_doc=data.intent_doc,
+        trace_id=trace_id,
+        policy_id=data.policy_id,
+        policy_version=data.policy_version,
+        policy_digest=data.policy_digest,
+        matched_rule_ids=matched_rule_ids,
+    )
+    if data.intent_doc.get("skill_provenance"):
+        record["skill_provenance"] = data.intent_doc["skill_provenance"]
+    record["signature"] = sign_digest(key, digest(signable_trace(record)))
+    return record
+
+
+def approval_audit(
+    *,
+    created_at: str,
+    producer_version: str,
+    trace_id: str,
+    tool_name: str,
+    intent_digest: str,
+    policy_digest: str,
+    required: int,
+    entries: list[dict[str, Any]],
+) -> dict[str, Any]:
+    """The reference's ``approval_audit_<trace_id>.json`` record (unsigned)."""
+    valid = [e for e in entries if e.get("valid")]
+    approvers = sorted({e["approver_identity"] for e in valid if e.get("approver_identity")})
+    record: dict[str, Any] = {
+        "schema_id": AUDIT_SCHEMA_ID,
+        "schema_version": SCHEMA_VERSION,
+        "created_at": created_at,
+        "producer_version": producer_version,
+        "trace_id": trace_id,
+        "tool_name": tool_name,
+        "intent_digest": intent_digest,
+        "policy_digest": policy_digest,
+        "required_approvals": required,
+        "valid_approvals": len(valid),
+        "approved": bool(valid) and len(valid) >= required,
+    }
+    if approvers:
+        record["approvers"] = approvers
+    record["relationship"] = audit_relationship(trace_id, tool_name, policy_digest, approvers)
+    record["entries"] = entries
+    return record
+
+
+def write_json(path: Path, record: dict[str, Any], *, mode: int = 0o600) -> None:
+    atomic_write(path, dumps_pretty(record), mode=mode)
+
+
+# ---------------------------------------------------------------------------------------------
+# The decision log.
+
+
+class _Locked:
+    """An exclusive lock on a trace directory's decision log, across processes."""
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+        self.fd = -1
+
+    def __enter__(self) -> _Locked:
+        try:
+            self.directory.mkdir(parents=True, exist_ok=True)
+            self.fd = os.open(self.directory / _LOG_LOCK, os.O_RDWR | os.O_CREAT, 0o600)
+            fcntl.flock(self.fd, fcntl.LOCK_EX)
+        except OSError as exc:
+            raise IOFailure(
+                f"cannot lock decision log in {self.directory}: {exc.strerror}",
+                code="E_TRACE_UNWRITABLE",
+            ) from exc
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.fd >= 0:
+            fcntl.flock(self.fd, fcntl.LOCK_UN)
+            os.close(self.fd)
+
+
+def _last_log_entry(log_path: Path) -> tuple[int, str]:
+    """(sequence, line digest) of the log's last entry; (0, "") for a new log."""
+    try:
+        with open(log_path, "rb") as handle:
+            handle.seek(0, os.SEEK_END)
+            size = handle.tell()
+            if size == 0:
+                return 0, ""
+            chunk = min(size, 65536)
+            handle.seek(size - chunk)
+            tail = handle.read(chunk)
+    except FileNotFoundError:
+        return 0, ""
+    except OSError as exc:
+        raise IOFailure(
+            f"cannot read decision log {log_path}: {exc.strerror}", code="E_TRACE_UNWRITABLE"
+        ) from exc
+    lines = [line for line in tail.splitlines() if line.strip()]
+    if not lines:
+        return 0, ""
+    last = loads_strict(lines[-1], what="decision log", code="E_TRACE_LOG_CORRUPT")
+    body = {k: v for k, v in last.items() if k != "signature"}
+    return int(last.get("seq", 0)), digest(body)
+
+
+def record_decision(
+    *,
+    directory: Path,
+    trace: dict[str, Any],
+    trace_path: Path | None,
+    reason_codes: Sequence[str],
+    matched_rules: Sequence[str],
+    key: SigningKey,
+) -> Path:
+    """Write the trace (unique name unless ``trace_path``) and append its signed log line."""
+    trace_bytes = dumps_pretty(trace)
+    log_path = directory / DECISION_LOG
+    with _Locked(directory):
+        seq, prev = _last_log_entry(log_path)
+        seq += 1
+        path = trace_path or directory / f"trace_{trace['trace_id']}_{seq:06d}.json"
+        try:
+            atomic_write(path, trace_bytes, mode=0o600)
+        except IOFailure as exc:
+            raise IOFailure(exc.message, code="E_TRACE_UNWRITABLE") from exc
+        try:
+            relative = os.path.relpath(path, directory)
+        except ValueError:
+            relative = str(path)
+        entry: dict[str, Any] = {
+            "schema_id": LOG_SCHEMA_ID,
+            "schema_version": SCHEMA_VERSION,
+            "seq": seq,
+            "observed_at": trace["observed_at"],
+            "trace_id": trace["trace_id"],
+            "event_id": trace["event_id"],
+            "trace_file": relative.replace(os.sep, "/"),
+            "trace_sha256": hashlib.sha256(trace_bytes).hexdigest(),
+            "verdict": trace["verdict"],
+            "reason_codes": sorted(set(reason_codes)),
+            "matched_rules": sorted(set(matched_rules)),
+            "prev_digest": prev,
+        }
+        entry["signature"] = sign_digest(key, digest(entry))
+        line = canonical_bytes(entry) + b"\n"
+        try:
+            fd = os.open(log_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+            try:
+                os.write(fd, line)
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+        except OSError as exc:
+            raise IOFailure(
+                f"cannot append to {log_path}: {exc.strerror}", code="E_TRACE_UNWRITABLE"
+            ) from exc
+    return path
+
+
+# ---------------------------------------------------------------------------------------------
+# Verification.
+
+
+@dataclass
+class TraceCheck:
+    path: str
+    ok: bool
+    trace_id: str = ""
+    verdict: str = ""
+    key_id: str = ""
+    error: str = ""
+    skipped: bool = False
+
+
+def verify_trace_file(path: Path, keys: Sequence[VerifyKey], *, explicit: bool) -> TraceCheck:
+    """Check one trace's signature over its re-read fields."""
+    shown = str(path)
+    try:
+        raw = loads_strict(path.read_bytes(), what=f"trace {path}", code="E_TRACE_INVALID")
+    except OSError as exc:
+        return TraceCheck(shown, False, error=f"cannot read: {exc.strerror}")
+    except Exception as exc:  # noqa: BLE001 - any unreadable trace is a failed check
+        return TraceCheck(shown, False, error=str(getattr(exc, "message", exc)))
+    if not isinstance(raw, dict) or raw.get("schema_id") != TRACE_SCHEMA_ID:
+        return TraceCheck(shown, False, error="not a gait.gate.trace record")
+    trace_id = raw.get("trace_id") if isinstance(raw.get("trace_id"), str) else ""
+    verdict = raw.get("verdict") if isinstance(raw.get("verdict"), str) else ""
+    signature = raw.get("signature")
+    if signature is None:
+        return TraceCheck(shown, False, trace_id, verdict, error="trace signature missing")
+    try:
+        body = signable_trace(raw)
+        check = check_signature(signature, digest(body), keys, explicit=explicit)
+    except Exception as exc:  # noqa: BLE001 - malformed fields fail the check, never crash
+        return TraceCheck(shown, False, trace_id, verdict, error=str(getattr(exc, "message", exc)))
+    return TraceCheck(shown, check.ok, trace_id, verdict, check.key_id, check.error, check.skipped)
+
+
+@dataclass
+class ChainReport:
+    ok: bool
+    entries: int = 0
+    traces_checked: int = 0
+    problems: list[dict[str, str]] = field(default_factory=list)
+    checks: list[TraceCheck] = field(default_factory=list)
+
+
+def verify_directory(directory: Path, keys: Sequence[VerifyKey], *, explicit: bool) -> ChainReport:
+    """Check every trace's signature and the decision log's chain; name what is wrong."""
+    report = ChainReport(ok=True)
+    problems = report.problems
+    trace_files = sorted(p for p in directory.glob("trace_*.json") if p.is_file())
+    for path in trace_files:
+        check = verify_trace_file(path, keys, explicit=explicit)
+        report.checks.append(check)
+        if not check.ok:
+            problems.append(
+                {
+                    "kind": "signature",
+                    "path": path.name,
+                    "detail": check.error or "signature invalid",
+                }
+            )
+    report.traces_checked = len(trace_files)
+    log_path = directory / DECISION_LOG
+    logged: set[str] = set()
+    if log_path.exists():
+        prev = ""
+        expected_seq = 1
+        for number, line in enumerate(log_path.read_bytes().splitlines(), 1):
+            if not line.strip():
+                continue
+            report.entries += 1
+            try:
+                entry = loads_strict(line, what="decision log line", code="E_TRACE_LOG_CORRUPT")
+            except Exception as exc:  # noqa: BLE001
+                problems.append(
+                    {
+                        "kind": "log_line_invalid",
+                        "path": DECISION_LOG,
+                        "detail": f"line {number}: {getattr(exc, 'message', exc)}",
+                    }
+                )
+                prev = ""
+                continue
+            body = (
+                {k: v for k, v in entry.items() if k != "signature"}
+                if isinstance(entry, dict)
+                else {}
+            )
+            line_digest = digest(body) if body else ""
+            sig = (
+                check_signature(entry.get("signature"), line_digest, keys, explicit=explicit)
+                if body
+                else None
+            )
+            if sig is None or not sig.ok:
+                problems.append(
+                    {
+                        "kind": "log_signature",
+                        "path": DECISION_LOG,
+                        "detail": f"line {number}: {sig.error if sig else 'not an object'}",
+                    }
+                )
+            if body.get("prev_digest", None) != prev:
+                problems.append(
+                    {
+                        "kind": "log_chain_broken",
+                        "path": DECISION_LOG,
+                        "detail": f"line {number}: previous-line digest does not "
+                        "match (a line was removed, reordered or edited)",
+                    }
+                )
+            if body.get("seq") != expected_seq:
+                problems.append(
+                    {
+                        "kind": "log_sequence",
+                        "path": DECISION_LOG,
+                        "detail": f"line {number}: seq {body.get('seq')} != {expected_seq}",
+                    }
+                )
+            expected_seq = (
+                body.get("seq") if isinstance(body.get("seq"), int) else expected_seq
+            ) + 1
+            prev = line_digest
+            name = body.get("trace_file")
+            if not isinstance(name, str):
+                continue
+            logged.add(name)
+            target = directory / name
+            if not target.exists():
+                problems.append(
+                    {
+                        "kind": "trace_missing",
+                        "path": name,
+                        "detail": f"logged at line {number} (trace "
+                        f"{body.get('trace_id')}) but the file is gone",
+                    }
+                )
+                continue
+            actual = hashlib.sha256(target.read_bytes()).hexdigest()
+            if actual != body.get("trace_sha256"):
+                problems.append(
+                    {
+                        "kind": "trace_altered",
+                        "path": name,
+                        "detail": f"sha256 differs from the log (line {number})",
+                    }
+                )
+    else:
+        problems.append(
+            {
+                "kind": "log_missing",
+                "path": DECISION_LOG,
+                "detail": "no decision log in this directory",
+            }
+        )
+    for path in trace_files:
+        if path.name not in logged and log_path.exists():
+            problems.append(
+                {
+                    "kind": "trace_unlogged",
+                    "path": path.name,
+                    "detail": "trace is not in the decision log",
+                }
+            )
+    report.ok = not problems
+    return report
+
+
+__all__ = [
+    "TraceInput",
+    "approval_audit",
+    "build_trace",
+    "now_observed",
+    "record_decision",
+    "signable_trace",
+    "verify_directory",
+    "verify_trace_file",
+    "write_json",
+]
