@@ -1,0 +1,501 @@
+"""``gait doctor``: find what would stop Gait from working here, before a user trips over it.
+
+Every check is a small function returning a ``Check``; the run order is fixed and no message
+holds a wall-clock value, free-byte count or other run-to-run noise, so ``--json`` is
+byte-identical for an unchanged environment. A check that crashes (a missing dependency breaks
+the import it needs) is reported, never raised: doctor must work on the broken installs it is for.
+
+Exit codes follow the reference: 0 unless a check failed that doctor cannot fix (a missing
+dependency or a broken installation), which is 7. ``--strict`` turns any failed check into 2.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.metadata
+import importlib.util
+import os
+import shlex
+import shutil
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from gait import __version__
+
+SCHEMA_ID = "gait.doctor.result"
+SCHEMA_VERSION = "1.0.0"
+PASS, WARN, FAIL = "pass", "warn", "fail"
+MIN_PYTHON = (3, 11)
+# (distribution, import name, version floor as in pyproject)
+REQUIRED: tuple[tuple[str, str, str], ...] = (
+    ("pytest", "pytest", ">=8"),
+    ("pluggy", "pluggy", ">=1.5"),
+    ("pyyaml", "yaml", ">=6"),
+    ("jsonschema", "jsonschema", ">=4.20"),
+    ("cryptography", "cryptography", ">=42"),
+    ("deepdiff", "deepdiff", ">=7"),
+    ("rfc8785", "rfc8785", ">=0.1.4"),
+    ("junit-xml", "junit_xml", ">=1.9"),
+)
+# (distribution, import name, extra that installs it, what it is for)
+OPTIONAL: tuple[tuple[str, str, str, str], ...] = (
+    ("pytest-xdist", "xdist", "xdist", "parallel regress (pytest --gait -n auto)"),
+    ("opentelemetry-sdk", "opentelemetry.sdk", "otel", "the OpenTelemetry exporter"),
+)
+# Artifacts every v1 command reads or writes; reserved v1.1 ones are checked too, so a
+# broken install shows before a pack or snapshot fails to validate.
+REQUIRED_SCHEMAS = (
+    "gait.runpack.manifest",
+    "gait.runpack.run",
+    "gait.runpack.intent",
+    "gait.runpack.result",
+    "gait.runpack.refs",
+    "gait.gate.intent_request",
+    "gait.gate.result",
+    "gait.gate.trace",
+    "gait.gate.approval_token",
+    "gait.gate.policy",
+    "gait.policytest.result",
+    "gait.regress.result",
+    "gait.regress.config",
+    "gait.regress.fixture",
+    "gait.doctor.result",
+    "gait.scout.inventory_snapshot",
+    "gait.guard.pack_manifest",
+    "gait.registry.pack",
+    "gait.mcp.adapter_contract",
+)
+# No machine that runs this release can honestly be earlier than its own date.
+CLOCK_FLOOR = (1767225600, "2026-01-01")
+CLOCK_CEILING = (4102444800, "2100-01-01")
+DEFAULT_MIN_FREE_MB = 100
+
+
+@dataclass
+class Check:
+    id: str
+    status: str
+    message: str
+    fix: str = ""
+    non_fixable: bool = False
+
+    def to_json(self) -> dict[str, Any]:
+        doc: dict[str, Any] = {"id": self.id, "status": self.status, "message": self.message}
+        if self.fix:
+            doc["fix"] = self.fix
+        if self.non_fixable:
+            doc["non_fixable"] = True
+        return doc
+
+
+@dataclass
+class Options:
+    """What doctor looks at; tests point these at broken environments."""
+
+    mode: str = "dev"
+    output_dir: Path = field(default_factory=lambda: Path("gait-out"))
+    min_free_mb: int = DEFAULT_MIN_FREE_MB
+    required: Sequence[tuple[str, str, str]] = REQUIRED
+    optional: Sequence[tuple[str, str, str, str]] = OPTIONAL
+    now: Callable[[], float] = time.time
+
+
+@dataclass
+class Report:
+    checks: list[Check]
+    mode: str
+
+    @property
+    def failed(self) -> list[Check]:
+        return [c for c in self.checks if c.status == FAIL]
+
+    @property
+    def warned(self) -> list[Check]:
+        return [c for c in self.checks if c.status == WARN]
+
+    @property
+    def non_fixable(self) -> bool:
+        return any(c.non_fixable and c.status == FAIL for c in self.checks)
+
+    @property
+    def status(self) -> str:
+        return FAIL if self.failed else WARN if self.warned else PASS
+
+    def exit_code(self, *, strict: bool = False) -> int:
+        if self.non_fixable:
+            return 7
+        if strict and self.failed:
+            return 2
+        return 0
+
+    def summary(self) -> str:
+        return (
+            f"doctor: status={self.status} checks={len(self.checks)} failed={len(self.failed)} "
+            f"warned={len(self.warned)} non_fixable={str(self.non_fixable).lower()} "
+            f"mode={self.mode}"
+        )
+
+    def fix_commands(self) -> list[str]:
+        return sorted({c.fix for c in self.checks if c.fix and c.status != PASS})
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "schema_id": SCHEMA_ID,
+            "schema_version": SCHEMA_VERSION,
+            "producer_version": __version__,
+            "ok": not self.failed,
+            "status": self.status,
+            "mode": self.mode,
+            "non_fixable": self.non_fixable,
+            "summary": self.summary(),
+            "fix_commands": self.fix_commands(),
+            "checks": [c.to_json() for c in self.checks],
+        }
+
+
+def _q(path: Path | str) -> str:
+    return shlex.quote(str(path))
+
+
+def _pip(requirement: str) -> str:
+    return f"{_q(sys.executable)} -m pip install {_q(requirement)}"
+
+
+def check_python(version: tuple[int, ...] | None = None) -> Check:
+    found = tuple(version or sys.version_info[:3])
+    text = ".".join(str(p) for p in found)
+    floor = ".".join(str(p) for p in MIN_PYTHON)
+    if found[:2] < MIN_PYTHON:
+        return Check(
+            "python_version",
+            FAIL,
+            f"Python {text} is older than {floor}; gait needs {floor}+",
+            non_fixable=True,
+        )
+    return Check("python_version", PASS, f"Python {text} ({sys.implementation.name})")
+
+
+def _dist_version(dist: str) -> str:
+    try:
+        return importlib.metadata.version(dist)
+    except importlib.metadata.PackageNotFoundError:
+        return "unknown version"
+
+
+def check_dependency(dist: str, module: str, floor: str) -> Check:
+    """Import it for real: an installed but broken package (a missing native library) counts."""
+    check_id = f"dependency.{dist}"
+    try:
+        importlib.import_module(module)
+    except ImportError as exc:
+        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        return Check(
+            check_id,
+            FAIL,
+            f"{dist} cannot be imported ({reason}); gait needs {dist}{floor}",
+            fix=_pip(f"{dist}{floor}"),
+            non_fixable=True,
+        )
+    return Check(check_id, PASS, f"{dist} {_dist_version(dist)}")
+
+
+def check_optional(dist: str, module: str, extra: str, purpose: str) -> Check:
+    check_id = f"optional.{dist}"
+    try:
+        found = importlib.util.find_spec(module) is not None
+    except (ImportError, ValueError):
+        found = False
+    if found:
+        return Check(check_id, PASS, f"{dist} {_dist_version(dist)} (optional: {purpose})")
+    return Check(
+        check_id, PASS, f"{dist} not installed (optional: {purpose}; pip install 'gait[{extra}]')"
+    )
+
+
+def check_pytest_plugin() -> Check:
+    """``pytest --gait`` only works when the pytest11 entry point is registered."""
+    found = [ep for ep in importlib.metadata.entry_points(group="pytest11") if ep.name == "gait"]
+    if not found:
+        return Check(
+            "pytest_plugin",
+            FAIL,
+            "the gait pytest plugin is not registered (no pytest11 entry point 'gait'); "
+            "reinstall gait so that its entry points are written",
+            non_fixable=True,
+        )
+    return Check("pytest_plugin", PASS, f"pytest plugin registered: {found[0].value}")
+
+
+def _probe_write(directory: Path) -> str:
+    """'' when a file can be created in ``directory``, else why not."""
+    try:
+        fd, name = tempfile.mkstemp(prefix=".gait-doctor-", dir=directory)
+    except OSError as exc:
+        return exc.strerror or type(exc).__name__
+    os.close(fd)
+    try:
+        os.unlink(name)
+    except OSError:
+        pass
+    return ""
+
+
+def _creatable(path: Path) -> str:
+    """'' when ``path`` (missing) can be made by ``mkdir -p``, else why not."""
+    parent = path
+    while not parent.exists():
+        if parent.parent == parent:
+            return "no existing parent directory"
+        parent = parent.parent
+    if not parent.is_dir():
+        return f"{parent} is a file, not a directory"
+    problem = _probe_write(parent)
+    return f"{parent} is not writable ({problem})" if problem else ""
+
+
+def check_directory(check_id: str, path: Path, what: str, fix_env: str = "") -> Check:
+    default = Path.home() / ".gait"
+    alt = f'export {fix_env}="$HOME/.gait"' if fix_env and path != default else ""
+    if path.exists() and not path.is_dir():
+        return Check(check_id, FAIL, f"{what} {path} is a file, not a directory", fix=alt)
+    if not path.exists():
+        problem = _creatable(path)
+        if problem:
+            return Check(check_id, FAIL, f"{what} {path} cannot be created: {problem}", fix=alt)
+        return Check(
+            check_id, PASS, f"{what} {path} does not exist yet; it is created on first use"
+        )
+    problem = _probe_write(path)
+    if problem:
+        return Check(check_id, FAIL, f"{what} {path} is not writable ({problem})", fix=alt)
+    return Check(check_id, PASS, f"{what} {path} is writable")
+
+
+def check_gait_home() -> Check:
+    from gait.fsutil import gait_home
+
+    return check_directory("gait_home", gait_home(), "GAIT_HOME", fix_env="GAIT_HOME")
+
+
+def check_output_dir(path: Path) -> Check:
+    return check_directory("output_dir", path, "output directory")
+
+
+def check_trust_store() -> Check:
+    from gait.errors import GaitError
+    from gait.sign.keyring import keyring_path, load_keyring
+
+    path = keyring_path()
+    try:
+        ring = load_keyring()
+    except GaitError as exc:
+        return Check(
+            "trust_store",
+            FAIL,
+            f"{exc.code}: {exc.message}; move it aside to inspect it (gait keeps no backup), "
+            "then re-trust your keys with gait keys trust",
+        )
+    if not path.exists():
+        return Check("trust_store", PASS, f"trust store {path} not created yet (no keys trusted)")
+    trusted = [e for e in ring.entries if e.trusted]
+    prod = sum(1 for e in trusted if e.mode == "prod")
+    return Check(
+        "trust_store",
+        PASS,
+        f"trust store {path} readable: {len(trusted)} trusted keys ({prod} prod, "
+        f"{len(trusted) - prod} dev)",
+    )
+
+
+def check_signing_keys(mode: str) -> Check:
+    from gait.errors import GaitError
+    from gait.sign.keyring import dev_key_paths, load_keyring
+
+    private, _ = dev_key_paths()
+    if mode == "dev":
+        if private.exists():
+            from gait.sign.keys import SigningKey
+
+            try:
+                key = SigningKey.from_text(private.read_text(encoding="utf-8"))
+            except (GaitError, OSError, UnicodeDecodeError) as exc:
+                return Check(
+                    "signing_keys",
+                    FAIL,
+                    f"dev key {private} is unreadable or corrupt ({exc}); move it aside and a "
+                    "new one is made on first use",
+                )
+            return Check(
+                "signing_keys", PASS, f"dev mode: dev key {key.key_id[:16]} in {private.parent}"
+            )
+        return Check(
+            "signing_keys",
+            PASS,
+            "dev mode: no dev key yet; one is made on first signing (or run: gait keys init)",
+        )
+    try:
+        ring = load_keyring()
+    except GaitError:
+        return Check("signing_keys", FAIL, "prod mode: trust store unreadable (see trust_store)")
+    prod = [e for e in ring.entries if e.trusted and e.mode == "prod" and e.status == "active"]
+    if not prod:
+        return Check(
+            "signing_keys",
+            FAIL,
+            "prod mode: no active production key in the trust store; signing commands need "
+            "--private-key or --private-key-env",
+            fix="gait keys init --key-mode prod --out ./gait-keys",
+        )
+    return Check(
+        "signing_keys",
+        PASS,
+        f"prod mode: {len(prod)} active production key(s) trusted; pass --private-key to sign",
+    )
+
+
+def check_dev_keys_in_prod(mode: str) -> Check:
+    """Production mode must not trust keys the keyring knows as dev keys."""
+    if mode != "prod":
+        return Check("dev_keys_in_prod", PASS, "not in production mode")
+    from gait.errors import GaitError
+    from gait.sign.keyring import load_keyring
+
+    try:
+        ring = load_keyring()
+    except GaitError:
+        return Check("dev_keys_in_prod", WARN, "not checked: trust store unreadable")
+    dev = sorted(e.key_id for e in ring.entries if e.trusted and e.mode == "dev")
+    if dev:
+        shown = ", ".join(k[:16] for k in dev)
+        return Check(
+            "dev_keys_in_prod",
+            FAIL,
+            f"production mode trusts {len(dev)} dev key(s): {shown}; artifacts signed by "
+            "them would pass as trusted",
+            fix=" && ".join(f"gait keys untrust {k}" for k in dev),
+        )
+    return Check("dev_keys_in_prod", PASS, "production mode trusts no dev keys")
+
+
+def check_clock(now: Callable[[], float]) -> Check:
+    """Expiry of approval tokens and trace times depend on it; the message names no time."""
+    current = now()
+    if current < CLOCK_FLOOR[0]:
+        return Check(
+            "clock",
+            FAIL,
+            f"system clock is before {CLOCK_FLOOR[1]}; approval expiry and timestamps would be "
+            "wrong: set the clock (NTP)",
+        )
+    if current >= CLOCK_CEILING[0]:
+        return Check("clock", FAIL, f"system clock is after {CLOCK_CEILING[1]}; set the clock")
+    return Check(
+        "clock",
+        PASS,
+        f"system clock is plausible (between {CLOCK_FLOOR[1]} and "
+        f"{CLOCK_CEILING[1]}, UTC used for artifacts)",
+    )
+
+
+def check_schemas() -> Check:
+    import json
+
+    from gait import schema
+
+    try:
+        directory = schema._schema_dir()
+        ids = set(schema.schema_ids())
+    except (OSError, ValueError, RuntimeError) as exc:
+        return Check("schemas", FAIL, f"schemas unreadable: {exc}", non_fixable=True)
+    missing = [s for s in REQUIRED_SCHEMAS if s not in ids]
+    if missing:
+        return Check(
+            "schemas",
+            FAIL,
+            f"{len(missing)} schema(s) missing from {directory}: {', '.join(missing[:6])}"
+            + (" ..." if len(missing) > 6 else "")
+            + "; the installation is incomplete: reinstall gait",
+            non_fixable=True,
+        )
+    broken = []
+    for schema_id in REQUIRED_SCHEMAS:
+        try:
+            json.loads(schema.schema_path(schema_id).read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            broken.append(schema_id)
+    if broken:
+        return Check(
+            "schemas",
+            FAIL,
+            f"schema file(s) unreadable or not JSON: {', '.join(broken)}; reinstall gait",
+            non_fixable=True,
+        )
+    return Check("schemas", PASS, f"{len(ids)} schemas present ({len(REQUIRED_SCHEMAS)} required)")
+
+
+def check_disk_space(paths: Sequence[Path], min_free_mb: int) -> Check:
+    """Runpacks and fixtures land in the output directory and GAIT_HOME: both need room."""
+    short = []
+    for path in paths:
+        probe = path
+        while not probe.exists() and probe.parent != probe:
+            probe = probe.parent
+        if not probe.is_dir():
+            continue
+        try:
+            free = shutil.disk_usage(probe).free
+        except OSError:
+            continue
+        if free < min_free_mb * 1024 * 1024:
+            short.append(str(path))
+    if short:
+        return Check(
+            "disk_space",
+            FAIL,
+            f"less than {min_free_mb} MiB free for: {', '.join(short)}; free space or point "
+            "GAIT_HOME / the output directory elsewhere",
+        )
+    return Check("disk_space", PASS, f"at least {min_free_mb} MiB free for outputs")
+
+
+def _guarded(check_id: str, fn: Callable[[], Check]) -> Check:
+    """A check that crashes is a finding, not a crash of doctor."""
+    try:
+        return fn()
+    except ImportError as exc:
+        return Check(check_id, WARN, f"not checked: a dependency is missing ({exc})")
+    except Exception as exc:  # noqa: BLE001 - doctor reports, it never dies
+        return Check(check_id, FAIL, f"check crashed: {type(exc).__name__}: {exc}")
+
+
+def run_doctor(options: Options | None = None) -> Report:
+    opts = options or Options()
+    from gait.fsutil import gait_home
+
+    home = gait_home()
+    plan: list[tuple[str, Callable[[], Check]]] = [("python_version", check_python)]
+    plan += [
+        (f"dependency.{dist}", lambda d=dist, m=mod, f=floor: check_dependency(d, m, f))
+        for dist, mod, floor in opts.required
+    ]
+    plan += [
+        (f"optional.{dist}", lambda d=dist, m=mod, e=extra, p=purpose: check_optional(d, m, e, p))
+        for dist, mod, extra, purpose in opts.optional
+    ]
+    plan += [
+        ("pytest_plugin", check_pytest_plugin),
+        ("schemas", check_schemas),
+        ("gait_home", check_gait_home),
+        ("output_dir", lambda: check_output_dir(opts.output_dir)),
+        ("trust_store", check_trust_store),
+        ("signing_keys", lambda: check_signing_keys(opts.mode)),
+        ("dev_keys_in_prod", lambda: check_dev_keys_in_prod(opts.mode)),
+        ("clock", lambda: check_clock(opts.now)),
+        ("disk_space", lambda: check_disk_space([opts.output_dir, home], opts.min_free_mb)),
+    ]
+    return Report([_guarded(check_id, fn) for check_id, fn in plan], opts.mode)
