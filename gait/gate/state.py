@@ -28,7 +28,7 @@ CREATE INDEX IF NOT EXISTS rate_counters_bucket ON rate_counters(bucket);
 CREATE TABLE IF NOT EXISTS used_tokens (
     token_id TEXT PRIMARY KEY,
     used_at TEXT NOT NULL,
-    trace_id TEXT NOT NULL
+    decision_ref TEXT NOT NULL
 );
 """
 
@@ -53,8 +53,12 @@ class GateState(Protocol):
         """
         ...
 
+    def peek(self, counter_key: str, bucket: str) -> int:
+        """Requests counted so far in ``counter_key``'s current bucket (simulate mode)."""
+        ...
+
     def redeem(
-        self, token_ids: Sequence[str], *, needed: int, used_at: str, trace_id: str
+        self, token_ids: Sequence[str], *, needed: int, used_at: str, decision_ref: str
     ) -> list[str]:
         """Spend tokens atomically: the ids already spent before this call.
 
@@ -89,7 +93,7 @@ class SQLiteGateState:
                 isolation_level=None,
                 check_same_thread=False,
             )
-            conn.execute("PRAGMA busy_timeout = %d" % int(self._timeout * 1000))
+            conn.execute(f"PRAGMA busy_timeout = {int(self._timeout * 1000)}")
             mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()
             if not mode or str(mode[0]).lower() != "wal":
                 raise IOFailure(f"gate state {self.path}: WAL mode unavailable", code="E_STATE_IO")
@@ -135,8 +139,18 @@ class SQLiteGateState:
         except sqlite3.OperationalError as exc:
             raise _state_error(self.path, exc) from exc
 
+    def peek(self, counter_key: str, bucket: str) -> int:
+        conn = self._conn()
+        try:
+            row = conn.execute(
+                "SELECT count, bucket FROM rate_counters WHERE key = ?", (counter_key,)
+            ).fetchone()
+        except sqlite3.OperationalError as exc:
+            raise _state_error(self.path, exc) from exc
+        return row[0] if row and row[1] == bucket else 0
+
     def redeem(
-        self, token_ids: Sequence[str], *, needed: int, used_at: str, trace_id: str
+        self, token_ids: Sequence[str], *, needed: int, used_at: str, decision_ref: str
     ) -> list[str]:
         conn = self._conn()
         try:
@@ -151,8 +165,8 @@ class SQLiteGateState:
                         spent.append(token_id)
                 if len(token_ids) - len(spent) >= needed:
                     conn.executemany(
-                        "INSERT INTO used_tokens(token_id, used_at, trace_id) VALUES (?, ?, ?)",
-                        [(t, used_at, trace_id) for t in token_ids if t not in spent],
+                        "INSERT INTO used_tokens(token_id, used_at, decision_ref) VALUES (?, ?, ?)",
+                        [(t, used_at, decision_ref) for t in token_ids if t not in spent],
                     )
                 conn.execute("COMMIT")
                 return spent

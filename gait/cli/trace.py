@@ -1,0 +1,89 @@
+"""``gait trace verify``: check trace signatures and the decision log's chain."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from gait.cli.main import add_common, add_group
+from gait.cli.output import Outcome
+
+EXPLAIN = (
+    "gait trace verify checks a trace record's Ed25519 signature over its re-read fields, or, "
+    "for a directory, every trace in it and the signed, hash-chained decision log: it names "
+    "each trace that is missing, altered, unlogged, or whose log line was edited or reordered."
+)
+
+
+def register(parser: argparse.ArgumentParser) -> None:
+    from gait.sign.keyring import add_key_options
+
+    sub = add_group(parser)
+    verify = sub.add_parser("verify", help="verify a trace file or a trace directory")
+    verify.add_argument("path", help="trace JSON file, or a directory of traces")
+    add_key_options(verify, signing=False)
+    add_common(verify, EXPLAIN)
+    verify.set_defaults(handler=run_verify)
+
+
+def _keys(args: argparse.Namespace) -> tuple[list, bool]:
+    from gait.errors import GaitError
+    from gait.sign.keyring import dev_signing_key, explicit_verify_key, trusted_verify_keys
+
+    explicit = explicit_verify_key(args)
+    if explicit is not None:
+        return [explicit], True
+    keys = []
+    try:
+        keys = list(trusted_verify_keys())
+        dev = dev_signing_key(create=False)
+        if dev is not None and all(k.key_id != dev.key_id for k in keys):
+            keys.append(dev.public())
+    except GaitError:
+        pass
+    return keys, False
+
+
+def run_verify(args: argparse.Namespace) -> Outcome:
+    from gait.errors import InvalidInput
+    from gait.gate.trace import verify_directory, verify_trace_file
+
+    path = Path(args.path)
+    keys, explicit = _keys(args)
+    if path.is_dir():
+        report = verify_directory(path, keys, explicit=explicit)
+        payload = {
+            "ok": report.ok,
+            "path": args.path,
+            "traces_checked": report.traces_checked,
+            "log_entries": report.entries,
+            "problems": report.problems,
+        }
+        lines = [
+            f"trace verify {args.path}: {'ok' if report.ok else 'FAILED'} "
+            f"traces={report.traces_checked} log_entries={report.entries}"
+        ]
+        lines += [f"  {p['kind']}: {p['path']}: {p['detail']}" for p in report.problems]
+        return Outcome(
+            {k: v for k, v in payload.items() if v or k == "ok"}, 0 if report.ok else 2, lines
+        )
+    if not path.exists():
+        raise InvalidInput(f"no such trace file or directory: {args.path}", code="E_USAGE")
+    check = verify_trace_file(path, keys, explicit=explicit)
+    status = "verified" if check.ok else ("skipped" if check.skipped else "failed")
+    payload = {
+        "ok": check.ok,
+        "path": args.path,
+        "trace_id": check.trace_id,
+        "verdict": check.verdict,
+        "key_id": check.key_id,
+        "signature_status": status,
+        "error": check.error,
+    }
+    payload = {k: v for k, v in payload.items() if v or k == "ok"}
+    if not check.ok:
+        payload["signature_error"] = payload.pop("error", "signature invalid")
+    line = f"trace {check.trace_id or args.path}: signature {status}"
+    if check.error:
+        line += f" ({check.error})"
+    return Outcome(payload, 0 if check.ok else 2, [line])

@@ -1,0 +1,640 @@
+"""Enforcement around evaluation: rate limits, approvals, simulate, fail-closed, signed traces.
+
+``Gate`` is the one object the CLI and the SDK both use: it holds a compiled policy, a signing
+key and (lazily) the state store, and turns an intent into a ``GateOutcome`` whose trace it
+signs itself. Callers cannot change a verdict: they only read the outcome.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from gait import __version__, timefmt
+from gait.canon import digest
+from gait.errors import GaitError, InvalidInput
+from gait.gate import approval as tokens
+from gait.gate.evaluate import Decision, evaluate_normalized
+from gait.gate.intent import IntentInvalid, NormalizedIntent, normalize_intent
+from gait.gate.policy import Policy
+from gait.gate.state import GateState, RateDecision, SQLiteGateState
+from gait.gate.trace import (
+    TraceInput,
+    approval_audit,
+    build_trace,
+    now_observed,
+    record_decision,
+    write_json,
+)
+from gait.sign.keys import SigningKey, VerifyKey
+
+EXIT_FOR_VERDICT = {"allow": 0, "dry_run": 0, "block": 3, "require_approval": 4}
+DEFAULT_FAIL_CLOSED = frozenset({"critical", "high"})
+HIGH_RISK = frozenset({"critical", "high"})
+
+
+@dataclass
+class GateOutcome:
+    """One enforced decision. ``verdict`` is final: simulate, rate limits and approvals applied."""
+
+    verdict: str
+    reason_codes: list[str]
+    violations: list[str]
+    created_at: str
+    intent_digest: str
+    policy_digest: str
+    matched_rule: str = ""
+    phase: str = ""
+    trace: dict[str, Any] | None = None
+    trace_path: str = ""
+    trace_error: str = ""
+    approval_ref: str = ""
+    required_approvals: int = 0
+    valid_approvals: int = 0
+    approval_audit_path: str = ""
+    approval_error_code: str = ""
+    rate: RateDecision | None = None
+    budget: RateDecision | None = None
+    simulate: bool = False
+    simulated_verdict: str = ""
+    simulated_reason_codes: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    decision: Decision | None = None
+
+    @property
+    def exit_code(self) -> int:
+        return EXIT_FOR_VERDICT[self.verdict]
+
+    @property
+    def allowed(self) -> bool:
+        return self.verdict in ("allow", "dry_run")
+
+    def gate_result(self, producer_version: str = __version__) -> dict[str, Any]:
+        return {
+            "schema_id": "gait.gate.result",
+            "schema_version": "1.0.0",
+            "created_at": self.created_at,
+            "producer_version": producer_version,
+            "verdict": self.verdict,
+            "reason_codes": list(self.reason_codes),
+            "violations": list(self.violations),
+        }
+
+    def payload(self) -> dict[str, Any]:
+        """The ``gait gate eval --json`` document (empty fields omitted, as the reference)."""
+        out: dict[str, Any] = {"ok": True, "profile": "standard", "verdict": self.verdict}
+        optional: dict[str, Any] = {
+            "reason_codes": self.reason_codes,
+            "violations": self.violations,
+            "approval_ref": self.approval_ref,
+            "required_approvals": self.required_approvals,
+            "valid_approvals": self.valid_approvals,
+            "approval_audit_path": self.approval_audit_path,
+            "trace_id": self.trace["trace_id"] if self.trace else "",
+            "trace_path": self.trace_path,
+            "policy_digest": self.policy_digest,
+            "intent_digest": self.intent_digest,
+            "matched_rule": self.matched_rule,
+            "phase": self.phase,
+            "simulate_mode": self.simulate,
+            "would_have_blocked": self.simulate
+            and self.simulated_verdict in ("block", "require_approval"),
+            "simulated_verdict": self.simulated_verdict,
+            "simulated_reason_codes": self.simulated_reason_codes,
+            "warnings": self.warnings,
+            "error_code": self.approval_error_code,
+        }
+        if self.trace is None:
+            optional["trace_written"] = "no"
+            optional["trace_error"] = self.trace_error
+        for name, rate in (("rate_limit", self.rate), ("destructive_budget", self.budget)):
+            if rate is not None:
+                optional[f"{name}_scope"] = rate.scope
+                optional[f"{name}_key"] = rate.key
+                optional[f"{name}_used"] = rate.used
+                optional[f"{name}_remaining"] = rate.remaining
+        for name, value in optional.items():
+            if value:
+                out[name] = value
+        return out
+
+
+def _merge(values: list[str], *extra: str) -> list[str]:
+    return sorted(set(values) | set(extra))
+
+
+def _bucket(window: str, now: str) -> str:
+    moment, _ = timefmt.parse(now)
+    if window == "hour":
+        moment = moment.replace(minute=0, second=0)
+    else:
+        moment = moment.replace(second=0)
+    return timefmt.format_utc(moment)
+
+
+def _raw_field(raw: Any, *path: str) -> str:
+    value = raw
+    for name in path:
+        if not isinstance(value, Mapping):
+            return ""
+        value = value.get(name)
+    return value.strip() if isinstance(value, str) else ""
+
+
+def _pseudo_intent(raw: Any) -> tuple[dict[str, Any], str]:
+    """A stand-in normalised doc (and digest) for an intent that cannot be normalised.
+
+    Its trace still names the tool and identity the caller claimed, and the digest of what was
+    submitted, so a fail-closed block is recorded like any other decision.
+    """
+    try:
+        raw_digest = digest(raw)
+    except GaitError:
+        raw_digest = digest(repr(raw))
+    doc = {
+        "tool_name": _raw_field(raw, "tool_name").lower() or "unknown",
+        "args": {},
+        "targets": [],
+        "context": {
+            "identity": _raw_field(raw, "context", "identity") or "unknown",
+            "workspace": _raw_field(raw, "context", "workspace") or "unknown",
+            "risk_class": _raw_field(raw, "context", "risk_class").lower() or "unknown",
+            "phase": "apply",
+        },
+    }
+    session = _raw_field(raw, "context", "session_id")
+    if session:
+        doc["context"]["session_id"] = session
+    return doc, raw_digest
+
+
+class Gate:
+    """A compiled policy plus everything needed to enforce and record its decisions."""
+
+    def __init__(
+        self,
+        policy: Policy,
+        *,
+        signing_key: SigningKey | None,
+        mode: str = "dev",
+        state: GateState | None = None,
+        state_path: str | Path | None = None,
+        approval_keys: Sequence[VerifyKey] | None = None,
+        trace_dir: str | Path | None = "gait-out/traces",
+        producer_version: str = __version__,
+        warnings: Sequence[str] = (),
+    ) -> None:
+        self.policy = policy
+        self.signing_key = signing_key
+        self.mode = mode
+        self._state = state
+        self._state_path = state_path
+        self.approval_keys = list(approval_keys) if approval_keys is not None else None
+        self.trace_dir = Path(trace_dir) if trace_dir is not None else None
+        self.producer_version = producer_version
+        self.warnings = list(warnings)
+        classes = policy.fail_closed_risk_classes if policy.fail_closed_enabled else ()
+        self.fail_closed_classes = frozenset(classes) or DEFAULT_FAIL_CLOSED
+
+    @property
+    def state(self) -> GateState:
+        if self._state is None:
+            self._state = SQLiteGateState(self._state_path)
+        return self._state
+
+    def _fails_closed(self, risk_class: str) -> bool:
+        return self.mode == "prod" and risk_class in self.fail_closed_classes
+
+    def decide(
+        self,
+        intent: Any,
+        *,
+        approval_tokens: Sequence[Any] = (),
+        now: str | None = None,
+        simulate: bool = False,
+        trace_out: str | Path | None = None,
+        audit_out: str | Path | None = None,
+        correlation_id: str = "",
+    ) -> GateOutcome:
+        """Evaluate, enforce and record one intent.
+
+        In production mode an error on the way to a verdict for a fail-closed risk class is a
+        ``block`` with a ``fail_closed_*`` reason; elsewhere it raises (exit 6).
+        """
+        started = time.perf_counter()
+        risk = (
+            intent.risk_class
+            if isinstance(intent, NormalizedIntent)
+            else _raw_field(intent, "context", "risk_class").lower()
+        )
+        try:
+            return self._decide(
+                intent,
+                approval_tokens,
+                now,
+                simulate,
+                trace_out,
+                audit_out,
+                correlation_id,
+                started,
+            )
+        except GaitError as exc:
+            if not self._fails_closed(risk) or exc.code in ("E_SIGN_KEY_REQUIRED",):
+                raise
+            code = (
+                "fail_closed_trace_unwritable"
+                if exc.code == "E_TRACE_UNWRITABLE"
+                else ("fail_closed_evaluation_error")
+            )
+            return self._blocked(
+                intent,
+                code,
+                started,
+                correlation_id,
+                trace_out,
+                write_trace=code != "fail_closed_trace_unwritable",
+                error=exc.message,
+            )
+        except Exception as exc:  # noqa: BLE001 - fail closed on any unexpected error
+            if not self._fails_closed(risk):
+                raise
+            return self._blocked(
+                intent,
+                "fail_closed_evaluation_error",
+                started,
+                correlation_id,
+                trace_out,
+                error=f"{type(exc).__name__}: {exc}",
+            )
+
+    def blocked(
+        self,
+        intent: Any,
+        reason: str,
+        *,
+        error: str = "",
+        correlation_id: str = "",
+        trace_out: str | Path | None = None,
+    ) -> GateOutcome:
+        """A fail-closed block decided outside evaluation (unreadable policy, missing key)."""
+        return self._blocked(
+            intent,
+            reason,
+            time.perf_counter(),
+            correlation_id,
+            trace_out,
+            write_trace=self.signing_key is not None,
+            error=error,
+        )
+
+    def _blocked(
+        self,
+        intent: Any,
+        reason: str,
+        started: float,
+        correlation_id: str,
+        trace_out: str | Path | None,
+        *,
+        write_trace: bool = True,
+        error: str = "",
+    ) -> GateOutcome:
+        violation = reason.removeprefix("fail_closed_")
+        if isinstance(intent, NormalizedIntent):
+            doc, intent_digest, args_digest = intent.doc, intent.digest, intent.args_digest
+            created = intent.created_at
+        else:
+            try:
+                normalized = normalize_intent(intent).stripped()
+                doc, intent_digest = normalized.doc, normalized.digest
+                args_digest, created = normalized.args_digest, normalized.created_at
+            except GaitError:
+                doc, intent_digest = _pseudo_intent(intent)
+                args_digest, created = digest({}), timefmt.EPOCH_1980
+        outcome = GateOutcome(
+            verdict="block",
+            reason_codes=[reason],
+            violations=[violation],
+            created_at=created,
+            intent_digest=intent_digest,
+            policy_digest=self.policy.digest,
+            phase=doc["context"].get("phase", ""),
+            warnings=list(self.warnings),
+        )
+        if error:
+            outcome.warnings.append(f"{reason}: {error}")
+        if write_trace and self.signing_key is not None:
+            try:
+                self._write_trace(
+                    outcome, doc, args_digest, correlation_id, started, trace_out, [], ""
+                )
+            except GaitError as exc:
+                outcome.trace_error = exc.message
+        else:
+            outcome.trace_error = error or "no signing key: no trace could be signed"
+        return outcome
+
+    def _decide(
+        self,
+        intent: Any,
+        approval_tokens: Sequence[Any],
+        now: str | None,
+        simulate: bool,
+        trace_out: str | Path | None,
+        audit_out: str | Path | None,
+        correlation_id: str,
+        started: float,
+    ) -> GateOutcome:
+        policy = self.policy
+        now = timefmt.canonical(now) if now else timefmt.now()
+        if isinstance(intent, NormalizedIntent):
+            normalized = intent
+        else:
+            try:
+                normalized = normalize_intent(intent)
+            except IntentInvalid as exc:
+                risk = _raw_field(intent, "context", "risk_class").lower()
+                if policy.fail_closed_for(risk) or self._fails_closed(risk):
+                    return self._blocked(
+                        intent,
+                        "fail_closed_intent_invalid",
+                        started,
+                        correlation_id,
+                        trace_out,
+                        error=exc.message,
+                    )
+                raise
+        prepared = normalized.stripped()
+        extra: tuple[str, ...] = ()
+        if self.mode == "prod" and prepared.risk_class in HIGH_RISK:
+            extra = ("targets",)
+        decision = evaluate_normalized(policy, prepared, extra)
+        if self.signing_key is None:
+            raise InvalidInput(
+                "no signing key: the decision cannot be traced", code="E_SIGN_KEY_REQUIRED"
+            )
+        outcome = GateOutcome(
+            verdict=decision.verdict,
+            reason_codes=list(decision.reason_codes),
+            violations=list(decision.violations),
+            created_at=decision.created_at,
+            intent_digest=prepared.digest,
+            policy_digest=policy.digest,
+            matched_rule=decision.matched_rule,
+            phase=prepared.phase,
+            warnings=list(self.warnings),
+            decision=decision,
+        )
+        self._apply_rate_limits(outcome, decision, prepared, now, simulate)
+        entries: list[dict[str, Any]] = []
+        required = 0
+        token_ids: list[str] = []
+        if outcome.verdict == "require_approval":
+            required = max(decision.min_approvals, 1)
+            entries, token_ids = self._apply_approvals(
+                outcome, decision, prepared, approval_tokens, now, required, simulate
+            )
+        outcome.required_approvals = required
+        if simulate:
+            outcome.simulate = True
+            outcome.simulated_verdict = outcome.verdict
+            outcome.simulated_reason_codes = list(outcome.reason_codes)
+            outcome.reason_codes = _merge(outcome.reason_codes, "simulate_mode_non_enforcing")
+            if outcome.verdict in ("block", "require_approval"):
+                outcome.reason_codes = _merge(outcome.reason_codes, f"simulated_{outcome.verdict}")
+                outcome.verdict = "allow"
+                outcome.violations = []
+        trace_id = self._write_trace(
+            outcome,
+            prepared.doc,
+            prepared.args_digest,
+            correlation_id,
+            started,
+            trace_out,
+            decision.step_verdicts,
+            prepared.doc.get("script_hash", ""),
+            decision.matched_rules,
+        )
+        if required or entries:
+            audit = approval_audit(
+                created_at=outcome.created_at,
+                producer_version=self.producer_version,
+                trace_id=trace_id,
+                tool_name=prepared.tool_name,
+                intent_digest=outcome.intent_digest,
+                policy_digest=policy.digest,
+                required=required,
+                entries=entries,
+            )
+            path = Path(audit_out) if audit_out else self._audit_default(trace_id, trace_out)
+            if path is not None:
+                write_json(path, audit)
+                outcome.approval_audit_path = str(path)
+            outcome.valid_approvals = audit["valid_approvals"]
+        return outcome
+
+    def _audit_default(self, trace_id: str, trace_out: str | Path | None) -> Path | None:
+        """Beside the trace, named by trace id as the reference names it."""
+        directory = Path(trace_out).parent if trace_out else self.trace_dir
+        if directory is None:
+            return None
+        return directory / f"approval_audit_{trace_id}.json"
+
+    def _apply_rate_limits(
+        self,
+        outcome: GateOutcome,
+        decision: Decision,
+        intent: NormalizedIntent,
+        now: str,
+        simulate: bool,
+    ) -> None:
+        for _, limit in decision.rate_limits:
+            rate = self._consume(limit, intent.tool_name, intent.identity, now, simulate)
+            outcome.rate = rate
+            if not rate.allowed:
+                outcome.verdict = "block"
+                outcome.reason_codes = _merge(outcome.reason_codes, "rate_limit_exceeded")
+                outcome.violations = _merge(outcome.violations, "rate_limit_exceeded")
+        if intent.destructive:
+            for _, limit in decision.destructive_budgets:
+                rate = self._consume(
+                    limit, "destructive_budget|" + intent.tool_name, intent.identity, now, simulate
+                )
+                outcome.budget = rate
+                if not rate.allowed:
+                    outcome.verdict = "block"
+                    outcome.reason_codes = _merge(
+                        outcome.reason_codes, "destructive_budget_exceeded"
+                    )
+                    outcome.violations = _merge(outcome.violations, "destructive_budget_exceeded")
+
+    def _consume(
+        self, limit: Any, tool: str, identity: str, now: str, simulate: bool
+    ) -> RateDecision:
+        scope_key = {"tool": tool, "identity": identity}.get(limit.scope, f"{tool}|{identity}")
+        bucket = _bucket(limit.window, now)
+        key = f"{limit.window}|{limit.scope}|{scope_key}"
+        if simulate:
+            used = self.state.peek(key, bucket)
+            allowed = used < limit.requests
+        else:
+            allowed, used = self.state.consume(key, bucket, limit.requests)
+        return RateDecision(
+            allowed, limit.requests, used, max(limit.requests - used, 0), limit.scope, scope_key
+        )
+
+    def _verify_keys(self) -> list[VerifyKey]:
+        if self.approval_keys is not None:
+            return self.approval_keys
+        keys: list[VerifyKey] = []
+        if self.signing_key is not None:
+            keys.append(self.signing_key.public())
+        try:
+            from gait.sign.keyring import trusted_verify_keys
+
+            keys.extend(k for k in trusted_verify_keys() if k not in keys)
+        except GaitError:
+            pass
+        return keys
+
+    def _apply_approvals(
+        self,
+        outcome: GateOutcome,
+        decision: Decision,
+        intent: NormalizedIntent,
+        approval_tokens: Sequence[Any],
+        now: str,
+        required: int,
+        simulate: bool,
+    ) -> tuple[list[dict[str, Any]], list[str]]:
+        if not approval_tokens:
+            outcome.reason_codes = _merge(outcome.reason_codes, "approval_token_missing")
+            outcome.violations = _merge(outcome.violations, "approval_not_granted")
+            return [], []
+        keys = self._verify_keys()
+        expect = tokens.Expectation(
+            intent_digest=intent.digest,
+            policy_digest=self.policy.digest,
+            scope=tokens.required_scope(intent.tool_name, intent.phase, intent.destructive),
+            target_count=len(intent.targets),
+            op_count=len(intent.script["steps"]) if intent.script else max(len(intent.targets), 1),
+            now=now,
+        )
+        entries: list[dict[str, Any]] = []
+        valid: list[tuple[tokens.Token, dict[str, Any]]] = []
+        failures: list[str] = []
+        for raw in approval_tokens:
+            entry: dict[str, Any] = {"valid": False}
+            try:
+                token = tokens.read_token(raw)
+                entry = {
+                    "token_id": token.token_id,
+                    "approver_identity": token.approver,
+                    "reason_code": token.reason_code,
+                    "scope": token.scope,
+                    "expires_at": token.expires_at,
+                    "valid": False,
+                }
+                tokens.check_token(token, keys, expect)
+            except tokens.TokenError as exc:
+                entry["error_code"] = exc.code
+                failures.append(exc.code)
+                entries.append(entry)
+                continue
+            entry["valid"] = True
+            entries.append(entry)
+            valid.append((token, entry))
+        granted = self._enough(valid, required, decision)
+        if granted and not simulate:
+            spent = set(
+                self.state.redeem(
+                    [t.token_id for t, _ in valid],
+                    needed=required,
+                    used_at=now,
+                    decision_ref=f"{self.policy.digest}:{intent.digest}",
+                )
+            )
+            if spent:
+                for token, entry in valid:
+                    if token.token_id in spent:
+                        entry["valid"] = False
+                        entry["error_code"] = tokens.CODE_REPLAYED
+                        failures.append(tokens.CODE_REPLAYED)
+                valid = [(t, e) for t, e in valid if t.token_id not in spent]
+                granted = self._enough(valid, required, decision)
+        outcome.reason_codes = _merge(outcome.reason_codes, *failures)
+        if failures:
+            outcome.approval_error_code = tokens.E_CODES.get(failures[0], "E_APPROVAL_INVALID")
+        if len(valid) < required:
+            outcome.reason_codes = _merge(outcome.reason_codes, "approval_chain_insufficient")
+            outcome.violations = _merge(outcome.violations, "approval_not_granted")
+        approvers = {t.approver for t, _ in valid}
+        if decision.require_distinct_approvers and required > 1 and len(approvers) < required:
+            outcome.reason_codes = _merge(
+                outcome.reason_codes, "approval_distinct_approvers_required"
+            )
+            outcome.violations = _merge(outcome.violations, "approval_not_granted")
+        if granted:
+            outcome.verdict = "allow"
+            outcome.reason_codes = _merge(outcome.reason_codes, "approval_granted")
+            outcome.approval_ref = ",".join(sorted({t.token_id for t, _ in valid}))
+            outcome.approval_error_code = ""
+        return entries, [t.token_id for t, _ in valid]
+
+    @staticmethod
+    def _enough(
+        valid: list[tuple[tokens.Token, dict[str, Any]]], required: int, decision: Decision
+    ) -> bool:
+        if len(valid) < required:
+            return False
+        if decision.require_distinct_approvers and required > 1:
+            return len({t.approver for t, _ in valid}) >= required
+        return True
+
+    def _write_trace(
+        self,
+        outcome: GateOutcome,
+        doc: dict[str, Any],
+        args_digest: str,
+        correlation_id: str,
+        started: float,
+        trace_out: str | Path | None,
+        step_verdicts: list[dict[str, Any]],
+        script_hash: str,
+        matched_rules: Sequence[str] = (),
+    ) -> str:
+        assert self.signing_key is not None
+        data = TraceInput(
+            intent_doc=doc,
+            intent_digest=outcome.intent_digest,
+            args_digest=args_digest,
+            policy_digest=self.policy.digest,
+            policy_id=self.policy.schema_id,
+            policy_version=self.policy.schema_version,
+            verdict=outcome.verdict,
+            violations=outcome.violations,
+            created_at=outcome.created_at,
+            producer_version=self.producer_version,
+            correlation_id=correlation_id,
+            latency_ms=(time.perf_counter() - started) * 1000,
+            approval_token_ref=outcome.approval_ref,
+            step_verdicts=step_verdicts,
+            script_hash=script_hash,
+            step_count=len(step_verdicts),
+        )
+        trace = build_trace(data, self.signing_key, now_observed())
+        outcome.trace = trace
+        directory = Path(trace_out).parent if trace_out else self.trace_dir
+        if directory is not None:
+            path = record_decision(
+                directory=directory,
+                trace=trace,
+                trace_path=Path(trace_out) if trace_out else None,
+                reason_codes=outcome.reason_codes,
+                matched_rules=matched_rules,
+                key=self.signing_key,
+            )
+            outcome.trace_path = str(trace_out) if trace_out else str(path)
+        return trace["trace_id"]
