@@ -114,9 +114,7 @@ def loads_strict(data: bytes | str, *, what: str = "JSON", code: str = "E_INVALI
     except UnicodeDecodeError as exc:
         raise InvalidInput(f"{what} is not valid UTF-8 (byte {exc.start})", code=code) from exc
     try:
-        return json.loads(
-            text, object_pairs_hook=_no_duplicates, parse_constant=_reject_constant
-        )
+        return json.loads(text, object_pairs_hook=_no_duplicates, parse_constant=_reject_constant)
     except _DuplicateKey as exc:
         raise InvalidInput(f"{what} has a {exc}", code=code) from exc
     except (json.JSONDecodeError, ValueError, RecursionError) as exc:

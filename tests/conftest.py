@@ -54,13 +54,22 @@ def gait_executable() -> list[str]:
 def run_gait(gait_home: Path):
     """Run the installed ``gait`` as a user would; returns the CompletedProcess."""
 
-    def run(*args: str, cwd: Path | str | None = None, env: dict[str, str] | None = None,
-            timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    def run(
+        *args: str,
+        cwd: Path | str | None = None,
+        env: dict[str, str] | None = None,
+        timeout: float = 60,
+    ) -> subprocess.CompletedProcess[str]:
         full_env = {**os.environ, "GAIT_HOME": str(gait_home)}
         full_env.update(env or {})
         return subprocess.run(
-            [*gait_executable(), *args], cwd=cwd, env=full_env, capture_output=True,
-            text=True, timeout=timeout, check=False,
+            [*gait_executable(), *args],
+            cwd=cwd,
+            env=full_env,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
         )
 
     return run

@@ -28,10 +28,14 @@ def test_reference_jcs_vectors(conformance_dir):
     ("value", "expected"),
     [
         # RFC 8785 section 3.2.2/3.2.3 examples and appendix B number serializations.
-        ({"numbers": [333333333.33333329, 1e30, 4.50, 2e-3, 0.000000000000000000000000001]},
-         '{"numbers":[333333333.3333333,1e+30,4.5,0.002,1e-27]}'),
-        ({"string": "\u20ac$\u000f\u000aA'\u0042\u0022\u005c\\\"/"},
-         '{"string":"€$\\u000f\\nA\'B\\"\\\\\\\\\\"/"}'),
+        (
+            {"numbers": [333333333.33333329, 1e30, 4.50, 2e-3, 0.000000000000000000000000001]},
+            '{"numbers":[333333333.3333333,1e+30,4.5,0.002,1e-27]}',
+        ),
+        (
+            {"string": "\u20ac$\u000f\u000aA'\u0042\u0022\u005c\\\"/"},
+            '{"string":"€$\\u000f\\nA\'B\\"\\\\\\\\\\"/"}',
+        ),
         ({"literals": [None, True, False]}, '{"literals":[null,true,false]}'),
         (-0.0, "0"),
         (1e21, "1e+21"),
@@ -40,8 +44,10 @@ def test_reference_jcs_vectors(conformance_dir):
         (9007199254740992, "9007199254740992"),
         (295147905179352830000.0, "295147905179352830000"),
         (12345678901234567890, "12345678901234567000"),
-        ({"\u20ac": 1, "\r": 2, "\ufb33": 3, "1": 4, "\U0001f600": 5, "\u0080": 6, "\u00f6": 7},
-         '{"\\r":2,"1":4,"\u0080":6,"\u00f6":7,"\u20ac":1,"\U0001f600":5,"\ufb33":3}'),
+        (
+            {"\u20ac": 1, "\r": 2, "\ufb33": 3, "1": 4, "\U0001f600": 5, "\u0080": 6, "\u00f6": 7},
+            '{"\\r":2,"1":4,"\u0080":6,"\u00f6":7,"\u20ac":1,"\U0001f600":5,"\ufb33":3}',
+        ),
     ],
 )
 def test_rfc8785_examples(value, expected):
@@ -51,11 +57,22 @@ def test_rfc8785_examples(value, expected):
 def test_formats_intent_example_digest_is_stable():
     intent = {
         "args": {"path": "/tmp/demo/delete-me.txt"},
-        "context": {"identity": "demo.user", "phase": "apply", "risk_class": "high",
-                    "workspace": "/tmp/demo"},
-        "targets": [{"destructive": True, "discovery_method": "unknown",
-                     "endpoint_class": "fs.delete", "kind": "path", "operation": "delete",
-                     "value": "/tmp/demo/delete-me.txt"}],
+        "context": {
+            "identity": "demo.user",
+            "phase": "apply",
+            "risk_class": "high",
+            "workspace": "/tmp/demo",
+        },
+        "targets": [
+            {
+                "destructive": True,
+                "discovery_method": "unknown",
+                "endpoint_class": "fs.delete",
+                "kind": "path",
+                "operation": "delete",
+                "value": "/tmp/demo/delete-me.txt",
+            }
+        ],
         "tool_name": "tool.delete",
     }
     text = canonical_bytes(intent)
@@ -93,8 +110,9 @@ json_scalars = (
 )
 json_values = st.recursive(
     json_scalars,
-    lambda children: st.lists(children, max_size=5)
-    | st.dictionaries(st.text(max_size=8), children, max_size=5),
+    lambda children: (
+        st.lists(children, max_size=5) | st.dictionaries(st.text(max_size=8), children, max_size=5)
+    ),
     max_leaves=25,
 )
 

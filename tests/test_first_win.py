@@ -12,7 +12,8 @@ from pathlib import Path
 import pytest
 
 FOOTER = re.compile(
-    r'^GAIT run_id=([A-Za-z0-9_-]+) manifest=sha256:([a-f0-9]{64}) verify="gait verify ([A-Za-z0-9_-]+)"$'
+    r"^GAIT run_id=([A-Za-z0-9_-]+) manifest=sha256:([a-f0-9]{64}) "
+    r'verify="gait verify ([A-Za-z0-9_-]+)"$'
 )
 
 
@@ -38,7 +39,11 @@ def test_demo_content_follows_formats(run_gait, tmp_path):
     assert run_gait("demo", cwd=tmp_path).returncode == 0
     with zipfile.ZipFile(tmp_path / "gait-out" / "runpack_run_demo.zip") as archive:
         assert archive.namelist() == [
-            "intents.jsonl", "manifest.json", "refs.json", "results.jsonl", "run.json"
+            "intents.jsonl",
+            "manifest.json",
+            "refs.json",
+            "results.jsonl",
+            "run.json",
         ]
         for info in archive.infolist():
             assert info.date_time == (1980, 1, 1, 0, 0, 0)
@@ -53,8 +58,17 @@ def test_demo_content_follows_formats(run_gait, tmp_path):
     assert [i["tool_name"] for i in intents] == ["tool.search", "tool.fetch", "tool.summarize"]
     assert all("args" not in i for i in intents)
     assert manifest["capture_mode"] == "reference"
-    assert set(manifest) == {"schema_id", "schema_version", "created_at", "producer_version",
-                             "run_id", "capture_mode", "files", "manifest_digest", "signatures"}
+    assert set(manifest) == {
+        "schema_id",
+        "schema_version",
+        "created_at",
+        "producer_version",
+        "run_id",
+        "capture_mode",
+        "files",
+        "manifest_digest",
+        "signatures",
+    }
 
 
 def test_verify_by_run_id_from_any_directory_and_by_path(run_gait, tmp_path):
@@ -70,8 +84,14 @@ def test_verify_by_run_id_from_any_directory_and_by_path(run_gait, tmp_path):
     assert doc["ok"] and doc["signature_status"] == "verified" and doc["signer_trusted"]
     assert doc["path"] == "./gait-out/runpack_run_demo.zip"
     assert [c["name"] for c in doc["checks"]] == [
-        "archive", "members_present", "members_listed", "member_hashes", "manifest_digest",
-        "signature", "signer_trust", "schemas",
+        "archive",
+        "members_present",
+        "members_listed",
+        "member_hashes",
+        "manifest_digest",
+        "signature",
+        "signer_trust",
+        "schemas",
     ]
 
 
@@ -159,7 +179,7 @@ def test_correlation_id_has_no_path_leak(run_gait, tmp_path):
 def test_private_keys_are_0600_and_never_printed(run_gait, tmp_path, gait_home: Path):
     proc = run_gait("keys", "init", "--key-mode", "prod", "--out", "k", "--json", cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
-    private = (tmp_path / "k" / "gait_private.key")
+    private = tmp_path / "k" / "gait_private.key"
     assert private.stat().st_mode & 0o777 == 0o600
     secret = private.read_text().strip()
     assert secret not in proc.stdout + proc.stderr

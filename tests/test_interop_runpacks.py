@@ -21,8 +21,16 @@ from gait.runpack.writer import write_runpack
 from gait.sign.keys import SigningKey
 
 SHARED_FIELDS = (
-    "ok", "run_id", "manifest_digest", "files_checked", "missing_files", "hash_mismatches",
-    "signature_status", "signature_errors", "signatures_total", "signatures_valid",
+    "ok",
+    "run_id",
+    "manifest_digest",
+    "files_checked",
+    "missing_files",
+    "hash_mismatches",
+    "signature_status",
+    "signature_errors",
+    "signatures_total",
+    "signatures_valid",
     "signature_note",
 )
 
@@ -49,13 +57,18 @@ def test_reference_verify_outputs_are_reproduced(conformance_dir, run_gait, tmp_
     shutil.copytree(conformance_dir / "reference" / "keys", keys)
     scenarios = tmp_path / "scenarios" / "approval-token-valid"
     scenarios.mkdir(parents=True)
-    shutil.copy(conformance_dir / "scenarios" / "approval-token-valid" / "approval_public.key",
-                scenarios)
+    shutil.copy(
+        conformance_dir / "scenarios" / "approval-token-valid" / "approval_public.key", scenarios
+    )
     rows = _verify_commands(conformance_dir)
     assert len(rows) >= 9
     for name, expected_exit, args in rows:
-        args = [a.replace("../../scenarios/", str(tmp_path / "scenarios") + "/")
-                .replace("../keys/", str(keys) + "/") for a in args]
+        args = [
+            a.replace("../../scenarios/", str(tmp_path / "scenarios") + "/").replace(
+                "../keys/", str(keys) + "/"
+            )
+            for a in args
+        ]
         proc = run_gait("verify", *args[:-1], "--json", cwd=workdir)
         expected = json.loads((workdir / name).read_text())
         got = json.loads(proc.stdout)
@@ -68,7 +81,9 @@ def test_reference_demo_runpack_verifies(conformance_dir, run_gait):
     pack = conformance_dir / "reference" / "demo" / "runpack_run_demo.zip"
     proc = run_gait("verify", str(pack), "--json")
     doc = json.loads(proc.stdout)
-    expected = json.loads((conformance_dir / "reference" / "demo" / "verify_run_demo.json").read_text())
+    expected = json.loads(
+        (conformance_dir / "reference" / "demo" / "verify_run_demo.json").read_text()
+    )
     assert proc.returncode == 0
     for field in SHARED_FIELDS:
         assert doc.get(field) == expected.get(field), field
@@ -81,8 +96,14 @@ def test_our_demo_content_equals_the_reference_demo(conformance_dir, tmp_path):
     mode, run, intents, results, refs = normalize_input(
         demo_input(producer_version="0.0.0-dev", runtime="go"), evidence_mode_default=""
     )
-    written = write_runpack(tmp_path / "demo.zip", capture_mode=mode, run=run, intents=intents,
-                            results=results, refs=refs)
+    written = write_runpack(
+        tmp_path / "demo.zip",
+        capture_mode=mode,
+        run=run,
+        intents=intents,
+        results=results,
+        refs=refs,
+    )
     assert written.manifest_digest == (
         "436474ad70446539c909ae85bcc156d30197ba68efb8debdaed4f5d2eef2922e"
     )
@@ -94,16 +115,29 @@ def test_our_demo_content_equals_the_reference_demo(conformance_dir, tmp_path):
 
 @pytest.mark.parametrize(
     ("name", "capture", "signed"),
-    [("run_ref", None, False), ("run_raw", "raw", False), ("run_signed", None, True),
-     ("run_changed", None, False)],
+    [
+        ("run_ref", None, False),
+        ("run_raw", "raw", False),
+        ("run_signed", None, True),
+        ("run_changed", None, False),
+    ],
 )
 def test_record_inputs_give_the_reference_bytes(conformance_dir, tmp_path, name, capture, signed):
     base = conformance_dir / "reference"
     doc = json.loads((base / "inputs" / f"{name}.json").read_text())
-    keys = [SigningKey.from_text((base / "keys" / "gait_private.key").read_text())] if signed else []
+    keys = (
+        [SigningKey.from_text((base / "keys" / "gait_private.key").read_text())] if signed else []
+    )
     mode, run, intents, results, refs = normalize_input(doc, capture_mode=capture)
-    written = write_runpack(tmp_path / f"{name}.zip", capture_mode=mode, run=run,
-                            intents=intents, results=results, refs=refs, signing_keys=keys)
+    written = write_runpack(
+        tmp_path / f"{name}.zip",
+        capture_mode=mode,
+        run=run,
+        intents=intents,
+        results=results,
+        refs=refs,
+        signing_keys=keys,
+    )
     with zipfile.ZipFile(base / "runpacks" / f"runpack_{name}.zip") as ref:
         with zipfile.ZipFile(written.path) as mine:
             assert mine.namelist() == ref.namelist()
@@ -137,11 +171,20 @@ def test_demo_signature_checks_from_formats_alone(run_gait, tmp_path, gait_home)
 
 
 def test_rotated_keys_keep_verifying_old_runpacks(run_gait, tmp_path):
-    assert run_gait("keys", "init", "--key-mode", "prod", "--out", "k", cwd=tmp_path).returncode == 0
+    assert (
+        run_gait("keys", "init", "--key-mode", "prod", "--out", "k", cwd=tmp_path).returncode == 0
+    )
     old = SigningKey.from_text((tmp_path / "k" / "gait_private.key").read_text())
     mode, run, intents, results, refs = normalize_input(demo_input())
-    pack = write_runpack(tmp_path / "old.zip", capture_mode=mode, run=run, intents=intents,
-                         results=results, refs=refs, signing_keys=[old]).path
+    pack = write_runpack(
+        tmp_path / "old.zip",
+        capture_mode=mode,
+        run=run,
+        intents=intents,
+        results=results,
+        refs=refs,
+        signing_keys=[old],
+    ).path
     rotated = run_gait("keys", "rotate", "--out", "k", "--json", cwd=tmp_path)
     assert rotated.returncode == 0, rotated.stderr
     assert json.loads(rotated.stdout)["rotated"] == [old.key_id]

@@ -29,8 +29,17 @@ def test_canonical(given_text, expected):
     assert timefmt.canonical(given_text) == expected
 
 
-@pytest.mark.parametrize("bad", ["", "2026-02-30T00:00:00Z", "yesterday", "2026-02-05 00:00:00",
-                                 "2026-02-05T00:00:00", "2026-02-05T00:00:00.1234567890Z"])
+@pytest.mark.parametrize(
+    "bad",
+    [
+        "",
+        "2026-02-30T00:00:00Z",
+        "yesterday",
+        "2026-02-05 00:00:00",
+        "2026-02-05T00:00:00",
+        "2026-02-05T00:00:00.1234567890Z",
+    ],
+)
 def test_invalid_times(bad):
     with pytest.raises(InvalidInput):
         timefmt.canonical(bad)

@@ -29,12 +29,14 @@ def run(args: argparse.Namespace) -> Outcome:
     from gait.sign.keyring import DEV_WARNING, ensure_dev_key, load_keyring
 
     key, created = ensure_dev_key()
-    mode, run_rec, intents, results, refs = normalize_input(
-        demo_input(), evidence_mode_default=""
-    )
+    mode, run_rec, intents, results, refs = normalize_input(demo_input(), evidence_mode_default="")
     written = write_runpack(
         default_path(RUN_ID, args.out_dir),
-        capture_mode=mode, run=run_rec, intents=intents, results=results, refs=refs,
+        capture_mode=mode,
+        run=run_rec,
+        intents=intents,
+        results=results,
+        refs=refs,
         signing_keys=[key],
     )
     remember(written.path, RUN_ID)

@@ -15,15 +15,20 @@ def register(parser: argparse.ArgumentParser) -> None:
     init.add_argument("--key-mode", choices=("dev", "prod"), default=None)
     init.add_argument("--out", default=None, help="directory for prod keys (default gait-out/keys)")
     init.add_argument("--force", action="store_true", help="overwrite existing prod key files")
-    add_common(init, "Creates a key pair: dev keys live in GAIT_HOME/keys; prod keys are written "
-               "to --out with the private key at mode 0600, and their public key is trusted.")
+    add_common(
+        init,
+        "Creates a key pair: dev keys live in GAIT_HOME/keys; prod keys are written "
+        "to --out with the private key at mode 0600, and their public key is trusted.",
+    )
     init.set_defaults(handler=init_keys)
 
     trust = sub.add_parser("trust", help="add a public key to the trust store")
     trust.add_argument("pubkey", help="public key file (base64, 32 bytes)")
     trust.add_argument("--key-mode", choices=("dev", "prod"), default="prod")
     trust.add_argument("--label", default="")
-    add_common(trust, "Adds a public key to GAIT_HOME/keyring.json so signatures by it are trusted.")
+    add_common(
+        trust, "Adds a public key to GAIT_HOME/keyring.json so signatures by it are trusted."
+    )
     trust.set_defaults(handler=trust_key)
 
     untrust = sub.add_parser("untrust", help="stop trusting a key id")
@@ -37,8 +42,11 @@ def register(parser: argparse.ArgumentParser) -> None:
 
     rotate = sub.add_parser("rotate", help="create a new prod key; the old one stays trusted")
     rotate.add_argument("--out", default=None, help="directory (default gait-out/keys)")
-    add_common(rotate, "Writes a new prod key pair named gait_<UTC time>_*.key, trusts it and "
-               "marks the previous active prod key as rotated (still trusted for old artifacts).")
+    add_common(
+        rotate,
+        "Writes a new prod key pair named gait_<UTC time>_*.key, trusts it and "
+        "marks the previous active prod key as rotated (still trusted for old artifacts).",
+    )
     rotate.set_defaults(handler=rotate_keys)
 
 
@@ -62,7 +70,8 @@ def _write_pair(out: Path, prefix: str, force: bool):  # noqa: ANN202
     if private_path.exists() and not force:
         raise InvalidInput(
             f"{private_path} exists; refusing to overwrite a private key",
-            code="E_KEY_EXISTS", hint="pass --force, or gait keys rotate",
+            code="E_KEY_EXISTS",
+            hint="pass --force, or gait keys rotate",
         )
     key = SigningKey.generate()
     atomic_write(private_path, key.to_text().encode(), mode=0o600)
@@ -117,13 +126,19 @@ def untrust_key(args: argparse.Namespace) -> Outcome:
     def change(ring) -> None:  # noqa: ANN001
         entry = ring.find(args.key_id)
         if entry is None:
-            raise InvalidInput(f"key id {args.key_id} is not in the trust store",
-                               code="E_KEY_NOT_FOUND", hint="gait keys list")
+            raise InvalidInput(
+                f"key id {args.key_id} is not in the trust store",
+                code="E_KEY_NOT_FOUND",
+                hint="gait keys list",
+            )
         entry.trusted = False
 
     update_keyring(change)
-    return Outcome({"ok": True, "key_id": args.key_id, "trusted": False}, 0,
-                   [f"untrusted key_id={args.key_id}"])
+    return Outcome(
+        {"ok": True, "key_id": args.key_id, "trusted": False},
+        0,
+        [f"untrusted key_id={args.key_id}"],
+    )
 
 
 def list_keys(args: argparse.Namespace) -> Outcome:
@@ -155,12 +170,27 @@ def rotate_keys(args: argparse.Namespace) -> Outcome:
                 entry.status = "rotated"
                 entry.rotated_to = key.key_id
                 rotated.append(entry.key_id)
-        ring.upsert(KeyEntry(key_id=key.key_id, public_key=key.public().to_text().strip(),
-                             mode="prod", label=str(public_path), added_at=timefmt.now()))
+        ring.upsert(
+            KeyEntry(
+                key_id=key.key_id,
+                public_key=key.public().to_text().strip(),
+                mode="prod",
+                label=str(public_path),
+                added_at=timefmt.now(),
+            )
+        )
 
     update_keyring(change)
-    payload = {"ok": True, "key_id": key.key_id, "rotated": rotated,
-               "private_key_path": str(private_path), "public_key_path": str(public_path)}
-    lines = [f"rotated to key_id={key.key_id}", f"previous keys stay trusted: {len(rotated)}",
-             f"private_key={private_path} (mode 0600)"]
+    payload = {
+        "ok": True,
+        "key_id": key.key_id,
+        "rotated": rotated,
+        "private_key_path": str(private_path),
+        "public_key_path": str(public_path),
+    }
+    lines = [
+        f"rotated to key_id={key.key_id}",
+        f"previous keys stay trusted: {len(rotated)}",
+        f"private_key={private_path} (mode 0600)",
+    ]
     return Outcome(payload, 0, lines)

@@ -45,7 +45,10 @@ def add_common(parser: argparse.ArgumentParser, explain: str) -> None:
     """``--json`` and ``--explain`` on every leaf command."""
     parser.add_argument("--json", action="store_true", help="print one JSON document")
     parser.add_argument(
-        "--explain", action="store_const", const=explain, default=None,
+        "--explain",
+        action="store_const",
+        const=explain,
+        default=None,
         help="say what the command would do, then exit without doing it",
     )
 
@@ -88,9 +91,7 @@ def _run(args_in: list[str]) -> int:
     try:
         name = args_in[0]
         if name not in COMMANDS:
-            raise InvalidInput(
-                f"unknown command {name!r}", code="E_USAGE", hint="gait --help"
-            )
+            raise InvalidInput(f"unknown command {name!r}", code="E_USAGE", hint="gait --help")
         module = importlib.import_module(COMMANDS[name][0])
         parser = ArgumentParser(prog="gait")
         sub = parser.add_subparsers(dest="command")

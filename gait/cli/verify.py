@@ -25,7 +25,9 @@ def register(parser: argparse.ArgumentParser) -> None:
         "--require-trusted", action="store_true", help="a signer outside the trust store fails"
     )
     parser.add_argument(
-        "--profile", choices=("standard", "strict"), default="standard",
+        "--profile",
+        choices=("standard", "strict"),
+        default="standard",
         help="strict = --require-signature --require-trusted",
     )
     add_common(parser, EXPLAIN)

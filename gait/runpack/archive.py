@@ -7,6 +7,7 @@ report every one of them.
 
 from __future__ import annotations
 
+import hashlib
 import io
 import stat
 import zipfile
@@ -54,6 +55,7 @@ class Problem:
 class Members:
     names: list[str] = field(default_factory=list)
     data: dict[str, bytes] = field(default_factory=dict)
+    sha256: dict[str, str] = field(default_factory=dict)
     unreadable: dict[str, str] = field(default_factory=dict)
     problems: list[Problem] = field(default_factory=list)
 
@@ -74,19 +76,32 @@ def read_members(path: str | Path) -> Members:
     """Every member's bytes, bounded; raises InvalidInput when ``path`` is not a zip at all."""
     target = Path(path)
     if target.is_dir():
-        raise InvalidInput(f"{path} is a directory, not a runpack zip", code="E_VERIFY_INPUT_INVALID")
+        raise InvalidInput(
+            f"{path} is a directory, not a runpack zip", code="E_VERIFY_INPUT_INVALID"
+        )
     try:
         size = target.stat().st_size
     except FileNotFoundError as exc:
         raise InvalidInput(f"runpack not found: {path}", code="E_RUNPACK_NOT_FOUND") from exc
     except OSError as exc:
-        raise InvalidInput(f"cannot read {path}: {exc.strerror}", code="E_VERIFY_INPUT_INVALID") from exc
+        raise InvalidInput(
+            f"cannot read {path}: {exc.strerror}", code="E_VERIFY_INPUT_INVALID"
+        ) from exc
     if size == 0:
         raise InvalidInput(f"{path} is empty, not a runpack zip", code="E_VERIFY_INPUT_INVALID")
     try:
         with zipfile.ZipFile(target) as archive:
             return _read_all(archive)
-    except (zipfile.BadZipFile, zipfile.LargeZipFile, ValueError, EOFError, OSError) as exc:
+    except (
+        zipfile.BadZipFile,
+        zipfile.LargeZipFile,
+        ValueError,
+        EOFError,
+        OSError,
+        NotImplementedError,
+        RuntimeError,
+        UnicodeDecodeError,
+    ) as exc:
         raise InvalidInput(
             f"{path} is not a readable zip ({exc})", code="E_VERIFY_INPUT_INVALID"
         ) from exc
@@ -101,6 +116,7 @@ def _read_all(archive: zipfile.ZipFile) -> Members:
         )
         return result
     seen: set[str] = set()
+    readable: list[zipfile.ZipInfo] = []
     for info in infos:
         name = info.filename
         result.names.append(name)
@@ -112,35 +128,62 @@ def _read_all(archive: zipfile.ZipFile) -> Members:
             reason = "directory entry in runpack"
         if not reason and info.file_size > MAX_MEMBER_BYTES:
             reason = f"declared size {info.file_size} bytes over the {MAX_MEMBER_BYTES} limit"
-        if not reason and info.compress_size and info.file_size > max(
-            _CHUNK, info.compress_size * MAX_RATIO
+        if (
+            not reason
+            and info.compress_size
+            and info.file_size > max(_CHUNK, info.compress_size * MAX_RATIO)
         ):
             reason = "compression ratio too high (zip bomb)"
         if reason:
             result.problems.append(Problem("E_VERIFY_UNSAFE_MEMBER", name, reason))
-            continue
-        try:
-            result.data[name] = _read_bounded(archive, info)
-        except _Oversize:
+        else:
+            readable.append(info)
+    outcomes = [_read_one(archive, info) for info in readable]
+    for info, (data, digest, error) in zip(readable, outcomes, strict=True):
+        if error == "oversize":
             result.problems.append(
-                Problem("E_VERIFY_UNSAFE_MEMBER", name, "actual size over the member limit")
+                Problem(
+                    "E_VERIFY_UNSAFE_MEMBER", info.filename, "actual size over the member limit"
+                )
             )
-        except (zipfile.BadZipFile, zlib.error, EOFError, OSError, NotImplementedError) as exc:
-            result.unreadable[name] = f"member data corrupt ({exc})"
+        elif error:
+            result.unreadable[info.filename] = error
+        else:
+            result.data[info.filename] = data
+            result.sha256[info.filename] = digest
     return result
+
+
+def _read_one(archive: zipfile.ZipFile, info: zipfile.ZipInfo) -> tuple[bytes, str, str]:
+    try:
+        data, digest = _read_bounded(archive, info)
+    except _Oversize:
+        return b"", "", "oversize"
+    except (
+        zipfile.BadZipFile,
+        zlib.error,
+        EOFError,
+        OSError,
+        NotImplementedError,
+        RuntimeError,
+    ) as exc:
+        return b"", "", f"member data corrupt ({exc})"
+    return data, digest, ""
 
 
 class _Oversize(Exception):
     pass
 
 
-def _read_bounded(archive: zipfile.ZipFile, info: zipfile.ZipInfo) -> bytes:
+def _read_bounded(archive: zipfile.ZipFile, info: zipfile.ZipInfo) -> tuple[bytes, str]:
     chunks = []
     total = 0
+    hasher = hashlib.sha256()
     with archive.open(info) as handle:
         while chunk := handle.read(_CHUNK):
             total += len(chunk)
             if total > MAX_MEMBER_BYTES:
                 raise _Oversize
+            hasher.update(chunk)
             chunks.append(chunk)
-    return b"".join(chunks)
+    return b"".join(chunks), hasher.hexdigest()

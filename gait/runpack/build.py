@@ -94,7 +94,8 @@ def _envelope(record: dict[str, Any], schema_id: str, run: dict[str, Any], what:
         "schema_version": SCHEMA_VERSION,
         "created_at": _time(record.get("created_at"), f"{what}.created_at", run["created_at"]),
         "producer_version": _text(
-            record.get("producer_version"), f"{what}.producer_version",
+            record.get("producer_version"),
+            f"{what}.producer_version",
             default=run["producer_version"],
         ),
         "run_id": run_id,
@@ -134,7 +135,9 @@ def normalize_run(raw: Any, *, producer_version: str = __version__) -> dict[str,
         if entry.get("ref"):
             event["ref"] = _text(entry.get("ref"), f"run.timeline[{i}].ref")
         if entry.get("relationship"):
-            event["relationship"] = _obj(entry.get("relationship"), f"run.timeline[{i}].relationship")
+            event["relationship"] = _obj(
+                entry.get("relationship"), f"run.timeline[{i}].relationship"
+            )
         events.append(event)
     out["timeline"] = events
     return out
@@ -258,7 +261,8 @@ def normalize_refs(
     if digest_value:
         refs["context_set_digest"] = _hex(digest_value, "refs.context_set_digest")
     mode = _text(
-        record.get("context_evidence_mode"), "refs.context_evidence_mode",
+        record.get("context_evidence_mode"),
+        "refs.context_evidence_mode",
         default=evidence_mode_default,
     )
     if mode:
@@ -287,9 +291,7 @@ def normalize_input(
         raise _fail(f"capture_mode must be reference or raw, not {mode!r}")
     run = normalize_run(record.get("run"), producer_version=producer_version)
     intents = normalize_intents(record.get("intents"), run, mode)
-    results = normalize_results(
-        record.get("results"), run, mode, {i["intent_id"] for i in intents}
-    )
+    results = normalize_results(record.get("results"), run, mode, {i["intent_id"] for i in intents})
     refs = normalize_refs(record.get("refs"), run, evidence_mode_default=evidence_mode_default)
     return mode, run, intents, results, refs
 
@@ -298,9 +300,7 @@ def jsonl(records: list[dict[str, Any]]) -> bytes:
     return b"".join(canonical_bytes(r) + b"\n" for r in records)
 
 
-def manifest_for(
-    run: dict[str, Any], capture_mode: str, data: dict[str, bytes]
-) -> dict[str, Any]:
+def manifest_for(run: dict[str, Any], capture_mode: str, data: dict[str, bytes]) -> dict[str, Any]:
     manifest = {
         "schema_id": "gait.runpack.manifest",
         "schema_version": SCHEMA_VERSION,

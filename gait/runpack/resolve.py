@@ -56,5 +56,3 @@ def remember(path: Path, run_id: str) -> Path:
     if target.resolve() != path.resolve():
         atomic_write(target, path.read_bytes())
     return target
-
-

@@ -21,10 +21,12 @@ INPUT_INVALID = "E_VERIFY_INPUT_INVALID"
 NOTES = {
     "missing": "unsigned local/dev artifacts are expected by default; "
     "use --require-signature for strict verification",
-    "missing_required": "signatures are required in this mode; provide signing keys and re-run verify",
+    "missing_required": "signatures are required in this mode; "
+    "provide signing keys and re-run verify",
     "skipped": "signature checks were skipped because no verify key was provided",
     "verified": "signatures verified",
-    "failed": "signature verification failed; inspect signature_errors and re-run with the correct key",
+    "failed": "signature verification failed; "
+    "inspect signature_errors and re-run with the correct key",
 }
 # Failures that are integrity problems (exit 2); anything else failing is invalid input (exit 6).
 INTEGRITY_CODES = {
@@ -214,7 +216,7 @@ def _check_files(report: VerifyReport, members: Members, manifest: dict[str, Any
             continue
         else:
             report.files_checked += 1
-            actual = sha256_hex(members.data[name])
+            actual = members.sha256.get(name) or sha256_hex(members.data[name])
             if actual != entry["sha256"].lower():
                 mismatches.append({"path": name, "expected": entry["sha256"], "actual": actual})
     known = set(listed) | {model.MANIFEST}
@@ -227,13 +229,17 @@ def _check_files(report: VerifyReport, members: Members, manifest: dict[str, Any
         else Check("members_present", "pass")
     )
     report.checks.append(
-        Check("members_listed", "fail", "E_VERIFY_UNLISTED_MEMBER", ", ".join(report.unlisted_files))
+        Check(
+            "members_listed", "fail", "E_VERIFY_UNLISTED_MEMBER", ", ".join(report.unlisted_files)
+        )
         if report.unlisted_files
         else Check("members_listed", "pass")
     )
     report.checks.append(
         Check(
-            "member_hashes", "fail", "E_VERIFY_HASH_MISMATCH",
+            "member_hashes",
+            "fail",
+            "E_VERIFY_HASH_MISMATCH",
             ", ".join(m["path"] for m in report.hash_mismatches),
         )
         if report.hash_mismatches
@@ -313,12 +319,17 @@ def _check_trust(report: VerifyReport, signer: str, opts: VerifyOptions) -> None
     report.signing_mode = entry.mode if entry else "unknown"
     if report.signer_trusted or not opts.require_trusted:
         report.checks.append(
-            Check("signer_trust", "pass" if report.signer_trusted else "skip",
-                  detail="" if report.signer_trusted else "signer not in the trust store")
+            Check(
+                "signer_trust",
+                "pass" if report.signer_trusted else "skip",
+                detail="" if report.signer_trusted else "signer not in the trust store",
+            )
         )
     else:
         report.checks.append(
-            Check("signer_trust", "fail", "E_VERIFY_UNTRUSTED_SIGNER", "signer not in the trust store")
+            Check(
+                "signer_trust", "fail", "E_VERIFY_UNTRUSTED_SIGNER", "signer not in the trust store"
+            )
         )
 
 

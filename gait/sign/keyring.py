@@ -210,7 +210,8 @@ def resolve_signing_key(args: argparse.Namespace) -> tuple[SigningKey, str, list
             raise InvalidInput(
                 "production mode needs a signing key",
                 code="E_SIGN_KEY_REQUIRED",
-                hint="pass --private-key PATH or --private-key-env VAR (gait keys init --key-mode prod)",
+                hint="pass --private-key PATH or --private-key-env VAR "
+                "(gait keys init --key-mode prod)",
             )
         dev = dev_signing_key()
         assert dev is not None

@@ -76,14 +76,18 @@ class SigningKey:
     def generate(cls) -> SigningKey:
         private = Ed25519PrivateKey.generate()
         seed = private.private_bytes(Encoding.Raw, PrivateFormat.Raw, _no_encryption())
-        return cls.from_raw(seed + private.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw))
+        return cls.from_raw(
+            seed + private.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)
+        )
 
     @classmethod
     def from_raw(cls, raw: bytes, what: str = "private key") -> SigningKey:
         if len(raw) == 32:
             raw = raw + _public_of(raw)
         if len(raw) != 64:
-            raise InvalidInput(f"{what} must be 64 bytes (seed then public key)", code="E_KEY_INVALID")
+            raise InvalidInput(
+                f"{what} must be 64 bytes (seed then public key)", code="E_KEY_INVALID"
+            )
         seed, public_raw = raw[:32], raw[32:]
         if _public_of(seed) != public_raw:
             raise InvalidInput(f"{what}: public half does not match the seed", code="E_KEY_INVALID")
