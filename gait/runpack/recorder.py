@@ -1,0 +1,621 @@
+"""Record a real agent run into a runpack: context manager, tool decorator, explicit calls.
+
+::
+
+    with gait.record(run_id="run_checkout") as run:          # reference capture by default
+        intent_id = run.intent("tool.search", {"query": "..."})
+        run.result(intent_id, {"hits": 3})
+
+    @gait.record.tool("tool.fetch")                            # records into the current run
+    def fetch(url: str) -> dict: ...
+
+Records are normalised and written to spool files as they happen, so memory stays flat however
+long the run (or the imported log) is, and a crash inside the block still leaves a complete,
+signed runpack with the failure recorded: the open calls get an ``error`` result and the
+timeline an ``error`` event.
+
+Reference capture (the default) keeps only digests of args and results; raw capture keeps the
+payloads, after the redaction rules and hooks ran, and warns. ``GAIT_RECORD_TO`` overrides the
+output path (see ``gait.runpack.replay`` for how ``gait regress run`` uses it), and while
+``GAIT_REPLAY_FROM`` is set, decorated tools answer from that runpack instead of running.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import functools
+import hashlib
+import inspect
+import os
+import platform
+import secrets
+import tempfile
+import threading
+import warnings
+import zipfile
+from collections.abc import Callable, Iterable, Mapping
+from pathlib import Path
+from typing import IO, Any, TypeVar
+
+from gait import __version__, timefmt
+from gait.canon import canonical_bytes, digest, sha256_hex
+from gait.errors import GaitError, InvalidInput
+from gait.runpack import build, model
+from gait.runpack.archive import MAX_MEMBER_BYTES
+from gait.runpack.redact import Hook, Redactor, Rule
+from gait.runpack.replay import RECORD_TO_ENV, REPLAY_FROM_ENV
+from gait.runpack.writer import Written, default_path
+from gait.sign.keys import SigningKey
+from gait.sign.signature import sign_digest
+
+F = TypeVar("F", bound=Callable[..., Any])
+_CODE = "E_RECORD_INPUT_INVALID"
+_SPOOL_BYTES = 8 * 1024 * 1024
+_CURRENT: contextvars.ContextVar[Recorder | None] = contextvars.ContextVar(
+    "gait_current_run", default=None
+)
+REFERENCE_WARNING = (
+    "reference capture stripped raw intent arguments and raw result payloads after digesting"
+)
+RAW_WARNING = (
+    "raw capture retains raw intent arguments and raw result payloads; "
+    "handle runpack as sensitive evidence"
+)
+
+
+class RawCaptureWarning(UserWarning):
+    """Raw capture writes tool payloads into the runpack."""
+
+
+def new_run_id() -> str:
+    stamp = timefmt.now()[:19].replace("-", "").replace(":", "")
+    return f"run_{stamp}_{secrets.token_hex(3)}"
+
+
+def env_fingerprint(
+    packages: Iterable[str] = (), extra: Mapping[str, Any] | None = None
+) -> dict[str, Any]:
+    """``{os, arch, runtime}`` plus interpreter, gait and named package versions."""
+    from importlib import metadata
+
+    env: dict[str, Any] = dict(build.host_env())
+    env["python_version"] = platform.python_version()
+    env["python_implementation"] = platform.python_implementation().lower()
+    env["gait_version"] = __version__
+    versions = {}
+    for name in sorted(set(packages)):
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            versions[name] = "not-installed"
+    if versions:
+        env["packages"] = versions
+    env.update(dict(extra or {}))
+    return env
+
+
+def jsonable(value: Any) -> Any:
+    """A JSON value for a Python value: tuples become lists, other objects their type name.
+
+    The type name, not ``repr``: a repr often holds a memory address, which would make the
+    digest of the same call differ from run to run.
+    """
+    if value is None or isinstance(value, (str, bool, int)):
+        return value
+    if isinstance(value, float):
+        return value if value == value and value not in (float("inf"), float("-inf")) else None
+    if isinstance(value, Mapping):
+        return {str(k): jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [jsonable(v) for v in value]
+    if isinstance(value, (set, frozenset)):
+        items = [jsonable(v) for v in value]
+        return sorted(items, key=lambda v: canonical_bytes(v))
+    if isinstance(value, bytes):
+        return {"bytes_sha256": sha256_hex(value), "bytes_len": len(value)}
+    return f"<{type(value).__module__}.{type(value).__qualname__}>"
+
+
+def _safe_payload(value: Any) -> Any:
+    try:
+        canonical_bytes(value)
+        return value
+    except InvalidInput:
+        return jsonable(value)
+
+
+class _Member:
+    """One member spooled to memory, then to disk, hashed as it is written."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.file: IO[bytes] = tempfile.SpooledTemporaryFile(max_size=_SPOOL_BYTES)
+        self.hash = hashlib.sha256()
+        self.size = 0
+
+    def write(self, data: bytes) -> None:
+        self.file.write(data)
+        self.hash.update(data)
+        self.size += len(data)
+        if self.size > MAX_MEMBER_BYTES:
+            raise InvalidInput(
+                f"{self.name} grew over the {MAX_MEMBER_BYTES} byte member limit",
+                code="E_RECORD_TOO_LARGE",
+                hint="split the run, or record in reference capture (payloads are dropped)",
+            )
+
+    def close(self) -> None:
+        self.file.close()
+
+
+class Recorder:
+    """One run being recorded; the object ``with gait.record() as run`` gives you."""
+
+    def __init__(
+        self,
+        run_id: str | None = None,
+        *,
+        out_dir: str | Path = "gait-out",
+        out: str | Path | None = None,
+        capture_mode: str = "reference",
+        redact: Iterable[str | Rule] | None = None,
+        redact_hooks: Iterable[Hook] = (),
+        signing_key: SigningKey | str | Path | None = None,
+        sign: bool = True,
+        packages: Iterable[str] = (),
+        env: Mapping[str, Any] | None = None,
+        env_extra: Mapping[str, Any] | None = None,
+        created_at: str | None = None,
+        clock: Callable[[], str] | None = None,
+        producer_version: str = __version__,
+        receipts: Iterable[Mapping[str, Any]] = (),
+        context_evidence_mode: str = "best_effort",
+    ) -> None:
+        if capture_mode not in model.CAPTURE_MODES:
+            raise InvalidInput(
+                f"capture_mode must be reference or raw, not {capture_mode!r}", code=_CODE
+            )
+        self.capture_mode = capture_mode
+        self.redactor = Redactor(redact, redact_hooks)
+        self._clock = clock or timefmt.now
+        base = build.normalize_run(
+            {
+                "run_id": run_id or new_run_id(),
+                "created_at": created_at or self._clock(),
+                "env": dict(env) if env is not None else env_fingerprint(packages, env_extra),
+            },
+            producer_version=producer_version,
+        )
+        base.pop("timeline")
+        self._run = base
+        self.run_id: str = base["run_id"]
+        target = os.environ.get(RECORD_TO_ENV) or out
+        self.path = Path(target) if target else default_path(self.run_id, out_dir)
+        self._signing_key = signing_key
+        self._sign = sign
+        self._lock = threading.Lock()
+        self._members = {name: _Member(name) for name in model.DATA_MEMBERS}
+        self._timeline = _Member("timeline")
+        self._timeline_count = 0
+        self._intents: dict[str, str] = {}  # intent_id -> tool_name
+        self._open: dict[str, str] = {}  # intents without a result yet
+        self._results: set[str] = set()
+        self._receipts: list[dict[str, Any]] = []
+        self._evidence_mode = context_evidence_mode
+        self._counter = 0
+        self._token: contextvars.Token[Recorder | None] | None = None
+        self.written: Written | None = None
+        self.warnings: list[str] = [RAW_WARNING if capture_mode == "raw" else REFERENCE_WARNING]
+        self._head = {
+            "schema_id": "",
+            "schema_version": model.SCHEMA_VERSION,
+            "created_at": base["created_at"],
+            "producer_version": base["producer_version"],
+            "run_id": self.run_id,
+        }
+        self._event("start", base["created_at"])
+        for receipt in receipts:
+            self.receipt(**dict(receipt))
+        if capture_mode == "raw":
+            warnings.warn(RAW_WARNING, RawCaptureWarning, stacklevel=3)
+
+    # --- context manager --------------------------------------------------------------------
+
+    def __enter__(self) -> Recorder:
+        self._token = _CURRENT.set(self)
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: Any
+    ) -> bool:
+        try:
+            if exc is not None:
+                self.fail(exc)
+            self.close()
+        finally:
+            if self._token is not None:
+                _CURRENT.reset(self._token)
+                self._token = None
+        return False
+
+    # --- recording --------------------------------------------------------------------------
+
+    def _now(self, ts: str | None) -> str:
+        if ts is None:
+            return self._clock()
+        try:
+            return timefmt.canonical(ts)
+        except InvalidInput as exc:
+            raise InvalidInput(f"timestamp {ts!r}: {exc.message}", code=_CODE) from exc
+
+    def _event(self, event: str, ts: str, ref: str = "", relationship: Any = None) -> None:
+        record: dict[str, Any] = {"event": event, "ts": ts}
+        if ref:
+            record["ref"] = ref
+        if relationship:
+            record["relationship"] = relationship
+        self._timeline.write((b"," if self._timeline_count else b"") + canonical_bytes(record))
+        self._timeline_count += 1
+
+    def intent(
+        self,
+        tool_name: str,
+        args: Any = None,
+        *,
+        intent_id: str | None = None,
+        ts: str | None = None,
+        args_digest: str | None = None,
+    ) -> str:
+        """Record a tool call about to run; returns its intent id for ``result``."""
+        if not isinstance(tool_name, str) or not tool_name:
+            raise InvalidInput("tool_name must be a non-empty string", code=_CODE)
+        when = self._now(ts)
+        if args is None and not args_digest:
+            args = {}
+        with self._lock:
+            if intent_id is None:
+                self._counter += 1
+                intent_id = f"intent_{self._counter}"
+                while intent_id in self._intents:
+                    self._counter += 1
+                    intent_id = f"intent_{self._counter}"
+            elif not isinstance(intent_id, str) or not intent_id:
+                raise InvalidInput("intent_id must be a non-empty string", code=_CODE)
+            elif intent_id in self._intents:
+                raise InvalidInput(f"intent_id {intent_id!r} is used twice", code=_CODE)
+            record = dict(self._head)
+            record["schema_id"] = "gait.runpack.intent"
+            record["intent_id"] = intent_id
+            record["tool_name"] = tool_name
+            payload = self._payload("args", args, intent_id)
+            record["args_digest"] = self._digest(payload, args_digest, intent_id, "args")
+            if self.capture_mode == "raw" and payload is not None:
+                record["args"] = payload
+            self._members[model.INTENTS].write(canonical_bytes(record) + b"\n")
+            self._intents[intent_id] = tool_name
+            self._open[intent_id] = tool_name
+            self._event("tool_call", when, intent_id)
+        return intent_id
+
+    def result(
+        self,
+        intent_id: str,
+        result: Any = None,
+        *,
+        status: str = "ok",
+        ts: str | None = None,
+        result_digest: str | None = None,
+    ) -> None:
+        """Record what a tool call returned (``status="error"`` when it failed)."""
+        if status not in ("ok", "error"):
+            raise InvalidInput(f"status must be ok or error, not {status!r}", code=_CODE)
+        self._now(ts)
+        with self._lock:
+            if intent_id not in self._intents:
+                raise InvalidInput(f"result for intent_id {intent_id!r} has no intent", code=_CODE)
+            record = dict(self._head)
+            record["schema_id"] = "gait.runpack.result"
+            record["intent_id"] = intent_id
+            record["status"] = status
+            payload = self._payload("result", result, intent_id)
+            record["result_digest"] = self._digest(payload, result_digest, intent_id, "result")
+            if self.capture_mode == "raw" and payload is not None:
+                record["result"] = payload
+            self._members[model.RESULTS].write(canonical_bytes(record) + b"\n")
+            self._open.pop(intent_id, None)
+            self._results.add(intent_id)
+
+    def _payload(self, kind: str, value: Any, intent_id: str) -> Any:
+        if value is None:
+            return None
+        value = _safe_payload(value)
+        if self.redactor:
+            value = self.redactor.apply(kind, value, intent_id)
+        return value
+
+    def _digest(self, payload: Any, given: str | None, intent_id: str, kind: str) -> str:
+        if payload is not None:
+            computed = digest(payload)
+            if given and given.lower() != computed and not self.redactor:
+                raise InvalidInput(
+                    f"{intent_id}: {kind}_digest does not match the digest of {kind}", code=_CODE
+                )
+            return computed
+        if given:
+            if len(given) != 64 or any(c not in "0123456789abcdefABCDEF" for c in given):
+                raise InvalidInput(f"{intent_id}: {kind}_digest must be 64 hex", code=_CODE)
+            return given.lower()
+        return digest({}) if kind == "args" else digest(None)
+
+    def call(self, tool_name: str, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Any:
+        """Run ``fn`` as a recorded tool call (for loops that own their tool dispatch)."""
+        call_args = {"args": list(args), **kwargs} if args else dict(kwargs)
+        intent_id = self.intent(tool_name, call_args)
+        try:
+            value = fn(*args, **kwargs)
+        except Exception as exc:
+            self.result(intent_id, _error_payload(exc), status="error")
+            raise
+        self.result(intent_id, value)
+        return value
+
+    def receipt(
+        self,
+        ref_id: str,
+        source_type: str,
+        source_locator: str,
+        *,
+        query: Any = None,
+        content: Any = None,
+        query_digest: str = "",
+        content_digest: str = "",
+        retrieved_at: str | None = None,
+        redaction_mode: str = "reference",
+        **optional: Any,
+    ) -> None:
+        """A reference receipt: what was retrieved, as digests; the content itself never."""
+        receipt = {
+            "ref_id": ref_id,
+            "source_type": source_type,
+            "source_locator": source_locator,
+            "query_digest": query_digest or digest(query),
+            "content_digest": content_digest or digest(content),
+            "retrieved_at": retrieved_at or self._clock(),
+            "redaction_mode": redaction_mode,
+            **optional,
+        }
+        normal = build.normalize_receipt(receipt, f"receipt {ref_id}")
+        with self._lock:
+            if any(r["ref_id"] == ref_id for r in self._receipts):
+                raise InvalidInput(f"receipt ref_id {ref_id!r} is used twice", code=_CODE)
+            self._receipts.append(normal)
+
+    def fail(self, exc: BaseException) -> None:
+        """Close open calls as errors and mark the timeline: the failure is part of the run."""
+        now = self._clock()
+        with self._lock:
+            still_open = list(self._open)
+        for intent_id in still_open:
+            self.result(intent_id, _error_payload(exc), status="error", ts=now)
+        with self._lock:
+            self._event("error", now, still_open[-1] if still_open else "")
+
+    # --- writing ----------------------------------------------------------------------------
+
+    @property
+    def redaction_report(self) -> dict[str, Any]:
+        return self.redactor.report.to_json()
+
+    def close(self) -> Written:
+        """Write the runpack atomically (once); later calls return the same result."""
+        if self.written is not None:
+            return self.written
+        with self._lock:
+            self._event("finish", self._clock())
+            refs = build.normalize_refs(
+                {"receipts": self._receipts, "context_evidence_mode": self._evidence_mode},
+                self._run,
+                evidence_mode_default=self._evidence_mode,
+            )
+            self._members[model.REFS].write(canonical_bytes(refs))
+            head = canonical_bytes(self._run)
+            run_member = self._members[model.RUN]
+            run_member.write(head[:-1] + b',"timeline":[')
+            self._timeline.file.seek(0)
+            while chunk := self._timeline.file.read(1024 * 1024):
+                run_member.write(chunk)
+            run_member.write(b"]}")
+            self._timeline.close()
+            data_hashes = {name: m.hash.hexdigest() for name, m in self._members.items()}
+            manifest = {
+                "schema_id": "gait.runpack.manifest",
+                "schema_version": model.SCHEMA_VERSION,
+                "created_at": self._run["created_at"],
+                "producer_version": self._run["producer_version"],
+                "run_id": self.run_id,
+                "capture_mode": self.capture_mode,
+                "files": [{"path": n, "sha256": data_hashes[n]} for n in sorted(data_hashes)],
+                "manifest_digest": "",
+            }
+            manifest["manifest_digest"] = build.manifest_digest(manifest)
+            key = self._key()
+            if key is not None:
+                manifest["signatures"] = [sign_digest(key, build.signed_manifest_digest(manifest))]
+            try:
+                _write_zip_streaming(self.path, self._members, canonical_bytes(manifest))
+            finally:
+                for member in self._members.values():
+                    member.close()
+            self.written = Written(path=self.path, run_id=self.run_id, manifest=manifest)
+        return self.written
+
+    def _key(self) -> SigningKey | None:
+        if not self._sign:
+            return None
+        key = self._signing_key
+        if isinstance(key, SigningKey):
+            return key
+        if key is not None:
+            from gait.sign.keys import read_key_text
+
+            return SigningKey.from_text(read_key_text(key, "private key"))
+        from gait.sign.keyring import ensure_dev_key
+
+        return ensure_dev_key()[0]
+
+
+def _error_payload(exc: BaseException) -> dict[str, Any]:
+    if isinstance(exc, GaitError):
+        return {"error": exc.message, "error_code": exc.code, "type": type(exc).__name__}
+    return {"error": str(exc), "type": type(exc).__name__}
+
+
+def _write_zip_streaming(path: Path, members: dict[str, _Member], manifest: bytes) -> None:
+    """The bytes ``archive.zip_bytes`` makes, written from spool files, then renamed in."""
+    from gait.runpack.archive import _ZIP_EPOCH
+
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    try:
+        with os.fdopen(fd, "w+b") as handle:
+            with zipfile.ZipFile(handle, "w") as archive:
+                for name in model.MEMBER_ORDER:
+                    info = zipfile.ZipInfo(name, date_time=_ZIP_EPOCH)
+                    info.compress_type = zipfile.ZIP_DEFLATED
+                    info.create_system = 3
+                    info.external_attr = (0o100000 | 0o644) << 16
+                    info._compresslevel = 6  # type: ignore[attr-defined]
+                    if name == model.MANIFEST:
+                        info.file_size = len(manifest)
+                        with archive.open(info, "w") as dest:
+                            dest.write(manifest)
+                        continue
+                    member = members[name]
+                    info.file_size = member.size
+                    member.file.seek(0)
+                    with archive.open(info, "w") as dest:
+                        while chunk := member.file.read(1024 * 1024):
+                            dest.write(chunk)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, target)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def record(run_id: str | None = None, **options: Any) -> Recorder:
+    """Start recording a run: ``with gait.record(run_id=...) as run:`` (see the module doc)."""
+    return Recorder(run_id, **options)
+
+
+def current_run() -> Recorder | None:
+    """The run the current context records into, if any."""
+    return _CURRENT.get()
+
+
+_STUBS: dict[str, Any] = {}
+
+
+def _replay_stubs() -> Any:
+    source = os.environ.get(REPLAY_FROM_ENV, "")
+    if not source:
+        return None
+    if source not in _STUBS:
+        from gait.runpack.replay import replay
+
+        _STUBS[source] = replay(source)
+    return _STUBS[source]
+
+
+def tool(name: str | Callable[..., Any] | None = None) -> Any:
+    """Decorator: record each call of a tool function into the current run.
+
+    Outside a recorded run the function runs untouched. With ``GAIT_REPLAY_FROM`` set, the
+    recorded result is returned instead and the real function never runs.
+    """
+
+    def decorate(fn: F) -> F:
+        tool_name = name if isinstance(name, str) else f"{fn.__module__}.{fn.__qualname__}"
+        signature = inspect.signature(fn)
+
+        def bound_args(args: tuple, kwargs: dict) -> dict[str, Any]:
+            try:
+                bound = signature.bind(*args, **kwargs)
+            except TypeError:
+                return {"args": list(args), **kwargs}
+            return dict(bound.arguments)
+
+        if inspect.iscoroutinefunction(fn):
+
+            @functools.wraps(fn)
+            async def async_wrapper(*args: Any, **kwargs: Any) -> Any:
+                stubs = _replay_stubs()
+                run = current_run()
+                if run is None and stubs is None:
+                    return await fn(*args, **kwargs)
+                call_args = bound_args(args, kwargs)
+                return await _run_async(run, stubs, tool_name, call_args, fn, args, kwargs)
+
+            return async_wrapper  # type: ignore[return-value]
+
+        @functools.wraps(fn)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            stubs = _replay_stubs()
+            run = current_run()
+            if run is None and stubs is None:
+                return fn(*args, **kwargs)
+            call_args = bound_args(args, kwargs)
+            intent_id = run.intent(tool_name, call_args) if run is not None else ""
+            try:
+                if stubs is not None:
+                    value = stubs.call(tool_name, jsonable(call_args))
+                else:
+                    value = fn(*args, **kwargs)
+            except Exception as exc:
+                if run is not None:
+                    run.result(intent_id, _error_payload(exc), status="error")
+                raise
+            if run is not None:
+                run.result(intent_id, value)
+            return value
+
+        return wrapper  # type: ignore[return-value]
+
+    if callable(name) and not isinstance(name, str):
+        fn, name = name, None
+        return decorate(fn)
+    return decorate
+
+
+async def _run_async(
+    run: Recorder | None,
+    stubs: Any,
+    tool_name: str,
+    call_args: dict,
+    fn: Any,
+    args: tuple,
+    kwargs: dict,
+) -> Any:
+    intent_id = run.intent(tool_name, call_args) if run is not None else ""
+    try:
+        if stubs is not None:
+            value = stubs.call(tool_name, jsonable(call_args))
+        else:
+            value = await fn(*args, **kwargs)
+    except Exception as exc:
+        if run is not None:
+            run.result(intent_id, _error_payload(exc), status="error")
+        raise
+    if run is not None:
+        run.result(intent_id, value)
+    return value
+
+
+record.tool = tool  # type: ignore[attr-defined]
+record.current = current_run  # type: ignore[attr-defined]
+
+__all__ = ["Recorder", "RawCaptureWarning", "current_run", "env_fingerprint", "record", "tool"]
