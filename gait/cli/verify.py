@@ -49,17 +49,12 @@ def run(args: argparse.Namespace) -> Outcome:
         explicit_keys=explicit is not None,
         require_signature=args.require_signature or strict,
         require_trusted=args.require_trusted or strict,
+        production=prod,
         keyring=keyring,
     )
     shown = args.runpack if "/" in args.runpack or "\\" in args.runpack else str(path)
     report = verify_runpack(path, options)
     report.path = shown
-    if prod and report.signing_mode == "dev":
-        from gait.runpack.verify import Check
-
-        report.checks.append(
-            Check("signer_mode", "fail", "E_VERIFY_UNTRUSTED_SIGNER", "dev key in production mode")
-        )
     return Outcome(report.to_json(), report.exit_code, summary_lines(report))
 
 

@@ -47,6 +47,7 @@ class VerifyOptions:
     explicit_keys: bool = False
     require_signature: bool = False
     require_trusted: bool = False
+    production: bool = False
     keyring: Keyring | None = None
     check_schemas: bool = True
 
@@ -317,7 +318,11 @@ def _check_trust(report: VerifyReport, signer: str, opts: VerifyOptions) -> None
     entry = opts.keyring.find(signer) if opts.keyring else None
     report.signer_trusted = bool(entry and entry.trusted)
     report.signing_mode = entry.mode if entry else "unknown"
-    if report.signer_trusted or not opts.require_trusted:
+    if opts.production and report.signing_mode == "dev":
+        report.checks.append(
+            Check("signer_trust", "fail", "E_VERIFY_UNTRUSTED_SIGNER", "dev key in production mode")
+        )
+    elif report.signer_trusted or not opts.require_trusted:
         report.checks.append(
             Check(
                 "signer_trust",
