@@ -199,7 +199,9 @@ def _step_line(step: Step) -> str:
     head = f"#{step.index} {step.status} {step.intent_id} {step.tool_name}"
     parts = []
     for change in step.changes[:3]:
-        if change.show_values and change.kind == "changed":
+        if change.show_values and change.kind == "changed" and change.path.endswith("_digest"):
+            parts.append(f"{change.path} {str(change.left)[:12]} -> {str(change.right)[:12]}")
+        elif change.show_values and change.kind == "changed":
             parts.append(f"{change.path} {_short(change.left)} -> {_short(change.right)}")
         else:
             parts.append(f"{change.path} {change.kind}")
