@@ -1,0 +1,254 @@
+"""gait.yaml and fixture.json: load, validate, resolve (FORMATS.md section 6.4).
+
+Everything a regress run can refuse is refused here, before any grader runs, as one InvalidInput
+(exit 6) naming the file and the problem: the reference's gait.yaml (JSON text) loads as is, and
+our additions are optional keys.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+from gait.errors import InvalidInput
+
+CONFIG_NAME = "gait.yaml"
+FIXTURE_FILE = "fixture.json"
+FIXTURES_DIR = "fixtures"
+RUNPACK_FILE = "runpack.zip"
+CONFIG_SCHEMA = "gait.regress.config"
+FIXTURE_SCHEMA = "gait.regress.fixture"
+SCHEMA_VERSION = "1.0.0"
+DEFAULT_FIXTURE_SET = "default"
+DEFAULT_TIMEOUT = 300.0
+CODE = "E_REGRESS_CONFIG_INVALID"
+FIXTURE_CODE = "E_REGRESS_FIXTURE_INVALID"
+
+
+@dataclass(frozen=True)
+class FixtureSpec:
+    """One fixture: its gait.yaml entry, its fixture.json, and where its files are."""
+
+    name: str
+    run_id: str
+    runpack: str
+    root: Path
+    meta: Mapping[str, Any]
+    grader_options: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def runpack_path(self) -> Path:
+        return self.root / self.runpack
+
+    @property
+    def dir(self) -> Path:
+        return self.runpack_path.parent
+
+    @property
+    def meta_path(self) -> Path:
+        return self.dir / FIXTURE_FILE
+
+    @property
+    def node_path(self) -> str:
+        """The fixture directory relative to gait.yaml, with ``/``: the test id's first part."""
+        return PurePosixPath(self.runpack).parent.as_posix()
+
+
+@dataclass(frozen=True)
+class RegressConfig:
+    path: Path
+    root: Path
+    doc: Mapping[str, Any]
+    fixture_set: str
+    fixtures: tuple[FixtureSpec, ...]
+    grader_options: Mapping[str, Any]
+    candidate: str = ""
+    command: tuple[str, ...] = ()
+    timeout_seconds: float = DEFAULT_TIMEOUT
+    pins: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
+
+    def fixture(self, name: str) -> FixtureSpec:
+        for spec in self.fixtures:
+            if spec.name == name:
+                return spec
+        raise KeyError(name)
+
+
+def _fail(message: str, code: str = CODE, hint: str = "") -> InvalidInput:
+    return InvalidInput(message.replace("\n", " "), code=code, hint=hint)
+
+
+def load_yaml_text(text: str, what: str) -> Any:
+    """``yaml.safe_load`` refusing duplicate keys (the JSON text the reference writes is YAML)."""
+    import yaml
+
+    class _Loader(yaml.SafeLoader):
+        pass
+
+    def _mapping(loader: yaml.SafeLoader, node: yaml.MappingNode, deep: bool = False) -> Any:
+        seen: set[Any] = set()
+        for key_node, _ in node.value:
+            key = loader.construct_object(key_node, deep=True)
+            if key in seen:
+                mark = key_node.start_mark
+                raise _fail(f"{what} has a duplicate key {key!r} (line {mark.line + 1})")
+            seen.add(key)
+        return loader.construct_mapping(node, deep=deep)
+
+    _Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _mapping)
+    try:
+        return yaml.load(text, Loader=_Loader)  # noqa: S506 - SafeLoader subclass
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark else ""
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise _fail(f"{what} is not valid YAML{where}: {problem}") from exc
+
+
+def find_config(explicit: str | os.PathLike[str] | None, *search: Path) -> Path:
+    """``explicit`` if given, else the first ``gait.yaml`` among ``search`` directories."""
+    if explicit:
+        path = Path(explicit)
+        if path.is_dir():
+            path = path / CONFIG_NAME
+        if not path.is_file():
+            raise _fail(f"{path} not found", code="E_REGRESS_CONFIG_MISSING",
+                        hint="gait regress init --from <run_id|path>")
+        return path
+    for folder in search:
+        candidate = folder / CONFIG_NAME
+        if candidate.is_file():
+            return candidate
+    where = ", ".join(str(f) for f in search) or "."
+    raise _fail(
+        f"no {CONFIG_NAME} found (looked in {where})",
+        code="E_REGRESS_CONFIG_MISSING",
+        hint="gait regress init --from <run_id|path>, or --gait-config PATH",
+    )
+
+
+def _schema_check(schema_id: str, doc: Any, what: str, code: str) -> None:
+    from gait import schema
+
+    problems = schema.errors(schema_id, doc)
+    if problems:
+        more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
+        raise _fail(f"{what}: {problems[0]}{more}", code=code)
+
+
+def _safe_relative(text: str, what: str) -> str:
+    pure = PurePosixPath(text.replace("\\", "/"))
+    if pure.is_absolute() or ".." in pure.parts or not pure.parts:
+        raise _fail(f"{what} must be a relative path inside the fixture set, not {text!r}")
+    return pure.as_posix()
+
+
+def load_config(path: str | os.PathLike[str]) -> RegressConfig:
+    """Read and validate gait.yaml and every fixture.json it names."""
+    config_path = Path(path)
+    what = str(config_path)
+    try:
+        raw = config_path.read_bytes()
+    except FileNotFoundError:
+        raise _fail(f"{what} not found", code="E_REGRESS_CONFIG_MISSING",
+                    hint="gait regress init --from <run_id|path>") from None
+    except OSError as exc:
+        raise _fail(f"cannot read {what}: {exc.strerror}") from exc
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise _fail(f"{what} is not UTF-8 text") from None
+    if not text.strip():
+        raise _fail(f"{what} is empty", hint="gait regress init --from <run_id|path>")
+    doc = load_yaml_text(text, what)
+    if not isinstance(doc, dict):
+        raise _fail(f"{what} must be a mapping (got {type(doc).__name__})")
+    _schema_check(CONFIG_SCHEMA, doc, what, CODE)
+    root = config_path.parent
+    names: set[str] = set()
+    fixtures = []
+    for entry in doc["fixtures"]:
+        name = entry["name"]
+        if name in names:
+            raise _fail(f"{what}: fixture name {name!r} is listed twice")
+        names.add(name)
+        fixtures.append(_load_fixture(root, entry, what))
+    fixtures.sort(key=lambda spec: spec.name)
+    command = doc.get("command") or ()
+    if isinstance(command, str):
+        import shlex
+
+        try:
+            command = shlex.split(command)
+        except ValueError as exc:
+            raise _fail(f"{what}: command cannot be parsed: {exc}") from exc
+    return RegressConfig(
+        path=config_path,
+        root=root,
+        doc=doc,
+        fixture_set=doc.get("fixture_set") or DEFAULT_FIXTURE_SET,
+        fixtures=tuple(fixtures),
+        grader_options=dict(doc.get("graders") or {}),
+        candidate=doc.get("candidate") or "",
+        command=tuple(command),
+        timeout_seconds=float(doc.get("timeout_seconds") or DEFAULT_TIMEOUT),
+        pins=dict(doc.get("pins") or {}),
+    )
+
+
+def _load_fixture(root: Path, entry: Mapping[str, Any], what: str) -> FixtureSpec:
+    name = entry["name"]
+    runpack = _safe_relative(entry["runpack"], f"{what}: fixture {name!r} runpack")
+    runpack_path = root / runpack
+    fixture_dir = runpack_path.parent
+    if not fixture_dir.is_dir():
+        raise _fail(
+            f"{what}: fixture {name!r}: directory {PurePosixPath(runpack).parent} does not exist",
+            code=FIXTURE_CODE,
+        )
+    meta = load_fixture_meta(fixture_dir / FIXTURE_FILE)
+    meta_what = f"{PurePosixPath(runpack).parent}/{FIXTURE_FILE}"
+    if meta["name"] != name:
+        raise _fail(f"{meta_what}: name {meta['name']!r} is not the fixture's name {name!r}",
+                    code=FIXTURE_CODE)
+    if entry.get("run_id") and meta["run_id"] != entry["run_id"]:
+        raise _fail(
+            f"{meta_what}: run_id {meta['run_id']!r} differs from gait.yaml's {entry['run_id']!r}",
+            code=FIXTURE_CODE,
+        )
+    if PurePosixPath(meta["runpack"]).name != meta["runpack"]:
+        raise _fail(f"{meta_what}: runpack must be a file name, not {meta['runpack']!r}",
+                    code=FIXTURE_CODE)
+    if not runpack_path.is_file():
+        raise _fail(f"{what}: fixture {name!r}: runpack {runpack} does not exist",
+                    code=FIXTURE_CODE)
+    return FixtureSpec(
+        name=name,
+        run_id=meta["run_id"],
+        runpack=runpack,
+        root=root,
+        meta=meta,
+        grader_options=dict(meta.get("graders") or {}),
+    )
+
+
+def load_fixture_meta(path: Path) -> dict[str, Any]:
+    """fixture.json, strictly parsed and schema-checked."""
+    from gait.canon import loads_strict
+
+    shown = f"{path.parent.name}/{path.name}"
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        raise _fail(f"{shown} not found in {path.parent}", code=FIXTURE_CODE,
+                    hint="gait regress init --from <run_id|path> --name <name> --force") from None
+    except OSError as exc:
+        raise _fail(f"cannot read {path}: {exc.strerror}", code=FIXTURE_CODE) from exc
+    meta = loads_strict(raw, what=shown, code=FIXTURE_CODE)
+    if not isinstance(meta, dict):
+        raise _fail(f"{shown} must be a JSON object", code=FIXTURE_CODE)
+    _schema_check(FIXTURE_SCHEMA, meta, shown, FIXTURE_CODE)
+    return meta

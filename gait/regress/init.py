@@ -1,0 +1,288 @@
+"""``gait regress init``: turn a verified runpack into a fixture in one command.
+
+The fixture holds the runpack (copied byte for byte) and fixture.json with the expectations read
+from that run: tool sequence, verdict sequence, stub-replay exit code, and the default graders.
+gait.yaml is created or extended in place: entries and optional keys already there are kept.
+Nothing is half-written: a new fixture directory appears complete or not at all.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import shutil
+import tempfile
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from gait.errors import InvalidInput
+from gait.regress.config import (
+    CONFIG_NAME,
+    CONFIG_SCHEMA,
+    DEFAULT_FIXTURE_SET,
+    FIXTURE_FILE,
+    FIXTURE_SCHEMA,
+    FIXTURES_DIR,
+    RUNPACK_FILE,
+    SCHEMA_VERSION,
+    load_yaml_text,
+)
+
+NAME_PATTERN = re.compile(r"^[a-z0-9][a-z0-9._-]*$")
+# The reference writes fixture.json in its struct's order; ours (graders) come last.
+META_ORDER = (
+    "schema_id",
+    "schema_version",
+    "name",
+    "run_id",
+    "runpack",
+    "expected_replay_exit_code",
+    "expected_tool_sequence",
+    "expected_verdict_sequence",
+    "candidate_runpack",
+    "context_conformance",
+    "allow_context_runtime_drift",
+    "expected_context_set_digest",
+    "diff_allow_changed_files",
+    "graders",
+)
+CONFIG_ORDER = ("schema_id", "schema_version", "fixture_set", "fixtures")
+ENTRY_ORDER = ("name", "run_id", "runpack")
+
+
+@dataclass
+class InitResult:
+    run_id: str
+    fixture_name: str
+    fixture_dir: str
+    runpack_path: str
+    config_path: str
+    replaced: bool
+    graders: list[str] = field(default_factory=list)
+    expected: dict[str, Any] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "ok": True,
+            "config_path": self.config_path,
+            "fixture_dir": self.fixture_dir,
+            "fixture_name": self.fixture_name,
+            "run_id": self.run_id,
+            "runpack_path": self.runpack_path,
+            "replaced": self.replaced,
+            "graders": self.graders,
+            "next_commands": ["gait regress run --json", "pytest --gait"],
+        }
+
+
+def sanitize_name(run_id: str) -> str:
+    """FORMATS.md 6.4: lowercased, other characters than ``[a-z0-9._-]`` to ``-``, trimmed."""
+    out: list[str] = []
+    for char in run_id.lower():
+        if char.isascii() and (char.isalnum() or char in "._-"):
+            out.append(char)
+        elif not out or out[-1] != "-":
+            out.append("-")
+    name = "".join(out).strip("-._")
+    return name or "fixture"
+
+
+def ordered_meta(meta: Mapping[str, Any]) -> dict[str, Any]:
+    known = [k for k in META_ORDER if k in meta]
+    return {k: meta[k] for k in known + sorted(set(meta) - set(META_ORDER))}
+
+
+def validate_meta(meta: Mapping[str, Any], what: str) -> None:
+    from gait import schema
+
+    problems = schema.errors(FIXTURE_SCHEMA, dict(meta))
+    if problems:
+        raise InvalidInput(f"{what}: {problems[0]}", code="E_REGRESS_FIXTURE_INVALID")
+
+
+def expectations(runpack: Any) -> dict[str, Any]:
+    """What init reads from a run: replay exit code, tool and verdict sequences."""
+    from gait.regress.sequences import tool_sequence, verdict_sequence
+    from gait.runpack.replay import stub_replay
+
+    return {
+        "expected_replay_exit_code": stub_replay(runpack).exit_code,
+        "expected_tool_sequence": tool_sequence(runpack),
+        "expected_verdict_sequence": verdict_sequence(runpack),
+    }
+
+
+def init_fixture(
+    source: str,
+    *,
+    name: str | None = None,
+    directory: str | os.PathLike[str] = ".",
+    force: bool = False,
+) -> InitResult:
+    from gait.regress.manager import get_registry
+    from gait.runpack.reader import load_runpack, verification_error
+    from gait.runpack.resolve import resolve
+    from gait.runpack.verify import VerifyOptions, verify_runpack
+
+    path = resolve(source)
+    report = verify_runpack(path, VerifyOptions())
+    if not report.ok:
+        raise verification_error(source, report)
+    runpack = load_runpack(path, verify=False)
+    fixture_name = name if name is not None else sanitize_name(runpack.run_id)
+    if not NAME_PATTERN.match(fixture_name):
+        raise InvalidInput(
+            f"fixture name {fixture_name!r} must match {NAME_PATTERN.pattern}",
+            code="E_REGRESS_FIXTURE_NAME", hint="--name with lower case letters, digits, . _ -",
+        )
+    root = Path(directory)
+    config_path = root / CONFIG_NAME
+    existing = _read_config(config_path)
+    target = root / FIXTURES_DIR / fixture_name
+    listed = any(e.get("name") == fixture_name for e in existing.get("fixtures", []))
+    occupied = target.exists() and any(target.iterdir())
+    if (occupied or listed) and not force:
+        raise InvalidInput(
+            f"fixture {fixture_name!r} already exists ({FIXTURES_DIR}/{fixture_name}); "
+            "--force replaces it",
+            code="E_REGRESS_FIXTURE_EXISTS",
+            hint=f"gait regress init --from {source} --name <other-name>",
+        )
+    graders = get_registry().default_names()
+    meta = {
+        "schema_id": FIXTURE_SCHEMA,
+        "schema_version": SCHEMA_VERSION,
+        "name": fixture_name,
+        "run_id": runpack.run_id,
+        "runpack": RUNPACK_FILE,
+        **expectations(runpack),
+        "graders": {grader: True for grader in graders},
+    }
+    validate_meta(meta, f"{FIXTURES_DIR}/{fixture_name}/{FIXTURE_FILE}")
+    entry = {
+        "name": fixture_name,
+        "run_id": runpack.run_id,
+        "runpack": f"{FIXTURES_DIR}/{fixture_name}/{RUNPACK_FILE}",
+    }
+    config_bytes = _config_bytes(existing, {fixture_name: entry}, config_path)
+    files = {RUNPACK_FILE: path.read_bytes(), FIXTURE_FILE: _pretty(ordered_meta(meta))}
+    if occupied:
+        commit_files([(target / n, data) for n, data in files.items()])
+    else:
+        _create_dir(target, files)
+    commit_files([(config_path, config_bytes)])
+    return InitResult(
+        run_id=runpack.run_id,
+        fixture_name=fixture_name,
+        fixture_dir=f"{FIXTURES_DIR}/{fixture_name}",
+        runpack_path=entry["runpack"],
+        config_path=CONFIG_NAME,
+        replaced=occupied or listed,
+        graders=graders,
+        expected={k: meta[k] for k in meta if k.startswith("expected_")},
+    )
+
+
+def _pretty(doc: Mapping[str, Any]) -> bytes:
+    from gait.regress.results import pretty
+
+    return pretty(doc)
+
+
+def _read_config(path: Path) -> dict[str, Any]:
+    """The gait.yaml being extended (as parsed), or a fresh skeleton; an invalid one refuses."""
+    if not path.exists():
+        return {}
+    from gait import schema
+
+    text = path.read_text(encoding="utf-8")
+    if not text.strip():
+        return {}
+    doc = load_yaml_text(text, str(path))
+    problems = schema.errors(CONFIG_SCHEMA, doc) if isinstance(doc, dict) else ["not a mapping"]
+    if problems:
+        raise InvalidInput(
+            f"{path} exists but is not a valid gait.yaml ({problems[0]}); fix or remove it first",
+            code="E_REGRESS_CONFIG_INVALID",
+        )
+    return doc
+
+
+def _config_bytes(
+    existing: Mapping[str, Any], entries: Mapping[str, Mapping[str, Any]], path: Path
+) -> bytes:
+    doc = dict(existing)
+    doc.setdefault("schema_id", CONFIG_SCHEMA)
+    doc.setdefault("schema_version", SCHEMA_VERSION)
+    doc.setdefault("fixture_set", DEFAULT_FIXTURE_SET)
+    merged = {e["name"]: dict(e) for e in doc.get("fixtures", [])}
+    for name, entry in entries.items():
+        merged[name] = {**merged.get(name, {}), **entry}
+    doc["fixtures"] = [
+        {k: merged[name][k] for k in ENTRY_ORDER if k in merged[name]} for name in sorted(merged)
+    ]
+    ordered = {k: doc[k] for k in CONFIG_ORDER}
+    ordered.update({k: doc[k] for k in doc if k not in CONFIG_ORDER})
+    from gait import schema
+
+    problems = schema.errors(CONFIG_SCHEMA, ordered)
+    if problems:
+        raise InvalidInput(f"{path}: {problems[0]}", code="E_REGRESS_CONFIG_INVALID")
+    return _pretty(ordered)
+
+
+def rebuild_config(root: Path, run_ids: Mapping[str, str] | None = None) -> None:
+    """Rewrite gait.yaml's fixture entries' run ids from their fixture.json files."""
+    from gait.regress.config import load_fixture_meta
+
+    path = root / CONFIG_NAME
+    existing = _read_config(path)
+    updates = {}
+    for entry in existing.get("fixtures", []):
+        meta_path = (root / entry["runpack"]).parent / FIXTURE_FILE
+        run_id = (run_ids or {}).get(entry["name"]) or load_fixture_meta(meta_path)["run_id"]
+        updates[entry["name"]] = {**entry, "run_id": run_id}
+    commit_files([(path, _config_bytes(existing, updates, path))])
+
+
+def _create_dir(target: Path, files: Mapping[str, bytes]) -> None:
+    target.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
+    try:
+        for name, data in files.items():
+            (staging / name).write_bytes(data)
+            os.chmod(staging / name, 0o644)
+        os.chmod(staging, 0o755)
+        if target.exists():
+            target.rmdir()  # empty (checked by the caller)
+        os.rename(staging, target)
+    except OSError as exc:
+        shutil.rmtree(staging, ignore_errors=True)
+        from gait.errors import IOFailure
+
+        raise IOFailure(f"cannot create {target}: {exc.strerror}", code="E_IO_WRITE") from exc
+
+
+def commit_files(files: list[tuple[Path, bytes]]) -> None:
+    """Write every file aside first, then rename each into place: a failure while preparing
+    leaves every original untouched."""
+    staged: list[tuple[Path, Path]] = []
+    try:
+        for target, data in files:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+            with os.fdopen(fd, "wb") as handle:
+                handle.write(data)
+                handle.flush()
+                os.fsync(handle.fileno())
+            os.chmod(tmp, 0o644)
+            staged.append((Path(tmp), target))
+        for tmp, target in staged:
+            os.replace(tmp, target)
+    finally:
+        for tmp, _ in staged:
+            with contextlib.suppress(OSError):
+                tmp.unlink()

@@ -1,0 +1,197 @@
+"""regress_result.json, per-fixture diff.json files, and ``--update``: written once, by one
+process (the pytest-xdist controller when there are workers), from entries in any order.
+
+Identical inputs give identical bytes: entries are sorted by name, details hold no absolute
+paths or times, and ``created_at`` is the first fixture's run's, as in the reference.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+from gait import __version__
+from gait.fsutil import atomic_write
+from gait.regress.api import FAIL
+from gait.regress.config import RegressConfig
+from gait.regress.engine import Entry
+
+RESULT_SCHEMA = "gait.regress.result"
+DEFAULT_OUTPUT = "regress_result.json"
+ARTIFACT_DIR = "gait-out/regress"
+
+
+def pretty(doc: Mapping[str, Any]) -> bytes:
+    """2-space JSON + newline (FORMATS.md section 0) in the caller's key order, as the reference
+    writes its structs; nested ``details`` objects are sorted, as Go writes its maps."""
+    import json
+
+    return (json.dumps(_sort_nested(doc), indent=2, ensure_ascii=False) + "\n").encode("utf-8")
+
+
+def _sort_nested(value: Any, inside_details: bool = False) -> Any:
+    if isinstance(value, Mapping):
+        items = sorted(value.items()) if inside_details else value.items()
+        return {k: _sort_nested(v, inside_details or k == "details") for k, v in items}
+    if isinstance(value, list):
+        return [_sort_nested(v, inside_details) for v in value]
+    return value
+
+
+def diff_path(fixture: str) -> str:
+    return f"{ARTIFACT_DIR}/{fixture}/diff.json"
+
+
+def build_result(
+    config: RegressConfig,
+    entries: Iterable[Entry],
+    *,
+    created_at: str,
+    producer_version: str = __version__,
+) -> dict[str, Any]:
+    ordered = sorted(entries, key=lambda e: e.name)
+    failing = sorted({e.fixture for e in ordered if e.status == FAIL})
+    graders = []
+    for entry in ordered:
+        item = entry.to_result()
+        if entry.status == FAIL:
+            item["diff_ref"] = diff_path(entry.fixture)
+        graders.append(item)
+    doc: dict[str, Any] = {
+        "schema_id": RESULT_SCHEMA,
+        "schema_version": "1.0.0",
+        "created_at": created_at,
+        "producer_version": producer_version,
+        "fixture_set": config.fixture_set,
+        "status": FAIL if failing else "pass",
+        "graders": graders,
+    }
+    if failing:
+        doc["next_commands"] = next_commands(config, ordered)
+    return doc
+
+
+def next_commands(config: RegressConfig, entries: list[Entry]) -> list[str]:
+    first = next(e for e in entries if e.status == FAIL)
+    fixture = config.fixture(first.fixture)
+    commands = [f"cat {diff_path(first.fixture)}"]
+    if first.candidate and first.candidate != fixture.runpack:
+        commands.append(f"gait run diff {fixture.runpack} {first.candidate} --json")
+    commands.append("gait regress run --update  # accept the new behaviour as expected")
+    return commands
+
+
+def result_bytes(doc: Mapping[str, Any]) -> bytes:
+    return pretty(doc)
+
+
+def write_result(path: Path, doc: Mapping[str, Any]) -> Path:
+    return atomic_write(path, result_bytes(doc))
+
+
+def write_diffs(
+    out_dir: Path,
+    entries: Iterable[Entry],
+    diffs: Mapping[str, Mapping[str, Any] | None],
+) -> list[str]:
+    """One ``diff.json`` per failing fixture: the runpack diff plus the failing graders."""
+    by_fixture: dict[str, list[Entry]] = {}
+    for entry in sorted(entries, key=lambda e: e.name):
+        if entry.status == FAIL:
+            by_fixture.setdefault(entry.fixture, []).append(entry)
+    written = []
+    for fixture, failed in sorted(by_fixture.items()):
+        doc: dict[str, Any] = {
+            "fixture": fixture,
+            "run_id": failed[0].details.get("run_id", ""),
+            "candidate_runpack": failed[0].candidate,
+            "failures": [
+                {
+                    "grader": e.grader,
+                    "reason_codes": e.reason_codes,
+                    "error_code": e.error_code,
+                    "message": e.message,
+                    "divergence": e.divergence,
+                }
+                for e in failed
+            ],
+        }
+        diff = diffs.get(fixture)
+        if diff is not None:
+            doc["runpack_diff"] = diff
+        rel = diff_path(fixture)
+        atomic_write(out_dir / rel, pretty(doc))
+        written.append(rel)
+    return written
+
+
+@dataclass
+class UpdateReport:
+    changed: list[str] = field(default_factory=list)
+    not_updatable: list[str] = field(default_factory=list)
+
+
+def apply_updates(config: RegressConfig, entries: Iterable[Entry]) -> UpdateReport:
+    """Rewrite failing fixtures' expectations from their candidates, all or nothing.
+
+    Every new file is prepared (and validated) before the first one replaces anything, then each
+    is renamed into place; a fixture whose runpack changes run id gets gait.yaml rebuilt.
+    """
+    from gait.canon import loads_strict
+    from gait.regress import init as regress_init
+    from gait.regress.config import load_fixture_meta
+    from gait.runpack.archive import read_members
+
+    report = UpdateReport()
+    patches: dict[str, dict[str, Any]] = {}
+    for entry in sorted(entries, key=lambda e: e.name):
+        if entry.status != FAIL:
+            continue
+        if not entry.update:
+            report.not_updatable.append(f"{entry.name}: {', '.join(entry.reason_codes)}")
+            continue
+        patch = patches.setdefault(entry.fixture, {"meta": {}, "replace_runpack_from": ""})
+        patch["meta"].update(entry.update.get("meta") or {})
+        if entry.update.get("replace_runpack_from"):
+            patch["replace_runpack_from"] = entry.update["replace_runpack_from"]
+    staged: list[tuple[Path, bytes]] = []
+    rebuild_config = False
+    for name, patch in sorted(patches.items()):
+        fixture = config.fixture(name)
+        meta = dict(load_fixture_meta(fixture.meta_path))
+        before = dict(meta)
+        source = patch["replace_runpack_from"]
+        if source:
+            data = Path(source).read_bytes()
+            manifest = loads_strict(read_members(source).data["manifest.json"])
+            new_run_id = manifest["run_id"]
+            if new_run_id != meta["run_id"]:
+                meta["run_id"] = new_run_id
+                rebuild_config = True
+            if data != fixture.runpack_path.read_bytes():
+                staged.append((fixture.runpack_path, data))
+                report.changed.append(f"{fixture.runpack}: replaced by the candidate")
+        meta.update(patch["meta"])
+        for key in sorted(set(meta) | set(before)):
+            if meta.get(key) != before.get(key):
+                report.changed.append(
+                    f"{PurePosixPath(fixture.runpack).parent}/fixture.json: {key}: "
+                    f"{_short(before.get(key))} -> {_short(meta.get(key))}"
+                )
+        if meta != before:
+            regress_init.validate_meta(meta, str(fixture.meta_path))
+            staged.append((fixture.meta_path, pretty(regress_init.ordered_meta(meta))))
+    regress_init.commit_files(staged)
+    if rebuild_config:
+        regress_init.rebuild_config(config.root)
+        report.changed.append("gait.yaml: fixture run ids updated")
+    return report
+
+
+def _short(value: Any, width: int = 80) -> str:
+    from gait.canon import dumps_compact
+
+    text = "(absent)" if value is None else dumps_compact(value)
+    return text if len(text) <= width else text[: width - 3] + "..."
