@@ -329,6 +329,9 @@ class Recorder:
         if value is None:
             return None
         value = _safe_payload(value)
+        if not isinstance(value, dict):
+            # Runpack schemas (here and in the reference) want objects for args and results.
+            value = {"value": value}
         if self.redactor:
             value = self.redactor.apply(kind, value, intent_id)
         return value
