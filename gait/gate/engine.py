@@ -243,6 +243,9 @@ class Gate:
             )
         except GaitError as exc:
             if not self._fails_closed(risk) or exc.code in ("E_SIGN_KEY_REQUIRED",):
+                if exc.code == "E_TRACE_UNWRITABLE" and not isinstance(exc, InvalidInput):
+                    # dev mode: the same error, as invalid input (exit 6)
+                    raise InvalidInput(exc.message, code=exc.code) from exc
                 raise
             code = (
                 "fail_closed_trace_unwritable"
