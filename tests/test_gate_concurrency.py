@@ -1,0 +1,143 @@
+"""16 real processes against one rate limit and one approval token."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+from pathlib import Path
+
+from tests.conftest import gait_executable
+
+PROCS = 16
+POLICY = """\
+default_verdict: allow
+rules:
+  - name: limited
+    priority: 1
+    effect: allow
+    match:
+      tool_names: [tool.read]
+    rate_limit:
+      requests: 5
+      window: hour
+  - name: writes
+    priority: 1
+    effect: require_approval
+    match:
+      tool_names: [tool.write]
+"""
+
+
+def _intent(tool: str) -> dict:
+    return {
+        "schema_id": "gait.gate.intent_request",
+        "schema_version": "1.0.0",
+        "created_at": "2026-06-01T00:00:00Z",
+        "producer_version": "t",
+        "tool_name": tool,
+        "args": {"path": "/tmp/x"},
+        "targets": [{"kind": "path", "value": "/tmp/x"}],
+        "context": {"identity": "agent", "workspace": "/w", "risk_class": "low"},
+    }
+
+
+def _run_all(argv: list[str], cwd: Path, home: Path) -> list[tuple[int, dict]]:
+    env = {**os.environ, "GAIT_HOME": str(home)}
+    procs = [
+        subprocess.Popen(
+            [*gait_executable(), *argv],
+            cwd=cwd,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
+        for _ in range(PROCS)
+    ]
+    results = []
+    for proc in procs:
+        out, _ = proc.communicate(timeout=120)
+        results.append((proc.returncode, json.loads(out)))
+    return results
+
+
+def test_rate_limit_allows_exactly_n(tmp_path: Path, gait_home: Path) -> None:
+    (tmp_path / "policy.yaml").write_text(POLICY)
+    (tmp_path / "intent.json").write_text(json.dumps(_intent("tool.read")))
+    results = _run_all(
+        [
+            "gate",
+            "eval",
+            "--policy",
+            "policy.yaml",
+            "--intent",
+            "intent.json",
+            "--evaluation-time",
+            "2026-06-01T10:00:00Z",
+            "--json",
+        ],
+        tmp_path,
+        gait_home,
+    )
+    codes = sorted(code for code, _ in results)
+    assert codes == [0] * 5 + [3] * (PROCS - 5), results
+    blocked = [out for code, out in results if code == 3]
+    assert all("rate_limit_exceeded" in out["reason_codes"] for out in blocked)
+    # sixteen traces, one unbroken log
+    traces = list((tmp_path / "gait-out" / "traces").glob("trace_*.json"))
+    assert len(traces) == PROCS
+
+
+def test_token_is_used_exactly_once(tmp_path: Path, gait_home: Path) -> None:
+    (tmp_path / "policy.yaml").write_text(POLICY)
+    (tmp_path / "intent.json").write_text(json.dumps(_intent("tool.write")))
+    env = {**os.environ, "GAIT_HOME": str(gait_home)}
+    minted = subprocess.run(
+        [
+            *gait_executable(),
+            "approve",
+            "--intent",
+            "intent.json",
+            "--policy",
+            "policy.yaml",
+            "--approver",
+            "alice",
+            "--reason-code",
+            "CHG",
+            "--ttl",
+            "1h",
+            "--now",
+            "2026-06-01T10:00:00Z",
+            "--out",
+            "token.json",
+            "--json",
+        ],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert minted.returncode == 0, minted.stderr
+    results = _run_all(
+        [
+            "gate",
+            "eval",
+            "--policy",
+            "policy.yaml",
+            "--intent",
+            "intent.json",
+            "--approval-token",
+            "token.json",
+            "--evaluation-time",
+            "2026-06-01T10:10:00Z",
+            "--json",
+        ],
+        tmp_path,
+        gait_home,
+    )
+    allowed = [out for code, out in results if code == 0]
+    assert len(allowed) == 1, results
+    refused = [out for code, out in results if code == 4]
+    assert len(refused) == PROCS - 1
+    assert all("approval_token_replayed" in out["reason_codes"] for out in refused)
