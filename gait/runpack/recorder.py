@@ -309,7 +309,8 @@ class Recorder:
         """Record what a tool call returned (``status="error"`` when it failed)."""
         if status not in ("ok", "error"):
             raise InvalidInput(f"status must be ok or error, not {status!r}", code=_CODE)
-        self._now(ts)
+        if ts is not None:
+            self._now(ts)  # validated; results carry no time of their own in the format
         with self._lock:
             if intent_id not in self._intents:
                 raise InvalidInput(f"result for intent_id {intent_id!r} has no intent", code=_CODE)
