@@ -29,18 +29,42 @@ SESSION_PLUGIN = "gait-session"
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("gait", "gait regressions (runpack fixtures graded as test items)")
-    group.addoption("--gait", action="store_true", default=False,
-                    help="collect and run the gait.yaml fixture set's graders")
-    group.addoption("--gait-config", default=None, metavar="PATH",
-                    help="gait.yaml to use (default: rootdir/gait.yaml, then ./gait.yaml)")
-    group.addoption("--gait-result", default="regress_result.json", metavar="PATH",
-                    help="where to write regress_result.json (default: ./regress_result.json)")
-    group.addoption("--gait-update", action="store_true", default=False,
-                    help="rewrite failing fixtures' expectations from their candidates")
-    group.addoption("--gait-allow-nondeterministic", action="store_true", default=False,
-                    help="run graders that declare themselves non-deterministic (pins required)")
-    group.addoption("--gait-only", action="store_true", default=False,
-                    help="collect only gait items (what `gait regress run` uses)")
+    group.addoption(
+        "--gait",
+        action="store_true",
+        default=False,
+        help="collect and run the gait.yaml fixture set's graders",
+    )
+    group.addoption(
+        "--gait-config",
+        default=None,
+        metavar="PATH",
+        help="gait.yaml to use (default: rootdir/gait.yaml, then ./gait.yaml)",
+    )
+    group.addoption(
+        "--gait-result",
+        default="regress_result.json",
+        metavar="PATH",
+        help="where to write regress_result.json (default: ./regress_result.json)",
+    )
+    group.addoption(
+        "--gait-update",
+        action="store_true",
+        default=False,
+        help="rewrite failing fixtures' expectations from their candidates",
+    )
+    group.addoption(
+        "--gait-allow-nondeterministic",
+        action="store_true",
+        default=False,
+        help="run graders that declare themselves non-deterministic (pins required)",
+    )
+    group.addoption(
+        "--gait-only",
+        action="store_true",
+        default=False,
+        help="collect only gait items (what `gait regress run` uses)",
+    )
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -132,7 +156,9 @@ class GaitSession:
         report = yield
         if isinstance(collector, pytest.Session) and report.passed:
             suite = GaitSuite.from_parent(
-                collector, name="gait", path=self.engine.config.path,
+                collector,
+                name="gait",
+                path=self.engine.config.path,
                 nodeid=_rel(self.engine.config.path, self.config.rootpath),
             )
             if self.config.getoption("gait_only"):
@@ -222,14 +248,17 @@ class GaitSession:
 
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
         summary = getattr(self, "summary", None)
-        if summary is None:
-            return
+        if summary is None or self.bridge is not None:
+            return  # `gait regress run` prints the same summary itself
         from pytest_gait.report import summary_lines
 
         doc, output, updated, not_updatable = summary
         terminalreporter.section("gait regress")
         for line in summary_lines(
-            self.entries.values(), status=doc["status"], output=output, updated=updated,
+            self.entries.values(),
+            status=doc["status"],
+            output=output,
+            updated=updated,
             not_updatable=not_updatable,
         ):
             terminalreporter.line(line)
@@ -251,9 +280,12 @@ class GaitSuite(pytest.Collector):
         for fixture, graders in session.engine.plan():
             children.append(
                 GaitFixture.from_parent(
-                    self, name=fixture.name, path=fixture.dir,
+                    self,
+                    name=fixture.name,
+                    path=fixture.dir,
                     nodeid=_rel(fixture.dir, self.config.rootpath),
-                    fixture=fixture, graders=graders,
+                    fixture=fixture,
+                    graders=graders,
                 )
             )
         return children

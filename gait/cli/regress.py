@@ -1,0 +1,277 @@
+"""``gait regress init|run|graders``: a thin wrapper; ``run`` is ``pytest -p gait --gait`` in
+this process, so every pytest option works after ``--``."""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import io
+import sys
+from pathlib import Path
+from typing import Any
+
+from gait.cli.main import add_common, add_group
+from gait.cli.output import Outcome
+
+INIT_EXPLAIN = (
+    "gait regress init verifies a runpack, copies it to fixtures/<name>/runpack.zip, writes "
+    "fixture.json with the expectations read from that run (tool sequence, verdicts, stub "
+    "replay exit code, default graders) and creates or extends gait.yaml. An existing fixture "
+    "of that name is kept unless --force."
+)
+RUN_EXPLAIN = (
+    "gait regress run runs pytest in this process with the gait plugin (pytest -p gait --gait): "
+    "one test item per fixture and grader, graded against each fixture's runpack, a candidate "
+    "runpack or the runpack your command: records. It writes regress_result.json (and JUnit "
+    "with --junit) and exits 0 when every grader passes, 5 when one fails, 6 for invalid "
+    "gait.yaml or fixtures. Arguments after -- go to pytest."
+)
+GRADERS_EXPLAIN = "gait regress graders lists the graders installed through gait.graders."
+
+
+def register(parser: argparse.ArgumentParser) -> None:
+    sub = add_group(parser)
+    init = sub.add_parser("init", help="turn a runpack into a regression fixture")
+    init.add_argument(
+        "--from",
+        dest="source",
+        required=True,
+        metavar="RUN_ID|PATH",
+        help="run id (./gait-out, then GAIT_HOME) or runpack path",
+    )
+    init.add_argument("--name", default=None, help="fixture name (default: from the run id)")
+    init.add_argument("--dir", default=".", help="fixture set directory (holds gait.yaml)")
+    init.add_argument("--force", action="store_true", help="replace an existing fixture")
+    add_common(init, INIT_EXPLAIN)
+    init.set_defaults(handler=run_init)
+
+    run = sub.add_parser("run", help="grade every fixture (pytest -p gait --gait)")
+    run.add_argument("--config", default="gait.yaml", help="gait.yaml path (default: ./gait.yaml)")
+    run.add_argument("--output", default="regress_result.json", help="result file")
+    run.add_argument("--junit", default=None, metavar="FILE", help="also write JUnit XML")
+    run.add_argument(
+        "--update",
+        action="store_true",
+        help="rewrite failing fixtures' expectations from their candidates",
+    )
+    run.add_argument(
+        "-n",
+        "--numprocesses",
+        default=None,
+        metavar="N",
+        help="parallel workers (pytest-xdist: pip install 'gait[xdist]')",
+    )
+    run.add_argument(
+        "--allow-nondeterministic",
+        action="store_true",
+        help="run non-deterministic graders (they must be pinned in gait.yaml)",
+    )
+    run.add_argument(
+        "pytest_args",
+        nargs="*",
+        metavar="-- PYTEST_ARGS",
+        help="passed to pytest unchanged (-k, -x, --lf, --tb=short...)",
+    )
+    add_common(run, RUN_EXPLAIN)
+    run.set_defaults(handler=run_run)
+
+    graders = sub.add_parser("graders", help="list installed graders")
+    add_common(graders, GRADERS_EXPLAIN)
+    graders.set_defaults(handler=run_graders)
+
+
+def run_init(args: argparse.Namespace) -> Outcome:
+    from gait.regress.init import init_fixture
+
+    result = init_fixture(args.source, name=args.name, directory=args.dir, force=args.force)
+    payload = result.to_json()
+    expected = result.expected
+    lines = [
+        f"fixture={result.fixture_dir} run_id={result.run_id}"
+        + (" (replaced)" if result.replaced else ""),
+        f"config={Path(args.dir, result.config_path).as_posix()}",
+        f"expected_tool_sequence={','.join(expected.get('expected_tool_sequence', [])) or '-'}",
+        f"expected_verdict_sequence={','.join(expected.get('expected_verdict_sequence', [])) or '-'}",
+        f"expected_replay_exit_code={expected.get('expected_replay_exit_code')}",
+        f"graders={','.join(result.graders)}",
+        "next=gait regress run  (or: pytest --gait)",
+    ]
+    return Outcome(payload, 0, lines)
+
+
+def run_graders(args: argparse.Namespace) -> Outcome:
+    from gait.regress.manager import GraderRegistry
+
+    registry = GraderRegistry()
+    rows = []
+    for name, grader in registry.graders().items():
+        rows.append(
+            {
+                "name": name,
+                "default": grader.default,
+                "deterministic": grader.deterministic,
+                "error_code": grader.error_code,
+                "source": registry.source_of(name),
+                "description": grader.description,
+            }
+        )
+    lines = [
+        f"{r['name']:<20} {'default' if r['default'] else 'opt-in ':<7} "
+        f"{'' if r['deterministic'] else '[non-deterministic] '}{r['description']} "
+        f"({r['source']})"
+        for r in rows
+    ]
+    return Outcome({"ok": True, "graders": rows}, 0, lines[:40])
+
+
+def _pytest_args(args: argparse.Namespace, config_path: Path, output: Path) -> list[str]:
+    root = config_path.parent.resolve()
+    argv = [
+        str(root),
+        "--rootdir",
+        str(root),
+        "-p",
+        "gait",
+        "--gait",
+        "--gait-only",
+        "--gait-config",
+        str(config_path.resolve()),
+        "--gait-result",
+        str(output),
+        "-q",
+        "--tb=no",
+        "-rN",
+        "--no-header",
+        # `gait` is imported already (this CLI), so pytest cannot assertion-rewrite it: expected.
+        "-W",
+        "ignore:Module already imported so cannot be rewritten:pytest.PytestAssertRewriteWarning",
+    ]
+    if args.junit:
+        from gait.regress.config import load_config
+
+        suite = load_config(config_path).fixture_set
+        argv += [
+            "--junitxml",
+            str(Path(args.junit).resolve()),
+            "-o",
+            f"junit_suite_name=gait.regress.{suite}",
+        ]
+    if args.update:
+        argv.append("--gait-update")
+    if args.allow_nondeterministic:
+        argv.append("--gait-allow-nondeterministic")
+    extra = list(args.pytest_args or [])
+    if args.numprocesses is not None:
+        from gait.errors import DependencyMissing, InvalidInput
+
+        try:
+            import xdist  # noqa: F401
+        except ImportError:
+            raise DependencyMissing(
+                "-n needs pytest-xdist",
+                code="E_DEPENDENCY_MISSING",
+                hint="pip install 'gait[xdist]'",
+            ) from None
+        if not (args.numprocesses == "auto" or str(args.numprocesses).isdigit()):
+            raise InvalidInput(
+                f"-n must be a number or auto, not {args.numprocesses!r}", code="E_USAGE"
+            )
+        argv += ["-n", str(args.numprocesses)]
+        if not any(a.startswith("--dist") for a in extra):
+            # Keep each fixture's graders on one worker: one verification, one command run.
+            argv += ["--dist", "loadscope"]
+    return argv + extra
+
+
+def run_run(args: argparse.Namespace) -> Outcome:
+    import pytest
+
+    from gait.errors import GaitError, InvalidInput
+    from gait.regress.config import load_config
+    from pytest_gait.plugin import RunBridge
+
+    config_path = Path(args.config)
+    if config_path.is_dir():
+        config_path = config_path / "gait.yaml"
+    regress_config = load_config(config_path)
+    if not regress_config.fixtures:
+        raise InvalidInput(
+            f"{config_path} lists no fixtures",
+            code="E_REGRESS_NO_FIXTURES",
+            hint="gait regress init --from <run_id|path>",
+        )
+    output = Path(args.output).resolve()
+    argv = _pytest_args(args, config_path, output)
+    bridge = RunBridge()
+    err = io.StringIO()
+    out_target = sys.stderr if args.json else sys.stdout
+    with contextlib.redirect_stderr(err), contextlib.redirect_stdout(out_target):
+        code = int(pytest.main(argv, plugins=[bridge]))
+    if bridge.error is not None:
+        raise bridge.error
+    sys.stderr.write(err.getvalue())
+    if bridge.doc is None:
+        if code == 4:
+            last = [line for line in err.getvalue().splitlines() if line.strip()]
+            raise InvalidInput(
+                f"pytest refused the arguments: {last[-1] if last else 'usage error'}",
+                code="E_USAGE",
+                hint="gait regress run --help",
+            )
+        if code == 5:
+            raise InvalidInput("no graders were selected to run", code="E_REGRESS_NO_FIXTURES")
+        raise GaitError(f"pytest stopped before grading (exit {code})", code="E_INTERNAL")
+    if code in (2, 3):
+        raise GaitError(
+            f"pytest was interrupted (exit {code}); {args.output} holds the graders that ran",
+            code="E_REGRESS_INTERRUPTED",
+        )
+    return _run_outcome(args, bridge)
+
+
+def _run_outcome(args: argparse.Namespace, bridge: Any) -> Outcome:
+    from pytest_gait.report import summary_lines
+
+    doc = bridge.doc
+    entries = bridge.entries
+    failed = [e for e in entries if e.status == "fail"]
+    artifacts = [args.output] + ([args.junit] if args.junit else [])
+    payload: dict[str, Any] = {
+        "ok": doc["status"] == "pass",
+        "status": doc["status"],
+        "fixture_set": doc["fixture_set"],
+        "graders": len(entries),
+        "output": args.output,
+        "artifact_paths": artifacts,
+    }
+    if args.junit:
+        payload["junit"] = args.junit
+    skipped = [e.name for e in entries if e.status == "skip"]
+    if skipped:
+        payload["skipped"] = skipped
+    if failed:
+        payload["failed"] = len(failed)
+        payload["top_failure_reason"] = (failed[0].reason_codes or ["fail"])[0]
+        payload["error_code"] = failed[0].error_code
+        payload["failures"] = [
+            {"name": e.name, "error_code": e.error_code, "reason_codes": e.reason_codes}
+            for e in failed[:20]
+        ]
+        payload["diffs"] = bridge.diffs
+        payload["next_command"] = "gait regress run --json"
+        payload["next_commands"] = doc.get("next_commands", [])
+    if args.update:
+        payload["updated"] = bridge.updated
+        payload["not_updatable"] = bridge.not_updatable
+    lines = summary_lines(
+        entries,
+        status=doc["status"],
+        output=args.output,
+        updated=bridge.updated,
+        not_updatable=bridge.not_updatable,
+    )
+    if args.junit:
+        lines.append(f"junit={args.junit}")
+    if failed:
+        lines.append(f"next={(doc.get('next_commands') or ['gait regress run'])[0]}")
+    return Outcome(payload, 0 if payload["ok"] else 5, lines)
