@@ -86,12 +86,14 @@ def run_init(args: argparse.Namespace) -> Outcome:
     result = init_fixture(args.source, name=args.name, directory=args.dir, force=args.force)
     payload = result.to_json()
     expected = result.expected
+    tools = ",".join(expected.get("expected_tool_sequence", [])) or "-"
+    verdicts = ",".join(expected.get("expected_verdict_sequence", [])) or "-"
     lines = [
         f"fixture={result.fixture_dir} run_id={result.run_id}"
         + (" (replaced)" if result.replaced else ""),
         f"config={Path(args.dir, result.config_path).as_posix()}",
-        f"expected_tool_sequence={','.join(expected.get('expected_tool_sequence', [])) or '-'}",
-        f"expected_verdict_sequence={','.join(expected.get('expected_verdict_sequence', [])) or '-'}",
+        f"expected_tool_sequence={tools}",
+        f"expected_verdict_sequence={verdicts}",
         f"expected_replay_exit_code={expected.get('expected_replay_exit_code')}",
         f"graders={','.join(result.graders)}",
         "next=gait regress run  (or: pytest --gait)",
