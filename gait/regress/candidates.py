@@ -13,6 +13,7 @@ import glob
 import os
 import signal
 import subprocess
+import sys
 from pathlib import Path, PurePosixPath
 
 from gait.regress.config import FixtureSpec, RegressConfig
@@ -55,8 +56,12 @@ class CandidateResolver:
             label = _label(self.config.root, path)
             if not path.is_file():
                 return Candidate(
-                    None, label, "candidate_runpack", "candidate_runpack_invalid",
-                    f"candidate runpack {label} not found", {"candidate_runpack": label},
+                    None,
+                    label,
+                    "candidate_runpack",
+                    "candidate_runpack_invalid",
+                    f"candidate runpack {label} not found",
+                    {"candidate_runpack": label},
                 )
             return Candidate(path, label, "candidate_runpack")
         return Candidate(fixture.runpack_path, fixture.runpack, "fixture")
@@ -73,15 +78,22 @@ class CandidateResolver:
             label = _label(self.config.root, path)
             if not path.is_file():
                 return Candidate(
-                    None, label, "candidate", "candidate_runpack_invalid",
-                    f"candidate runpack {label} not found", {"candidate_runpack": label},
+                    None,
+                    label,
+                    "candidate",
+                    "candidate_runpack_invalid",
+                    f"candidate runpack {label} not found",
+                    {"candidate_runpack": label},
                 )
             return Candidate(path, label, "candidate")
         matches = self._index(formatted).get(fixture.run_id, [])
         if len(matches) != 1:
             why = "no runpack" if not matches else f"{len(matches)} runpacks"
             return Candidate(
-                None, pattern, "candidate", "candidate_runpack_invalid",
+                None,
+                pattern,
+                "candidate",
+                "candidate_runpack_invalid",
                 f"{why} matching {pattern!r} has run_id {fixture.run_id}",
                 {"candidate_pattern": pattern},
             )
@@ -125,17 +137,26 @@ class CandidateResolver:
                 "GAIT_FIXTURE_RUN_ID": fixture.run_id,
             }
         )
-        argv = list(self.config.command)
-        shown = " ".join(argv)
+        # "{python}" is this interpreter: the agent runs with the gait it is graded by.
+        argv = [sys.executable if part == "{python}" else part for part in self.config.command]
+        shown = " ".join(self.config.command)
         timeout = self.config.timeout_seconds
         try:
             proc = subprocess.Popen(  # noqa: S603 - the user's own configured command
-                argv, cwd=self.config.root, env=env, stdin=subprocess.DEVNULL,
-                stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True,
+                argv,
+                cwd=self.config.root,
+                env=env,
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                start_new_session=True,
             )
         except OSError as exc:
             return Candidate(
-                None, label, "command", "command_failed",
+                None,
+                label,
+                "command",
+                "command_failed",
                 f"command {shown!r} could not start: {exc.strerror or exc}",
                 {"command": argv},
             )
@@ -144,20 +165,29 @@ class CandidateResolver:
         except subprocess.TimeoutExpired:
             _kill_group(proc)
             return Candidate(
-                None, label, "command", "command_timeout",
+                None,
+                label,
+                "command",
+                "command_timeout",
                 f"command {shown!r} did not finish within {timeout:g} s (timeout_seconds)",
                 {"command": argv, "timeout_seconds": timeout},
             )
         if proc.returncode != 0:
             tail = _tail(stderr)
             return Candidate(
-                None, label, "command", "command_failed",
+                None,
+                label,
+                "command",
+                "command_failed",
                 f"command {shown!r} exited {proc.returncode}" + (f": {tail}" if tail else ""),
                 {"command": argv, "command_exit_code": proc.returncode},
             )
         if not out.is_file():
             return Candidate(
-                None, label, "command", "candidate_runpack_invalid",
+                None,
+                label,
+                "command",
+                "candidate_runpack_invalid",
                 f"command {shown!r} exited 0 but wrote no runpack to ${RECORD_TO_ENV}",
                 {"command": argv},
             )
