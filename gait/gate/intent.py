@@ -9,6 +9,7 @@ names the field.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Mapping
 from typing import Any
@@ -149,6 +150,8 @@ def _fail(message: str) -> IntentInvalid:
 
 
 def _str(value: Any, where: str) -> str:
+    if type(value) is str:
+        return value
     if value is None:
         return ""
     if not isinstance(value, str):
@@ -192,6 +195,11 @@ def _list(value: Any, where: str) -> list[Any]:
     return value
 
 
+@functools.lru_cache(maxsize=4096)
+def _canonical_time(value: str) -> str:
+    return timefmt.canonical(value)
+
+
 def _time(value: Any, where: str) -> str:
     """Canonical RFC 3339 (the zero time when unset), as the reference always prints it."""
     if value is None:
@@ -199,7 +207,7 @@ def _time(value: Any, where: str) -> str:
     if not isinstance(value, str):
         raise _fail(f"{where} must be an RFC 3339 time")
     try:
-        return timefmt.canonical(value)
+        return _canonical_time(value)
     except InvalidInput as exc:
         raise _fail(f"{where} is not an RFC 3339 time") from exc
 
@@ -230,6 +238,7 @@ def normalize_json(value: Any, where: str = "args") -> Any:
     raise _fail(f"{where} holds a value that is not JSON ({kind.__name__})")
 
 
+@functools.lru_cache(maxsize=8192)
 def _key_suggests_credential(key: str) -> bool:
     lowered = key.strip().lower()
     if not lowered or lowered.endswith(_SAFE_KEY_SUFFIXES):
@@ -253,7 +262,29 @@ def looks_like_secret(value: str) -> bool:
     return has_alpha and has_digit
 
 
+def _has_credentials(value: Any) -> bool:
+    if isinstance(value, dict):
+        for key, nested in value.items():
+            if (
+                _key_suggests_credential(key)
+                and isinstance(nested, str)
+                and looks_like_secret(nested)
+            ):
+                return True
+            if isinstance(nested, (dict, list)) and _has_credentials(nested):
+                return True
+    elif isinstance(value, list):
+        return any(isinstance(v, (dict, list)) and _has_credentials(v) for v in value)
+    return False
+
+
 def _reject_credentials(path: str, value: Any) -> None:
+    """Refuse raw credential material; the error names the first offender in key order."""
+    if _has_credentials(value):
+        _reject_credentials_sorted(path, value)
+
+
+def _reject_credentials_sorted(path: str, value: Any) -> None:
     if isinstance(value, dict):
         for key in sorted(value):
             child = f"{path}.{key}"
@@ -267,10 +298,10 @@ def _reject_credentials(path: str, value: Any) -> None:
                     f"{child} must not contain raw credential material; "
                     "use credential references or digests instead"
                 )
-            _reject_credentials(child, nested)
+            _reject_credentials_sorted(child, nested)
     elif isinstance(value, list):
         for index, nested in enumerate(value):
-            _reject_credentials(f"{path}[{index}]", nested)
+            _reject_credentials_sorted(f"{path}[{index}]", nested)
 
 
 def _tool_base(tool_name: str) -> str:
@@ -357,18 +388,36 @@ def _is_destructive(endpoint_class: str, operation: str) -> bool:
 _HINTS = ("read_only_hint", "destructive_hint", "idempotent_hint", "open_world_hint")
 
 
+def _field(target: Mapping[str, Any], name: str, where: str) -> str:
+    value = target.get(name)
+    if type(value) is str:
+        return value.strip()
+    if value is None:
+        return ""
+    raise _fail(f"{where}.{name} must be a string")
+
+
+def _flag(target: Mapping[str, Any], name: str, where: str) -> bool:
+    value = target.get(name)
+    if value is None or value is False:
+        return False
+    if value is True:
+        return True
+    raise _fail(f"{where}.{name} must be a boolean")
+
+
 def _normalize_target(raw: Any, tool_name: str, where: str) -> tuple[tuple[Any, ...], dict]:
-    target = _obj(raw, where)
-    kind = _str(target.get("kind"), f"{where}.kind").strip().lower()
-    value = _str(target.get("value"), f"{where}.value").strip()
-    operation = _str(target.get("operation"), f"{where}.operation").strip().lower()
-    sensitivity = _str(target.get("sensitivity"), f"{where}.sensitivity").strip().lower()
-    endpoint_class = _str(target.get("endpoint_class"), f"{where}.endpoint_class").strip().lower()
-    domain = _str(target.get("endpoint_domain"), f"{where}.endpoint_domain").strip().lower()
-    method = _str(target.get("discovery_method"), f"{where}.discovery_method").strip().lower()
+    target = raw if type(raw) is dict else _obj(raw, where)
+    kind = _field(target, "kind", where).lower()
+    value = _field(target, "value", where)
+    operation = _field(target, "operation", where).lower()
+    sensitivity = _field(target, "sensitivity", where).lower()
+    endpoint_class = _field(target, "endpoint_class", where).lower()
+    domain = _field(target, "endpoint_domain", where).lower()
+    method = _field(target, "discovery_method", where).lower()
     method = method.replace("-", "_").replace(" ", "_") if method else "unknown"
-    flag = _bool(target.get("destructive"), f"{where}.destructive")
-    hints = [_bool(target.get(name), f"{where}.{name}") for name in _HINTS]
+    flag = _flag(target, "destructive", where)
+    hints = [_flag(target, name, where) for name in _HINTS]
     if not kind or not value:
         raise _fail("targets require kind and value")
     if kind not in TARGET_KINDS:
@@ -377,7 +426,7 @@ def _normalize_target(raw: Any, tool_name: str, where: str) -> tuple[tuple[Any, 
         endpoint_class = infer_endpoint_class(kind, operation, tool_name)
     if endpoint_class not in ENDPOINT_CLASSES:
         raise _fail(f"unsupported endpoint class: {endpoint_class}")
-    if not domain:
+    if not domain and (kind == "host" or kind == "url"):
         domain = infer_endpoint_domain(kind, value)
     if method not in DISCOVERY_METHODS:
         raise _fail(f"unsupported discovery method: {method}")
@@ -576,6 +625,10 @@ def _normalize_agent_identity(raw: Any) -> dict[str, Any] | None:
     return out
 
 
+_CONTEXT_TRIMMED_SET = frozenset(_CONTEXT_TRIMMED)
+_CONTEXT_LISTS_SET = frozenset(_CONTEXT_LISTS)
+
+
 def normalize_context(raw: Any) -> dict[str, Any]:
     data = _obj(raw, "context")
     identity = _str(data.get("identity"), "context.identity").strip()
@@ -587,26 +640,6 @@ def normalize_context(raw: Any) -> dict[str, Any]:
         raise _fail("context.workspace is required")
     if not risk_class:
         raise _fail("context.risk_class is required")
-    auth_context = _normalize_auth_context(data.get("auth_context"))
-    sandbox = _normalize_sandbox(data.get("sandbox"))
-    agent_identity = _normalize_agent_identity(data.get("agent_identity"))
-    set_digest = _str(data.get("context_set_digest"), "context.context_set_digest").strip().lower()
-    if set_digest and not _HEX64.match(set_digest):
-        raise _fail("context.context_set_digest must be sha256 hex")
-    ttl = _int(data.get("credential_ttl_seconds"), "context.credential_ttl_seconds")
-    if ttl < 0:
-        raise _fail("context.credential_ttl_seconds must be >= 0")
-    cred_source = _str(data.get("credential_source"), "context.credential_source").strip().lower()
-    if cred_source and cred_source not in CREDENTIAL_SOURCES:
-        raise _fail(f"context.credential_source is unsupported: {cred_source}")
-    access = (
-        _str(data.get("credential_access_type"), "context.credential_access_type").strip().lower()
-    )
-    if access and access not in CREDENTIAL_ACCESS_TYPES:
-        raise _fail(f"context.credential_access_type is unsupported: {access}")
-    mode = _str(data.get("context_evidence_mode"), "context.context_evidence_mode").strip().lower()
-    if mode and mode not in ("best_effort", "required"):
-        raise _fail("context.context_evidence_mode must be best_effort or required")
     phase = _str(data.get("phase"), "context.phase").strip().lower() or "apply"
     if phase not in ("plan", "apply"):
         raise _fail("context.phase must be plan or apply")
@@ -616,34 +649,93 @@ def normalize_context(raw: Any) -> dict[str, Any]:
         "risk_class": risk_class,
         "phase": phase,
     }
-    for name in _CONTEXT_TRIMMED:
-        text = _str(data.get(name), f"context.{name}").strip()
-        if text:
-            out[name] = text
-    if cred_source:
-        out["credential_source"] = cred_source
-    if access:
-        out["credential_access_type"] = access
-    if ttl:
-        out["credential_ttl_seconds"] = ttl
-    revision = _int(data.get("contract_revision"), "context.contract_revision")
-    if revision:
-        out["contract_revision"] = revision
-    if agent_identity is not None:
-        out["agent_identity"] = agent_identity
-    if auth_context is not None:
-        out["auth_context"] = auth_context
+    # Only the keys present are visited: most intents carry few of the optional fields.
+    for name, value in data.items():
+        if name in _CONTEXT_TRIMMED_SET:
+            text = _str(value, f"context.{name}").strip()
+            if text:
+                out[name] = text
+        elif name in _CONTEXT_LISTS_SET:
+            values = _string_list(value, f"context.{name}")
+            if values:
+                out[name] = values
+        elif name in _CONTEXT_SPECIAL:
+            _CONTEXT_SPECIAL[name](value, out)
+    return out
+
+
+def _ctx_auth(value: Any, out: dict[str, Any]) -> None:
+    auth = _normalize_auth_context(value)
+    if auth is not None:
+        out["auth_context"] = auth
+
+
+def _ctx_sandbox(value: Any, out: dict[str, Any]) -> None:
+    sandbox = _normalize_sandbox(value)
     if sandbox is not None:
         out["sandbox"] = sandbox
-    if set_digest:
-        out["context_set_digest"] = set_digest
-    if mode:
-        out["context_evidence_mode"] = mode
-    for name in _CONTEXT_LISTS:
-        values = _string_list(data.get(name), f"context.{name}")
-        if values:
-            out[name] = values
-    return out
+
+
+def _ctx_agent_identity(value: Any, out: dict[str, Any]) -> None:
+    agent = _normalize_agent_identity(value)
+    if agent is not None:
+        out["agent_identity"] = agent
+
+
+def _ctx_set_digest(value: Any, out: dict[str, Any]) -> None:
+    text = _str(value, "context.context_set_digest").strip().lower()
+    if text and not _HEX64.match(text):
+        raise _fail("context.context_set_digest must be sha256 hex")
+    if text:
+        out["context_set_digest"] = text
+
+
+def _ctx_ttl(value: Any, out: dict[str, Any]) -> None:
+    ttl = _int(value, "context.credential_ttl_seconds")
+    if ttl < 0:
+        raise _fail("context.credential_ttl_seconds must be >= 0")
+    if ttl:
+        out["credential_ttl_seconds"] = ttl
+
+
+def _ctx_revision(value: Any, out: dict[str, Any]) -> None:
+    revision = _int(value, "context.contract_revision")
+    if revision:
+        out["contract_revision"] = revision
+
+
+def _ctx_enum(name: str, allowed: frozenset[str] | None, message: str) -> Any:
+    def apply(value: Any, out: dict[str, Any]) -> None:
+        text = _str(value, f"context.{name}").strip().lower()
+        if text and allowed is not None and text not in allowed:
+            raise _fail(message.format(text))
+        if text:
+            out[name] = text
+
+    return apply
+
+
+_CONTEXT_SPECIAL = {
+    "auth_context": _ctx_auth,
+    "sandbox": _ctx_sandbox,
+    "agent_identity": _ctx_agent_identity,
+    "context_set_digest": _ctx_set_digest,
+    "credential_ttl_seconds": _ctx_ttl,
+    "contract_revision": _ctx_revision,
+    "credential_source": _ctx_enum(
+        "credential_source", CREDENTIAL_SOURCES, "context.credential_source is unsupported: {}"
+    ),
+    "credential_access_type": _ctx_enum(
+        "credential_access_type",
+        CREDENTIAL_ACCESS_TYPES,
+        "context.credential_access_type is unsupported: {}",
+    ),
+    "context_evidence_mode": _ctx_enum(
+        "context_evidence_mode",
+        frozenset({"best_effort", "required"}),
+        "context.context_evidence_mode must be best_effort or required",
+    ),
+}
 
 
 def _normalize_skill_provenance(raw: Any) -> dict[str, Any] | None:

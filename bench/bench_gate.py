@@ -1,0 +1,288 @@
+"""Gate decision benchmarks; prints one JSON summary.
+
+Cases: the reference's own typical case (FORMATS 5.5 / issue 6: default require_approval, fail
+closed for high and critical requiring targets and arg_provenance, rules allow-safe-write and
+block-external-host, a ``tool.write`` intent); 10-rule and 100-rule policies; the decision plus a
+signed trace (built and signed in memory, and written with the decision log); ``gait gate eval``
+wall time beside ``python -c pass``; and, when the optional ``bench`` extra (cedarpy) is
+installed, the same decisions with cedarpy on an equivalent Cedar policy.
+
+Run: ``python bench/bench_gate.py [--quick]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from gait.gate.engine import Gate
+from gait.gate.evaluate import evaluate
+from gait.gate.intent import normalize_intent
+from gait.gate.policy import load_policy_text
+from gait.gate.trace import TraceInput, build_trace
+from gait.sign.keys import SigningKey
+
+TYPICAL_POLICY = """\
+default_verdict: require_approval
+fail_closed:
+  enabled: true
+  risk_classes: [high, critical]
+  required_fields: [targets, arg_provenance]
+rules:
+  - name: allow-safe-write
+    priority: 10
+    effect: allow
+    match:
+      tool_names: [tool.write]
+      target_kinds: [path]
+      workspace_prefixes: [/tmp]
+      provenance_sources: [user]
+    reason_codes: [safe_write]
+  - name: block-external-host
+    priority: 20
+    effect: block
+    match:
+      tool_names: [tool.write]
+      target_kinds: [host]
+    reason_codes: [blocked_external]
+    violations: [external_egress]
+"""
+
+TYPICAL_INTENT: dict[str, Any] = {
+    "schema_id": "gait.gate.intent_request",
+    "schema_version": "1.0.0",
+    "created_at": "2026-02-18T00:00:00Z",
+    "producer_version": "bench",
+    "tool_name": "tool.write",
+    "args": {"path": "/tmp/out.txt", "content": "hello"},
+    "targets": [{"kind": "path", "value": "/tmp/out.txt", "operation": "write"}],
+    "arg_provenance": [{"arg_path": "$.path", "source": "user"}],
+    "context": {"identity": "bench-user", "workspace": "/tmp/workspace", "risk_class": "high"},
+}
+
+
+def many_rules_policy(count: int) -> str:
+    """``count`` rules that do not match the intent, then the one that does (worst case)."""
+    lines = ["default_verdict: require_approval", "rules:"]
+    for index in range(count - 1):
+        lines += [
+            f"  - name: rule-{index:03d}",
+            f"    priority: {index}",
+            "    effect: block",
+            "    match:",
+            f"      tool_names: [tool.other{index}]",
+            "      target_kinds: [path]",
+        ]
+    lines += [
+        "  - name: allow-safe-write",
+        f"    priority: {count}",
+        "    effect: allow",
+        "    match:",
+        "      tool_names: [tool.write]",
+        "      target_kinds: [path]",
+        "      workspace_prefixes: [/tmp]",
+        "      provenance_sources: [user]",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def cedar_policy(count: int) -> str:
+    rules = []
+    for index in range(count - 1):
+        rules.append(
+            f'forbid(principal, action == Action::"tool.other{index}", resource) '
+            'when { context.target_kinds.contains("path") };'
+        )
+    rules.append(
+        'permit(principal, action == Action::"tool.write", resource) when { '
+        'context.target_kinds.contains("path") && context.workspace like "/tmp*" && '
+        'context.provenance_sources.contains("user") };'
+    )
+    return "\n".join(rules)
+
+
+def timed(fn: Any, iterations: int) -> dict[str, float]:
+    for _ in range(min(200, iterations)):
+        fn()
+    samples = []
+    clock = time.perf_counter_ns
+    for _ in range(iterations):
+        start = clock()
+        fn()
+        samples.append(clock() - start)
+    samples.sort()
+    return {
+        "p50_us": round(samples[len(samples) // 2] / 1000, 2),
+        "p95_us": round(samples[int(len(samples) * 0.95)] / 1000, 2),
+        "mean_us": round(statistics.fmean(samples) / 1000, 2),
+        "n": iterations,
+    }
+
+
+def bench_decisions(iterations: int) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    typical = load_policy_text(TYPICAL_POLICY)
+    assert evaluate(typical, TYPICAL_INTENT).verdict == "allow"
+    out["typical_decision"] = timed(lambda: evaluate(typical, TYPICAL_INTENT), iterations)
+    normalized = normalize_intent(TYPICAL_INTENT).stripped()
+    out["typical_evaluate_prenormalized"] = timed(lambda: evaluate(typical, normalized), iterations)
+    out["typical_decision_with_digests"] = timed(lambda: _with_digests(typical), iterations)
+    for count in (10, 100):
+        policy = load_policy_text(many_rules_policy(count))
+        assert evaluate(policy, TYPICAL_INTENT).verdict == "allow"
+        out[f"rules_{count}_decision"] = timed(
+            lambda p=policy: evaluate(p, TYPICAL_INTENT), iterations
+        )
+    return out
+
+
+def _with_digests(policy: Any) -> None:
+    decision = evaluate(policy, TYPICAL_INTENT)
+    assert decision.intent is not None
+    decision.intent.digest  # noqa: B018 - computed for the timing
+    decision.intent.args_digest  # noqa: B018
+
+
+def bench_traces(iterations: int) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    policy = load_policy_text(TYPICAL_POLICY)
+    key = SigningKey.generate()
+
+    def decide_and_sign() -> None:
+        decision = evaluate(policy, TYPICAL_INTENT)
+        intent = decision.intent
+        assert intent is not None
+        build_trace(
+            TraceInput(
+                intent_doc=intent.doc,
+                intent_digest=intent.digest,
+                args_digest=intent.args_digest,
+                policy_digest=policy.digest,
+                policy_id=policy.schema_id,
+                policy_version=policy.schema_version,
+                verdict=decision.verdict,
+                violations=decision.violations,
+                created_at=decision.created_at,
+                producer_version="bench",
+            ),
+            key,
+            "2026-02-18T00:00:00.123456789Z",
+        )
+
+    out["decision_plus_signed_trace"] = timed(decide_and_sign, iterations)
+    with tempfile.TemporaryDirectory() as tmp:
+        gate = Gate(policy, signing_key=key, trace_dir=Path(tmp) / "traces")
+        out["decision_plus_trace_written_and_logged"] = timed(
+            lambda: gate.decide(TYPICAL_INTENT), max(iterations // 20, 50)
+        )
+    return out
+
+
+def bench_cli(runs: int) -> dict[str, Any]:
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        (root / "policy.yaml").write_text(TYPICAL_POLICY)
+        (root / "intent.json").write_text(json.dumps(TYPICAL_INTENT))
+        env = {**os.environ, "GAIT_HOME": str(root / "home")}
+        gait = [sys.executable, "-m", "gait"]
+
+        def wall(argv: list[str]) -> float:
+            samples = []
+            for _ in range(runs):
+                start = time.perf_counter()
+                subprocess.run(argv, cwd=root, env=env, capture_output=True, check=False)
+                samples.append(time.perf_counter() - start)
+            return round(statistics.median(samples) * 1000, 1)
+
+        return {
+            "gate_eval_wall_ms_p50": wall(
+                [
+                    *gait,
+                    "gate",
+                    "eval",
+                    "--policy",
+                    "policy.yaml",
+                    "--intent",
+                    "intent.json",
+                    "--json",
+                ]
+            ),
+            "python_c_pass_wall_ms_p50": wall([sys.executable, "-c", "pass"]),
+            "runs": runs,
+        }
+
+
+def bench_cedar(iterations: int) -> dict[str, Any]:
+    try:
+        import cedarpy
+    except ImportError:
+        return {"skipped": "cedarpy not installed (pip install '.[bench]')"}
+    out: dict[str, Any] = {}
+    request = {
+        "principal": 'User::"bench-user"',
+        "action": 'Action::"tool.write"',
+        "resource": 'Resource::"/tmp/out.txt"',
+        "context": {
+            "target_kinds": ["path"],
+            "workspace": "/tmp/workspace",
+            "provenance_sources": ["user"],
+        },
+    }
+    for count in (10, 100):
+        policies = cedar_policy(count)
+        result = cedarpy.is_authorized(request, policies, [])
+        assert result.allowed, result
+        per_call = timed(
+            lambda p=policies: cedarpy.is_authorized(request, p, []), max(iterations // 10, 200)
+        )
+        batch = [request] * 100
+        batch_timing = timed(
+            lambda p=policies, b=batch: cedarpy.is_authorized_batch(b, p, []),
+            max(iterations // 200, 20),
+        )
+        out[f"rules_{count}_is_authorized"] = per_call
+        out[f"rules_{count}_is_authorized_batch_per_request_us"] = round(
+            batch_timing["p50_us"] / len(batch), 2
+        )
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--quick", action="store_true", help="fewer iterations")
+    args = parser.parse_args()
+    iterations = 2000 if args.quick else 20000
+    summary = {
+        "python": sys.version.split()[0],
+        "decisions": bench_decisions(iterations),
+        "traces": bench_traces(max(iterations // 4, 500)),
+        "cli": bench_cli(3 if args.quick else 10),
+        "cedarpy": bench_cedar(iterations),
+    }
+    ours = summary["decisions"]
+    cedar = summary["cedarpy"]
+    if "rules_100_is_authorized" in cedar:
+        summary["speedup_vs_cedarpy_100_rules"] = {
+            "is_authorized": round(
+                cedar["rules_100_is_authorized"]["p50_us"] / ours["rules_100_decision"]["p50_us"],
+                1,
+            ),
+            "is_authorized_batch": round(
+                cedar["rules_100_is_authorized_batch_per_request_us"]
+                / ours["rules_100_decision"]["p50_us"],
+                1,
+            ),
+        }
+    print(json.dumps(summary, indent=2, sort_keys=True))
+
+
+if __name__ == "__main__":
+    main()
