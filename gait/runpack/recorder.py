@@ -31,9 +31,11 @@ import platform
 import secrets
 import tempfile
 import threading
+import time
 import warnings
 import zipfile
 from collections.abc import Callable, Iterable, Mapping
+from json.encoder import encode_basestring as _enc
 from pathlib import Path
 from typing import IO, Any, TypeVar
 
@@ -116,6 +118,28 @@ def jsonable(value: Any) -> Any:
     return f"<{type(value).__module__}.{type(value).__qualname__}>"
 
 
+def _utf8(text: str) -> bytes:
+    try:
+        return text.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise InvalidInput(f"text is not valid Unicode: {exc.reason}", code=_CODE) from exc
+
+
+_SECOND: list[Any] = [None, ""]
+
+
+def fast_now() -> str:
+    """``timefmt.now()`` (microseconds, canonical form), the seconds part formatted once."""
+    micros = time.time_ns() // 1000
+    seconds, fraction = divmod(micros, 1_000_000)
+    if _SECOND[0] != seconds:
+        _SECOND[0] = seconds
+        _SECOND[1] = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds))
+    if fraction:
+        return f"{_SECOND[1]}.{f'{fraction:06d}'.rstrip('0')}Z"
+    return f"{_SECOND[1]}Z"
+
+
 def _safe_payload(value: Any) -> Any:
     try:
         canonical_bytes(value)
@@ -125,27 +149,51 @@ def _safe_payload(value: Any) -> Any:
 
 
 class _Member:
-    """One member spooled to memory, then to disk, hashed as it is written."""
+    """One member buffered in memory, then spilled to a temp file, hashed as it is written."""
 
     def __init__(self, name: str) -> None:
         self.name = name
-        self.file: IO[bytes] = tempfile.SpooledTemporaryFile(max_size=_SPOOL_BYTES)
+        self.chunks: list[bytes] = []
+        self.buffered = 0
+        self.spill: IO[bytes] | None = None
         self.hash = hashlib.sha256()
         self.size = 0
 
     def write(self, data: bytes) -> None:
-        self.file.write(data)
-        self.hash.update(data)
-        self.size += len(data)
+        self.chunks.append(data)
+        self.buffered += len(data)
+        if self.buffered > _SPOOL_BYTES:
+            self._flush()
+
+    def _flush(self) -> None:
+        block = b"".join(self.chunks)
+        self.chunks, self.buffered = [], 0
+        self.hash.update(block)
+        self.size += len(block)
         if self.size > MAX_MEMBER_BYTES:
             raise InvalidInput(
                 f"{self.name} grew over the {MAX_MEMBER_BYTES} byte member limit",
                 code="E_RECORD_TOO_LARGE",
                 hint="split the run, or record in reference capture (payloads are dropped)",
             )
+        if self.spill is None:
+            self.spill = tempfile.TemporaryFile()
+        self.spill.write(block)
+
+    def finish(self) -> None:
+        """Everything written is hashed and on disk (or in the last block)."""
+        self._flush()
+
+    def read_chunks(self) -> Any:
+        if self.spill is not None:
+            self.spill.seek(0)
+            while chunk := self.spill.read(1024 * 1024):
+                yield chunk
 
     def close(self) -> None:
-        self.file.close()
+        if self.spill is not None:
+            self.spill.close()
+        self.chunks = []
 
 
 class Recorder:
@@ -177,7 +225,7 @@ class Recorder:
             )
         self.capture_mode = capture_mode
         self.redactor = Redactor(redact, redact_hooks)
-        self._clock = clock or timefmt.now
+        self._clock = clock or fast_now
         base = build.normalize_run(
             {
                 "run_id": run_id or new_run_id(),
@@ -213,6 +261,10 @@ class Recorder:
             "producer_version": base["producer_version"],
             "run_id": self.run_id,
         }
+        self._t_created = f'"created_at":{_enc(base["created_at"])}'
+        self._t_pv = _enc(base["producer_version"])
+        self._t_run = _enc(self.run_id)
+        self._t_middle = f'"producer_version":{self._t_pv},"run_id":{self._t_run}'
         self._event("start", base["created_at"])
         for receipt in receipts:
             self.receipt(**dict(receipt))
@@ -249,12 +301,17 @@ class Recorder:
             raise InvalidInput(f"timestamp {ts!r}: {exc.message}", code=_CODE) from exc
 
     def _event(self, event: str, ts: str, ref: str = "", relationship: Any = None) -> None:
-        record: dict[str, Any] = {"event": event, "ts": ts}
-        if ref:
-            record["ref"] = ref
+        sep = "," if self._timeline_count else ""
         if relationship:
-            record["relationship"] = relationship
-        self._timeline.write((b"," if self._timeline_count else b"") + canonical_bytes(record))
+            record: dict[str, Any] = {"event": event, "ts": ts, "relationship": relationship}
+            if ref:
+                record["ref"] = ref
+            line = sep + canonical_bytes(record).decode("utf-8")
+        elif ref:
+            line = f'{sep}{{"event":{_enc(event)},"ref":{_enc(ref)},"ts":{_enc(ts)}}}'
+        else:
+            line = f'{sep}{{"event":{_enc(event)},"ts":{_enc(ts)}}}'
+        self._timeline.write(_utf8(line))
         self._timeline_count += 1
 
     def intent(
@@ -266,12 +323,16 @@ class Recorder:
         ts: str | None = None,
         args_digest: str | None = None,
     ) -> str:
-        """Record a tool call about to run; returns its intent id for ``result``."""
+        """Record a tool call about to run; returns its intent id for ``result``.
+
+        Non-object args are kept as ``{"value": args}``: runpack schemas want objects.
+        """
         if not isinstance(tool_name, str) or not tool_name:
             raise InvalidInput("tool_name must be a non-empty string", code=_CODE)
         when = self._now(ts)
         if args is None and not args_digest:
             args = {}
+        payload, computed = self._payload("args", args, intent_id or "intent")
         with self._lock:
             if intent_id is None:
                 self._counter += 1
@@ -283,15 +344,23 @@ class Recorder:
                 raise InvalidInput("intent_id must be a non-empty string", code=_CODE)
             elif intent_id in self._intents:
                 raise InvalidInput(f"intent_id {intent_id!r} is used twice", code=_CODE)
-            record = dict(self._head)
-            record["schema_id"] = "gait.runpack.intent"
-            record["intent_id"] = intent_id
-            record["tool_name"] = tool_name
-            payload = self._payload("args", args, intent_id)
-            record["args_digest"] = self._digest(payload, args_digest, intent_id, "args")
+            digest_hex = self._digest(computed, args_digest, intent_id, "args")
             if self.capture_mode == "raw" and payload is not None:
+                record = dict(self._head)
+                record["schema_id"] = "gait.runpack.intent"
+                record["intent_id"] = intent_id
+                record["tool_name"] = tool_name
+                record["args_digest"] = digest_hex
                 record["args"] = payload
-            self._members[model.INTENTS].write(canonical_bytes(record) + b"\n")
+                line = canonical_bytes(record) + b"\n"
+            else:
+                line = _utf8(
+                    f'{{"args_digest":"{digest_hex}",{self._t_created},'
+                    f'"intent_id":{_enc(intent_id)},{self._t_middle},'
+                    f'"schema_id":"gait.runpack.intent","schema_version":"{model.SCHEMA_VERSION}",'
+                    f'"tool_name":{_enc(tool_name)}}}\n'
+                )
+            self._members[model.INTENTS].write(line)
             self._intents[intent_id] = tool_name
             self._open[intent_id] = tool_name
             self._event("tool_call", when, intent_id)
@@ -311,35 +380,50 @@ class Recorder:
             raise InvalidInput(f"status must be ok or error, not {status!r}", code=_CODE)
         if ts is not None:
             self._now(ts)  # validated; results carry no time of their own in the format
+        payload, computed = self._payload("result", result, intent_id)
         with self._lock:
             if intent_id not in self._intents:
                 raise InvalidInput(f"result for intent_id {intent_id!r} has no intent", code=_CODE)
-            record = dict(self._head)
-            record["schema_id"] = "gait.runpack.result"
-            record["intent_id"] = intent_id
-            record["status"] = status
-            payload = self._payload("result", result, intent_id)
-            record["result_digest"] = self._digest(payload, result_digest, intent_id, "result")
+            digest_hex = self._digest(computed, result_digest, intent_id, "result")
             if self.capture_mode == "raw" and payload is not None:
+                record = dict(self._head)
+                record["schema_id"] = "gait.runpack.result"
+                record["intent_id"] = intent_id
+                record["status"] = status
+                record["result_digest"] = digest_hex
                 record["result"] = payload
-            self._members[model.RESULTS].write(canonical_bytes(record) + b"\n")
+                line = canonical_bytes(record) + b"\n"
+            else:
+                line = _utf8(
+                    f'{{{self._t_created},"intent_id":{_enc(intent_id)},'
+                    f'"producer_version":{self._t_pv},"result_digest":"{digest_hex}",'
+                    f'"run_id":{self._t_run},"schema_id":"gait.runpack.result",'
+                    f'"schema_version":"{model.SCHEMA_VERSION}","status":"{status}"}}\n'
+                )
+            self._members[model.RESULTS].write(line)
             self._open.pop(intent_id, None)
             self._results.add(intent_id)
 
-    def _payload(self, kind: str, value: Any, intent_id: str) -> Any:
+    def _payload(self, kind: str, value: Any, where: str) -> tuple[Any, str | None]:
+        """(payload as written, its digest): canonicalised once, after redaction."""
         if value is None:
-            return None
-        value = _safe_payload(value)
+            return None, None
+        try:
+            data = canonical_bytes(value)
+        except InvalidInput:
+            value = jsonable(value)
+            data = canonical_bytes(value)
         if not isinstance(value, dict):
             # Runpack schemas (here and in the reference) want objects for args and results.
             value = {"value": value}
+            data = canonical_bytes(value)
         if self.redactor:
-            value = self.redactor.apply(kind, value, intent_id)
-        return value
+            value = self.redactor.apply(kind, value, where)
+            data = canonical_bytes(value)
+        return value, hashlib.sha256(data).hexdigest()
 
-    def _digest(self, payload: Any, given: str | None, intent_id: str, kind: str) -> str:
-        if payload is not None:
-            computed = digest(payload)
+    def _digest(self, computed: str | None, given: str | None, intent_id: str, kind: str) -> str:
+        if computed is not None:
             if given and given.lower() != computed and not self.redactor:
                 raise InvalidInput(
                     f"{intent_id}: {kind}_digest does not match the digest of {kind}", code=_CODE
@@ -349,7 +433,7 @@ class Recorder:
             if len(given) != 64 or any(c not in "0123456789abcdefABCDEF" for c in given):
                 raise InvalidInput(f"{intent_id}: {kind}_digest must be 64 hex", code=_CODE)
             return given.lower()
-        return digest({}) if kind == "args" else digest(None)
+        return digest(None)
 
     def call(self, tool_name: str, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Any:
         """Run ``fn`` as a recorded tool call (for loops that own their tool dispatch)."""
@@ -425,11 +509,13 @@ class Recorder:
             head = canonical_bytes(self._run)
             run_member = self._members[model.RUN]
             run_member.write(head[:-1] + b',"timeline":[')
-            self._timeline.file.seek(0)
-            while chunk := self._timeline.file.read(1024 * 1024):
+            self._timeline.finish()
+            for chunk in self._timeline.read_chunks():
                 run_member.write(chunk)
             run_member.write(b"]}")
             self._timeline.close()
+            for member in self._members.values():
+                member.finish()
             data_hashes = {name: m.hash.hexdigest() for name, m in self._members.items()}
             manifest = {
                 "schema_id": "gait.runpack.manifest",
@@ -497,9 +583,8 @@ def _write_zip_streaming(path: Path, members: dict[str, _Member], manifest: byte
                         continue
                     member = members[name]
                     info.file_size = member.size
-                    member.file.seek(0)
                     with archive.open(info, "w") as dest:
-                        while chunk := member.file.read(1024 * 1024):
+                        for chunk in member.read_chunks():
                             dest.write(chunk)
             handle.flush()
             os.fsync(handle.fileno())
