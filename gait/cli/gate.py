@@ -79,26 +79,6 @@ def _read_json(path: str, what: str, code: str) -> Any:
     return loads_strict(data, what=f"{what} {path}", code=code)
 
 
-def invocation_correlation_id() -> str:
-    """The correlation id the CLI frame prints, so the trace names the same invocation.
-
-    The frame does not hand argv to handlers, so this reads it from the frame's ``_run`` call
-    (``main(argv)`` in-process as well as the console script); empty when not found.
-    """
-    import sys
-
-    from gait.cli.output import correlation_id
-
-    frame = sys._getframe(1)
-    while frame is not None:
-        if frame.f_code.co_name == "_run" and frame.f_globals.get("__name__") == "gait.cli.main":
-            argv = frame.f_locals.get("args_in")
-            if isinstance(argv, list):
-                return correlation_id(argv)
-        frame = frame.f_back
-    return ""
-
-
 def _risk_of(intent: Any) -> str:
     if isinstance(intent, dict) and isinstance(intent.get("context"), dict):
         risk = intent["context"].get("risk_class")
@@ -213,7 +193,7 @@ def run_eval(args: argparse.Namespace) -> Outcome:
             "fail_closed_policy_invalid",
             error=policy_error,
             trace_out=args.trace_out,
-            correlation_id=invocation_correlation_id(),
+            correlation_id=args.correlation_id,
         )
         return _render(outcome)
 
@@ -230,7 +210,7 @@ def run_eval(args: argparse.Namespace) -> Outcome:
             "fail_closed_intent_invalid",
             error="; ".join(problems[:3]),
             trace_out=args.trace_out,
-            correlation_id=invocation_correlation_id(),
+            correlation_id=args.correlation_id,
         )
         return _render(outcome)
 
@@ -241,7 +221,7 @@ def run_eval(args: argparse.Namespace) -> Outcome:
         simulate=args.simulate,
         trace_out=args.trace_out,
         audit_out=args.approval_audit_out,
-        correlation_id=invocation_correlation_id(),
+        correlation_id=args.correlation_id,
     )
     return _render(outcome)
 

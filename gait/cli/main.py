@@ -84,7 +84,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _run(args_in: list[str]) -> int:
-    from gait.cli.output import debug_enabled, emit, emit_error
+    from gait.cli.output import correlation_id, debug_enabled, emit, emit_error
     from gait.errors import GaitError, InvalidInput
 
     as_json = "--json" in args_in
@@ -98,6 +98,7 @@ def _run(args_in: list[str]) -> int:
         cmd = sub.add_parser(name, help=COMMANDS[name][1], description=COMMANDS[name][1])
         module.register(cmd)
         args = parser.parse_args(args_in)
+        args.correlation_id = correlation_id(args_in)
         if getattr(args, "explain", None):
             print(args.explain)
             return 0
