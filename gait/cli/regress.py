@@ -178,7 +178,7 @@ def _pytest_args(args: argparse.Namespace, config_path: Path, output: Path) -> l
             raise InvalidInput(
                 f"-n must be a number or auto, not {args.numprocesses!r}", code="E_USAGE"
             )
-        argv += ["-n", str(args.numprocesses)]
+        argv += ["-p", "xdist", "-n", str(args.numprocesses)]
         if not any(a.startswith("--dist") for a in extra):
             # Keep each fixture's graders on one worker: one verification, one command run.
             argv += ["--dist", "loadscope"]
