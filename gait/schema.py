@@ -6,15 +6,26 @@ inside functions so that ``gait --version`` never pays for it.
 
 Each schema file names its id in ``x-gait-schema-id`` (the artifact's ``schema_id`` where it has
 one); a schema can be asked for by that id or by its file stem (``trace_record``).
+
+``jsonschema`` costs ~140 µs per runpack line, which makes ``gait verify`` of a long run spend
+seconds on schemas and milliseconds on hashes. So each schema is also compiled, once, into nested
+closures that answer only "valid or not" for the keywords these schemas use, mirroring
+jsonschema's own rules keyword by keyword (its ``equal``, ``uniq``, type checks, ``re.search``).
+Valid documents never reach jsonschema; invalid ones (and anything the closures did not expect)
+go to it for the verdict and the messages, so no answer or message changes. A schema using a
+keyword the compiler does not mirror is not compiled at all: a guess could change a verdict.
 """
 
 from __future__ import annotations
 
+import itertools
 import json
+import re
 import threading
+from collections.abc import Callable, Mapping, Sequence
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from gait.errors import InvalidInput
 
@@ -153,9 +164,649 @@ def _message(error: Any) -> str:
     return f"{_json_path(error.absolute_path)}: {message}"
 
 
+# --- compiled fast path ------------------------------------------------------------------------
+
+_Check = Callable[[Any], bool]
+
+
+class _Unsupported(Exception):
+    """The schema needs something the compiler does not mirror exactly: leave it to jsonschema."""
+
+
+class _Compiled(NamedTuple):
+    """A schema's fast check, or None and why not (kept so tests and profiling can see it)."""
+
+    check: _Check | None
+    reason: str
+
+
+# Compiled checks by schema file, filled lazily under _LOCK; read without it once filled.
+_FAST: dict[Path, _Compiled] = {}
+
+_SUPPORTED = frozenset(
+    {
+        "type", "properties", "required", "additionalProperties", "patternProperties", "const",
+        "enum", "pattern", "minLength", "maxLength", "minimum", "maximum", "exclusiveMinimum",
+        "exclusiveMaximum", "minItems", "maxItems", "uniqueItems", "items", "prefixItems",
+        "$ref", "allOf", "anyOf", "oneOf", "not", "if", "then", "else", "format",
+        "propertyNames",
+    }
+)  # fmt: skip
+# Keywords jsonschema never validates with; anything else unknown makes a schema uncompilable.
+_ANNOTATIONS = frozenset(
+    {"title", "description", "$comment", "default", "examples", "deprecated", "readOnly",
+     "writeOnly", "$defs"}
+)  # fmt: skip
+_ROOT_ONLY = frozenset({"$schema", "$id"})
+_POINTER_PART = re.compile(r"[A-Za-z0-9_.$-]+")
+
+
+def _always(_: Any) -> bool:
+    return True
+
+
+def _never(_: Any) -> bool:
+    return False
+
+
+# jsonschema's type rules: booleans are neither integers nor numbers, 1.0 is an integer, and
+# "number" is any numbers.Number (Decimal from a YAML loader, say), checked after the fast cases.
+def _is_number(value: Any) -> bool:
+    kind = type(value)
+    if kind is int or kind is float:
+        return True
+    if isinstance(value, bool):
+        return False
+    import numbers
+
+    return isinstance(value, numbers.Number)
+
+
+def _is_integer(value: Any) -> bool:
+    if isinstance(value, bool):
+        return False
+    return isinstance(value, int) or (isinstance(value, float) and value.is_integer())
+
+
+_TYPES: dict[str, _Check] = {
+    "object": lambda value: isinstance(value, dict),
+    "array": lambda value: isinstance(value, list),
+    "string": lambda value: isinstance(value, str),
+    "boolean": lambda value: isinstance(value, bool),
+    "null": lambda value: value is None,
+    "integer": _is_integer,
+    "number": _is_number,
+}
+
+
+# Copies of jsonschema._utils.unbool / equal / uniq: const, enum and uniqueItems must agree with
+# its quirks (True is not 1, and uniq's sort-then-compare-neighbours shortcut).
+_TRUE, _FALSE = object(), object()
+
+
+def _unbool(element: Any) -> Any:
+    if element is True:
+        return _TRUE
+    if element is False:
+        return _FALSE
+    return element
+
+
+def _equal(one: Any, two: Any) -> bool:
+    if one is two:
+        return True
+    if isinstance(one, str) or isinstance(two, str):
+        return bool(one == two)
+    if isinstance(one, Sequence) and isinstance(two, Sequence):
+        return len(one) == len(two) and all(_equal(i, j) for i, j in zip(one, two, strict=False))
+    if isinstance(one, Mapping) and isinstance(two, Mapping):
+        return len(one) == len(two) and all(
+            key in two and _equal(value, two[key]) for key, value in one.items()
+        )
+    return bool(_unbool(one) == _unbool(two))
+
+
+def _uniq(container: Any) -> bool:
+    try:
+        ordered = sorted(_unbool(i) for i in container)
+        for i, j in zip(ordered, itertools.islice(ordered, 1, None), strict=False):
+            if _equal(i, j):
+                return False
+    except (NotImplementedError, TypeError):
+        seen: list[Any] = []
+        for element in container:
+            element = _unbool(element)
+            for other in seen:
+                if _equal(other, element):
+                    return False
+            seen.append(element)
+    return True
+
+
+_GOOD_TIMES: dict[str, None] = {}
+
+
+def _parse_time(text: str) -> Any:
+    """timefmt.parse, imported on first use (gait.timefmt pulls in datetime)."""
+    global _parse_time
+    from gait.timefmt import parse
+
+    _parse_time = parse
+    return parse(text)
+
+
+def _date_time(text: str) -> bool:
+    """The format checker's verdict: InvalidInput means invalid; any other error propagates.
+
+    Parsing is most of the cost of a runpack line, and runpack lines repeat their times, so
+    strings that parsed are remembered (parse is a pure function; the cache is bounded).
+    """
+    if text in _GOOD_TIMES:
+        return True
+    try:
+        _parse_time(text)
+    except InvalidInput:
+        return False
+    if len(_GOOD_TIMES) >= 4096:
+        _GOOD_TIMES.clear()
+    _GOOD_TIMES[text] = None
+    return True
+
+
+def _all_of(checks: list[_Check]) -> _Check:
+    checks = [check for check in checks if check is not _always]
+    if not checks:
+        return _always
+    if _never in checks:
+        return _never
+    if len(checks) == 1:
+        return checks[0]
+    if len(checks) == 2:
+        first, second = checks
+        return lambda value: first(value) and second(value)
+    frozen = tuple(checks)
+
+    def check(value: Any) -> bool:
+        for each in frozen:
+            if not each(value):
+                return False
+        return True
+
+    return check
+
+
+def _count(value: Any, name: str, *, number: bool = False) -> Any:
+    """A keyword's numeric argument, or _Unsupported: jsonschema would misbehave on others."""
+    ok = _is_number(value) if number else _is_integer(value) and value >= 0
+    if not ok or isinstance(value, bool):
+        raise _Unsupported(f"{name}: {value!r}")
+    return value
+
+
+class _Compiler:
+    """Turns one schema document into closures; local ``$ref``s are compiled once each."""
+
+    def __init__(self, root: Any) -> None:
+        self.root = root
+        self.done: dict[str, _Check] = {}
+        self.pending: dict[str, list[_Check]] = {}
+
+    def ref(self, ref: Any) -> _Check:
+        if not isinstance(ref, str) or not ref.startswith("#"):
+            raise _Unsupported(f"$ref {ref!r}")
+        if ref in self.done:
+            return self.done[ref]
+        if ref in self.pending:  # recursive: bind late through a cell
+            cell = self.pending[ref]
+            return lambda value: cell[0](value)
+        target = self.root
+        if ref != "#":
+            if not ref.startswith("#/"):
+                raise _Unsupported(f"$ref {ref!r}")
+            for part in ref[2:].split("/"):
+                if not _POINTER_PART.fullmatch(part) or not isinstance(target, dict):
+                    raise _Unsupported(f"$ref {ref!r}")
+                if part not in target:
+                    raise _Unsupported(f"$ref {ref!r} does not resolve")
+                target = target[part]
+        cell: list[_Check] = [_never]
+        self.pending[ref] = cell
+        check = self.compile(target)
+        cell[0] = check
+        del self.pending[ref]
+        self.done[ref] = check
+        return check
+
+    def compile(self, schema: Any, *, root: bool = False) -> _Check:
+        if schema is True:
+            return _always
+        if schema is False:
+            return _never
+        if not isinstance(schema, dict):
+            raise _Unsupported(f"schema {schema!r}")
+        for key in schema:
+            if not (
+                key in _SUPPORTED
+                or key in _ANNOTATIONS
+                or (root and key in _ROOT_ONLY)
+                or (isinstance(key, str) and key.startswith("x-"))
+            ):
+                raise _Unsupported(f"keyword {key!r}")
+
+        types: list[str] | None = None
+        if "type" in schema:
+            raw = schema["type"]
+            types = [raw] if isinstance(raw, str) else raw
+            if not isinstance(types, list) or not types or not all(t in _TYPES for t in types):
+                raise _Unsupported(f"type {raw!r}")
+        only = types[0] if types is not None and len(types) == 1 else None
+
+        # A string-typed schema's string const / enum are checked inside its one string closure.
+        same: str | None = None
+        names: frozenset[str] | None = None
+        if only == "string":
+            if isinstance(schema.get("const"), str):
+                same = schema["const"]
+            options = schema.get("enum")
+            if isinstance(options, list) and all(type(each) is str for each in options):
+                names = frozenset(options)
+
+        # Each group of type-specific keywords is one closure that also answers the type check
+        # when the schema demands exactly that type (one call per value, not one per keyword).
+        checks: list[_Check] = []
+        fused = False
+        for kind, build in (
+            ("string", self.string),
+            ("number", self.number),
+            ("array", self.array),
+            ("object", self.object),
+        ):
+            typed = kind == only or (kind == "number" and only == "integer")
+            group = build(schema, _TYPES[only] if typed else _TYPES[kind], typed, same, names)
+            if group is not None:
+                checks.append(group)
+                fused = fused or typed
+        if types is not None and not fused:
+            if len(types) == 1:
+                checks.insert(0, _TYPES[types[0]])
+            else:
+                alternatives = tuple(_TYPES[t] for t in types)
+
+                def any_type(value: Any) -> bool:
+                    for each in alternatives:
+                        if each(value):
+                            return True
+                    return False
+
+                checks.insert(0, any_type)
+        checks.extend(self.generic(schema, same is not None, names is not None))
+        return _all_of(checks)
+
+    def string(
+        self,
+        schema: dict[str, Any],
+        _: _Check,
+        typed: bool,
+        same: str | None,
+        names: frozenset[str] | None,
+    ) -> _Check | None:
+        low = _count(schema["minLength"], "minLength") if "minLength" in schema else None
+        high = _count(schema["maxLength"], "maxLength") if "maxLength" in schema else None
+        search = None
+        if "pattern" in schema:
+            if not isinstance(schema["pattern"], str):
+                raise _Unsupported(f"pattern {schema['pattern']!r}")
+            try:
+                search = re.compile(schema["pattern"]).search
+            except re.error as exc:
+                raise _Unsupported(f"pattern {schema['pattern']!r}: {exc}") from None
+        time = False
+        if "format" in schema:
+            # Only date-time is registered with the format checker; other formats are its call.
+            if schema["format"] != "date-time":
+                raise _Unsupported(f"format {schema['format']!r}")
+            time = True
+        if (
+            low is None
+            and high is None
+            and search is None
+            and not time
+            and same is None
+            and names is None
+        ):
+            return None
+        miss = not typed
+        # The commonest leaves (a const id, a non-empty name) get a closure of their own.
+        if typed and high is None and search is None and not time and names is None:
+            if low is None and same is not None:
+                return lambda text: isinstance(text, str) and text == same
+            if same is None and low is not None:
+                return lambda text: isinstance(text, str) and len(text) >= low
+
+        # len() counts code points, as jsonschema does.
+        def check(text: Any) -> bool:
+            if not isinstance(text, str):
+                return miss
+            if same is not None and text != same:
+                return False
+            if names is not None and text not in names:
+                return False
+            if low is not None and len(text) < low:
+                return False
+            if high is not None and len(text) > high:
+                return False
+            if search is not None and not search(text):
+                return False
+            return not time or _date_time(text)
+
+        return check
+
+    def number(
+        self, schema: dict[str, Any], is_kind: _Check, typed: bool, *_: Any
+    ) -> _Check | None:
+        bounds = []
+        for key, fails in (
+            ("minimum", lambda value, limit: value < limit),
+            ("maximum", lambda value, limit: value > limit),
+            ("exclusiveMinimum", lambda value, limit: value <= limit),
+            ("exclusiveMaximum", lambda value, limit: value >= limit),
+        ):
+            if key in schema:
+                bounds.append((fails, _count(schema[key], key, number=True)))
+        if not bounds:
+            return None
+        frozen = tuple(bounds)
+        miss = not typed
+
+        def check(value: Any) -> bool:
+            if not is_kind(value):
+                return miss
+            for fails, limit in frozen:
+                if fails(value, limit):
+                    return False
+            return True
+
+        return check
+
+    def array(self, schema: dict[str, Any], _: _Check, typed: bool, *__: Any) -> _Check | None:
+        low = _count(schema["minItems"], "minItems") if "minItems" in schema else None
+        high = _count(schema["maxItems"], "maxItems") if "maxItems" in schema else None
+        unique = schema.get("uniqueItems", False)
+        if not isinstance(unique, bool):
+            raise _Unsupported(f"uniqueItems {unique!r}")
+        prefix_raw = schema.get("prefixItems", [])
+        if not isinstance(prefix_raw, list):
+            raise _Unsupported("prefixItems")
+        prefix = tuple(self.compile(each) for each in prefix_raw)
+        items = self.compile(schema["items"]) if "items" in schema else _always
+        if low is None and high is None and not unique and not prefix and items is _always:
+            return None
+        start = len(prefix_raw)
+        miss = not typed
+
+        def check(values: Any) -> bool:
+            if not isinstance(values, list):
+                return miss
+            if low is not None and len(values) < low:
+                return False
+            if high is not None and len(values) > high:
+                return False
+            for each, value in zip(prefix, values, strict=False):
+                if not each(value):
+                    return False
+            if items is not _always:
+                for value in values[start:] if start else values:
+                    if not items(value):
+                        return False
+            return not unique or _uniq(values)
+
+        return check
+
+    def object(self, schema: dict[str, Any], _: _Check, typed: bool, *__: Any) -> _Check | None:
+        raw_props = schema.get("properties", {})
+        raw_patterns = schema.get("patternProperties", {})
+        required = schema.get("required", [])
+        if not (
+            isinstance(raw_props, dict)
+            and isinstance(raw_patterns, dict)
+            and isinstance(required, list)
+            and all(isinstance(name, str) for name in required)
+        ):
+            raise _Unsupported("properties/patternProperties/required")
+        props = {name: self.compile(sub) for name, sub in raw_props.items()}
+        try:
+            patterns = tuple(
+                (re.compile(pattern).search, self.compile(sub))
+                for pattern, sub in raw_patterns.items()
+            )
+            # jsonschema finds additional properties with the patterns joined by "|".
+            joined = re.compile("|".join(raw_patterns)).search if raw_patterns else None
+        except (re.error, TypeError) as exc:
+            raise _Unsupported(f"patternProperties: {exc}") from None
+        additional: _Check | None = None  # None: no additionalProperties constraint
+        if "additionalProperties" in schema:
+            extra = schema["additionalProperties"]
+            if isinstance(extra, dict):
+                additional = self.compile(extra)
+            elif isinstance(extra, bool):
+                additional = None if extra else _never
+            else:
+                raise _Unsupported(f"additionalProperties {extra!r}")
+            if additional is _always:
+                additional = None
+        names = self.compile(schema["propertyNames"]) if "propertyNames" in schema else _always
+        members = _members(tuple(required), props, patterns, joined, additional, not typed)
+        if names is _always:
+            return members
+        miss = not typed
+        rest = members if members is not None else _always
+
+        def check(obj: Any) -> bool:
+            if not isinstance(obj, dict):
+                return miss
+            return all(names(name) for name in obj) and rest(obj)
+
+        return check
+
+    def generic(self, schema: dict[str, Any], same: bool, names: bool) -> list[_Check]:
+        """Keywords for any type; ``same``/``names``: const/enum already checked by string()."""
+        checks: list[_Check] = []
+        if "const" in schema and not same:
+            const = schema["const"]
+            if isinstance(const, str):
+                checks.append(lambda value: bool(value == const))
+            else:
+                checks.append(lambda value: _equal(value, const))
+        if "enum" in schema and not names:
+            options = schema["enum"]
+            if not isinstance(options, list):
+                raise _Unsupported("enum")
+            if all(type(each) is str for each in options):
+                allowed = frozenset(options)
+                checks.append(lambda value: isinstance(value, str) and value in allowed)
+            else:
+                frozen = tuple(options)
+                checks.append(lambda value: any(_equal(each, value) for each in frozen))
+        if "$ref" in schema:
+            checks.append(self.ref(schema["$ref"]))
+        for key in ("allOf", "anyOf", "oneOf"):
+            if key in schema:
+                if not isinstance(schema[key], list) or not schema[key]:
+                    raise _Unsupported(key)
+                subs = tuple(self.compile(each) for each in schema[key])
+                if key == "allOf":
+                    checks.append(_all_of(list(subs)))
+                elif key == "anyOf":
+                    checks.append(lambda value, subs=subs: any(sub(value) for sub in subs))
+                else:
+                    checks.append(lambda value, subs=subs: _one(subs, value))
+        if "not" in schema:
+            negated = self.compile(schema["not"])
+            checks.append(lambda value: not negated(value))
+        if "if" in schema:
+            test = self.compile(schema["if"])
+            then = self.compile(schema["then"]) if "then" in schema else _always
+            other = self.compile(schema["else"]) if "else" in schema else _always
+            checks.append(lambda value: then(value) if test(value) else other(value))
+        return checks
+
+
+def _members(
+    needed: tuple[str, ...],
+    props: dict[str, _Check],
+    patterns: tuple[tuple[Callable[[str], Any], _Check], ...],
+    joined: Callable[[str], Any] | None,
+    additional: _Check | None,
+    miss: bool,
+) -> _Check | None:
+    """One loop over an object's keys for required, properties and the rest.
+
+    ``miss`` is the answer for a non-object: True unless the schema says ``type: object``.
+    """
+    checked = {name: check for name, check in props.items() if check is not _always}
+    if not needed and not checked and not patterns and additional is None:
+        return None if miss else _TYPES["object"]
+    checked_items = tuple(checked.items())
+    extra: _Check = additional if additional is not None else _always
+    is_pattern: Callable[[str], Any] = joined if joined is not None else _never
+
+    if not patterns and additional is None:
+
+        def check(obj: Any) -> bool:
+            if not isinstance(obj, dict):
+                return miss
+            for name in needed:
+                if name not in obj:
+                    return False
+            for name, each in checked_items:
+                if name in obj and not each(obj[name]):
+                    return False
+            return True
+
+        return check
+
+    if not patterns:
+        # Every declared property (constrained or not) is not additional.
+        known = {name: checked.get(name, _always) for name in props}
+
+        def check(obj: Any) -> bool:
+            if not isinstance(obj, dict):
+                return miss
+            for name in needed:
+                if name not in obj:
+                    return False
+            for name, value in obj.items():
+                each = known.get(name)
+                if each is None:
+                    if not extra(value):
+                        return False
+                elif not each(value):
+                    return False
+            return True
+
+        return check
+
+    def check(obj: Any) -> bool:
+        if not isinstance(obj, dict):
+            return miss
+        for name in needed:
+            if name not in obj:
+                return False
+        for name, value in obj.items():
+            each = props.get(name)
+            if each is not None and not each(value):
+                return False
+            for search, sub in patterns:
+                if search(name) and not sub(value):
+                    return False
+            if (
+                each is None
+                and additional is not None
+                and not is_pattern(name)
+                and not extra(value)
+            ):
+                return False
+        return True
+
+    return check
+
+
+def _one(subs: tuple[_Check, ...], value: Any) -> bool:
+    found = 0
+    for sub in subs:
+        if sub(value):
+            found += 1
+            if found > 1:
+                return False
+    return found == 1
+
+
+def _compile(document: Any) -> _Compiled:
+    try:
+        return _Compiled(_Compiler(document).compile(document, root=True), "")
+    except _Unsupported as exc:
+        return _Compiled(None, str(exc))
+    except RecursionError:
+        return _Compiled(None, "schema nests too deeply")
+
+
+def _compiled(path: Path) -> _Compiled:
+    found = _FAST.get(path)
+    if found is None:
+        with _LOCK:
+            found = _FAST.get(path)
+            if found is None:
+                found = _FAST[path] = _compile(_load(path))
+    return found
+
+
+def _fast_valid(path: Path, instance: Any) -> bool:
+    """True only when the compiled check says valid; any surprise is left to jsonschema.
+
+    An exception from a closure (a non-string key under patternProperties, say, or a time
+    parse that fails other than with InvalidInput) means jsonschema must answer, and raise,
+    exactly as it always did.
+    """
+    check = _compiled(path).check
+    if check is None:
+        return False
+    try:
+        return check(instance)
+    except Exception:  # noqa: BLE001 - jsonschema decides what happens next
+        return False
+
+
+def _fast_report() -> dict[str, str]:
+    """Schema id -> "" when compiled, else why not: for tests and for anyone profiling."""
+    return {schema_id: _compiled(schema_path(schema_id)).reason for schema_id in schema_ids()}
+
+
+def is_valid(schema_id: str, instance: Any) -> bool:
+    """jsonschema's verdict, answered by the compiled check when the schema has one."""
+    path = schema_path(schema_id)
+    check = _compiled(path).check
+    if check is not None:
+        try:
+            return check(instance)
+        except Exception:  # noqa: BLE001 - let jsonschema decide, and raise as it would
+            pass
+    return bool(_validator(path).is_valid(instance))
+
+
 def errors(schema_id: str, instance: Any) -> list[str]:
-    """Every schema violation as ``<json path>: <message>``, sorted; empty when valid."""
-    validator = _validator(schema_path(schema_id))
+    """Every schema violation as ``<json path>: <message>``, sorted; empty when valid.
+
+    Valid documents are answered by the compiled check; only failures pay for jsonschema, which
+    writes the messages (and has the last word on the verdict).
+    """
+    path = schema_path(schema_id)
+    if _fast_valid(path, instance):
+        return []
+    return _slow_errors(path, instance)
+
+
+def _slow_errors(path: Path, instance: Any) -> list[str]:
+    validator = _validator(path)
     found = {_message(leaf) for error in validator.iter_errors(instance) for leaf in _leaves(error)}
     return sorted(found)
 
