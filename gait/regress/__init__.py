@@ -22,8 +22,8 @@ from gait.regress.api import (
     PASS,
     SKIP,
     FixturePatch,
-    Grader,
     GradeInputError,
+    Grader,
     GradeResult,
     error_code_for,
 )

@@ -115,8 +115,11 @@ def find_config(explicit: str | os.PathLike[str] | None, *search: Path) -> Path:
         if path.is_dir():
             path = path / CONFIG_NAME
         if not path.is_file():
-            raise _fail(f"{path} not found", code="E_REGRESS_CONFIG_MISSING",
-                        hint="gait regress init --from <run_id|path>")
+            raise _fail(
+                f"{path} not found",
+                code="E_REGRESS_CONFIG_MISSING",
+                hint="gait regress init --from <run_id|path>",
+            )
         return path
     for folder in search:
         candidate = folder / CONFIG_NAME
@@ -153,8 +156,11 @@ def load_config(path: str | os.PathLike[str]) -> RegressConfig:
     try:
         raw = config_path.read_bytes()
     except FileNotFoundError:
-        raise _fail(f"{what} not found", code="E_REGRESS_CONFIG_MISSING",
-                    hint="gait regress init --from <run_id|path>") from None
+        raise _fail(
+            f"{what} not found",
+            code="E_REGRESS_CONFIG_MISSING",
+            hint="gait regress init --from <run_id|path>",
+        ) from None
     except OSError as exc:
         raise _fail(f"cannot read {what}: {exc.strerror}") from exc
     try:
@@ -212,19 +218,23 @@ def _load_fixture(root: Path, entry: Mapping[str, Any], what: str) -> FixtureSpe
     meta = load_fixture_meta(fixture_dir / FIXTURE_FILE)
     meta_what = f"{PurePosixPath(runpack).parent}/{FIXTURE_FILE}"
     if meta["name"] != name:
-        raise _fail(f"{meta_what}: name {meta['name']!r} is not the fixture's name {name!r}",
-                    code=FIXTURE_CODE)
+        raise _fail(
+            f"{meta_what}: name {meta['name']!r} is not the fixture's name {name!r}",
+            code=FIXTURE_CODE,
+        )
     if entry.get("run_id") and meta["run_id"] != entry["run_id"]:
         raise _fail(
             f"{meta_what}: run_id {meta['run_id']!r} differs from gait.yaml's {entry['run_id']!r}",
             code=FIXTURE_CODE,
         )
     if PurePosixPath(meta["runpack"]).name != meta["runpack"]:
-        raise _fail(f"{meta_what}: runpack must be a file name, not {meta['runpack']!r}",
-                    code=FIXTURE_CODE)
+        raise _fail(
+            f"{meta_what}: runpack must be a file name, not {meta['runpack']!r}", code=FIXTURE_CODE
+        )
     if not runpack_path.is_file():
-        raise _fail(f"{what}: fixture {name!r}: runpack {runpack} does not exist",
-                    code=FIXTURE_CODE)
+        raise _fail(
+            f"{what}: fixture {name!r}: runpack {runpack} does not exist", code=FIXTURE_CODE
+        )
     return FixtureSpec(
         name=name,
         run_id=meta["run_id"],
@@ -243,8 +253,11 @@ def load_fixture_meta(path: Path) -> dict[str, Any]:
     try:
         raw = path.read_bytes()
     except FileNotFoundError:
-        raise _fail(f"{shown} not found in {path.parent}", code=FIXTURE_CODE,
-                    hint="gait regress init --from <run_id|path> --name <name> --force") from None
+        raise _fail(
+            f"{shown} not found in {path.parent}",
+            code=FIXTURE_CODE,
+            hint="gait regress init --from <run_id|path> --name <name> --force",
+        ) from None
     except OSError as exc:
         raise _fail(f"cannot read {path}: {exc.strerror}", code=FIXTURE_CODE) from exc
     meta = loads_strict(raw, what=shown, code=FIXTURE_CODE)

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from gait.errors import InvalidInput
-from gait.regress.api import FAIL, PASS, SKIP, Grader, GradeInputError, GradeResult
+from gait.regress.api import FAIL, PASS, SKIP, GradeInputError, Grader, GradeResult
 from gait.regress.candidates import CandidateResolver
 from gait.regress.config import FixtureSpec, RegressConfig
 from gait.regress.context import GradeContext, RunpackCache
@@ -146,6 +146,15 @@ class RegressEngine:
                     f"{self.config.path}: give either command or candidate, not both",
                     code="E_REGRESS_CONFIG_INVALID",
                 )
+            for name in self.config.grader_options:
+                try:
+                    self.registry.get(name)
+                except InvalidInput as exc:
+                    raise InvalidInput(
+                        f"{self.config.path.name} graders: {exc.message}",
+                        code=exc.code,
+                        hint=exc.hint,
+                    ) from None
             plan = [(fixture, self.graders_for(fixture)) for fixture in self.config.fixtures]
             used = sorted({name for _, names in plan for name in names})
             for name in sorted(self.config.pins):
@@ -201,7 +210,11 @@ class RegressEngine:
         base = {"fixture": fixture.name, "run_id": fixture.run_id}
         if not grader.deterministic and not self.allow_nondeterministic:
             return Entry(
-                fixture.name, grader.name, SKIP, [NONDETERMINISTIC_SKIPPED], dict(base),
+                fixture.name,
+                grader.name,
+                SKIP,
+                [NONDETERMINISTIC_SKIPPED],
+                dict(base),
                 nondeterministic=True,
                 message=f"non-deterministic grader {grader.name!r} skipped "
                 "(--gait-allow-nondeterministic to run it)",
@@ -223,7 +236,8 @@ class RegressEngine:
             crashed = True
             text = f"{type(exc).__name__}: {exc}".splitlines()[0][:300]
             result = GradeResult.failed(
-                "grader_error", details={"error": text},
+                "grader_error",
+                details={"error": text},
                 message=f"grader {grader.name!r} raised {text}",
             )
         status = result.status if result.status in (PASS, FAIL, SKIP) else FAIL
@@ -257,7 +271,11 @@ class RegressEngine:
         if patch is None:
             return None
         source = ""
-        if patch.replace_runpack and ctx.candidate.path is not None and not ctx.candidate_is_fixture:
+        if (
+            patch.replace_runpack
+            and ctx.candidate.path is not None
+            and not ctx.candidate_is_fixture
+        ):
             source = str(ctx.candidate.path.resolve())
         return {"meta": _plain(dict(patch.meta)), "replace_runpack_from": source}
 
@@ -267,8 +285,10 @@ class RegressEngine:
         candidate = self.resolver.get(fixture)
         try:
             left = self.cache.load(fixture.runpack_path)
-            right = left if candidate.origin == "fixture" or candidate.path is None else (
-                self.cache.load(candidate.path)
+            right = (
+                left
+                if candidate.origin == "fixture" or candidate.path is None
+                else (self.cache.load(candidate.path))
             )
             if candidate.error_reason:
                 return None

@@ -136,7 +136,8 @@ def init_fixture(
     if not NAME_PATTERN.match(fixture_name):
         raise InvalidInput(
             f"fixture name {fixture_name!r} must match {NAME_PATTERN.pattern}",
-            code="E_REGRESS_FIXTURE_NAME", hint="--name with lower case letters, digits, . _ -",
+            code="E_REGRESS_FIXTURE_NAME",
+            hint="--name with lower case letters, digits, . _ -",
         )
     root = Path(directory)
     config_path = root / CONFIG_NAME

@@ -98,8 +98,12 @@ class GraderRegistry:
     def get(self, name: str) -> Grader:
         known = self.graders()
         if name not in known:
+            import difflib
+
+            close = difflib.get_close_matches(name, list(known), n=1)
+            guess = f" (did you mean {close[0]!r}?)" if close else ""
             raise InvalidInput(
-                f"unknown grader {name!r}; known graders: {', '.join(known) or '(none)'}",
+                f"unknown grader {name!r}{guess}; known graders: {', '.join(known) or '(none)'}",
                 code="E_REGRESS_GRADER_UNKNOWN",
                 hint="pip install the package that provides it, or fix the name in gait.yaml",
             )

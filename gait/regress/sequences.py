@@ -12,12 +12,26 @@ from gait.runpack.model import Runpack
 
 VERDICTS = ("allow", "block", "require_approval", "dry_run", "error")
 _ALIASES = {
-    "allow": "allow", "ok": "allow", "pass": "allow", "passed": "allow", "success": "allow",
-    "block": "block", "blocked": "block", "deny": "block", "denied": "block",
-    "require_approval": "require_approval", "approval_required": "require_approval",
-    "needs_approval": "require_approval", "needsapproval": "require_approval",
-    "dry_run": "dry_run", "dryrun": "dry_run", "simulate": "dry_run", "simulated": "dry_run",
-    "error": "error", "failed": "error", "failure": "error",
+    "allow": "allow",
+    "ok": "allow",
+    "pass": "allow",
+    "passed": "allow",
+    "success": "allow",
+    "block": "block",
+    "blocked": "block",
+    "deny": "block",
+    "denied": "block",
+    "require_approval": "require_approval",
+    "approval_required": "require_approval",
+    "needs_approval": "require_approval",
+    "needsapproval": "require_approval",
+    "dry_run": "dry_run",
+    "dryrun": "dry_run",
+    "simulate": "dry_run",
+    "simulated": "dry_run",
+    "error": "error",
+    "failed": "error",
+    "failure": "error",
 }
 
 

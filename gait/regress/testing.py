@@ -90,7 +90,6 @@ def make_fixture_set(
     root.mkdir(parents=True, exist_ok=True)
     source = root / ".sources"
     for run_id, calls in (runs or {"run_sample": DEFAULT_CALLS}).items():
-        path = write_run(source / f"runpack_{run_id}.zip", run_id, calls,
-                         capture_mode=capture_mode)
+        path = write_run(source / f"runpack_{run_id}.zip", run_id, calls, capture_mode=capture_mode)
         init_fixture(str(path), directory=root)
     return root / "gait.yaml"
