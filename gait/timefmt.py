@@ -32,7 +32,10 @@ def parse(text: str) -> tuple[datetime, int]:
         raise InvalidInput(f"not a valid time: {text!r}", code="E_INVALID_TIME") from exc
     if match.group(9):
         offset = timedelta(hours=int(match.group(10)), minutes=int(match.group(11)))
-        moment = moment - offset if match.group(9) == "+" else moment + offset
+        try:
+            moment = moment - offset if match.group(9) == "+" else moment + offset
+        except OverflowError as exc:
+            raise InvalidInput(f"time out of range: {text!r}", code="E_INVALID_TIME") from exc
     return moment, nanos
 
 
