@@ -98,6 +98,9 @@ def test_reference_drift_fails_with_reference_reasons(conformance_dir, tmp_path,
         (conformance_dir / "reference/regress-drift/regress_result.json").read_text()
     )
     assert comparable(doc) == reference
+    from gait import schema
+
+    schema.validate("gait.regress.result", doc)
     failing = [g for g in doc["graders"] if g["status"] == "fail"]
     assert [g["error_code"] for g in failing] == ["E_REGRESS_GRADER_FAIL_TRAJECTORY"]
     assert failing[0]["diff_ref"] == "gait-out/regress/run_raw/diff.json"
