@@ -126,7 +126,9 @@ def run_graders(args: argparse.Namespace) -> Outcome:
     return Outcome({"ok": True, "graders": rows}, 0, lines[:40])
 
 
-def _pytest_args(args: argparse.Namespace, config_path: Path, output: Path) -> list[str]:
+def _pytest_args(
+    args: argparse.Namespace, config_path: Path, output: Path, fixture_set: str
+) -> list[str]:
     root = config_path.parent.resolve()
     argv = [
         str(root),
@@ -149,14 +151,11 @@ def _pytest_args(args: argparse.Namespace, config_path: Path, output: Path) -> l
         "ignore:Module already imported so cannot be rewritten:pytest.PytestAssertRewriteWarning",
     ]
     if args.junit:
-        from gait.regress.config import load_config
-
-        suite = load_config(config_path).fixture_set
         argv += [
             "--junitxml",
             str(Path(args.junit).resolve()),
             "-o",
-            f"junit_suite_name=gait.regress.{suite}",
+            f"junit_suite_name=gait.regress.{fixture_set}",
         ]
     if args.update:
         argv.append("--gait-update")
@@ -203,7 +202,7 @@ def run_run(args: argparse.Namespace) -> Outcome:
             hint="gait regress init --from <run_id|path>",
         )
     output = Path(args.output).resolve()
-    argv = _pytest_args(args, config_path, output)
+    argv = _pytest_args(args, config_path, output, regress_config.fixture_set)
     bridge = RunBridge()
     err = io.StringIO()
     out_target = sys.stderr if args.json else sys.stdout
