@@ -211,3 +211,40 @@ def test_only_drifted_graders_fail(drift_result):
     assert drift_result["summary"]["failed"] == len(failing)
     names = [g["name"] for g in drift_result["doc"]["graders"]]
     assert names == sorted(names)
+
+
+def test_plain_python_grading_and_a_registered_plugin():
+    """Graders run without pytest; a plugin object registered by hand joins the starter ones."""
+    from gait.regress import Grader, GradeResult, GraderRegistry, grade_fixture_set, hookimpl
+    from gait.regress.config import load_config
+    from gait.regress.engine import RegressEngine
+
+    examples = Path(__file__).resolve().parents[1] / "example_fixtures" / "gait.yaml"
+    entries = grade_fixture_set(str(examples))
+    assert [e.name for e in entries][:4] == [
+        "run_demo/diff",
+        "run_demo/expected_exit_code",
+        "run_demo/schema_validation",
+        "run_demo/trajectory",
+    ]
+    assert {e.status for e in entries} == {"pass"}
+
+    class Strict:
+        @hookimpl
+        def gait_grader_register(self):
+            return [Grader("three_steps", self.grade, default=True)]
+
+        def grade(self, ctx):
+            steps = len(ctx.candidate_runpack().intents)
+            if steps == 3:
+                return GradeResult.passed(details={"steps": steps})
+            return GradeResult.failed("not_three_steps", details={"steps": steps})
+
+    registry = GraderRegistry()
+    registry.register(Strict())
+    engine = RegressEngine(load_config(examples), registry)
+    results = {e.name: e for e in engine.run_all()}
+    assert results["run_demo/three_steps"].status == "pass"
+    failed = results["run_refund_support/three_steps"]
+    assert failed.status == "fail" and failed.reason_codes == ["not_three_steps"]
+    assert failed.error_code == "E_REGRESS_GRADER_FAIL_THREE_STEPS"

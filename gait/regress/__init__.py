@@ -31,6 +31,19 @@ from gait.regress.context import GradeContext
 from gait.regress.hookspecs import ENTRY_POINT_GROUP, hookimpl, hookspec
 from gait.regress.manager import GraderRegistry, get_registry
 
+
+def grade_fixture_set(path: str = "gait.yaml", *, allow_nondeterministic: bool = False) -> list:
+    """Grade every fixture of a gait.yaml without pytest: a list of ``Entry`` (fixture, grader,
+    status, reason_codes, details, error_code), sorted by fixture then grader."""
+    from gait.regress.config import load_config
+    from gait.regress.engine import RegressEngine
+
+    engine = RegressEngine(
+        load_config(path), get_registry(), allow_nondeterministic=allow_nondeterministic
+    )
+    return engine.run_all()
+
+
 __all__ = [
     "ENTRY_POINT_GROUP",
     "FAIL",
@@ -44,6 +57,7 @@ __all__ = [
     "GraderRegistry",
     "error_code_for",
     "get_registry",
+    "grade_fixture_set",
     "hookimpl",
     "hookspec",
 ]
