@@ -4,9 +4,11 @@ from __future__ import annotations
 
 BASELINE_HIGHRISK = """\
 # Gait gate policy: baseline for high-risk tools (writes, deletes, network egress, payments).
-# Rules are checked in (priority, name) order; every rule matching at the first matching
-# priority counts, and the most restrictive effect wins (allow < dry_run < require_approval
-# < block). Validate with: gait policy validate <file>; test with: gait policy test.
+# Rules are checked in (priority, name) order. Every rule matching at the FIRST matching
+# priority counts and the most restrictive effect among them wins (allow < dry_run <
+# require_approval < block), so rules meant to combine share a priority. A destructive target
+# in the apply phase always needs at least approval.
+# Validate: gait policy validate <file>   Test: gait policy test <file> <intent.json>
 schema_id: gait.gate.policy
 schema_version: 1.0.0
 default_verdict: require_approval
@@ -15,22 +17,14 @@ fail_closed:
   risk_classes: [critical, high]
   required_fields: [targets, arg_provenance]
 rules:
-  - name: block-secrets-paths
-    priority: 1
-    effect: block
-    match:
-      target_kinds: [path]
-    endpoint:
-      path_denylist: ["/etc/**", "**/.ssh/**", "**/.env"]
-      action: block
-    reason_codes: [secrets_path_blocked]
-    violations: [sensitive_path]
+  # Shell and process execution: never from an agent.
   - name: block-shell
     priority: 5
     effect: block
     match:
       endpoint_classes: [proc.exec]
     reason_codes: [shell_blocked]
+  # Money moves only with two distinct approvers.
   - name: payments-need-two-approvers
     priority: 10
     effect: require_approval
@@ -38,42 +32,38 @@ rules:
     match:
       tool_names: [payments.charge, payments.refund, payments.transfer]
     reason_codes: [payment_requires_approval]
-  - name: deletes-need-approval
+  # Files: inside the workspace only, never secrets; deletes need approval and are budgeted.
+  - name: files
     priority: 20
-    effect: require_approval
+    effect: allow
     match:
-      endpoint_classes: [fs.delete]
+      target_kinds: [path]
+    endpoint:
+      path_allowlist: ["/workspace/**", "/tmp/**"]
+      # "prefix/**" matches below a prefix; "*" in a glob stays within one path segment.
+      path_denylist: ["/etc/**", "/root/**", "/workspace/.ssh/**", "/workspace/.env",
+                      "/workspace/*/.env"]
+      action: block
     destructive_budget:
       requests: 5
       window: hour
       scope: identity
-  - name: egress-allowlist
-    priority: 30
+  # Network: allowlisted domains only; data that came from outside never leaves.
+  - name: egress
+    priority: 20
     effect: allow
     match:
-      endpoint_classes: [net.http, net.dns]
+      target_kinds: [url, host]
     endpoint:
       domain_allowlist: [api.example.com]
       action: require_approval
     dataflow:
       tainted_sources: [external, tool_output]
-      action: require_approval
+      action: block
     rate_limit:
       requests: 60
       window: minute
       scope: tool_identity
-  - name: workspace-writes
-    priority: 40
-    effect: allow
-    match:
-      endpoint_classes: [fs.write]
-      workspace_prefixes: [/workspace]
-      provenance_sources: [user, system]
-  - name: reads
-    priority: 50
-    effect: allow
-    match:
-      endpoint_classes: [fs.read]
 """
 
 BASELINE_LOWRISK = """\
