@@ -13,7 +13,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from gait.errors import GaitError
+from gait.errors import GaitError, InvalidInput
 from gait.gate.engine import Gate, GateOutcome
 from gait.gate.sdk import build_intent
 
@@ -40,8 +40,24 @@ class GatedCalls:
 
 
 def extract_calls(payload: Any) -> list[ToolCall]:
-    """Tool calls from an assistant message, a ``tool_calls`` list, or Responses output."""
-    if isinstance(payload, Mapping):
+    """Tool calls from a Chat Completions response or message, a ``tool_calls`` list, or a
+    Responses output; anything else is refused rather than read as "no calls"."""
+    if isinstance(payload, Mapping) and isinstance(payload.get("choices"), list):
+        payload = [
+            call
+            for choice in payload["choices"]
+            if isinstance(choice, Mapping) and isinstance(choice.get("message"), Mapping)
+            for call in (choice["message"].get("tool_calls") or [])
+        ]
+    elif isinstance(payload, Mapping):
+        if payload.get("type") != "function_call" and not any(
+            key in payload for key in ("tool_calls", "output", "function", "role")
+        ):
+            raise InvalidInput(
+                "not an OpenAI tool-call payload: expected a response with choices, a message "
+                "with tool_calls, a Responses output, or a tool call",
+                code="E_ADAPTER_INPUT_INVALID",
+            )
         if "tool_calls" in payload:
             payload = payload.get("tool_calls") or []
         elif "output" in payload and isinstance(payload["output"], list):
