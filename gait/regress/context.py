@@ -8,6 +8,7 @@ which the engine turns into a failing result with a reason code instead of a cra
 from __future__ import annotations
 
 import os
+from collections import OrderedDict
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -39,15 +40,29 @@ class RunpackCache:
     Each zip is read once: verification and parsing share the members read.
     """
 
+    # Graders of one fixture run back to back (items are sorted; xdist loadscope keeps them
+    # on one worker), so a few recent runpacks are all a process needs. Holding every
+    # runpack of a large set would only grow the heap and slow the garbage collector.
+    LIMIT = 32
+
     def __init__(self) -> None:
-        self._reports: dict[str, VerifyReport] = {}
-        self._packs: dict[str, Runpack | Exception] = {}
+        self._reports: OrderedDict[str, VerifyReport] = OrderedDict()
+        self._packs: OrderedDict[str, Runpack | Exception] = OrderedDict()
         self._members: dict[str, Any] = {}
+
+    def _trim(self) -> None:
+        for cache in (self._reports, self._packs):
+            while len(cache) > self.LIMIT:
+                key, _ = cache.popitem(last=False)
+                self._members.pop(key, None)
 
     def report(self, path: Path) -> VerifyReport:
         key = os.path.abspath(path)
         if key not in self._reports:
             self._reports[key] = _verify(key, self._members)
+            self._trim()
+        else:
+            self._reports.move_to_end(key)
         return self._reports[key]
 
     def load(self, path: Path) -> Runpack:
@@ -64,6 +79,9 @@ class RunpackCache:
                 self._packs[key] = _parse(key, self._members.pop(key, None))
             except GaitError as exc:
                 self._packs[key] = exc
+            self._trim()
+        else:
+            self._packs.move_to_end(key)
         found = self._packs[key]
         if isinstance(found, Exception):
             raise found
