@@ -231,6 +231,19 @@ def check_pytest_plugin() -> Check:
     return Check("pytest_plugin", PASS, f"pytest plugin registered: {found[0].value}")
 
 
+def check_cli_on_path() -> Check:
+    """The README and every next-command line say ``gait ...``: it must resolve."""
+    found = shutil.which("gait")
+    if found is None:
+        return Check(
+            "cli_on_path",
+            WARN,
+            f"the gait command is not on PATH; run it as {_q(sys.executable)} -m gait, or add "
+            "the scripts directory of this Python to PATH",
+        )
+    return Check("cli_on_path", PASS, f"gait command on PATH: {found}")
+
+
 def _probe_write(directory: Path) -> str:
     """'' when a file can be created in ``directory``, else why not."""
     try:
@@ -489,6 +502,7 @@ def run_doctor(options: Options | None = None) -> Report:
     ]
     plan += [
         ("pytest_plugin", check_pytest_plugin),
+        ("cli_on_path", check_cli_on_path),
         ("schemas", check_schemas),
         ("gait_home", check_gait_home),
         ("output_dir", lambda: check_output_dir(opts.output_dir)),

@@ -252,3 +252,14 @@ def test_explain_changes_nothing(run_gait, gait_home: Path, tmp_path: Path) -> N
     proc = run_gait("doctor", "--explain", cwd=tmp_path)
     assert proc.returncode == 0 and "gait doctor checks" in proc.stdout
     assert list(gait_home.iterdir()) == []
+
+
+def test_cli_not_on_path_and_bad_mode(tmp_path: Path, gait_home: Path) -> None:
+    proc = _run_py(
+        "", "doctor", "--json", home=gait_home, cwd=tmp_path, env={"PATH": "/nonexistent"}
+    )
+    assert proc.returncode == 0, proc.stderr
+    check = _check(_doc(proc), "cli_on_path")
+    assert check["status"] == "warn" and "-m gait" in check["message"]
+    bad = _run_py("", "doctor", home=gait_home, cwd=tmp_path, env={"GAIT_MODE": "staging"})
+    assert bad.returncode == 6 and bad.stderr.startswith("gait: E_USAGE: ")
