@@ -10,8 +10,6 @@ import hashlib
 import json
 from typing import Any
 
-import rfc8785
-
 from gait.errors import InvalidInput
 
 _SAFE_INT = 2**53
@@ -68,6 +66,8 @@ def canonical_bytes(value: Any) -> bytes:
             return _ENCODER.encode(value).encode("utf-8")
         except (UnicodeEncodeError, ValueError):
             pass
+    import rfc8785  # only values the fast path cannot take pay for the import
+
     try:
         return rfc8785.dumps(_as_doubles(value))
     except (rfc8785.CanonicalizationError, UnicodeEncodeError, TypeError, ValueError) as exc:

@@ -192,3 +192,10 @@ def test_private_keys_are_0600_and_never_printed(run_gait, tmp_path, gait_home: 
     dev = run_gait("keys", "init", "--json", cwd=tmp_path)
     assert json.loads(dev.stdout)["mode"] == "dev"
     assert (gait_home / "keys" / "dev_private.key").stat().st_mode & 0o777 == 0o600
+
+
+def test_explain_needs_no_required_arguments(run_gait, tmp_path):
+    for command in (["verify"], ["run", "diff"], ["gate", "eval"], ["approve"]):
+        proc = run_gait(*command, "--explain", cwd=tmp_path)
+        assert proc.returncode == 0, (command, proc.stderr)
+        assert proc.stdout.strip()

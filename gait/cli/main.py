@@ -29,6 +29,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "doctor": ("gait.cli.doctor", "diagnose the installation and environment"),
     "migrate": ("gait.cli.migrate", "rewrite an artifact to the current schema version"),
     "registry": ("gait.cli.registry", "install and verify signed local packs"),
+    "export": ("gait.cli.export", "send runpacks and traces to JSONL or OpenTelemetry"),
 }
 
 
@@ -83,11 +84,30 @@ def main(argv: Sequence[str] | None = None) -> int:
     return _run(args_in)
 
 
+def _explain_text(parser: argparse.ArgumentParser, tokens: list[str]) -> str | None:
+    """The ``--explain`` text of the leaf command ``tokens`` name, without parsing its
+    required arguments (``gait verify --explain`` must not demand a runpack)."""
+    current = parser
+    for token in tokens:
+        subs = [a for a in current._actions if isinstance(a, argparse._SubParsersAction)]
+        if not subs or token not in subs[0].choices:
+            break
+        current = subs[0].choices[token]
+    for action in current._actions:
+        if "--explain" in action.option_strings:
+            return action.const
+    return None
+
+
 def _run(args_in: list[str]) -> int:
-    from gait.cli.output import correlation_id, debug_enabled, emit, emit_error
-    from gait.errors import GaitError, InvalidInput
+    from gait.errors import DependencyMissing, GaitError, InvalidInput
 
     as_json = "--json" in args_in
+    try:
+        from gait.cli.output import correlation_id, debug_enabled, emit, emit_error
+    except ImportError as exc:
+        print(f"gait: E_DEPENDENCY_MISSING: {exc} (reinstall gait)", file=sys.stderr)
+        return 7
     try:
         name = args_in[0]
         if name not in COMMANDS:
@@ -97,11 +117,13 @@ def _run(args_in: list[str]) -> int:
         sub = parser.add_subparsers(dest="command")
         cmd = sub.add_parser(name, help=COMMANDS[name][1], description=COMMANDS[name][1])
         module.register(cmd)
+        if "--explain" in args_in:
+            text = _explain_text(parser, args_in)
+            if text:
+                print(text)
+                return 0
         args = parser.parse_args(args_in)
         args.correlation_id = correlation_id(args_in)
-        if getattr(args, "explain", None):
-            print(args.explain)
-            return 0
         handler: Callable[[argparse.Namespace], Any] = args.handler
         outcome = handler(args)
         return emit(outcome, as_json=as_json, argv=args_in)
@@ -110,6 +132,11 @@ def _run(args_in: list[str]) -> int:
     except KeyboardInterrupt:
         print("gait: interrupted", file=sys.stderr)
         return 130
+    except ImportError as exc:
+        if debug_enabled():
+            raise
+        missing = DependencyMissing(f"a dependency is missing or broken: {exc}", hint="gait doctor")
+        return emit_error(missing, as_json=as_json, argv=args_in)
     except Exception as exc:  # noqa: BLE001 - the one place unexpected errors become exit 1
         if debug_enabled():
             raise
