@@ -13,7 +13,15 @@ from typing import Any
 
 from gait.regress import FixturePatch, GradeContext, GradeResult
 from gait.regress.sequences import tool_sequence, verdict_sequence
-from graders.common import MISSING, PathError, first_mismatch, lookup, occurrences, parse_path, short
+from graders.common import (
+    MISSING,
+    PathError,
+    first_mismatch,
+    lookup,
+    occurrences,
+    parse_path,
+    short,
+)
 
 MAX_SHOWN = 5
 
@@ -49,8 +57,9 @@ def _compare(rule: dict[str, Any], expected: Any, actual: Any) -> bool:
         numbers = (expected, actual)
         if not all(isinstance(n, (int, float)) and not isinstance(n, bool) for n in numbers):
             return False
-        return math.isclose(float(expected), float(actual), rel_tol=0.0,
-                            abs_tol=float(rule["tolerance"]))
+        return math.isclose(
+            float(expected), float(actual), rel_tol=0.0, abs_tol=float(rule["tolerance"])
+        )
     return expected == actual
 
 
@@ -81,9 +90,17 @@ def args_match(ctx: GradeContext) -> GradeResult:
                 reasons.add("args_missing")
                 divergence.append(f"{where}: the candidate has no such call")
                 continue
-            if "args" not in right or (left is not None and "args" not in left and
-                                       "equals" not in rule and "regex" not in rule):
-                if not parts and left is not None and left.get("args_digest") == right.get("args_digest"):
+            if "args" not in right or (
+                left is not None
+                and "args" not in left
+                and "equals" not in rule
+                and "regex" not in rule
+            ):
+                if (
+                    not parts
+                    and left is not None
+                    and left.get("args_digest") == right.get("args_digest")
+                ):
                     continue
                 reasons.add("args_not_captured")
                 divergence.append(f"{where}: arguments were not captured (capture_mode raw needed)")
@@ -107,8 +124,7 @@ def args_match(ctx: GradeContext) -> GradeResult:
                 if "tolerance" in rule:
                     want += f" +-{rule['tolerance']}"
                 divergence.append(f"{where}: expected {want}, actual {short(actual)}")
-    details = {"candidate_runpack": ctx.candidate_label, "checked": checked,
-               "rules": len(rules)}
+    details = {"candidate_runpack": ctx.candidate_label, "checked": checked, "rules": len(rules)}
     if not reasons:
         return GradeResult.passed(details=details)
     details["mismatches"] = divergence[:MAX_SHOWN]
@@ -158,22 +174,30 @@ def verdict_sequence_grader(ctx: GradeContext) -> GradeResult:
     if expected is None:
         expected = verdict_sequence(ctx.fixture_runpack())
     actual = verdict_sequence(ctx.candidate_runpack())
-    details = {"candidate_runpack": ctx.candidate_label, "expected_verdict_sequence": expected,
-               "actual_verdict_sequence": actual}
+    details = {
+        "candidate_runpack": ctx.candidate_label,
+        "expected_verdict_sequence": expected,
+        "actual_verdict_sequence": actual,
+    }
     if list(expected) == actual:
         return GradeResult.passed(details=details)
     index = first_mismatch(list(expected), actual)
     details["verdict_sequence_mismatch_index"] = index
     return GradeResult.failed(
-        "unexpected_verdict_sequence", details=details,
-        divergence=[f"verdict step {index}: expected "
-                    f"{short(expected[index] if index < len(expected) else None)}, actual "
-                    f"{short(actual[index] if index < len(actual) else None)}"],
+        "unexpected_verdict_sequence",
+        details=details,
+        divergence=[
+            f"verdict step {index}: expected "
+            f"{short(expected[index] if index < len(expected) else None)}, actual "
+            f"{short(actual[index] if index < len(actual) else None)}"
+        ],
     )
 
 
 def update_verdicts(ctx: GradeContext, result: GradeResult) -> FixturePatch | None:
-    return FixturePatch(meta={"expected_verdict_sequence": result.details["actual_verdict_sequence"]})
+    return FixturePatch(
+        meta={"expected_verdict_sequence": result.details["actual_verdict_sequence"]}
+    )
 
 
 # refs_match ---------------------------------------------------------------------------------
@@ -203,12 +227,20 @@ def refs_match(ctx: GradeContext) -> GradeResult:
                     )
     reasons = ["unexpected_refs"] if problems else []
     expected_digest = ctx.expectations.get("expected_context_set_digest")
-    if expected_digest and str(right_refs.get("context_set_digest", "")).lower() != expected_digest.lower():
+    if (
+        expected_digest
+        and str(right_refs.get("context_set_digest", "")).lower() != expected_digest.lower()
+    ):
         reasons.append("unexpected_context_set_digest")
-        problems.append(f"context_set_digest: expected {expected_digest[:16]}..., actual "
-                        f"{str(right_refs.get('context_set_digest') or '(none)')[:16]}")
-    details: dict[str, Any] = {"candidate_runpack": ctx.candidate_label,
-                               "receipts_expected": len(left), "receipts_actual": len(right)}
+        problems.append(
+            f"context_set_digest: expected {expected_digest[:16]}..., actual "
+            f"{str(right_refs.get('context_set_digest') or '(none)')[:16]}"
+        )
+    details: dict[str, Any] = {
+        "candidate_runpack": ctx.candidate_label,
+        "receipts_expected": len(left),
+        "receipts_actual": len(right),
+    }
     if not reasons:
         return GradeResult.passed(details=details)
     details["mismatches"] = problems[:MAX_SHOWN]
@@ -221,16 +253,21 @@ def no_new_tools(ctx: GradeContext) -> GradeResult:
     known = set(tool_sequence(ctx.fixture_runpack())) | set(ctx.options.get("allow") or [])
     used = tool_sequence(ctx.candidate_runpack())
     new = sorted(set(used) - known)
-    details: dict[str, Any] = {"candidate_runpack": ctx.candidate_label,
-                               "known_tools": sorted(known)}
+    details: dict[str, Any] = {
+        "candidate_runpack": ctx.candidate_label,
+        "known_tools": sorted(known),
+    }
     if not new:
         return GradeResult.passed(details=details)
     details["new_tools"] = new
     first = next(i for i, tool in enumerate(used) if tool in new)
     return GradeResult.failed(
-        "unexpected_new_tools", details=details,
-        divergence=[f"step {first} calls {used[first]!r}, which the fixture never called",
-                    f"new tools: {short(new)}"],
+        "unexpected_new_tools",
+        details=details,
+        divergence=[
+            f"step {first} calls {used[first]!r}, which the fixture never called",
+            f"new tools: {short(new)}",
+        ],
     )
 
 
@@ -248,7 +285,8 @@ def max_steps(ctx: GradeContext) -> GradeResult:
     if steps <= limit:
         return GradeResult.passed(details=details)
     return GradeResult.failed(
-        "max_steps_exceeded", details=details,
+        "max_steps_exceeded",
+        details=details,
         divergence=[f"{steps} tool calls, limit {limit}"],
     )
 

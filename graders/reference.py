@@ -29,7 +29,8 @@ def schema_validation(ctx: GradeContext) -> GradeResult:
         report = ctx.verify_report()
     except GaitError as exc:
         return GradeResult.failed(
-            "runpack_parse_error", details={"error": exc.message},
+            "runpack_parse_error",
+            details={"error": exc.message},
             message=f"{ctx.fixture.runpack}: {exc.message}",
         )
     reasons: list[str] = []
@@ -73,7 +74,9 @@ def schema_validation(ctx: GradeContext) -> GradeResult:
     if report.hash_mismatches:
         details["hash_mismatch_paths"] = [m["path"] for m in report.hash_mismatches]
     return GradeResult.failed(
-        *reasons, details=details, divergence=divergence,
+        *reasons,
+        details=details,
+        divergence=divergence,
         message=f"fixture runpack {ctx.fixture.runpack} fails verification",
     )
 
@@ -125,7 +128,9 @@ def trajectory(ctx: GradeContext) -> GradeResult:
     ``mode``, contain them in order: ``subsequence``, or in any order: ``unordered``)."""
     mode = str(ctx.options.get("mode", "exact"))
     if mode not in ("exact", "subsequence", "unordered"):
-        raise ValueError(f"trajectory option mode must be exact, subsequence or unordered, not {mode!r}")
+        raise ValueError(
+            f"trajectory option mode must be exact, subsequence or unordered, not {mode!r}"
+        )
     pack = ctx.candidate_runpack()
     actual_tools = tool_sequence(pack)
     actual_verdicts = verdict_sequence(pack)
@@ -210,8 +215,13 @@ def diff(ctx: GradeContext) -> GradeResult:
     differ."""
     candidate = ctx.candidate_runpack()
     fixture = ctx.fixture_runpack()
-    allowed = sorted({str(f).strip() for f in ctx.expectations.get("diff_allow_changed_files") or []
-                      if str(f).strip()})
+    allowed = sorted(
+        {
+            str(f).strip()
+            for f in ctx.expectations.get("diff_allow_changed_files") or []
+            if str(f).strip()
+        }
+    )
     details: dict[str, Any] = {"candidate_runpack": ctx.candidate_label, "allowed_files": allowed}
     try:
         changed = [] if candidate is fixture else changed_files(fixture, candidate)
@@ -224,8 +234,11 @@ def diff(ctx: GradeContext) -> GradeResult:
         return GradeResult.passed(details=details)
     details["unexpected_files"] = unexpected
     return GradeResult.failed(
-        "unexpected_diff", details=details,
-        divergence=[f"changed members not allowed by diff_allow_changed_files: {short(unexpected)}"],
+        "unexpected_diff",
+        details=details,
+        divergence=[
+            f"changed members not allowed by diff_allow_changed_files: {short(unexpected)}"
+        ],
     )
 
 

@@ -39,7 +39,11 @@ def failure_text(entry: Entry) -> str:
 
 
 def summary_lines(
-    entries: Iterable[Entry], *, status: str, output: str, updated: list[str],
+    entries: Iterable[Entry],
+    *,
+    status: str,
+    output: str,
+    updated: list[str],
     not_updatable: list[str],
 ) -> list[str]:
     ordered = sorted(entries, key=lambda e: e.name)
@@ -51,15 +55,24 @@ def summary_lines(
     ]
     for entry in failed[:MAX_FAILURES_SHOWN]:
         first = entry.divergence[0] if entry.divergence else entry.message
-        lines.append(_clip(f"FAIL {entry.name} {entry.error_code} "
-                           f"{','.join(entry.reason_codes)}" + (f": {first}" if first else "")))
+        lines.append(
+            _clip(
+                f"FAIL {entry.name} {entry.error_code} "
+                f"{','.join(entry.reason_codes)}" + (f": {first}" if first else "")
+            )
+        )
     if len(failed) > MAX_FAILURES_SHOWN:
-        lines.append(f"... and {len(failed) - MAX_FAILURES_SHOWN} more failing graders "
-                     f"(see {output})")
+        lines.append(
+            f"... and {len(failed) - MAX_FAILURES_SHOWN} more failing graders (see {output})"
+        )
     if skipped:
         names = sorted({e.grader for e in skipped})
-        lines.append(_clip(f"SKIP non-deterministic graders {', '.join(names)} "
-                           "(--gait-allow-nondeterministic to run them)"))
+        lines.append(
+            _clip(
+                f"SKIP non-deterministic graders {', '.join(names)} "
+                "(--gait-allow-nondeterministic to run them)"
+            )
+        )
     for change in updated[:MAX_FAILURES_SHOWN]:
         lines.append(_clip(f"updated {change}"))
     if len(updated) > MAX_FAILURES_SHOWN:
