@@ -19,10 +19,12 @@ import re
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
-from gait.runpack.recorder import Recorder
+if TYPE_CHECKING:
+    from gait.runpack.recorder import Recorder
 
 
 def run_id_for_test(nodeid: str) -> str:
@@ -33,6 +35,8 @@ def run_id_for_test(nodeid: str) -> str:
 @pytest.fixture
 def gait_recorder(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Recorder]:
     """An open ``Recorder`` for this test; capture mode from ``$GAIT_CAPTURE_MODE`` (reference)."""
+    from gait.runpack.recorder import Recorder
+
     out_dir = Path(os.environ.get("GAIT_RECORD_DIR") or tmp_path)
     capture_mode = os.environ.get("GAIT_CAPTURE_MODE") or "reference"
     with warnings.catch_warnings():

@@ -100,27 +100,8 @@ def _verify(path: str, keep: dict[str, Any]) -> VerifyReport:
     from gait.runpack import verify
     from gait.runpack.archive import read_members
 
-    options = verify.VerifyOptions()
-    steps = (
-        "_check_archive",
-        "_parse_manifest",
-        "_check_files",
-        "_check_manifest_digest",
-        "_check_signatures",
-        "_check_schemas",
-    )
-    if not all(hasattr(verify, name) for name in steps):  # pragma: no cover - API drift
-        return verify.verify_runpack(path, options)
-    report = verify.VerifyReport(path=path)
     members = read_members(path)
-    verify._check_archive(report, members)
-    manifest = verify._parse_manifest(members)
-    report.run_id = manifest["run_id"]
-    report.manifest_digest = str(manifest.get("manifest_digest", ""))
-    verify._check_files(report, members, manifest)
-    verify._check_manifest_digest(report, manifest)
-    verify._check_signatures(report, manifest, options)
-    verify._check_schemas(report, members, manifest)
+    report = verify.verify_members(path, members, verify.VerifyOptions())
     keep[path] = members
     return report
 

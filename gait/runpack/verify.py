@@ -177,9 +177,16 @@ def _parse_manifest(members: Members) -> dict[str, Any]:
 
 def verify_runpack(path: str | Path, options: VerifyOptions | None = None) -> VerifyReport:
     """Verify one runpack; raises InvalidInput only when it cannot be read as a runpack at all."""
+    return verify_members(path, read_members(path), options)
+
+
+def verify_members(
+    path: str | Path, members: Members, options: VerifyOptions | None = None
+) -> VerifyReport:
+    """Verify members already read with ``read_members``, so a caller that goes on to parse
+    them (regress, replay, diff) reads and inflates the zip only once."""
     opts = options or VerifyOptions()
     report = VerifyReport(path=str(path))
-    members = read_members(path)
     _check_archive(report, members)
     manifest = _parse_manifest(members)
     report.run_id = manifest["run_id"]
