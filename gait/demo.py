@@ -55,3 +55,33 @@ def demo_input(*, producer_version: str = __version__, runtime: str = "python") 
         "results": results,
         "refs": {"receipts": receipts},
     }
+
+
+DEMO_POLICY = """\
+# Demo policy for high-risk tools: destructive deletes are blocked outright.
+schema_id: gait.gate.policy
+schema_version: 1.0.0
+default_verdict: require_approval
+rules:
+  - name: block-destructive-tool-delete
+    priority: 10
+    effect: block
+    match:
+      tool_names: [tool.delete]
+      risk_classes: [high, critical]
+    reason_codes: [destructive_tool_blocked]
+"""
+
+
+def demo_delete_intent() -> dict[str, Any]:
+    """The high-risk intent of the policy demo (FORMATS.md section 5.2's example)."""
+    return {
+        "schema_id": "gait.gate.intent_request",
+        "schema_version": "1.0.0",
+        "created_at": START,
+        "producer_version": __version__,
+        "tool_name": "tool.delete",
+        "args": {"path": "/tmp/demo/delete-me.txt"},
+        "targets": [{"kind": "path", "value": "/tmp/demo/delete-me.txt", "operation": "delete"}],
+        "context": {"identity": "demo.user", "workspace": "/tmp/demo", "risk_class": "high"},
+    }

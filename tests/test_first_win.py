@@ -199,3 +199,19 @@ def test_explain_needs_no_required_arguments(run_gait, tmp_path):
         proc = run_gait(*command, "--explain", cwd=tmp_path)
         assert proc.returncode == 0, (command, proc.stderr)
         assert proc.stdout.strip()
+
+
+def test_demo_policy_matches_the_reference_demo(run_gait, tmp_path, conformance_dir):
+    proc = run_gait("demo", "--policy", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    reference = (conformance_dir / "reference" / "demo" / "demo_policy.stdout.txt").read_text()
+    wanted = ("mode", "bundle", "pack_path", "policy_verdict", "matched_rule", "reason_codes")
+    ours = dict(line.split("=", 1) for line in proc.stdout.splitlines())
+    theirs = dict(line.split("=", 1) for line in reference.splitlines())
+    for key in wanted:
+        assert ours[key] == theirs[key], key
+    for command in ours["next"].split(","):
+        argv = command.split()
+        assert argv[0] == "gait"
+        ran = run_gait(*argv[1:], cwd=tmp_path)
+        assert ran.returncode in (0, 3), (command, ran.stderr)

@@ -16,11 +16,67 @@ EXPLAIN = (
 
 def register(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out-dir", default="gait-out", help="where to write the runpack")
+    parser.add_argument(
+        "--policy",
+        action="store_true",
+        help="instead, evaluate a destructive demo intent against a demo policy (no trace)",
+    )
     add_common(parser, EXPLAIN)
     parser.set_defaults(handler=run)
 
 
 def run(args: argparse.Namespace) -> Outcome:
+    if args.policy:
+        return run_policy_demo(args)
+    return run_standard(args)
+
+
+def run_policy_demo(args: argparse.Namespace) -> Outcome:
+    """The gate's first win: a high-risk delete is blocked, deterministically, offline."""
+    from pathlib import Path
+
+    from gait.canon import dumps_pretty
+    from gait.demo import DEMO_POLICY, demo_delete_intent
+    from gait.fsutil import atomic_write
+    from gait.gate.policy import load_policy
+    from gait.gate.policytest import run_policy_test
+
+    out = Path(args.out_dir)
+    intent_path = atomic_write(out / "intent_demo_delete.json", dumps_pretty(demo_delete_intent()))
+    policy_path = atomic_write(out / "policy_demo_high_risk.yaml", DEMO_POLICY.encode())
+    result = run_policy_test(load_policy(policy_path), demo_delete_intent())
+    shown_intent, shown_policy = f"./{intent_path.as_posix()}", f"./{policy_path.as_posix()}"
+    next_commands = [
+        f"gait gate eval --policy {shown_policy} --intent {shown_intent} --simulate --json",
+        f"gait gate eval --policy {shown_policy} --intent {shown_intent} --json",
+        f"gait policy test {shown_policy} {shown_intent} --json",
+    ]
+    payload = {
+        "ok": True,
+        "mode": "policy",
+        "bundle": shown_intent,
+        "pack_path": shown_policy,
+        "policy_verdict": result["verdict"],
+        "matched_rule": result.get("matched_rule", ""),
+        "reason_codes": result["reason_codes"],
+        "intent_digest": result["intent_digest"],
+        "policy_digest": result["policy_digest"],
+        "next_commands": next_commands,
+    }
+    lines = [
+        "mode=policy",
+        f"bundle={shown_intent}",
+        f"pack_path={shown_policy}",
+        "verify=ok",
+        f"policy_verdict={result['verdict']}",
+        f"matched_rule={result.get('matched_rule', '')}",
+        f"reason_codes={','.join(result['reason_codes'])}",
+        f"next={','.join(next_commands)}",
+    ]
+    return Outcome(payload, 0, lines)
+
+
+def run_standard(args: argparse.Namespace) -> Outcome:
     from gait.demo import RUN_ID, demo_input
     from gait.runpack.build import normalize_input
     from gait.runpack.resolve import remember
@@ -50,6 +106,7 @@ def run(args: argparse.Namespace) -> Outcome:
         f"gait verify {RUN_ID} --json",
         f"gait run replay {RUN_ID}",
         f"gait regress init --from {RUN_ID}",
+        "gait demo --policy",
     ]
     payload = {
         "ok": report.ok,
