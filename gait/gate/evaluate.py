@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from gait.gate.intent import IntentInvalid, NormalizedIntent, normalize_intent
-from gait.gate.policy import VERDICT_RANK, Policy, RateLimit, Rule, lookup_arg
+from gait.gate.policy import VERDICT_RANK, Policy, RateLimit, Rule
 
 GATE_RESULT_SCHEMA_ID = "gait.gate.result"
 SCHEMA_VERSION = "1.0.0"
@@ -156,39 +156,12 @@ def _fail_closed(
 
 
 def rule_matches(rule: Rule, intent: NormalizedIntent) -> bool:
-    """All given match keys hold; within a list any; target keys hold if any target matches."""
-    if rule.tool_names is not None and intent.tool_name not in rule.tool_names:
-        return False
-    if rule.risk_classes is not None and intent.risk_class not in rule.risk_classes:
-        return False
-    if rule.identities is not None and intent.identity not in rule.identities:
-        return False
-    if rule.workspace_prefixes is not None:
-        workspace = intent.workspace
-        if not any(workspace.startswith(prefix) for prefix in rule.workspace_prefixes):
-            return False
-    if rule.environments is not None:
-        if intent.context.get("environment", "") not in rule.environments:
-            return False
-    targets = intent.targets
-    for key, allowed in rule.target_tests:
-        for target in targets:
-            if target.get(key, "") in allowed:
-                break
-        else:
-            return False
-    for key, wanted in rule.annotation_tests:
-        for target in targets:
-            if (key in target) == wanted:
-                break
-        else:
-            return False
-    if rule.provenance_sources is not None:
-        allowed = rule.provenance_sources
-        if not any(entry["source"] in allowed for entry in intent.provenance):
-            return False
-    for constraint in rule.arg_constraints:
-        if not constraint.check(lookup_arg(intent.args, constraint.path)):
+    """All given match keys hold; within a list any; target keys hold if any target matches.
+
+    The per-key predicates are built once, when the policy is compiled (``Rule.checks``).
+    """
+    for check in rule.checks:
+        if not check(intent):
             return False
     return True
 
@@ -274,15 +247,21 @@ def _rule_outcome(rule: Rule, intent: NormalizedIntent) -> tuple[str, set[str], 
     return effect, reasons, violations
 
 
-def _evaluate_single(policy: Policy, intent: NormalizedIntent) -> Decision:
+def matching_rules(policy: Policy, intent: NormalizedIntent) -> list[Rule]:
+    """Every matching rule at the first priority where any rule matches (not first-match)."""
     matched: list[Rule] = []
     priority = None
-    for rule in policy.rules:
+    for rule in policy.candidate_rules(intent.tool_name):
         if priority is not None and rule.priority != priority:
             break
         if rule_matches(rule, intent):
             matched.append(rule)
             priority = rule.priority
+    return matched
+
+
+def _evaluate_single(policy: Policy, intent: NormalizedIntent) -> Decision:
+    matched = matching_rules(policy, intent)
     if not matched:
         default = policy.default_verdict
         return Decision(
@@ -293,6 +272,38 @@ def _evaluate_single(policy: Policy, intent: NormalizedIntent) -> Decision:
             intent,
             min_approvals=1 if default == "require_approval" else 0,
         )
+    if len(matched) == 1 and matched[0].fixed_outcome and not intent.destructive:
+        return _fixed_rule_decision(matched[0], intent)
+    return _combined_decision(matched, intent)
+
+
+def _fixed_rule_decision(rule: Rule, intent: NormalizedIntent) -> Decision:
+    """``_combined_decision([rule], intent)`` for a rule whose outcome is fixed at compile time
+    and an intent that no escalation applies to (the common case); equal by construction and
+    checked against it in tests/test_gate_fastpaths.py."""
+    verdict = rule.effect
+    min_approvals = rule.min_approvals
+    if verdict == "require_approval" and min_approvals == 0:
+        min_approvals = 1
+    return Decision(
+        verdict,
+        list(rule.sorted_reasons),
+        list(rule.sorted_violations),
+        intent.created_at,
+        intent,
+        matched_rule=rule.name,
+        matched_rules=(rule.name,),
+        min_approvals=min_approvals,
+        require_distinct_approvers=rule.require_distinct_approvers,
+        rate_limits=((rule.name, rule.rate_limit),) if rule.rate_limit else (),
+        destructive_budgets=(
+            ((rule.name, rule.destructive_budget),) if rule.destructive_budget else ()
+        ),
+    )
+
+
+def _combined_decision(matched: list[Rule], intent: NormalizedIntent) -> Decision:
+    """The decision of one or more matching rules: most restrictive effect wins (FORMATS 5.5)."""
     outcomes = [(rule, *_rule_outcome(rule, intent)) for rule in matched]
     verdict = "allow"
     for _, effect, _, _ in outcomes:

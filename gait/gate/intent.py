@@ -406,8 +406,9 @@ def _flag(target: Mapping[str, Any], name: str, where: str) -> bool:
     raise _fail(f"{where}.{name} must be a boolean")
 
 
-def _normalize_target(raw: Any, tool_name: str, where: str) -> tuple[tuple[Any, ...], dict]:
-    target = raw if type(raw) is dict else _obj(raw, where)
+def _normalize_target_general(raw: Any, tool_name: str, where: str) -> dict[str, Any]:
+    """One target read field by field: the definition, and the error for a malformed target."""
+    target = _obj(raw, where)
     kind = _field(target, "kind", where).lower()
     value = _field(target, "value", where)
     operation = _field(target, "operation", where).lower()
@@ -415,9 +416,78 @@ def _normalize_target(raw: Any, tool_name: str, where: str) -> tuple[tuple[Any, 
     endpoint_class = _field(target, "endpoint_class", where).lower()
     domain = _field(target, "endpoint_domain", where).lower()
     method = _field(target, "discovery_method", where).lower()
-    method = method.replace("-", "_").replace(" ", "_") if method else "unknown"
     flag = _flag(target, "destructive", where)
-    hints = [_flag(target, name, where) for name in _HINTS]
+    hints = tuple(_flag(target, name, where) for name in _HINTS)
+    return _build_target(
+        tool_name, kind, value, operation, sensitivity, endpoint_class, domain, method, flag, hints
+    )
+
+
+def _normalize_target(raw: Any, tool_name: str, where: str, index: int) -> dict[str, Any]:
+    """Target ``where[index]``; the general reading unless every field has its plain JSON type.
+
+    Same result as ``_normalize_target_general`` (tests/test_gate_fastpaths.py checks it): the
+    fast path only saves a function call per field and the error-location string.
+    """
+    if type(raw) is not dict:
+        return _normalize_target_general(raw, tool_name, f"{where}[{index}]")
+    get = raw.get
+    kind = get("kind")
+    value = get("value")
+    operation = get("operation")
+    sensitivity = get("sensitivity")
+    endpoint_class = get("endpoint_class")
+    domain = get("endpoint_domain")
+    method = get("discovery_method")
+    flag = get("destructive")
+    hints = (
+        get("read_only_hint"),
+        get("destructive_hint"),
+        get("idempotent_hint"),
+        get("open_world_hint"),
+    )
+    # Absent or JSON-typed values only; anything else goes to the general reading for its error.
+    if not (
+        _STR_OR_NONE.issuperset(
+            map(type, (kind, value, operation, sensitivity, endpoint_class, domain, method))
+        )
+        and (flag is None or type(flag) is bool)
+        and (hints == _NO_HINTS or _BOOL_OR_NONE.issuperset(map(type, hints)))
+    ):
+        return _normalize_target_general(raw, tool_name, f"{where}[{index}]")
+    return _build_target(
+        tool_name,
+        kind.strip().lower() if kind else "",
+        value.strip() if value else "",
+        operation.strip().lower() if operation else "",
+        sensitivity.strip().lower() if sensitivity else "",
+        endpoint_class.strip().lower() if endpoint_class else "",
+        domain.strip().lower() if domain else "",
+        method.strip().lower() if method else "",
+        flag is True,
+        _NO_HINTS if hints == _NO_HINTS else tuple(h is True for h in hints),
+    )
+
+
+_NO_HINTS = (None, None, None, None)
+_STR_OR_NONE = frozenset({str, type(None)})
+_BOOL_OR_NONE = frozenset({bool, type(None)})
+
+
+def _build_target(
+    tool_name: str,
+    kind: str,
+    value: str,
+    operation: str,
+    sensitivity: str,
+    endpoint_class: str,
+    domain: str,
+    method: str,
+    flag: bool,
+    hints: tuple[bool, bool, bool, bool],
+) -> dict[str, Any]:
+    """Check and complete one target's trimmed, lowercased fields (FORMATS.md 5.2)."""
+    method = method.replace("-", "_").replace(" ", "_") if method else "unknown"
     if not kind or not value:
         raise _fail("targets require kind and value")
     if kind not in TARGET_KINDS:
@@ -442,48 +512,100 @@ def _normalize_target(raw: Any, tool_name: str, where: str) -> tuple[tuple[Any, 
     if destructive:
         out["destructive"] = True
     out["discovery_method"] = method
-    for name, hint in zip(_HINTS, hints, strict=True):
-        if hint:
-            out[name] = True
-    key = (kind, value, operation, sensitivity, endpoint_class, domain, destructive, method, *hints)
-    return key, out
+    if hints != _NO_HINTS:
+        for name, hint in zip(_HINTS, hints, strict=True):
+            if hint:
+                out[name] = True
+    return out
+
+
+def _target_sort_key(target: dict[str, Any]) -> tuple[Any, ...]:
+    """(kind, value, operation, sensitivity, class, domain, destructive, method, hints)."""
+    get = target.get
+    return (
+        target["kind"],
+        target["value"],
+        get("operation", ""),
+        get("sensitivity", ""),
+        target["endpoint_class"],
+        get("endpoint_domain", ""),
+        "destructive" in target,
+        target["discovery_method"],
+        *(name in target for name in _HINTS),
+    )
 
 
 def normalize_targets(raw: Any, tool_name: str, where: str = "targets") -> list[dict]:
     items = _list(raw, where)
-    seen: dict[tuple[Any, ...], dict] = {}
-    for index, item in enumerate(items):
-        key, target = _normalize_target(item, tool_name, f"{where}[{index}]")
-        seen.setdefault(key, target)
-    return [seen[key] for key in sorted(seen)]
+    targets = [_normalize_target(item, tool_name, where, i) for i, item in enumerate(items)]
+    if len(targets) < 2:
+        return targets
+    unique: dict[tuple[Any, ...], dict] = {}
+    for target in targets:
+        unique.setdefault(_target_sort_key(target), target)
+    return [unique[key] for key in sorted(unique)]
+
+
+def _normalize_provenance_general(raw: Any, where: str) -> dict[str, str]:
+    """One provenance entry read field by field: the definition, and the error when malformed."""
+    entry = _obj(raw, where)
+    arg_path = _str(entry.get("arg_path"), f"{where}.arg_path").strip()
+    source = _str(entry.get("source"), f"{where}.source").strip().lower()
+    source_ref = _str(entry.get("source_ref"), f"{where}.source_ref").strip()
+    integrity = _str(entry.get("integrity_digest"), f"{where}.integrity_digest").strip().lower()
+    return _build_provenance(arg_path, source, source_ref, integrity)
+
+
+def _normalize_provenance_entry(raw: Any, where: str, index: int) -> dict[str, str]:
+    """Entry ``where[index]``; the general reading unless every field is a plain string."""
+    if type(raw) is dict:
+        get = raw.get
+        arg_path, source, source_ref, integrity = fields = (
+            get("arg_path"),
+            get("source"),
+            get("source_ref"),
+            get("integrity_digest"),
+        )
+        if _STR_OR_NONE.issuperset(map(type, fields)):
+            return _build_provenance(
+                arg_path.strip() if arg_path else "",
+                source.strip().lower() if source else "",
+                source_ref.strip() if source_ref else "",
+                integrity.strip().lower() if integrity else "",
+            )
+    return _normalize_provenance_general(raw, f"{where}[{index}]")
+
+
+def _build_provenance(arg_path: str, source: str, source_ref: str, integrity: str) -> dict:
+    if not arg_path or not source:
+        raise _fail("arg provenance requires arg_path and source")
+    if source not in PROVENANCE_SOURCES:
+        raise _fail(f"unsupported provenance source: {source}")
+    if integrity and not _HEX64.match(integrity):
+        raise _fail(f"invalid provenance integrity_digest: {integrity}")
+    out = {"arg_path": arg_path, "source": source}
+    if source_ref:
+        out["source_ref"] = source_ref
+    if integrity:
+        out["integrity_digest"] = integrity
+    return out
 
 
 def normalize_provenance(raw: Any, where: str = "arg_provenance") -> list[dict]:
     items = _list(raw, where)
-    seen: dict[tuple[str, str, str, str], dict] = {}
-    for index, item in enumerate(items):
-        entry = _obj(item, f"{where}[{index}]")
-        arg_path = _str(entry.get("arg_path"), f"{where}[{index}].arg_path").strip()
-        source = _str(entry.get("source"), f"{where}[{index}].source").strip().lower()
-        source_ref = _str(entry.get("source_ref"), f"{where}[{index}].source_ref").strip()
-        integrity = (
-            _str(entry.get("integrity_digest"), f"{where}[{index}].integrity_digest")
-            .strip()
-            .lower()
+    entries = [_normalize_provenance_entry(item, where, i) for i, item in enumerate(items)]
+    if len(entries) < 2:
+        return entries
+    unique: dict[tuple[str, str, str, str], dict] = {}
+    for entry in entries:
+        key = (
+            entry["arg_path"],
+            entry["source"],
+            entry.get("source_ref", ""),
+            entry.get("integrity_digest", ""),
         )
-        if not arg_path or not source:
-            raise _fail("arg provenance requires arg_path and source")
-        if source not in PROVENANCE_SOURCES:
-            raise _fail(f"unsupported provenance source: {source}")
-        if integrity and not _HEX64.match(integrity):
-            raise _fail(f"invalid provenance integrity_digest: {integrity}")
-        out = {"arg_path": arg_path, "source": source}
-        if source_ref:
-            out["source_ref"] = source_ref
-        if integrity:
-            out["integrity_digest"] = integrity
-        seen.setdefault((arg_path, source, source_ref, integrity), out)
-    return [seen[key] for key in sorted(seen)]
+        unique.setdefault(key, entry)
+    return [unique[key] for key in sorted(unique)]
 
 
 def _string_list(raw: Any, where: str, *, lower: bool = False) -> list[str]:

@@ -12,9 +12,11 @@ from __future__ import annotations
 import fcntl
 import hashlib
 import os
+import re
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -206,39 +208,71 @@ def audit_relationship(
     }
 
 
+# What ``signable_trace`` keeps of each known field, by name (built once from the lists above).
+_KEEP_STRING, _KEEP_INT, _KEEP_TRUE, _KEEP_LIST, _KEEP_LATENCY, _KEEP_OBJECT = range(6)
+_TRACE_FIELD_KIND: dict[str, int] = {
+    **dict.fromkeys(_TRACE_STRINGS, _KEEP_STRING),
+    **dict.fromkeys(_TRACE_INTS, _KEEP_INT),
+    **dict.fromkeys(_TRACE_BOOLS, _KEEP_TRUE),
+    **dict.fromkeys(_TRACE_LISTS, _KEEP_LIST),
+    "latency_ms": _KEEP_LATENCY,
+    **dict.fromkeys(_TRACE_OBJECTS, _KEEP_OBJECT),
+}
+_CANONICAL_TIME_SHAPE = re.compile(
+    r"(\d{4})-(\d\d)-(\d\d)T(\d\d):(\d\d):(\d\d)(?:\.\d{0,8}[1-9])?Z",
+    re.ASCII,  # \d must not accept other scripts' digits, which the full path re-prints
+)
+
+
+def _canonical_time(text: str) -> str:
+    """``timefmt.canonical``, skipping the re-print for a time already in canonical form.
+
+    Traces carry times this project printed itself (UTC, ``Z``, shortest fraction), and
+    re-printing those costs more than the rest of ``signable_trace``. A string of exactly that
+    shape whose fields make a real date re-prints to itself; anything else takes the full path,
+    which also raises the usual error.
+    """
+    shape = _CANONICAL_TIME_SHAPE.fullmatch(text)
+    if shape is not None:
+        try:
+            datetime(*map(int, shape.groups()))
+        except ValueError:
+            pass
+        else:
+            return text
+    return timefmt.canonical(text)
+
+
 def signable_trace(raw: dict[str, Any]) -> dict[str, Any]:
     """A trace re-read into the reference's fixed fields, minus ``signature``.
 
     Unknown keys drop out, times are re-printed canonically (zero time when unset), empty
     optional fields are omitted: exactly the bytes the reference hashes when it verifies.
+    Only the keys present are visited; the result is only ever hashed, so its key order is free.
     """
-    out: dict[str, Any] = {}
-    for name in _TRACE_STRINGS:
-        value = raw.get(name)
-        if isinstance(value, str) and (value or name in _TRACE_ALWAYS):
-            out[name] = value
-        elif name in _TRACE_ALWAYS:
-            out[name] = ""
+    out: dict[str, Any] = dict.fromkeys(_TRACE_ALWAYS, "")
     for name in ("created_at", "observed_at"):
         value = raw.get(name)
-        out[name] = timefmt.canonical(value) if isinstance(value, str) else timefmt.ZERO_TIME
-    for name in _TRACE_INTS:
-        value = raw.get(name)
-        if isinstance(value, int) and not isinstance(value, bool) and value:
-            out[name] = value
-    for name in _TRACE_BOOLS:
-        if raw.get(name) is True:
-            out[name] = True
-    for name in _TRACE_LISTS:
-        value = raw.get(name)
-        if isinstance(value, list) and value:
-            out[name] = value
-    latency = raw.get("latency_ms")
-    if isinstance(latency, (int, float)) and not isinstance(latency, bool) and latency:
-        out["latency_ms"] = latency
-    for name in _TRACE_OBJECTS:
-        value = raw.get(name)
-        if value:
+        out[name] = _canonical_time(value) if isinstance(value, str) else timefmt.ZERO_TIME
+    kinds = _TRACE_FIELD_KIND
+    for name, value in raw.items():
+        kind = kinds.get(name)
+        if kind is None or not value:
+            continue  # unknown, or empty/false/zero: omitted (or left "" when always present)
+        if kind == _KEEP_STRING:
+            if isinstance(value, str):
+                out[name] = value
+        elif kind == _KEEP_INT or kind == _KEEP_LATENCY:
+            allowed = int if kind == _KEEP_INT else (int, float)
+            if isinstance(value, allowed) and not isinstance(value, bool):
+                out[name] = value
+        elif kind == _KEEP_TRUE:
+            if value is True:
+                out[name] = True
+        elif kind == _KEEP_LIST:
+            if isinstance(value, list):
+                out[name] = value
+        else:
             out[name] = value
     return out
 

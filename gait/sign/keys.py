@@ -104,7 +104,26 @@ class SigningKey:
         return VerifyKey(raw=self.public_raw, key_id=self.key_id)
 
     def sign(self, message: bytes) -> bytes:
-        return Ed25519PrivateKey.from_private_bytes(self.seed).sign(message)
+        return self._private_key().sign(message)
+
+    def _private_key(self) -> Ed25519PrivateKey:
+        """The cryptography key object, built once per SigningKey.
+
+        Rebuilding it from the seed costs as much as the signature itself. It is cached in the
+        instance ``__dict__`` (not a dataclass field, so equality, repr and ``asdict`` are
+        unchanged; ``object.__setattr__`` because the dataclass is frozen).
+        """
+        private = self.__dict__.get("_private")
+        if private is None:
+            private = Ed25519PrivateKey.from_private_bytes(self.seed)
+            object.__setattr__(self, "_private", private)
+        return private
+
+    def __getstate__(self) -> dict[str, object]:
+        # The cached key object cannot be pickled; a copy rebuilds it on first use.
+        state = dict(self.__dict__)
+        state.pop("_private", None)
+        return state
 
 
 def _no_encryption():  # noqa: ANN202 - cryptography's own type
