@@ -951,7 +951,7 @@ def _normalize_delegation(raw: Any) -> dict[str, Any] | None:
 def _normalize_args(raw: Any, where: str) -> dict[str, Any]:
     if raw is None:
         return {}
-    if not isinstance(raw, Mapping):
+    if type(raw) is not dict and not isinstance(raw, Mapping):
         raise _fail(f"{where} must be a JSON object")
     return normalize_json(raw, where)
 
@@ -1078,9 +1078,11 @@ class NormalizedIntent:
 
 def normalize_intent(raw: Any) -> NormalizedIntent:
     """Normalise a decoded IntentRequest; raises ``IntentInvalid`` when it cannot be."""
-    data = _obj(raw, "intent")
-    if not isinstance(raw, Mapping):
-        raise _fail("intent must be a JSON object")
+    data = raw
+    if type(raw) is not dict:  # decoded JSON is a dict: skip the slower Mapping checks
+        data = _obj(raw, "intent")
+        if not isinstance(raw, Mapping):
+            raise _fail("intent must be a JSON object")
     script = _normalize_script(data.get("script"))
     tool_name = _str(data.get("tool_name"), "tool_name").strip().lower()
     if script is not None:
