@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
+import re
 from typing import Any
 
 from gait.errors import InvalidInput
@@ -18,33 +20,100 @@ _ENCODER = json.JSONEncoder(
 )
 
 
-def _fast_path_ok(value: Any) -> bool:
-    """True when ``json.dumps`` is byte-equal to JCS for ``value``.
+_PLAIN, _NUMBERS, _SLOW = 0, 1, 2
+_MARK = re.compile(r'"\\u0000(\d+)\\u0000"')
 
-    That holds without floats, with integers in the double-exact range, and with keys whose
-    code-point order equals their UTF-16 order (no character at or above U+E000).
-    """
+
+def _scan(value: Any) -> int:
+    """How ``value`` can be encoded: ``_PLAIN`` when ``json.dumps`` is byte-equal to JCS,
+    ``_NUMBERS`` when only its numbers need the ECMAScript form (floats, integers outside
+    +-2**53), ``_SLOW`` otherwise (keys whose code-point order differs from UTF-16 order, i.e.
+    characters at or above U+E000, non-string keys, non-JSON types)."""
     stack = [value]
+    found = _PLAIN
     while stack:
         item = stack.pop()
         kind = type(item)
         if kind is str or item is None or kind is bool:
             continue
         if kind is int:
-            if -_SAFE_INT <= item <= _SAFE_INT:
-                continue
-            return False
+            if not -_SAFE_INT <= item <= _SAFE_INT:
+                found = _NUMBERS
+            continue
+        if kind is float:
+            found = _NUMBERS
+            continue
         if kind is dict:
             for key in item:
                 if type(key) is not str or (not key.isascii() and max(key) >= "\ue000"):
-                    return False
+                    return _SLOW
             stack.extend(item.values())
             continue
         if kind is list:
             stack.extend(item)
             continue
-        return False
-    return True
+        return _SLOW
+    return found
+
+
+class _Unmarkable(Exception):
+    pass
+
+
+def _mark_numbers(value: Any, numbers: list[str]) -> Any:
+    """A copy with each number needing the ECMAScript form replaced by a marker string.
+
+    Markers hold NUL, which the encoder always escapes, so a value that has a NUL of its own
+    in a string is refused here (it takes the rfc8785 path) and a marker cannot be forged.
+    """
+    kind = type(value)
+    if kind is str:
+        if "\x00" in value:
+            raise _Unmarkable
+        return value
+    if kind is float or (kind is int and not -_SAFE_INT <= value <= _SAFE_INT):
+        numbers.append(ecmascript_number(float(value)))
+        return f"\x00{len(numbers) - 1}\x00"
+    if kind is dict:
+        for key in value:
+            if "\x00" in key:
+                raise _Unmarkable
+        return {key: _mark_numbers(item, numbers) for key, item in value.items()}
+    if kind is list:
+        return [_mark_numbers(item, numbers) for item in value]
+    return value
+
+
+def ecmascript_number(number: float) -> str:
+    """ECMAScript Number::toString of a double (RFC 8785 section 3.2.2.3).
+
+    ``repr`` gives the shortest round-tripping digits, as ECMAScript requires; only where the
+    decimal point and exponent go differs.
+    """
+    if number != number or number in (math.inf, -math.inf):
+        raise _Unmarkable
+    if number == 0:
+        return "0"
+    sign = "-" if number < 0 else ""
+    mantissa, _, exp_text = repr(abs(number)).partition("e")
+    whole, _, frac = mantissa.partition(".")
+    frac = frac.rstrip("0")
+    digits = (whole + frac).lstrip("0")
+    # value = 0.<digits> x 10**point
+    point = len(whole.lstrip("0")) if whole.strip("0") else -(len(frac) - len(frac.lstrip("0")))
+    point += int(exp_text) if exp_text else 0
+    digits = digits.rstrip("0")
+    k = len(digits)
+    if k <= point <= 21:
+        return sign + digits + "0" * (point - k)
+    if 0 < point <= 21:
+        return f"{sign}{digits[:point]}.{digits[point:]}"
+    if -6 < point <= 0:
+        return f"{sign}0.{'0' * -point}{digits}"
+    exponent = point - 1
+    exp_sign = "+" if exponent >= 0 else "-"
+    head = digits[0] if k == 1 else f"{digits[0]}.{digits[1:]}"
+    return f"{sign}{head}e{exp_sign}{abs(exponent)}"
 
 
 def _as_doubles(value: Any) -> Any:
@@ -60,12 +129,21 @@ def _as_doubles(value: Any) -> Any:
 
 
 def canonical_bytes(value: Any) -> bytes:
-    """JCS bytes of a JSON value; raises InvalidInput for what JSON cannot hold (NaN, bytes...)."""
-    if _fast_path_ok(value):
-        try:
+    """JCS bytes of a JSON value; raises InvalidInput for what JSON cannot hold (NaN, bytes...).
+
+    The C JSON encoder does the work whenever it provably gives JCS bytes; rfc8785 covers the
+    rest (tests/test_canon.py checks the two agree on arbitrary values).
+    """
+    mode = _scan(value)
+    try:
+        if mode == _PLAIN:
             return _ENCODER.encode(value).encode("utf-8")
-        except (UnicodeEncodeError, ValueError):
-            pass
+        if mode == _NUMBERS:
+            numbers: list[str] = []
+            text = _ENCODER.encode(_mark_numbers(value, numbers))
+            return _MARK.sub(lambda m: numbers[int(m.group(1))], text).encode("utf-8")
+    except (_Unmarkable, UnicodeEncodeError, ValueError, RecursionError):
+        pass
     import rfc8785  # only values the fast path cannot take pay for the import
 
     try:

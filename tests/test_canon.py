@@ -155,3 +155,25 @@ def test_round_trip_is_a_fixed_point(value):
     except InvalidInput:
         return
     assert canonical_bytes(json.loads(once)) == once
+
+
+@settings(max_examples=3000, deadline=None)
+@given(st.floats(allow_nan=False, allow_infinity=False))
+def test_ecmascript_number_equals_rfc8785(number):
+    from gait.canon import ecmascript_number
+
+    assert ecmascript_number(number).encode() == rfc8785.dumps(number)
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        {"a": 1.5, "b": "\x00"},
+        {"\x00": 0.25},
+        ["\x000\x00", 2.5],
+        {"k": "\x000\x00"},
+        {"x": [0.1, "\u0000gaitf"], "\ue000": 1.0},
+    ],
+)
+def test_strings_that_look_like_number_markers_are_not_confused(value):
+    assert canonical_bytes(value) == rfc8785.dumps(value)
