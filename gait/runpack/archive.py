@@ -14,6 +14,7 @@ import zipfile
 import zlib
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
+from typing import Any
 
 from gait.errors import InvalidInput
 from gait.fsutil import atomic_write
@@ -58,6 +59,9 @@ class Members:
     sha256: dict[str, str] = field(default_factory=dict)
     unreadable: dict[str, str] = field(default_factory=dict)
     problems: list[Problem] = field(default_factory=list)
+    # Parsed once, shared by verify and the reader (gait.runpack.lines): a .jsonl name -> its
+    # records when every line is canonical, else None; a .json name -> its document.
+    parsed: dict[str, Any] = field(default_factory=dict, repr=False)
 
 
 def _unsafe_name(name: str) -> str:

@@ -220,15 +220,20 @@ def check_canonical(pack: Runpack, label: str) -> None:
 
     A diff of non-canonical members would depend on formatting (whitespace, key order,
     number spelling), so two equal runs could diff as changed: exit 6, naming the member.
+    Members that ``load_runpack`` proved canonical while parsing them (``canonical_members``,
+    holding those very bytes) are not serialized again.
     """
+    proven = pack.canonical_members
     for name in (model.MANIFEST, model.RUN, model.REFS):
         raw = pack.members.get(name)
-        if raw is None:
+        if raw is None or (name in proven and proven[name] is raw):
             continue
         if canonical_bytes(loads_strict(raw, what=f"{label} {name}")) != raw:
             raise _nondeterministic(label, name)
     for name, records in ((model.INTENTS, pack.intents), (model.RESULTS, pack.results)):
         raw = pack.members.get(name, b"")
+        if name in proven and proven[name] is raw:
+            continue
         if raw and not raw.endswith(b"\n"):
             raise _nondeterministic(label, name, "last line has no newline")
         lines = raw.split(b"\n")[:-1]

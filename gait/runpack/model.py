@@ -46,6 +46,9 @@ class Runpack:
     results: list[dict[str, Any]]
     refs: dict[str, Any]
     members: dict[str, bytes] = field(default_factory=dict)
+    # Members the loader proved canonical while parsing them (name -> those very bytes), so
+    # diff's canonical-form check need not re-serialize them; empty for hand-built runpacks.
+    canonical_members: dict[str, bytes] = field(default_factory=dict, repr=False)
 
     @property
     def run_id(self) -> str:

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from gait.canon import loads_strict
 from gait.errors import VerificationFailed
 from gait.runpack import model
 from gait.runpack.archive import read_members
+from gait.runpack.lines import is_canonical, member_document, member_records
 from gait.runpack.model import Runpack
-from gait.runpack.verify import VerifyOptions, VerifyReport, verify_runpack
+from gait.runpack.verify import VerifyOptions, VerifyReport, verify_members
 
 
 def default_options() -> VerifyOptions:
@@ -27,20 +29,39 @@ def load_runpack(
     Refusal is a VerificationFailed (exit 2) naming the first failing check, so nothing is
     replayed, diffed or graded from bytes the manifest does not vouch for.
     """
+    members = read_members(path)
     if verify:
-        report = verify_runpack(path, options or default_options())
+        report = verify_members(path, members, options or default_options())
         if not report.ok:
             raise verification_error(path, report)
-    members = read_members(path)
     data = members.data
-    manifest = loads_strict(data[model.MANIFEST], what="manifest.json")
+    canonical: dict[str, bytes] = {}  # members proven canonical while parsed (diff skips them)
+
+    def document(name: str) -> Any:
+        if name not in data and name != model.MANIFEST:  # a missing manifest is a KeyError
+            return loads_strict(b"{}", what=name)
+        value = member_document(members, name)
+        if is_canonical(value, data[name]):
+            canonical[name] = data[name]
+        return value
+
+    def records(name: str) -> list[dict]:
+        if name not in data:
+            return []
+        fast = member_records(members, name)
+        if fast is None:
+            return _lines(data[name], name)
+        canonical[name] = data[name]
+        return fast
+
     return Runpack(
-        manifest=manifest,
-        run=loads_strict(data.get(model.RUN, b"{}"), what="run.json"),
-        intents=_lines(data.get(model.INTENTS, b""), model.INTENTS),
-        results=_lines(data.get(model.RESULTS, b""), model.RESULTS),
-        refs=loads_strict(data.get(model.REFS, b"{}"), what="refs.json"),
+        manifest=document(model.MANIFEST),
+        run=document(model.RUN),
+        intents=records(model.INTENTS),
+        results=records(model.RESULTS),
+        refs=document(model.REFS),
         members=dict(data),
+        canonical_members=canonical,
     )
 
 

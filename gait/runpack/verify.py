@@ -13,6 +13,7 @@ from gait.errors import InvalidInput
 from gait.runpack import model
 from gait.runpack.archive import Members, read_members
 from gait.runpack.build import manifest_digest, signed_manifest_digest
+from gait.runpack.lines import member_document, member_records
 from gait.sign.keyring import Keyring
 from gait.sign.keys import VerifyKey
 from gait.sign.signature import check_signature
@@ -356,7 +357,7 @@ def _check_schemas(report: VerifyReport, members: Members, manifest: dict[str, A
         if raw is None or name in tampered:
             continue
         try:
-            docs = _member_docs(name, raw)
+            docs = _member_docs(name, raw, members)
         except InvalidInput as exc:
             errors.append(f"{name}: {exc.message}")
             continue
@@ -371,9 +372,12 @@ def _check_schemas(report: VerifyReport, members: Members, manifest: dict[str, A
     )
 
 
-def _member_docs(name: str, raw: bytes) -> list[tuple[int, Any]]:
+def _member_docs(name: str, raw: bytes, members: Members) -> list[tuple[int, Any]]:
     if not name.endswith(".jsonl"):
-        return [(0, loads_strict(raw, what=name, code=INPUT_INVALID))]
+        return [(0, member_document(members, name, code=INPUT_INVALID))]
+    records = member_records(members, name)  # parsed once, kept for the reader
+    if records is not None:
+        return list(enumerate(records, start=1))
     if raw and not raw.endswith(b"\n"):
         raise InvalidInput(f"{name} does not end with a newline", code=INPUT_INVALID)
     return [

@@ -1,0 +1,84 @@
+"""Parse a runpack member once and learn, in the same pass, whether its bytes are canonical.
+
+Verify (schema check), the reader and diff (``E_DIFF_NONDETERMINISTIC_INPUT``) all need the
+records of ``intents.jsonl`` and ``results.jsonl``; diff also needs to know that each line is
+the canonical form (FORMATS.md section 1) of its record. ``canonical_records`` does both at
+once and cheaply: each line is scanned by the C scanner without a Python hook, then the
+records are re-serialized with ``canonical_bytes`` a chunk at a time and compared with the
+lines joined the same way.
+
+When it returns records they are exactly what ``loads_strict`` gives line by line, because
+equal bytes prove everything the strict parse checks: a canonical line has no duplicate key
+(the canonical form of a parsed object has each key once), no NaN or Infinity (they cannot be
+canonicalized), and it is valid UTF-8. Equality of the joined chunk proves equality line by
+line because each line was parsed to its end on its own: were a line a proper prefix of its
+record's canonical form (or the reverse), a complete JSON text would be followed by ``,`` and
+more, which no JSON text is. Anything else returns ``None`` and the caller takes the strict
+path, which gives the same records or errors as before.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from gait.canon import canonical_bytes, loads_strict
+from gait.errors import InvalidInput
+from gait.runpack.archive import Members
+
+_SCAN = json.JSONDecoder().scan_once
+_CHUNK = 512
+
+
+def canonical_records(raw: bytes) -> list[Any] | None:
+    """The records of a ``.jsonl`` member whose every line is canonical, else None.
+
+    Non-None means: ``raw`` is empty or ends with a newline, and the records equal
+    ``[loads_strict(line) for line in raw.split(b"\\n")[:-1]]`` with every line equal to
+    ``canonical_bytes`` of its record.
+    """
+    if not raw:
+        return []
+    if not raw.endswith(b"\n"):
+        return None
+    byte_lines = raw[:-1].split(b"\n")
+    try:
+        text_lines = raw[:-1].decode("utf-8").split("\n")
+        scanned = [_SCAN(line, 0) for line in text_lines]
+    except (StopIteration, ValueError, RecursionError):
+        return None
+    records = [value for value, _ in scanned]
+    if [end for _, end in scanned] != list(map(len, text_lines)):
+        return None  # something after the value on a line (whitespace, a second value)
+    for start in range(0, len(records), _CHUNK):
+        try:
+            expected = canonical_bytes(records[start : start + _CHUNK])
+        except (InvalidInput, RecursionError):
+            return None
+        if expected != b"[" + b",".join(byte_lines[start : start + _CHUNK]) + b"]":
+            return None
+    return records
+
+
+def member_records(members: Members, name: str) -> list[Any] | None:
+    """``canonical_records`` of a member read with ``read_members``, parsed once per read."""
+    if name not in members.parsed:
+        raw = members.data.get(name)
+        members.parsed[name] = canonical_records(raw) if raw is not None else None
+    return members.parsed[name]
+
+
+def member_document(members: Members, name: str, *, code: str = "E_INVALID_JSON") -> Any:
+    """``loads_strict`` of a ``.json`` member read with ``read_members``, parsed once per read
+    (a failure is raised with the caller's code every time, never cached)."""
+    if name not in members.parsed:
+        members.parsed[name] = loads_strict(members.data[name], what=name, code=code)
+    return members.parsed[name]
+
+
+def is_canonical(value: Any, raw: bytes) -> bool:
+    """Whether ``raw`` is the canonical form of ``value`` (parsed from it)."""
+    try:
+        return canonical_bytes(value) == raw
+    except (InvalidInput, RecursionError):
+        return False
