@@ -180,3 +180,32 @@ def test_loader_proof_agrees_with_check_canonical(
         return "ok"
 
     assert outcome(pack) == outcome(dataclasses.replace(pack, canonical_members={}))
+
+
+@SETTINGS
+@given(st.dictionaries(KEYS, VALUES, max_size=4), st.dictionaries(KEYS, VALUES, max_size=4))
+def test_record_comparison_equals_comparing_encodings(a: dict, b: dict) -> None:
+    from gait.runpack.diff import _COMPARE, _same
+
+    for left, right in (
+        (a, b),
+        (a, a),
+        (a, json.loads(json.dumps(a))),
+        (a, dict(reversed(a.items()))),
+    ):
+        assert _same(left, right) == (_COMPARE.encode(left) == _COMPARE.encode(right))
+
+
+@pytest.mark.parametrize(
+    ("a", "b"),
+    [
+        ({"x": 1}, {"x": True}),
+        ({"x": 1}, {"x": 1.0}),
+        ({"x": [0]}, {"x": [-0.0]}),
+        ({"x": {}}, {"x": []}),
+    ],
+)
+def test_record_comparison_sees_types(a: dict, b: dict) -> None:
+    from gait.runpack.diff import _same
+
+    assert not _same(a, b)

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import difflib
 import json
+import marshal
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -263,25 +264,43 @@ def _known(record: dict[str, Any], keys: tuple[str, ...], drop: tuple[str, ...])
 _COMPARE = json.JSONEncoder(ensure_ascii=False, sort_keys=True, separators=(",", ":"))
 
 
-def _keyed(
-    records: list[dict[str, Any]], keys: tuple[str, ...], drop: tuple[str, ...]
-) -> dict[str, str]:
-    """Comparison keys per intent id.
+def _same(left: dict[str, Any], right: dict[str, Any]) -> bool:
+    """Whether two records' comparison keys (``_COMPARE`` encodings) are equal.
 
     Plain sorted JSON is enough here: both runpacks passed ``check_canonical``, so their
     records are parsed from canonical text and equal text means equal canonical bytes.
+    Equal marshal bytes (version 2: no object references, so only values, types and order
+    count) mean equal values of equal types, hence equal JSON, and cost a fraction of an
+    encode; anything else (at most one pair per diff, or odd values) is settled by encoding.
     """
-    out: dict[str, str] = {}
-    for record in records:
-        out[str(record.get("intent_id", ""))] = _COMPARE.encode(_known(record, keys, drop))
-    return out
+    try:
+        if left == right and marshal.dumps(left, 2) == marshal.dumps(right, 2):
+            return True
+    except ValueError:
+        pass
+    return _COMPARE.encode(left) == _COMPARE.encode(right)
 
 
-def _compare_keyed(left: dict[str, str], right: dict[str, str]) -> tuple[bool, list, list]:
-    left_only = sorted(set(left) - set(right))
-    right_only = sorted(set(right) - set(left))
-    changed = bool(left_only or right_only) or any(left[key] != right.get(key) for key in left)
-    return changed, left_only, right_only
+def _compare_records(
+    left: list[dict[str, Any]],
+    right: list[dict[str, Any]],
+    keys: tuple[str, ...],
+    drop: tuple[str, ...],
+) -> tuple[bool, list, list]:
+    """(changed, left-only ids, right-only ids) of records keyed by intent id (the last
+    record of an id counts), compared on ``keys`` minus ``drop``."""
+    kept = tuple(k for k in keys if k not in drop)
+    lmap = {str(r.get("intent_id", "")): r for r in left}
+    rmap = {str(r.get("intent_id", "")): r for r in right}
+    left_only = sorted(set(lmap) - set(rmap))
+    right_only = sorted(set(rmap) - set(lmap))
+    if left_only or right_only:
+        return True, left_only, right_only
+    for key, a in lmap.items():
+        b = rmap[key]
+        if not _same({k: a[k] for k in kept if k in a}, {k: b[k] for k in kept if k in b}):
+            return True, left_only, right_only
+    return False, left_only, right_only
 
 
 def _manifest_shape(manifest: dict[str, Any]) -> dict[str, Any]:
@@ -438,7 +457,14 @@ _SIG_KEYS = ("intent_id", "tool_name", "args_digest", "status", "result_digest")
 
 
 def _sig(side: dict[str, Any], privacy: str) -> tuple:
-    base = tuple(side.get(k, "") for k in _SIG_KEYS)
+    get = side.get
+    base = (
+        get("intent_id", ""),
+        get("tool_name", ""),
+        get("args_digest", ""),
+        get("status", ""),
+        get("result_digest", ""),
+    )  # _SIG_KEYS, spelled out: this runs once per step
     if privacy == "full":
         # Payload presence matters too (raw vs reference capture of the same call).
         return (*base, "args" in side, "result" in side)
@@ -527,13 +553,11 @@ def diff_runpacks(left: Runpack, right: Runpack, *, privacy: str = "full") -> Di
     metadata = privacy == "metadata"
     intent_drop = ENVELOPE_SKIP + (("args",) if metadata else ())
     result_drop = ENVELOPE_SKIP + (("result",) if metadata else ())
-    intents_changed, li, ri = _compare_keyed(
-        _keyed(left.intents, INTENT_KEYS, intent_drop),
-        _keyed(right.intents, INTENT_KEYS, intent_drop),
+    intents_changed, li, ri = _compare_records(
+        left.intents, right.intents, INTENT_KEYS, intent_drop
     )
-    results_changed, lr, rr = _compare_keyed(
-        _keyed(left.results, RESULT_KEYS, result_drop),
-        _keyed(right.results, RESULT_KEYS, result_drop),
+    results_changed, lr, rr = _compare_records(
+        left.results, right.results, RESULT_KEYS, result_drop
     )
     lrefs, rrefs = _refs_shape(left.refs), _refs_shape(right.refs)
     drift = classify_context_drift(lrefs, rrefs)
