@@ -133,18 +133,20 @@ class VerifyReport:
         }
         doc.update({k: v for k, v in optional.items() if v})
         if self.run_id:
-            doc["next_commands"] = next_commands(self.run_id, self.ok)
+            doc["next_commands"] = self.next_commands()
         return doc
 
-
-def next_commands(run_id: str, ok: bool) -> list[str]:
-    if not ok:
-        return [f"gait run inspect {run_id}", "gait verify --help"]
-    return [
-        f"gait run replay {run_id}",
-        f"gait regress init --from {run_id}",
-        f"gait run inspect {run_id}",
-    ]
+    def next_commands(self) -> list[str]:
+        if self.ok:
+            return [
+                f"gait run replay {self.run_id}",
+                f"gait regress init --from {self.run_id}",
+                f"gait run inspect {self.run_id}",
+            ]
+        commands = [f"gait verify {self.path} --json"]
+        if {"E_VERIFY_SIGNATURE_INVALID", "E_VERIFY_UNTRUSTED_SIGNER"} & set(self.error_codes):
+            commands += ["gait keys list", "gait keys trust <signer_public.key>"]
+        return commands
 
 
 def _fail_input(message: str) -> InvalidInput:
