@@ -209,3 +209,76 @@ def test_record_comparison_sees_types(a: dict, b: dict) -> None:
     from gait.runpack.diff import _same
 
     assert not _same(a, b)
+
+
+NAMES = st.text(alphabet=st.sampled_from('ab._"\\\n\x01é\u2028\U0001f600'), min_size=1, max_size=6)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=list(HealthCheck))
+@given(
+    st.lists(
+        st.tuples(NAMES, NAMES, VALUES, VALUES, st.sampled_from(["ok", "error"])),
+        max_size=4,
+        unique_by=lambda t: t[1],
+    ),
+    st.sampled_from(["raw", "reference"]),
+)
+def test_recorder_lines_are_the_canonical_records(
+    tmp_path: Any, calls: list[tuple], mode: str
+) -> None:
+    """The recorder splices lines from pre-serialized parts: each equals canonical_bytes of
+    the record it stands for."""
+    import warnings
+
+    from gait.canon import digest
+    from gait.runpack.recorder import Recorder
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        rec = Recorder(
+            "run_prop",
+            out=tmp_path / "r.zip",
+            env={},
+            sign=False,
+            capture_mode=mode,
+            created_at="2026-03-01T12:00:00.5Z",
+            clock=lambda: "2026-03-01T12:00:01Z",
+        )
+    head = {
+        "created_at": "2026-03-01T12:00:00.5Z",
+        "producer_version": rec._head["producer_version"],
+        "run_id": "run_prop",
+        "schema_version": "1.0.0",
+    }
+    expected_intents, expected_results = [], []
+    for tool, intent_id, args, result, status in calls:
+        try:
+            rec.intent(tool, args, intent_id=intent_id)
+            rec.result(intent_id, result, status=status)
+        except InvalidInput:
+            return  # a value JSON cannot hold: refused as before
+        args = {} if args is None else args if isinstance(args, dict) else {"value": args}
+        if result is not None and not isinstance(result, dict):
+            result = {"value": result}
+        intent = {
+            **head,
+            "schema_id": "gait.runpack.intent",
+            "intent_id": intent_id,
+            "tool_name": tool,
+            "args_digest": digest(args),
+        }
+        res = {
+            **head,
+            "schema_id": "gait.runpack.result",
+            "intent_id": intent_id,
+            "status": status,
+            "result_digest": digest(result),
+        }
+        if mode == "raw":
+            intent["args"] = args
+            if result is not None:
+                res["result"] = result
+        expected_intents.append(canonical_bytes(intent) + b"\n")
+        expected_results.append(canonical_bytes(res) + b"\n")
+    assert b"".join(rec._intent_member.chunks) == b"".join(expected_intents)
+    assert b"".join(rec._result_member.chunks) == b"".join(expected_results)

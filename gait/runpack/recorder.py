@@ -243,6 +243,8 @@ class Recorder:
         self._sign = sign
         self._lock = threading.Lock()
         self._members = {name: _Member(name) for name in model.DATA_MEMBERS}
+        self._intent_member = self._members[model.INTENTS]
+        self._result_member = self._members[model.RESULTS]
         self._timeline = _Member("timeline")
         self._timeline_count = 0
         self._intents: dict[str, str] = {}  # intent_id -> tool_name
@@ -329,10 +331,10 @@ class Recorder:
         """
         if not isinstance(tool_name, str) or not tool_name:
             raise InvalidInput("tool_name must be a non-empty string", code=_CODE)
-        when = self._now(ts)
+        when = self._clock() if ts is None else self._now(ts)
         if args is None and not args_digest:
             args = {}
-        payload, computed = self._payload("args", args, intent_id or "intent")
+        payload, computed, data = self._payload("args", args, intent_id or "intent")
         with self._lock:
             if intent_id is None:
                 self._counter += 1
@@ -344,23 +346,32 @@ class Recorder:
                 raise InvalidInput("intent_id must be a non-empty string", code=_CODE)
             elif intent_id in self._intents:
                 raise InvalidInput(f"intent_id {intent_id!r} is used twice", code=_CODE)
-            digest_hex = self._digest(computed, args_digest, intent_id, "args")
-            if self.capture_mode == "raw" and payload is not None:
-                record = dict(self._head)
-                record["schema_id"] = "gait.runpack.intent"
-                record["intent_id"] = intent_id
-                record["tool_name"] = tool_name
-                record["args_digest"] = digest_hex
-                record["args"] = payload
-                line = canonical_bytes(record) + b"\n"
+            if computed is None or args_digest:
+                digest_hex = self._digest(computed, args_digest, intent_id, "args")
             else:
-                line = _utf8(
-                    f'{{"args_digest":"{digest_hex}",{self._t_created},'
-                    f'"intent_id":{_enc(intent_id)},{self._t_middle},'
-                    f'"schema_id":"gait.runpack.intent","schema_version":"{model.SCHEMA_VERSION}",'
-                    f'"tool_name":{_enc(tool_name)}}}\n'
-                )
-            self._members[model.INTENTS].write(line)
+                digest_hex = computed
+            # The canonical line, spliced: keys in JCS order, "args" (raw capture) first, its
+            # bytes those already canonicalized for the digest (tests/test_runpack_fastpaths.py).
+            tail = (
+                f'"args_digest":"{digest_hex}",{self._t_created},'
+                f'"intent_id":{_enc(intent_id)},{self._t_middle},'
+                f'"schema_id":"gait.runpack.intent","schema_version":"{model.SCHEMA_VERSION}",'
+                f'"tool_name":{_enc(tool_name)}}}\n'
+            )
+            if self.capture_mode == "raw" and data is not None:
+                try:
+                    line = b'{"args":' + data + b"," + tail.encode("utf-8")
+                except UnicodeEncodeError:
+                    record = dict(self._head)
+                    record["schema_id"] = "gait.runpack.intent"
+                    record["intent_id"] = intent_id
+                    record["tool_name"] = tool_name
+                    record["args_digest"] = digest_hex
+                    record["args"] = payload
+                    line = canonical_bytes(record) + b"\n"
+            else:
+                line = _utf8("{" + tail)
+            self._intent_member.write(line)
             self._intents[intent_id] = tool_name
             self._open[intent_id] = tool_name
             self._event("tool_call", when, intent_id)
@@ -380,34 +391,45 @@ class Recorder:
             raise InvalidInput(f"status must be ok or error, not {status!r}", code=_CODE)
         if ts is not None:
             self._now(ts)  # validated; results carry no time of their own in the format
-        payload, computed = self._payload("result", result, intent_id)
+        payload, computed, data = self._payload("result", result, intent_id)
         with self._lock:
             if intent_id not in self._intents:
                 raise InvalidInput(f"result for intent_id {intent_id!r} has no intent", code=_CODE)
-            digest_hex = self._digest(computed, result_digest, intent_id, "result")
-            if self.capture_mode == "raw" and payload is not None:
-                record = dict(self._head)
-                record["schema_id"] = "gait.runpack.result"
-                record["intent_id"] = intent_id
-                record["status"] = status
-                record["result_digest"] = digest_hex
-                record["result"] = payload
-                line = canonical_bytes(record) + b"\n"
+            if computed is None or result_digest:
+                digest_hex = self._digest(computed, result_digest, intent_id, "result")
             else:
-                line = _utf8(
-                    f'{{{self._t_created},"intent_id":{_enc(intent_id)},'
-                    f'"producer_version":{self._t_pv},"result_digest":"{digest_hex}",'
-                    f'"run_id":{self._t_run},"schema_id":"gait.runpack.result",'
-                    f'"schema_version":"{model.SCHEMA_VERSION}","status":"{status}"}}\n'
-                )
-            self._members[model.RESULTS].write(line)
+                digest_hex = computed
+            head = (
+                f'{{{self._t_created},"intent_id":{_enc(intent_id)},'
+                f'"producer_version":{self._t_pv},'
+            )
+            tail = (
+                f'"result_digest":"{digest_hex}",'
+                f'"run_id":{self._t_run},"schema_id":"gait.runpack.result",'
+                f'"schema_version":"{model.SCHEMA_VERSION}","status":"{status}"}}\n'
+            )
+            if self.capture_mode == "raw" and data is not None:
+                try:  # spliced as in intent(): "result" sorts just before "result_digest"
+                    line = head.encode("utf-8") + b'"result":' + data + b"," + tail.encode("utf-8")
+                except UnicodeEncodeError:
+                    record = dict(self._head)
+                    record["schema_id"] = "gait.runpack.result"
+                    record["intent_id"] = intent_id
+                    record["status"] = status
+                    record["result_digest"] = digest_hex
+                    record["result"] = payload
+                    line = canonical_bytes(record) + b"\n"
+            else:
+                line = _utf8(head + tail)
+            self._result_member.write(line)
             self._open.pop(intent_id, None)
             self._results.add(intent_id)
 
-    def _payload(self, kind: str, value: Any, where: str) -> tuple[Any, str | None]:
-        """(payload as written, its digest): canonicalised once, after redaction."""
+    def _payload(self, kind: str, value: Any, where: str) -> tuple[Any, str | None, bytes | None]:
+        """(payload as written, its digest, its canonical bytes): canonicalised once, after
+        redaction."""
         if value is None:
-            return None, None
+            return None, None, None
         try:
             data = canonical_bytes(value)
         except InvalidInput:
@@ -420,7 +442,7 @@ class Recorder:
         if self.redactor:
             value = self.redactor.apply(kind, value, where)
             data = canonical_bytes(value)
-        return value, hashlib.sha256(data).hexdigest()
+        return value, hashlib.sha256(data).hexdigest(), data
 
     def _digest(self, computed: str | None, given: str | None, intent_id: str, kind: str) -> str:
         if computed is not None:
