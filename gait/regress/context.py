@@ -107,27 +107,11 @@ def _verify(path: str, keep: dict[str, Any]) -> VerifyReport:
 
 
 def _parse(path: str, members: Any) -> Runpack:
-    from gait.canon import loads_strict
-    from gait.runpack import model
-    from gait.runpack.model import Runpack
-    from gait.runpack.reader import load_runpack
+    from gait.runpack.reader import load_runpack, runpack_from_members
 
     if members is None:
         return load_runpack(path, verify=False)
-    data = members.data
-
-    def lines(name: str) -> list[dict[str, Any]]:
-        raw = data.get(name, b"")
-        return [loads_strict(line, what=name) for line in raw.splitlines() if line.strip()]
-
-    return Runpack(
-        manifest=loads_strict(data[model.MANIFEST], what="manifest.json"),
-        run=loads_strict(data.get(model.RUN, b"{}"), what="run.json"),
-        intents=lines(model.INTENTS),
-        results=lines(model.RESULTS),
-        refs=loads_strict(data.get(model.REFS, b"{}"), what="refs.json"),
-        members=dict(data),
-    )
+    return runpack_from_members(members)
 
 
 class GradeContext:

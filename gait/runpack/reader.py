@@ -8,7 +8,7 @@ from typing import Any
 from gait.canon import loads_strict
 from gait.errors import VerificationFailed
 from gait.runpack import model
-from gait.runpack.archive import read_members
+from gait.runpack.archive import Members, read_members
 from gait.runpack.lines import is_canonical, member_document, member_records
 from gait.runpack.model import Runpack
 from gait.runpack.verify import VerifyOptions, VerifyReport, verify_members
@@ -34,6 +34,11 @@ def load_runpack(
         report = verify_members(path, members, options or default_options())
         if not report.ok:
             raise verification_error(path, report)
+    return runpack_from_members(members)
+
+
+def runpack_from_members(members: Members) -> Runpack:
+    """Parse members already read (and verified) by the caller, each parsed only once."""
     data = members.data
     canonical: dict[str, bytes] = {}  # members proven canonical while parsed (diff skips them)
 
