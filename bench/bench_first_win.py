@@ -32,8 +32,7 @@ def _wall(argv: list[str], cwd: str, env: dict[str, str], repeat: int) -> float:
 
 
 def _big_runpack(path: Path, steps: int) -> Path:
-    from gait.runpack.build import normalize_input
-    from gait.runpack.writer import write_runpack
+    from gait.runpack.writer import write_record_input
     from gait.sign.keys import SigningKey
 
     doc = {
@@ -56,16 +55,8 @@ def _big_runpack(path: Path, steps: int) -> Path:
         ],
         "refs": {"receipts": []},
     }
-    mode, run, intents, results, refs = normalize_input(doc, capture_mode="raw")
-    key = SigningKey.generate()
-    return write_runpack(
-        path,
-        capture_mode=mode,
-        run=run,
-        intents=intents,
-        results=results,
-        refs=refs,
-        signing_keys=[key],
+    return write_record_input(
+        doc, path, capture_mode="raw", signing_keys=[SigningKey.generate()]
     ).path
 
 

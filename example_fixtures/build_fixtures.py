@@ -25,13 +25,11 @@ HERE = Path(__file__).resolve().parent
 
 def demo_runpack(out: Path) -> Path:
     from gait.demo import RUN_ID, demo_input
-    from gait.runpack.build import normalize_input
-    from gait.runpack.writer import write_runpack
+    from gait.runpack.writer import write_record_input
 
-    mode, run, intents, results, refs = normalize_input(demo_input(), evidence_mode_default="")
-    path = out / f"runpack_{RUN_ID}.zip"
-    write_runpack(path, capture_mode=mode, run=run, intents=intents, results=results, refs=refs)
-    return path
+    return write_record_input(
+        demo_input(), out / f"runpack_{RUN_ID}.zip", evidence_mode_default=""
+    ).path
 
 
 def refund_runpack(out: Path) -> Path:

@@ -16,8 +16,7 @@ import rfc8785
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from gait.demo import demo_input
-from gait.runpack.build import normalize_input
-from gait.runpack.writer import write_runpack
+from gait.runpack.writer import write_record_input
 from gait.sign.keys import SigningKey
 
 SHARED_FIELDS = (
@@ -93,16 +92,10 @@ def test_reference_demo_runpack_verifies(conformance_dir, run_gait):
 
 def test_our_demo_content_equals_the_reference_demo(conformance_dir, tmp_path):
     """With the reference's producer version and runtime, our demo run is its bytes exactly."""
-    mode, run, intents, results, refs = normalize_input(
-        demo_input(producer_version="0.0.0-dev", runtime="go"), evidence_mode_default=""
-    )
-    written = write_runpack(
+    written = write_record_input(
+        demo_input(producer_version="0.0.0-dev", runtime="go"),
         tmp_path / "demo.zip",
-        capture_mode=mode,
-        run=run,
-        intents=intents,
-        results=results,
-        refs=refs,
+        evidence_mode_default="",
     )
     assert written.manifest_digest == (
         "436474ad70446539c909ae85bcc156d30197ba68efb8debdaed4f5d2eef2922e"
@@ -128,15 +121,8 @@ def test_record_inputs_give_the_reference_bytes(conformance_dir, tmp_path, name,
     keys = (
         [SigningKey.from_text((base / "keys" / "gait_private.key").read_text())] if signed else []
     )
-    mode, run, intents, results, refs = normalize_input(doc, capture_mode=capture)
-    written = write_runpack(
-        tmp_path / f"{name}.zip",
-        capture_mode=mode,
-        run=run,
-        intents=intents,
-        results=results,
-        refs=refs,
-        signing_keys=keys,
+    written = write_record_input(
+        doc, tmp_path / f"{name}.zip", capture_mode=capture, signing_keys=keys
     )
     with zipfile.ZipFile(base / "runpacks" / f"runpack_{name}.zip") as ref:
         with zipfile.ZipFile(written.path) as mine:
@@ -175,16 +161,7 @@ def test_rotated_keys_keep_verifying_old_runpacks(run_gait, tmp_path):
         run_gait("keys", "init", "--key-mode", "prod", "--out", "k", cwd=tmp_path).returncode == 0
     )
     old = SigningKey.from_text((tmp_path / "k" / "gait_private.key").read_text())
-    mode, run, intents, results, refs = normalize_input(demo_input())
-    pack = write_runpack(
-        tmp_path / "old.zip",
-        capture_mode=mode,
-        run=run,
-        intents=intents,
-        results=results,
-        refs=refs,
-        signing_keys=[old],
-    ).path
+    pack = write_record_input(demo_input(), tmp_path / "old.zip", signing_keys=[old]).path
     rotated = run_gait("keys", "rotate", "--out", "k", "--json", cwd=tmp_path)
     assert rotated.returncode == 0, rotated.stderr
     assert json.loads(rotated.stdout)["rotated"] == [old.key_id]

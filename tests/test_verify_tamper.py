@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 from gait.canon import canonical_bytes, sha256_hex
-from gait.runpack.build import manifest_digest, normalize_input, signed_manifest_digest
-from gait.runpack.writer import write_runpack
+from gait.runpack.build import manifest_digest, signed_manifest_digest
+from gait.runpack.writer import write_record_input
 from gait.sign.keys import SigningKey
 from gait.sign.signature import sign_digest
 
@@ -40,15 +40,8 @@ def signing_key() -> SigningKey:
 
 @pytest.fixture
 def good_pack(tmp_path: Path, signing_key: SigningKey) -> Path:
-    mode, run, intents, results, refs = normalize_input(_record_input())
-    return write_runpack(
-        tmp_path / "runpack_run_tamper.zip",
-        capture_mode=mode,
-        run=run,
-        intents=intents,
-        results=results,
-        refs=refs,
-        signing_keys=[signing_key],
+    return write_record_input(
+        _record_input(), tmp_path / "runpack_run_tamper.zip", signing_keys=[signing_key]
     ).path
 
 

@@ -78,22 +78,17 @@ def run_policy_demo(args: argparse.Namespace) -> Outcome:
 
 def run_standard(args: argparse.Namespace) -> Outcome:
     from gait.demo import RUN_ID, demo_input
-    from gait.runpack.build import normalize_input
     from gait.runpack.resolve import remember
     from gait.runpack.verify import VerifyOptions, verify_runpack
-    from gait.runpack.writer import default_path, write_runpack
+    from gait.runpack.writer import default_path, write_record_input
     from gait.sign.keyring import DEV_WARNING, ensure_dev_key, load_keyring
 
     key, created = ensure_dev_key()
-    mode, run_rec, intents, results, refs = normalize_input(demo_input(), evidence_mode_default="")
-    written = write_runpack(
+    written = write_record_input(
+        demo_input(),
         default_path(RUN_ID, args.out_dir),
-        capture_mode=mode,
-        run=run_rec,
-        intents=intents,
-        results=results,
-        refs=refs,
         signing_keys=[key],
+        evidence_mode_default="",
     )
     remember(written.path, RUN_ID)
     keyring = load_keyring()

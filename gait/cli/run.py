@@ -153,9 +153,8 @@ def record(args: argparse.Namespace) -> Outcome:
 def _record_input(args: argparse.Namespace, rules: list, key: Any) -> tuple[Any, str, Any]:
     from gait.canon import loads_strict
     from gait.errors import InvalidInput
-    from gait.runpack.build import normalize_input
     from gait.runpack.redact import Redactor
-    from gait.runpack.writer import default_path, write_runpack
+    from gait.runpack.writer import write_record_input
 
     try:
         raw = Path(args.input).read_bytes()
@@ -167,18 +166,14 @@ def _record_input(args: argparse.Namespace, rules: list, key: Any) -> tuple[Any,
     redactor = Redactor(rules)
     if redactor and isinstance(doc, dict):
         doc = _redact_input(doc, redactor)
-    mode, run, intents, results, refs = normalize_input(doc, capture_mode=args.capture_mode)
-    path = Path(args.out) if args.out else default_path(run["run_id"], args.out_dir)
-    written = write_runpack(
-        path,
-        capture_mode=mode,
-        run=run,
-        intents=intents,
-        results=results,
-        refs=refs,
+    written = write_record_input(
+        doc,
+        args.out or None,
+        out_dir=args.out_dir,
+        capture_mode=args.capture_mode,
         signing_keys=[key],
     )
-    return written, mode, redactor.report.to_json()
+    return written, written.capture_mode, redactor.report.to_json()
 
 
 def _redact_input(doc: dict[str, Any], redactor: Any) -> dict[str, Any]:

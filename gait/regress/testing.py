@@ -49,13 +49,9 @@ def run_input(
 
 def write_run(path: str | Path, run_id: str, calls: Sequence[Call], **options: Any) -> Path:
     """Write a runpack for ``calls`` at ``path``; options as for :func:`run_input`."""
-    from gait.runpack.build import normalize_input
-    from gait.runpack.writer import write_runpack
+    from gait.runpack.writer import write_record_input
 
-    mode, run, intents, results, refs = normalize_input(run_input(run_id, calls, **options))
-    return write_runpack(
-        path, capture_mode=mode, run=run, intents=intents, results=results, refs=refs
-    ).path
+    return write_record_input(run_input(run_id, calls, **options), path).path
 
 
 def receipt(ref_id: str, content: str = "content", **extra: Any) -> dict[str, Any]:

@@ -9,7 +9,7 @@ from typing import Any
 from gait.canon import canonical_bytes
 from gait.runpack import model
 from gait.runpack.archive import write_zip
-from gait.runpack.build import jsonl, manifest_for, signed_manifest_digest
+from gait.runpack.build import jsonl, manifest_for, normalize_input, signed_manifest_digest
 from gait.sign.keys import SigningKey
 from gait.sign.signature import sign_digest
 
@@ -19,6 +19,10 @@ class Written:
     path: Path
     run_id: str
     manifest: dict[str, Any]
+
+    @property
+    def capture_mode(self) -> str:
+        return str(self.manifest["capture_mode"])
 
     @property
     def manifest_digest(self) -> str:
@@ -75,6 +79,33 @@ def write_runpack(
     data[model.MANIFEST] = canonical_bytes(manifest)
     target = write_zip(path, [(name, data[name]) for name in model.MEMBER_ORDER])
     return Written(path=target, run_id=run["run_id"], manifest=manifest)
+
+
+def write_record_input(
+    doc: Any,
+    path: str | Path | None = None,
+    *,
+    out_dir: str | Path = "gait-out",
+    capture_mode: str | None = None,
+    signing_keys: list[SigningKey] | None = None,
+    evidence_mode_default: str = "best_effort",
+) -> Written:
+    """The one way from a record input ``{run, intents, results, refs, capture_mode}`` to a
+    runpack: normalized as the reference does, written to ``path`` (default
+    ``<out_dir>/runpack_<run_id>.zip``)."""
+    mode, run, intents, results, refs = normalize_input(
+        doc, capture_mode=capture_mode, evidence_mode_default=evidence_mode_default
+    )
+    target = Path(path) if path is not None else default_path(run["run_id"], out_dir)
+    return write_runpack(
+        target,
+        capture_mode=mode,
+        run=run,
+        intents=intents,
+        results=results,
+        refs=refs,
+        signing_keys=signing_keys,
+    )
 
 
 def default_path(run_id: str, out_dir: str | Path = "gait-out") -> Path:
