@@ -51,6 +51,12 @@ def gait_executable() -> list[str]:
 
 
 @pytest.fixture
+def gait_argv() -> list[str]:
+    """argv prefix that runs the installed ``gait`` (for tests that start processes themselves)."""
+    return gait_executable()
+
+
+@pytest.fixture
 def run_gait(gait_home: Path):
     """Run the installed ``gait`` as a user would; returns the CompletedProcess."""
 

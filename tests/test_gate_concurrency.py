@@ -7,8 +7,6 @@ import os
 import subprocess
 from pathlib import Path
 
-from tests.conftest import gait_executable
-
 PROCS = 16
 POLICY = """\
 default_verdict: allow
@@ -42,11 +40,11 @@ def _intent(tool: str) -> dict:
     }
 
 
-def _run_all(argv: list[str], cwd: Path, home: Path) -> list[tuple[int, dict]]:
+def _run_all(gait: list[str], argv: list[str], cwd: Path, home: Path) -> list[tuple[int, dict]]:
     env = {**os.environ, "GAIT_HOME": str(home)}
     procs = [
         subprocess.Popen(
-            [*gait_executable(), *argv],
+            [*gait, *argv],
             cwd=cwd,
             env=env,
             stdout=subprocess.PIPE,
@@ -61,10 +59,11 @@ def _run_all(argv: list[str], cwd: Path, home: Path) -> list[tuple[int, dict]]:
     return results
 
 
-def test_rate_limit_allows_exactly_n(tmp_path: Path, gait_home: Path) -> None:
+def test_rate_limit_allows_exactly_n(tmp_path: Path, gait_home: Path, gait_argv: list[str]) -> None:
     (tmp_path / "policy.yaml").write_text(POLICY)
     (tmp_path / "intent.json").write_text(json.dumps(_intent("tool.read")))
     results = _run_all(
+        gait_argv,
         [
             "gate",
             "eval",
@@ -88,13 +87,13 @@ def test_rate_limit_allows_exactly_n(tmp_path: Path, gait_home: Path) -> None:
     assert len(traces) == PROCS
 
 
-def test_token_is_used_exactly_once(tmp_path: Path, gait_home: Path) -> None:
+def test_token_is_used_exactly_once(tmp_path: Path, gait_home: Path, gait_argv: list[str]) -> None:
     (tmp_path / "policy.yaml").write_text(POLICY)
     (tmp_path / "intent.json").write_text(json.dumps(_intent("tool.write")))
     env = {**os.environ, "GAIT_HOME": str(gait_home)}
     minted = subprocess.run(
         [
-            *gait_executable(),
+            *gait_argv,
             "approve",
             "--intent",
             "intent.json",
@@ -120,6 +119,7 @@ def test_token_is_used_exactly_once(tmp_path: Path, gait_home: Path) -> None:
     )
     assert minted.returncode == 0, minted.stderr
     results = _run_all(
+        gait_argv,
         [
             "gate",
             "eval",
