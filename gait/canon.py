@@ -173,16 +173,21 @@ class _DuplicateKey(ValueError):
 
 
 def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    result: dict[str, Any] = {}
-    for key, val in pairs:
-        if key in result:
-            raise _DuplicateKey(f"duplicate key {key!r}")
-        result[key] = val
+    result = dict(pairs)
+    if len(result) != len(pairs):
+        seen: set[str] = set()
+        for key, _ in pairs:
+            if key in seen:
+                raise _DuplicateKey(f"duplicate key {key!r}")
+            seen.add(key)
     return result
 
 
 def _reject_constant(name: str) -> Any:
     raise ValueError(f"{name} is not valid JSON")
+
+
+STRICT_DECODER = json.JSONDecoder(object_pairs_hook=_no_duplicates, parse_constant=_reject_constant)
 
 
 def loads_strict(data: bytes | str, *, what: str = "JSON", code: str = "E_INVALID_JSON") -> Any:
@@ -192,7 +197,7 @@ def loads_strict(data: bytes | str, *, what: str = "JSON", code: str = "E_INVALI
     except UnicodeDecodeError as exc:
         raise InvalidInput(f"{what} is not valid UTF-8 (byte {exc.start})", code=code) from exc
     try:
-        return json.loads(text, object_pairs_hook=_no_duplicates, parse_constant=_reject_constant)
+        return STRICT_DECODER.decode(text)
     except _DuplicateKey as exc:
         raise InvalidInput(f"{what} has a {exc}", code=code) from exc
     except (json.JSONDecodeError, ValueError, RecursionError) as exc:

@@ -282,3 +282,34 @@ def test_recorder_lines_are_the_canonical_records(
         expected_results.append(canonical_bytes(res) + b"\n")
     assert b"".join(rec._intent_member.chunks) == b"".join(expected_intents)
     assert b"".join(rec._result_member.chunks) == b"".join(expected_results)
+
+
+_line_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=6),
+    lambda kids: (
+        st.lists(kids, max_size=3) | st.dictionaries(st.text(max_size=3), kids, max_size=3)
+    ),
+    max_leaves=8,
+)
+_odd_lines = st.sampled_from(
+    [b'{"a":1,"a":2}', b" {}", b"{} ", b"NaN", b'{"x":Infinity}', b"\xff", b"", b"{}{}", b"[1]\r"]
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(st.one_of(_line_values.map(lambda v: json.dumps(v).encode()), _odd_lines), max_size=6)
+)
+def test_strict_records_equal_the_strict_parse_or_defer(lines):
+    from gait.canon import loads_strict
+    from gait.errors import InvalidInput
+    from gait.runpack.lines import strict_records
+
+    raw = b"".join(line + b"\n" for line in lines)
+    fast = strict_records(raw)
+    try:
+        slow = [loads_strict(line) for line in raw.split(b"\n")[:-1]]
+    except InvalidInput:
+        slow = None
+    if fast is not None:
+        assert slow is not None and fast == slow

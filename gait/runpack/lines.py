@@ -1,9 +1,10 @@
-"""Parse a runpack member once and learn, in the same pass, whether its bytes are canonical.
+"""Parse runpack ``.jsonl`` members fast, with exactly the strict parser's answers.
 
-Verify (schema check), the reader and diff (``E_DIFF_NONDETERMINISTIC_INPUT``) all need the
-records of ``intents.jsonl`` and ``results.jsonl``; diff also needs to know that each line is
-the canonical form (FORMATS.md section 1) of its record. ``canonical_records`` does both at
-once and cheaply: each line is scanned by the C scanner without a Python hook, then the
+Verify (schema check) and the reader need the records of ``intents.jsonl`` and
+``results.jsonl``: ``strict_records`` gives them with the C scanner, once per read. Diff also
+needs to know that each line is the canonical form (FORMATS.md section 1) of its record
+(``E_DIFF_NONDETERMINISTIC_INPUT``); ``canonical_records`` answers both at once and cheaply:
+each line is scanned by the C scanner without a Python hook, then the
 records are re-serialized with ``canonical_bytes`` a chunk at a time and compared with the
 lines joined the same way.
 
@@ -22,7 +23,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from gait.canon import canonical_bytes, loads_strict
+from gait.canon import STRICT_DECODER, canonical_bytes, loads_strict
 from gait.errors import InvalidInput
 from gait.runpack.archive import Members
 
@@ -60,12 +61,36 @@ def canonical_records(raw: bytes) -> list[Any] | None:
     return records
 
 
-def member_records(members: Members, name: str) -> list[Any] | None:
-    """``canonical_records`` of a member read with ``read_members``, parsed once per read."""
-    if name not in members.parsed:
+def strict_records(raw: bytes) -> list[Any] | None:
+    """The records of a ``.jsonl`` member exactly as ``loads_strict`` gives them line by line
+    (valid UTF-8, no duplicate keys, no NaN/Infinity, one value per line), or None when any
+    line is not; the caller then takes the line-by-line path for its error message. Cheaper
+    than ``canonical_records``: verify and replay need the records, not the canonical proof.
+    """
+    if not raw:
+        return []
+    if not raw.endswith(b"\n"):
+        return None
+    decode = STRICT_DECODER.raw_decode
+    try:
+        records = []
+        for line in raw[:-1].decode("utf-8").split("\n"):
+            value, end = decode(line)
+            if end != len(line):
+                return None
+            records.append(value)
+    except (ValueError, RecursionError):
+        return None
+    return records
+
+
+def member_strict_records(members: Members, name: str) -> list[Any] | None:
+    """``strict_records`` of a member read with ``read_members``, parsed once per read."""
+    key = f"strict:{name}"
+    if key not in members.parsed:
         raw = members.data.get(name)
-        members.parsed[name] = canonical_records(raw) if raw is not None else None
-    return members.parsed[name]
+        members.parsed[key] = strict_records(raw) if raw is not None else None
+    return members.parsed[key]
 
 
 def member_document(members: Members, name: str, *, code: str = "E_INVALID_JSON") -> Any:

@@ -9,7 +9,7 @@ from gait.canon import loads_strict
 from gait.errors import VerificationFailed
 from gait.runpack import model
 from gait.runpack.archive import Members, read_members
-from gait.runpack.lines import is_canonical, member_document, member_records
+from gait.runpack.lines import is_canonical, member_document, member_strict_records
 from gait.runpack.model import Runpack
 from gait.runpack.verify import VerifyOptions, VerifyReport, verify_members
 
@@ -40,7 +40,7 @@ def load_runpack(
 def runpack_from_members(members: Members) -> Runpack:
     """Parse members already read (and verified) by the caller, each parsed only once."""
     data = members.data
-    canonical: dict[str, bytes] = {}  # members proven canonical while parsed (diff skips them)
+    canonical: dict[str, bytes] = {}  # .json members proven canonical here (diff skips them)
 
     def document(name: str) -> Any:
         if name not in data and name != model.MANIFEST:  # a missing manifest is a KeyError
@@ -53,11 +53,8 @@ def runpack_from_members(members: Members) -> Runpack:
     def records(name: str) -> list[dict]:
         if name not in data:
             return []
-        fast = member_records(members, name)
-        if fast is None:
-            return _lines(data[name], name)
-        canonical[name] = data[name]
-        return fast
+        fast = member_strict_records(members, name)
+        return fast if fast is not None else _lines(data[name], name)
 
     return Runpack(
         manifest=document(model.MANIFEST),

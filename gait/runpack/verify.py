@@ -13,7 +13,7 @@ from gait.errors import InvalidInput
 from gait.runpack import model
 from gait.runpack.archive import Members, read_members
 from gait.runpack.build import manifest_digest, signed_manifest_digest
-from gait.runpack.lines import member_document, member_records
+from gait.runpack.lines import member_document, member_strict_records
 from gait.sign.keyring import Keyring
 from gait.sign.keys import VerifyKey
 from gait.sign.signature import check_signature
@@ -377,7 +377,7 @@ def _check_schemas(report: VerifyReport, members: Members, manifest: dict[str, A
 def _member_docs(name: str, raw: bytes, members: Members) -> list[tuple[int, Any]]:
     if not name.endswith(".jsonl"):
         return [(0, member_document(members, name, code=INPUT_INVALID))]
-    records = member_records(members, name)  # parsed once, kept for the reader
+    records = member_strict_records(members, name)  # parsed once, kept for the reader
     if records is not None:
         return list(enumerate(records, start=1))
     if raw and not raw.endswith(b"\n"):
