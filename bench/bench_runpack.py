@@ -83,11 +83,13 @@ def bench_replay_diff(steps: int, folder: Path) -> dict[str, Any]:
     left_path = make_runpack(folder / "left.zip", "run_left", steps)
     right_path = make_runpack(folder / "right.zip", "run_right", steps, changed_every=1000)
     load_s, left = timed(lambda: load_runpack(left_path))
-    right = load_runpack(right_path)
+    proof_load_s, left = timed(lambda: load_runpack(left_path, prove_canonical=True))
+    right = load_runpack(right_path, prove_canonical=True)
     replay_s, report = timed(lambda: stub_replay(left))
     out: dict[str, Any] = {
         "steps": steps,
         "load_and_verify_s": load_s,
+        "load_verify_and_prove_canonical_s": proof_load_s,
         "stub_replay_s": replay_s,
         "replay_exit_code": report.exit_code,
     }

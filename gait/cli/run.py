@@ -218,11 +218,11 @@ def _record_log(args: argparse.Namespace, rules: list, key: Any) -> tuple[Any, s
     return recorder.written, mode, recorder.redaction_report
 
 
-def _load(ref: str) -> Any:
+def _load(ref: str, *, prove_canonical: bool = False) -> Any:
     from gait.runpack.reader import load_runpack
     from gait.runpack.resolve import resolve
 
-    return load_runpack(resolve(ref))
+    return load_runpack(resolve(ref), prove_canonical=prove_canonical)
 
 
 def _load_registry(spec: str) -> Any:
@@ -302,7 +302,9 @@ def diff(args: argparse.Namespace) -> Outcome:
     from gait.fsutil import atomic_write
     from gait.runpack.diff import diff_runpacks
 
-    report = diff_runpacks(_load(args.left), _load(args.right), privacy=args.privacy)
+    left = _load(args.left, prove_canonical=True)
+    right = _load(args.right, prove_canonical=True)
+    report = diff_runpacks(left, right, privacy=args.privacy)
     payload = report.to_result_json()
     lines = report.summary_lines()
     if args.out:

@@ -84,8 +84,20 @@ def strict_records(raw: bytes) -> list[Any] | None:
     return records
 
 
+def member_records(members: Members, name: str) -> list[Any] | None:
+    """``canonical_records`` of a member read with ``read_members``, parsed once per read."""
+    if name not in members.parsed:
+        raw = members.data.get(name)
+        members.parsed[name] = canonical_records(raw) if raw is not None else None
+    return members.parsed[name]
+
+
 def member_strict_records(members: Members, name: str) -> list[Any] | None:
-    """``strict_records`` of a member read with ``read_members``, parsed once per read."""
+    """``strict_records`` of a member read with ``read_members`` (the records of an earlier
+    ``member_records`` proof when there is one), parsed once per read."""
+    proven = members.parsed.get(name)
+    if proven is not None:
+        return proven
     key = f"strict:{name}"
     if key not in members.parsed:
         raw = members.data.get(name)

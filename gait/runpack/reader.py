@@ -9,7 +9,12 @@ from gait.canon import loads_strict
 from gait.errors import VerificationFailed
 from gait.runpack import model
 from gait.runpack.archive import Members, read_members
-from gait.runpack.lines import is_canonical, member_document, member_strict_records
+from gait.runpack.lines import (
+    is_canonical,
+    member_document,
+    member_records,
+    member_strict_records,
+)
 from gait.runpack.model import Runpack
 from gait.runpack.verify import VerifyOptions, VerifyReport, verify_members
 
@@ -22,7 +27,11 @@ def default_options() -> VerifyOptions:
 
 
 def load_runpack(
-    path: str | Path, *, verify: bool = True, options: VerifyOptions | None = None
+    path: str | Path,
+    *,
+    verify: bool = True,
+    options: VerifyOptions | None = None,
+    prove_canonical: bool = False,
 ) -> Runpack:
     """Parse a runpack's members; with ``verify`` (the default) refuse one that fails verify.
 
@@ -30,6 +39,9 @@ def load_runpack(
     replayed, diffed or graded from bytes the manifest does not vouch for.
     """
     members = read_members(path)
+    if prove_canonical:  # diff needs the proof; one parse gives records and proof together
+        for name in (model.INTENTS, model.RESULTS):
+            member_records(members, name)
     if verify:
         report = verify_members(path, members, options or default_options())
         if not report.ok:
@@ -40,7 +52,7 @@ def load_runpack(
 def runpack_from_members(members: Members) -> Runpack:
     """Parse members already read (and verified) by the caller, each parsed only once."""
     data = members.data
-    canonical: dict[str, bytes] = {}  # .json members proven canonical here (diff skips them)
+    canonical: dict[str, bytes] = {}  # members proven canonical while parsed (diff skips them)
 
     def document(name: str) -> Any:
         if name not in data and name != model.MANIFEST:  # a missing manifest is a KeyError
@@ -53,6 +65,8 @@ def runpack_from_members(members: Members) -> Runpack:
     def records(name: str) -> list[dict]:
         if name not in data:
             return []
+        if members.parsed.get(name) is not None:  # proven canonical (``prove_canonical``)
+            canonical[name] = data[name]
         fast = member_strict_records(members, name)
         return fast if fast is not None else _lines(data[name], name)
 
