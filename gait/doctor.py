@@ -38,7 +38,6 @@ REQUIRED: tuple[tuple[str, str, str], ...] = (
     ("pyyaml", "yaml", ">=6"),
     ("jsonschema", "jsonschema", ">=4.20"),
     ("cryptography", "cryptography", ">=42"),
-    ("deepdiff", "deepdiff", ">=7"),
     ("rfc8785", "rfc8785", ">=0.1.4"),
     ("junit-xml", "junit_xml", ">=1.9"),
 )

@@ -164,20 +164,20 @@ def test_dev_keys_configured_in_production_mode(run_gait, tmp_path: Path) -> Non
 
 
 def test_missing_dependency_exits_7(tmp_path: Path, gait_home: Path) -> None:
-    shadow = tmp_path / "shadow" / "deepdiff"
+    shadow = tmp_path / "shadow" / "junit_xml"
     shadow.mkdir(parents=True)
     (shadow / "__init__.py").write_text("raise ImportError('simulated broken install')\n")
     env = {"PYTHONPATH": str(tmp_path / "shadow")}
     proc = _run_py("", "doctor", "--json", home=gait_home, cwd=tmp_path, env=env)
     assert proc.returncode == 7, proc.stdout + proc.stderr
     doc = _doc(proc)
-    check = _check(doc, "dependency.deepdiff")
+    check = _check(doc, "dependency.junit-xml")
     assert check["status"] == "fail" and check["non_fixable"] is True
     assert "simulated broken install" in check["message"]
-    assert check["fix"].endswith("-m pip install 'deepdiff>=7'")
+    assert check["fix"].endswith("-m pip install 'junit-xml>=1.9'")
     assert doc["non_fixable"] is True and doc["ok"] is False
     human = _run_py("", "doctor", home=gait_home, cwd=tmp_path, env=env)
-    assert human.returncode == 7 and "FAIL dependency.deepdiff" in human.stdout
+    assert human.returncode == 7 and "FAIL dependency.junit-xml" in human.stdout
 
 
 def test_check_dependency_on_a_module_that_does_not_exist() -> None:
