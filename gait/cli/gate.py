@@ -79,14 +79,6 @@ def _read_json(path: str, what: str, code: str) -> Any:
     return loads_strict(data, what=f"{what} {path}", code=code)
 
 
-def _risk_of(intent: Any) -> str:
-    if isinstance(intent, dict) and isinstance(intent.get("context"), dict):
-        risk = intent["context"].get("risk_class")
-        if isinstance(risk, str):
-            return risk.strip().lower()
-    return ""
-
-
 def _token_paths(args: argparse.Namespace) -> list[str]:
     paths: set[str] = set()
     for item in [*args.approval_token, args.approval_token_chain]:
@@ -127,93 +119,26 @@ def _approval_keys(args: argparse.Namespace) -> list[Any] | None:
     return None
 
 
-def _unreadable_policy(policy_path: str) -> Any:
-    """A block-everything stand-in whose digest is the SHA-256 of the unreadable file."""
-    import dataclasses
-    import hashlib
-
-    from gait.gate.policy import load_policy_text
-
-    try:
-        raw = Path(policy_path).read_bytes()
-    except OSError:
-        raw = b""
-    stand_in = load_policy_text("default_verdict: block\n")
-    return dataclasses.replace(stand_in, digest=hashlib.sha256(raw).hexdigest())
-
-
 def run_eval(args: argparse.Namespace) -> Outcome:
-    from gait import schema, timefmt
-    from gait.errors import GaitError
-    from gait.gate.engine import DEFAULT_FAIL_CLOSED, Gate
-    from gait.gate.intent import IntentInvalid
-    from gait.gate.policy import PolicyInvalid, load_policy
+    from gait import timefmt
+    from gait.gate.engine import open_gate
     from gait.sign.keyring import key_mode, resolve_signing_key
 
-    mode = key_mode(args)
     intent = _read_json(args.intent, "intent", "E_INTENT_INVALID")
-    risk = _risk_of(intent)
     now = timefmt.canonical(args.evaluation_time) if args.evaluation_time else None
-    approval_keys = _approval_keys(args)
 
-    try:
-        policy = load_policy(args.policy)
-        policy_error = ""
-    except PolicyInvalid as exc:
-        if mode != "prod" or risk not in DEFAULT_FAIL_CLOSED:
-            raise
-        policy, policy_error = _unreadable_policy(args.policy), exc.message
-
-    warnings: list[str] = []
-    try:
+    def resolve_key() -> tuple[Any, list[str]]:
         key, _, warnings = resolve_signing_key(args)
-    except GaitError as exc:
-        if exc.code != "E_SIGN_KEY_REQUIRED":
-            raise
-        gate = Gate(policy, signing_key=None, mode=mode)
-        if not gate._fails_closed(risk):
-            raise
-        outcome = gate.blocked(
-            intent, "fail_closed_signing_key_missing", error="no signing key: no trace was written"
-        )
-        return _render(outcome)
+        return key, warnings
 
-    gate = Gate(
-        policy,
-        signing_key=key,
-        mode=mode,
+    gate = open_gate(
+        args.policy,
+        mode=key_mode(args),
+        resolve_key=resolve_key,
         state_path=args.state,
-        approval_keys=approval_keys,
+        approval_keys=_approval_keys(args),
         trace_dir=args.trace_dir,
-        warnings=warnings,
     )
-    if policy_error:
-        outcome = gate.blocked(
-            intent,
-            "fail_closed_policy_invalid",
-            error=policy_error,
-            trace_out=args.trace_out,
-            correlation_id=args.correlation_id,
-        )
-        return _render(outcome)
-
-    problems = schema.errors("gait.gate.intent_request", intent)
-    if problems:
-        invalid_risk = policy.fail_closed_for(risk) or gate._fails_closed(risk)
-        if not invalid_risk:
-            raise IntentInvalid(
-                f"intent does not match schema gait.gate.intent_request: {'; '.join(problems[:3])}",
-                code="E_INTENT_INVALID",
-            )
-        outcome = gate.blocked(
-            intent,
-            "fail_closed_intent_invalid",
-            error="; ".join(problems[:3]),
-            trace_out=args.trace_out,
-            correlation_id=args.correlation_id,
-        )
-        return _render(outcome)
-
     outcome = gate.decide(
         intent,
         approval_tokens=_read_tokens(_token_paths(args)),
@@ -222,6 +147,7 @@ def run_eval(args: argparse.Namespace) -> Outcome:
         trace_out=args.trace_out,
         audit_out=args.approval_audit_out,
         correlation_id=args.correlation_id,
+        validate_schema=True,
     )
     return _render(outcome)
 

@@ -8,7 +8,7 @@ signs itself. Callers cannot change a verdict: they only read the outcome.
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -186,8 +186,14 @@ class Gate:
         trace_dir: str | Path | None = "gait-out/traces",
         producer_version: str = __version__,
         warnings: Sequence[str] = (),
+        policy_error: GaitError | None = None,
+        key_error: GaitError | None = None,
     ) -> None:
         self.policy = policy
+        # Set by ``open_gate`` in production mode: the policy could not be read (``policy`` is
+        # then a block-everything stand-in) or no key can sign traces.
+        self.policy_error = policy_error
+        self.key_error = key_error
         self.signing_key = signing_key
         self.mode = mode
         self._state = state
@@ -218,18 +224,24 @@ class Gate:
         trace_out: str | Path | None = None,
         audit_out: str | Path | None = None,
         correlation_id: str = "",
+        validate_schema: bool = False,
     ) -> GateOutcome:
         """Evaluate, enforce and record one intent.
 
         In production mode an error on the way to a verdict for a fail-closed risk class is a
         ``block`` with a ``fail_closed_*`` reason; elsewhere it raises (exit 6).
+        ``validate_schema`` checks a raw intent against the IntentRequest schema first (for
+        intents read from files; the SDK builds its own).
         """
         started = time.perf_counter()
         risk = (
             intent.risk_class
             if isinstance(intent, NormalizedIntent)
-            else _raw_field(intent, "context", "risk_class").lower()
+            else _raw_field(intent, "context", "risk_class").strip().lower()
         )
+        refused = self._refuse_early(intent, risk, validate_schema, trace_out, correlation_id)
+        if refused is not None:
+            return refused
         try:
             return self._decide(
                 intent,
@@ -272,6 +284,53 @@ class Gate:
                 trace_out,
                 error=f"{type(exc).__name__}: {exc}",
             )
+
+    def _refuse_early(
+        self,
+        intent: Any,
+        risk: str,
+        validate_schema: bool,
+        trace_out: str | Path | None,
+        correlation_id: str,
+    ) -> GateOutcome | None:
+        """The fail-closed blocks decided before evaluation, or the error they replace."""
+        if self.key_error is not None:
+            if not self._fails_closed(risk):
+                raise self.key_error
+            return self.blocked(
+                intent,
+                "fail_closed_signing_key_missing",
+                error="no signing key: no trace was written",
+            )
+        if self.policy_error is not None:
+            if risk not in DEFAULT_FAIL_CLOSED:
+                raise self.policy_error
+            return self.blocked(
+                intent,
+                "fail_closed_policy_invalid",
+                error=self.policy_error.message,
+                trace_out=trace_out,
+                correlation_id=correlation_id,
+            )
+        if validate_schema and not isinstance(intent, NormalizedIntent):
+            from gait import schema
+
+            problems = schema.errors("gait.gate.intent_request", intent)
+            if problems:
+                if not (self.policy.fail_closed_for(risk) or self._fails_closed(risk)):
+                    raise IntentInvalid(
+                        "intent does not match schema gait.gate.intent_request: "
+                        + "; ".join(problems[:3]),
+                        code="E_INTENT_INVALID",
+                    )
+                return self.blocked(
+                    intent,
+                    "fail_closed_intent_invalid",
+                    error="; ".join(problems[:3]),
+                    trace_out=trace_out,
+                    correlation_id=correlation_id,
+                )
+        return None
 
     def blocked(
         self,
@@ -641,3 +700,54 @@ class Gate:
             )
             outcome.trace_path = str(trace_out) if trace_out else str(path)
         return trace["trace_id"]
+
+
+def open_gate(
+    policy_path: str | Path,
+    *,
+    mode: str,
+    resolve_key: Callable[[], tuple[SigningKey, list[str]]],
+    **options: Any,
+) -> Gate:
+    """Load the policy and the signing key and build a ``Gate``; how the CLI and the SDK open one.
+
+    In production mode an unreadable policy or a missing signing key does not raise here: the
+    gate then blocks every intent of a fail-closed risk class (``fail_closed_policy_invalid``,
+    ``fail_closed_signing_key_missing``) and raises for the others. In dev mode both raise.
+    """
+    import dataclasses
+    import hashlib
+
+    from gait.gate.policy import PolicyInvalid, load_policy, load_policy_text
+
+    policy_error: GaitError | None = None
+    try:
+        policy = load_policy(policy_path)
+    except PolicyInvalid as exc:
+        if mode != "prod":
+            raise
+        try:
+            raw = Path(policy_path).read_bytes()
+        except OSError:
+            raw = b""
+        stand_in = load_policy_text("default_verdict: block\n")
+        policy = dataclasses.replace(stand_in, digest=hashlib.sha256(raw).hexdigest())
+        policy_error = exc
+    key_error: GaitError | None = None
+    key: SigningKey | None = None
+    warnings: list[str] = []
+    try:
+        key, warnings = resolve_key()
+    except GaitError as exc:
+        if exc.code != "E_SIGN_KEY_REQUIRED":
+            raise
+        key_error = exc
+    return Gate(
+        policy,
+        signing_key=key,
+        mode=mode,
+        warnings=warnings,
+        policy_error=policy_error,
+        key_error=key_error,
+        **options,
+    )

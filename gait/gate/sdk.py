@@ -66,11 +66,12 @@ def load(
     """Read and compile a policy once and return a ``Gate`` for in-process decisions.
 
     Keys follow the CLI: ``mode`` (default ``GAIT_MODE`` or dev) and ``private_key``; dev mode
-    signs with the local dev key from ``GAIT_HOME``.
+    signs with the local dev key from ``GAIT_HOME``. In production mode an unreadable policy or
+    a missing key makes every high-risk call block, as in ``gait gate eval``.
     """
     import argparse
 
-    from gait.gate.policy import load_policy
+    from gait.gate.engine import open_gate
     from gait.sign.keyring import key_mode, read_key_text, resolve_signing_key
     from gait.sign.keys import VerifyKey
 
@@ -79,19 +80,21 @@ def load(
         private_key=str(private_key) if private_key else None,
         private_key_env=None,
     )
-    resolved_mode = key_mode(args)
-    key, _, warnings = resolve_signing_key(args)
+
+    def resolve_key() -> tuple[Any, list[str]]:
+        key, _, warnings = resolve_signing_key(args)
+        return key, warnings
+
     approval_keys = None
     if approval_public_key:
         approval_keys = [VerifyKey.from_text(read_key_text(approval_public_key, "public key"))]
-    return Gate(
-        load_policy(policy),
-        signing_key=key,
-        mode=resolved_mode,
+    return open_gate(
+        policy,
+        mode=key_mode(args),
+        resolve_key=resolve_key,
         state_path=state_path,
         approval_keys=approval_keys,
         trace_dir=trace_dir,
-        warnings=warnings,
     )
 
 
