@@ -63,6 +63,23 @@ def _pack(run_gait, src: Path, *extra: str, version: str = "1.0.0", cwd: Path) -
     return out
 
 
+def _sign_in_place(run_gait, src: Path, *, cwd: Path) -> None:  # noqa: ANN001
+    """``registry pack`` without --out: writes a signed registry_pack.json into ``src``."""
+    proc = run_gait(
+        "registry",
+        "pack",
+        str(src),
+        "--name",
+        "baseline",
+        "--version",
+        "1.0.0",
+        "--publisher",
+        "acme",
+        cwd=cwd,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
 def _signed_zip(path: Path, meta: dict[str, Any], files: dict[str, bytes]) -> Path:
     """A pack signed by the local dev key, built by hand so it can say anything."""
     key, _ = ensure_dev_key()
@@ -174,18 +191,7 @@ def test_unsigned_pack_refused(run_gait, tmp_path: Path, gait_home: Path) -> Non
 
 def test_tampered_metadata_and_bad_signature_refused(run_gait, tmp_path: Path) -> None:
     src = _tree(tmp_path / "src")
-    run_gait(
-        "registry",
-        "pack",
-        str(src),
-        "--name",
-        "baseline",
-        "--version",
-        "1.0.0",
-        "--publisher",
-        "acme",
-        cwd=tmp_path,
-    )
+    _sign_in_place(run_gait, src, cwd=tmp_path)
     meta_path = src / "registry_pack.json"
     meta = json.loads(meta_path.read_text())
     meta["publisher"] = "mallory"
@@ -243,18 +249,7 @@ def test_dev_signed_pack_refused_in_production_mode(run_gait, tmp_path: Path) ->
 
 def test_digest_mismatch_and_missing_file_refused(run_gait, tmp_path: Path) -> None:
     src = _tree(tmp_path / "src")
-    run_gait(
-        "registry",
-        "pack",
-        str(src),
-        "--name",
-        "baseline",
-        "--version",
-        "1.0.0",
-        "--publisher",
-        "acme",
-        cwd=tmp_path,
-    )
+    _sign_in_place(run_gait, src, cwd=tmp_path)
     (src / "policies" / "baseline.yaml").write_bytes(POLICY.replace(b"block", b"allow"))
     doc = _refused(
         run_gait("registry", "install", str(src), "--json"), "E_REGISTRY_DIGEST_MISMATCH"
@@ -285,18 +280,7 @@ def test_path_escape_in_zip_member_and_symlink_refused(run_gait, tmp_path: Path)
     packed = _signed_zip(tmp_path / "member.zip", _meta(files), {**files, "../x.yaml": b"x"})
     _refused(run_gait("registry", "install", str(packed), "--json"), "E_REGISTRY_PATH_ESCAPE")
     src = _tree(tmp_path / "src")
-    run_gait(
-        "registry",
-        "pack",
-        str(src),
-        "--name",
-        "baseline",
-        "--version",
-        "1.0.0",
-        "--publisher",
-        "acme",
-        cwd=tmp_path,
-    )
+    _sign_in_place(run_gait, src, cwd=tmp_path)
     os.symlink("/etc/passwd", src / "policies" / "link.yaml")
     _refused(run_gait("registry", "install", str(src), "--json"), "E_REGISTRY_PATH_ESCAPE")
 
@@ -344,18 +328,7 @@ def test_verify_finds_tampering_and_revoked_trust(
 
 def test_cosigning_keeps_both_signatures(run_gait, tmp_path: Path) -> None:
     src = _tree(tmp_path / "src")
-    run_gait(
-        "registry",
-        "pack",
-        str(src),
-        "--name",
-        "baseline",
-        "--version",
-        "1.0.0",
-        "--publisher",
-        "acme",
-        cwd=tmp_path,
-    )
+    _sign_in_place(run_gait, src, cwd=tmp_path)
     second = SigningKey.generate()
     (tmp_path / "second.key").write_text(second.to_text())
     proc = run_gait(
