@@ -79,3 +79,22 @@ def run_gait(gait_home: Path):
         )
 
     return run
+
+
+@pytest.fixture
+def reference_set(conformance_dir: Path):
+    """Lay out the reference's regress fixture set (its tree.txt): gait.yaml and
+    fixtures/run_raw/{fixture.json,runpack.zip}; ``drift=True`` takes regress-drift's
+    fixture.json."""
+
+    def build(target: Path, *, drift: bool = False) -> Path:
+        ref = conformance_dir / "reference"
+        fixture_dir = target / "fixtures" / "run_raw"
+        fixture_dir.mkdir(parents=True)
+        shutil.copy(ref / "regress" / "gait.yaml", target / "gait.yaml")
+        meta = ref / ("regress-drift" if drift else "regress") / "fixture.json"
+        shutil.copy(meta, fixture_dir / "fixture.json")
+        shutil.copy(ref / "runpacks" / "runpack_run_raw.zip", fixture_dir / "runpack.zip")
+        return target
+
+    return build

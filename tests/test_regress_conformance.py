@@ -17,18 +17,6 @@ OURS_ONLY = ("error_code", "diff_ref", "nondeterministic")
 FAST = {"PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1"}
 
 
-def reference_set(conformance_dir: Path, target: Path, *, drift: bool = False) -> Path:
-    """The reference's tree.txt layout: gait.yaml, fixtures/run_raw/{fixture.json,runpack.zip}."""
-    ref = conformance_dir / "reference"
-    fixture_dir = target / "fixtures" / "run_raw"
-    fixture_dir.mkdir(parents=True)
-    shutil.copy(ref / "regress" / "gait.yaml", target / "gait.yaml")
-    meta = ref / ("regress-drift" if drift else "regress") / "fixture.json"
-    shutil.copy(meta, fixture_dir / "fixture.json")
-    shutil.copy(ref / "runpacks" / "runpack_run_raw.zip", fixture_dir / "runpack.zip")
-    return target
-
-
 def comparable(doc: dict) -> dict:
     """Our result minus this project's additions, with the reference's producer version."""
     out = dict(doc)
@@ -49,8 +37,10 @@ def run_pytest(*args: str, cwd: Path, env: dict[str, str] | None = None):
     )
 
 
-def test_reference_set_passes_via_cli_byte_for_byte(conformance_dir, tmp_path, run_gait):
-    root = reference_set(conformance_dir, tmp_path / "set")
+def test_reference_set_passes_via_cli_byte_for_byte(
+    reference_set, conformance_dir, tmp_path, run_gait
+):
+    root = reference_set(tmp_path / "set")
     proc = run_gait("regress", "run", "--json", "--junit", "junit.xml", cwd=root)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     out = json.loads(proc.stdout)
@@ -67,8 +57,8 @@ def test_reference_set_passes_via_cli_byte_for_byte(conformance_dir, tmp_path, r
     )
 
 
-def test_reference_set_passes_via_pytest_gait(conformance_dir, tmp_path):
-    root = reference_set(conformance_dir, tmp_path / "set")
+def test_reference_set_passes_via_pytest_gait(reference_set, conformance_dir, tmp_path):
+    root = reference_set(tmp_path / "set")
     proc = run_pytest("--gait", "--junitxml=junit.xml", cwd=root)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "4 passed" in proc.stdout
@@ -82,8 +72,10 @@ def test_reference_set_passes_via_pytest_gait(conformance_dir, tmp_path):
     ]
 
 
-def test_reference_drift_fails_with_reference_reasons(conformance_dir, tmp_path, run_gait):
-    root = reference_set(conformance_dir, tmp_path / "set", drift=True)
+def test_reference_drift_fails_with_reference_reasons(
+    reference_set, conformance_dir, tmp_path, run_gait
+):
+    root = reference_set(tmp_path / "set", drift=True)
     proc = run_gait("regress", "run", "--json", "--junit", "junit.xml", cwd=root, env=FAST)
     assert proc.returncode == 5, proc.stdout + proc.stderr
     out = json.loads(proc.stdout)
@@ -122,8 +114,8 @@ def test_reference_drift_fails_with_reference_reasons(conformance_dir, tmp_path,
     assert "Traceback" not in failure.text
 
 
-def test_drift_report_is_bounded_and_points_at_the_diff(conformance_dir, tmp_path):
-    root = reference_set(conformance_dir, tmp_path / "set", drift=True)
+def test_drift_report_is_bounded_and_points_at_the_diff(reference_set, tmp_path):
+    root = reference_set(tmp_path / "set", drift=True)
     proc = run_pytest("-p", "gait", "--gait", cwd=root, env=FAST)
     assert proc.returncode == 1
     section = proc.stdout.split("run_raw::trajectory", 1)[1].split("=====")[0]
@@ -161,8 +153,8 @@ def test_init_from_the_reference_raw_runpack_writes_what_the_reference_wrote(
     ).read_bytes()
 
 
-def test_result_bytes_do_not_depend_on_hash_seed(conformance_dir, tmp_path, run_gait):
-    root = reference_set(conformance_dir, tmp_path / "set", drift=True)
+def test_result_bytes_do_not_depend_on_hash_seed(reference_set, tmp_path, run_gait):
+    root = reference_set(tmp_path / "set", drift=True)
     seen = set()
     for seed in ("1", "987654"):
         proc = run_gait("regress", "run", cwd=root, env={"PYTHONHASHSEED": seed, **FAST})

@@ -19,17 +19,6 @@ REPO = Path(__file__).resolve().parents[1]
 FAST = {"PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1"}
 
 
-def reference_set(conformance_dir: Path, target: Path, *, drift: bool = False) -> Path:
-    ref = conformance_dir / "reference"
-    fixture_dir = target / "fixtures" / "run_raw"
-    fixture_dir.mkdir(parents=True)
-    shutil.copy(ref / "regress" / "gait.yaml", target / "gait.yaml")
-    meta = ref / ("regress-drift" if drift else "regress") / "fixture.json"
-    shutil.copy(meta, fixture_dir / "fixture.json")
-    shutil.copy(ref / "runpacks" / "runpack_run_raw.zip", fixture_dir / "runpack.zip")
-    return target
-
-
 def examples(target: Path) -> Path:
     shutil.copytree(REPO / "example_fixtures", target, ignore=shutil.ignore_patterns("logs"))
     return target
@@ -56,8 +45,8 @@ def one_line_error(proc: subprocess.CompletedProcess, code: str) -> str:
 
 
 # --update -------------------------------------------------------------------------------------
-def test_update_round_trip(conformance_dir, tmp_path, run_gait):
-    root = reference_set(conformance_dir, tmp_path / "set", drift=True)
+def test_update_round_trip(reference_set, conformance_dir, tmp_path, run_gait):
+    root = reference_set(tmp_path / "set", drift=True)
     proc = run_gait("regress", "run", "--update", "--json", cwd=root, env=FAST)
     assert proc.returncode == 5, proc.stderr
     out = json.loads(proc.stdout)
@@ -97,7 +86,7 @@ def test_update_replaces_the_runpack_from_a_drifted_command(tmp_path, run_gait):
 
 
 # -n 2 -----------------------------------------------------------------------------------------
-def test_parallel_result_is_byte_identical_to_serial(conformance_dir, tmp_path, run_gait):
+def test_parallel_result_is_byte_identical_to_serial(tmp_path, run_gait):
     from gait.regress.testing import DEFAULT_CALLS, make_fixture_set
 
     root = tmp_path / "many"
@@ -157,8 +146,8 @@ def write_command_config(root: Path, command: list[str], timeout: float | None =
     (root / "gait.yaml").write_text(json.dumps(doc, indent=2))
 
 
-def test_command_that_exits_non_zero_fails_each_grader(conformance_dir, tmp_path, run_gait):
-    root = reference_set(conformance_dir, tmp_path / "set")
+def test_command_that_exits_non_zero_fails_each_grader(reference_set, tmp_path, run_gait):
+    root = reference_set(tmp_path / "set")
     write_command_config(
         root, ["{python}", "-c", "import sys; print('agent broke', file=sys.stderr); sys.exit(3)"]
     )
@@ -172,8 +161,8 @@ def test_command_that_exits_non_zero_fails_each_grader(conformance_dir, tmp_path
     assert "exited 3: agent broke" in report.stdout
 
 
-def test_command_that_hangs_times_out(conformance_dir, tmp_path, run_gait):
-    root = reference_set(conformance_dir, tmp_path / "set")
+def test_command_that_hangs_times_out(reference_set, tmp_path, run_gait):
+    root = reference_set(tmp_path / "set")
     write_command_config(root, ["{python}", "-c", "import time; time.sleep(60)"], timeout=1)
     proc = run_gait("regress", "run", "--json", cwd=root, env=FAST, timeout=60)
     assert proc.returncode == 5
@@ -194,8 +183,8 @@ BAD_CONFIGS = {
 }
 
 
-def bad_config(conformance_dir: Path, root: Path, case: str) -> None:
-    reference_set(conformance_dir, root)
+def bad_config(reference_set, root: Path, case: str) -> None:  # noqa: ANN001
+    reference_set(root)
     text, _, _ = BAD_CONFIGS[case]
     doc = json.loads((root / "gait.yaml").read_text())
     if case == "unknown-key":
@@ -212,18 +201,18 @@ def bad_config(conformance_dir: Path, root: Path, case: str) -> None:
 
 
 @pytest.mark.parametrize("case", sorted(BAD_CONFIGS))
-def test_bad_config_is_one_clear_line(conformance_dir, tmp_path, run_gait, case):
+def test_bad_config_is_one_clear_line(reference_set, tmp_path, run_gait, case):
     root = tmp_path / "set"
-    bad_config(conformance_dir, root, case)
+    bad_config(reference_set, root, case)
     proc = run_gait("regress", "run", cwd=root, env=FAST)
     _, code, words = BAD_CONFIGS[case]
     assert words in one_line_error(proc, code)
 
 
-def test_missing_config_and_bad_fixture_json(conformance_dir, tmp_path, run_gait):
+def test_missing_config_and_bad_fixture_json(reference_set, tmp_path, run_gait):
     proc = run_gait("regress", "run", cwd=tmp_path, env=FAST)
     assert "gait.yaml not found" in one_line_error(proc, "E_REGRESS_CONFIG_MISSING")
-    root = reference_set(conformance_dir, tmp_path / "set")
+    root = reference_set(tmp_path / "set")
     (root / "fixtures/run_raw/fixture.json").write_text('{"name": "run_raw", "name": "x"}')
     proc = run_gait("regress", "run", "--json", cwd=root, env=FAST)
     assert proc.returncode == 6
@@ -232,9 +221,9 @@ def test_missing_config_and_bad_fixture_json(conformance_dir, tmp_path, run_gait
     assert "duplicate key 'name'" in out["error"]
 
 
-def test_pytest_gait_bad_config_is_a_usage_error(conformance_dir, tmp_path):
+def test_pytest_gait_bad_config_is_a_usage_error(reference_set, tmp_path):
     root = tmp_path / "set"
-    bad_config(conformance_dir, root, "unknown-grader")
+    bad_config(reference_set, root, "unknown-grader")
     proc = pytest_run("--gait", cwd=root)
     assert proc.returncode == 4
     assert (
@@ -265,8 +254,8 @@ CONFTEST = textwrap.dedent(
 )
 
 
-def test_conftest_graders_crash_and_nondeterminism(conformance_dir, tmp_path, run_gait):
-    root = reference_set(conformance_dir, tmp_path / "set")
+def test_conftest_graders_crash_and_nondeterminism(reference_set, tmp_path, run_gait):
+    root = reference_set(tmp_path / "set")
     (root / "conftest.py").write_text(CONFTEST)
     proc = pytest_run("--gait", "-rA", cwd=root)
     assert proc.returncode == 1, proc.stdout
@@ -307,8 +296,8 @@ def test_conftest_graders_crash_and_nondeterminism(conformance_dir, tmp_path, ru
 
 
 # ordinary pytest options ---------------------------------------------------------------------
-def test_k_lf_and_x_work(conformance_dir, tmp_path):
-    root = reference_set(conformance_dir, tmp_path / "set", drift=True)
+def test_k_lf_and_x_work(reference_set, tmp_path):
+    root = reference_set(tmp_path / "set", drift=True)
     proc = pytest_run("--gait", "-q", "--co", cwd=root)
     ids = [line for line in proc.stdout.splitlines() if "::" in line]
     assert ids == [
@@ -323,8 +312,8 @@ def test_k_lf_and_x_work(conformance_dir, tmp_path):
     assert proc.returncode == 1
 
 
-def test_without_gait_the_plugin_collects_nothing_and_imports_nothing(conformance_dir, tmp_path):
-    root = reference_set(conformance_dir, tmp_path / "set")
+def test_without_gait_the_plugin_collects_nothing_and_imports_nothing(reference_set, tmp_path):
+    root = reference_set(tmp_path / "set")
     (root / "test_plain.py").write_text(
         "import sys\n\n"
         "def test_plain():\n"
