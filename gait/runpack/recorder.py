@@ -346,10 +346,7 @@ class Recorder:
                 raise InvalidInput("intent_id must be a non-empty string", code=_CODE)
             elif intent_id in self._intents:
                 raise InvalidInput(f"intent_id {intent_id!r} is used twice", code=_CODE)
-            if computed is None or args_digest:
-                digest_hex = self._digest(computed, args_digest, intent_id, "args")
-            else:
-                digest_hex = computed
+            digest_hex = self._digest(computed, args_digest, intent_id, "args")
             # The canonical line, spliced: keys in JCS order, "args" (raw capture) first, its
             # bytes those already canonicalized for the digest (tests/test_runpack_fastpaths.py).
             tail = (
@@ -395,10 +392,7 @@ class Recorder:
         with self._lock:
             if intent_id not in self._intents:
                 raise InvalidInput(f"result for intent_id {intent_id!r} has no intent", code=_CODE)
-            if computed is None or result_digest:
-                digest_hex = self._digest(computed, result_digest, intent_id, "result")
-            else:
-                digest_hex = computed
+            digest_hex = self._digest(computed, result_digest, intent_id, "result")
             head = (
                 f'{{{self._t_created},"intent_id":{_enc(intent_id)},'
                 f'"producer_version":{self._t_pv},'
