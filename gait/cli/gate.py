@@ -102,21 +102,12 @@ def _read_tokens(paths: list[str]) -> list[Any]:
 
 
 def _approval_keys(args: argparse.Namespace) -> list[Any] | None:
-    from gait.errors import InvalidInput
-    from gait.sign.keyring import read_env_text, read_key_text
-    from gait.sign.keys import VerifyKey
+    from gait.sign.keyring import verify_key_from
 
-    if args.approval_public_key and args.approval_public_key_env:
-        raise InvalidInput(
-            "give --approval-public-key or --approval-public-key-env, not both", code="E_USAGE"
-        )
-    if args.approval_public_key:
-        text = read_key_text(args.approval_public_key, "approval public key")
-        return [VerifyKey.from_text(text, "approval public key")]
-    if args.approval_public_key_env:
-        text = read_env_text(args.approval_public_key_env, "approval public key")
-        return [VerifyKey.from_text(text, "approval public key")]
-    return None
+    key = verify_key_from(
+        args.approval_public_key, args.approval_public_key_env, "approval public key"
+    )
+    return [key] if key is not None else None
 
 
 def run_eval(args: argparse.Namespace) -> Outcome:

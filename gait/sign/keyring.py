@@ -187,14 +187,20 @@ def explicit_signing_key(args: argparse.Namespace) -> SigningKey | None:
 
 
 def explicit_verify_key(args: argparse.Namespace) -> VerifyKey | None:
-    path = getattr(args, "public_key", None)
-    var = getattr(args, "public_key_env", None)
+    return verify_key_from(
+        getattr(args, "public_key", None), getattr(args, "public_key_env", None), "public key"
+    )
+
+
+def verify_key_from(path: str | None, var: str | None, what: str) -> VerifyKey | None:
+    """The key a ``--<what> PATH`` / ``--<what>-env VAR`` flag pair names, if either is set."""
     if path and var:
-        raise InvalidInput("give --public-key or --public-key-env, not both", code="E_USAGE")
+        flag = what.replace(" ", "-")
+        raise InvalidInput(f"give --{flag} or --{flag}-env, not both", code="E_USAGE")
     if path:
-        return VerifyKey.from_text(read_key_text(path, "public key"))
+        return VerifyKey.from_text(read_key_text(path, what), what)
     if var:
-        return VerifyKey.from_text(read_env_text(var, "public key"))
+        return VerifyKey.from_text(read_env_text(var, what), what)
     return None
 
 
