@@ -23,7 +23,7 @@ import json
 import re
 import threading
 from collections.abc import Callable, Mapping, Sequence
-from functools import cache
+from functools import cache, partial
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -357,8 +357,8 @@ class _Compiler:
         if ref in self.done:
             return self.done[ref]
         if ref in self.pending:  # recursive: bind late through a cell
-            cell = self.pending[ref]
-            return lambda value: cell[0](value)
+            late = self.pending[ref]
+            return lambda value: late[0](value)
         target = self.root
         if ref != "#":
             if not ref.startswith("#/"):
@@ -422,7 +422,8 @@ class _Compiler:
             ("object", self.object),
         ):
             typed = kind == only or (kind == "number" and only == "integer")
-            group = build(schema, _TYPES[only] if typed else _TYPES[kind], typed, same, names)
+            is_type = _TYPES[only or kind] if typed else _TYPES[kind]
+            group = build(schema, is_type, typed, same, names)
             if group is not None:
                 checks.append(group)
                 fused = fused or typed
@@ -637,9 +638,9 @@ class _Compiler:
                 if key == "allOf":
                     checks.append(_all_of(list(subs)))
                 elif key == "anyOf":
-                    checks.append(lambda value, subs=subs: any(sub(value) for sub in subs))
+                    checks.append(partial(_any_of, subs))
                 else:
-                    checks.append(lambda value, subs=subs: _one(subs, value))
+                    checks.append(partial(_one, subs))
         if "not" in schema:
             negated = self.compile(schema["not"])
             checks.append(lambda value: not negated(value))
@@ -672,7 +673,7 @@ def _members(
 
     if not patterns and additional is None:
 
-        def check(obj: Any) -> bool:
+        def check_plain(obj: Any) -> bool:
             if not isinstance(obj, dict):
                 return miss
             for name in needed:
@@ -683,13 +684,13 @@ def _members(
                     return False
             return True
 
-        return check
+        return check_plain
 
     if not patterns:
         # Every declared property (constrained or not) is not additional.
         known = {name: checked.get(name, _always) for name in props}
 
-        def check(obj: Any) -> bool:
+        def check_known(obj: Any) -> bool:
             if not isinstance(obj, dict):
                 return miss
             for name in needed:
@@ -704,7 +705,7 @@ def _members(
                     return False
             return True
 
-        return check
+        return check_known
 
     def check(obj: Any) -> bool:
         if not isinstance(obj, dict):
@@ -729,6 +730,10 @@ def _members(
         return True
 
     return check
+
+
+def _any_of(subs: tuple[_Check, ...], value: Any) -> bool:
+    return any(sub(value) for sub in subs)
 
 
 def _one(subs: tuple[_Check, ...], value: Any) -> bool:

@@ -140,12 +140,12 @@ def _run(args_in: list[str]) -> int:
     except Exception as exc:  # noqa: BLE001 - the one place unexpected errors become exit 1
         if debug_enabled():
             raise
-        error = GaitError(
+        internal = GaitError(
             f"unexpected {type(exc).__name__}: {exc}",
             code="E_INTERNAL",
             hint="re-run with GAIT_DEBUG=1 for a traceback and report it",
         )
-        return emit_error(error, as_json=as_json, argv=args_in)
+        return emit_error(internal, as_json=as_json, argv=args_in)
 
 
 def entry() -> NoReturn:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from typing import Any
 
 from gait.cli.main import add_common
 from gait.cli.output import Outcome
@@ -43,7 +44,7 @@ def run(args: argparse.Namespace) -> Outcome:
     status = "migrated" if result.changed else "current"
     versions = sorted({i.migration.from_version for i in result.items})
     target = result.items[0].migration.to_version
-    artifacts = [
+    artifacts: list[dict[str, Any]] = [
         {
             "where": item.where,
             "schema_id": item.migration.schema_id,

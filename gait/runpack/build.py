@@ -126,7 +126,7 @@ def normalize_run(raw: Any, *, producer_version: str = __version__) -> dict[str,
     events = []
     for i, item in enumerate(timeline):
         entry = _obj(item, f"run.timeline[{i}]")
-        event = {
+        event: dict[str, Any] = {
             "event": _text(entry.get("event"), f"run.timeline[{i}].event"),
             "ts": _time(entry.get("ts"), f"run.timeline[{i}].ts", out["created_at"]),
         }

@@ -307,7 +307,7 @@ def _compare_records(
 
 
 def _manifest_shape(manifest: dict[str, Any]) -> dict[str, Any]:
-    shape = {
+    shape: dict[str, Any] = {
         k: manifest[k] for k in ("schema_id", "schema_version", "capture_mode") if k in manifest
     }
     shape["files"] = [

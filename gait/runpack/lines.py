@@ -27,7 +27,7 @@ from gait.canon import STRICT_DECODER, canonical_bytes, loads_strict
 from gait.errors import InvalidInput
 from gait.runpack.archive import Members
 
-_SCAN = json.JSONDecoder().scan_once
+_SCAN = json.JSONDecoder().scan_once  # type: ignore[attr-defined]  # set by __init__ (C scanner)
 _CHUNK = 512
 
 
