@@ -14,7 +14,13 @@ import pytest
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
 
-def _conformance_root() -> Path:
+CONFORMANCE_MISSING = (
+    "conformance data absent: interop tests need the reference's data in ../shared/conformance "
+    "beside the repository (or GAIT_CONFORMANCE_DIR)"
+)
+
+
+def _conformance_root() -> Path | None:
     for candidate in (
         os.environ.get("GAIT_CONFORMANCE_DIR", ""),
         REPO_ROOT.parent / "shared" / "conformance",
@@ -22,15 +28,17 @@ def _conformance_root() -> Path:
     ):
         if candidate and Path(candidate).is_dir():
             return Path(candidate)
-    raise RuntimeError(
-        "conformance data not found: expected ../shared/conformance beside the repository "
-        "(or set GAIT_CONFORMANCE_DIR)"
-    )
+    return None
 
 
 @pytest.fixture(scope="session")
 def conformance_dir() -> Path:
-    return _conformance_root()
+    """The reference's conformance data; a test needing it skips with one reason when absent
+    (the data is not this project's to ship, so a clean clone still passes)."""
+    root = _conformance_root()
+    if root is None:
+        pytest.skip(CONFORMANCE_MISSING)
+    return root
 
 
 @pytest.fixture(autouse=True)
