@@ -212,7 +212,9 @@ def check_optional(dist: str, module: str, extra: str, purpose: str) -> Check:
     if found:
         return Check(check_id, PASS, f"{dist} {_dist_version(dist)} (optional: {purpose})")
     return Check(
-        check_id, PASS, f"{dist} not installed (optional: {purpose}; pip install 'gait[{extra}]')"
+        check_id,
+        PASS,
+        f"{dist} not installed (optional: {purpose}; pip install 'pytest-gait[{extra}]')",
     )
 
 
@@ -224,7 +226,7 @@ def check_pytest_plugin() -> Check:
             "pytest_plugin",
             FAIL,
             "the gait pytest plugin is not registered (no pytest11 entry point 'gait'); "
-            "reinstall gait so that its entry points are written",
+            "pip install --force-reinstall pytest-gait so that its entry points are written",
             non_fixable=True,
         )
     return Check("pytest_plugin", PASS, f"pytest plugin registered: {found[0].value}")
@@ -431,7 +433,7 @@ def check_schemas() -> Check:
             FAIL,
             f"{len(missing)} schema(s) missing from {directory}: {', '.join(missing[:6])}"
             + (" ..." if len(missing) > 6 else "")
-            + "; the installation is incomplete: reinstall gait",
+            + "; the installation is incomplete: pip install --force-reinstall pytest-gait",
             non_fixable=True,
         )
     broken = []
@@ -444,7 +446,8 @@ def check_schemas() -> Check:
         return Check(
             "schemas",
             FAIL,
-            f"schema file(s) unreadable or not JSON: {', '.join(broken)}; reinstall gait",
+            f"schema file(s) unreadable or not JSON: {', '.join(broken)}; "
+            "pip install --force-reinstall pytest-gait",
             non_fixable=True,
         )
     return Check("schemas", PASS, f"{len(ids)} schemas present ({len(REQUIRED_SCHEMAS)} required)")

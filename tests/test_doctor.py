@@ -198,7 +198,7 @@ def test_schemas_missing_from_a_broken_install(tmp_path: Path, gait_home: Path) 
     assert proc.returncode == 7, proc.stdout + proc.stderr
     check = _check(json.loads(proc.stdout), "schemas")
     assert check["status"] == "fail" and check["non_fixable"] is True
-    assert "reinstall gait" in check["message"]
+    assert "pip install --force-reinstall pytest-gait" in check["message"]
 
 
 def test_pytest_plugin_not_registered(tmp_path: Path, gait_home: Path) -> None:

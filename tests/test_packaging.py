@@ -122,3 +122,19 @@ def test_build_is_reproducible(tmp_path: Path) -> None:
     for package in _declared():
         assert f"{package.replace('.', '/')}/__init__.py" in members or package == "gait._schemas"
     assert "gait/_schemas/runpack_manifest.schema.json" in members
+    # The distribution is pytest-gait (the name `gait` on the index is another project); the
+    # import packages and the `gait` command keep their names; the declared licence ships.
+    assert wheel.name.startswith("pytest_gait-"), wheel.name
+    dist_info = wheel.name.split("-")[0] + "-" + wheel.name.split("-")[1] + ".dist-info"
+    assert f"{dist_info}/licenses/LICENSE" in members, sorted(members)[-8:]
+    with zipfile.ZipFile(wheel) as archive:
+        entry_points = archive.read(f"{dist_info}/entry_points.txt").decode()
+    assert "gait = gait.cli.main:entry" in entry_points
+
+
+def test_license_file_is_the_one_pyproject_declares() -> None:
+    data = tomllib.loads((REPO / "pyproject.toml").read_text(encoding="utf-8"))
+    assert data["project"]["name"] == "pytest-gait"
+    assert data["project"]["license"] == "Apache-2.0"
+    text = (REPO / "LICENSE").read_text(encoding="utf-8")
+    assert "Apache License" in text and "Version 2.0, January 2004" in text

@@ -48,7 +48,7 @@ def build_distribution(root: Path, dist: str, module: str) -> Path:
             [project]
             name = "{dist}"
             version = "0.0.1"
-            dependencies = ["gait"]
+            dependencies = ["pytest-gait"]
 
             [project.entry-points."gait.graders"]
             no_shell = "{module}"

@@ -14,8 +14,8 @@ from gait.cli.output import Outcome
 EXPLAIN = (
     "gait export reads a runpack (verified first) or a gate trace record and sends it as "
     "OpenTelemetry GenAI execute_tool spans to a JSON Lines file (--to jsonl:PATH) or an OTLP "
-    "collector (--to otel or otel:ENDPOINT; pip install 'gait[otel]'). The local artifact is "
-    "never changed; a failed export exits 1 with E_EXPORT_FAILED."
+    "collector (--to otel or otel:ENDPOINT; pip install 'pytest-gait[otel]'). The local "
+    "artifact is never changed; a failed export exits 1 with E_EXPORT_FAILED."
 )
 
 

@@ -106,7 +106,10 @@ def _run(args_in: list[str]) -> int:
     try:
         from gait.cli.output import correlation_id, debug_enabled, emit, emit_error
     except ImportError as exc:
-        print(f"gait: E_DEPENDENCY_MISSING: {exc} (reinstall gait)", file=sys.stderr)
+        print(
+            f"gait: E_DEPENDENCY_MISSING: {exc} (pip install --force-reinstall pytest-gait)",
+            file=sys.stderr,
+        )
         return 7
     try:
         name = args_in[0]
@@ -132,6 +135,8 @@ def _run(args_in: list[str]) -> int:
     except KeyboardInterrupt:
         print("gait: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        raise  # the reader went away (``gait ... | head``): entry() ends quietly
     except ImportError as exc:
         if debug_enabled():
             raise
@@ -148,8 +153,35 @@ def _run(args_in: list[str]) -> int:
         return emit_error(internal, as_json=as_json, argv=args_in)
 
 
+# What a shell reports for a process ended by SIGPIPE (128 + 13).
+EXIT_BROKEN_PIPE = 141
+
+
 def entry() -> NoReturn:
-    sys.exit(main())
+    code: int | str | None
+    try:
+        try:
+            code = main()
+        except SystemExit as exit_:  # argparse's --help
+            code = exit_.code
+        sys.stdout.flush()  # output to a pipe is buffered: a closed pipe shows here
+    except BrokenPipeError:
+        _end_on_closed_pipe()
+    sys.exit(code)
+
+
+def _end_on_closed_pipe() -> NoReturn:
+    """``gait ... --json | head``: the reader has what it wanted. End as a process killed by
+    SIGPIPE would (status 141), with nothing on stderr: point stdout at devnull so the
+    interpreter's final flush cannot raise again."""
+    import os
+
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):
+        pass
+    sys.exit(EXIT_BROKEN_PIPE)
 
 
 if __name__ == "__main__":

@@ -59,7 +59,7 @@ def register(parser: argparse.ArgumentParser) -> None:
         "--numprocesses",
         default=None,
         metavar="N",
-        help="parallel workers (pytest-xdist: pip install 'gait[xdist]')",
+        help="parallel workers (pytest-xdist: pip install 'pytest-gait[xdist]')",
     )
     run.add_argument(
         "--allow-nondeterministic",
@@ -171,7 +171,7 @@ def _pytest_args(
             raise DependencyMissing(
                 "-n needs pytest-xdist",
                 code="E_DEPENDENCY_MISSING",
-                hint="pip install 'gait[xdist]'",
+                hint="pip install 'pytest-gait[xdist]'",
             ) from None
         if not (args.numprocesses == "auto" or str(args.numprocesses).isdigit()):
             raise InvalidInput(

@@ -3,7 +3,7 @@
 ``gait.export.base`` holds the interface (``Exporter``), the span model built from trace records
 and runpacks, ``publish`` (failures become warnings) and ``BackgroundExporter`` (a slow endpoint
 never delays a decision). ``gait.export.jsonl`` appends JSON Lines; ``gait.export.otel`` sends
-OpenTelemetry spans (``pip install 'gait[otel]'``). Nothing here is needed for correctness:
+OpenTelemetry spans (``pip install 'pytest-gait[otel]'``). Nothing here is needed for correctness:
 local artifacts are authoritative.
 """
 

@@ -1,4 +1,5 @@
-"""OpenTelemetry exporter (``pip install 'gait[otel]'``): trace records and runpack steps as spans.
+"""OpenTelemetry exporter (``pip install 'pytest-gait[otel]'``): trace records and runpack steps
+as spans.
 
 Spans are built in a private ``TracerProvider`` whose id generator hands out the ids derived
 from the artifact, then given to a ``SpanExporter`` in one call. Doing the hand-off here (instead
@@ -14,7 +15,7 @@ from typing import Any
 from gait.errors import DependencyMissing
 from gait.export.base import ExportUnavailable, ToolSpan
 
-INSTALL_HINT = "pip install 'gait[otel]'"
+INSTALL_HINT = "pip install 'pytest-gait[otel]'"
 
 
 def _require_sdk() -> None:
