@@ -63,6 +63,9 @@ def register(parser: argparse.ArgumentParser) -> None:
     ev.add_argument(
         "--simulate", action="store_true", help="evaluate and record, never enforce (exit 0)"
     )
+    ev.add_argument(
+        "--kill-switch-state", metavar="PATH", help="kill-switch state JSON, honoured first"
+    )
     add_key_options(ev)
     add_common(ev, EVAL_EXPLAIN)
     ev.set_defaults(handler=run_eval)
@@ -130,6 +133,10 @@ def run_eval(args: argparse.Namespace) -> Outcome:
         approval_keys=_approval_keys(args),
         trace_dir=args.trace_dir,
     )
+    if args.kill_switch_state:
+        from gait.cli.mcp import add_kill_switch
+
+        add_kill_switch(gate, args.kill_switch_state, args, source="gate_eval")
     outcome = gate.decide(
         intent,
         approval_tokens=_read_tokens(_token_paths(args)),

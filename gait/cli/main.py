@@ -30,6 +30,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "migrate": ("gait.cli.migrate", "rewrite an artifact to the current schema version"),
     "registry": ("gait.cli.registry", "install and verify signed local packs"),
     "export": ("gait.cli.export", "send runpacks and traces to JSONL or OpenTelemetry"),
+    "mcp": ("gait.cli.mcp", "gate tool calls at the boundary: MCP proxy, service, trust check"),
+    "kill-switch": ("gait.cli.killswitch", "stop tools, agents or paths at once, before any rule"),
 }
 
 

@@ -63,6 +63,8 @@ class GateOutcome:
     simulated_reason_codes: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     decision: Decision | None = None
+    # Boundary findings (kill_switch, mcp_trust) by trace field name; see ``BoundaryCheck``.
+    extra: dict[str, Any] = field(default_factory=dict)
 
     @property
     def exit_code(self) -> int:
@@ -119,11 +121,63 @@ class GateOutcome:
         for name, value in optional.items():
             if value:
                 out[name] = value
+        for name in sorted(self.extra):
+            out[name] = self.extra[name]
         return out
 
 
 def _merge(values: list[str], *extra: str) -> list[str]:
     return sorted(set(values) | set(extra))
+
+
+@dataclass(frozen=True)
+class BoundaryFinding:
+    """What a check at the tool boundary (kill switch, MCP trust) adds to a decision.
+
+    ``record`` goes into the trace under ``field``; ``verdict`` (if any) can only make the
+    decision more restrictive, except with ``replace``, where the finding stands instead of the
+    rules' answer (a kill-switch state that cannot be read).
+    """
+
+    field: str
+    record: dict[str, Any]
+    verdict: str = ""
+    reason_codes: tuple[str, ...] = ()
+    violations: tuple[str, ...] = ()
+    replace: bool = False
+
+
+BoundaryCheck = Callable[[NormalizedIntent, str], "BoundaryFinding | None"]
+
+
+def more_restrictive(current: str, proposed: str) -> str:
+    """The reference's order: a block or dry run stands; block beats require_approval."""
+    if current in ("block", "dry_run") or not proposed:
+        return current
+    if proposed == "block":
+        return "block"
+    if current == "require_approval" or proposed == "require_approval":
+        return "require_approval"
+    return current
+
+
+def _apply_findings(
+    outcome: GateOutcome, checks: Sequence[BoundaryCheck], intent: NormalizedIntent, now: str
+) -> None:
+    for check in checks:
+        found = check(intent, now)
+        if found is None:
+            continue
+        outcome.extra[found.field] = found.record
+        if found.replace:
+            outcome.verdict = found.verdict or outcome.verdict
+            outcome.reason_codes = sorted(set(found.reason_codes))
+            outcome.violations = sorted(set(found.violations))
+            continue
+        outcome.reason_codes = _merge(outcome.reason_codes, *found.reason_codes)
+        if found.verdict:
+            outcome.verdict = more_restrictive(outcome.verdict, found.verdict)
+            outcome.violations = _merge(outcome.violations, *found.violations)
 
 
 def _bucket(window: str, now: str) -> str:
@@ -188,8 +242,12 @@ class Gate:
         warnings: Sequence[str] = (),
         policy_error: GaitError | None = None,
         key_error: GaitError | None = None,
+        checks: Sequence[BoundaryCheck] = (),
     ) -> None:
         self.policy = policy
+        # Checks at the tool boundary run on every decision (the kill switch); ``decide``
+        # takes per-call ones too (the MCP trust of the calling server).
+        self.checks = list(checks)
         # Set by ``open_gate`` in production mode: the policy could not be read (``policy`` is
         # then a block-everything stand-in) or no key can sign traces.
         self.policy_error = policy_error
@@ -225,6 +283,7 @@ class Gate:
         audit_out: str | Path | None = None,
         correlation_id: str = "",
         validate_schema: bool = False,
+        checks: Sequence[BoundaryCheck] = (),
     ) -> GateOutcome:
         """Evaluate, enforce and record one intent.
 
@@ -252,6 +311,7 @@ class Gate:
                 audit_out,
                 correlation_id,
                 started,
+                checks,
             )
         except GaitError as exc:
             if not self._fails_closed(risk) or exc.code in ("E_SIGN_KEY_REQUIRED",):
@@ -408,6 +468,7 @@ class Gate:
         audit_out: str | Path | None,
         correlation_id: str,
         started: float,
+        checks: Sequence[BoundaryCheck] = (),
     ) -> GateOutcome:
         policy = self.policy
         now = timefmt.canonical(now) if now else timefmt.now()
@@ -449,6 +510,8 @@ class Gate:
             warnings=list(self.warnings),
             decision=decision,
         )
+        if self.checks or checks:
+            _apply_findings(outcome, (*self.checks, *checks), prepared, now)
         self._apply_rate_limits(outcome, decision, prepared, now, simulate)
         entries: list[dict[str, Any]] = []
         required = 0
@@ -685,6 +748,7 @@ class Gate:
             step_verdicts=step_verdicts,
             script_hash=script_hash,
             step_count=len(step_verdicts),
+            extra=outcome.extra,
         )
         trace = build_trace(data, self.signing_key, now_observed())
         outcome.trace = trace
@@ -707,6 +771,7 @@ def open_gate(
     *,
     mode: str,
     resolve_key: Callable[[], tuple[SigningKey, list[str]]],
+    loader: Callable[[str | Path], Policy] | None = None,
     **options: Any,
 ) -> Gate:
     """Load the policy and the signing key and build a ``Gate``; how the CLI and the SDK open one.
@@ -722,7 +787,7 @@ def open_gate(
 
     policy_error: GaitError | None = None
     try:
-        policy = load_policy(policy_path)
+        policy = (loader or load_policy)(policy_path)
     except PolicyInvalid as exc:
         if mode != "prod":
             raise

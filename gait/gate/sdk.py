@@ -62,12 +62,14 @@ def load(
     trace_dir: str | Path | None = "gait-out/traces",
     state_path: str | Path | None = None,
     approval_public_key: str | Path | None = None,
+    kill_switch_state: str | Path | None = None,
 ) -> Gate:
     """Read and compile a policy once and return a ``Gate`` for in-process decisions.
 
     Keys follow the CLI: ``mode`` (default ``GAIT_MODE`` or dev) and ``private_key``; dev mode
     signs with the local dev key from ``GAIT_HOME``. In production mode an unreadable policy or
     a missing key makes every high-risk call block, as in ``gait gate eval``.
+    ``kill_switch_state`` names a kill-switch state file honoured before any rule.
     """
     import argparse
 
@@ -88,7 +90,7 @@ def load(
     approval_keys = None
     if approval_public_key:
         approval_keys = [VerifyKey.from_text(read_key_text(approval_public_key, "public key"))]
-    return open_gate(
+    gate = open_gate(
         policy,
         mode=key_mode(args),
         resolve_key=resolve_key,
@@ -96,6 +98,14 @@ def load(
         approval_keys=approval_keys,
         trace_dir=trace_dir,
     )
+    if kill_switch_state:
+        from gait.gate.killswitch import state_check
+
+        # Honoured before any rule, re-read when the file changes (no restart needed).
+        gate.checks.append(
+            state_check(kill_switch_state, journal_key=gate.signing_key, source="sdk")
+        )
+    return gate
 
 
 def check(

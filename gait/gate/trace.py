@@ -297,6 +297,8 @@ class TraceInput:
     step_verdicts: list[dict[str, Any]] = field(default_factory=list)
     script_hash: str = ""
     step_count: int = 0
+    # Boundary decisions recorded as they were made (``kill_switch``, ``mcp_trust``).
+    extra: dict[str, Any] = field(default_factory=dict)
 
 
 def now_observed() -> str:
@@ -353,6 +355,9 @@ def build_trace(data: TraceInput, key: SigningKey, observed_at: str) -> dict[str
         record["latency_ms"] = latency
     if data.approval_token_ref:
         record["approval_token_ref"] = data.approval_token_ref
+    for name in sorted(data.extra):
+        if name in _TRACE_OBJECTS and data.extra[name]:
+            record[name] = data.extra[name]
     record["relationship"] = trace_relationship(
         intent_doc=data.intent_doc,
         trace_id=trace_id,

@@ -1,0 +1,265 @@
+"""One tool call through the gate, as ``gait mcp proxy`` and the decision service answer it.
+
+The decision is the gate's (``Gate.decide``: rules, rate limits, fail-closed, the signed trace
+and the decision log); this module adds what the boundary knows and the rules do not: the
+caller's adapter shape, the MCP server's trust, the kill switch, and the reference's answer
+document (run id, relationship, optional runpack and log/OTEL lines).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from gait.errors import InvalidInput
+from gait.mcp.calls import ToolCall, decode, to_intent
+from gait.mcp.trust import TrustPolicy, evaluate_server
+
+PROFILES = ("standard", "oss-prod")
+FALLBACK_WARNING = (
+    "standard profile applied fallback intent context; use --profile oss-prod for strict "
+    "context enforcement"
+)
+_RUN_ID_UNSAFE = re.compile(r"[^A-Za-z0-9_-]+")
+
+
+def normalize_run_id(raw: str) -> str:
+    """The reference's run id clean-up: unsafe runs to ``_``, a ``run_`` prefix."""
+    text = _RUN_ID_UNSAFE.sub("_", raw.strip()).strip("_")
+    if not text:
+        return ""
+    return text if text.startswith("run_") else "run_" + text
+
+
+@dataclass
+class ProxyOptions:
+    adapter: str = "mcp"
+    profile: str = "standard"
+    run_id: str = ""
+    trace_out: str | None = None
+    runpack_out: str | None = None
+    log_out: str | None = None
+    otel_out: str | None = None
+    correlation_id: str = ""
+    now: str | None = None
+    approval_tokens: list[Any] = field(default_factory=list)
+
+
+@dataclass
+class ProxyAnswer:
+    """The reference's proxy output document and the exit code that goes with it."""
+
+    payload: dict[str, Any]
+    exit_code: int
+    outcome: Any
+    call: ToolCall
+
+
+def trust_check(trust: TrustPolicy | None, call: ToolCall) -> Callable[..., Any] | None:
+    """The per-call boundary check for the calling server's trust, if the policy asks."""
+    if trust is None:
+        return None
+    from gait.gate.engine import BoundaryFinding
+
+    # The reference judges trust by the risk class the call declared, not the defaulted one.
+    risk = call.context_str("risk_class").lower()
+
+    def check(_intent: Any, now: str) -> BoundaryFinding:
+        decision = evaluate_server(trust, call.server, risk, now)
+        return BoundaryFinding(
+            field="mcp_trust",
+            record=decision.record(),
+            verdict=trust.action if decision.enforced else "",
+            reason_codes=tuple(decision.reason_codes),
+            violations=("mcp_trust_policy",) if decision.enforced else (),
+        )
+
+    return check
+
+
+def decide_call(
+    gate: Any,
+    call: ToolCall,
+    trust: TrustPolicy | None,
+    options: ProxyOptions,
+) -> ProxyAnswer:
+    """Gate ``call`` and build the reference's answer for it."""
+    started = time.perf_counter()
+    if options.profile not in PROFILES:
+        raise InvalidInput(
+            f"unsupported profile {options.profile!r}",
+            code="E_USAGE",
+            hint="--profile standard|oss-prod",
+        )
+    strict = options.profile == "oss-prod"
+    if strict and gate.mode != "prod":
+        raise InvalidInput(
+            "oss-prod profile requires --key-mode prod", code="E_USAGE", hint="add --key-mode prod"
+        )
+    intent = to_intent(call, strict=strict)
+    check = trust_check(trust, call)
+    outcome = gate.decide(
+        intent,
+        approval_tokens=options.approval_tokens,
+        now=options.now,
+        trace_out=options.trace_out,
+        correlation_id=options.correlation_id,
+        validate_schema=True,
+        checks=(check,) if check else (),
+    )
+    warnings = list(outcome.warnings)
+    if not strict and not all(call.context_str(k) for k in ("identity", "workspace", "session_id")):
+        warnings.append(FALLBACK_WARNING)
+    run_id = normalize_run_id(options.run_id) or normalize_run_id(call.context_str("run_id"))
+    run_id = run_id or "run_mcp_" + outcome.intent_digest[:12]
+    trace = outcome.trace or {}
+    payload: dict[str, Any] = {
+        "ok": True,
+        "executed": False,
+        "adapter": (options.adapter or "mcp").strip().lower(),
+        "run_id": run_id,
+        "phase": outcome.phase,
+        "tool_name": trace.get("tool_name") or intent["tool_name"].strip().lower(),
+        "verdict": outcome.verdict,
+        "reason_codes": list(outcome.reason_codes),
+        "violations": list(outcome.violations),
+        "policy_digest": outcome.policy_digest,
+        "policy_id": trace.get("policy_id", ""),
+        "policy_version": trace.get("policy_version", ""),
+        "matched_rule_ids": list(trace.get("matched_rule_ids") or []),
+        "intent_digest": outcome.intent_digest,
+        "trace_id": trace.get("trace_id", ""),
+        "trace_path": outcome.trace_path,
+        "job_id": call.context_str("job_id"),
+        "session_id": call.context_str("session_id"),
+        "warnings": warnings,
+        "relationship": trace.get("relationship"),
+    }
+    if outcome.trace is None:
+        payload["trace_error"] = outcome.trace_error
+    for name in ("kill_switch", "mcp_trust"):
+        if name in outcome.extra:
+            payload[name] = outcome.extra[name]
+    if options.runpack_out:
+        payload["runpack_path"] = write_runpack(
+            options.runpack_out, run_id, outcome, intent, gate.signing_key
+        )
+    latency_ms = int((time.perf_counter() - started) * 1000)
+    event = _export_event(run_id, outcome, payload, latency_ms)
+    if options.log_out:
+        _append_line(options.log_out, event)
+        payload["log_export"] = options.log_out
+    if options.otel_out:
+        _append_line(options.otel_out, _otel_event(event))
+        payload["otel_export"] = options.otel_out
+    payload["decision_latency_ms"] = latency_ms
+    clean = {k: v for k, v in payload.items() if v or k in ("ok", "executed")}
+    return ProxyAnswer(clean, outcome.exit_code, outcome, call)
+
+
+def decide_payload(
+    gate: Any, trust: TrustPolicy | None, payload: bytes | str, options: ProxyOptions
+) -> ProxyAnswer:
+    return decide_call(gate, decode(options.adapter, payload), trust, options)
+
+
+def write_runpack(path: str, run_id: str, outcome: Any, intent: Mapping[str, Any], key: Any) -> str:
+    """A one-call runpack of the decision: the call's args and the gate's answer as result."""
+    from gait.runpack.recorder import Recorder
+
+    created = outcome.created_at
+    result = {
+        "verdict": outcome.verdict,
+        "reason_codes": list(outcome.reason_codes),
+        "violations": list(outcome.violations),
+        "trace_id": (outcome.trace or {}).get("trace_id", ""),
+    }
+    status = "error" if outcome.verdict in ("block", "require_approval") else "ok"
+    target = Path(path)
+    if not target.is_absolute() and ".." in target.parts:
+        raise InvalidInput(
+            "relative runpack output path must not traverse parent directories",
+            code="E_USAGE",
+        )
+    target.parent.mkdir(parents=True, exist_ok=True)
+    recorder = Recorder(
+        run_id,
+        out=target,
+        created_at=created,
+        clock=lambda: created,
+        signing_key=key,
+        sign=key is not None,
+        env={},
+    )
+    intent_id = recorder.intent(intent["tool_name"], intent.get("args") or {})
+    recorder.result(intent_id, result, status=status)
+    recorder.close()
+    return str(target)
+
+
+def _export_event(
+    run_id: str, outcome: Any, payload: Mapping[str, Any], latency_ms: int
+) -> dict[str, Any]:
+    event: dict[str, Any] = {
+        "created_at": outcome.created_at,
+        "producer_version": (outcome.trace or {}).get("producer_version", ""),
+        "run_id": run_id,
+        "session_id": payload.get("session_id", ""),
+        "trace_id": payload.get("trace_id", ""),
+        "trace_path": payload.get("trace_path", ""),
+        "tool_name": payload.get("tool_name", ""),
+        "verdict": outcome.verdict,
+        "reason_codes": list(outcome.reason_codes),
+        "policy_digest": outcome.policy_digest,
+        "intent_digest": outcome.intent_digest,
+        "decision_latency_ms": latency_ms,
+    }
+    keep = ("run_id", "trace_id", "tool_name", "verdict", "policy_digest", "intent_digest")
+    return {k: v for k, v in event.items() if v or k in keep or k == "created_at"}
+
+
+def _otel_event(event: Mapping[str, Any]) -> dict[str, Any]:
+    from gait import timefmt
+
+    moment, nanos = timefmt.parse(event["created_at"])
+    unix_nanos = int(moment.timestamp()) * 1_000_000_000 + nanos
+    return {
+        "time_unix_nano": unix_nanos,
+        "severity_text": "INFO",
+        "body": "gait.mcp.proxy.decision",
+        "trace_id": event.get("trace_id", ""),
+        "attributes": {
+            "gait.run_id": event.get("run_id", ""),
+            "gait.session_id": event.get("session_id", ""),
+            "gait.trace_path": event.get("trace_path", ""),
+            "gait.tool_name": event.get("tool_name", ""),
+            "gait.verdict": event.get("verdict", ""),
+            "gait.policy_digest": event.get("policy_digest", ""),
+            "gait.intent_digest": event.get("intent_digest", ""),
+            "gait.decision_latency_ms": event.get("decision_latency_ms", 0),
+            "gait.delegation_ref": "",
+            "gait.delegation_depth": 0,
+            "gait.reason_codes": event.get("reason_codes") or None,
+        },
+    }
+
+
+def _append_line(path: str, record: Mapping[str, Any]) -> None:
+    """One JSON line appended under an exclusive lock, owner-only mode (the reference's)."""
+    import fcntl
+    import os
+
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    line = (json.dumps(record, sort_keys=True, separators=(",", ":")) + "\n").encode("utf-8")
+    fd = os.open(target, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        os.write(fd, line)
+    finally:
+        os.close(fd)

@@ -1,0 +1,259 @@
+"""``gait mcp proxy|verify``: the reference's MCP answers, adapters, artifacts, bad input."""
+
+from __future__ import annotations
+
+import csv
+import json
+import shlex
+import shutil
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from gait.cli.main import main
+
+COMPARED = (
+    "ok",
+    "verdict",
+    "reason_codes",
+    "violations",
+    "intent_digest",
+    "policy_digest",
+    "policy_id",
+    "policy_version",
+    "mcp_trust",
+    "tool_name",
+    "run_id",
+    "trace_id",
+    "relationship",
+    "adapter",
+    "executed",
+    "phase",
+    "session_id",
+    "server_id",
+    "server_name",
+    "snapshot_path",
+    "trust_model",
+)
+
+
+def _run(capsys, *argv: str) -> tuple[int, dict]:
+    code = main(list(argv))
+    out = capsys.readouterr().out
+    return code, json.loads(out)
+
+
+@pytest.fixture
+def ref_mcp(conformance_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    work = tmp_path / "ref"
+    shutil.copytree(conformance_dir / "reference-mcp", work)
+    for item in work.iterdir():
+        item.chmod(0o644)
+    monkeypatch.chdir(work)
+    return work
+
+
+def _commands(folder: Path) -> list[tuple[str, int, list[str]]]:
+    rows = list(csv.reader((folder / "commands.tsv").open(), delimiter="\t"))[1:]
+    return [(name, int(code), shlex.split(cmd)[1:]) for name, code, cmd in rows]
+
+
+def test_reference_mcp_answers_reproduced(ref_mcp: Path, capsys) -> None:
+    commands = _commands(ref_mcp)
+    assert len(commands) == 4
+    for name, want_code, argv in commands:
+        code, got = _run(capsys, *argv)
+        want = json.loads((ref_mcp / name).read_text())
+        assert code == want_code, name
+        for key in COMPARED:
+            assert got.get(key) == want.get(key), f"{name}: {key}"
+
+
+def test_trust_blocks_unknown_server_and_below_threshold(ref_mcp: Path, capsys) -> None:
+    call = json.loads((ref_mcp / "mcp_trust_call.json").read_text())
+    call["server"] = {"server_id": "elsewhere"}
+    Path("unknown.json").write_text(json.dumps(call))
+    code, got = _run(
+        capsys,
+        "mcp",
+        "proxy",
+        "--policy",
+        "mcp_trust_policy.yaml",
+        "--call",
+        "unknown.json",
+        "--json",
+    )
+    assert code == 3
+    assert got["verdict"] == "block"
+    assert "mcp_trust_server_unknown" in got["reason_codes"]
+    assert got["violations"] == ["mcp_trust_policy"]
+    assert got["mcp_trust"]["status"] == "unknown"
+    # A low-risk call is not required to come from a trusted server: allowed, trust recorded.
+    call["context"]["risk_class"] = "low"
+    Path("low.json").write_text(json.dumps(call))
+    code, got = _run(
+        capsys, "mcp", "proxy", "--policy", "mcp_trust_policy.yaml", "--call", "low.json", "--json"
+    )
+    assert code == 0 and got["verdict"] == "allow"
+    assert "required" not in got["mcp_trust"]
+    snap = json.loads(Path("trust_snapshot.json").read_text())
+    snap["entries"][0]["score"] = 0.5
+    Path("trust_snapshot.json").write_text(json.dumps(snap))
+    code, got = _run(
+        capsys,
+        "mcp",
+        "verify",
+        "--policy",
+        "mcp_trust_policy.yaml",
+        "--server",
+        "server_github.json",
+        "--json",
+    )
+    assert code == 3
+    assert got["reason_codes"] == ["mcp_trust_below_threshold"]
+    assert got["mcp_trust"]["status"] == "below_threshold"
+    Path("trust_snapshot.json").write_text("{broken")
+    code, got = _run(
+        capsys,
+        "mcp",
+        "verify",
+        "--policy",
+        "mcp_trust_policy.yaml",
+        "--server",
+        "server_github.json",
+        "--json",
+    )
+    assert code == 3 and got["reason_codes"] == ["mcp_trust_snapshot_invalid"]
+
+
+POLICY = """\
+default_verdict: block
+rules:
+  - name: allow-reads
+    effect: allow
+    match:
+      tool_names: [tool.read]
+  - name: writes-need-approval
+    effect: require_approval
+    match:
+      tool_names: [tool.write]
+"""
+
+ADAPTER_CALLS = {
+    "openai": {"type": "function", "function": {"name": "tool.read", "arguments": {"p": 1}}},
+    "anthropic": {"type": "tool_use", "name": "tool.read", "input": {"p": 1}},
+    "langchain": {"tool": "tool.read", "tool_input": '{"p": 1}'},
+    "claude_code": {
+        "hook_event_name": "PreToolUse",
+        "session_id": "s1",
+        "tool_name": "Read",
+        "tool_input": {"file_path": "/repo/README.md"},
+    },
+    "mcp": {
+        "jsonrpc": "2.0",
+        "id": 1,
+        "method": "tools/call",
+        "params": {"name": "tool.read", "arguments": {"p": 1}},
+    },
+}
+
+
+@pytest.fixture
+def work(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "policy.yaml").write_text(POLICY)
+    return tmp_path
+
+
+@pytest.mark.parametrize("adapter", sorted(ADAPTER_CALLS))
+def test_each_adapter_decodes_and_gates(work: Path, capsys, adapter: str) -> None:
+    Path("call.json").write_text(json.dumps(ADAPTER_CALLS[adapter]))
+    code, got = _run(
+        capsys,
+        "mcp",
+        "bridge",
+        "--policy",
+        "policy.yaml",
+        "--call",
+        "call.json",
+        "--adapter",
+        adapter,
+        "--json",
+    )
+    assert (code, got["verdict"], got["tool_name"]) == (0, "allow", "tool.read"), got
+    assert got["adapter"] == adapter
+    trace = json.loads(Path(got["trace_path"]).read_text())
+    assert trace["trace_id"] == got["trace_id"] and trace["signature"]["alg"] == "ed25519"
+    if adapter == "claude_code":
+        assert got["session_id"] == "s1"
+
+
+def test_require_approval_names_approve_and_artifacts(work: Path, capsys) -> None:
+    Path("call.json").write_text(json.dumps({"name": "tool.write", "args": {"x": 1}}))
+    code = main(
+        [
+            "mcp",
+            "proxy",
+            "--policy",
+            "policy.yaml",
+            "--call",
+            "call.json",
+            "--runpack-out",
+            "out/rp.zip",
+            "--export-log-out",
+            "out/log.jsonl",
+            "--export-otel-out",
+            "out/otel.jsonl",
+            "--run-id",
+            "demo run",
+        ]
+    )
+    text = capsys.readouterr().out
+    assert code == 4
+    assert "next: gait approve --intent-digest" in text
+    with zipfile.ZipFile("out/rp.zip") as zf:
+        run = json.loads(zf.read("run.json"))
+        results = zf.read("results.jsonl").decode()
+    assert run["run_id"] == "run_demo_run"
+    assert '"status":"error"' in results
+    log = json.loads(Path("out/log.jsonl").read_text().splitlines()[0])
+    otel = json.loads(Path("out/otel.jsonl").read_text().splitlines()[0])
+    assert log["verdict"] == "require_approval" and log["run_id"] == "run_demo_run"
+    assert otel["attributes"]["gait.verdict"] == "require_approval"
+    assert oct(Path("out/log.jsonl").stat().st_mode & 0o777) == "0o600"
+    assert main(["verify", "out/rp.zip"]) == 0
+
+
+def test_stdin_call_and_bad_input(work: Path, capsys, monkeypatch) -> None:
+    import io
+    import sys
+
+    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(b'{"name":"tool.read"}')))
+    code, got = _run(capsys, "mcp", "proxy", "--policy", "policy.yaml", "--call", "-", "--json")
+    assert code == 0 and got["verdict"] == "allow"
+    Path("bad.json").write_text("{nope")
+    code, got = _run(
+        capsys, "mcp", "proxy", "--policy", "policy.yaml", "--call", "bad.json", "--json"
+    )
+    assert code == 6 and got["error_code"] == "E_MCP_CALL_INVALID"
+    code, got = _run(
+        capsys,
+        "mcp",
+        "proxy",
+        "--policy",
+        "policy.yaml",
+        "--call",
+        "bad.json",
+        "--adapter",
+        "nope",
+        "--json",
+    )
+    assert code == 6 and got["error_code"] == "E_USAGE"
+    code, got = _run(capsys, "mcp", "proxy", "--policy", "policy.yaml", "--json")
+    assert code == 6 and "--call" in got["error"]
+    Path("noname.json").write_text("{}")
+    code, got = _run(
+        capsys, "mcp", "proxy", "--policy", "policy.yaml", "--call", "noname.json", "--json"
+    )
+    assert code == 6 and "name is required" in got["error"]
