@@ -359,6 +359,7 @@ def _evaluate_script(policy: Policy, intent: NormalizedIntent) -> Decision:
     reasons: set[str] = set()
     violations: set[str] = set()
     matched: set[str] = set()
+    step_rules: set[str] = set()
     min_approvals = 0
     distinct = False
     rate_limits: list[tuple[str, RateLimit]] = []
@@ -381,6 +382,8 @@ def _evaluate_script(policy: Policy, intent: NormalizedIntent) -> Decision:
         reasons.update(outcome.reason_codes)
         violations.update(outcome.violations)
         matched.update(outcome.matched_rules)
+        if outcome.matched_rule:
+            step_rules.add(outcome.matched_rule)
         min_approvals = max(min_approvals, outcome.min_approvals)
         distinct = distinct or outcome.require_distinct_approvers
         rate_limits.extend(outcome.rate_limits)
@@ -392,7 +395,10 @@ def _evaluate_script(policy: Policy, intent: NormalizedIntent) -> Decision:
         sorted(violations),
         intent.created_at,
         intent,
-        matched_rule=",".join(names),
+        # As the reference: the steps' own comma-joined matched_rule texts, de-duplicated as
+        # whole texts and sorted, then joined; so a name can repeat ("a,b,b" when one step
+        # matched "a,b" and another "b"). gate-differential-v2 holds such a script.
+        matched_rule=",".join(sorted(step_rules)),
         matched_rules=names,
         min_approvals=min_approvals,
         require_distinct_approvers=distinct,
