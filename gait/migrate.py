@@ -222,15 +222,19 @@ def _load_docs(path: Path) -> tuple[str, list[tuple[str, Any]], bytes]:
     if name.endswith(".zip"):
         return "zip", _zip_docs(path), raw
     if name.endswith((".yaml", ".yml")):
-        import yaml
+        from gait import yamlload
+
+        def fail(message: str, line: int | None) -> InvalidInput:
+            where = f" (line {line})" if line is not None else ""
+            return InvalidInput(
+                f"{path} is not valid YAML{where}: {message}", code="E_MIGRATE_INPUT_INVALID"
+            )
 
         try:
-            doc = yaml.safe_load(raw)
-        except yaml.YAMLError as exc:
-            raise InvalidInput(
-                f"{path} is not valid YAML: {str(exc).splitlines()[0]}",
-                code="E_MIGRATE_INPUT_INVALID",
-            ) from exc
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError:
+            raise fail("not UTF-8 text", None) from None
+        doc = yamlload.load(text, fail)
         return "yaml", [(str(path), doc)], raw
     if name.endswith(".jsonl"):
         docs = [

@@ -55,7 +55,9 @@ def _validate(capsys, path: str) -> tuple[int, dict]:
         ),
         ("fail_closed:\n  enabled: yes\n", "ambiguous YAML 1.1 boolean 'yes'"),
         ("rules:\n  - name: no\n    effect: allow\n", "ambiguous YAML 1.1 boolean 'no'"),
-        ("a: &x [1]\nb: *x\n", "anchors are not allowed"),
+        ("a: &x [1]\nb: *x\n", "unknown key 'a'"),
+        ("fail_closed:\n  risk_classes: [null]\n", "fail_closed.risk_classes[0] must not be null"),
+        ("rules:\n  - null\n", "rules[0] must not be null"),
         (
             "rules:\n  - name: a\n    effect: allow\n    rate_limit:\n      requests: -1\n",
             "rate_limit.requests must be >= 0",
@@ -83,7 +85,7 @@ def test_alias_bomb_is_refused_quickly(tmp_path: Path, capsys) -> None:
     for i in range(1, 12):
         lines.append(f"a{i}: &a{i} [" + ",".join([f"*a{i - 1}"] * 9) + "]")
     code, out = _validate(capsys, _write(tmp_path, "\n".join(lines) + "\n"))
-    assert code == 6 and "not allowed" in out["error"]
+    assert code == 6 and "per alias" in out["error"]
 
 
 def test_bad_policy_without_json_is_one_line(tmp_path: Path, capsys) -> None:

@@ -2,9 +2,9 @@
 
 A policy is read and compiled once into plain frozen dataclasses; evaluation never touches YAML.
 Loading is strict because a policy that silently means something other than what its author
-wrote is a security bug: unknown or duplicate keys, YAML 1.1 ``yes``/``no`` booleans, anchors and
-aliases, wrong types and keys this project does not evaluate are all ``E_POLICY_PARSE`` errors
-that name the key and its line.
+wrote is a security bug: unknown or duplicate keys, YAML 1.1 ``yes``/``no`` booleans, wrong types
+and keys this project does not evaluate are all ``E_POLICY_PARSE`` errors that name the key and
+its line. Anchors and aliases are read, bounded by ``gait.yamlload`` (no alias bombs).
 """
 
 from __future__ import annotations
@@ -98,23 +98,9 @@ def _err(message: str, node: yaml.Node | None = None) -> PolicyInvalid:
 # YAML -> plain values, checked against a small schema of expected shapes.
 
 
-class _Loader(yaml.SafeLoader):
-    """SafeLoader whose composer refuses anchors and aliases (no alias bombs, no sharing)."""
-
-    def compose_node(self, parent, index):  # noqa: ANN001, ANN201 - PyYAML's signature
-        if self.check_event(yaml.AliasEvent):
-            event = self.peek_event()
-            raise _err("YAML aliases are not allowed", _MarkNode(event.start_mark))
-        event = self.peek_event()
-        anchor = getattr(event, "anchor", None)
-        if anchor is not None:
-            raise _err(f"YAML anchors are not allowed (&{anchor})", _MarkNode(event.start_mark))
-        return super().compose_node(parent, index)
-
-
-class _MarkNode:
-    def __init__(self, mark: yaml.Mark) -> None:
-        self.start_mark = mark
+def _yaml_fail(message: str, line: int | None) -> PolicyInvalid:
+    where = f" (line {line})" if line is not None else ""
+    return PolicyInvalid(f"policy invalid: {message}{where}", code="E_POLICY_PARSE")
 
 
 STR = "str"
@@ -278,6 +264,14 @@ def _any(node: yaml.Node, path: str) -> Any:
     }
 
 
+def _item(node: yaml.Node, spec: Spec, path: str) -> Any:
+    """A list element: null there is never "absent", so it is refused rather than kept."""
+    if spec != "any" and isinstance(node, yaml.ScalarNode) and node.tag.endswith(":null"):
+        if node.style is None:
+            raise _err(f"{path} must not be null", node)
+    return _convert(node, spec, path)
+
+
 def _convert(node: yaml.Node, spec: Spec, path: str) -> Any:
     if isinstance(spec, dict):
         if isinstance(node, yaml.ScalarNode) and node.tag.endswith(":null") and node.style is None:
@@ -304,13 +298,13 @@ def _convert(node: yaml.Node, spec: Spec, path: str) -> Any:
             return None
         if not isinstance(node, yaml.SequenceNode):
             raise _err(f"{path} must be a list", node)
-        return [_convert(item, spec[1], f"{path}[{i}]") for i, item in enumerate(node.value)]
+        return [_item(item, spec[1], f"{path}[{i}]") for i, item in enumerate(node.value)]
     if spec == STRS:
         if isinstance(node, yaml.ScalarNode) and node.tag.endswith(":null") and node.style is None:
             return None
         if not isinstance(node, yaml.SequenceNode):
             raise _err(f"{path} must be a list of strings", node)
-        return [_scalar(item, f"{path}[{i}]", STR) for i, item in enumerate(node.value)]
+        return [_item(item, STR, f"{path}[{i}]") for i, item in enumerate(node.value)]
     if spec == "any":
         return _any(node, path)
     return _scalar(node, path, spec)
@@ -327,22 +321,9 @@ def parse_policy_text(text: str | bytes) -> dict[str, Any]:
             raise _err(f"policy is not valid UTF-8 (byte {exc.start})") from exc
     if not text.strip():
         raise _err("policy is empty")
-    try:
-        loader = _Loader(text)
-        try:
-            node = loader.get_single_node()
-        finally:
-            loader.dispose()
-    except PolicyInvalid:
-        raise
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        line = f" (line {mark.line + 1})" if mark is not None else ""
-        raise PolicyInvalid(
-            f"policy invalid: YAML syntax error: {exc.problem or exc}{line}", code="E_POLICY_PARSE"
-        ) from exc
-    except (yaml.YAMLError, RecursionError) as exc:
-        raise _err(f"YAML error: {exc}") from exc
+    from gait import yamlload
+
+    node = yamlload.compose(text, _yaml_fail)
     if node is None:
         raise _err("policy is empty")
     if not isinstance(node, yaml.MappingNode):

@@ -83,30 +83,14 @@ def _fail(message: str, code: str = CODE, hint: str = "") -> InvalidInput:
 
 
 def load_yaml_text(text: str, what: str) -> Any:
-    """``yaml.safe_load`` refusing duplicate keys (the JSON text the reference writes is YAML)."""
-    import yaml
+    """gait.yaml through the one bounded, strict YAML reader (the reference's JSON text is YAML)."""
+    from gait import yamlload
 
-    class _Loader(yaml.SafeLoader):
-        pass
+    def fail(message: str, line: int | None) -> InvalidInput:
+        where = f" (line {line})" if line is not None else ""
+        return _fail(f"{what} is not valid YAML{where}: {message}")
 
-    def _mapping(loader: yaml.SafeLoader, node: yaml.MappingNode, deep: bool = False) -> Any:
-        seen: set[Any] = set()
-        for key_node, _ in node.value:
-            key = loader.construct_object(key_node, deep=True)
-            if key in seen:
-                mark = key_node.start_mark
-                raise _fail(f"{what} has a duplicate key {key!r} (line {mark.line + 1})")
-            seen.add(key)
-        return loader.construct_mapping(node, deep=deep)
-
-    _Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _mapping)
-    try:
-        return yaml.load(text, Loader=_Loader)  # noqa: S506 - SafeLoader subclass
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark else ""
-        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-        raise _fail(f"{what} is not valid YAML{where}: {problem}") from exc
+    return yamlload.load(text, fail)
 
 
 def _load_text(text: str, what: str) -> Any:
@@ -161,6 +145,8 @@ def _safe_relative(text: str, what: str) -> str:
     pure = PurePosixPath(text.replace("\\", "/"))
     if pure.is_absolute() or ".." in pure.parts or not pure.parts:
         raise _fail(f"{what} must be a relative path inside the fixture set, not {text!r}")
+    if len(text) > 1024 or any(len(part.encode()) > 255 for part in pure.parts):
+        raise _fail(f"{what} is too long (a path of at most 1024 characters, names of 255 bytes)")
     return pure.as_posix()
 
 

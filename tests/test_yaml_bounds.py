@@ -1,0 +1,127 @@
+"""The one bounded YAML reader (issue 11 items 12 and 15): policies and gait.yaml read anchors
+and aliases, refuse alias bombs and deep nesting within a second, and turn every odd input into
+an E_* code with exit 6, never a traceback."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+
+from gait.cli.main import main
+
+FAST = {"PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1"}
+
+POLICY = {
+    "default_verdict": "block",
+    "rules": [
+        {
+            "name": "allow-read",
+            "effect": "allow",
+            "match": {"tool_names": ["fs.read", "fs.list"], "risk_classes": ["low"]},
+        },
+        {
+            "name": "allow-list",
+            "effect": "allow",
+            "match": {"tool_names": ["fs.read", "fs.list"], "risk_classes": ["medium"]},
+        },
+    ],
+}
+
+
+def _billion_laughs(levels: int = 12) -> str:
+    lines = ['a0: &a0 ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]']
+    for i in range(1, levels):
+        lines.append(f"a{i}: &a{i} [" + ",".join([f"*a{i - 1}"] * 9) + "]")
+    return "\n".join(lines) + "\n"
+
+
+def _validate(capsys, path: Path) -> tuple[int, dict]:
+    code = main(["policy", "validate", str(path), "--json"])
+    return code, json.loads(capsys.readouterr().out)
+
+
+def test_policy_with_shared_lists_from_safe_dump_loads_with_same_digest(tmp_path, capsys) -> None:
+    shared = ["fs.read", "fs.list"]
+    doc = json.loads(json.dumps(POLICY))
+    doc["rules"][0]["match"]["tool_names"] = shared
+    doc["rules"][1]["match"]["tool_names"] = shared
+    dumped = yaml.safe_dump(doc)
+    assert "&id001" in dumped and "*id001" in dumped  # PyYAML really wrote an anchor
+    anchored = tmp_path / "anchored.yaml"
+    anchored.write_text(dumped)
+    plain = tmp_path / "plain.yaml"
+    plain.write_text(json.dumps(POLICY))
+    code_a, out_a = _validate(capsys, anchored)
+    code_p, out_p = _validate(capsys, plain)
+    assert (code_a, code_p) == (0, 0), out_a
+    assert out_a["policy_digest"] == out_p["policy_digest"]
+
+
+@pytest.mark.parametrize(
+    ("text", "needle"),
+    [
+        (_billion_laughs(), "per alias"),
+        (
+            "a: &a ["
+            + ",".join(["x"] * 9_000)
+            + "]\n"
+            + "".join(f"b{i}: *a\n" for i in range(200)),
+            "more than 1000000 nodes",
+        ),
+        ("a: &a [*a]\n", "refers to itself"),
+        ("a: " + "[" * 5_000 + "]" * 5_000 + "\n", "nesting deeper than"),
+        ("a: *nowhere\n", "undefined alias"),
+    ],
+    ids=["billion-laughs", "document-total", "self-alias", "deep", "undefined-alias"],
+)
+def test_hostile_policy_yaml_is_refused_within_a_second(tmp_path, capsys, text, needle) -> None:
+    path = tmp_path / "policy.yaml"
+    path.write_text(text)
+    start = time.perf_counter()
+    code, out = _validate(capsys, path)
+    elapsed = time.perf_counter() - start
+    assert code == 6 and out["error_code"] == "E_POLICY_PARSE", out
+    assert needle in out["error"], out["error"]
+    assert elapsed < 1.0, f"took {elapsed:.2f}s"
+
+
+@pytest.mark.parametrize(
+    ("body", "needle"),
+    [
+        ("", "per alias"),  # billion laughs appended below
+        ("? [a, b]\n: 1\n", "mapping keys must be plain strings"),
+        ("when: !!timestamp 2001-12-14\nx: !!binary aGk=\n", "!!binary is not supported"),
+        ("n: " + "9" * 5000 + "\n", "too large"),
+        ("n: " + "[" * 3000 + "]" * 3000 + "\n", "nesting deeper than"),
+        ("x: .nan\n", "not a finite number"),
+        ("x: !!python/object:os.system {}\n", "!!python/object:os.system is not supported"),
+    ],
+    ids=["billion-laughs", "complex-key", "binary", "huge-int", "deep", "nan", "python-tag"],
+)
+def test_hostile_gait_yaml_is_one_error_line(tmp_path, run_gait, body, needle) -> None:
+    text = body or _billion_laughs()
+    (tmp_path / "gait.yaml").write_text(text)
+    start = time.perf_counter()
+    proc = run_gait("regress", "run", cwd=tmp_path, env=FAST)
+    elapsed = time.perf_counter() - start
+    assert proc.returncode == 6, proc.stdout + proc.stderr
+    assert "Traceback" not in proc.stdout + proc.stderr
+    lines = [line for line in proc.stderr.splitlines() if line.startswith("gait: ")]
+    assert len(lines) == 1 and lines[0].startswith("gait: E_REGRESS_CONFIG_INVALID: "), lines
+    assert needle in lines[0], lines[0]
+    assert elapsed < 10.0  # process start included; the parse itself is bounded above
+
+
+def test_very_long_runpack_path_in_gait_yaml_is_an_error_code(reference_set, tmp_path, run_gait):
+    root = reference_set(tmp_path / "set")
+    doc = json.loads((root / "gait.yaml").read_text())
+    doc["fixtures"][0]["runpack"] = "fixtures/" + "a" * 5000 + "/runpack.zip"
+    (root / "gait.yaml").write_text(yaml.safe_dump(doc))
+    proc = run_gait("regress", "run", cwd=root, env=FAST)
+    assert proc.returncode == 6, proc.stdout + proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert "gait: E_REGRESS_CONFIG_INVALID: " in proc.stderr and "too long" in proc.stderr
