@@ -67,13 +67,15 @@ def test_policy_with_shared_lists_from_safe_dump_loads_with_same_digest(tmp_path
         (_billion_laughs(), "per alias"),
         (
             "a: &a ["
-            + ",".join(["x"] * 9_000)
+            + ",".join(["x"] * 100)
+            + "]\nb: &b ["
+            + ",".join(["*a"] * 90)
             + "]\n"
-            + "".join(f"b{i}: *a\n" for i in range(200)),
+            + "".join(f"c{i}: *b\n" for i in range(120)),
             "more than 1000000 nodes",
         ),
         ("a: &a [*a]\n", "refers to itself"),
-        ("a: " + "[" * 5_000 + "]" * 5_000 + "\n", "nesting deeper than"),
+        ("a: " + "[" * 500 + "]" * 500 + "\n", "nesting deeper than"),
         ("a: *nowhere\n", "undefined alias"),
     ],
     ids=["billion-laughs", "document-total", "self-alias", "deep", "undefined-alias"],
@@ -81,9 +83,9 @@ def test_policy_with_shared_lists_from_safe_dump_loads_with_same_digest(tmp_path
 def test_hostile_policy_yaml_is_refused_within_a_second(tmp_path, capsys, text, needle) -> None:
     path = tmp_path / "policy.yaml"
     path.write_text(text)
-    start = time.perf_counter()
+    start = time.process_time()  # CPU time: other processes on the machine do not count
     code, out = _validate(capsys, path)
-    elapsed = time.perf_counter() - start
+    elapsed = time.process_time() - start
     assert code == 6 and out["error_code"] == "E_POLICY_PARSE", out
     assert needle in out["error"], out["error"]
     assert elapsed < 1.0, f"took {elapsed:.2f}s"
