@@ -21,6 +21,7 @@ class ExitCode(IntEnum):
     INVALID_INPUT = 6
     DEPENDENCY_MISSING = 7
     UNSAFE_OPERATION = 8
+    INTERRUPTED = 130  # 128 + SIGINT, as a shell reports a Ctrl-C
 
 
 class GaitError(Exception):
@@ -99,3 +100,11 @@ class StateContention(GaitError):
     category = "state_contention"
     default_code = "E_STATE_CONTENTION"
     retryable = True
+
+
+class Interrupted(GaitError):
+    """SIGINT or SIGTERM stopped a run; what it would have written was left as it was."""
+
+    exit_code = ExitCode.INTERRUPTED
+    category = "internal_failure"
+    default_code = "E_INTERRUPTED"

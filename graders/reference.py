@@ -173,9 +173,45 @@ def trajectory(ctx: GradeContext) -> GradeResult:
             f"{label} step {index}: expected {short(want)}, actual {short(got)} "
             f"(expected {len(expected)} steps, actual {len(actual)})"
         )
+    misses = ctx.candidate.misses
+    if misses:
+        reasons.append("replay_miss")
+        details["replay_misses"] = [
+            {k: m.get(k) for k in ("index", "tool_name", "kind", "closest_intent_id")}
+            | {"differing_arg_paths": list(m.get("differing_arg_paths") or [])}
+            for m in misses
+        ]
     if not reasons:
         return GradeResult.passed("trajectory_match", details=details)
+    calls = call_diff(ctx)
+    if calls is not None and calls.changed:
+        divergence = [calls.headline(), *calls.lines()] + [
+            line for line in divergence if not line.startswith("tool step")
+        ]
+        details["call_diff"] = calls.counts()
+    for miss in misses[:5]:
+        divergence.append(
+            f"  ! replay miss at call {int(miss.get('index', 0)) + 1}: {miss.get('message', '')}"
+        )
+    if len(misses) > 5:
+        divergence.append(f"  ! ... {len(misses) - 5} more replay misses")
+    if ctx.candidate.exit_code not in (None, 0):
+        divergence.append(f"  the agent exited {ctx.candidate.exit_code} after the miss")
     return GradeResult.failed(*reasons, details=details, divergence=divergence)
+
+
+def call_diff(ctx: GradeContext) -> Any:
+    """The aligned call diff of fixture vs candidate (None when graded against itself)."""
+    if ctx.candidate_is_fixture:
+        return None
+    from gait.regress.seqdiff import diff_calls
+
+    try:
+        left, right = ctx.fixture_runpack(), ctx.candidate_runpack()
+    except GradeInputError:
+        return None
+    show = str(ctx.options.get("privacy", "full")) != "metadata"
+    return diff_calls(left.intents, right.intents, show_values=show)
 
 
 def update_trajectory(ctx: GradeContext, result: GradeResult) -> FixturePatch | None:
@@ -233,13 +269,11 @@ def diff(ctx: GradeContext) -> GradeResult:
     if not unexpected:
         return GradeResult.passed(details=details)
     details["unexpected_files"] = unexpected
-    return GradeResult.failed(
-        "unexpected_diff",
-        details=details,
-        divergence=[
-            f"changed members not allowed by diff_allow_changed_files: {short(unexpected)}"
-        ],
-    )
+    divergence = [f"changed members not allowed by diff_allow_changed_files: {short(unexpected)}"]
+    calls = call_diff(ctx)
+    if calls is not None and calls.changed:
+        divergence += [line for line in calls.lines(context=0) if not line.startswith("  ...")]
+    return GradeResult.failed("unexpected_diff", details=details, divergence=divergence)
 
 
 def replace_runpack(ctx: GradeContext, result: GradeResult) -> FixturePatch | None:

@@ -60,6 +60,19 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="run graders that declare themselves non-deterministic (pins required)",
     )
     group.addoption(
+        "--gait-record-mode",
+        default=None,
+        choices=("none", "new_episodes"),
+        help="replay misses of command: agents: none (drift, the default) or new_episodes "
+        "(run the real tool behind the interlock and record it)",
+    )
+    group.addoption(
+        "--gait-unsafe-real-tools",
+        action="store_true",
+        default=False,
+        help="one of the four real-tool locks that new_episodes needs",
+    )
+    group.addoption(
         "--gait-only",
         action="store_true",
         default=False,
@@ -87,6 +100,9 @@ class RunBridge:
         self.diffs: list[str] = []
         self.updated: list[str] = []
         self.not_updatable: list[str] = []
+        self.update: Any = None
+        self.partial: dict[str, Any] | None = None
+        self.interrupted = False
 
 
 class GaitSession:
@@ -102,6 +118,10 @@ class GaitSession:
         self._diff_sent: set[str] = set()
         self.engine: Any = None
         self.registry: Any = None
+        self._collected = False
+        self.update: Any = None
+        self.interrupted = False
+        self.final_entries: list[Entry] = []
 
     # configuration ------------------------------------------------------------------------
     def start(self) -> None:
@@ -125,6 +145,8 @@ class GaitSession:
                 work_dir=self._work_dir(),
                 allow_nondeterministic=opt("gait_allow_nondeterministic"),
                 update=opt("gait_update"),
+                record_mode=opt("gait_record_mode") or "",
+                unsafe_real_tools=opt("gait_unsafe_real_tools"),
             )
             self.engine.plan()
         except GaitError as exc:
@@ -151,21 +173,54 @@ class GaitSession:
             self._bridge_plugin(plugin)
 
     # collection ---------------------------------------------------------------------------
+    # The fixture set is collected where pytest meets its gait.yaml (``pytest_collect_file``),
+    # so path arguments narrow gait items as they narrow tests. When pytest was given no paths
+    # and its walk does not reach gait.yaml (testpaths elsewhere), the session gets the set.
+
+    def pytest_collect_file(self, file_path: Path, parent: pytest.Collector) -> Any:
+        if self._collected or file_path != self.engine.config.path.resolve():
+            return None
+        self._collected = True
+        return GaitSuite.from_parent(parent, path=file_path)
+
     @pytest.hookimpl(wrapper=True)
     def pytest_make_collect_report(self, collector: pytest.Collector) -> Any:
         report = yield
-        if isinstance(collector, pytest.Session) and report.passed:
+        if not isinstance(collector, pytest.Session) or not report.passed:
+            return report
+        if self.config.getoption("gait_only"):
+            report.result[:] = [r for r in report.result if self._on_the_way(r)]
+        if not self._reachable():
+            self._collected = True
             suite = GaitSuite.from_parent(
                 collector,
-                name="gait",
+                name=self.engine.config.path.name,
                 path=self.engine.config.path,
                 nodeid=_rel(self.engine.config.path, self.config.rootpath),
             )
-            if self.config.getoption("gait_only"):
-                report.result[:] = [suite]
-            else:
-                report.result.append(suite)
+            report.result.append(suite)
         return report
+
+    def _on_the_way(self, node: Any) -> bool:
+        path = getattr(node, "path", None)
+        target = self.engine.config.path.resolve()
+        return path is not None and (Path(path) == target or Path(path) in target.parents)
+
+    def _reachable(self) -> bool:
+        """Whether pytest's own walk of its arguments meets gait.yaml. Paths the user typed
+        narrow gait items like any test (``pytest test_x.py --gait`` runs no fixture);
+        without paths (testpaths, the invocation directory) the set is always collected."""
+        if self.config.args_source == pytest.Config.ArgsSource.ARGS:
+            return True
+        target = self.engine.config.path.resolve()
+        for arg in self.config.args:
+            path = Path(arg.split("::", 1)[0])
+            if not path.is_absolute():
+                path = self.config.invocation_params.dir / path
+            path = path.resolve()
+            if path == target or path in target.parents:
+                return True
+        return False
 
     def grade(self, fixture: str, grader: str) -> Entry:
         return self.engine.grade(fixture, grader)
@@ -187,10 +242,6 @@ class GaitSession:
             cand = self.engine.resolver.get(self.engine.config.fixture(entry.fixture))
             if cand.origin == "command" and cand.path is not None:
                 report.gait_candidate_path = str(cand.path.resolve())
-        if entry.crashed and report.failed:
-            from pytest_gait.report import failure_text
-
-            report.longrepr = failure_text(entry)
         return report
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
@@ -209,25 +260,66 @@ class GaitSession:
         if cand:
             self.candidates.setdefault(entry.fixture, cand)
 
-    def pytest_sessionfinish(self, session: pytest.Session) -> None:
-        if self.is_worker or not self.entries:
+    def pytest_keyboard_interrupt(self) -> None:
+        self.interrupted = True
+
+    def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
+        if self.is_worker:
             return
-        from gait.regress.results import apply_updates, build_result, write_diffs, write_result
+        if self.interrupted or exitstatus == pytest.ExitCode.INTERRUPTED:
+            # Nothing is written: the result file, the diffs and the fixtures stay as they were.
+            self.engine.resolver.kill_running() if self.engine is not None else None
+            if self.bridge is not None:
+                self.bridge.interrupted = True
+                reporter = self.config.pluginmanager.get_plugin("terminalreporter")
+                if reporter is not None and hasattr(reporter, "_keyboardinterrupt_memo"):
+                    reporter._keyboardinterrupt_memo = None  # the CLI prints one line instead
+            return
+        if not self.entries:
+            return
+        from gait.regress.results import (
+            PARTIAL_NAME,
+            apply_updates,
+            build_result,
+            remove_stale_diffs,
+            write_diffs,
+            write_partial,
+            write_result,
+        )
 
         entries = list(self.entries.values())
-        doc = build_result(self.engine.config, entries, created_at=self.engine.created_at())
-        output = Path(self.config.getoption("gait_result"))
-        if not output.is_absolute():
-            output = self.config.invocation_params.dir / output
-        write_result(output, doc)
-        artifacts = output.parent
-        diffs = write_diffs(artifacts, entries, self.diffs)
-        self._copy_candidates(artifacts)
-        updated, not_updatable = [], []
+        planned = set(self._planned())
+        update = None
         if self.config.getoption("gait_update"):
             update = apply_updates(self.engine.config, entries)
-            updated, not_updatable = update.changed, update.not_updatable
-        self.summary = (doc, str(self.config.getoption("gait_result")), updated, not_updatable)
+            if update.fixtures:
+                entries = self._regrade(entries, update.fixtures)
+                if update.ok and all(e.status != "fail" for e in entries):
+                    session.exitstatus = pytest.ExitCode.OK
+        full = {e.name for e in entries} >= planned
+        doc = build_result(self.engine.config, entries, created_at=self.engine.created_at())
+        result_opt = Path(self.config.getoption("gait_result"))
+        output = (
+            result_opt
+            if result_opt.is_absolute()
+            else self.config.invocation_params.dir / result_opt
+        )
+        artifacts = output.parent
+        partial = None
+        if full:
+            write_result(output, doc)
+        else:
+            partial = write_partial(output, doc, planned=sorted(planned), entries=entries)
+        diffs = write_diffs(artifacts, entries, self.diffs)
+        remove_stale_diffs(artifacts, entries)
+        self._copy_candidates(artifacts)
+        updated = update.changed if update is not None else []
+        not_updatable = update.not_updatable if update is not None else []
+        shown = Path(self.config.getoption("gait_result"))
+        shown = str(shown if full else shown.with_name(PARTIAL_NAME))
+        self.summary = (doc, shown, updated, not_updatable)
+        self.update = update
+        self.final_entries = entries
         if self.bridge is not None:
             self.bridge.doc = doc
             self.bridge.entries = sorted(entries, key=lambda e: e.name)
@@ -235,16 +327,64 @@ class GaitSession:
             self.bridge.diffs = diffs
             self.bridge.updated = updated
             self.bridge.not_updatable = not_updatable
+            self.bridge.update = update
+            self.bridge.partial = (
+                None
+                if full
+                else {"path": str(partial), "graded": len(entries), "planned": len(planned)}
+            )
+
+    def _planned(self) -> list[str]:
+        return [f"{fixture}/{grader}" for fixture, grader in self.engine.items()]
+
+    def _regrade(self, entries: list[Entry], fixtures: list[str]) -> list[Entry]:
+        """Grade the updated fixtures again, against the candidates just accepted (no agent
+        runs again), so the result says whether the accepted update now passes."""
+        from gait.regress.candidates import command_label
+        from gait.regress.config import load_config
+        from gait.regress.context import Candidate
+        from gait.regress.engine import RegressEngine
+
+        engine = RegressEngine(
+            load_config(self.engine.config.path),
+            self.registry,
+            work_dir=self._work_dir(),
+            allow_nondeterministic=self.config.getoption("gait_allow_nondeterministic"),
+        )
+        for name in fixtures:
+            source = self.candidates.get(name)
+            if source:
+                engine.resolver._done[name] = Candidate(
+                    Path(source), command_label(name), "command", exit_code=0
+                )
+        regraded = {name: [] for name in fixtures}
+        for fixture, grader in engine.items():
+            if fixture in regraded:
+                regraded[fixture].append(engine.grade(fixture, grader))
+        keep = [e for e in entries if e.fixture not in regraded]
+        for name, fresh in regraded.items():
+            graded = {e.grader for e in entries if e.fixture == name}
+            keep += [e for e in fresh if e.grader in graded]
+            self.diffs.pop(name, None)
+        return keep
 
     def _copy_candidates(self, artifacts: Path) -> None:
+        """Each command's candidate (and its replay-miss sidecar) lands beside diff.json."""
         from gait.fsutil import atomic_write
-        from gait.regress.candidates import command_label
+        from gait.regress.candidates import MISSES_FILE, command_label
 
         for fixture, source in sorted(self.candidates.items()):
-            try:
-                atomic_write(artifacts / command_label(fixture), Path(source).read_bytes())
-            except OSError:
-                continue
+            target = artifacts / command_label(fixture)
+            pairs = [(Path(source), target)]
+            pairs.append((Path(source).with_name(MISSES_FILE), target.with_name(MISSES_FILE)))
+            for src, dst in pairs:
+                try:
+                    if src.is_file():
+                        atomic_write(dst, src.read_bytes())
+                    else:
+                        dst.unlink(missing_ok=True)
+                except OSError:
+                    continue
 
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
         summary = getattr(self, "summary", None)
@@ -255,11 +395,12 @@ class GaitSession:
         doc, output, updated, not_updatable = summary
         terminalreporter.section("gait regress")
         for line in summary_lines(
-            self.entries.values(),
+            self.final_entries,
             status=doc["status"],
             output=output,
             updated=updated,
             not_updatable=not_updatable,
+            update=self.update,
         ):
             terminalreporter.line(line)
 
@@ -271,7 +412,7 @@ def _rel(path: Path, root: Path) -> str:
         return path.as_posix()
 
 
-class GaitSuite(pytest.Collector):
+class GaitSuite(pytest.File):
     """The fixture set (gait.yaml): one child per fixture, sorted by name."""
 
     def collect(self) -> list[pytest.Collector]:
@@ -340,6 +481,8 @@ class GaitItem(pytest.Item):
         if entry.status == "skip":
             pytest.skip(entry.message or "skipped")
         if entry.crashed:
+            if entry.exception is not None:
+                raise entry.exception  # pytest shows the grader's own traceback (and --pdb)
             raise GraderCrashed(entry.message)
 
     def runtest(self) -> None:
@@ -351,7 +494,11 @@ class GaitItem(pytest.Item):
         if isinstance(excinfo.value, RegressFailure | GraderCrashed) and self.gait_entry:
             from pytest_gait.report import failure_text
 
-            return failure_text(self.gait_entry)
+            return failure_text(
+                self.gait_entry,
+                verbosity=self.config.getoption("verbose"),
+                cli=self.config.pluginmanager.get_plugin(SESSION_PLUGIN).bridge is not None,
+            )
         return super().repr_failure(excinfo)
 
     def reportinfo(self) -> tuple[Any, int | None, str]:

@@ -4,13 +4,18 @@ actual, and the command that shows the rest; never a whole payload, never a trac
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import Any
 
 from gait.regress.engine import Entry
 from gait.regress.results import diff_path
 
-MAX_LINES = 8
+MAX_LINES = 40
 MAX_WIDTH = 200
 MAX_FAILURES_SHOWN = 10
+REFUSED_NEXT = (
+    "to accept new calls: re-record the agent and gait regress init --from <run> --name "
+    "<fixture> --force, or run with --record-mode new_episodes"
+)
 
 
 def _clip(line: str) -> str:
@@ -18,7 +23,16 @@ def _clip(line: str) -> str:
     return line if len(line) <= MAX_WIDTH else line[: MAX_WIDTH - 3] + "..."
 
 
-def failure_text(entry: Entry) -> str:
+def accept_command(fixture: str, *, cli: bool = False) -> str:
+    """The exact command that accepts this fixture's new behaviour as expected."""
+    import shlex
+
+    if cli:
+        return f"gait regress run --update -- -k {shlex.quote(fixture)}"
+    return f"pytest --gait --gait-update -k {shlex.quote(fixture)}"
+
+
+def failure_text(entry: Entry, *, verbosity: int = 0, cli: bool = False) -> str:
     head = (
         f"gait grader {entry.grader!r} errored on fixture {entry.fixture!r}"
         if entry.crashed
@@ -28,14 +42,39 @@ def failure_text(entry: Entry) -> str:
     if entry.message:
         lines.append(entry.message)
     for index, line in enumerate(entry.divergence):
-        lines.append(("first divergence: " if index == 0 else "") + line)
+        first = index == 0 and not line.startswith(("tool calls:", "  "))
+        lines.append(("first divergence: " if first else "") + line)
     if entry.candidate:
         lines.append(f"candidate: {entry.candidate}")
     lines.append(f"full diff: {diff_path(entry.fixture)} (written at the end of the run)")
-    clipped = [_clip(line) for line in lines]
-    if len(clipped) > MAX_LINES:
-        clipped = clipped[: MAX_LINES - 1] + [f"... {len(clipped) - MAX_LINES + 1} more lines"]
-    return "\n".join(clipped)
+    tail = []
+    if entry.live and not entry.refused:
+        tail.append(f"accept: {accept_command(entry.fixture, cli=cli)}")
+    elif entry.live:
+        tail.append(_clip(f"--update would refuse this candidate: {entry.refused}"))
+        tail.append(REFUSED_NEXT)
+    clipped = [_clip(line) for line in lines] if verbosity < 2 else lines
+    if verbosity < 2 and len(clipped) + len(tail) > MAX_LINES:
+        keep = MAX_LINES - len(tail) - 1
+        clipped = clipped[:keep] + [f"... {len(clipped) - keep} more lines (-vv shows all)"]
+    return "\n".join(clipped + tail)
+
+
+def self_check_lines(entries: Iterable[Entry], *, limit: int = MAX_FAILURES_SHOWN) -> list[str]:
+    """One line per fixture graded only against its own runpack, and the live count."""
+    live: dict[str, bool] = {}
+    for entry in entries:
+        live[entry.fixture] = live.get(entry.fixture, False) or entry.live
+    own = sorted(name for name, is_live in live.items() if not is_live)
+    lines = [
+        f"{len(live) - len(own)} of {len(live)} fixtures check a live agent"
+        + ("" if not own else " (add command: to gait.yaml to check the others)")
+    ]
+    for name in own[:limit]:
+        lines.append(f"SELF {name}: graded only against its own runpack (cannot drift)")
+    if len(own) > limit:
+        lines.append(f"... and {len(own) - limit} more fixtures graded only against themselves")
+    return lines
 
 
 def summary_lines(
@@ -45,6 +84,8 @@ def summary_lines(
     output: str,
     updated: list[str],
     not_updatable: list[str],
+    update: Any = None,
+    cli: bool = False,
 ) -> list[str]:
     ordered = sorted(entries, key=lambda e: e.name)
     failed = [e for e in ordered if e.status == "fail"]
@@ -73,10 +114,26 @@ def summary_lines(
                 "(--gait-allow-nondeterministic to run them)"
             )
         )
+    lines += self_check_lines(ordered)
     for change in updated[:MAX_FAILURES_SHOWN]:
         lines.append(_clip(f"updated {change}"))
     if len(updated) > MAX_FAILURES_SHOWN:
         lines.append(f"... and {len(updated) - MAX_FAILURES_SHOWN} more updates")
-    for item in not_updatable[:3]:
-        lines.append(_clip(f"not updatable from the candidate: {item}"))
+    if update is None:
+        for item in not_updatable[:3]:
+            lines.append(_clip(f"not updatable from the candidate: {item}"))
+    else:
+        for name, why in sorted(update.refused.items())[:MAX_FAILURES_SHOWN]:
+            lines.append(_clip(f"REFUSED {name}: {why} (fixture left as it was)"))
+        if update.refused:
+            lines.append(REFUSED_NEXT)
+        lines.append(
+            f"{len(update.fixtures)} fixture{'s' if len(update.fixtures) != 1 else ''} updated, "
+            f"{len(update.refused)} refused"
+        )
+    if update is None and failed:
+        live = sorted({e.fixture for e in failed if e.live and not e.refused})
+        if live:
+            target = live[0] if len(live) == 1 else " or ".join(live[:3])
+            lines.append(f"accept: {accept_command(target, cli=cli)}")
     return lines

@@ -48,8 +48,10 @@ def one_line_error(proc: subprocess.CompletedProcess, code: str) -> str:
 def test_update_round_trip(reference_set, conformance_dir, tmp_path, run_gait):
     root = reference_set(tmp_path / "set", drift=True)
     proc = run_gait("regress", "run", "--update", "--json", cwd=root, env=FAST)
-    assert proc.returncode == 5, proc.stderr
+    # every update applied and the re-grade passes: exit 0
+    assert proc.returncode == 0, proc.stderr
     out = json.loads(proc.stdout)
+    assert out["updated_fixtures"] == ["run_raw"] and out["refused"] == {}
     assert any("expected_tool_sequence" in line for line in out["updated"])
     assert any("expected_verdict_sequence" in line for line in out["updated"])
     meta = json.loads((root / "fixtures/run_raw/fixture.json").read_text())
@@ -75,7 +77,7 @@ def test_update_replaces_the_runpack_from_a_drifted_command(tmp_path, run_gait):
     proc = run_gait(
         "regress", "run", "--config", "gait.agent.yaml", "--update", "--json", cwd=root, env=env
     )
-    assert proc.returncode == 5, proc.stdout + proc.stderr
+    assert proc.returncode == 0, proc.stdout + proc.stderr
     out = json.loads(proc.stdout)
     assert "fixtures/run_refund_support/runpack.zip: replaced by the candidate" in out["updated"]
     assert (root / "fixtures/run_refund_support/runpack.zip").read_bytes() != before
@@ -260,9 +262,10 @@ def test_conftest_graders_crash_and_nondeterminism(reference_set, tmp_path, run_
     proc = pytest_run("--gait", "-rA", cwd=root)
     assert proc.returncode == 1, proc.stdout
     assert "1 error" in proc.stdout and "4 passed" in proc.stdout and "1 skipped" in proc.stdout
-    assert "gait grader 'exploding' errored on fixture 'run_raw'" in proc.stdout
+    # The grader's own exception, with its traceback through the grader's code (--pdb works).
     assert "RuntimeError: judge offline" in proc.stdout
-    assert "Traceback" not in proc.stdout
+    assert 'raise RuntimeError("judge offline")' in proc.stdout
+    assert "conftest.py" in proc.stdout
     doc = json.loads((root / "regress_result.json").read_text())
     by_name = {g["name"]: g for g in doc["graders"]}
     assert by_name["run_raw/exploding"]["reason_codes"] == ["grader_error"]

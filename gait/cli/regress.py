@@ -42,6 +42,13 @@ def register(parser: argparse.ArgumentParser) -> None:
     init.add_argument("--name", default=None, help="fixture name (default: from the run id)")
     init.add_argument("--dir", default=".", help="fixture set directory (holds gait.yaml)")
     init.add_argument("--force", action="store_true", help="replace an existing fixture")
+    init.add_argument(
+        "--command",
+        default=None,
+        metavar="CMD",
+        help="the agent to replay against the fixture (written to gait.yaml as command:), "
+        "e.g. --command 'python agent.py'; needs a raw-capture run",
+    )
     add_common(init, INIT_EXPLAIN)
     init.set_defaults(handler=run_init)
 
@@ -67,6 +74,19 @@ def register(parser: argparse.ArgumentParser) -> None:
         help="run non-deterministic graders (they must be pinned in gait.yaml)",
     )
     run.add_argument(
+        "--record-mode",
+        choices=("none", "new_episodes"),
+        default=None,
+        help="replay misses: none (drift; default) or new_episodes (run the real tool behind "
+        "the interlock and record it)",
+    )
+    run.add_argument(
+        "--unsafe-real-tools",
+        action="store_true",
+        help="one of the four locks new_episodes needs (with allow_tools in gait.yaml and "
+        "GAIT_ALLOW_REAL_REPLAY=1)",
+    )
+    run.add_argument(
         "pytest_args",
         nargs="*",
         metavar="-- PYTEST_ARGS",
@@ -83,7 +103,9 @@ def register(parser: argparse.ArgumentParser) -> None:
 def run_init(args: argparse.Namespace) -> Outcome:
     from gait.regress.init import init_fixture
 
-    result = init_fixture(args.source, name=args.name, directory=args.dir, force=args.force)
+    result = init_fixture(
+        args.source, name=args.name, directory=args.dir, force=args.force, command=args.command
+    )
     payload = result.to_json()
     expected = result.expected
     tools = ",".join(expected.get("expected_tool_sequence", [])) or "-"
@@ -96,8 +118,16 @@ def run_init(args: argparse.Namespace) -> Outcome:
         f"expected_verdict_sequence={verdicts}",
         f"expected_replay_exit_code={expected.get('expected_replay_exit_code')}",
         f"graders={','.join(result.graders)}",
-        "next=gait regress run  (or: pytest --gait)",
     ]
+    if result.command:
+        shown = result.command if isinstance(result.command, str) else " ".join(result.command)
+        lines.append(f"command={shown}")
+    else:
+        lines.append(
+            "note=no command: in gait.yaml, so this fixture is graded only against its own "
+            "runpack and cannot drift; add one with --command 'python agent.py'"
+        )
+    lines.append("next=gait regress run  (or: pytest --gait)")
     return Outcome(payload, 0, lines)
 
 
@@ -127,11 +157,16 @@ def run_graders(args: argparse.Namespace) -> Outcome:
 
 
 def _pytest_args(
-    args: argparse.Namespace, config_path: Path, output: Path, fixture_set: str
+    args: argparse.Namespace,
+    config_path: Path,
+    output: Path,
+    fixture_set: str,
+    plugins: tuple[str, ...] = (),
 ) -> list[str]:
     root = config_path.parent.resolve()
     argv = [
-        str(root),
+        # gait.yaml itself: pytest collects it (pytest_collect_file) and nothing else.
+        str(config_path.resolve()),
         "--rootdir",
         str(root),
         "-p",
@@ -161,6 +196,12 @@ def _pytest_args(
         argv.append("--gait-update")
     if args.allow_nondeterministic:
         argv.append("--gait-allow-nondeterministic")
+    if args.record_mode:
+        argv += ["--gait-record-mode", args.record_mode]
+    if args.unsafe_real_tools:
+        argv.append("--gait-unsafe-real-tools")
+    for plugin in plugins:
+        argv += ["-p", plugin]
     extra = list(args.pytest_args or [])
     if args.numprocesses is not None:
         from gait.errors import DependencyMissing, InvalidInput
@@ -184,10 +225,33 @@ def _pytest_args(
     return argv + extra
 
 
+AUTOLOAD_ENV = "PYTEST_DISABLE_PLUGIN_AUTOLOAD"
+AUTOLOAD_SAVED_ENV = "GAIT_REGRESS_SAVED_AUTOLOAD"
+
+
+class _QuietOnInterrupt(io.TextIOBase):
+    """Pass pytest's output through; after an interrupt nothing more (the CLI says it once)."""
+
+    def __init__(self, target: Any) -> None:
+        self.target = target
+        self.stopped = False
+
+    def write(self, text: str) -> int:
+        if not self.stopped:
+            self.target.write(text)
+        return len(text)
+
+    def flush(self) -> None:
+        self.target.flush()
+
+
 def run_run(args: argparse.Namespace) -> Outcome:
+    import os
+    import signal
+
     import pytest
 
-    from gait.errors import GaitError, InvalidInput
+    from gait.errors import GaitError, Interrupted, InvalidInput
     from gait.regress.config import load_config
     from pytest_gait.plugin import RunBridge
 
@@ -202,12 +266,46 @@ def run_run(args: argparse.Namespace) -> Outcome:
             hint="gait regress init --from <run_id|path>",
         )
     output = Path(args.output).resolve()
-    argv = _pytest_args(args, config_path, output, regress_config.fixture_set)
+    argv = _pytest_args(
+        args, config_path, output, regress_config.fixture_set, regress_config.pytest_plugins
+    )
     bridge = RunBridge()
     err = io.StringIO()
-    out_target = sys.stderr if args.json else sys.stdout
-    with contextlib.redirect_stderr(err), contextlib.redirect_stdout(out_target):
-        code = int(pytest.main(argv, plugins=[bridge]))
+    out = _QuietOnInterrupt(sys.stderr if args.json else sys.stdout)
+
+    def on_term(signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt
+
+    # Only the plugins this run needs: gait, xdist with -n, and those named in gait.yaml's
+    # pytest_plugins or after -- -p NAME. Autoloading every installed plugin costs more than
+    # grading a small fixture set. Agents started by command: see the user's own setting.
+    saved = os.environ.get(AUTOLOAD_ENV)
+    os.environ[AUTOLOAD_SAVED_ENV] = "unset" if saved is None else saved
+    os.environ[AUTOLOAD_ENV] = "1"
+    previous = signal.signal(signal.SIGTERM, on_term)
+    try:
+        with contextlib.redirect_stderr(err), contextlib.redirect_stdout(out):
+            try:
+                code = int(pytest.main(argv, plugins=[bridge]))
+            except KeyboardInterrupt:
+                bridge.interrupted = True
+                code = 2
+            if bridge.interrupted:
+                out.stopped = True
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+        os.environ.pop(AUTOLOAD_SAVED_ENV, None)
+        if saved is None:
+            os.environ.pop(AUTOLOAD_ENV, None)
+        else:
+            os.environ[AUTOLOAD_ENV] = saved
+    if bridge.interrupted:
+        raise Interrupted(
+            f"interrupted: {args.output} and the fixtures were left as they were, and the "
+            "agents started were killed",
+            code="E_REGRESS_INTERRUPTED",
+            hint="gait regress run",
+        )
     if bridge.error is not None:
         raise bridge.error
     sys.stderr.write(err.getvalue())
@@ -222,11 +320,6 @@ def run_run(args: argparse.Namespace) -> Outcome:
         if code == 5:
             raise InvalidInput("no graders were selected to run", code="E_REGRESS_NO_FIXTURES")
         raise GaitError(f"pytest stopped before grading (exit {code})", code="E_INTERNAL")
-    if code in (2, 3):
-        raise GaitError(
-            f"pytest was interrupted (exit {code}); {args.output} holds the graders that ran",
-            code="E_REGRESS_INTERRUPTED",
-        )
     return _run_outcome(args, bridge)
 
 
@@ -236,15 +329,29 @@ def _run_outcome(args: argparse.Namespace, bridge: Any) -> Outcome:
     doc = bridge.doc
     entries = bridge.entries
     failed = [e for e in entries if e.status == "fail"]
-    artifacts = [args.output] + ([args.junit] if args.junit else [])
+    partial = bridge.partial
+    shown_output = args.output if partial is None else partial["path"]
+    artifacts = [shown_output] + ([args.junit] if args.junit else [])
+    fixtures = sorted({e.fixture for e in entries})
+    live = sorted({e.fixture for e in entries if e.live})
     payload: dict[str, Any] = {
         "ok": doc["status"] == "pass",
         "status": doc["status"],
         "fixture_set": doc["fixture_set"],
         "graders": len(entries),
-        "output": args.output,
+        "output": shown_output,
         "artifact_paths": artifacts,
+        "complete": partial is None,
+        "fixtures": len(fixtures),
+        "live_fixtures": len(live),
+        "self_checked_fixtures": [f for f in fixtures if f not in live],
     }
+    if partial is not None:
+        payload["partial"] = {
+            "graded": partial["graded"],
+            "planned": partial["planned"],
+            "selection": sorted(e.name for e in entries),
+        }
     if args.junit:
         payload["junit"] = args.junit
     skipped = [e.name for e in entries if e.status == "skip"]
@@ -261,16 +368,31 @@ def _run_outcome(args: argparse.Namespace, bridge: Any) -> Outcome:
         payload["diffs"] = bridge.diffs
         payload["next_command"] = "gait regress run --json"
         payload["next_commands"] = doc.get("next_commands", [])
+    update = bridge.update
     if args.update:
         payload["updated"] = bridge.updated
         payload["not_updatable"] = bridge.not_updatable
+        if update is not None:
+            payload["updated_fixtures"] = list(update.fixtures)
+            payload["refused"] = dict(sorted(update.refused.items()))
+            if update.refused:
+                payload["ok"] = False
+                payload["error_code"] = "E_REGRESS_UPDATE_REFUSED"
     lines = summary_lines(
         entries,
         status=doc["status"],
-        output=args.output,
+        output=shown_output,
         updated=bridge.updated,
         not_updatable=bridge.not_updatable,
+        update=update if args.update else None,
+        cli=True,
     )
+    if partial is not None:
+        lines.insert(
+            1,
+            f"partial run: graded {partial['graded']} of {partial['planned']} graders; "
+            f"{args.output} left as it was",
+        )
     if args.junit:
         lines.append(f"junit={args.junit}")
     if failed:

@@ -8,6 +8,7 @@ a shared backend for a fleet (Redis, Postgres...) can replace this one without t
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import threading
 from collections.abc import Sequence
@@ -69,7 +70,15 @@ class GateState(Protocol):
     def is_spent(self, token_id: str) -> bool: ...
 
 
+STATE_ENV = "GAIT_GATE_STATE"
+
+
 def default_state_path() -> Path:
+    """``$GAIT_GATE_STATE`` when it names a file (regress gives each fixture's agent its own),
+    else the one state under GAIT_HOME."""
+    override = os.environ.get(STATE_ENV, "").strip()
+    if override and "://" not in override:
+        return Path(override)
     return gait_home() / "gate" / "state.sqlite3"
 
 

@@ -20,6 +20,8 @@ from gait.regress.config import FixtureSpec, RegressConfig
 from gait.regress.context import Candidate
 
 COMMAND_LABEL = "gait-out/regress/{name}/candidate.zip"
+MISSES_FILE = "candidate.misses.jsonl"
+RECORD_TO_ENV = "GAIT_RECORD_TO"
 _GLOB_CHARS = set("*?[")
 STDERR_TAIL = 400
 
@@ -34,9 +36,19 @@ def _label(root: Path, path: Path) -> str:
 class CandidateResolver:
     """Resolves (and for ``command:`` produces) candidates, once per fixture per process."""
 
-    def __init__(self, config: RegressConfig, work_dir: Path) -> None:
+    def __init__(
+        self,
+        config: RegressConfig,
+        work_dir: Path,
+        *,
+        record_mode: str = "",
+        unsafe_real_tools: bool = False,
+    ) -> None:
         self.config = config
         self.work_dir = work_dir
+        self.record_mode = record_mode or config.record_mode or "none"
+        self.unsafe_real_tools = unsafe_real_tools
+        self.running: set[subprocess.Popen[bytes]] = set()
         self._done: dict[str, Candidate] = {}
         self._by_run_id: dict[str, list[Path]] | None = None
 
@@ -120,27 +132,80 @@ class CandidateResolver:
         return self._by_run_id
 
     # command: in gait.yaml ---------------------------------------------------------------
-    def _run_command(self, fixture: FixtureSpec) -> Candidate:
-        from gait.runpack.replay import RECORD_TO_ENV, REPLAY_FROM_ENV
+    def agent_env(self, fixture: FixtureSpec, out: Path, misses: Path) -> dict[str, str]:
+        """What the agent is told: replay from the fixture, record to ``out``, log misses to
+        ``misses``, match calls as configured, and keep gate state to itself."""
+        import json
 
-        label = COMMAND_LABEL.format(name=fixture.name)
-        out = self.work_dir / fixture.name / "candidate.zip"
-        out.parent.mkdir(parents=True, exist_ok=True)
-        if out.exists():
-            out.unlink()
+        from gait.gate.state import STATE_ENV
+        from gait.runpack import replay as rp
+
+        match_on = rp.MatchOn.parse(
+            fixture.match_on if fixture.match_on is not None else self.config.match_on,
+            f"{self.config.path.name}: match_on",
+        )
         env = dict(os.environ)
+        for name in (rp.ALLOW_TOOLS_ENV, rp.UNSAFE_ENV):
+            env.pop(name, None)
+        saved = env.pop("GAIT_REGRESS_SAVED_AUTOLOAD", None)  # gait regress run's own setting
+        if saved is not None:
+            env.pop("PYTEST_DISABLE_PLUGIN_AUTOLOAD", None)
+            if saved != "unset":
+                env["PYTEST_DISABLE_PLUGIN_AUTOLOAD"] = saved
         env.update(
             {
-                REPLAY_FROM_ENV: str(fixture.runpack_path.resolve()),
-                RECORD_TO_ENV: str(out.resolve()),
+                rp.REPLAY_FROM_ENV: str(fixture.runpack_path.resolve()),
+                rp.RECORD_TO_ENV: str(out.resolve()),
+                rp.MISSES_ENV: str(misses.resolve()),
+                rp.MATCH_ON_ENV: json.dumps(match_on.to_json(), sort_keys=True),
+                rp.RECORD_MODE_ENV: self.record_mode,
                 "GAIT_FIXTURE": fixture.name,
                 "GAIT_FIXTURE_RUN_ID": fixture.run_id,
+                STATE_ENV: self._gate_state(fixture, out.parent),
             }
         )
+        if self.record_mode == "new_episodes":
+            env[rp.ALLOW_TOOLS_ENV] = ",".join(self.config.allow_tools)
+            if self.unsafe_real_tools:
+                env[rp.UNSAFE_ENV] = "1"
+        return env
+
+    def _gate_state(self, fixture: FixtureSpec, work: Path) -> str:
+        shared = self.config.gate_state
+        if shared:
+            if "://" in shared:
+                return shared
+            path = Path(shared)
+            return str(path if path.is_absolute() else (self.config.root / path).resolve())
+        fresh = work / "gate_state.sqlite3"
+        for suffix in ("", "-wal", "-shm"):
+            Path(f"{fresh}{suffix}").unlink(missing_ok=True)
+        return str(fresh.resolve())
+
+    def _run_command(self, fixture: FixtureSpec) -> Candidate:
+        label = COMMAND_LABEL.format(name=fixture.name)
+        out = self.work_dir / fixture.name / "candidate.zip"
+        misses_path = out.with_name(MISSES_FILE)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        for stale in (out, misses_path):
+            stale.unlink(missing_ok=True)
+        env = self.agent_env(fixture, out, misses_path)
         # "{python}" is this interpreter: the agent runs with the gait it is graded by.
         argv = [sys.executable if part == "{python}" else part for part in self.config.command]
         shown = " ".join(self.config.command)
         timeout = self.config.timeout_seconds
+
+        def failed(reason: str, code: str, message: str, **details: object) -> Candidate:
+            return Candidate(
+                None,
+                label,
+                "command",
+                reason,
+                message,
+                {"command": list(self.config.command), **details},
+                error_code=code,
+            )
+
         try:
             proc = subprocess.Popen(  # noqa: S603 - the user's own configured command
                 argv,
@@ -151,47 +216,97 @@ class CandidateResolver:
                 stderr=subprocess.PIPE,
                 start_new_session=True,
             )
-        except OSError as exc:
-            return Candidate(
-                None,
-                label,
-                "command",
+        except FileNotFoundError:
+            return failed(
                 "command_failed",
-                f"command {shown!r} could not start: {exc.strerror or exc}",
-                {"command": argv},
+                "E_REGRESS_COMMAND_NOT_FOUND",
+                f"command {shown!r} not found",
             )
+        except OSError as exc:
+            return failed(
+                "command_failed",
+                "E_REGRESS_COMMAND_FAILED",
+                f"command {shown!r} could not start: {exc.strerror or exc}",
+            )
+        self.running.add(proc)
         try:
             _, stderr = proc.communicate(timeout=timeout)
         except subprocess.TimeoutExpired:
             _kill_group(proc)
+            return failed(
+                "command_timeout",
+                "E_REGRESS_COMMAND_TIMEOUT",
+                f"command {shown!r} did not finish within {timeout:g} s (timeout_seconds)",
+                timeout_seconds=timeout,
+            )
+        except BaseException:
+            # Ctrl-C / SIGTERM: the agent runs in its own session, so the terminal's signal
+            # never reached it; take its whole process group down with us.
+            _kill_group(proc)
+            raise
+        finally:
+            self.running.discard(proc)
+        misses = read_misses(misses_path)
+        candidate_written = out.is_file()
+        if misses and candidate_written:
+            # Drift, whether or not the agent then crashed: the graders show the misses and the
+            # calls that were made.
             return Candidate(
-                None,
+                out,
                 label,
                 "command",
-                "command_timeout",
-                f"command {shown!r} did not finish within {timeout:g} s (timeout_seconds)",
-                {"command": argv, "timeout_seconds": timeout},
+                details={"command_exit_code": proc.returncode},
+                misses=misses,
+                exit_code=proc.returncode,
+                misses_path=misses_path,
+            )
+        if misses:
+            first = misses[0].get("message", "")
+            return failed(
+                "replay_miss",
+                "E_REGRESS_REPLAY_MISS",
+                f"{len(misses)} replay miss(es), no candidate written: {first}",
+                command_exit_code=proc.returncode,
             )
         if proc.returncode != 0:
             tail = _tail(stderr)
-            return Candidate(
-                None,
-                label,
-                "command",
+            return failed(
                 "command_failed",
+                "E_REGRESS_COMMAND_FAILED",
                 f"command {shown!r} exited {proc.returncode}" + (f": {tail}" if tail else ""),
-                {"command": argv, "command_exit_code": proc.returncode},
+                command_exit_code=proc.returncode,
             )
-        if not out.is_file():
-            return Candidate(
-                None,
-                label,
-                "command",
+        if not candidate_written:
+            return failed(
                 "candidate_runpack_invalid",
+                "E_REGRESS_NO_CANDIDATE",
                 f"command {shown!r} exited 0 but wrote no runpack to ${RECORD_TO_ENV}",
-                {"command": argv},
             )
-        return Candidate(out, label, "command")
+        return Candidate(out, label, "command", exit_code=0, misses_path=misses_path)
+
+    def kill_running(self) -> None:
+        """Kill every agent still running (a signal arrived outside ``communicate``)."""
+        for proc in list(self.running):
+            _kill_group(proc)
+
+
+def read_misses(path: Path) -> list[dict]:
+    """The unserved misses an agent's replay logged (served ones, new_episodes, are not drift)."""
+    import json
+
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError:
+        return []
+    out = []
+    for line in text.splitlines():
+        try:
+            record = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(record, dict) and not record.get("served"):
+            out.append(record)
+    return out
 
 
 def _kill_group(proc: subprocess.Popen[bytes]) -> None:

@@ -38,6 +38,7 @@ class FixtureSpec:
     root: Path
     meta: Mapping[str, Any]
     grader_options: Mapping[str, Any] = field(default_factory=dict)
+    match_on: Any = None  # gait.yaml's per-fixture match_on, if any
 
     @property
     def runpack_path(self) -> Path:
@@ -69,6 +70,16 @@ class RegressConfig:
     command: tuple[str, ...] = ()
     timeout_seconds: float = DEFAULT_TIMEOUT
     pins: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
+    record_mode: str = "none"
+    match_on: Any = None
+    allow_tools: tuple[str, ...] = ()
+    gate_state: str = ""
+    pytest_plugins: tuple[str, ...] = ()
+
+    @property
+    def live(self) -> bool:
+        """Whether fixtures are graded against something other than their own runpacks."""
+        return bool(self.command or self.candidate)
 
     def fixture(self, name: str) -> FixtureSpec:
         index = self.__dict__.get("_index")
@@ -203,6 +214,11 @@ def load_config(path: str | os.PathLike[str]) -> RegressConfig:
         command=tuple(command),
         timeout_seconds=float(doc.get("timeout_seconds") or DEFAULT_TIMEOUT),
         pins=dict(doc.get("pins") or {}),
+        record_mode=str(doc.get("record_mode") or "none"),
+        match_on=doc.get("match_on"),
+        allow_tools=tuple(doc.get("allow_tools") or ()),
+        gate_state=str(doc.get("gate_state") or ""),
+        pytest_plugins=tuple(doc.get("pytest_plugins") or ()),
     )
 
 
@@ -243,6 +259,7 @@ def _load_fixture(root: Path, entry: Mapping[str, Any], what: str) -> FixtureSpe
         root=root,
         meta=meta,
         grader_options=dict(meta.get("graders") or {}),
+        match_on=entry.get("match_on"),
     )
 
 

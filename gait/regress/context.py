@@ -32,6 +32,32 @@ class Candidate:
     error_reason: str = ""
     error: str = ""
     details: dict[str, Any] = field(default_factory=dict)
+    error_code: str = ""  # the E_* code every grader of the fixture reports for error_reason
+    misses: list[dict[str, Any]] = field(default_factory=list)  # unserved replay misses
+    exit_code: int | None = None  # the command's, when one ran
+    misses_path: Path | None = None
+
+    @property
+    def completed(self) -> bool:
+        """A candidate ``--update`` may accept: produced, and (for a command) exit 0 with every
+        tool call served from the fixture."""
+        if self.error_reason or self.path is None:
+            return False
+        if self.origin != "command":
+            return True
+        return self.exit_code == 0 and not self.misses
+
+    def refusal(self) -> str:
+        """Why ``--update`` refuses this candidate ('' when it accepts it)."""
+        if self.completed:
+            return ""
+        if self.misses:
+            return f"{len(self.misses)} replay miss(es): {self.misses[0].get('message', '')}"
+        if self.error:
+            return self.error
+        if self.exit_code not in (None, 0):
+            return f"the agent exited {self.exit_code}"
+        return "no candidate runpack"
 
 
 class RunpackCache:

@@ -7,6 +7,7 @@ only; a grader that cannot get its input fails with a reason code.
 
 from __future__ import annotations
 
+import os
 import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -41,6 +42,9 @@ class Entry:
     divergence: list[str] = field(default_factory=list)
     candidate: str = ""
     update: dict[str, Any] | None = None
+    refused: str = ""  # why --update will not accept this fixture's candidate
+    live: bool = False  # graded against a command's or a given candidate, not only itself
+    exception: BaseException | None = field(default=None, compare=False, repr=False)
 
     @property
     def name(self) -> str:
@@ -75,6 +79,8 @@ class Entry:
             "divergence": list(self.divergence),
             "candidate": self.candidate,
             "update": self.update,
+            "refused": self.refused,
+            "live": self.live,
         }
 
     @classmethod
@@ -97,11 +103,15 @@ class RegressEngine:
         work_dir: Path | None = None,
         allow_nondeterministic: bool = False,
         update: bool = False,
+        record_mode: str = "",
+        unsafe_real_tools: bool = False,
     ) -> None:
         self.config = config
         self.registry = registry
         self.allow_nondeterministic = allow_nondeterministic
         self.update = update
+        self.record_mode = record_mode
+        self.unsafe_real_tools = unsafe_real_tools
         self._work_dir = work_dir
         self.cache = RunpackCache()
         self._resolver: CandidateResolver | None = None
@@ -111,7 +121,12 @@ class RegressEngine:
     def resolver(self) -> CandidateResolver:
         if self._resolver is None:
             work = self._work_dir or Path(tempfile.mkdtemp(prefix="gait-regress-"))
-            self._resolver = CandidateResolver(self.config, work)
+            self._resolver = CandidateResolver(
+                self.config,
+                work,
+                record_mode=self.record_mode,
+                unsafe_real_tools=self.unsafe_real_tools,
+            )
         return self._resolver
 
     # planning ---------------------------------------------------------------------------
@@ -155,6 +170,8 @@ class RegressEngine:
                         code=exc.code,
                         hint=exc.hint,
                     ) from None
+            if self.config.command:
+                self._check_command()
             plan = [(fixture, self.graders_for(fixture)) for fixture in self.config.fixtures]
             used = sorted({name for _, names in plan for name in names})
             for name in sorted(self.config.pins):
@@ -166,6 +183,47 @@ class RegressEngine:
                         self.check_pin(grader)
             self._plan = plan
         return self._plan
+
+    def _check_command(self) -> None:
+        """Refuse, before anything runs, what would make every command: fixture fail the same
+        way: a command that is not there, a bad match_on or record mode, a fixture whose
+        runpack cannot serve the agent its tool results."""
+        import shutil
+
+        from gait.regress.init import NEEDS_RESULTS
+        from gait.runpack.replay import RECORD_MODES, MatchOn
+
+        config = self.config
+        head = config.command[0]
+        if head != "{python}":
+            where = config.root / head if ("/" in head or os.sep in head) else None
+            found = where.is_file() if where is not None else shutil.which(head) is not None
+            if not found:
+                raise InvalidInput(
+                    f"{config.path.name}: command {head!r} not found",
+                    code="E_REGRESS_COMMAND_NOT_FOUND",
+                    hint="fix command: in gait.yaml ('{python} agent.py' runs this Python)",
+                )
+        mode = self.record_mode or config.record_mode
+        if mode not in RECORD_MODES:
+            raise InvalidInput(
+                f"record mode must be one of {', '.join(RECORD_MODES)}, not {mode!r}",
+                code="E_REGRESS_CONFIG_INVALID",
+            )
+        for fixture in config.fixtures:
+            MatchOn.parse(
+                fixture.match_on if fixture.match_on is not None else config.match_on,
+                f"{config.path.name}: fixture {fixture.name!r} match_on",
+            )
+            capture = _capture_mode(fixture.runpack_path)
+            if capture not in ("raw", None):
+                raise InvalidInput(
+                    f"fixture {fixture.name!r}: its runpack was recorded in {capture} capture "
+                    "(digests only), so command: cannot serve the agent its tool results",
+                    code=NEEDS_RESULTS,
+                    hint="re-record the run with raw capture (redaction rules still apply) and "
+                    f"gait regress init --from <run> --name {fixture.name} --force",
+                )
 
     def check_pin(self, grader: Grader) -> dict[str, str]:
         from gait.canon import digest
@@ -221,6 +279,7 @@ class RegressEngine:
             )
         ctx = self.context(fixture, grader)
         crashed = False
+        caught: BaseException | None = None
         try:
             result = self.registry.grade(grader, ctx)
             if result is None:
@@ -234,6 +293,7 @@ class RegressEngine:
             result = GradeResult.failed(exc.reason_code, details=details, message=exc.message)
         except Exception as exc:  # noqa: BLE001 - one grader's crash must not stop the others
             crashed = True
+            caught = exc
             text = f"{type(exc).__name__}: {exc}".splitlines()[0][:300]
             result = GradeResult.failed(
                 "grader_error",
@@ -254,10 +314,19 @@ class RegressEngine:
             message=result.message,
             divergence=[str(line) for line in result.divergence],
             candidate=ctx.candidate_label,
+            live=ctx.candidate.origin != "fixture",
+            exception=caught,
         )
         if status == FAIL:
             entry.error_code = GRADER_ERROR_CODE if crashed else grader.error_code
-            if self.update and not crashed:
+            if ctx.candidate.error_code:
+                entry.error_code = ctx.candidate.error_code
+            elif ctx.candidate.misses and "replay_miss" in entry.reason_codes:
+                entry.error_code = "E_REGRESS_REPLAY_MISS"
+            entry.refused = ctx.candidate.refusal() or (
+                f"grader {grader.name!r} raised" if crashed else ""
+            )
+            if self.update and not entry.refused:
                 entry.update = self._patch(grader, ctx, result)
         return entry
 
@@ -316,6 +385,20 @@ class RegressEngine:
     def run_all(self) -> list[Entry]:
         """Grade every planned pair in order, without pytest (plain Python use, benchmarks)."""
         return [self.grade(fixture, grader) for fixture, grader in self.items()]
+
+
+def _capture_mode(path: Path) -> str | None:
+    """The manifest's capture mode, read cheaply (None when unreadable: verify reports that)."""
+    from gait.canon import loads_strict
+    from gait.errors import GaitError
+    from gait.runpack.archive import read_members
+
+    try:
+        manifest = loads_strict(read_members(path).data["manifest.json"])
+    except (GaitError, KeyError, OSError):
+        return None
+    mode = manifest.get("capture_mode") if isinstance(manifest, dict) else None
+    return str(mode) if mode else "reference"
 
 
 def _plain(value: Any) -> Any:

@@ -50,7 +50,7 @@ META_ORDER = (
     "graders",
 )
 CONFIG_ORDER = ("schema_id", "schema_version", "fixture_set", "fixtures")
-ENTRY_ORDER = ("name", "run_id", "runpack")
+ENTRY_ORDER = ("name", "run_id", "runpack", "match_on")
 
 
 @dataclass
@@ -63,9 +63,10 @@ class InitResult:
     replaced: bool
     graders: list[str] = field(default_factory=list)
     expected: dict[str, Any] = field(default_factory=dict)
+    command: str | list[str] | None = None
 
     def to_json(self) -> dict[str, Any]:
-        return {
+        out: dict[str, Any] = {
             "ok": True,
             "config_path": self.config_path,
             "fixture_dir": self.fixture_dir,
@@ -74,8 +75,12 @@ class InitResult:
             "runpack_path": self.runpack_path,
             "replaced": self.replaced,
             "graders": self.graders,
+            "live_agent": bool(self.command),
             "next_commands": ["gait regress run --json", "pytest --gait"],
         }
+        if self.command:
+            out["command"] = self.command
+        return out
 
 
 def sanitize_name(run_id: str) -> str:
@@ -121,7 +126,10 @@ def init_fixture(
     name: str | None = None,
     directory: str | os.PathLike[str] = ".",
     force: bool = False,
+    command: str | None = None,
 ) -> InitResult:
+    """Verify ``source``, copy it into ``fixtures/<name>/`` with its expectations, and list it
+    in gait.yaml; ``command`` (the agent to replay against it) is written there too."""
     from gait.regress.manager import get_registry
     from gait.runpack.reader import load_runpack, verification_error
     from gait.runpack.resolve import resolve
@@ -152,6 +160,10 @@ def init_fixture(
             code="E_REGRESS_FIXTURE_EXISTS",
             hint=f"gait regress init --from {source} --name <other-name>",
         )
+    if command is not None and not command.strip():
+        raise InvalidInput("--command is empty", code="E_USAGE", hint="--command 'python agent.py'")
+    if command or existing.get("command"):
+        require_results(runpack, source, command=command or existing.get("command"))
     graders = get_registry().default_names()
     meta = {
         "schema_id": FIXTURE_SCHEMA,
@@ -168,6 +180,9 @@ def init_fixture(
         "run_id": runpack.run_id,
         "runpack": f"{FIXTURES_DIR}/{fixture_name}/{RUNPACK_FILE}",
     }
+    if command:
+        _check_command(command)
+        existing = {**existing, "command": command}
     config_bytes = _config_bytes(existing, {fixture_name: entry}, config_path)
     files = {RUNPACK_FILE: path.read_bytes(), FIXTURE_FILE: _pretty(ordered_meta(meta))}
     if occupied:
@@ -184,7 +199,56 @@ def init_fixture(
         replaced=occupied or listed,
         graders=graders,
         expected={k: meta[k] for k in meta if k.startswith("expected_")},
+        command=existing.get("command"),
     )
+
+
+NEEDS_RESULTS = "E_REGRESS_REPLAY_NEEDS_RESULTS"
+
+
+def missing_results(runpack: Any) -> str:
+    """Why ``runpack`` cannot serve a ``command:`` agent its tool results ('' when it can)."""
+    if runpack.capture_mode != "raw":
+        return (
+            f"run {runpack.run_id} was recorded in reference capture, which keeps only digests "
+            "of tool results: an agent replaying it would get digest markers, not results"
+        )
+    results = runpack.results_by_intent()
+    absent = [str(i.get("intent_id")) for i in runpack.intents if i.get("intent_id") not in results]
+    if absent:
+        return f"run {runpack.run_id} has no recorded result for {', '.join(absent[:3])}"
+    no_payload = [r for r in results.values() if "result" not in r]
+    if no_payload:
+        return (
+            f"run {runpack.run_id}: {len(no_payload)} recorded result(s) carry no payload to replay"
+        )
+    return ""
+
+
+def require_results(runpack: Any, source: str, *, command: Any) -> None:
+    why = missing_results(runpack)
+    if why:
+        shown = command if isinstance(command, str) else " ".join(command or [])
+        raise InvalidInput(
+            f"cannot replay {source} to command {shown!r}: {why}",
+            code=NEEDS_RESULTS,
+            hint='record the run with raw capture (gait.record(..., capture_mode="raw") or '
+            "gait run record --capture-mode raw; redaction rules still apply to what is kept), "
+            "then init from that run",
+        )
+
+
+def _check_command(command: str) -> None:
+    import shlex
+
+    try:
+        parts = shlex.split(command)
+    except ValueError as exc:
+        raise InvalidInput(
+            f"--command cannot be parsed: {exc}", code="E_USAGE", hint="quote it as in a shell"
+        ) from None
+    if not parts:
+        raise InvalidInput("--command is empty", code="E_USAGE")
 
 
 def _pretty(doc: Mapping[str, Any]) -> bytes:
@@ -235,18 +299,16 @@ def _config_bytes(
     return _pretty(ordered)
 
 
-def rebuild_config(root: Path, run_ids: Mapping[str, str] | None = None) -> None:
-    """Rewrite gait.yaml's fixture entries' run ids from their fixture.json files."""
-    from gait.regress.config import load_fixture_meta
-
+def config_bytes_with_run_ids(root: Path, run_ids: Mapping[str, str]) -> bytes:
+    """gait.yaml's bytes with the given fixtures' run ids replaced (other keys kept)."""
     path = root / CONFIG_NAME
     existing = _read_config(path)
-    updates = {}
-    for entry in existing.get("fixtures", []):
-        meta_path = (root / entry["runpack"]).parent / FIXTURE_FILE
-        run_id = (run_ids or {}).get(entry["name"]) or load_fixture_meta(meta_path)["run_id"]
-        updates[entry["name"]] = {**entry, "run_id": run_id}
-    commit_files([(path, _config_bytes(existing, updates, path))])
+    updates = {
+        entry["name"]: {**entry, "run_id": run_ids[entry["name"]]}
+        for entry in existing.get("fixtures", [])
+        if entry["name"] in run_ids
+    }
+    return _config_bytes(existing, updates, path)
 
 
 def _create_dir(target: Path, files: Mapping[str, bytes]) -> None:
@@ -267,6 +329,23 @@ def _create_dir(target: Path, files: Mapping[str, bytes]) -> None:
         raise IOFailure(f"cannot create {target}: {exc.strerror}", code="E_IO_WRITE") from exc
 
 
+@contextlib.contextmanager
+def _signals_held() -> Any:
+    """Hold SIGINT/SIGTERM back for the few renames that must all happen (delivered after)."""
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    held = {signal.SIGINT, signal.SIGTERM}
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, held)
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+
+
 def commit_files(files: list[tuple[Path, bytes]]) -> None:
     """Write every file aside first, then rename each into place: a failure while preparing
     leaves every original untouched."""
@@ -281,8 +360,9 @@ def commit_files(files: list[tuple[Path, bytes]]) -> None:
                 os.fsync(handle.fileno())
             os.chmod(tmp, 0o644)
             staged.append((Path(tmp), target))
-        for tmp, target in staged:
-            os.replace(tmp, target)
+        with _signals_held():
+            for tmp, target in staged:
+                os.replace(tmp, target)
     finally:
         for tmp, _ in staged:
             with contextlib.suppress(OSError):

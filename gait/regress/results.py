@@ -91,6 +91,55 @@ def write_result(path: Path, doc: Mapping[str, Any]) -> Path:
     return atomic_write(path, result_bytes(doc))
 
 
+PARTIAL_NAME = "regress_partial.json"
+
+
+def write_partial(
+    output: Path, doc: Mapping[str, Any], *, planned: list[str], entries: Iterable[Entry]
+) -> Path:
+    """A run that graded a subset (-k, --lf, -x, a path) leaves regress_result.json alone and
+    says what it graded here: a subset's "pass" must never read as the set's."""
+    graded = sorted(entries, key=lambda e: e.name)
+    names = {e.name for e in graded}
+    counts = {
+        "planned": len(planned),
+        "graded": len(graded),
+        "passed": sum(e.status == "pass" for e in graded),
+        "failed": sum(e.status == FAIL for e in graded),
+        "skipped": sum(e.status == "skip" for e in graded),
+        "not_graded": sum(name not in names for name in planned),
+    }
+    partial = {
+        "schema_id": "gait.regress.partial",
+        "schema_version": "1.0.0",
+        "created_at": doc["created_at"],
+        "producer_version": doc["producer_version"],
+        "fixture_set": doc["fixture_set"],
+        "complete": False,
+        "status": doc["status"],
+        "counts": counts,
+        "selection": sorted(names),
+        "graders": doc["graders"],
+    }
+    path = output.with_name(PARTIAL_NAME)
+    atomic_write(path, pretty(partial))
+    return path
+
+
+def remove_stale_diffs(out_dir: Path, entries: Iterable[Entry]) -> list[str]:
+    """A fixture that passes now keeps no diff.json from an earlier failure."""
+    status: dict[str, bool] = {}
+    for entry in entries:
+        status[entry.fixture] = status.get(entry.fixture, True) and entry.status != FAIL
+    removed = []
+    for fixture, passing in sorted(status.items()):
+        path = out_dir / diff_path(fixture)
+        if passing and path.is_file():
+            path.unlink()
+            removed.append(diff_path(fixture))
+    return removed
+
+
 def write_diffs(
     out_dir: Path,
     entries: Iterable[Entry],
@@ -131,33 +180,56 @@ def write_diffs(
 class UpdateReport:
     changed: list[str] = field(default_factory=list)
     not_updatable: list[str] = field(default_factory=list)
+    fixtures: list[str] = field(default_factory=list)  # fixtures updated
+    refused: dict[str, str] = field(default_factory=dict)  # fixture -> why it was left as is
+
+    @property
+    def ok(self) -> bool:
+        return not self.refused
 
 
-def apply_updates(config: RegressConfig, entries: Iterable[Entry]) -> UpdateReport:
-    """Rewrite failing fixtures' expectations from their candidates, all or nothing.
+def plan_updates(entries: Iterable[Entry]) -> tuple[dict[str, dict[str, Any]], dict[str, str]]:
+    """Per failing fixture: the patch that accepts its candidate, or why it is refused.
 
-    Every new file is prepared (and validated) before the first one replaces anything, then each
-    is renamed into place; a fixture whose runpack changes run id gets gait.yaml rebuilt.
+    A fixture is accepted whole or not at all: one refused grader (the agent crashed, a replay
+    miss went unserved, a grader raised or has nothing to update from) refuses the fixture.
     """
-    from gait.canon import loads_strict
-    from gait.regress import init as regress_init
-    from gait.regress.config import load_fixture_meta
-    from gait.runpack.archive import read_members
-
-    report = UpdateReport()
     patches: dict[str, dict[str, Any]] = {}
+    refused: dict[str, str] = {}
     for entry in sorted(entries, key=lambda e: e.name):
-        if entry.status != FAIL:
+        if entry.status != FAIL or entry.fixture in refused:
             continue
-        if not entry.update:
-            report.not_updatable.append(f"{entry.name}: {', '.join(entry.reason_codes)}")
+        why = entry.refused
+        if not why and not entry.update:
+            why = f"grader {entry.grader!r} cannot be updated ({', '.join(entry.reason_codes)})"
+        if why:
+            refused[entry.fixture] = why
+            patches.pop(entry.fixture, None)
             continue
         patch = patches.setdefault(entry.fixture, {"meta": {}, "replace_runpack_from": ""})
         patch["meta"].update(entry.update.get("meta") or {})
         if entry.update.get("replace_runpack_from"):
             patch["replace_runpack_from"] = entry.update["replace_runpack_from"]
+    return patches, refused
+
+
+def apply_updates(config: RegressConfig, entries: Iterable[Entry]) -> UpdateReport:
+    """Accept failing fixtures' candidates, all or nothing for the whole run.
+
+    Every new file (fixture.json, runpack.zip, gait.yaml) is prepared and validated before the
+    first one replaces anything; the renames then run with SIGINT/SIGTERM held back, so an
+    interrupted update leaves every fixture either as it was or (rename step reached) updated.
+    """
+    from gait.canon import loads_strict
+    from gait.regress import init as regress_init
+    from gait.regress.config import CONFIG_NAME, load_fixture_meta
+    from gait.runpack.archive import read_members
+
+    report = UpdateReport()
+    patches, report.refused = plan_updates(entries)
+    report.not_updatable = [f"{name}: {why}" for name, why in sorted(report.refused.items())]
     staged: list[tuple[Path, bytes]] = []
-    rebuild_config = False
+    run_ids: dict[str, str] = {}
     for name, patch in sorted(patches.items()):
         fixture = config.fixture(name)
         meta = dict(load_fixture_meta(fixture.meta_path))
@@ -169,7 +241,7 @@ def apply_updates(config: RegressConfig, entries: Iterable[Entry]) -> UpdateRepo
             new_run_id = manifest["run_id"]
             if new_run_id != meta["run_id"]:
                 meta["run_id"] = new_run_id
-                rebuild_config = True
+                run_ids[name] = new_run_id
             if data != fixture.runpack_path.read_bytes():
                 staged.append((fixture.runpack_path, data))
                 report.changed.append(f"{fixture.runpack}: replaced by the candidate")
@@ -183,10 +255,16 @@ def apply_updates(config: RegressConfig, entries: Iterable[Entry]) -> UpdateRepo
         if meta != before:
             regress_init.validate_meta(meta, str(fixture.meta_path))
             staged.append((fixture.meta_path, pretty(regress_init.ordered_meta(meta))))
-    regress_init.commit_files(staged)
-    if rebuild_config:
-        regress_init.rebuild_config(config.root)
+        report.fixtures.append(name)
+    if run_ids:
+        staged.append(
+            (
+                config.root / CONFIG_NAME,
+                regress_init.config_bytes_with_run_ids(config.root, run_ids),
+            )
+        )
         report.changed.append("gait.yaml: fixture run ids updated")
+    regress_init.commit_files(staged)
     return report
 
 

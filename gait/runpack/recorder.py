@@ -45,7 +45,7 @@ from gait.errors import GaitError, InvalidInput
 from gait.runpack import build, model
 from gait.runpack.archive import MAX_MEMBER_BYTES
 from gait.runpack.redact import Hook, Redactor, Rule
-from gait.runpack.replay import RECORD_TO_ENV, REPLAY_FROM_ENV
+from gait.runpack.replay import RECORD_TO_ENV, REPLAY_FROM_ENV, ReplayedToolError
 from gait.runpack.writer import Written, default_path
 from gait.sign.keys import SigningKey
 from gait.sign.signature import sign_digest
@@ -571,6 +571,8 @@ class Recorder:
 
 
 def _error_payload(exc: BaseException) -> dict[str, Any]:
+    if isinstance(exc, ReplayedToolError) and isinstance(exc.payload, dict):
+        return dict(exc.payload)  # a replayed tool error records what the original call did
     if isinstance(exc, GaitError):
         return {"error": exc.message, "error_code": exc.code, "type": type(exc).__name__}
     return {"error": str(exc), "type": type(exc).__name__}
@@ -677,7 +679,7 @@ def tool(name: str | Callable[..., Any] | None = None) -> Any:
             intent_id = run.intent(tool_name, call_args) if run is not None else ""
             try:
                 if stubs is not None:
-                    value = stubs.call(tool_name, jsonable(call_args))
+                    value = _from_stubs(stubs, tool_name, call_args, lambda: fn(*args, **kwargs))
                 else:
                     value = fn(*args, **kwargs)
             except Exception as exc:
@@ -708,7 +710,9 @@ async def _run_async(
     intent_id = run.intent(tool_name, call_args) if run is not None else ""
     try:
         if stubs is not None:
-            value = stubs.call(tool_name, jsonable(call_args))
+            value = _from_stubs(stubs, tool_name, call_args, None)
+            if value is _RUN_REAL:
+                value = await fn(*args, **kwargs)
         else:
             value = await fn(*args, **kwargs)
     except Exception as exc:
@@ -718,6 +722,23 @@ async def _run_async(
     if run is not None:
         run.result(intent_id, value)
     return value
+
+
+_RUN_REAL = object()
+
+
+def _from_stubs(stubs: Any, tool_name: str, call_args: dict, run_real: Any) -> Any:
+    """The recorded answer; on a miss under record_mode ``new_episodes`` with the real-tool
+    interlock open, the real tool's (``_RUN_REAL`` tells an async caller to await it)."""
+    from gait.runpack.replay import ReplayMiss
+
+    try:
+        return stubs.call(tool_name, jsonable(call_args))
+    except ReplayMiss:
+        if not stubs.real_tool_allowed(tool_name):
+            raise
+    stubs.served_real(tool_name)
+    return _RUN_REAL if run_real is None else run_real()
 
 
 record.tool = tool  # type: ignore[attr-defined]

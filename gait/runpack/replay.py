@@ -45,6 +45,14 @@ from gait.runpack.model import Runpack
 
 REPLAY_FROM_ENV = "GAIT_REPLAY_FROM"
 RECORD_TO_ENV = "GAIT_RECORD_TO"
+# Set by ``gait regress run`` for a ``command:`` agent: how calls match recorded ones (JSON),
+# where each miss is written (a JSON-lines sidecar beside the candidate runpack), and the
+# record mode (``none``: a miss fails; ``new_episodes``: a miss runs the real tool).
+MATCH_ON_ENV = "GAIT_REPLAY_MATCH_ON"
+MISSES_ENV = "GAIT_REPLAY_MISSES"
+RECORD_MODE_ENV = "GAIT_REPLAY_RECORD_MODE"
+ALLOW_TOOLS_ENV = "GAIT_REPLAY_ALLOW_TOOLS"
+RECORD_MODES = ("none", "new_episodes")
 ALLOW_REAL_ENV = "GAIT_ALLOW_REAL_REPLAY"
 SOURCE_RESULT = "recorded_result"
 SOURCE_DIGEST = "recorded_digest"
@@ -58,6 +66,149 @@ class ReplayMiss(VerificationFailed):
     """A tool call the runpack did not record (or recorded fewer times than it was made)."""
 
     default_code = "E_REPLAY_MISS"
+
+
+class ReplayedToolError(Exception):
+    """A recorded call whose tool raised: replay raises again, so the agent takes the same
+    error path it took when recorded. ``payload`` is the recorded error result."""
+
+    def __init__(self, tool_name: str, payload: Any) -> None:
+        detail = payload.get("error") if isinstance(payload, dict) else payload
+        kind = payload.get("type") if isinstance(payload, dict) else None
+        super().__init__(f"{tool_name}: {kind + ': ' if kind else ''}{detail}")
+        self.tool_name = tool_name
+        self.payload = payload
+
+
+def replayed_error(tool_name: str, payload: Any) -> ReplayedToolError:
+    """The error to raise for a recorded failing call: a ``ReplayedToolError`` that is also an
+    instance of the recorded built-in exception type (``except FileNotFoundError`` still
+    catches it), so the agent takes the path it took when recorded."""
+    import builtins
+
+    kind = payload.get("type") if isinstance(payload, dict) else None
+    base = getattr(builtins, kind, None) if isinstance(kind, str) else None
+    if isinstance(base, type) and issubclass(base, Exception) and base is not Exception:
+        try:
+            cls = type(kind, (ReplayedToolError, base), {})
+            return cls(tool_name, payload)
+        except TypeError:
+            pass
+    return ReplayedToolError(tool_name, payload)
+
+
+@dataclass(frozen=True)
+class MatchOn:
+    """How a call matches a recorded one (vcrpy's ``match_on``): by tool name and canonical
+    args (default), by tool name only, or by args without some volatile paths.
+
+    In gait.yaml: ``"match_on": "tool_name"``, ``"match_on": "tool_name_and_args"`` or
+    ``"match_on": {"ignore_arg_paths": ["$.request_id", "$.items[*].ts"]}``.
+    """
+
+    args: bool = True
+    ignore_arg_paths: tuple[str, ...] = ()
+
+    @classmethod
+    def parse(cls, value: Any, what: str = "match_on") -> MatchOn:
+        if value is None or value == "" or value == "tool_name_and_args":
+            return cls()
+        if value == "tool_name":
+            return cls(args=False)
+        if isinstance(value, Mapping) and set(value) <= {"ignore_arg_paths"}:
+            paths = value.get("ignore_arg_paths") or []
+            if isinstance(paths, list) and all(
+                isinstance(p, str) and p.startswith("$") for p in paths
+            ):
+                return cls(ignore_arg_paths=tuple(sorted(set(paths))))
+        raise InvalidInput(
+            f"{what} must be tool_name, tool_name_and_args or "
+            f'{{"ignore_arg_paths": ["$.path", ...]}}, not {value!r}',
+            code="E_REGRESS_CONFIG_INVALID",
+        )
+
+    def to_json(self) -> Any:
+        if not self.args:
+            return "tool_name"
+        if self.ignore_arg_paths:
+            return {"ignore_arg_paths": list(self.ignore_arg_paths)}
+        return "tool_name_and_args"
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> MatchOn:
+        import json
+
+        text = (os.environ if environ is None else environ).get(MATCH_ON_ENV, "")
+        if not text:
+            return cls()
+        try:
+            return cls.parse(json.loads(text), MATCH_ON_ENV)
+        except ValueError:
+            return cls.parse(text, MATCH_ON_ENV)
+
+    def key(self, args: Any) -> str | None:
+        """What a call's args contribute to its match key; None when they are not compared."""
+        if not self.args:
+            return None
+        if self.ignore_arg_paths:
+            args = strip_paths(args, self.ignore_arg_paths)
+        return digest(args)
+
+
+def _parse_path(path: str) -> list[str | int]:
+    parts: list[str | int] = []
+    rest = path[1:]
+    while rest:
+        if rest.startswith("."):
+            rest = rest[1:]
+            end = min([i for i in (rest.find("."), rest.find("[")) if i >= 0] or [len(rest)])
+            parts.append(rest[:end])
+            rest = rest[end:]
+        elif rest.startswith("["):
+            end = rest.find("]")
+            if end < 0:
+                break
+            inner = rest[1:end]
+            parts.append(int(inner) if inner.isdigit() else "*")
+            rest = rest[end + 1 :]
+        else:
+            break
+    return parts
+
+
+def strip_paths(value: Any, paths: Iterable[str]) -> Any:
+    """A copy of ``value`` without the JSON paths given (``*`` and ``[*]`` match any key/index)."""
+    import copy
+
+    out = copy.deepcopy(value)
+    for path in paths:
+        _strip(out, _parse_path(path))
+    return out
+
+
+def _strip(node: Any, parts: list[str | int]) -> None:
+    if not parts:
+        return
+    head, tail = parts[0], parts[1:]
+    if isinstance(node, dict):
+        keys = list(node) if head == "*" else [head] if head in node else []
+        for key in keys:
+            if tail:
+                _strip(node[key], tail)
+            else:
+                del node[key]
+    elif isinstance(node, list):
+        if head == "*":
+            indexes = list(range(len(node)))
+        elif isinstance(head, int) and head < len(node):
+            indexes = [head]
+        else:
+            indexes = []
+        for index in reversed(indexes):
+            if tail:
+                _strip(node[index], tail)
+            else:
+                del node[index]
 
 
 @dataclass
@@ -316,22 +467,48 @@ class _Recorded:
     played: int = 0
 
 
+UNSAFE_ENV = "GAIT_REPLAY_UNSAFE_REAL_TOOLS"
+
+
 class StubProvider:
     """Recorded tool calls served back to an agent, in recorded order per (tool, args).
 
     Each recorded call answers once (vcrpy's default): an agent that now calls a tool more
     often than it did when recorded has changed behaviour, and that should fail loudly.
+    A recorded call whose tool raised raises ``ReplayedToolError`` again.
+
+    Every miss is appended to ``miss_log`` (JSON lines) before ``ReplayMiss`` is raised, so the
+    regress graders see it as drift even when the agent swallows the exception or crashes.
     """
 
-    def __init__(self, runpack: Runpack, *, allow_repeats: bool = False) -> None:
+    def __init__(
+        self,
+        runpack: Runpack,
+        *,
+        allow_repeats: bool = False,
+        match_on: MatchOn | None = None,
+        miss_log: str | Path | None = None,
+        record_mode: str = "none",
+    ) -> None:
         self.runpack = runpack
         self.allow_repeats = allow_repeats
+        self.match_on = match_on or MatchOn()
+        self.miss_log = Path(miss_log) if miss_log else None
+        if record_mode not in RECORD_MODES:
+            raise InvalidInput(
+                f"record_mode must be one of {', '.join(RECORD_MODES)}, not {record_mode!r}",
+                code="E_REGRESS_CONFIG_INVALID",
+            )
+        self.record_mode = record_mode
         results = runpack.results_by_intent()
         self._calls = [
             _Recorded(intent, results.get(str(intent.get("intent_id", ""))))
             for intent in runpack.intents
         ]
+        self._keys = [self._recorded_key(c.intent) for c in self._calls]
         self.played: list[str] = []
+        self.calls_made = 0
+        self.misses: list[dict[str, Any]] = []
 
     @property
     def run_id(self) -> str:
@@ -343,6 +520,13 @@ class StubProvider:
     def __exit__(self, *exc: object) -> None:
         return None
 
+    def _recorded_key(self, intent: Mapping[str, Any]) -> str | None:
+        if not self.match_on.args:
+            return None
+        if self.match_on.ignore_arg_paths and isinstance(intent.get("args"), dict):
+            return self.match_on.key(intent["args"])
+        return str(intent.get("args_digest", ""))
+
     def unplayed(self) -> list[str]:
         """Intent ids recorded but never asked for: the agent skipped steps it used to take."""
         return [str(c.intent["intent_id"]) for c in self._calls if not c.played]
@@ -350,6 +534,8 @@ class StubProvider:
     def call(self, tool_name: str, args: Mapping[str, Any] | None = None, **kwargs: Any) -> Any:
         """The recorded result of this call (raw capture) or a digest marker (reference)."""
         record = self.call_record(tool_name, args, **kwargs)
+        if str(record.get("status", "ok")) == "error" and "result" in record:
+            raise replayed_error(tool_name, record["result"])
         if self.runpack.capture_mode == "raw" and "result" in record:
             return record["result"]
         return {
@@ -364,26 +550,83 @@ class StubProvider:
     ) -> dict[str, Any]:
         """The whole recorded result record (status, digest, payload when raw)."""
         call_args = {**(dict(args) if args else {}), **kwargs}
-        args_digest = digest(call_args)
+        index = self.calls_made
+        self.calls_made += 1
+        key = self.match_on.key(call_args)
         matches = [
             c
-            for c in self._calls
-            if c.intent.get("tool_name") == tool_name and c.intent.get("args_digest") == args_digest
+            for c, recorded_key in zip(self._calls, self._keys, strict=True)
+            if c.intent.get("tool_name") == tool_name and recorded_key == key
         ]
         fresh = [c for c in matches if not c.played]
         chosen = fresh[0] if fresh else (matches[0] if matches and self.allow_repeats else None)
         if chosen is None:
-            raise self._miss(tool_name, call_args, replayed=bool(matches))
+            raise self._log(index, call_args, self._miss(tool_name, call_args, bool(matches)))
         if chosen.result is None:
-            raise ReplayMiss(
+            miss = ReplayMiss(
                 f"recorded call {chosen.intent.get('intent_id')} ({tool_name}) has no recorded "
                 "result to replay",
                 hint="the run ended before this call returned; re-record it",
-                details={"intent_id": chosen.intent.get("intent_id")},
+                details={
+                    "tool_name": tool_name,
+                    "kind": "no_result",
+                    "closest_intent_id": chosen.intent.get("intent_id"),
+                },
             )
+            raise self._log(index, call_args, miss)
         chosen.played += 1
         self.played.append(str(chosen.intent.get("intent_id")))
         return dict(chosen.result)
+
+    def real_tool_allowed(self, tool_name: str, environ: Mapping[str, str] | None = None) -> bool:
+        """record_mode ``new_episodes`` with the four locks open for this tool: a miss may run
+        the real tool (and is recorded by the caller) instead of failing."""
+        if self.record_mode != "new_episodes":
+            return False
+        env = os.environ if environ is None else environ
+        try:
+            allowed = check_real_tool_interlock(
+                real_tools=True,
+                unsafe_real_tools=env.get(UNSAFE_ENV, "") == "1",
+                allow_tools=parse_allow_tools(env.get(ALLOW_TOOLS_ENV, "")),
+                environ=env,
+            )
+        except UnsafeOperation:
+            return False
+        return tool_name.strip().lower() in allowed
+
+    def served_real(self, tool_name: str) -> None:
+        """Mark the last miss of ``tool_name`` as answered by the real tool (new_episodes)."""
+        for miss in reversed(self.misses):
+            if miss["tool_name"] == tool_name and not miss.get("served"):
+                miss["served"] = "real_tool"
+                self._append(miss)
+                return
+
+    def _log(self, index: int, call_args: dict[str, Any], miss: ReplayMiss) -> ReplayMiss:
+        record = {
+            "index": index,
+            "tool_name": str(miss.details.get("tool_name", "")),
+            "kind": str(miss.details.get("kind", "unrecorded")),
+            "args_digest": digest(call_args),
+            "closest_intent_id": str(miss.details.get("closest_intent_id") or ""),
+            "differing_arg_paths": list(miss.details.get("differing_arg_paths") or []),
+            "message": miss.message,
+        }
+        self.misses.append(record)
+        if not self.real_tool_allowed(record["tool_name"]):
+            self._append(record)  # else the caller runs the real tool, then served_real()
+        return miss
+
+    def _append(self, record: Mapping[str, Any]) -> None:
+        if self.miss_log is None:
+            return
+        from gait.canon import dumps_compact
+
+        self.miss_log.parent.mkdir(parents=True, exist_ok=True)
+        with self.miss_log.open("a", encoding="utf-8") as handle:
+            handle.write(dumps_compact(dict(record)) + "\n")
+            handle.flush()
 
     def tool(self, tool_name: str) -> Callable[..., Any]:
         """A stand-in function for one tool: ``search = stubs.tool("tool.search")``."""
@@ -394,12 +637,12 @@ class StubProvider:
         stub.__name__ = tool_name.replace(".", "_")
         return stub
 
-    def _miss(self, tool_name: str, call_args: dict[str, Any], *, replayed: bool) -> ReplayMiss:
+    def _miss(self, tool_name: str, call_args: dict[str, Any], replayed: bool) -> ReplayMiss:
         if replayed:
             return ReplayMiss(
                 f"{tool_name} called with these args more often than recorded",
                 hint="pass allow_repeats=True to gait.replay() to answer repeats",
-                details={"tool_name": tool_name},
+                details={"tool_name": tool_name, "kind": "repeat"},
             )
         same_tool = [c for c in self._calls if c.intent.get("tool_name") == tool_name]
         if not same_tool:
@@ -408,19 +651,29 @@ class StubProvider:
             detail = f"; closest recorded tool: {close[0]}" if close else "; nothing recorded"
             return ReplayMiss(
                 f"no recorded call to {tool_name}{detail}",
-                details={"tool_name": tool_name, "closest_tool_name": close[0] if close else ""},
+                details={
+                    "tool_name": tool_name,
+                    "kind": "unrecorded_tool",
+                    "closest_tool_name": close[0] if close else "",
+                },
             )
         best, best_paths = same_tool[0], None
         for candidate in sorted(same_tool, key=lambda c: c.played > 0):
             recorded_args = candidate.intent.get("args")
             if recorded_args is None:
                 continue
-            paths = differing_paths(recorded_args, call_args)
+            ignore = self.match_on.ignore_arg_paths
+            paths = differing_paths(
+                strip_paths(recorded_args, ignore) if ignore else recorded_args,
+                strip_paths(call_args, ignore) if ignore else call_args,
+            )
             if best_paths is None or len(paths) < len(best_paths):
                 best, best_paths = candidate, paths
         intent_id = str(best.intent.get("intent_id"))
         if best_paths is None:
             where = "args differ (reference capture keeps only args digests, not arg paths)"
+        elif not best_paths:
+            where = "every recorded call with these args was already replayed"
         else:
             shown = best_paths[:MAX_SHOWN_PATHS]
             more = len(best_paths) - len(shown)
@@ -432,6 +685,7 @@ class StubProvider:
             hint="the agent changed its tool arguments; re-record, or diff the two runs",
             details={
                 "tool_name": tool_name,
+                "kind": "unrecorded_args",
                 "closest_intent_id": intent_id,
                 "differing_arg_paths": best_paths or [],
             },
@@ -453,6 +707,8 @@ def replay(
     *,
     allow_repeats: bool = False,
     verify: bool = True,
+    match_on: MatchOn | None = None,
+    record_mode: str | None = None,
 ) -> StubProvider:
     """A stub provider for an agent's tool layer; ``run`` defaults to ``$GAIT_REPLAY_FROM``."""
     if run is None or run == "":
@@ -462,4 +718,11 @@ def replay(
                 "no runpack to replay: pass a run id or path, or set " + REPLAY_FROM_ENV,
                 code="E_REPLAY_NO_SOURCE",
             )
-    return StubProvider(load(run, verify=verify), allow_repeats=allow_repeats)
+    env = os.environ
+    return StubProvider(
+        load(run, verify=verify),
+        allow_repeats=allow_repeats,
+        match_on=MatchOn.from_env(env) if match_on is None else match_on,
+        miss_log=env.get(MISSES_ENV) or None,
+        record_mode=record_mode or env.get(RECORD_MODE_ENV) or "none",
+    )

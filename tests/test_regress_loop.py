@@ -1,0 +1,283 @@
+"""The regression loop on real agents, through the public SDK and the CLI (issue 10's "done"):
+record, ``regress init --command``, unchanged passes repeatedly, an inserted, removed and
+changed call each fail naming the tool and arg path, an accepted update passes afterwards, a
+crashed candidate is never accepted, and a subset never rewrites regress_result.json.
+
+Two agents shaped differently: a synchronous one (read, email, delete) and an async one whose
+tool raises an exception the agent handles.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+FAST = {"PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1"}
+
+SYNC_AGENT = textwrap.dedent(
+    """
+    import os
+    import gait
+    from gait.gate.state import SQLiteGateState
+
+    @gait.record.tool("files.read")
+    def read_file(path: str) -> dict:
+        with open(path, encoding="utf-8") as handle:
+            return {"content": handle.read()}
+
+    @gait.record.tool("email.send")
+    def send_email(to: str, subject: str, body: str) -> dict:
+        return {"queued": True, "message_id": "msg_1"}
+
+    @gait.record.tool("files.delete")
+    def delete_file(path: str) -> dict:
+        os.remove(path)
+        return {"deleted": path}
+
+    @gait.record.tool("files.archive")
+    def archive(path: str) -> dict:
+        return {"archived": path}
+
+    variant = os.environ.get("AGENT_VARIANT", "")
+    # A rate limit of 1 per run in the gate state the SDK finds: shared state would fail the
+    # second run of an unchanged agent.
+    allowed, _ = SQLiteGateState().consume("triage", "b0", 1)
+    if not allowed:
+        raise SystemExit("rate limited")
+    with gait.record(run_id="run_triage", capture_mode="raw"):
+        doc = read_file(path="inbox.txt")
+        subject = "Weekly summary" if variant == "changed" else "Summary"
+        if variant != "removed":
+            send_email(to="ops@example.com", subject=subject, body=doc["content"][:40])
+        if variant == "inserted":
+            archive(path="inbox.txt")
+        delete_file(path="inbox.txt")
+        if variant == "crash":
+            raise RuntimeError("agent bug after its calls")
+    """
+)
+
+ASYNC_AGENT = textwrap.dedent(
+    """
+    import asyncio
+    import os
+    import gait
+
+    @gait.record.tool("kb.search")
+    async def search(query: str, top_k: int = 2) -> dict:
+        await asyncio.sleep(0)
+        return {"hits": ["doc_1", "doc_2"][:top_k]}
+
+    @gait.record.tool("kb.fetch")
+    async def fetch(doc_id: str) -> dict:
+        await asyncio.sleep(0)
+        if doc_id == "doc_2":
+            raise FileNotFoundError(f"{doc_id} is gone")
+        return {"doc_id": doc_id, "text": "refunds within 30 days"}
+
+    async def main() -> None:
+        variant = os.environ.get("AGENT_VARIANT", "")
+        top_k = 3 if variant == "changed" else 2
+        with gait.record(run_id="run_async", capture_mode="raw"):
+            found = await search(query="refund window", top_k=top_k)
+            for doc_id in found["hits"]:
+                try:
+                    await fetch(doc_id=doc_id)
+                except FileNotFoundError:
+                    pass  # the agent handles a tool failure; replay must raise it again
+
+    asyncio.run(main())
+    """
+)
+
+
+def setup_agent(tmp_path: Path, run_gait, source: str, name: str) -> Path:  # noqa: ANN001
+    root = tmp_path / name
+    root.mkdir()
+    (root / "agent.py").write_text(source)
+    (root / "inbox.txt").write_text("three tickets about refunds\n")
+    proc = run_gait_python(root, "agent.py")
+    assert proc.returncode == 0, proc.stderr
+    run_id = "run_triage" if name == "sync" else "run_async"
+    command = f"{sys.executable} agent.py"
+    init = run_gait(
+        "regress",
+        "init",
+        "--from",
+        f"gait-out/runpack_{run_id}.zip",
+        "--command",
+        command,
+        cwd=root,
+    )
+    assert init.returncode == 0, init.stderr
+    assert "command=" in init.stdout
+    (root / "inbox.txt").write_text("three tickets about refunds\n")
+    return root
+
+
+def run_gait_python(root: Path, script: str, env: dict | None = None):  # noqa: ANN201
+    import subprocess
+
+    return subprocess.run(
+        [sys.executable, script],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, **(env or {})},
+    )
+
+
+def regress(run_gait, root: Path, *extra: str, variant: str = ""):  # noqa: ANN001, ANN201
+    env = {**FAST, "AGENT_VARIANT": variant}
+    return run_gait("regress", "run", *extra, cwd=root, env=env)
+
+
+@pytest.fixture
+def sync_agent(tmp_path: Path, run_gait) -> Path:  # noqa: ANN001
+    return setup_agent(tmp_path, run_gait, SYNC_AGENT, "sync")
+
+
+def test_unchanged_agent_passes_repeatedly_with_fresh_gate_state(sync_agent, run_gait):
+    for _ in range(3):
+        proc = regress(run_gait, sync_agent)
+        assert proc.returncode == 0, proc.stdout + proc.stderr
+        assert "1 of 1 fixtures check a live agent" in proc.stdout
+    assert "gait_stub" not in (sync_agent / "regress_result.json").read_text()
+
+
+@pytest.mark.parametrize(
+    ("variant", "expected"),
+    [
+        ("inserted", "+ #3 files.archive  inserted"),
+        ("removed", "- #2 email.send  removed"),
+        ("changed", "~ #2 email.send: args differ at $.subject"),
+    ],
+)
+def test_drift_fails_naming_tool_and_arg_path(sync_agent, run_gait, variant, expected):
+    proc = regress(run_gait, sync_agent, "--", "--tb=short", variant=variant)
+    assert proc.returncode == 5, proc.stdout + proc.stderr
+    assert "Traceback" not in proc.stdout + proc.stderr
+    diff = json.loads((sync_agent / "gait-out/regress/run_triage/diff.json").read_text())
+    trajectory = next(f for f in diff["failures"] if f["grader"] == "trajectory")
+    assert expected in "\n".join(trajectory["divergence"]), trajectory["divergence"]
+    if variant in ("inserted", "changed"):
+        assert "replay_miss" in trajectory["reason_codes"]
+        assert trajectory["error_code"] == "E_REGRESS_REPLAY_MISS"
+        misses = (sync_agent / "gait-out/regress/run_triage/candidate.misses.jsonl").read_text()
+        assert "email.send" in misses or "files.archive" in misses
+    if variant == "changed":
+        assert '$.subject: "Summary" -> "Weekly summary"' in "\n".join(trajectory["divergence"])
+    # The pytest view shows the same aligned diff and the command that accepts it.
+    pytest_proc = _pytest_gait(sync_agent, variant, "-k", "trajectory")
+    assert expected in pytest_proc.stdout, pytest_proc.stdout
+    if variant == "removed":
+        assert "accept: pytest --gait --gait-update -k run_triage" in pytest_proc.stdout
+
+
+def _pytest_gait(root: Path, variant: str, *args: str):  # noqa: ANN201
+    import subprocess
+
+    return subprocess.run(
+        [sys.executable, "-m", "pytest", "-p", "gait", "--gait", *args],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, **FAST, "AGENT_VARIANT": variant},
+    )
+
+
+def _fixture_bytes(root: Path) -> dict[str, bytes]:
+    return {
+        p.relative_to(root).as_posix(): p.read_bytes()
+        for p in sorted((root / "fixtures").rglob("*"))
+        if p.is_file()
+    } | {"gait.yaml": (root / "gait.yaml").read_bytes()}
+
+
+def test_accepted_update_passes_and_crashes_or_misses_are_refused(sync_agent, run_gait):
+    before = _fixture_bytes(sync_agent)
+    for variant in ("crash", "inserted"):
+        proc = regress(run_gait, sync_agent, "--update", "--json", variant=variant)
+        assert proc.returncode == 5, proc.stdout + proc.stderr
+        out = json.loads(proc.stdout)
+        assert out["error_code"] == "E_REGRESS_UPDATE_REFUSED"
+        assert list(out["refused"]) == ["run_triage"] and out["updated_fixtures"] == []
+        assert _fixture_bytes(sync_agent) == before, variant
+    proc = regress(run_gait, sync_agent, "--update", variant="removed")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "1 fixture updated, 0 refused" in proc.stdout
+    meta = json.loads((sync_agent / "fixtures/run_triage/fixture.json").read_text())
+    assert meta["expected_tool_sequence"] == ["files.read", "files.delete"]
+    for _ in range(2):
+        assert regress(run_gait, sync_agent, variant="removed").returncode == 0
+    assert regress(run_gait, sync_agent).returncode == 5  # the old behaviour is drift now
+
+
+def test_subset_never_rewrites_the_result_file(sync_agent, run_gait):
+    assert regress(run_gait, sync_agent).returncode == 0
+    full = (sync_agent / "regress_result.json").read_bytes()
+    proc = regress(run_gait, sync_agent, "--json", "--", "-k", "trajectory", variant="removed")
+    assert proc.returncode == 5
+    out = json.loads(proc.stdout)
+    assert out["complete"] is False and out["partial"]["graded"] == 1
+    assert (sync_agent / "regress_result.json").read_bytes() == full
+    partial = json.loads((sync_agent / "regress_partial.json").read_text())
+    assert partial["status"] == "fail" and partial["selection"] == ["run_triage/trajectory"]
+    assert partial["counts"]["not_graded"] == partial["counts"]["planned"] - 1
+    # A full run that passes again removes the stale diff.json.
+    assert (sync_agent / "gait-out/regress/run_triage/diff.json").is_file()
+    assert regress(run_gait, sync_agent).returncode == 0
+    assert not (sync_agent / "gait-out/regress/run_triage/diff.json").exists()
+
+
+def test_async_agent_with_a_failing_tool(tmp_path, run_gait):
+    root = setup_agent(tmp_path, run_gait, ASYNC_AGENT, "async")
+    for _ in range(2):
+        proc = regress(run_gait, root)
+        assert proc.returncode == 0, proc.stdout + proc.stderr
+    proc = regress(run_gait, root, "--json", variant="changed")
+    assert proc.returncode == 5
+    diff = json.loads((root / "gait-out/regress/run_async/diff.json").read_text())
+    lines = "\n".join(f for e in diff["failures"] for f in e["divergence"])
+    assert "kb.search: args differ at $.top_k" in lines
+    assert "replay miss" in lines
+
+
+def test_init_refuses_command_replay_without_results(tmp_path, run_gait, gait_home):
+    root = tmp_path / "ref"
+    root.mkdir()
+    (root / "agent.py").write_text(SYNC_AGENT.replace('capture_mode="raw"', ""))
+    (root / "inbox.txt").write_text("x\n")
+    assert run_gait_python(root, "agent.py").returncode == 0
+    proc = run_gait(
+        "regress",
+        "init",
+        "--from",
+        "gait-out/runpack_run_triage.zip",
+        "--command",
+        "python agent.py",
+        cwd=root,
+    )
+    assert proc.returncode == 6
+    assert proc.stderr.startswith("gait: E_REGRESS_REPLAY_NEEDS_RESULTS: ")
+    assert "reference capture" in proc.stderr and "next: " in proc.stderr
+    assert "raw" in proc.stderr and "redaction" in proc.stderr
+    assert not (root / "gait.yaml").exists()
+    # Without --command the fixture is made, and every run says it cannot drift.
+    assert (
+        run_gait(
+            "regress", "init", "--from", "gait-out/runpack_run_triage.zip", cwd=root
+        ).returncode
+        == 0
+    )
+    proc = regress(run_gait, root)
+    assert proc.returncode == 0
+    assert "0 of 1 fixtures check a live agent" in proc.stdout
+    assert "SELF run_triage: graded only against its own runpack" in proc.stdout
