@@ -144,7 +144,7 @@ def sync_agent(tmp_path: Path, run_gait) -> Path:  # noqa: ANN001
 
 
 def test_unchanged_agent_passes_repeatedly_with_fresh_gate_state(sync_agent, run_gait):
-    for _ in range(3):
+    for _ in range(2):
         proc = regress(run_gait, sync_agent)
         assert proc.returncode == 0, proc.stdout + proc.stderr
         assert "1 of 1 fixtures check a live agent" in proc.stdout
@@ -173,11 +173,13 @@ def test_drift_fails_naming_tool_and_arg_path(sync_agent, run_gait, variant, exp
         assert "email.send" in misses or "files.archive" in misses
     if variant == "changed":
         assert '$.subject: "Summary" -> "Weekly summary"' in "\n".join(trajectory["divergence"])
-    # The pytest view shows the same aligned diff and the command that accepts it.
-    pytest_proc = _pytest_gait(sync_agent, variant, "-k", "trajectory")
-    assert expected in pytest_proc.stdout, pytest_proc.stdout
     if variant == "removed":
+        # The pytest view shows the same aligned diff and the command that accepts it.
+        pytest_proc = _pytest_gait(sync_agent, variant, "-k", "trajectory")
+        assert expected in pytest_proc.stdout, pytest_proc.stdout
         assert "accept: pytest --gait --gait-update -k run_triage" in pytest_proc.stdout
+    else:
+        assert "--update would refuse this candidate" in proc.stdout
 
 
 def _pytest_gait(root: Path, variant: str, *args: str):  # noqa: ANN201
@@ -215,8 +217,7 @@ def test_accepted_update_passes_and_crashes_or_misses_are_refused(sync_agent, ru
     assert "1 fixture updated, 0 refused" in proc.stdout
     meta = json.loads((sync_agent / "fixtures/run_triage/fixture.json").read_text())
     assert meta["expected_tool_sequence"] == ["files.read", "files.delete"]
-    for _ in range(2):
-        assert regress(run_gait, sync_agent, variant="removed").returncode == 0
+    assert regress(run_gait, sync_agent, variant="removed").returncode == 0
     assert regress(run_gait, sync_agent).returncode == 5  # the old behaviour is drift now
 
 
@@ -239,9 +240,8 @@ def test_subset_never_rewrites_the_result_file(sync_agent, run_gait):
 
 def test_async_agent_with_a_failing_tool(tmp_path, run_gait):
     root = setup_agent(tmp_path, run_gait, ASYNC_AGENT, "async")
-    for _ in range(2):
-        proc = regress(run_gait, root)
-        assert proc.returncode == 0, proc.stdout + proc.stderr
+    proc = regress(run_gait, root)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
     proc = regress(run_gait, root, "--json", variant="changed")
     assert proc.returncode == 5
     diff = json.loads((root / "gait-out/regress/run_async/diff.json").read_text())
