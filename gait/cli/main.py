@@ -32,6 +32,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "export": ("gait.cli.export", "send runpacks and traces to JSONL or OpenTelemetry"),
     "mcp": ("gait.cli.mcp", "gate tool calls at the boundary: MCP proxy, service, trust check"),
     "kill-switch": ("gait.cli.killswitch", "stop tools, agents or paths at once, before any rule"),
+    "pack": ("gait.cli.pack", "build, verify, inspect, diff and export PackSpec v1 packs"),
 }
 
 

@@ -1,0 +1,44 @@
+"""Reading pack zips with the runpack container's safety checks (names, sizes, bombs)."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+from gait.errors import InvalidInput, VerificationFailed
+from gait.runpack.archive import Members, read_members
+
+
+def read_zip(path: str | Path, *, what: str = "pack") -> Members:
+    """Members of a zip, refusing any member a hostile zip could use (named in the error)."""
+    target = Path(path)
+    if not target.exists():
+        raise InvalidInput(f"{what} not found: {path}", code="E_PACK_NOT_FOUND")
+    members = read_members(target)
+    if members.problems:
+        first = members.problems[0]
+        raise VerificationFailed(
+            f"{what} {path}: member {first.path or '?'}: {first.message}",
+            code="E_PACK_UNSAFE_MEMBER",
+            hint="rebuild the pack from its sources; do not trust this file",
+        )
+    if members.unreadable:
+        name = sorted(members.unreadable)[0]
+        raise VerificationFailed(
+            f"{what} {path}: member {name}: {members.unreadable[name]}",
+            code="E_PACK_MEMBER_CORRUPT",
+            hint="rebuild the pack from its sources",
+        )
+    return members
+
+
+def read_zip_bytes(data: bytes, *, what: str) -> Members:
+    """Members of an embedded zip (a pack's ``source/runpack.zip``), with the same checks."""
+    fd, tmp = tempfile.mkstemp(suffix=".zip")
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+        return read_zip(tmp, what=what)
+    finally:
+        os.unlink(tmp)

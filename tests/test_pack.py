@@ -1,0 +1,305 @@
+"""PackSpec v1 packs through the CLI: the reference scenario, tamper cases each with its own
+code, signatures, authorization packs, export; and our packs checked against the reference's
+verification rules re-stated here independently (rfc8785, not our canonicalizer)."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import shutil
+import zipfile
+from pathlib import Path
+
+import pytest
+import rfc8785
+import yaml
+
+from gait.sign.keys import SigningKey
+
+
+@pytest.fixture
+def shared(request: pytest.FixtureRequest) -> Path:
+    """../shared/conformance, or a skip saying why (it holds the reference's artifacts)."""
+    try:
+        return request.getfixturevalue("conformance_dir")
+    except RuntimeError:
+        pytest.skip("../shared/conformance not present (reference artifacts needed)")
+
+
+def _json(proc) -> dict:  # noqa: ANN001
+    assert proc.stdout.strip(), proc.stderr
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def _members(path: Path) -> dict[str, bytes]:
+    with zipfile.ZipFile(path) as archive:
+        return {i.filename: archive.read(i) for i in archive.infolist()}
+
+
+def _rezip(path: Path, members: dict[str, bytes]) -> Path:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        for name, data in members.items():
+            archive.writestr(name, data)
+    path.write_bytes(buffer.getvalue())
+    return path
+
+
+def reference_rules(path: Path) -> dict:
+    """The reference's pack verifier (core/pack/pack.go Verify) as rules, independently coded."""
+    members = _members(path)
+    raw = json.loads(members["pack_manifest.json"])
+    allowed = {"schema_id", "schema_version", "created_at", "producer_version", "pack_id"}
+    allowed |= {"pack_type", "source_ref", "contents", "signatures"}
+    assert set(raw) <= allowed, "strict decoder: unknown manifest keys"
+    assert raw["schema_id"] == "gait.pack.manifest" and raw["schema_version"] == "1.0.0"
+    assert raw["pack_type"] in ("run", "job", "call", "authorization")
+    assert raw["source_ref"].strip() and raw["producer_version"].strip()
+    for entry in raw["contents"]:
+        assert set(entry) == {"path", "sha256", "type"}
+    body = {k: v for k, v in raw.items() if k != "signatures"}
+    body["pack_id"] = ""
+    assert hashlib.sha256(rfc8785.dumps(body)).hexdigest() == raw["pack_id"], "pack_id"
+    for entry in raw["contents"]:
+        assert hashlib.sha256(members[entry["path"]]).hexdigest() == entry["sha256"]
+    declared = {e["path"] for e in raw["contents"]} | {"pack_manifest.json"}
+    assert set(members) == declared, "undeclared files"
+    if raw["pack_type"] == "run":
+        payload = json.loads(members["run_payload.json"])
+        assert payload["run_id"] == raw["source_ref"]
+        assert payload["capture_mode"] in ("reference", "raw")
+        assert "source/runpack.zip" in members
+    return raw
+
+
+@pytest.fixture
+def demo_pack(tmp_path: Path, run_gait) -> Path:  # noqa: ANN001
+    assert run_gait("demo", cwd=tmp_path).returncode == 0
+    proc = run_gait("pack", "build", "--type", "run", "--from", "run_demo", "--json", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    return tmp_path / _json(proc)["path"]
+
+
+def test_pack_integrity_round_trip_scenario(shared: Path, demo_pack: Path, run_gait) -> None:  # noqa: ANN001
+    expected = yaml.safe_load(
+        (shared / "reference-scenarios" / "pack-integrity-round-trip" / "expected.yaml").read_text()
+    )
+    proc = run_gait("pack", "verify", str(demo_pack), "--json")
+    doc = _json(proc)
+    assert proc.returncode == expected["exit_code"]
+    assert doc["verify"]["signature_status"] == expected["verify_signature_status"]
+    assert doc["source_ref"] == expected["source_ref"]
+    assert doc["pack_type"] == "run" and doc["ok"] is True
+
+
+def test_our_pack_meets_reference_rules_and_is_reproducible(
+    tmp_path: Path, demo_pack: Path, run_gait
+) -> None:  # noqa: ANN001
+    raw = reference_rules(demo_pack)
+    assert {e["path"] for e in raw["contents"]} == {
+        "context_envelope.json",
+        "run_payload.json",
+        "source/runpack.zip",
+    }
+    envelope = json.loads(_members(demo_pack)["context_envelope.json"])
+    assert envelope["context_set_id"] == "run_demo" and len(envelope["records"]) == 3
+    first = demo_pack.read_bytes()
+    again = run_gait(
+        "pack", "build", "--from", "run_demo", "--out", "again.zip", "--json", cwd=tmp_path
+    )
+    assert _json(again)["pack_id"] == raw["pack_id"]
+    assert (tmp_path / "again.zip").read_bytes() == first
+
+
+def test_plain_runpack_verifies_as_a_pack(tmp_path: Path, demo_pack: Path, run_gait) -> None:  # noqa: ANN001
+    doc = _json(run_gait("pack", "verify", "gait-out/runpack_run_demo.zip", "--json", cwd=tmp_path))
+    assert doc["ok"] is True and doc["verify"]["legacy_type"] == "runpack"
+    assert doc["source_ref"] == "run_demo"
+
+
+def _swap(tmp_path: Path, target: Path, name: str, data: bytes) -> Path:
+    members = _members(target)
+    members[name] = data
+    return _rezip(tmp_path / f"swapped_{name.replace('/', '_')}.zip", members)
+
+
+def test_member_swapped_from_another_pack_names_the_member(
+    tmp_path: Path, shared: Path, demo_pack: Path, run_gait
+) -> None:  # noqa: ANN001
+    other_run = tmp_path / "runpack_run_ref.zip"
+    shutil.copy(shared / "reference" / "runpacks" / "runpack_run_ref.zip", other_run)
+    other = _json(run_gait("pack", "build", "--from", str(other_run), "--json", cwd=tmp_path))
+    other_payload = _members(tmp_path / other["path"])["run_payload.json"]
+    bad = _swap(tmp_path, demo_pack, "run_payload.json", other_payload)
+    proc = run_gait("pack", "verify", str(bad), "--json")
+    doc = _json(proc)
+    assert proc.returncode == 2 and doc["ok"] is False
+    assert doc["error_code"] == "E_PACK_HASH_MISMATCH"
+    assert "run_payload.json" in doc["failing_link"]
+    human = run_gait("pack", "verify", str(bad))
+    assert "E_PACK_HASH_MISMATCH" in human.stdout and "Traceback" not in human.stderr
+
+
+def test_undeclared_member_and_forged_pack_id(tmp_path: Path, demo_pack: Path, run_gait) -> None:  # noqa: ANN001
+    extra = _swap(tmp_path, demo_pack, "extra.txt", b"smuggled")
+    doc = _json(run_gait("pack", "verify", str(extra), "--json"))
+    assert doc["error_code"] == "E_PACK_UNDECLARED_MEMBER"
+
+    members = _members(demo_pack)
+    manifest = json.loads(members["pack_manifest.json"])
+    manifest["source_ref"] = "run_other"
+    forged = _swap(tmp_path, demo_pack, "pack_manifest.json", json.dumps(manifest).encode())
+    proc = run_gait("pack", "verify", str(forged), "--json")
+    assert proc.returncode == 2 and _json(proc)["error_code"] == "E_PACK_ID_MISMATCH"
+
+    inner_missing = dict(members)
+    del inner_missing["source/runpack.zip"]
+    gone = _rezip(tmp_path / "gone.zip", inner_missing)
+    doc = _json(run_gait("pack", "verify", str(gone), "--json"))
+    assert (
+        doc["error_code"] == "E_PACK_MEMBER_MISSING" and "source/runpack.zip" in doc["failing_link"]
+    )
+
+
+def test_signed_pack_verifies_with_its_key_only(tmp_path: Path, run_gait) -> None:  # noqa: ANN001
+    assert run_gait("demo", cwd=tmp_path).returncode == 0
+    key, other = SigningKey.generate(), SigningKey.generate()
+    (tmp_path / "k").write_text(key.to_text())
+    (tmp_path / "pub").write_text(key.public().to_text())
+    (tmp_path / "other").write_text(other.public().to_text())
+    built = _json(
+        run_gait(
+            "pack", "build", "--from", "run_demo", "--private-key", "k", "--json", cwd=tmp_path
+        )
+    )
+    assert built["signature_key_id"] == key.key_id and built["signing_mode"] == "prod"
+    pack = tmp_path / built["path"]
+    raw = reference_rules(pack)
+    signable = {k: v for k, v in raw.items() if k != "signatures"}
+    digest = hashlib.sha256(rfc8785.dumps(signable)).hexdigest()
+    assert raw["signatures"][0]["signed_digest"] == digest
+    good = run_gait(
+        "pack",
+        "verify",
+        str(pack),
+        "--profile",
+        "strict",
+        "--public-key",
+        "pub",
+        "--json",
+        cwd=tmp_path,
+    )
+    assert good.returncode == 0 and _json(good)["verify"]["signature_status"] == "verified"
+    bad = run_gait("pack", "verify", str(pack), "--public-key", "other", "--json", cwd=tmp_path)
+    assert bad.returncode == 2 and _json(bad)["error_code"] == "E_PACK_SIGNATURE_INVALID"
+    unsigned = run_gait("pack", "build", "--from", "run_demo", "--out", "u.zip", cwd=tmp_path)
+    assert unsigned.returncode == 0
+    strict = run_gait(
+        "pack",
+        "verify",
+        "u.zip",
+        "--require-signature",
+        "--public-key",
+        "pub",
+        "--json",
+        cwd=tmp_path,
+    )
+    assert strict.returncode == 2 and _json(strict)["error_code"] == "E_PACK_SIGNATURE_REQUIRED"
+
+
+def test_job_and_unknown_types_are_refused(tmp_path: Path, run_gait) -> None:  # noqa: ANN001
+    proc = run_gait("pack", "build", "--type", "job", "--from", "job_1", "--json", cwd=tmp_path)
+    assert proc.returncode == 6 and _json(proc)["error_code"] == "E_PACK_TYPE_UNSUPPORTED"
+    proc = run_gait("pack", "build", "--type", "job", "--from", "job_1", cwd=tmp_path)
+    assert "next:" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_authorization_pack_from_a_gate_decision(tmp_path: Path, shared: Path, run_gait) -> None:  # noqa: ANN001
+    scenario = shared / "reference-scenarios" / "approval-token-valid"
+    proc = run_gait(
+        "gate",
+        "eval",
+        "--policy",
+        str(scenario / "policy.yaml"),
+        "--intent",
+        str(scenario / "intent.json"),
+        "--json",
+        cwd=tmp_path,
+    )
+    decision = _json(proc)
+    bundle = {
+        "trace_id": decision["trace_id"],
+        "policy_digest": decision["policy_digest"],
+        "intent_digest": decision["intent_digest"],
+        "trace_path": decision["trace_path"],
+        "approval_audit_path": decision["approval_audit_path"],
+    }
+    (tmp_path / "authorization_bundle.json").write_text(json.dumps(bundle))
+    built = run_gait(
+        "pack",
+        "build",
+        "--type",
+        "authorization",
+        "--from",
+        "authorization_bundle.json",
+        "--json",
+        cwd=tmp_path,
+    )
+    assert built.returncode == 0, built.stdout + built.stderr
+    pack = tmp_path / _json(built)["path"]
+    raw = reference_rules(pack)
+    assert raw["source_ref"] == decision["trace_id"]
+    members = _members(pack)
+    assert f"evidence/{decision['trace_path']}" in members
+    doc = _json(run_gait("pack", "verify", str(pack), "--json"))
+    assert doc["ok"] is True and doc["pack_type"] == "authorization"
+    inspect = _json(run_gait("pack", "inspect", str(pack), "--json"))["inspect"]
+    assert inspect["authorization_payload"]["linked_evidence_count"] == 2
+    stored = json.loads(members["authorization_bundle.json"])
+    trace = json.loads(members[f"evidence/{decision['trace_path']}"])
+    assert stored["trace_digest"] == hashlib.sha256(rfc8785.dumps(trace)).hexdigest()
+
+
+def test_export_otel_and_postgres(tmp_path: Path, demo_pack: Path, run_gait) -> None:  # noqa: ANN001
+    proc = run_gait(
+        "pack",
+        "export",
+        str(demo_pack),
+        "--otel-out",
+        "o.jsonl",
+        "--postgres-sql-out",
+        "p.sql",
+        "--json",
+        cwd=tmp_path,
+    )
+    assert proc.returncode == 0, proc.stderr
+    lines = [json.loads(line) for line in (tmp_path / "o.jsonl").read_text().splitlines()]
+    assert [r["record_type"] for r in lines] == ["span", "event"] + ["metric"] * 6
+    assert lines[0]["name"] == "gait.pack.verify" and lines[0]["status"] == {"code": "ok"}
+    assert lines[0]["trace_id"] == _json(proc)["pack_id"][:32]
+    rate = next(r for r in lines if r.get("name") == "gait.pack.tool_calls_success_rate")
+    assert rate["value_double"] == 1
+    sql = (tmp_path / "p.sql").read_text()
+    assert 'CREATE TABLE IF NOT EXISTS "gait_pack_index"' in sql
+    assert f"  '{_json(proc)['pack_id']}',\n" in sql and "  1.000000,\n" in sql
+    assert sql.endswith("  created_at = EXCLUDED.created_at;\n")
+    no_out = run_gait("pack", "export", str(demo_pack), "--json")
+    assert no_out.returncode == 6
+
+
+def test_diff_same_and_changed(tmp_path: Path, shared: Path, demo_pack: Path, run_gait) -> None:  # noqa: ANN001
+    same = run_gait("pack", "diff", str(demo_pack), str(demo_pack), "--json")
+    assert same.returncode == 0 and _json(same)["diff"]["Result"]["summary"]["changed"] is False
+    for name in ("runpack_run_ref.zip", "runpack_run_changed.zip"):
+        shutil.copy(shared / "reference" / "runpacks" / name, tmp_path / name)
+    left = _json(run_gait("pack", "build", "--from", "runpack_run_ref.zip", "--json", cwd=tmp_path))
+    right = _json(
+        run_gait("pack", "build", "--from", "runpack_run_changed.zip", "--json", cwd=tmp_path)
+    )
+    proc = run_gait(
+        "pack", "diff", left["path"], right["path"], "--output", "d.json", "--json", cwd=tmp_path
+    )
+    assert proc.returncode == 2
+    summary = json.loads((tmp_path / "d.json").read_text())["summary"]
+    assert summary["changed"] is True and "source/runpack.zip" in summary["changed_files"]
