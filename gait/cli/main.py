@@ -34,6 +34,11 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "kill-switch": ("gait.cli.killswitch", "stop tools, agents or paths at once, before any rule"),
     "pack": ("gait.cli.pack", "build, verify, inspect, diff and export PackSpec v1 packs"),
 }
+# (command, first word) -> module: subcommands that live in their own module.
+SUBROUTES: dict[tuple[str, str], str] = {
+    ("verify", "session-chain"): "gait.cli.verify_chain",
+    ("verify", "chain"): "gait.cli.verify_chain",
+}
 
 
 class ArgumentParser(argparse.ArgumentParser):
@@ -118,7 +123,8 @@ def _run(args_in: list[str]) -> int:
         name = args_in[0]
         if name not in COMMANDS:
             raise InvalidInput(f"unknown command {name!r}", code="E_USAGE", hint="gait --help")
-        module = importlib.import_module(COMMANDS[name][0])
+        route = SUBROUTES.get((name, args_in[1] if len(args_in) > 1 else ""))
+        module = importlib.import_module(route or COMMANDS[name][0])
         parser = ArgumentParser(prog="gait")
         sub = parser.add_subparsers(dest="command")
         cmd = sub.add_parser(name, help=COMMANDS[name][1], description=COMMANDS[name][1])

@@ -174,7 +174,10 @@ def build(args: argparse.Namespace) -> Outcome:
         )
     key, mode, warnings = signing_key_for(args)
     if kind == "run":
-        built = build_run_pack(_resolve_run(source), out=args.out, key=key)
+        from gait.runpack.session import is_chain_ref, resolve_checkpoint
+
+        path = resolve_checkpoint(source) if is_chain_ref(source) else _resolve_run(source)
+        built = build_run_pack(path, out=args.out, key=key)
     else:
         bundle = Path(source)
         if not bundle.is_file():

@@ -93,6 +93,10 @@ def register(parser: argparse.ArgumentParser) -> None:
     add_common(ins, INSPECT_EXPLAIN)
     ins.set_defaults(handler=inspect)
 
+    from gait.cli import session as session_cli
+
+    session_cli.register(sub)
+
 
 def _bundle(path: Path) -> str:
     text = path.as_posix()

@@ -218,6 +218,7 @@ class Recorder:
         producer_version: str = __version__,
         receipts: Iterable[Mapping[str, Any]] = (),
         context_evidence_mode: str = "best_effort",
+        session: Any = None,
     ) -> None:
         if capture_mode not in model.CAPTURE_MODES:
             raise InvalidInput(
@@ -268,6 +269,11 @@ class Recorder:
         self._t_run = _enc(self.run_id)
         self._t_middle = f'"producer_version":{self._t_pv},"run_id":{self._t_run}'
         self._event("start", base["created_at"])
+        self._session = None  # gait.runpack.session: a journal line per finished call
+        if session is not None:
+            from gait.runpack.session import open_session
+
+            self._session = open_session(session, self.run_id)
         for receipt in receipts:
             self.receipt(**dict(receipt))
         if capture_mode == "raw":
@@ -418,6 +424,8 @@ class Recorder:
             self._result_member.write(line)
             self._open.pop(intent_id, None)
             self._results.add(intent_id)
+            if self._session is not None:
+                self._session.record(self._intents[intent_id], intent_id, status == "ok")
 
     def _payload(self, kind: str, value: Any, where: str) -> tuple[Any, str | None, bytes | None]:
         """(payload as written, its digest, its canonical bytes): canonicalised once, after
