@@ -93,9 +93,11 @@ def register(parser: argparse.ArgumentParser) -> None:
     add_common(ins, INSPECT_EXPLAIN)
     ins.set_defaults(handler=inspect)
 
+    from gait.cli import reduce as reduce_cli
     from gait.cli import session as session_cli
 
     session_cli.register(sub)
+    reduce_cli.register(sub)
 
 
 def _bundle(path: Path) -> str:
