@@ -48,10 +48,10 @@ def _validate(capsys, path: str) -> tuple[int, dict]:
             "unknown key 'rules[0].match.tool_nmes' (line 5)",
         ),
         ("version: 1\n", "legacy key 'version'"),
-        ("scripts:\n  max_steps: 3\n", "'scripts' is not evaluated"),
+        ("scripts:\n  max_steps: -1\n", "scripts.max_steps must be >= 0"),
         (
-            "rules:\n  - name: a\n    effect: allow\n    broker_scopes: [x]\n",
-            "'rules[0].broker_scopes' is not evaluated",
+            "rules:\n  - name: a\n    effect: allow\n    kill_switch: true\n",
+            "'rules[0].kill_switch' is not evaluated",
         ),
         ("fail_closed:\n  enabled: yes\n", "ambiguous YAML 1.1 boolean 'yes'"),
         ("rules:\n  - name: no\n    effect: allow\n", "ambiguous YAML 1.1 boolean 'no'"),

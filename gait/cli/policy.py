@@ -226,7 +226,16 @@ def run_validate(args: argparse.Namespace) -> Outcome:
         "policy_digest": policy.digest,
         "default_verdict": policy.default_verdict,
         "rules": len(policy.rules),
+        # the reference's own fields, beside ours (its rule_count is omitted when 0)
+        "schema_id": policy.schema_id,
+        "schema_version": policy.schema_version,
+        "summary": (
+            f"policy validate ok: default={policy.default_verdict} "
+            f"rules={len(policy.rules)} digest={policy.digest}"
+        ),
     }
+    if policy.rules:
+        payload["rule_count"] = len(policy.rules)
     return Outcome(
         payload,
         0,

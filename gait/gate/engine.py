@@ -109,6 +109,19 @@ class GateOutcome:
             "warnings": self.warnings,
             "error_code": self.approval_error_code,
         }
+        decision = self.decision
+        if decision is not None:
+            optional["delegation_required"] = decision.require_delegation
+            if decision.step_verdicts:
+                optional["script"] = True
+                optional["step_count"] = len(decision.step_verdicts)
+                if decision.intent is not None:
+                    optional["script_hash"] = decision.intent.doc.get("script_hash", "")
+                optional["composite_risk_class"] = decision.composite_risk_class
+                optional["step_verdicts"] = [
+                    {k: v for k, v in step.items() if v or k in ("index", "tool_name", "verdict")}
+                    for step in decision.step_verdicts
+                ]
         if self.trace is None:
             optional["trace_written"] = "no"
             optional["trace_error"] = self.trace_error
@@ -493,7 +506,7 @@ class Gate:
         extra: tuple[str, ...] = ()
         if self.mode == "prod" and prepared.risk_class in HIGH_RISK:
             extra = ("targets",)
-        decision = evaluate_normalized(policy, prepared, extra)
+        decision = evaluate_normalized(policy, prepared, extra, now=now)
         if self.signing_key is None:
             raise InvalidInput(
                 "no signing key: the decision cannot be traced", code="E_SIGN_KEY_REQUIRED"
@@ -513,6 +526,12 @@ class Gate:
         if self.checks or checks:
             _apply_findings(outcome, (*self.checks, *checks), prepared, now)
         self._apply_rate_limits(outcome, decision, prepared, now, simulate)
+        if decision.require_delegation:
+            # No delegation token can be presented to this gate yet: the reference's answer
+            # to a rule requiring delegation without tokens.
+            outcome.verdict = "block"
+            outcome.reason_codes = _merge(outcome.reason_codes, "delegation_token_missing")
+            outcome.violations = _merge(outcome.violations, "delegation_not_granted")
         entries: list[dict[str, Any]] = []
         required = 0
         token_ids: list[str] = []
@@ -522,6 +541,11 @@ class Gate:
                 outcome, decision, prepared, approval_tokens, now, required, simulate
             )
         outcome.required_approvals = required
+        if decision.require_broker_credential and outcome.verdict == "allow":
+            # The credential broker is off (the reference's default): fail closed.
+            outcome.verdict = "block"
+            outcome.reason_codes = _merge(outcome.reason_codes, "broker_credential_required")
+            outcome.violations = _merge(outcome.violations, "broker_credential_missing")
         if simulate:
             outcome.simulate = True
             outcome.simulated_verdict = outcome.verdict

@@ -8,11 +8,14 @@ limits and approvals, which need state, are applied afterwards by ``gait.gate.en
 from __future__ import annotations
 
 from collections.abc import Mapping
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any
 
+from gait.gate import scripts as script_policy
 from gait.gate.intent import IntentInvalid, NormalizedIntent, normalize_intent
 from gait.gate.policy import VERDICT_RANK, Policy, RateLimit, Rule
+from gait.gate.policy_keys import RuleExtras, apply_constraints
 
 GATE_RESULT_SCHEMA_ID = "gait.gate.result"
 SCHEMA_VERSION = "1.0.0"
@@ -35,6 +38,13 @@ class Decision:
     rate_limits: tuple[tuple[str, RateLimit], ...] = ()
     destructive_budgets: tuple[tuple[str, RateLimit], ...] = ()
     step_verdicts: list[dict[str, Any]] = field(default_factory=list)
+    # Gate-time requirements of the winning rules (delegation tokens, a brokered credential).
+    require_delegation: bool = False
+    delegation_scopes: tuple[str, ...] = ()
+    require_broker_credential: bool = False
+    broker_reference: str = ""
+    broker_scopes: tuple[str, ...] = ()
+    composite_risk_class: str = ""
 
     def gate_result(self, producer_version: str) -> dict[str, Any]:
         """The GateResult artifact (``gait.gate.result``)."""
@@ -105,15 +115,33 @@ def evaluate(
 
 
 def evaluate_normalized(
-    policy: Policy, intent: NormalizedIntent, extra_required_fields: tuple[str, ...] = ()
+    policy: Policy,
+    intent: NormalizedIntent,
+    extra_required_fields: tuple[str, ...] = (),
+    *,
+    now: str | None = None,
 ) -> Decision:
-    """Evaluate an already normalised (and evidence-stripped) intent."""
+    """Evaluate an already normalised (and evidence-stripped) intent.
+
+    ``now`` (RFC 3339) is the evaluation time for freeze windows and agent expiry; the wall
+    clock when unset, as the reference's ``policy test``.
+    """
+    if now is not None and policy.uses_clock:
+        token = _EVALUATION_TIME.set(now)
+        try:
+            return evaluate_normalized(policy, intent, extra_required_fields)
+        finally:
+            _EVALUATION_TIME.reset(token)
     closed = policy.fail_closed_for(intent.risk_class)
     if closed or extra_required_fields:
         fields = policy.required_fields if closed else ()
         if extra_required_fields:
             fields = tuple(sorted(set(fields) | set(extra_required_fields)))
         reasons, violations = _fail_closed(intent, fields, closed)
+        if closed and policy.required_high_risk_fields:
+            more = _missing_high_risk(intent, policy.required_high_risk_fields)
+            reasons = sorted(set(reasons) | {"fail_closed_missing_" + f for f in more})
+            violations = sorted(set(violations) | {"missing_" + f for f in more})
         if reasons:
             return Decision("block", reasons, violations, intent.created_at, intent)
     if intent.script is not None:
@@ -153,6 +181,22 @@ def _fail_closed(
         reasons.add("fail_closed_endpoint_class_unknown")
         violations.add("endpoint_class_unknown")
     return sorted(reasons), sorted(violations)
+
+
+def _missing_high_risk(intent: NormalizedIntent, fields: tuple[str, ...]) -> list[str]:
+    """``fail_closed.required_high_risk_fields`` the intent's context does not carry."""
+    ctx = intent.context
+    missing = []
+    for name in fields:
+        if name == "agent_identity":
+            present = ctx.get("agent_identity") is not None
+        elif name == "credential_ttl_seconds":
+            present = ctx.get("credential_ttl_seconds", 0) > 0
+        else:
+            present = bool(ctx.get(name, "").strip())
+        if not present:
+            missing.append(name)
+    return missing
 
 
 def rule_matches(rule: Rule, intent: NormalizedIntent) -> bool:
@@ -237,7 +281,14 @@ def _rule_outcome(rule: Rule, intent: NormalizedIntent) -> tuple[str, set[str], 
             effect = most_restrictive(effect, hit[0])
             reasons |= hit[1]
             violations |= hit[2]
-    if intent.destructive:
+    destructive = intent.destructive
+    if rule.extras is not None and rule.extras.constraints:
+        effect, sandbox_valid = apply_constraints(
+            rule.extras, intent, _utc_now, effect, reasons, violations, most_restrictive
+        )
+        if destructive and sandbox_valid and _only_proc_exec(intent):
+            destructive = False
+    if destructive:
         if intent.phase == "plan":
             effect = most_restrictive(effect, "dry_run")
             reasons.add("plan_phase_non_destructive")
@@ -245,6 +296,42 @@ def _rule_outcome(rule: Rule, intent: NormalizedIntent) -> tuple[str, set[str], 
             effect = most_restrictive(effect, "require_approval")
             reasons.add("destructive_apply_requires_approval")
     return effect, reasons, violations
+
+
+_EVALUATION_TIME: ContextVar[str | None] = ContextVar("gait_evaluation_time", default=None)
+
+
+def _utc_now() -> Any:
+    """The evaluation time (``evaluate_normalized(now=...)``) or the wall clock, in UTC."""
+    from datetime import UTC, datetime
+
+    from gait import timefmt
+
+    fixed = _EVALUATION_TIME.get()
+    if fixed is not None:
+        return timefmt.to_datetime(fixed)
+    return datetime.now(UTC)
+
+
+def _only_proc_exec(intent: NormalizedIntent) -> bool:
+    targets = intent.targets
+    return bool(targets) and all(t["endpoint_class"] == "proc.exec" for t in targets)
+
+
+def _gate_requirements(winners: list[Rule] | tuple[Rule, ...]) -> dict[str, Any]:
+    """The winning rules' delegation and broker requirements, merged as the reference does."""
+    extras: list[RuleExtras] = [r.extras for r in winners if r.extras is not None]
+    if not extras:
+        return {}
+    return {
+        "require_delegation": any(e.require_delegation for e in extras),
+        "delegation_scopes": tuple(sorted({s for e in extras for s in e.delegation_scopes})),
+        "require_broker_credential": any(e.require_broker_credential for e in extras),
+        "broker_reference": ",".join(
+            sorted({e.broker_reference for e in extras if e.broker_reference})
+        ),
+        "broker_scopes": tuple(sorted({s for e in extras for s in e.broker_scopes})),
+    }
 
 
 def matching_rules(policy: Policy, intent: NormalizedIntent) -> list[Rule]:
@@ -299,6 +386,7 @@ def _fixed_rule_decision(rule: Rule, intent: NormalizedIntent) -> Decision:
         destructive_budgets=(
             ((rule.name, rule.destructive_budget),) if rule.destructive_budget else ()
         ),
+        **(_gate_requirements((rule,)) if rule.extras is not None else {}),
     )
 
 
@@ -339,21 +427,15 @@ def _combined_decision(matched: list[Rule], intent: NormalizedIntent) -> Decisio
         destructive_budgets=tuple(
             (r.name, r.destructive_budget) for r in winners if r.destructive_budget
         ),
+        **_gate_requirements(winners),
     )
 
 
-def _step_risk(targets: list[dict[str, Any]]) -> str:
-    risk = "low"
-    for target in targets:
-        cls = target["endpoint_class"]
-        if cls in ("fs.delete", "proc.exec") or "destructive" in target:
-            return "high"
-        if cls in ("fs.write", "net.http", "net.dns"):
-            risk = "medium"
-    return risk
-
-
 def _evaluate_script(policy: Policy, intent: NormalizedIntent) -> Decision:
+    """Steps as single intents, most restrictive wins, then the policy's ``scripts`` block.
+
+    ``matched_rule`` joins each step's matched rule (sorted, unique strings), as the reference.
+    """
     assert intent.script is not None
     verdict = "allow"
     reasons: set[str] = set()
@@ -364,8 +446,11 @@ def _evaluate_script(policy: Policy, intent: NormalizedIntent) -> Decision:
     distinct = False
     rate_limits: list[tuple[str, RateLimit]] = []
     budgets: list[tuple[str, RateLimit]] = []
+    risk_classes: set[str] = set()
+    requirements: dict[str, Any] = {}
     steps = []
-    for index in range(len(intent.script["steps"])):
+    count = len(intent.script["steps"])
+    for index in range(count):
         step = intent.step(index)
         outcome = _evaluate_single(policy, step)
         steps.append(
@@ -388,7 +473,20 @@ def _evaluate_script(policy: Policy, intent: NormalizedIntent) -> Decision:
         distinct = distinct or outcome.require_distinct_approvers
         rate_limits.extend(outcome.rate_limits)
         budgets.extend(outcome.destructive_budgets)
-    names = tuple(sorted(matched))
+        risk_classes.add(script_policy.step_risk(step.targets))
+        if outcome.require_delegation or outcome.require_broker_credential:
+            requirements = _merge_requirements(requirements, outcome)
+    verdict, min_approvals = script_policy.apply_script_policy(
+        policy.scripts,
+        count,
+        risk_classes,
+        verdict,
+        reasons,
+        violations,
+        min_approvals,
+        most_restrictive,
+    )
+    names = tuple(sorted({n for m in matched for n in m.split(",")}))
     return Decision(
         verdict,
         sorted(reasons),
@@ -405,4 +503,22 @@ def _evaluate_script(policy: Policy, intent: NormalizedIntent) -> Decision:
         rate_limits=tuple(dict.fromkeys(rate_limits)),
         destructive_budgets=tuple(dict.fromkeys(budgets)),
         step_verdicts=steps,
+        composite_risk_class=script_policy.composite_risk(risk_classes),
+        **requirements,
     )
+
+
+def _merge_requirements(current: dict[str, Any], outcome: Decision) -> dict[str, Any]:
+    return {
+        "require_delegation": current.get("require_delegation", False)
+        or outcome.require_delegation,
+        "delegation_scopes": tuple(
+            sorted(set(current.get("delegation_scopes", ())) | set(outcome.delegation_scopes))
+        ),
+        "require_broker_credential": current.get("require_broker_credential", False)
+        or outcome.require_broker_credential,
+        "broker_reference": current.get("broker_reference") or outcome.broker_reference,
+        "broker_scopes": tuple(
+            sorted(set(current.get("broker_scopes", ())) | set(outcome.broker_scopes))
+        ),
+    }

@@ -1073,6 +1073,9 @@ class NormalizedIntent:
         }
         if step.get("arg_provenance"):
             doc["arg_provenance"] = step["arg_provenance"]
+        for shared in ("skill_provenance", "delegation"):  # steps keep the script's own
+            if shared in self.doc:
+                doc[shared] = self.doc[shared]
         return NormalizedIntent(doc, self.created_at)
 
 

@@ -19,7 +19,10 @@ import yaml
 
 from gait.canon import digest
 from gait.errors import InvalidInput
+from gait.gate import policy_keys
 from gait.gate.intent import DISCOVERY_METHODS, ENDPOINT_CLASSES
+from gait.gate.mcp_trust import MCPTrustPolicy, compile_mcp_trust
+from gait.gate.scripts import ScriptPolicy, compile_scripts
 
 POLICY_SCHEMA_ID = "gait.gate.policy"
 POLICY_SCHEMA_VERSION = "1.0.0"
@@ -27,6 +30,24 @@ VERDICTS = ("allow", "dry_run", "require_approval", "block")
 VERDICT_RANK = {name: rank for rank, name in enumerate(VERDICTS)}
 REQUIRED_FIELDS = frozenset(
     {"targets", "arg_provenance", "endpoint_class", "delegation", "context_evidence"}
+)
+REQUIRED_HIGH_RISK_FIELDS = frozenset(
+    {
+        "agent_id",
+        "agent_identity",
+        "run_id",
+        "workflow_id",
+        "repo",
+        "environment",
+        "credential_ref",
+        "credential_source",
+        "credential_access_type",
+        "credential_issuer",
+        "credential_ttl_seconds",
+        "approval_ref",
+        "wrkr_inventory_ref",
+        "agent_action_bom_ref",
+    }
 )
 RATE_SCOPES = frozenset({"tool", "identity", "tool_identity"})
 RATE_WINDOWS = frozenset({"minute", "hour"})
@@ -37,22 +58,14 @@ LEGACY_KEYS = frozenset(
     {"version", "name", "boundaries", "defaults", "trust_sources", "unknown_server"}
 )
 # Keys the reference knows but this project does not evaluate: refused, never ignored.
-UNSUPPORTED_TOP = frozenset({"scripts", "mcp_trust"})
-UNSUPPORTED_FAIL_CLOSED = frozenset({"required_high_risk_fields"})
+UNSUPPORTED_TOP: frozenset[str] = frozenset()
+UNSUPPORTED_FAIL_CLOSED: frozenset[str] = frozenset()
 UNSUPPORTED_RULE = frozenset(
     {
-        "require_context_evidence",
-        "required_context_evidence_mode",
-        "max_context_age_seconds",
-        "require_broker_credential",
-        "broker_reference",
-        "broker_scopes",
         "agent_identity",
         "credential",
         "credentials",
-        "freeze_window",
         "freeze_windows",
-        "sandbox",
         "kill_switch",
         "context_evidence",
         "delegation",
@@ -62,17 +75,6 @@ UNSUPPORTED_RULE = frozenset(
 )
 UNSUPPORTED_MATCH = frozenset(
     {
-        "skill_publishers",
-        "skill_sources",
-        "context_tool_names",
-        "context_data_classes",
-        "context_endpoint_classes",
-        "context_autonomy_levels",
-        "require_delegation",
-        "allowed_delegator_identities",
-        "allowed_delegate_identities",
-        "delegation_scopes",
-        "max_delegation_depth",
         "agent_ids",
         "agent_identity",
         "credential_sources",
@@ -144,6 +146,7 @@ _MATCH_SPEC = {
     "provenance_sources": STRS,
     "environments": STRS,
     "args": ("list", _ARG_CONSTRAINT_SPEC),
+    **policy_keys.MATCH_SPEC,
 }
 _RULE_SPEC = {
     "name": STR,
@@ -179,14 +182,21 @@ _RULE_SPEC = {
         "reason_code": STR,
         "violation": STR,
     },
+    **policy_keys.RULE_SPEC,
 }
 _POLICY_SPEC = {
     "schema_id": STR,
     "schema_version": STR,
     "default_verdict": STR,
     "default_action": STR,
-    "fail_closed": {"enabled": BOOL, "risk_classes": STRS, "required_fields": STRS},
+    "fail_closed": {
+        "enabled": BOOL,
+        "risk_classes": STRS,
+        "required_fields": STRS,
+        **policy_keys.FAIL_CLOSED_SPEC,
+    },
     "rules": ("list", _RULE_SPEC),
+    **policy_keys.TOP_SPEC,
 }
 
 
@@ -495,6 +505,8 @@ class Rule:
     provenance_sources: frozenset[str] | None
     arg_constraints: tuple[ArgConstraint, ...]
     default_reasons: tuple[str, ...] = field(default=())
+    # The reference's further keys (gait.gate.policy_keys); None when the rule uses none.
+    extras: policy_keys.RuleExtras | None = None
     # Derived in __post_init__ for the evaluation hot path; never compared or printed.
     # ``checks``: one predicate per match key the rule sets, in rule_matches' order.
     checks: tuple[Callable[[Any], bool], ...] = field(init=False, repr=False, compare=False)
@@ -507,7 +519,9 @@ class Rule:
     def __post_init__(self) -> None:
         # object.__setattr__: the dataclass is frozen; these are set once, at construction.
         object.__setattr__(self, "checks", _match_checks(self))
-        object.__setattr__(self, "fixed_outcome", self.dataflow is None and self.endpoint is None)
+        fixed = self.dataflow is None and self.endpoint is None
+        fixed = fixed and (self.extras is None or not self.extras.constraints)
+        object.__setattr__(self, "fixed_outcome", fixed)
         object.__setattr__(self, "sorted_reasons", tuple(sorted(set(self.default_reasons))))
         object.__setattr__(self, "sorted_violations", tuple(sorted(set(self.violations))))
 
@@ -533,6 +547,8 @@ def _match_checks(rule: Rule) -> tuple[Callable[[Any], bool], ...]:
     if rule.provenance_sources is not None:
         checks.append(_any_provenance(rule.provenance_sources))
     checks.extend(_arg_holds(constraint) for constraint in rule.arg_constraints)
+    if rule.extras is not None:
+        checks.extend(rule.extras.checks)
     return tuple(checks)
 
 
@@ -622,6 +638,10 @@ class Policy:
     digest: str
     normalized: dict[str, Any]
     uses_rate_limits: bool
+    scripts: ScriptPolicy = field(default_factory=ScriptPolicy)
+    mcp_trust: MCPTrustPolicy | None = None
+    required_high_risk_fields: tuple[str, ...] = ()
+    uses_clock: bool = False  # a freeze window or agent-expiry rule reads the evaluation time
     # Rule index by tool name (see _rules_by_tool), derived from ``rules`` in __post_init__.
     rules_by_tool: dict[str, tuple[Rule, ...]] = field(init=False, repr=False, compare=False)
     rules_for_any_tool: tuple[Rule, ...] = field(init=False, repr=False, compare=False)
@@ -853,6 +873,12 @@ def compile_policy(data: dict[str, Any]) -> Policy:
     for name in fc_fields:
         if name not in REQUIRED_FIELDS:
             raise _err(f"unsupported fail_closed required_field: {name}")
+    fc_high_risk = _norm_list(fail_closed.get("required_high_risk_fields"), lower=True)
+    for name in fc_high_risk:
+        if name not in REQUIRED_HIGH_RISK_FIELDS:
+            raise _err(f"unsupported fail_closed required_high_risk_field: {name}")
+    mcp_trust, mcp_payload = compile_mcp_trust(data.get("mcp_trust"))
+    scripts, scripts_payload = compile_scripts(data.get("scripts"))
 
     rules_raw = data.get("rules") or []
     compiled: list[Rule] = []
@@ -873,6 +899,8 @@ def compile_policy(data: dict[str, Any]) -> Policy:
         "RiskClasses": fc_risk,
         "RequiredFields": fc_fields,
     }
+    if fc_high_risk:
+        fc_payload["RequiredHighRiskFields"] = fc_high_risk
     normalized = {
         "SchemaID": schema_id,
         "SchemaVersion": schema_version,
@@ -880,6 +908,10 @@ def compile_policy(data: dict[str, Any]) -> Policy:
         "FailClosed": fc_payload,
         "Rules": [p[2] for p in payloads],
     }
+    if scripts_payload:
+        normalized["Scripts"] = scripts_payload
+    if mcp_payload:
+        normalized["MCPTrust"] = mcp_payload
     return Policy(
         schema_id=schema_id,
         schema_version=schema_version,
@@ -891,6 +923,10 @@ def compile_policy(data: dict[str, Any]) -> Policy:
         digest=digest(normalized),
         normalized=normalized,
         uses_rate_limits=any(r.rate_limit or r.destructive_budget for r in compiled),
+        scripts=scripts,
+        mcp_trust=mcp_trust,
+        required_high_risk_fields=tuple(fc_high_risk),
+        uses_clock=any(r.extras is not None and r.extras.uses_clock for r in compiled),
     )
 
 
@@ -953,6 +989,7 @@ def _compile_rule(raw: dict[str, Any], where: str) -> tuple[Rule, dict[str, Any]
     budget = _rate(raw.get("destructive_budget"), "destructive_budget", name, strict=True)
     dataflow = _compile_dataflow(raw.get("dataflow") or {}, name)
     endpoint = _compile_endpoint(raw.get("endpoint") or {}, name)
+    extras, extra_match, extra_rule = policy_keys.compile_rule_extras(raw, match, name)
 
     match_payload: dict[str, Any] = {
         "ToolNames": tool_names,
@@ -985,6 +1022,7 @@ def _compile_rule(raw: dict[str, Any], where: str) -> tuple[Rule, dict[str, Any]
         match_payload["Environments"] = environments
     if constraints:
         match_payload["ArgConstraints"] = [c.payload for c in constraints]
+    match_payload.update(extra_match)
 
     payload: dict[str, Any] = {
         "Name": name,
@@ -1006,6 +1044,7 @@ def _compile_rule(raw: dict[str, Any], where: str) -> tuple[Rule, dict[str, Any]
         payload["Dataflow"] = dataflow.payload
     if endpoint:
         payload["Endpoint"] = endpoint.payload
+    payload.update(extra_rule)
 
     target_tests = tuple(
         (key, frozenset(values))
@@ -1052,6 +1091,7 @@ def _compile_rule(raw: dict[str, Any], where: str) -> tuple[Rule, dict[str, Any]
         provenance_sources=frozenset(provenance) or None,
         arg_constraints=constraints,
         default_reasons=tuple(reason_codes) or ("matched_rule_" + sanitize_rule_name(name),),
+        extras=extras,
     )
     return rule, payload
 

@@ -1,0 +1,105 @@
+"""Context evidence and inventory context in policies (issue 15, item 3).
+
+Two rule parts: match keys on the inventory context an intent carries in
+``context.auth_context["wrkr.*"]`` (``context_tool_names`` ...), and the evidence constraint
+(``require_context_evidence``, ``required_context_evidence_mode``, ``max_context_age_seconds``),
+which blocks a matched rule whose intent lacks verified context evidence. Unverified evidence
+claims are stripped before evaluation, so only an envelope the gate verified can satisfy it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+_MATCH_KEYS = (
+    ("context_tool_names", "ContextToolNames", "wrkr.tool_name"),
+    ("context_data_classes", "ContextDataClasses", "wrkr.data_class"),
+    ("context_endpoint_classes", "ContextEndpointClasses", "wrkr.endpoint_class"),
+    ("context_autonomy_levels", "ContextAutonomyLevels", "wrkr.autonomy_level"),
+)
+
+
+def compile_match(match: dict[str, Any], payload: dict[str, Any]) -> list[Callable[[Any], bool]]:
+    from gait.gate.policy_keys import norm
+
+    checks = []
+    for key, field_name, context_key in _MATCH_KEYS:
+        values = norm(match.get(key), lower=True)
+        if values:
+            payload[field_name] = values
+            checks.append(_context_in(context_key, frozenset(values)))
+    return checks
+
+
+def _context_in(key: str, allowed: frozenset[str]) -> Callable[[Any], bool]:
+    def check(intent: Any) -> bool:
+        auth = intent.context.get("auth_context") or {}
+        value = auth.get(key)
+        if not isinstance(value, str):
+            return False
+        text = value.strip().lower()
+        return bool(text) and text in allowed
+
+    return check
+
+
+def compile_rule(raw: dict[str, Any], payload: dict[str, Any], name: str) -> Any:
+    from gait.gate.policy_keys import err
+
+    mode = (raw.get("required_context_evidence_mode") or "").strip().lower()
+    if mode and mode != "required":
+        raise err(f"required_context_evidence_mode must be required for {name}")
+    require = bool(raw.get("require_context_evidence"))
+    if require and not mode:
+        mode = "required"
+    max_age = raw.get("max_context_age_seconds") or 0
+    if max_age < 0:
+        raise err(f"max_context_age_seconds must be >= 0 for {name}")
+    if require:
+        payload["RequireContextEvidence"] = True
+    if mode:
+        payload["RequiredContextEvidenceMode"] = mode
+    if max_age > 0:
+        payload["MaxContextAgeSeconds"] = max_age
+    if not (require or mode == "required" or max_age > 0):
+        return None
+
+    def constraint(intent: Any, now: Any) -> Any:
+        ctx = intent.context
+        reasons: set[str] = set()
+        violations: set[str] = set()
+        if not ctx.get("context_set_digest", "").strip():
+            reasons |= {"context_evidence_missing", "context_set_digest_missing"}
+            violations.add("missing_context_evidence")
+        if mode == "required" and ctx.get("context_evidence_mode", "").strip() != "required":
+            reasons.add("context_evidence_mode_mismatch")
+            violations.add("context_evidence_mode_violation")
+        if max_age > 0:
+            age = context_age_seconds(ctx.get("auth_context"))
+            if age is None or age > max_age:
+                reasons.add("context_freshness_exceeded")
+                violations.add("context_freshness_violation")
+        if not reasons:
+            return None
+        return "block", reasons, violations, ""
+
+    return constraint
+
+
+def context_age_seconds(auth: Any) -> int | None:
+    """``auth_context.context_age_seconds`` as a non-negative integer, or None."""
+    if not auth or "context_age_seconds" not in auth:
+        return None
+    value = auth["context_age_seconds"]
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float):
+        return None if value < 0 else int(value)
+    if isinstance(value, str):
+        text = value.strip()
+        if text.isdigit():
+            return int(text)
+    return None
