@@ -289,11 +289,96 @@ def normalize_input(
     mode = capture_mode or _text(record.get("capture_mode"), "capture_mode", default="reference")
     if mode not in model.CAPTURE_MODES:
         raise _fail(f"capture_mode must be reference or raw, not {mode!r}")
+    if record.get("normalization"):
+        record = apply_normalization(record)
     run = normalize_run(record.get("run"), producer_version=producer_version)
     intents = normalize_intents(record.get("intents"), run, mode)
     results = normalize_results(record.get("results"), run, mode, {i["intent_id"] for i in intents})
     refs = normalize_refs(record.get("refs"), run, evidence_mode_default=evidence_mode_default)
     return mode, run, intents, results, refs
+
+
+# The statuses the reference SDK's run session gives a call the gate stopped (the call never
+# produced a result); the runpack format knows only ok and error.
+STOPPED_STATUSES = ("block", "blocked", "require_approval", "dry_run")
+
+
+def _keyed_objects(raw: Any, what: str) -> dict[str, dict[str, Any]]:
+    table = _obj(raw, what)
+    for key, value in table.items():
+        if not isinstance(value, Mapping):
+            raise _fail(f"{what}.{key} must be an object")
+    return {str(k): dict(v) for k, v in table.items()}
+
+
+def apply_normalization(record: dict[str, Any]) -> dict[str, Any]:
+    """The reference's ``normalization`` block, resolved into digests.
+
+    The reference SDK's ``run_session`` records intents and results without digests and puts
+    their payloads under ``normalization.intent_args`` / ``normalization.result_payloads`` (by
+    intent id); ``gait.trace`` receipts named ``trace_<intent_id>`` get their query digest
+    (tool name and args digest) and content digest (the result digest) from those records, and
+    a call the gate stopped (status ``block``, ``require_approval``, ``dry_run``) is an
+    ``error`` result. A digest that is given must match its payload.
+    """
+    norm = _obj(record.get("normalization"), "normalization")
+    intent_args = _keyed_objects(norm.get("intent_args"), "normalization.intent_args")
+    payloads = _keyed_objects(norm.get("result_payloads"), "normalization.result_payloads")
+    out = dict(record)
+    out.pop("normalization", None)
+    args_digests: dict[str, tuple[str, str]] = {}
+    intents = []
+    for i, item in enumerate(record.get("intents") or []):
+        entry = _obj(item, f"intents[{i}]")
+        intent_id = str(entry.get("intent_id", ""))
+        if intent_id in intent_args:
+            computed = digest(intent_args[intent_id])
+            given = entry.get("args_digest")
+            if given and _hex(given, f"intents[{i}].args_digest") != computed:
+                raise _fail(f"intents[{i}].args_digest does not match normalization.intent_args")
+            entry["args_digest"] = computed
+        if entry.get("args_digest") or entry.get("args") is not None:
+            value = entry.get("args_digest") or digest(entry.get("args"))
+            args_digests[intent_id] = (str(entry.get("tool_name", "")), str(value).lower())
+        intents.append(entry)
+    result_digests: dict[str, str] = {}
+    results = []
+    for i, item in enumerate(record.get("results") or []):
+        entry = _obj(item, f"results[{i}]")
+        intent_id = str(entry.get("intent_id", ""))
+        if intent_id in payloads:
+            computed = digest(payloads[intent_id])
+            given = entry.get("result_digest")
+            if given and _hex(given, f"results[{i}].result_digest") != computed:
+                raise _fail(
+                    f"results[{i}].result_digest does not match normalization.result_payloads"
+                )
+            entry["result_digest"] = computed
+        if entry.get("status") in STOPPED_STATUSES:
+            entry["status"] = "error"
+        if entry.get("result_digest") or entry.get("result") is not None:
+            result_digests[intent_id] = str(
+                entry.get("result_digest") or digest(entry.get("result"))
+            ).lower()
+        results.append(entry)
+    out["intents"], out["results"] = intents, results
+    refs = _obj(record.get("refs"), "refs")
+    receipts = []
+    for i, item in enumerate(refs.get("receipts") or []):
+        entry = _obj(item, f"refs.receipts[{i}]")
+        ref_id = str(entry.get("ref_id", ""))
+        intent_id = ref_id.removeprefix("trace_")
+        if entry.get("source_type") == "gait.trace" and ref_id.startswith("trace_"):
+            if intent_id in args_digests and not entry.get("query_digest"):
+                tool_name, args_digest = args_digests[intent_id]
+                entry["query_digest"] = digest({"tool_name": tool_name, "args_digest": args_digest})
+            if intent_id in result_digests and not entry.get("content_digest"):
+                entry["content_digest"] = result_digests[intent_id]
+        receipts.append(entry)
+    if record.get("refs") is not None:
+        refs["receipts"] = receipts
+        out["refs"] = refs
+    return out
 
 
 def jsonl(records: list[dict[str, Any]]) -> bytes:

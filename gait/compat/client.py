@@ -1,0 +1,720 @@
+"""The reference SDK's client functions, decided and recorded in-process by default.
+
+Every function keeps the reference's keyword-only signature. Without ``gait_bin`` (the default
+here, ``"gait"`` there) the work is done in this process by this project's gate, recorder and
+regress core: a gate decision costs microseconds instead of a process. With ``gait_bin`` the
+call runs that binary exactly as the reference SDK does (same argv, same JSON parsing, same
+errors), so code and tests that point at a particular binary keep their behaviour.
+
+Errors raised in-process carry the same types as over a process: ``GaitCommandError`` with the
+CLI contract's exit code, the JSON error document the CLI would have printed as ``stdout``, and
+the stable ``E_*`` code as ``code``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess  # nosec B404 - the gait_bin path runs the binary the caller named
+import tempfile
+import threading
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from gait.compat.models import (
+    DemoCapture,
+    GateEvalResult,
+    IntentArgProvenance,
+    IntentContext,
+    IntentRequest,
+    IntentScript,
+    IntentTarget,
+    RegressInitResult,
+    RunRecordCapture,
+    TraceRecord,
+)
+
+DEFAULT_COMMAND_TIMEOUT_SECONDS = 30.0
+GaitBin = str | Sequence[str] | None
+
+
+class GaitError(RuntimeError):
+    """Base error of the reference SDK API."""
+
+    code: str = ""
+
+
+class GaitCommandError(GaitError):
+    """A gait command (a process, or its in-process equivalent) failed."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        command: Sequence[str],
+        exit_code: int,
+        stdout: str,
+        stderr: str,
+        code: str = "",
+    ) -> None:
+        super().__init__(message)
+        self.command = list(command)
+        self.exit_code = exit_code
+        self.stdout = stdout
+        self.stderr = stderr
+        self.code = code
+
+
+@dataclass(slots=True, frozen=True)
+class _CommandResult:
+    command: list[str]
+    exit_code: int
+    stdout: str
+    stderr: str
+
+
+def capture_intent(
+    *,
+    tool_name: str,
+    args: Mapping[str, Any],
+    context: IntentContext,
+    targets: Sequence[IntentTarget] | None = None,
+    arg_provenance: Sequence[IntentArgProvenance] | None = None,
+    script: IntentScript | None = None,
+    created_at: datetime | None = None,
+    producer_version: str = "0.0.0-dev",
+) -> IntentRequest:
+    """An ``IntentRequest`` from its parts (nothing is evaluated yet)."""
+    return IntentRequest(
+        tool_name=tool_name,
+        args=dict(args),
+        context=context,
+        targets=list(targets or ()),
+        arg_provenance=list(arg_provenance or ()),
+        script=script,
+        created_at=created_at or datetime.now(UTC),
+        producer_version=producer_version,
+    )
+
+
+# --- in-process plumbing ---------------------------------------------------------------------
+
+
+def _in(cwd: str | Path | None, path: str | Path | None) -> Path | None:
+    """``path`` as the binary would see it when run in ``cwd``."""
+    if path is None:
+        return None
+    target = Path(path)
+    if cwd is not None and not target.is_absolute():
+        return Path(cwd) / target
+    return target
+
+
+def _describe(*argv: Any) -> list[str]:
+    """The command line an in-process call stands for (for messages and ``.command``)."""
+    return ["gait", *(str(a) for a in argv if a is not None)]
+
+
+def _command_error(exc: Exception, command: list[str]) -> GaitCommandError:
+    """A ``GaitCommandError`` for an error raised by this project's core."""
+    from gait.errors import GaitError as CoreError
+
+    if isinstance(exc, CoreError):
+        doc: dict[str, Any] = {
+            "ok": False,
+            "error": exc.message,
+            "error_code": exc.code,
+            "error_category": exc.category,
+        }
+        if exc.hint:
+            doc["hint"] = exc.hint
+        return GaitCommandError(
+            exc.message,
+            command=command,
+            exit_code=int(exc.exit_code),
+            stdout=json.dumps(doc, sort_keys=True),
+            stderr="",
+            code=exc.code,
+        )
+    message = f"{type(exc).__name__}: {exc}"
+    return GaitCommandError(
+        message,
+        command=command,
+        exit_code=1,
+        stdout=json.dumps({"ok": False, "error": message, "error_code": "E_INTERNAL"}),
+        stderr="",
+        code="E_INTERNAL",
+    )
+
+
+class _GateCache:
+    """Compiled gates by everything that shapes one: policy file state, keys, mode, home.
+
+    A policy file is re-read when its size or mtime changes, so an edited policy is picked up
+    by the next decision without reloading the process.
+    """
+
+    def __init__(self) -> None:
+        self._gates: dict[tuple[Any, ...], Any] = {}
+        self._lock = threading.Lock()
+
+    def get(self, key: tuple[Any, ...], build: Any) -> Any:
+        gate = self._gates.get(key)
+        if gate is None:
+            with self._lock:
+                gate = self._gates.get(key)
+                if gate is None:
+                    gate = build()
+                    if len(self._gates) > 64:
+                        self._gates.clear()
+                    self._gates[key] = gate
+        return gate
+
+
+_GATES = _GateCache()
+
+
+def _file_state(path: Path) -> tuple[str, int, int]:
+    try:
+        info = path.stat()
+    except OSError:
+        return str(path), -1, -1
+    return str(path.resolve()), info.st_mtime_ns, info.st_size
+
+
+def _open_gate(
+    policy: Path,
+    *,
+    key_mode: str,
+    private_key: Path | None,
+    private_key_env: str | None,
+    approval_public_key: Path | None,
+    approval_public_key_env: str | None,
+    trace_dir: Path,
+) -> Any:
+    env_values = tuple(
+        os.environ.get(name, "") if name else "" for name in (private_key_env, "GAIT_HOME")
+    )
+    approval_env = os.environ.get(approval_public_key_env, "") if approval_public_key_env else ""
+    key = (
+        _file_state(policy),
+        key_mode,
+        _file_state(private_key) if private_key else None,
+        private_key_env,
+        env_values,
+        _file_state(approval_public_key) if approval_public_key else None,
+        approval_public_key_env,
+        approval_env,
+        str(trace_dir.resolve()),
+    )
+
+    def build() -> Any:
+        import argparse
+
+        from gait.gate.engine import open_gate
+        from gait.sign.keyring import resolve_signing_key, verify_key_from
+
+        args = argparse.Namespace(
+            key_mode=key_mode,
+            private_key=str(private_key) if private_key else None,
+            private_key_env=private_key_env,
+        )
+
+        def resolve_key() -> tuple[Any, list[str]]:
+            signing_key, _, warnings = resolve_signing_key(args)
+            return signing_key, warnings
+
+        approval = verify_key_from(
+            str(approval_public_key) if approval_public_key else None,
+            approval_public_key_env,
+            "approval public key",
+        )
+        return open_gate(
+            policy,
+            mode=key_mode,
+            resolve_key=resolve_key,
+            approval_keys=[approval] if approval is not None else None,
+            trace_dir=trace_dir,
+        )
+
+    return _GATES.get(key, build)
+
+
+def _read_token(path: Path) -> Any:
+    """A decoded approval token; an unreadable one is ``None`` (invalid, never an allow)."""
+    from gait.canon import loads_strict
+    from gait.errors import GaitError as CoreError
+
+    try:
+        return loads_strict(path.read_bytes(), what=f"approval token {path}")
+    except (OSError, CoreError):
+        return None
+
+
+def gate_decision(
+    intent: IntentRequest | Mapping[str, Any],
+    *,
+    policy_path: str | Path,
+    cwd: str | Path | None = None,
+    trace_out: str | Path | None = None,
+    approval_token: str | Path | Sequence[str | Path] | None = None,
+    key_mode: str = "dev",
+    private_key: str | Path | None = None,
+    private_key_env: str | None = None,
+    approval_public_key: str | Path | None = None,
+    approval_public_key_env: str | None = None,
+    trace_dir: str | Path = "gait-out/traces",
+) -> GateEvalResult:
+    """One gate decision in this process: the ``evaluate_gate`` of ``gait_bin=None``.
+
+    The same gate ``gait gate eval`` runs (policy, fail-closed rules, rate limits, approvals,
+    a signed trace and a decision-log line), cached per policy file and key, so a decision
+    costs the evaluation and the trace, not a process and a policy parse.
+    """
+    policy = _in(cwd, policy_path)
+    assert policy is not None
+    command = _describe("gate", "eval", "--policy", policy_path, "--json")
+    doc = intent.to_dict() if isinstance(intent, IntentRequest) else dict(intent)
+    try:
+        gate = _open_gate(
+            policy,
+            key_mode=key_mode,
+            private_key=_in(cwd, private_key),
+            private_key_env=private_key_env,
+            approval_public_key=_in(cwd, approval_public_key),
+            approval_public_key_env=approval_public_key_env,
+            trace_dir=_in(cwd, trace_dir) or Path(trace_dir),
+        )
+        tokens: list[Any] = []
+        if approval_token is not None:
+            paths = (
+                [approval_token]
+                if isinstance(approval_token, (str, Path))
+                else list(approval_token)
+            )
+            tokens = [_read_token(_in(cwd, p) or Path(p)) for p in paths]
+        outcome = gate.decide(doc, approval_tokens=tokens, trace_out=_in(cwd, trace_out))
+    except Exception as exc:  # noqa: BLE001 - every failure becomes the SDK's command error
+        raise _command_error(exc, command) from exc
+    return GateEvalResult.from_dict(outcome.payload(), exit_code=outcome.exit_code)
+
+
+def evaluate_gate(
+    *,
+    policy_path: str | Path,
+    intent: IntentRequest,
+    gait_bin: GaitBin = None,
+    cwd: str | Path | None = None,
+    trace_out: str | Path | None = None,
+    approval_token: str | Path | None = None,
+    key_mode: str = "dev",
+    private_key: str | Path | None = None,
+    private_key_env: str | None = None,
+    approval_public_key: str | Path | None = None,
+    approval_public_key_env: str | None = None,
+    approval_private_key: str | Path | None = None,
+    approval_private_key_env: str | None = None,
+    delegation_token: str | Path | None = None,
+    delegation_token_chain: Sequence[str | Path] | None = None,
+    delegation_public_key: str | Path | None = None,
+    delegation_public_key_env: str | None = None,
+    delegation_private_key: str | Path | None = None,
+    delegation_private_key_env: str | None = None,
+) -> GateEvalResult:
+    """Decide one intent: exit codes 0 (allow, dry_run), 3 (block) and 4 (approval) return a
+    ``GateEvalResult``; anything else raises ``GaitCommandError``."""
+    if gait_bin is None:
+        if delegation_token is not None or delegation_token_chain:
+            raise GaitCommandError(
+                "delegation tokens are evaluated by the gait binary only; pass gait_bin",
+                command=_describe("gate", "eval", "--delegation-token", delegation_token),
+                exit_code=6,
+                stdout=json.dumps({"ok": False, "error_code": "E_DELEGATION_UNSUPPORTED"}),
+                stderr="",
+                code="E_DELEGATION_UNSUPPORTED",
+            )
+        return gate_decision(
+            intent,
+            policy_path=policy_path,
+            cwd=cwd,
+            trace_out=trace_out,
+            approval_token=approval_token,
+            key_mode=key_mode,
+            private_key=private_key,
+            private_key_env=private_key_env,
+            approval_public_key=approval_public_key,
+            approval_public_key_env=approval_public_key_env,
+        )
+    with tempfile.TemporaryDirectory(prefix="gait-intent-") as tmp_dir:
+        intent_path = Path(tmp_dir) / "intent.json"
+        intent_path.write_text(
+            json.dumps(_json_ready(intent.to_dict()), indent=2) + "\n", encoding="utf-8"
+        )
+        command = _command_prefix(gait_bin) + [
+            "gate",
+            "eval",
+            "--policy",
+            str(policy_path),
+            "--intent",
+            str(intent_path),
+            "--key-mode",
+            key_mode,
+            "--json",
+        ]
+        for flag, value in (
+            ("--trace-out", trace_out),
+            ("--approval-token", approval_token),
+            ("--delegation-token", delegation_token),
+        ):
+            if value is not None:
+                command += [flag, str(value)]
+        if delegation_token_chain:
+            command += [
+                "--delegation-token-chain",
+                ",".join(str(value) for value in delegation_token_chain),
+            ]
+        for flag, value in (
+            ("--private-key", private_key),
+            ("--private-key-env", private_key_env),
+            ("--approval-public-key", approval_public_key),
+            ("--approval-public-key-env", approval_public_key_env),
+            ("--approval-private-key", approval_private_key),
+            ("--approval-private-key-env", approval_private_key_env),
+            ("--delegation-public-key", delegation_public_key),
+            ("--delegation-public-key-env", delegation_public_key_env),
+            ("--delegation-private-key", delegation_private_key),
+            ("--delegation-private-key-env", delegation_private_key_env),
+        ):
+            if value:
+                command += [flag, str(value)]
+        result = _run_command(command, cwd=cwd)
+        payload = _require_json(result, "gait gate eval")
+        if result.exit_code in (0, 3, 4):
+            return GateEvalResult.from_dict(payload, exit_code=result.exit_code)
+        raise _failed(result, payload, "gait gate eval failed")
+
+
+def write_trace(*, trace_path: str | Path, destination_path: str | Path) -> Path:
+    """Copy a gate trace to ``destination_path`` after checking it is one."""
+    source = Path(trace_path)
+    if not source.exists():
+        raise GaitError(f"trace file not found: {source}")
+    try:
+        trace = TraceRecord.from_dict(json.loads(source.read_text(encoding="utf-8")))
+    except (ValueError, KeyError, TypeError) as exc:
+        raise GaitError(f"not a gate trace: {source}: {exc}") from exc
+    if trace.schema_id != "gait.gate.trace":
+        raise GaitError(f"unexpected trace schema_id: {trace.schema_id}")
+    destination = Path(destination_path)
+    destination.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copy2(source, destination)
+    return destination
+
+
+def capture_demo_runpack(*, gait_bin: GaitBin = None, cwd: str | Path | None = None) -> DemoCapture:
+    """Run the offline demo (a signed three-call runpack, verified)."""
+    if gait_bin is None:
+        return _demo_in_process(cwd)
+    result = _run_command(_command_prefix(gait_bin) + ["demo", "--json"], cwd=cwd)
+    payload = _require_json(result, "gait demo")
+    if result.exit_code != 0:
+        raise _failed(result, payload, "gait demo failed")
+    return _demo_capture(payload, result.stdout)
+
+
+def _demo_capture(payload: dict[str, Any], raw_output: str) -> DemoCapture:
+    if not payload.get("ok", False):
+        raise GaitError("gait demo returned ok=false")
+    run_id = str(payload.get("run_id", ""))
+    bundle_path = str(payload.get("bundle", ""))
+    if not run_id or not bundle_path:
+        raise GaitError("gait demo JSON response is missing run_id or bundle")
+    return DemoCapture(
+        run_id=run_id,
+        bundle_path=bundle_path,
+        ticket_footer=str(payload.get("ticket_footer", "")),
+        verified=str(payload.get("verify", "")).strip().lower() == "ok",
+        raw_output=raw_output,
+    )
+
+
+def _demo_in_process(cwd: str | Path | None) -> DemoCapture:
+    command = _describe("demo", "--json")
+    try:
+        from gait.demo import RUN_ID, demo_input
+        from gait.runpack.resolve import remember
+        from gait.runpack.verify import VerifyOptions, verify_runpack
+        from gait.runpack.writer import default_path, write_record_input
+        from gait.sign.keyring import ensure_dev_key, load_keyring
+
+        key, _ = ensure_dev_key()
+        shown = default_path(RUN_ID, "gait-out")
+        path = _in(cwd, shown) or shown
+        written = write_record_input(
+            demo_input(), path, signing_keys=[key], evidence_mode_default=""
+        )
+        remember(written.path, RUN_ID)
+        keyring = load_keyring()
+        report = verify_runpack(
+            written.path, VerifyOptions(keys=tuple(keyring.trusted_keys()), keyring=keyring)
+        )
+    except Exception as exc:  # noqa: BLE001
+        raise _command_error(exc, command) from exc
+    payload = {
+        "ok": report.ok,
+        "run_id": RUN_ID,
+        "bundle": f"./{shown.as_posix()}",
+        "ticket_footer": written.ticket_footer,
+        "verify": "ok" if report.ok else "failed",
+    }
+    return _demo_capture(payload, json.dumps(payload, sort_keys=True) + "\n")
+
+
+def create_regress_fixture(
+    *,
+    from_run: str,
+    gait_bin: GaitBin = None,
+    cwd: str | Path | None = None,
+) -> RegressInitResult:
+    """``gait regress init --from RUN``: a fixture (runpack, fixture.json, gait.yaml entry)."""
+    if gait_bin is None:
+        return _regress_init_in_process(from_run, cwd)
+    command = _command_prefix(gait_bin) + ["regress", "init", "--from", from_run, "--json"]
+    result = _run_command(command, cwd=cwd)
+    payload = _require_json(result, "gait regress init")
+    if result.exit_code != 0:
+        raise _failed(result, payload, "gait regress init failed")
+    if not payload.get("ok", False):
+        raise GaitError("gait regress init returned ok=false")
+    return RegressInitResult.from_dict(payload)
+
+
+def _regress_init_in_process(from_run: str, cwd: str | Path | None) -> RegressInitResult:
+    command = _describe("regress", "init", "--from", from_run, "--json")
+    source = from_run
+    if cwd is not None:
+        for candidate in (Path(cwd) / from_run, Path(cwd) / "gait-out" / f"runpack_{from_run}.zip"):
+            if not Path(from_run).is_absolute() and candidate.is_file():
+                source = str(candidate)
+                break
+    try:
+        from gait.regress.init import init_fixture
+
+        result = init_fixture(source, directory=cwd if cwd is not None else ".")
+    except Exception as exc:  # noqa: BLE001
+        raise _command_error(exc, command) from exc
+    return RegressInitResult.from_dict(result.to_json())
+
+
+def record_runpack(
+    *,
+    record_input: Mapping[str, Any],
+    gait_bin: GaitBin = None,
+    cwd: str | Path | None = None,
+    out_dir: str | Path = "gait-out",
+    capture_mode: str = "reference",
+    context_evidence_mode: str | None = None,
+    context_envelope: str | Path | None = None,
+) -> RunRecordCapture:
+    """``gait run record``: a signed runpack from a record input (run, intents, results,
+    refs, and the reference's ``normalization`` payloads)."""
+    if capture_mode not in {"reference", "raw"}:
+        raise GaitError("capture_mode must be 'reference' or 'raw'")
+    if gait_bin is None:
+        return _record_in_process(
+            record_input, cwd, out_dir, capture_mode, context_evidence_mode, context_envelope
+        )
+    with tempfile.TemporaryDirectory(prefix="gait-run-record-") as tmp_dir:
+        input_path = Path(tmp_dir) / "run_record.json"
+        input_path.write_text(
+            json.dumps(_json_ready(dict(record_input)), indent=2) + "\n", encoding="utf-8"
+        )
+        command = _command_prefix(gait_bin) + [
+            "run",
+            "record",
+            "--input",
+            str(input_path),
+            "--out-dir",
+            str(out_dir),
+            "--capture-mode",
+            capture_mode,
+            "--json",
+        ]
+        if context_evidence_mode:
+            command += ["--context-evidence-mode", str(context_evidence_mode)]
+        if context_envelope is not None:
+            command += ["--context-envelope", str(context_envelope)]
+        result = _run_command(command, cwd=cwd)
+        payload = _require_json(result, "gait run record")
+        if result.exit_code != 0:
+            raise _failed(result, payload, "gait run record failed")
+        if not payload.get("ok", False):
+            raise GaitError("gait run record returned ok=false")
+        return RunRecordCapture(
+            run_id=str(payload.get("run_id", "")),
+            bundle_path=str(payload.get("bundle", "")),
+            manifest_digest=str(payload.get("manifest_digest", "")),
+            ticket_footer=str(payload.get("ticket_footer", "")),
+        )
+
+
+def _record_in_process(
+    record_input: Mapping[str, Any],
+    cwd: str | Path | None,
+    out_dir: str | Path,
+    capture_mode: str,
+    context_evidence_mode: str | None,
+    context_envelope: str | Path | None,
+) -> RunRecordCapture:
+    command = _describe("run", "record", "--out-dir", out_dir, "--capture-mode", capture_mode)
+    if context_envelope is not None:
+        raise GaitCommandError(
+            "context envelopes are read by the gait binary only; pass gait_bin",
+            command=command,
+            exit_code=6,
+            stdout=json.dumps({"ok": False, "error_code": "E_CONTEXT_ENVELOPE_UNSUPPORTED"}),
+            stderr="",
+            code="E_CONTEXT_ENVELOPE_UNSUPPORTED",
+        )
+    try:
+        from gait.runpack.resolve import remember
+        from gait.runpack.writer import write_record_input
+        from gait.sign.keyring import ensure_dev_key
+
+        doc = _json_ready(dict(record_input))
+        key, _ = ensure_dev_key()
+        written = write_record_input(
+            doc,
+            out_dir=_in(cwd, out_dir) or Path(out_dir),
+            capture_mode=capture_mode,
+            signing_keys=[key],
+            evidence_mode_default=context_evidence_mode or "best_effort",
+        )
+        remember(written.path, written.run_id)
+    except GaitError:
+        raise
+    except Exception as exc:  # noqa: BLE001
+        raise _command_error(exc, command) from exc
+    shown = Path(out_dir) / written.path.name
+    return RunRecordCapture(
+        run_id=written.run_id,
+        bundle_path=str(shown),
+        manifest_digest=written.manifest_digest,
+        ticket_footer=written.ticket_footer,
+    )
+
+
+# --- the subprocess path (the reference's behaviour) ----------------------------------------
+
+
+def _require_json(result: _CommandResult, what: str) -> dict[str, Any]:
+    payload = _parse_json_stdout(result.stdout)
+    if payload is None:
+        raise GaitCommandError(
+            f"failed to parse JSON from {what}",
+            command=result.command,
+            exit_code=result.exit_code,
+            stdout=result.stdout,
+            stderr=result.stderr,
+        )
+    return payload
+
+
+def _failed(result: _CommandResult, payload: dict[str, Any], default: str) -> GaitCommandError:
+    return GaitCommandError(
+        str(payload.get("error") or default),
+        command=result.command,
+        exit_code=result.exit_code,
+        stdout=result.stdout,
+        stderr=result.stderr,
+        code=str(payload.get("error_code") or ""),
+    )
+
+
+def _run_command(command: Sequence[str], *, cwd: str | Path | None) -> _CommandResult:
+    argv = list(command)
+    where = str(cwd) if cwd is not None else None
+    try:
+        completed = subprocess.run(  # nosec B603 - argv list, no shell
+            argv,
+            cwd=where,
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=DEFAULT_COMMAND_TIMEOUT_SECONDS,
+        )
+    except FileNotFoundError as exc:
+        missing = str(getattr(exc, "filename", "") or "")
+        if where is not None and (missing == where or not Path(where).exists()):
+            raise GaitCommandError(
+                f"unable to execute command: cwd not found: {where}",
+                command=argv,
+                exit_code=-1,
+                stdout="",
+                stderr=str(exc),
+            ) from exc
+        binary = argv[0] if argv else "gait"
+        raise GaitCommandError(
+            f"unable to execute '{binary}': binary not found. Install gait and put it on PATH, "
+            "pass gait_bin explicitly, or leave gait_bin unset to decide in-process.",
+            command=argv,
+            exit_code=127,
+            stdout="",
+            stderr=str(exc),
+        ) from exc
+    except subprocess.TimeoutExpired as exc:
+        raise GaitCommandError(
+            "gait command timed out",
+            command=argv,
+            exit_code=-1,
+            stdout=str(exc.stdout or ""),
+            stderr=str(exc.stderr or ""),
+        ) from exc
+    return _CommandResult(
+        command=argv,
+        exit_code=completed.returncode,
+        stdout=completed.stdout,
+        stderr=completed.stderr,
+    )
+
+
+def _parse_json_stdout(stdout: str) -> dict[str, Any] | None:
+    text = stdout.strip()
+    if not text:
+        return None
+    try:
+        parsed = json.loads(text)
+    except json.JSONDecodeError:
+        return None
+    return parsed if isinstance(parsed, dict) else None
+
+
+def _command_prefix(gait_bin: str | Sequence[str]) -> list[str]:
+    if isinstance(gait_bin, str):
+        return [gait_bin]
+    return [str(part) for part in gait_bin]
+
+
+def _json_ready(value: Any, what: str = "Gait JSON payloads") -> Any:
+    """A JSON value, converting what the reference converts (paths, datetimes, models)."""
+    if isinstance(value, Mapping):
+        return {str(key): _json_ready(item, what) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_json_ready(item, what) for item in value]
+    if isinstance(value, set):
+        raise TypeError(f"set values are not supported in {what}; convert to a list")
+    if value is None or isinstance(value, (str, int, float, bool)):
+        return value
+    if isinstance(value, Path):
+        return str(value)
+    if isinstance(value, datetime):
+        return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
+    for method in ("model_dump", "dict", "to_dict"):
+        convert = getattr(value, method, None)
+        if callable(convert):
+            return _json_ready(convert(), what)
+    raise TypeError(f"unsupported JSON value in {what}: {type(value).__name__}")

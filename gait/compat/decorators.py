@@ -1,0 +1,97 @@
+"""``gate_tool``: the reference SDK's decorator, gating every call of a tool function."""
+
+from __future__ import annotations
+
+import functools
+import inspect
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import Any, ParamSpec, TypeVar, cast
+
+from gait.compat.adapter import GateEnforcementError, ToolAdapter
+from gait.compat.client import capture_intent
+from gait.compat.models import IntentArgProvenance, IntentContext, IntentTarget
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+CallArgs = tuple[tuple[Any, ...], Mapping[str, Any]]
+ArgsMapper = Callable[[tuple[Any, ...], Mapping[str, Any]], Mapping[str, Any]]
+ContextResolver = Callable[[tuple[Any, ...], Mapping[str, Any]], IntentContext]
+TargetsResolver = Callable[[tuple[Any, ...], Mapping[str, Any]], Sequence[IntentTarget]]
+ArgProvenanceResolver = Callable[
+    [tuple[Any, ...], Mapping[str, Any]], Sequence[IntentArgProvenance]
+]
+PathResolver = Callable[[tuple[Any, ...], Mapping[str, Any]], str | Path | None]
+
+
+def gate_tool(
+    *,
+    adapter: ToolAdapter,
+    context: IntentContext | ContextResolver,
+    tool_name: str | None = None,
+    args_mapper: ArgsMapper | None = None,
+    targets: Sequence[IntentTarget] | TargetsResolver | None = None,
+    arg_provenance: Sequence[IntentArgProvenance] | ArgProvenanceResolver | None = None,
+    trace_out: str | Path | PathResolver | None = None,
+    cwd: str | Path | PathResolver | None = None,
+) -> Callable[[Callable[P, R]], Callable[P, R]]:
+    """Gate each call of the decorated function; it runs only on ``allow``.
+
+    Fails closed: any other verdict (``dry_run`` included) raises ``GateEnforcementError``
+    and the body does not run. Resolvers receive the call's ``(args, kwargs)``.
+    """
+
+    def decorate(function: Callable[P, R]) -> Callable[P, R]:
+        signature = inspect.signature(function)
+        name = tool_name or function.__name__
+
+        @functools.wraps(function)
+        def gated(*args: P.args, **kwargs: P.kwargs) -> R:
+            payload = (
+                dict(args_mapper(args, kwargs))
+                if args_mapper is not None
+                else _bound_args(signature, args, kwargs)
+            )
+            intent = capture_intent(
+                tool_name=name,
+                args=payload,
+                context=context(args, kwargs) if callable(context) else context,
+                targets=_resolve(targets, args, kwargs),
+                arg_provenance=_resolve(arg_provenance, args, kwargs),
+            )
+            outcome = adapter.execute(
+                intent=intent,
+                executor=lambda _: function(*args, **kwargs),
+                cwd=_resolve_path(cwd, args, kwargs),
+                trace_out=_resolve_path(trace_out, args, kwargs),
+            )
+            if not outcome.executed:
+                raise GateEnforcementError(outcome.decision)
+            return cast(R, outcome.result)
+
+        return gated
+
+    return decorate
+
+
+def _bound_args(
+    signature: inspect.Signature, args: tuple[Any, ...], kwargs: Mapping[str, Any]
+) -> dict[str, Any]:
+    bound = signature.bind_partial(*args, **kwargs)
+    bound.apply_defaults()
+    return {k: v for k, v in bound.arguments.items() if k not in ("self", "cls")}
+
+
+def _resolve(value: Any, args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> list[Any]:
+    if value is None:
+        return []
+    return list(value(args, kwargs) if callable(value) else value)
+
+
+def _resolve_path(
+    value: Any, args: tuple[Any, ...], kwargs: Mapping[str, Any]
+) -> str | Path | None:
+    if value is None:
+        return None
+    return cast("str | Path | None", value(args, kwargs) if callable(value) else value)

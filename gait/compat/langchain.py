@@ -1,0 +1,302 @@
+"""LangChain 1.x: gate every tool call of a ``create_agent`` agent (or a LangGraph ``ToolNode``).
+
+``GaitLangChainMiddleware`` is an ``AgentMiddleware`` whose ``wrap_tool_call`` (and
+``awrap_tool_call``) builds an intent from the tool call, asks the gate and calls the tool only
+on ``allow``. A ``block`` or ``require_approval`` raises ``GateEnforcementError`` out of the
+agent, as the reference does; ``blocked_response="tool_message"`` instead hands the model a
+``ToolMessage`` naming the verdict and reason codes, so the agent can carry on. Inside a
+``run_session`` every attempt, allowed or not, becomes a step of the session's runpack.
+
+For a LangGraph graph of your own, pass the same hooks to ``ToolNode``::
+
+    ToolNode(tools, wrap_tool_call=middleware.wrap_tool_call,
+             awrap_tool_call=middleware.awrap_tool_call)
+
+LangChain is an optional dependency (``pip install 'gait[langchain]'``): this module imports
+without it, and the middleware says how to install it when constructed.
+"""
+
+# mypy: disable-error-code=import-not-found
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Awaitable, Callable, Mapping
+from pathlib import Path
+from typing import Any, Literal, Protocol
+
+from gait.compat.adapter import GateEnforcementError, ToolAdapter
+from gait.compat.client import capture_intent
+from gait.compat.models import (
+    GateEvalResult,
+    IntentContext,
+    IntentRequest,
+    LangChainDecisionMetadata,
+)
+
+_AgentMiddlewareBase: type[Any]
+_ToolCallRequest: Any
+_CallbackHandlerBase: type[Any]
+
+try:
+    from langchain.agents.middleware import AgentMiddleware as _Middleware
+    from langchain.tools.tool_node import ToolCallRequest as _Request
+    from langchain_core.callbacks.base import BaseCallbackHandler as _Handler
+except ImportError as error:
+    _LANGCHAIN_IMPORT_ERROR: ImportError | None = error
+    _AgentMiddlewareBase = object
+    _ToolCallRequest = Any
+    _CallbackHandlerBase = object
+else:
+    _LANGCHAIN_IMPORT_ERROR = None
+    _AgentMiddlewareBase = _Middleware
+    _ToolCallRequest = _Request
+    _CallbackHandlerBase = _Handler
+
+
+class SupportsGaitDecision(Protocol):
+    def on_gait_decision(self, metadata: LangChainDecisionMetadata) -> None:
+        """Receive correlation metadata after each gate decision."""
+
+
+IntentFactory = Callable[[Any], IntentRequest]
+ContextFactory = Callable[[Any], IntentContext]
+TracePathFactory = Callable[[Any], str | Path | None]
+
+
+class GaitLangChainCallbackHandler(_CallbackHandlerBase):  # type: ignore[misc]
+    """Collects the middleware's decision metadata (correlation only: it changes nothing)."""
+
+    def __init__(self, *, sink: Callable[[LangChainDecisionMetadata], None] | None = None) -> None:
+        self.events: list[LangChainDecisionMetadata] = []
+        self._sink = sink
+
+    def on_gait_decision(self, metadata: LangChainDecisionMetadata) -> None:
+        self.events.append(metadata)
+        if self._sink is not None:
+            self._sink(metadata)
+
+
+class GaitLangChainMiddleware(_AgentMiddlewareBase):  # type: ignore[misc]
+    """Gate every tool call of a LangChain agent through a ``ToolAdapter``."""
+
+    def __init__(
+        self,
+        adapter: ToolAdapter,
+        *,
+        context_factory: ContextFactory | None = None,
+        intent_factory: IntentFactory | None = None,
+        cwd: str | Path | None = None,
+        trace_dir: str | Path | None = None,
+        trace_path_factory: TracePathFactory | None = None,
+        callback_handler: SupportsGaitDecision | None = None,
+        producer_version: str = "0.0.0-dev",
+        blocked_response: Literal["raise", "tool_message"] = "raise",
+    ) -> None:
+        _require_langchain()
+        if blocked_response not in ("raise", "tool_message"):
+            raise ValueError("blocked_response must be 'raise' or 'tool_message'")
+        self._adapter = adapter
+        self._context_factory = context_factory
+        self._intent_factory = intent_factory
+        self._cwd = cwd
+        self._trace_dir = Path(trace_dir) if trace_dir is not None else None
+        self._trace_path_factory = trace_path_factory
+        self._callback_handler = callback_handler
+        self._producer_version = producer_version
+        self._blocked_response = blocked_response
+
+    def wrap_tool_call(self, request: Any, handler: Callable[[Any], Any]) -> Any:
+        intent = self._build_intent(request)
+        try:
+            outcome = self._adapter.execute(
+                intent=intent,
+                executor=lambda _: handler(request),
+                cwd=self._cwd,
+                trace_out=self._resolve_trace_path(request),
+            )
+        except GateEnforcementError as error:
+            self._emit(request, intent, error.decision, executed=False)
+            return self._stopped(request, error)
+        if not outcome.executed:
+            self._emit(request, intent, outcome.decision, executed=False)
+            return self._stopped(request, GateEnforcementError(outcome.decision))
+        self._emit(request, intent, outcome.decision, executed=True)
+        return outcome.result
+
+    async def awrap_tool_call(self, request: Any, handler: Callable[[Any], Awaitable[Any]]) -> Any:
+        """The async agent path: the decision is in-process and synchronous, the tool awaited."""
+        intent = self._build_intent(request)
+        trace_out = self._resolve_trace_path(request)
+        adapter = self._adapter
+        decision = adapter.gate_intent(intent=intent, cwd=self._cwd, trace_out=trace_out)
+        from gait.compat.session import get_active_run_session
+
+        session = get_active_run_session()
+        if not (decision.ok and decision.verdict == "allow"):
+            if session is not None:
+                session.record_attempt(intent=intent, decision=decision, executed=False)
+            self._emit(request, intent, decision, executed=False)
+            return self._stopped(request, GateEnforcementError(decision))
+        try:
+            result = await handler(request)
+        except Exception as exc:
+            if session is not None:
+                session.record_attempt(intent=intent, decision=decision, executed=True, error=exc)
+            raise
+        if session is not None:
+            session.record_attempt(intent=intent, decision=decision, executed=True, result=result)
+        self._emit(request, intent, decision, executed=True)
+        return result
+
+    def _stopped(self, request: Any, error: GateEnforcementError) -> Any:
+        if self._blocked_response == "raise":
+            raise error
+        from langchain_core.messages import ToolMessage
+
+        decision = error.decision
+        reasons = ",".join(decision.reason_codes) or "none"
+        call = _tool_call(request)
+        return ToolMessage(
+            content=f"gait gate: verdict={decision.verdict or 'unknown'} reasons={reasons}; "
+            "the tool did not run",
+            tool_call_id=str(call.get("id") or ""),
+            name=str(call.get("name") or ""),
+            status="error",
+        )
+
+    def _build_intent(self, request: Any) -> IntentRequest:
+        if self._intent_factory is not None:
+            return self._intent_factory(request)
+        context = (
+            self._context_factory(request)
+            if self._context_factory is not None
+            else _default_context(request)
+        )
+        call = _tool_call(request)
+        args = call.get("args", {})
+        if not isinstance(args, Mapping):
+            raise TypeError("LangChain tool middleware expected tool_call args to be a mapping")
+        return capture_intent(
+            tool_name=_required(call, "name"),
+            args=dict(args),
+            context=context,
+            producer_version=self._producer_version,
+        )
+
+    def _resolve_trace_path(self, request: Any) -> str | Path | None:
+        if self._trace_path_factory is not None:
+            return self._trace_path_factory(request)
+        if self._trace_dir is None:
+            return None
+        call = _tool_call(request)
+        stem = _filename(_required(call, "name"))
+        call_id = _filename(str(call.get("id", "call")))
+        return self._trace_dir / f"{stem}_{call_id}.json"
+
+    def _emit(
+        self, request: Any, intent: IntentRequest, decision: GateEvalResult, *, executed: bool
+    ) -> None:
+        if self._callback_handler is None:
+            return
+        call_id = _tool_call(request).get("id")
+        metadata = LangChainDecisionMetadata(
+            tool_name=intent.tool_name,
+            tool_call_id=str(call_id) if call_id is not None else None,
+            run_id=_lookup(_runtime_context(request), "run_id"),
+            request_id=intent.context.request_id,
+            auth_context=intent.context.auth_context,
+            trace_path=decision.trace_path,
+            policy_digest=decision.policy_digest,
+            intent_digest=decision.intent_digest or intent.intent_digest,
+            verdict=decision.verdict,
+            executed=executed,
+        )
+        try:
+            self._callback_handler.on_gait_decision(metadata)
+        except Exception:  # noqa: BLE001 - a correlation sink never changes the tool call
+            return
+
+
+def _require_langchain() -> None:
+    if _LANGCHAIN_IMPORT_ERROR is None:
+        return
+    raise ImportError(
+        "LangChain integration requires optional dependencies; install them with "
+        "`pip install 'gait[langchain]'` (langchain>=1.0)."
+    ) from _LANGCHAIN_IMPORT_ERROR
+
+
+def _default_context(request: Any) -> IntentContext:
+    """The intent context from the agent's runtime context (a mapping or an object)."""
+    raw = _runtime_context(request)
+    workspace = os.getcwd()
+    run_id = _lookup(raw, "run_id")
+    return IntentContext(
+        identity=_text(raw, "identity") or "langchain-agent",
+        workspace=_text(raw, "workspace") or workspace,
+        risk_class=_text(raw, "risk_class") or "high",
+        session_id=_lookup(raw, "session_id") or run_id,
+        request_id=_lookup(raw, "request_id") or _tool_call(request).get("id"),
+        auth_context=_mapping(raw, "auth_context"),
+        credential_scopes=_strings(raw, "credential_scopes"),
+        environment_fingerprint=_text(raw, "environment_fingerprint"),
+        context_set_digest=_text(raw, "context_set_digest"),
+        context_evidence_mode=_text(raw, "context_evidence_mode"),
+        context_refs=_strings(raw, "context_refs"),
+    )
+
+
+def _runtime_context(request: Any) -> Any | None:
+    runtime = getattr(request, "runtime", None)
+    return getattr(runtime, "context", None) if runtime is not None else None
+
+
+def _tool_call(request: Any) -> Mapping[str, Any]:
+    payload = getattr(request, "tool_call", None)
+    if not isinstance(payload, Mapping):
+        raise TypeError("LangChain tool middleware expected request.tool_call to be a mapping")
+    return payload
+
+
+def _required(payload: Mapping[str, Any], key: str) -> str:
+    value = payload.get(key)
+    if not isinstance(value, str) or not value.strip():
+        raise ValueError(f"LangChain tool middleware expected non-empty string for {key}")
+    return value
+
+
+def _lookup(context: Any | None, key: str) -> Any | None:
+    if context is None:
+        return None
+    if isinstance(context, Mapping):
+        return context.get(key)
+    return getattr(context, key, None)
+
+
+def _text(context: Any | None, key: str) -> str | None:
+    value = _lookup(context, key)
+    rendered = str(value).strip() if value is not None else ""
+    return rendered or None
+
+
+def _mapping(context: Any | None, key: str) -> dict[str, Any] | None:
+    value = _lookup(context, key)
+    if value is None:
+        return None
+    if not isinstance(value, Mapping):
+        raise TypeError(f"expected {key} to be a mapping")
+    return {str(k): v for k, v in value.items()}
+
+
+def _strings(context: Any | None, key: str) -> list[str]:
+    value = _lookup(context, key)
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise TypeError(f"expected {key} to be a list")
+    return [str(item) for item in value]
+
+
+def _filename(value: str) -> str:
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", value).strip("._") or "trace"

@@ -1,0 +1,253 @@
+"""The reference Python SDK's API (``from gait import ToolAdapter, gate_tool, ...``), in-process.
+
+Real policies, real dev keys, real runpacks: each test goes through the public names a user of
+the reference SDK imports, and checks what this project's CLI then says about the artifacts.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import gait
+from gait import (
+    GaitCommandError,
+    GateEnforcementError,
+    IntentArgProvenance,
+    IntentContext,
+    IntentRequest,
+    IntentTarget,
+    ToolAdapter,
+    capture_demo_runpack,
+    capture_intent,
+    create_regress_fixture,
+    evaluate_gate,
+    gate_tool,
+    record_runpack,
+    run_session,
+    write_trace,
+)
+
+POLICY = """\
+schema_id: gait.gate.policy
+schema_version: 1.0.0
+default_verdict: block
+rules:
+  - name: allow-read
+    priority: 10
+    effect: allow
+    match:
+      tool_names: [tool.read]
+    reason_codes: [read_ok]
+  - name: approve-write
+    priority: 20
+    effect: require_approval
+    match:
+      tool_names: [tool.write]
+    reason_codes: [write_needs_approval]
+  - name: dry-deploy
+    priority: 30
+    effect: dry_run
+    match:
+      tool_names: [tool.deploy]
+    reason_codes: [deploy_dry_run]
+  - name: block-delete
+    priority: 40
+    effect: block
+    match:
+      tool_names: [tool.delete]
+    reason_codes: [destructive_delete]
+    violations: [destructive]
+"""
+
+CONTEXT = IntentContext(identity="alice", workspace="/srv/app", risk_class="high")
+
+
+@pytest.fixture
+def policy(tmp_path: Path) -> Path:
+    path = tmp_path / "policy.yaml"
+    path.write_text(POLICY, encoding="utf-8")
+    return path
+
+
+def intent(tool: str, **args: object) -> IntentRequest:
+    return capture_intent(
+        tool_name=tool,
+        args=args,
+        context=CONTEXT,
+        targets=[IntentTarget(kind="path", value=str(args.get("path", "/srv/app/x")))],
+        arg_provenance=[IntentArgProvenance(arg_path="$.path", source="user")],
+    )
+
+
+def test_evaluate_gate_in_process_matches_the_cli(
+    policy: Path, tmp_path: Path, run_gait, gait_home: Path
+) -> None:
+    cases = {
+        "tool.read": (0, "allow"),
+        "tool.delete": (3, "block"),
+        "tool.write": (4, "require_approval"),
+        "tool.deploy": (0, "dry_run"),
+    }
+    for tool, (exit_code, verdict) in cases.items():
+        request = intent(tool, path="/srv/app/a.txt")
+        result = evaluate_gate(policy_path=policy, intent=request, cwd=tmp_path)
+        assert (result.ok, result.exit_code, result.verdict) == (True, exit_code, verdict)
+        assert result.trace_path and Path(result.trace_path).is_file()
+        intent_file = tmp_path / f"{tool}.json"
+        intent_file.write_text(json.dumps(request.to_dict()), encoding="utf-8")
+        cli = run_gait(
+            "gate", "eval", "--policy", str(policy), "--intent", str(intent_file), "--json",
+            cwd=tmp_path,
+        )  # fmt: skip
+        payload = json.loads(cli.stdout)
+        assert cli.returncode == exit_code
+        assert payload["verdict"] == verdict
+        assert payload["reason_codes"] == result.reason_codes
+        assert payload["intent_digest"] == result.intent_digest
+        assert payload["policy_digest"] == result.policy_digest
+    verified = run_gait("trace", "verify", "gait-out/traces", "--json", cwd=tmp_path)
+    assert verified.returncode == 0, verified.stdout + verified.stderr
+
+
+def test_gate_tool_runs_only_on_allow(policy: Path, tmp_path: Path) -> None:
+    adapter = ToolAdapter(policy_path=policy)
+    calls: list[str] = []
+
+    def tool(name: str):  # noqa: ANN202
+        @gate_tool(adapter=adapter, context=CONTEXT, tool_name=name, cwd=tmp_path)
+        def run(path: str) -> dict[str, str]:
+            calls.append(name)
+            return {"path": path}
+
+        return run
+
+    assert tool("tool.read")("/srv/app/a") == {"path": "/srv/app/a"}
+    for name, verdict in (
+        ("tool.delete", "block"),
+        ("tool.write", "require_approval"),
+        ("tool.deploy", "dry_run"),
+    ):
+        with pytest.raises(GateEnforcementError) as raised:
+            tool(name)("/srv/app/a")
+        assert raised.value.decision.verdict == verdict
+    assert calls == ["tool.read"]
+
+
+def test_trace_out_and_write_trace(policy: Path, tmp_path: Path) -> None:
+    adapter = ToolAdapter(policy_path=policy)
+    decision = adapter.gate_intent(intent=intent("tool.read"), trace_out=tmp_path / "t.json")
+    assert decision.trace_path == str(tmp_path / "t.json")
+    copied = write_trace(trace_path=decision.trace_path, destination_path=tmp_path / "c/t.json")
+    record = json.loads(copied.read_text(encoding="utf-8"))
+    assert record["trace_id"] == decision.trace_id
+    assert record["verdict"] == "allow"
+
+
+def test_errors_are_command_errors_with_codes(tmp_path: Path) -> None:
+    with pytest.raises(GaitCommandError) as raised:
+        evaluate_gate(policy_path=tmp_path / "missing.yaml", intent=intent("tool.read"))
+    assert raised.value.exit_code == 6
+    assert raised.value.code.startswith("E_")
+    assert json.loads(raised.value.stdout)["error_code"] == raised.value.code
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("rules: [", encoding="utf-8")
+    adapter = ToolAdapter(policy_path=bad)
+    ran: list[int] = []
+    with pytest.raises(GaitCommandError):
+        adapter.execute(intent=intent("tool.read"), executor=lambda _: ran.append(1))
+    assert ran == []
+
+
+def test_prod_mode_without_key_fails_closed(policy: Path, tmp_path: Path) -> None:
+    adapter = ToolAdapter(policy_path=policy, key_mode="prod")
+    ran: list[int] = []
+    with pytest.raises(GateEnforcementError) as raised:
+        adapter.execute(intent=intent("tool.read"), executor=lambda _: ran.append(1), cwd=tmp_path)
+    assert raised.value.decision.verdict == "block"
+    assert "fail_closed_signing_key_missing" in raised.value.decision.reason_codes
+    assert ran == []
+
+
+def test_edited_policy_is_picked_up(policy: Path, tmp_path: Path) -> None:
+    adapter = ToolAdapter(policy_path=policy)
+    assert adapter.gate_intent(intent=intent("tool.read"), cwd=tmp_path).verdict == "allow"
+    policy.write_text(POLICY.replace("effect: allow", "effect: block  "), encoding="utf-8")
+    assert adapter.gate_intent(intent=intent("tool.read"), cwd=tmp_path).verdict == "block"
+
+
+def test_run_session_writes_a_runpack_that_verifies_and_regresses(
+    policy: Path, tmp_path: Path, run_gait
+) -> None:
+    adapter = ToolAdapter(policy_path=policy)
+    with run_session(run_id="run_compat", cwd=tmp_path) as session:
+        adapter.execute(intent=intent("tool.read", path="/srv/app/a"), executor=lambda _: {"n": 1})
+        with pytest.raises(GateEnforcementError):
+            adapter.execute(intent=intent("tool.delete", path="/srv/app/a"), executor=print)
+        with pytest.raises(RuntimeError, match="boom"):
+            adapter.execute(
+                intent=intent("tool.read", path="/srv/app/b"),
+                executor=lambda _: (_ for _ in ()).throw(RuntimeError("boom")),
+            )
+    assert [a.status for a in session.attempts] == ["ok", "block", "error"]
+    capture = session.capture
+    assert capture is not None and capture.run_id == "run_compat"
+    assert capture.bundle_path == str(Path("gait-out") / "runpack_run_compat.zip")
+    assert session.record_input is not None
+    assert "normalization" in session.record_input
+    verified = run_gait("verify", capture.bundle_path, "--json", cwd=tmp_path)
+    assert verified.returncode == 0, verified.stdout
+    inspect = json.loads(run_gait("run", "inspect", "run_compat", "--json", cwd=tmp_path).stdout)
+    assert [s["tool_name"] for s in inspect["steps"]] == ["tool.read", "tool.delete", "tool.read"]
+    fixture = create_regress_fixture(from_run="run_compat", cwd=tmp_path)
+    assert fixture.fixture_name == "run_compat"
+    assert (tmp_path / fixture.runpack_path).is_file()
+    regress = run_gait("regress", "run", "--json", cwd=tmp_path)
+    assert regress.returncode == 0, regress.stdout + regress.stderr
+
+
+def test_run_session_through_this_projects_binary(policy: Path, tmp_path: Path, gait_argv) -> None:
+    """``gait_bin`` pointing at this project's CLI: the reference SDK's subprocess path,
+    including its ``normalization`` record input, works end to end."""
+    adapter = ToolAdapter(policy_path=policy, gait_bin=gait_argv)
+    with run_session(run_id="run_cli", gait_bin=gait_argv, cwd=tmp_path) as session:
+        outcome = adapter.execute(intent=intent("tool.read"), executor=lambda _: "ok", cwd=tmp_path)
+        assert outcome.executed and outcome.decision.exit_code == 0
+        with pytest.raises(GateEnforcementError):
+            adapter.execute(intent=intent("tool.delete"), executor=print, cwd=tmp_path)
+    assert session.capture is not None
+    assert (tmp_path / session.capture.bundle_path).is_file()
+    assert [a.verdict for a in session.attempts] == ["allow", "block"]
+
+
+def test_record_runpack_and_demo_in_process(tmp_path: Path, run_gait) -> None:
+    demo = capture_demo_runpack(cwd=tmp_path)
+    assert demo.verified and demo.run_id == "run_demo"
+    assert demo.bundle_path == "./gait-out/runpack_run_demo.zip"
+    assert (tmp_path / demo.bundle_path).is_file()
+    record = {
+        "run": {"run_id": "run_rec", "created_at": "2026-02-12T00:00:00Z"},
+        "intents": [{"intent_id": "i1", "tool_name": "tool.read", "args": {"p": 1}}],
+        "results": [{"intent_id": "i1", "status": "ok", "result": {"n": 2}}],
+        "refs": {"receipts": []},
+    }
+    capture = record_runpack(record_input=record, cwd=tmp_path, out_dir="out")
+    assert capture.bundle_path == str(Path("out") / "runpack_run_rec.zip")
+    assert capture.ticket_footer.startswith("GAIT run_id=run_rec")
+    assert run_gait("verify", capture.bundle_path, cwd=tmp_path).returncode == 0
+
+
+def test_reference_module_paths_and_lazy_import() -> None:
+    from gait import client as client_module
+
+    assert client_module is sys.modules["gait.compat.client"]
+    assert gait.adapter.ToolAdapter is ToolAdapter
+    code = "import gait, sys; print(sorted(m for m in sys.modules if m.startswith('gait.')))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
+    with pytest.raises(AttributeError):
+        gait.NoSuchName  # noqa: B018
