@@ -46,6 +46,13 @@ OPTIONAL: tuple[tuple[str, str, str, str], ...] = (
     ("pytest-xdist", "xdist", "xdist", "parallel regress (pytest --gait -n auto)"),
     ("opentelemetry-sdk", "opentelemetry.sdk", "otel", "the OpenTelemetry exporter"),
 )
+# Agent-framework integrations: (extra, distribution, top-level import, lowest usable version,
+# first unusable version or "", what it gives). Found without importing them (they are slow).
+INTEGRATIONS: tuple[tuple[str, str, str, str, str, str], ...] = (
+    ("langchain", "langchain", "langchain", "1.0", "2", "gait.GaitLangChainMiddleware"),
+    ("openai-agents", "openai-agents", "agents", "0.24", "", "gait.integrations.openai_agents"),
+    ("pydantic-ai", "pydantic-ai-slim", "pydantic_ai", "2.0", "", "gait.integrations.pydantic_ai"),
+)
 # Artifacts every v1 command reads or writes; reserved v1.1 ones are checked too, so a
 # broken install shows before a pack or snapshot fails to validate.
 REQUIRED_SCHEMAS = (
@@ -216,6 +223,44 @@ def check_optional(dist: str, module: str, extra: str, purpose: str) -> Check:
         PASS,
         f"{dist} not installed (optional: {purpose}; pip install 'pytest-gait[{extra}]')",
     )
+
+
+def _version_key(text: str) -> tuple[int, ...]:
+    parts = []
+    for piece in text.split(".")[:3]:
+        digits = "".join(ch for ch in piece if ch.isdigit()) if piece[:1].isdigit() else ""
+        if not digits:
+            break
+        parts.append(int(digits))
+    return tuple(parts)
+
+
+def check_integration(
+    extra: str, dist: str, module: str, low: str, high: str, provides: str
+) -> Check:
+    """Installed and in the supported version range: then ``provides`` works."""
+    check_id = f"integration.{extra}"
+    wanted = f"{dist}>={low}" + (f",<{high}" if high else "")
+    try:
+        found = importlib.util.find_spec(module) is not None
+    except (ImportError, ValueError):
+        found = False
+    if not found:
+        return Check(
+            check_id,
+            PASS,
+            f"{dist} not installed (optional: {provides}; pip install 'gait[{extra}]')",
+        )
+    version = _dist_version(dist)
+    key = _version_key(version)
+    if not key or key < _version_key(low) or (high and key >= _version_key(high)):
+        return Check(
+            check_id,
+            WARN,
+            f"{dist} {version} is installed but {provides} needs {wanted}",
+            fix=_pip(wanted),
+        )
+    return Check(check_id, PASS, f"{dist} {version}: {provides} usable")
 
 
 def check_pytest_plugin() -> Check:
@@ -501,6 +546,10 @@ def run_doctor(options: Options | None = None) -> Report:
     plan += [
         (f"optional.{dist}", lambda d=dist, m=mod, e=extra, p=purpose: check_optional(d, m, e, p))
         for dist, mod, extra, purpose in opts.optional
+    ]
+    plan += [
+        (f"integration.{spec[0]}", lambda spec=spec: check_integration(*spec))
+        for spec in INTEGRATIONS
     ]
     plan += [
         ("pytest_plugin", check_pytest_plugin),

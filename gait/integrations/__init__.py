@@ -1,0 +1,18 @@
+"""Agent-framework integrations: gate and record every tool call an agent makes.
+
+- ``gait.integrations.openai_agents``: OpenAI Agents SDK run hooks and a tool guardrail.
+- ``gait.integrations.pydantic_ai``: a pydantic-ai toolset wrapper.
+- LangChain 1.x: ``gait.GaitLangChainMiddleware`` (``gait.compat.langchain``).
+
+Each framework is an optional extra (``pip install 'gait[openai-agents]'``,
+``'gait[pydantic-ai]'``, ``'gait[langchain]'``) and is imported only by its own module.
+"""
+
+from __future__ import annotations
+
+# Extra name, import name, distribution: what ``gait doctor`` reports on.
+FRAMEWORKS: tuple[tuple[str, str, str], ...] = (
+    ("langchain", "langchain.agents", "langchain"),
+    ("openai-agents", "agents", "openai-agents"),
+    ("pydantic-ai", "pydantic_ai", "pydantic-ai-slim"),
+)

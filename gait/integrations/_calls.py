@@ -1,0 +1,130 @@
+"""One gated, recorded tool call, shared by the framework integrations.
+
+The gate decides through a ``ToolAdapter`` (in-process unless it names a binary); the call is
+recorded into whatever is recording: the reference SDK's active ``run_session`` (as
+``ToolAdapter.execute`` records) and this project's current ``gait.record`` run.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any
+
+from gait.compat.adapter import ToolAdapter
+from gait.compat.client import capture_intent
+from gait.compat.models import GateEvalResult, IntentContext, IntentRequest
+from gait.compat.session import get_active_run_session
+
+ContextSource = IntentContext | Callable[[Any], IntentContext] | None
+
+
+def default_context(identity: str) -> IntentContext:
+    import os
+
+    return IntentContext(identity=identity, workspace=os.getcwd(), risk_class="high")
+
+
+def build_intent(
+    name: str, args: Mapping[str, Any], context: ContextSource, source: Any, identity: str
+) -> IntentRequest:
+    if callable(context):
+        resolved = context(source)
+    else:
+        resolved = context or default_context(identity)
+    return capture_intent(tool_name=name, args=dict(args), context=resolved)
+
+
+def stopped_message(decision: GateEvalResult) -> str:
+    reasons = ",".join(decision.reason_codes) or "none"
+    return (
+        f"gait gate: verdict={decision.verdict or 'unknown'} reasons={reasons}; "
+        "the tool did not run"
+    )
+
+
+class Call:
+    """The bookkeeping of one tool call: decide, then record what happened."""
+
+    def __init__(
+        self,
+        adapter: ToolAdapter | None,
+        intent: IntentRequest,
+        recorder: Any,
+        *,
+        record_now: bool = True,
+    ) -> None:
+        self.intent = intent
+        self.decision: GateEvalResult | None = None
+        if adapter is not None:
+            self.decision = adapter.gate_intent(intent=intent)
+        self.session = get_active_run_session()
+        self.recorder = recorder
+        if recorder is None:
+            from gait.runpack.recorder import current_run
+
+            self.recorder = current_run()
+        self.intent_id = ""
+        if record_now:
+            self.open()
+
+    def use_recorder(self, recorder: Any) -> None:
+        if recorder is not None and not self.intent_id:
+            self.recorder = recorder
+
+    def open(self) -> None:
+        """Record the intent (once), before the tool runs or is refused."""
+        if self.recorder is not None and not self.intent_id:
+            self.intent_id = self.recorder.intent(self.intent.tool_name, self.intent.args)
+
+    @property
+    def allowed(self) -> bool:
+        return self.decision is None or (self.decision.ok and self.decision.verdict == "allow")
+
+    def stopped(self) -> None:
+        assert self.decision is not None
+        if self.session is not None:
+            self.session.record_attempt(intent=self.intent, decision=self.decision, executed=False)
+        if self.recorder is not None:
+            payload = {
+                "executed": False,
+                "verdict": self.decision.verdict,
+                "reason_codes": list(self.decision.reason_codes),
+            }
+            self.recorder.result(self.intent_id, payload, status="error")
+
+    def finished(self, result: Any = None, error: BaseException | None = None) -> None:
+        if self.session is not None and self.decision is not None:
+            self.session.record_attempt(
+                intent=self.intent,
+                decision=self.decision,
+                executed=True,
+                result=result,
+                error=error,
+            )
+        if self.recorder is not None:
+            if error is not None:
+                payload = {"error": str(error), "type": type(error).__name__}
+                self.recorder.result(self.intent_id, payload, status="error")
+            else:
+                self.recorder.result(self.intent_id, _recordable(result))
+
+
+def _recordable(value: Any) -> Any:
+    """Framework results (pydantic models, dataclasses) as JSON values for the recorder."""
+    dump = getattr(value, "model_dump", None)
+    if callable(dump):
+        try:
+            return dump(mode="json")
+        except TypeError:
+            return dump()
+    return value
+
+
+async def run_async(call: Call, invoke: Callable[[], Awaitable[Any]]) -> Any:
+    try:
+        result = await invoke()
+    except Exception as exc:
+        call.finished(error=exc)
+        raise
+    call.finished(result)
+    return result

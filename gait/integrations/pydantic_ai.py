@@ -1,0 +1,65 @@
+"""pydantic-ai: gate and record every tool call of an agent through a toolset wrapper.
+
+::
+
+    from gait import ToolAdapter
+    from gait.integrations.pydantic_ai import GaitToolset
+
+    toolset = GaitToolset(FunctionToolset([read_file, delete_file]),
+                          adapter=ToolAdapter(policy_path="policy.yaml"))
+    agent = Agent(model, toolsets=[toolset])
+
+Each call is decided in-process before the tool runs. A call the gate stops never runs: by
+default the model receives a message naming the verdict and reason codes as the tool's
+result (``on_block="message"``); ``"retry"`` sends it as a ``ModelRetry`` instead, and
+``"raise"`` raises ``GateEnforcementError`` out of the run. Calls are recorded into the active
+``run_session`` and into the current ``gait.record`` run (or ``recorder=``), whichever is open.
+Without ``adapter`` the toolset only records.
+
+pydantic-ai is an optional dependency: ``pip install 'gait[pydantic-ai]'``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Literal
+
+try:
+    from pydantic_ai import ModelRetry, RunContext
+    from pydantic_ai.toolsets import WrapperToolset
+except ImportError as exc:  # pragma: no cover - exercised only without the extra
+    raise ImportError(
+        "gait.integrations.pydantic_ai needs pydantic-ai: pip install 'gait[pydantic-ai]'"
+    ) from exc
+
+from gait.compat.adapter import GateEnforcementError, ToolAdapter
+from gait.integrations._calls import Call, ContextSource, build_intent, run_async, stopped_message
+
+
+@dataclass
+class GaitToolset(WrapperToolset[Any]):
+    """A ``WrapperToolset`` whose ``call_tool`` asks the gate first and records the call."""
+
+    adapter: ToolAdapter | None = None
+    context: ContextSource = None
+    on_block: Literal["message", "retry", "raise"] = "message"
+    recorder: Any = None
+
+    def __post_init__(self) -> None:
+        if self.on_block not in ("message", "retry", "raise"):
+            raise ValueError("on_block must be 'message', 'retry' or 'raise'")
+
+    async def call_tool(
+        self, name: str, tool_args: dict[str, Any], ctx: RunContext[Any], tool: Any
+    ) -> Any:
+        intent = build_intent(name, tool_args, self.context, ctx, "pydantic-ai-agent")
+        call = Call(self.adapter, intent, self.recorder)
+        if not call.allowed:
+            call.stopped()
+            assert call.decision is not None
+            if self.on_block == "raise":
+                raise GateEnforcementError(call.decision)
+            if self.on_block == "retry":
+                raise ModelRetry(stopped_message(call.decision))
+            return stopped_message(call.decision)
+        return await run_async(call, lambda: self.wrapped.call_tool(name, tool_args, ctx, tool))

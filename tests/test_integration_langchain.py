@@ -1,0 +1,173 @@
+"""LangChain 1.x end to end: a ``create_agent`` agent driven by langchain-core's fake chat model.
+
+The model asks for a safe read, then a destructive delete. The middleware lets the read run,
+stops the delete (its function never runs), and the run session writes a runpack that
+verifies, becomes a regress fixture and passes ``pytest --gait``.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+pytest.importorskip(
+    "langchain.agents", reason="LangChain not installed (pip install '.[langchain]')"
+)
+
+from langchain.agents import create_agent  # noqa: E402
+from langchain_core.language_models.fake_chat_models import GenericFakeChatModel  # noqa: E402
+from langchain_core.messages import AIMessage, ToolMessage  # noqa: E402
+from langchain_core.tools import tool  # noqa: E402
+
+from gait import (  # noqa: E402
+    GaitLangChainCallbackHandler,
+    GaitLangChainMiddleware,
+    GateEnforcementError,
+    ToolAdapter,
+    run_session,
+)
+
+POLICY = """\
+default_verdict: block
+rules:
+  - name: allow-read
+    priority: 10
+    effect: allow
+    match:
+      tool_names: [read_file]
+    reason_codes: [read_ok]
+  - name: block-delete
+    priority: 20
+    effect: block
+    match:
+      tool_names: [delete_file]
+    reason_codes: [destructive_delete]
+    violations: [destructive]
+"""
+
+
+class ToolCallingFakeModel(GenericFakeChatModel):
+    """langchain-core's fake chat model, accepting the tools an agent binds."""
+
+    def bind_tools(self, tools: Any, **kwargs: Any) -> Any:
+        return self
+
+
+def scripted_model() -> ToolCallingFakeModel:
+    def call(name: str, call_id: str) -> AIMessage:
+        args = {"path": "/srv/app/data.db"}
+        return AIMessage(content="", tool_calls=[{"name": name, "args": args, "id": call_id}])
+
+    return ToolCallingFakeModel(
+        messages=iter(
+            [call("read_file", "call_1"), call("delete_file", "call_2"), AIMessage("done")]
+        )
+    )
+
+
+@pytest.fixture
+def workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    (tmp_path / "policy.yaml").write_text(POLICY, encoding="utf-8")
+    monkeypatch.chdir(tmp_path)
+    return tmp_path
+
+
+def make_tools(ran: list[str]) -> list[Any]:
+    @tool
+    def read_file(path: str) -> str:
+        """Read a file."""
+        ran.append("read")
+        return f"contents of {path}"
+
+    @tool
+    def delete_file(path: str) -> str:
+        """Delete a file."""
+        ran.append("delete")
+        return "deleted"
+
+    return [read_file, delete_file]
+
+
+def test_create_agent_allows_read_blocks_delete_and_records(workdir: Path, run_gait) -> None:
+    ran: list[str] = []
+    events = GaitLangChainCallbackHandler()
+    middleware = GaitLangChainMiddleware(
+        ToolAdapter(policy_path="policy.yaml"),
+        callback_handler=events,
+        blocked_response="tool_message",
+    )
+    agent = create_agent(model=scripted_model(), tools=make_tools(ran), middleware=[middleware])
+    with run_session(run_id="run_langchain") as session:
+        result = agent.invoke({"messages": [{"role": "user", "content": "clean up"}]})
+
+    assert ran == ["read"]
+    tool_messages = [m for m in result["messages"] if isinstance(m, ToolMessage)]
+    assert tool_messages[0].content == "contents of /srv/app/data.db"
+    assert tool_messages[1].status == "error"
+    assert "verdict=block" in tool_messages[1].content
+    assert "destructive_delete" in tool_messages[1].content
+    assert [(e.tool_name, e.verdict, e.executed) for e in events.events] == [
+        ("read_file", "allow", True),
+        ("delete_file", "block", False),
+    ]
+    assert [a.status for a in session.attempts] == ["ok", "block"]
+    assert session.capture is not None
+    bundle = session.capture.bundle_path
+    assert run_gait("verify", bundle).returncode == 0
+    assert run_gait("regress", "init", "--from", "run_langchain").returncode == 0
+    replay = subprocess.run(
+        [sys.executable, "-m", "pytest", "--gait", "-q", "-p", "no:cacheprovider"],
+        cwd=workdir,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert replay.returncode == 0, replay.stdout[-2000:]
+    assert "passed" in replay.stdout
+
+
+def test_block_raises_by_default_as_the_reference(workdir: Path) -> None:
+    ran: list[str] = []
+    middleware = GaitLangChainMiddleware(ToolAdapter(policy_path="policy.yaml"))
+    agent = create_agent(model=scripted_model(), tools=make_tools(ran), middleware=[middleware])
+    with pytest.raises(GateEnforcementError) as raised:
+        agent.invoke({"messages": [{"role": "user", "content": "clean up"}]})
+    assert raised.value.decision.verdict == "block"
+    assert ran == ["read"]
+
+
+def test_langgraph_tool_node_is_gated(workdir: Path) -> None:
+    from langgraph.graph import END, START, MessagesState, StateGraph
+    from langgraph.prebuilt import ToolNode
+
+    ran: list[str] = []
+    middleware = GaitLangChainMiddleware(
+        ToolAdapter(policy_path="policy.yaml"), blocked_response="tool_message"
+    )
+    node = ToolNode(
+        make_tools(ran),
+        wrap_tool_call=middleware.wrap_tool_call,
+        awrap_tool_call=middleware.awrap_tool_call,
+    )
+    builder = StateGraph(MessagesState)
+    builder.add_node("tools", node)
+    builder.add_edge(START, "tools")
+    builder.add_edge("tools", END)
+    graph = builder.compile()
+    calls = [
+        {"name": "read_file", "args": {"path": "/a"}, "id": "c1", "type": "tool_call"},
+        {"name": "delete_file", "args": {"path": "/a"}, "id": "c2", "type": "tool_call"},
+    ]
+    with run_session(run_id="run_toolnode") as session:
+        out = graph.invoke({"messages": [AIMessage(content="", tool_calls=calls)]})
+    contents = {m.tool_call_id: m.content for m in out["messages"] if isinstance(m, ToolMessage)}
+    assert contents["c1"] == "contents of /a"
+    assert "verdict=block" in contents["c2"]
+    assert ran == ["read"]
+    assert sorted(a.verdict for a in session.attempts) == ["allow", "block"]
+    assert session.capture is not None
+    assert Path(session.capture.bundle_path).is_file()

@@ -1,0 +1,153 @@
+"""OpenAI Agents SDK end to end, offline: ``Runner.run`` with a scripted ``Model``.
+
+The model asks for a safe read and a destructive delete; the guardrail lets the read run and
+rejects the delete (its function never runs; the model is told why), the hooks and the
+guardrail record both attempts, and the runpack verifies, becomes a regress fixture and passes
+``pytest --gait``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+pytest.importorskip("agents", reason="openai-agents not installed (pip install '.[openai-agents]')")
+
+from agents import Agent, Runner, function_tool  # noqa: E402
+from agents.exceptions import ToolInputGuardrailTripwireTriggered  # noqa: E402
+from agents.items import ModelResponse  # noqa: E402
+from agents.models.interface import Model  # noqa: E402
+from agents.usage import Usage  # noqa: E402
+from openai.types.responses import (  # noqa: E402
+    ResponseFunctionToolCall,
+    ResponseOutputMessage,
+    ResponseOutputText,
+)
+
+import gait  # noqa: E402
+from gait import ToolAdapter, run_session  # noqa: E402
+from gait.integrations.openai_agents import (  # noqa: E402
+    GaitRunHooks,
+    gait_tool_guardrail,
+    gate_tools,
+)
+
+POLICY = """\
+default_verdict: block
+rules:
+  - name: allow-read
+    priority: 10
+    effect: allow
+    match:
+      tool_names: [read_file]
+    reason_codes: [read_ok]
+  - name: block-delete
+    priority: 20
+    effect: block
+    match:
+      tool_names: [delete_file]
+    reason_codes: [destructive_delete]
+"""
+
+
+class ScriptedModel(Model):
+    """A ``Model`` that asks for a read, then a delete, then echoes the tool outputs."""
+
+    def __init__(self) -> None:
+        self.turn = 0
+
+    async def get_response(self, system_instructions: Any, input: Any, *args: Any, **kw: Any):  # noqa: ANN201
+        self.turn += 1
+        if self.turn <= 2:
+            name = "read_file" if self.turn == 1 else "delete_file"
+            call = ResponseFunctionToolCall(
+                type="function_call",
+                call_id=f"call_{self.turn}",
+                name=name,
+                arguments='{"path": "/srv/app/data.db"}',
+            )
+            return ModelResponse(output=[call], usage=Usage(), response_id=None)
+        outputs = [
+            str(item.get("output"))
+            for item in input
+            if isinstance(item, dict) and item.get("type") == "function_call_output"
+        ]
+        text = ResponseOutputText(type="output_text", text=" | ".join(outputs), annotations=[])
+        message = ResponseOutputMessage(
+            id="msg_1", type="message", role="assistant", status="completed", content=[text]
+        )
+        return ModelResponse(output=[message], usage=Usage(), response_id=None)
+
+    def stream_response(self, *args: Any, **kwargs: Any):  # noqa: ANN201
+        raise NotImplementedError
+
+
+@pytest.fixture
+def workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    (tmp_path / "policy.yaml").write_text(POLICY, encoding="utf-8")
+    monkeypatch.chdir(tmp_path)
+    return tmp_path
+
+
+def make_agent(ran: list[str], on_block: str = "reject") -> Agent:
+    @function_tool
+    def read_file(path: str) -> str:
+        """Read a file."""
+        ran.append("read")
+        return f"contents of {path}"
+
+    @function_tool
+    def delete_file(path: str) -> str:
+        """Delete a file."""
+        ran.append("delete")
+        return "deleted"
+
+    guardrail = gait_tool_guardrail(
+        ToolAdapter(policy_path="policy.yaml"),
+        on_block=on_block,  # type: ignore[arg-type]
+    )
+    return Agent(
+        name="cleaner", model=ScriptedModel(), tools=gate_tools([read_file, delete_file], guardrail)
+    )
+
+
+def test_runner_read_allowed_delete_rejected_and_recorded(workdir: Path, run_gait) -> None:
+    ran: list[str] = []
+    agent = make_agent(ran)
+    with gait.record(run_id="run_openai_agents") as run:
+        result = asyncio.run(Runner.run(agent, "clean up", hooks=GaitRunHooks()))
+    assert ran == ["read"]
+    assert result.final_output.startswith("contents of /srv/app/data.db | gait gate: verdict=block")
+    assert "destructive_delete" in result.final_output
+    assert run.written is not None
+    assert run_gait("verify", "run_openai_agents").returncode == 0
+    inspect = run_gait("run", "inspect", "run_openai_agents", "--json")
+    assert inspect.stdout.index('"read_file"') < inspect.stdout.index('"delete_file"')
+    assert run_gait("regress", "init", "--from", "run_openai_agents").returncode == 0
+    replay = subprocess.run(
+        [sys.executable, "-m", "pytest", "--gait", "-q", "-p", "no:cacheprovider"],
+        cwd=workdir,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert replay.returncode == 0, replay.stdout[-2000:]
+
+
+def test_raise_mode_and_run_session(workdir: Path) -> None:
+    ran: list[str] = []
+    agent = make_agent(ran, on_block="raise")
+    with run_session(run_id="run_agents_session") as session:
+        with pytest.raises(ToolInputGuardrailTripwireTriggered):
+            asyncio.run(Runner.run(agent, "clean up", hooks=GaitRunHooks()))
+    assert ran == ["read"]
+    assert [(a.tool_name, a.verdict, a.executed) for a in session.attempts] == [
+        ("read_file", "allow", True),
+        ("delete_file", "block", False),
+    ]
+    assert session.capture is not None and Path(session.capture.bundle_path).is_file()

@@ -1,0 +1,136 @@
+"""pydantic-ai end to end: an ``Agent`` driven by ``FunctionModel`` (and ``TestModel``) offline.
+
+The model asks for a safe read and a destructive delete; the gated toolset runs the read,
+stops the delete (its function never runs, the model is told why), and the recorded run
+verifies, becomes a regress fixture and passes ``pytest --gait``.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip(
+    "pydantic_ai", reason="pydantic-ai not installed (pip install '.[pydantic-ai]')"
+)
+
+from pydantic_ai import Agent  # noqa: E402
+from pydantic_ai.messages import (  # noqa: E402
+    ModelMessage,
+    ModelResponse,
+    TextPart,
+    ToolCallPart,
+    ToolReturnPart,
+)
+from pydantic_ai.models.function import AgentInfo, FunctionModel  # noqa: E402
+from pydantic_ai.models.test import TestModel  # noqa: E402
+from pydantic_ai.toolsets import FunctionToolset  # noqa: E402
+
+import gait  # noqa: E402
+from gait import GateEnforcementError, ToolAdapter, run_session  # noqa: E402
+from gait.integrations.pydantic_ai import GaitToolset  # noqa: E402
+
+POLICY = """\
+default_verdict: block
+rules:
+  - name: allow-read
+    priority: 10
+    effect: allow
+    match:
+      tool_names: [read_file]
+    reason_codes: [read_ok]
+  - name: block-delete
+    priority: 20
+    effect: block
+    match:
+      tool_names: [delete_file]
+    reason_codes: [destructive_delete]
+"""
+
+
+@pytest.fixture
+def workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    (tmp_path / "policy.yaml").write_text(POLICY, encoding="utf-8")
+    monkeypatch.chdir(tmp_path)
+    return tmp_path
+
+
+def make_toolset(ran: list[str]) -> FunctionToolset:
+    def read_file(path: str) -> str:
+        """Read a file."""
+        ran.append("read")
+        return f"contents of {path}"
+
+    def delete_file(path: str) -> str:
+        """Delete a file."""
+        ran.append("delete")
+        return "deleted"
+
+    return FunctionToolset([read_file, delete_file])
+
+
+def scripted(messages: list[ModelMessage], info: AgentInfo) -> ModelResponse:
+    """Read, then delete, then report what the tools said."""
+    returns = [
+        part
+        for message in messages
+        for part in getattr(message, "parts", [])
+        if isinstance(part, ToolReturnPart)
+    ]
+    if not returns:
+        return ModelResponse(parts=[ToolCallPart("read_file", {"path": "/srv/app/data.db"})])
+    if len(returns) == 1:
+        return ModelResponse(parts=[ToolCallPart("delete_file", {"path": "/srv/app/data.db"})])
+    return ModelResponse(parts=[TextPart(" | ".join(str(r.content) for r in returns))])
+
+
+def test_agent_read_allowed_delete_blocked_and_recorded(workdir: Path, run_gait) -> None:
+    ran: list[str] = []
+    toolset = GaitToolset(make_toolset(ran), adapter=ToolAdapter(policy_path="policy.yaml"))
+    agent = Agent(FunctionModel(scripted), toolsets=[toolset])
+    with gait.record(run_id="run_pydantic_ai") as run:
+        result = agent.run_sync("clean up")
+    assert ran == ["read"]
+    assert result.output.startswith("contents of /srv/app/data.db | gait gate: verdict=block")
+    assert "destructive_delete" in result.output
+    assert run.written is not None
+    assert run_gait("verify", str(run.written.path)).returncode == 0
+    inspect = run_gait("run", "inspect", "run_pydantic_ai", "--json")
+    assert '"read_file"' in inspect.stdout and '"delete_file"' in inspect.stdout
+    assert run_gait("regress", "init", "--from", "run_pydantic_ai").returncode == 0
+    replay = subprocess.run(
+        [sys.executable, "-m", "pytest", "--gait", "-q", "-p", "no:cacheprovider"],
+        cwd=workdir,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert replay.returncode == 0, replay.stdout[-2000:]
+
+
+def test_run_session_and_raise_mode_with_test_model(workdir: Path) -> None:
+    ran: list[str] = []
+    toolset = GaitToolset(
+        make_toolset(ran), adapter=ToolAdapter(policy_path="policy.yaml"), on_block="raise"
+    )
+    agent = Agent(TestModel(call_tools=["read_file", "delete_file"]), toolsets=[toolset])
+    with run_session(run_id="run_pydantic_session") as session:
+        with pytest.raises(GateEnforcementError) as raised:
+            agent.run_sync("clean up")
+    assert raised.value.decision.verdict == "block"
+    assert "delete" not in ran
+    assert ("delete_file", "block") in [(a.tool_name, a.verdict) for a in session.attempts]
+    assert session.capture is not None and Path(session.capture.bundle_path).is_file()
+
+
+def test_record_only_without_a_gate(workdir: Path, run_gait) -> None:
+    ran: list[str] = []
+    agent = Agent(TestModel(call_tools=["read_file"]), toolsets=[GaitToolset(make_toolset(ran))])
+    with gait.record(run_id="run_pydantic_record") as run:
+        agent.run_sync("read")
+    assert ran == ["read"]
+    assert run.written is not None
+    assert run_gait("verify", "run_pydantic_record").returncode == 0
