@@ -26,6 +26,7 @@ from gait import (
     capture_intent,
     create_regress_fixture,
     evaluate_gate,
+    flush_traces,
     gate_tool,
     record_runpack,
     run_session,
@@ -97,7 +98,9 @@ def test_evaluate_gate_in_process_matches_the_cli(
         request = intent(tool, path="/srv/app/a.txt")
         result = evaluate_gate(policy_path=policy, intent=request, cwd=tmp_path)
         assert (result.ok, result.exit_code, result.verdict) == (True, exit_code, verdict)
-        assert result.trace_path and Path(result.trace_path).is_file()
+        assert result.trace_id
+        # Written in the background, except when approvals are involved (the audit names it).
+        assert (result.trace_path is None) == (verdict != "require_approval")
         intent_file = tmp_path / f"{tool}.json"
         intent_file.write_text(json.dumps(request.to_dict()), encoding="utf-8")
         cli = run_gait(
@@ -110,8 +113,31 @@ def test_evaluate_gate_in_process_matches_the_cli(
         assert payload["reason_codes"] == result.reason_codes
         assert payload["intent_digest"] == result.intent_digest
         assert payload["policy_digest"] == result.policy_digest
+    flush_traces()
     verified = run_gait("trace", "verify", "gait-out/traces", "--json", cwd=tmp_path)
     assert verified.returncode == 0, verified.stdout + verified.stderr
+    assert json.loads(verified.stdout)["traces_checked"] == 2 * len(cases)
+
+
+def test_deferred_traces_are_the_gates_own(
+    policy: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    result = evaluate_gate(policy_path=policy, intent=intent("tool.delete"), cwd=tmp_path)
+    flush_traces()
+    written = [json.loads(p.read_text()) for p in (tmp_path / "gait-out/traces").glob("trace_*")]
+    assert [t["trace_id"] for t in written] == [result.trace_id]
+    assert written[0]["verdict"] == "block"
+    monkeypatch.chdir(tmp_path)
+    later = evaluate_gate(policy_path=policy, intent=intent("tool.read"))
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)  # the writer keeps the directory of the decision
+    flush_traces()
+    written = list((tmp_path / "gait-out/traces").glob(f"trace_{later.trace_id}_*.json"))
+    assert len(written) == 1 and not (elsewhere / "gait-out").exists()
+    monkeypatch.setenv("GAIT_SDK_TRACES", "sync")
+    now = evaluate_gate(policy_path=policy, intent=intent("tool.read"), cwd=tmp_path)
+    assert now.trace_path and Path(now.trace_path).is_file()
 
 
 def test_gate_tool_runs_only_on_allow(policy: Path, tmp_path: Path) -> None:

@@ -18,7 +18,7 @@ import pytest
 
 pytest.importorskip("agents", reason="openai-agents not installed (pip install '.[openai-agents]')")
 
-from agents import Agent, Runner, function_tool  # noqa: E402
+from agents import Agent, Runner, function_tool, set_tracing_disabled  # noqa: E402
 from agents.exceptions import ToolInputGuardrailTripwireTriggered  # noqa: E402
 from agents.items import ModelResponse  # noqa: E402
 from agents.models.interface import Model  # noqa: E402
@@ -36,6 +36,8 @@ from gait.integrations.openai_agents import (  # noqa: E402
     gait_tool_guardrail,
     gate_tools,
 )
+
+set_tracing_disabled(True)  # offline: the SDK would try to export its traces to OpenAI
 
 POLICY = """\
 default_verdict: block

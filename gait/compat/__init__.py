@@ -20,6 +20,7 @@ EXPORTS: dict[str, str] = {
     "capture_intent": "gait.compat.client",
     "create_regress_fixture": "gait.compat.client",
     "evaluate_gate": "gait.compat.client",
+    "flush_traces": "gait.compat.client",
     "record_runpack": "gait.compat.client",
     "write_trace": "gait.compat.client",
     "gate_tool": "gait.compat.decorators",

@@ -152,75 +152,88 @@ def _command_error(exc: Exception, command: list[str]) -> GaitCommandError:
 
 
 class _GateCache:
-    """Compiled gates by everything that shapes one: policy file state, keys, mode, home.
+    """Compiled gates by what shapes one: policy path, key, mode, key variables, GAIT_HOME.
 
-    A policy file is re-read when its size or mtime changes, so an edited policy is picked up
-    by the next decision without reloading the process.
+    Each hit stats the policy file and rebuilds the gate when its mtime, size or inode
+    changed, so an edited policy is picked up by the next decision without reloading anything;
+    a hit costs one ``stat``, not a parse.
     """
 
     def __init__(self) -> None:
-        self._gates: dict[tuple[Any, ...], Any] = {}
+        self._gates: dict[tuple[Any, ...], tuple[Any, str, tuple[int, int, int]]] = {}
         self._lock = threading.Lock()
 
-    def get(self, key: tuple[Any, ...], build: Any) -> Any:
-        gate = self._gates.get(key)
-        if gate is None:
-            with self._lock:
-                gate = self._gates.get(key)
-                if gate is None:
-                    gate = build()
-                    if len(self._gates) > 64:
-                        self._gates.clear()
-                    self._gates[key] = gate
-        return gate
+    def get(self, key: tuple[Any, ...], policy: Any, build: Any) -> Any:
+        """The gate for ``key``; ``policy()`` gives the policy file's absolute path."""
+        entry = self._gates.get(key)
+        if entry is not None:
+            gate, path, signature = entry
+            try:
+                info = os.stat(path)
+            except OSError:
+                info = None
+            if info is not None and signature == (info.st_mtime_ns, info.st_size, info.st_ino):
+                return gate
+        with self._lock:
+            policy = policy()
+            try:
+                info = os.stat(policy)
+                signature = (info.st_mtime_ns, info.st_size, info.st_ino)
+            except OSError:
+                signature = (-1, -1, -1)
+            gate = build()
+            if signature[0] != -1:  # an unreadable policy is re-read on every decision
+                if len(self._gates) > 64:
+                    self._gates.clear()
+                self._gates[key] = (gate, policy, signature)
+            return gate
 
 
 _GATES = _GateCache()
 
 
-def _file_state(path: Path) -> tuple[str, int, int]:
-    try:
-        info = path.stat()
-    except OSError:
-        return str(path), -1, -1
-    return str(path.resolve()), info.st_mtime_ns, info.st_size
-
-
 def _open_gate(
-    policy: Path,
+    policy_path: str | Path,
+    cwd: str | Path | None,
     *,
     key_mode: str,
-    private_key: Path | None,
+    private_key: str | Path | None,
     private_key_env: str | None,
-    approval_public_key: Path | None,
+    approval_public_key: str | Path | None,
     approval_public_key_env: str | None,
-    trace_dir: Path,
+    trace_dir: str | Path,
 ) -> Any:
-    env_values = tuple(
-        os.environ.get(name, "") if name else "" for name in (private_key_env, "GAIT_HOME")
-    )
-    approval_env = os.environ.get(approval_public_key_env, "") if approval_public_key_env else ""
+    environ = os.environ
+    # Relative paths resolve against cwd (or the process's working directory), so that is
+    # part of the key; so are the key variables' values and GAIT_HOME (the dev key's home).
     key = (
-        _file_state(policy),
+        policy_path,
+        cwd if cwd is not None else os.getcwd(),
         key_mode,
-        _file_state(private_key) if private_key else None,
+        private_key,
         private_key_env,
-        env_values,
-        _file_state(approval_public_key) if approval_public_key else None,
+        environ.get(private_key_env) if private_key_env else None,
+        approval_public_key,
         approval_public_key_env,
-        approval_env,
-        str(trace_dir.resolve()),
+        environ.get(approval_public_key_env) if approval_public_key_env else None,
+        trace_dir,
+        environ.get("GAIT_HOME"),
     )
+
+    def policy() -> Path:
+        return _in(cwd, policy_path) or Path(policy_path)
 
     def build() -> Any:
         import argparse
 
+        from gait.compat.traces import defer_traces
         from gait.gate.engine import open_gate
         from gait.sign.keyring import resolve_signing_key, verify_key_from
 
+        signing = _in(cwd, private_key)
         args = argparse.Namespace(
             key_mode=key_mode,
-            private_key=str(private_key) if private_key else None,
+            private_key=str(signing) if signing else None,
             private_key_env=private_key_env,
         )
 
@@ -228,20 +241,23 @@ def _open_gate(
             signing_key, _, warnings = resolve_signing_key(args)
             return signing_key, warnings
 
+        approval_path = _in(cwd, approval_public_key)
         approval = verify_key_from(
-            str(approval_public_key) if approval_public_key else None,
+            str(approval_path) if approval_path else None,
             approval_public_key_env,
             "approval public key",
         )
-        return open_gate(
-            policy,
+        gate = open_gate(
+            policy(),
             mode=key_mode,
             resolve_key=resolve_key,
             approval_keys=[approval] if approval is not None else None,
-            trace_dir=trace_dir,
+            # Absolute: the background writer must not follow a later chdir.
+            trace_dir=Path(os.path.abspath(_in(cwd, trace_dir) or Path(trace_dir))),
         )
+        return defer_traces(gate)
 
-    return _GATES.get(key, build)
+    return _GATES.get(key, lambda: os.path.abspath(policy()), build)
 
 
 def _read_token(path: Path) -> Any:
@@ -275,19 +291,24 @@ def gate_decision(
     a signed trace and a decision-log line), cached per policy file and key, so a decision
     costs the evaluation and the trace, not a process and a policy parse.
     """
-    policy = _in(cwd, policy_path)
-    assert policy is not None
-    command = _describe("gate", "eval", "--policy", policy_path, "--json")
-    doc = intent.to_dict() if isinstance(intent, IntentRequest) else dict(intent)
+    if isinstance(intent, IntentRequest):
+        # The models hold strings; only the caller's own values need converting.
+        doc = intent.to_dict()
+        doc["args"] = _json_ready(doc["args"])
+        if "auth_context" in doc["context"]:
+            doc["context"]["auth_context"] = _json_ready(doc["context"]["auth_context"])
+    else:
+        doc = _json_ready(dict(intent))
     try:
         gate = _open_gate(
-            policy,
+            policy_path,
+            cwd,
             key_mode=key_mode,
-            private_key=_in(cwd, private_key),
+            private_key=private_key,
             private_key_env=private_key_env,
-            approval_public_key=_in(cwd, approval_public_key),
+            approval_public_key=approval_public_key,
             approval_public_key_env=approval_public_key_env,
-            trace_dir=_in(cwd, trace_dir) or Path(trace_dir),
+            trace_dir=trace_dir,
         )
         tokens: list[Any] = []
         if approval_token is not None:
@@ -299,8 +320,53 @@ def gate_decision(
             tokens = [_read_token(_in(cwd, p) or Path(p)) for p in paths]
         outcome = gate.decide(doc, approval_tokens=tokens, trace_out=_in(cwd, trace_out))
     except Exception as exc:  # noqa: BLE001 - every failure becomes the SDK's command error
+        command = _describe("gate", "eval", "--policy", policy_path, "--json")
         raise _command_error(exc, command) from exc
-    return GateEvalResult.from_dict(outcome.payload(), exit_code=outcome.exit_code)
+    return _result(outcome)
+
+
+def _result(outcome: Any) -> GateEvalResult:
+    """The ``GateEvalResult`` of what ``gait gate eval --json`` would print for ``outcome``.
+
+    A deferred trace (``gait.compat.traces``) has its id already and its path once written.
+    """
+    deferred = getattr(outcome, "deferred_trace_id", "")
+    if deferred:  # the writer may or may not have run yet: report what never depends on it
+        trace_id, trace_path = deferred, ""
+    else:
+        trace_id = outcome.trace["trace_id"] if outcome.trace else ""
+        trace_path = outcome.trace_path
+    decision = outcome.decision
+    steps = list(getattr(decision, "step_verdicts", None) or [])
+    return GateEvalResult(
+        ok=True,
+        exit_code=outcome.exit_code,
+        verdict=outcome.verdict,
+        reason_codes=list(outcome.reason_codes),
+        violations=list(outcome.violations),
+        approval_ref=outcome.approval_ref or None,
+        trace_id=trace_id or None,
+        trace_path=trace_path or None,
+        policy_digest=outcome.policy_digest or None,
+        intent_digest=outcome.intent_digest or None,
+        script=bool(steps),
+        step_count=len(steps),
+        step_verdicts=[dict(step) for step in steps],
+        warnings=list(outcome.warnings),
+    )
+
+
+def flush_traces() -> None:
+    """Wait until every trace of an in-process decision is signed and written.
+
+    Raises ``GaitError`` naming what could not be written (dev mode only: production mode
+    writes each trace before the verdict is returned).
+    """
+    from gait.compat.traces import flush
+
+    errors = flush()
+    if errors:
+        raise GaitError(f"{len(errors)} deferred trace(s) not written: {errors[0]}")
 
 
 def evaluate_gate(
@@ -701,6 +767,14 @@ def _command_prefix(gait_bin: str | Sequence[str]) -> list[str]:
 
 def _json_ready(value: Any, what: str = "Gait JSON payloads") -> Any:
     """A JSON value, converting what the reference converts (paths, datetimes, models)."""
+    kind = type(value)
+    if kind is str or kind is int or kind is bool or kind is float or value is None:
+        return value
+    if kind is dict:
+        return {
+            key if type(key) is str else str(key): _json_ready(item, what)
+            for key, item in value.items()
+        }
     if isinstance(value, Mapping):
         return {str(key): _json_ready(item, what) for key, item in value.items()}
     if isinstance(value, (list, tuple)):

@@ -45,13 +45,12 @@ def gate_tool(
     def decorate(function: Callable[P, R]) -> Callable[P, R]:
         signature = inspect.signature(function)
         name = tool_name or function.__name__
+        bind = _binder(signature)
 
         @functools.wraps(function)
         def gated(*args: P.args, **kwargs: P.kwargs) -> R:
             payload = (
-                dict(args_mapper(args, kwargs))
-                if args_mapper is not None
-                else _bound_args(signature, args, kwargs)
+                dict(args_mapper(args, kwargs)) if args_mapper is not None else bind(args, kwargs)
             )
             intent = capture_intent(
                 tool_name=name,
@@ -73,6 +72,35 @@ def gate_tool(
         return gated
 
     return decorate
+
+
+def _binder(
+    signature: inspect.Signature,
+) -> Callable[[tuple[Any, ...], Mapping[str, Any]], dict[str, Any]]:
+    """The call's arguments by name, defaults applied (``self``/``cls`` left out).
+
+    Plain positional-or-keyword parameters take a fast path (a zip); anything else, or a call
+    the fast path cannot place, goes through ``Signature.bind_partial``.
+    """
+    params = list(signature.parameters.values())
+    simple = all(p.kind is inspect.Parameter.POSITIONAL_OR_KEYWORD for p in params)
+    names = [p.name for p in params]
+    defaults = {p.name: p.default for p in params if p.default is not inspect.Parameter.empty}
+    skip = {"self", "cls"} & set(names)
+
+    def bind(args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> dict[str, Any]:
+        if simple and len(args) <= len(names) and not (set(kwargs) - set(names[len(args) :])):
+            out = dict(zip(names, args, strict=False))
+            out.update(kwargs)
+            for name, value in defaults.items():
+                out.setdefault(name, value)
+            if skip:
+                for name in skip:
+                    out.pop(name, None)
+            return {name: out[name] for name in names if name in out}
+        return _bound_args(signature, args, kwargs)
+
+    return bind
 
 
 def _bound_args(

@@ -1,0 +1,139 @@
+"""The reference SDK API's cost per gated tool call, in-process and through a binary.
+
+Cases, all a ``gate_tool``-decorated function whose call the typical policy allows:
+
+- ``gate_tool_in_process``: the default (no ``gait_bin``). The trace is signed and written
+  by the background writer, which is drained between timed calls, as it is between an
+  agent's tool calls (a model turn takes far longer than writing one trace); the writer's
+  own cost is ``trace_writer_per_trace``.
+- ``gate_tool_in_process_back_to_back``: calls with no pause, the writer competing.
+- ``gate_tool_in_process_sync_traces``: ``GAIT_SDK_TRACES=sync`` (each trace signed, written
+  and fsynced to the decision log before the call runs; production mode always does this).
+- ``gate_tool_gait_bin``: ``gait_bin`` set to this project's CLI: a process per call, as the
+  reference SDK always does.
+
+Run: ``python bench/bench_sdk.py [--quick]``; prints one JSON document.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+from bench_gate import TYPICAL_POLICY  # noqa: E402
+
+TARGET_P50_US = 50.0
+
+
+def summary(samples: list[int]) -> dict[str, float]:
+    samples = sorted(samples)
+    return {
+        "p50_us": round(samples[len(samples) // 2] / 1000, 2),
+        "p95_us": round(samples[int(len(samples) * 0.95)] / 1000, 2),
+        "mean_us": round(statistics.fmean(samples) / 1000, 2),
+        "n": len(samples),
+    }
+
+
+def make_tool(gait_bin: Any = None) -> Any:
+    from gait import IntentArgProvenance, IntentContext, IntentTarget, ToolAdapter, gate_tool
+
+    adapter = ToolAdapter(policy_path="policy.yaml", gait_bin=gait_bin)
+
+    @gate_tool(
+        adapter=adapter,
+        context=IntentContext(identity="bench-user", workspace="/tmp/workspace", risk_class="high"),
+        tool_name="tool.write",
+        targets=lambda args, kwargs: [IntentTarget(kind="path", value=args[0], operation="write")],
+        arg_provenance=[IntentArgProvenance(arg_path="$.path", source="user")],
+    )
+    def write(path: str, content: str) -> int:
+        return len(content)
+
+    return write
+
+
+def bench(iterations: int, runs: int) -> dict[str, Any]:
+    from gait import flush_traces
+
+    out: dict[str, Any] = {}
+    tool = make_tool()
+    for _ in range(50):
+        tool("/tmp/out.txt", "hello")
+    flush_traces()
+    clock = time.perf_counter_ns
+    samples = []
+    for _ in range(iterations):
+        start = clock()
+        tool("/tmp/out.txt", "hello")
+        samples.append(clock() - start)
+        flush_traces()
+    out["gate_tool_in_process"] = summary(samples)
+
+    samples = []
+    for _ in range(iterations):
+        start = clock()
+        tool("/tmp/out.txt", "hello")
+        samples.append(clock() - start)
+    start = clock()
+    flush_traces()
+    drained = clock() - start
+    out["gate_tool_in_process_back_to_back"] = summary(samples)
+
+    start = clock()
+    for _ in range(iterations):
+        tool("/tmp/out.txt", "hello")
+    flush_traces()
+    total = clock() - start
+    out["trace_writer_per_trace_us"] = round(total / iterations / 1000, 1)
+    out["back_to_back_queue_drain_ms"] = round(drained / 1e6, 1)
+
+    os.environ["GAIT_SDK_TRACES"] = "sync"
+    samples = []
+    for _ in range(max(iterations // 20, 50)):
+        start = clock()
+        tool("/tmp/out.txt", "hello")
+        samples.append(clock() - start)
+    out["gate_tool_in_process_sync_traces"] = summary(samples)
+    del os.environ["GAIT_SDK_TRACES"]
+
+    script = Path(sys.executable).with_name("gait")
+    binary = [str(script)] if script.exists() else [sys.executable, "-m", "gait"]
+    by_process = make_tool(gait_bin=binary)
+    samples = []
+    for _ in range(runs):
+        start = clock()
+        by_process("/tmp/out.txt", "hello")
+        samples.append(clock() - start)
+    out["gate_tool_gait_bin"] = summary(samples)
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--quick", action="store_true", help="fewer iterations")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        os.environ["GAIT_HOME"] = str(Path(tmp) / "home")
+        os.chdir(tmp)
+        Path("policy.yaml").write_text(TYPICAL_POLICY, encoding="utf-8")
+        results = bench(500 if args.quick else 5000, 5 if args.quick else 20)
+    p50 = results["gate_tool_in_process"]["p50_us"]
+    results["python"] = sys.version.split()[0]
+    results["target_p50_us"] = TARGET_P50_US
+    results["meets_target"] = p50 <= TARGET_P50_US
+    results["speedup_vs_gait_bin_p50"] = round(results["gate_tool_gait_bin"]["p50_us"] / p50, 1)
+    print(json.dumps(results, indent=2, sort_keys=True))
+
+
+if __name__ == "__main__":
+    main()

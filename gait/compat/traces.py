@@ -1,0 +1,116 @@
+"""Signed traces written off the decision path (dev mode), so a decision costs microseconds.
+
+Signing a trace (Ed25519) and appending its decision-log line (an fsync) cost far more than the
+decision itself. For an in-process SDK call in dev mode without an explicit ``trace_out``, the
+gate's trace writing is handed to one background thread per process: the verdict is returned
+at once, and the trace and its log line are written, in decision order, moments later. Nothing
+is skipped: ``flush()`` waits for every queued trace (``run_session`` calls it before writing
+its runpack), and so does interpreter exit.
+
+Production mode never defers: a trace that cannot be written there must block the call
+(``fail_closed_trace_unwritable``), so it is written before the verdict is returned. Neither
+does a decision involving approvals (its audit names the trace). Set ``GAIT_SDK_TRACES=sync``
+to write every trace before returning in dev mode too.
+"""
+
+from __future__ import annotations
+
+import atexit
+import os
+import queue
+import threading
+import time
+import warnings
+from collections.abc import Callable
+from typing import Any
+
+from gait.canon import id24
+
+_QUEUE: queue.Queue[Callable[[], None] | None] = queue.Queue()
+_ERRORS: list[str] = []
+_STATE: dict[str, Any] = {"thread": None}
+_START = threading.Lock()
+
+
+class TraceWriteWarning(UserWarning):
+    """A deferred trace could not be written (dev mode; production mode never defers)."""
+
+
+def _worker() -> None:
+    while True:
+        job = _QUEUE.get()
+        try:
+            if job is None:
+                return
+            job()
+        except Exception as exc:  # noqa: BLE001 - reported by flush(), never lost silently
+            _ERRORS.append(f"{type(exc).__name__}: {exc}")
+        finally:
+            _QUEUE.task_done()
+
+
+def _submit(job: Callable[[], None]) -> None:
+    if _STATE["thread"] is None:
+        with _START:
+            if _STATE["thread"] is None:
+                thread = threading.Thread(target=_worker, name="gait-trace-writer", daemon=True)
+                thread.start()
+                _STATE["thread"] = thread
+                atexit.register(warn_unwritten)
+    _QUEUE.put(job)
+
+
+def flush() -> list[str]:
+    """Wait until every deferred trace is written; returns (and clears) the write errors."""
+    if _STATE["thread"] is not None:
+        _QUEUE.join()
+    errors = list(_ERRORS)
+    _ERRORS.clear()
+    return errors
+
+
+def warn_unwritten() -> None:
+    """Flush, turning write errors into ``TraceWriteWarning``s."""
+    for error in flush():
+        message = f"gait: a deferred trace was not written: {error}"
+        warnings.warn(message, TraceWriteWarning, stacklevel=3)
+
+
+def enabled() -> bool:
+    return os.environ.get("GAIT_SDK_TRACES", "").strip().lower() != "sync"
+
+
+def defer_traces(gate: Any) -> Any:
+    """Have ``gate`` write its traces on the background writer where that is safe.
+
+    The gate's own ``_write_trace`` still builds, signs and writes every trace; only when it
+    runs changes. Deferred: dev mode, no ``trace_out``, no approvals in the decision.
+    """
+    if gate.mode == "prod":
+        return gate
+    write = type(gate)._write_trace
+
+    def deferred(outcome: Any, *args: Any, **kwargs: Any) -> str:
+        trace_out = args[4] if len(args) > 4 else kwargs.get("trace_out")
+        if trace_out is not None or outcome.required_approvals or not enabled():
+            return write(gate, outcome, *args, **kwargs)
+        trace_id = id24(f"{gate.policy.digest}:{outcome.intent_digest}:{outcome.verdict}")
+        # The writer sets ``outcome.trace`` and ``trace_path`` later; nothing else of it changes
+        # once the decision is returned, and the SDK's result reads neither (see _result).
+        snapshot = outcome
+        started = args[3] if len(args) > 3 else None
+        elapsed = time.perf_counter() - started if isinstance(started, float) else None
+
+        def job() -> None:
+            call_args = list(args)
+            if elapsed is not None:
+                # The trace's latency is the decision's, not the time spent in the queue.
+                call_args[3] = time.perf_counter() - elapsed
+            write(gate, snapshot, *call_args, **kwargs)
+
+        _submit(job)
+        outcome.deferred_trace_id = trace_id
+        return trace_id
+
+    gate._write_trace = deferred
+    return gate
