@@ -142,13 +142,20 @@ def canonical_bytes(value: Any) -> bytes:
             numbers: list[str] = []
             text = _ENCODER.encode(_mark_numbers(value, numbers))
             return _MARK.sub(lambda m: numbers[int(m.group(1))], text).encode("utf-8")
-    except (_Unmarkable, UnicodeEncodeError, ValueError, RecursionError):
+    except (_Unmarkable, UnicodeEncodeError, ValueError, OverflowError, RecursionError):
         pass
     import rfc8785  # only values the fast path cannot take pay for the import
 
     try:
         return rfc8785.dumps(_as_doubles(value))
-    except (rfc8785.CanonicalizationError, UnicodeEncodeError, TypeError, ValueError) as exc:
+    except (
+        rfc8785.CanonicalizationError,
+        UnicodeEncodeError,
+        TypeError,
+        ValueError,
+        OverflowError,  # an integer beyond the double range
+        RecursionError,
+    ) as exc:
         raise InvalidInput(
             f"value cannot be canonicalized as JSON: {exc}", code="E_CANONICAL_JSON"
         ) from exc

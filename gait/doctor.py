@@ -338,7 +338,36 @@ def check_directory(check_id: str, path: Path, what: str, fix_env: str = "") -> 
 def check_gait_home() -> Check:
     from gait.fsutil import gait_home
 
-    return check_directory("gait_home", gait_home(), "GAIT_HOME", fix_env="GAIT_HOME")
+    home = gait_home()
+    loose = _loose_permissions(home)
+    if loose:
+        return Check(
+            "gait_home",
+            FAIL,
+            f"{loose}: others can plant keys or trust entries there",
+            fix=f"chmod 700 {_q(str(home))} {_q(str(home / 'keys'))}",
+        )
+    return check_directory("gait_home", home, "GAIT_HOME", fix_env="GAIT_HOME")
+
+
+def _loose_permissions(home: Path) -> str:
+    """What about GAIT_HOME lets another user change what gait trusts ("" if nothing)."""
+    import stat
+
+    for folder in (home, home / "keys"):
+        try:
+            info = os.lstat(folder)
+        except OSError:
+            continue
+        if stat.S_ISLNK(info.st_mode) and folder != home:
+            return f"{folder} is a symlink"
+        if stat.S_ISDIR(info.st_mode) and info.st_mode & 0o022:
+            return f"{folder} is group/world-writable (mode {stat.S_IMODE(info.st_mode):o})"
+    for name in ("dev_private.key", "dev_public.key"):
+        key = home / "keys" / name
+        if key.is_symlink():
+            return f"{key} is a symlink (gait never follows one for a key)"
+    return ""
 
 
 def check_output_dir(path: Path) -> Check:

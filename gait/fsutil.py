@@ -38,6 +38,46 @@ def gait_home() -> Path:
     return Path(env).expanduser() if env else Path.home() / ".gait"
 
 
+def private_dir(path: str | os.PathLike[str]) -> Path:
+    """Create ``path`` (and missing parents) owner-only (0700) whatever the umask.
+
+    GAIT_HOME holds the dev signing key and the trust store: a directory others can write to
+    lets them plant a key or a trust entry. Existing directories keep their modes (``gait
+    doctor`` reports loose ones); only what this call creates is made 0700.
+    """
+    target = Path(path)
+    missing: list[Path] = []
+    probe = target
+    while not probe.exists() and probe != probe.parent:
+        missing.append(probe)
+        probe = probe.parent
+    for folder in reversed(missing):
+        try:
+            folder.mkdir(mode=0o700)
+        except FileExistsError:
+            continue
+        except OSError as exc:
+            raise IOFailure(f"cannot create {folder}: {exc.strerror}", code="E_IO_WRITE") from exc
+        os.chmod(folder, 0o700)  # mkdir's mode is masked by the umask; chmod is not
+    return target
+
+
+def read_no_follow(path: str | os.PathLike[str]) -> bytes:
+    """Read a regular file without following a symlink at its last component (key files)."""
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0))
+    try:
+        import stat
+
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise IsADirectoryError(21, "not a regular file", str(path))
+        chunks = []
+        while chunk := os.read(fd, 65536):
+            chunks.append(chunk)
+        return b"".join(chunks)
+    finally:
+        os.close(fd)
+
+
 @contextlib.contextmanager
 def file_lock(path: str | os.PathLike[str]):  # noqa: ANN201 - generator context manager
     """Exclusive advisory lock across processes for read-modify-write of small state files."""
@@ -45,7 +85,8 @@ def file_lock(path: str | os.PathLike[str]):  # noqa: ANN201 - generator context
 
     lock_path = Path(path)
     lock_path.parent.mkdir(parents=True, exist_ok=True)
-    with open(lock_path, "a+b") as handle:
+    fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o600)
+    with os.fdopen(fd, "r+b") as handle:
         fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
         try:
             yield

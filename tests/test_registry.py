@@ -225,8 +225,18 @@ def test_untrusted_publisher_refused_then_trusted(run_gait, tmp_path: Path) -> N
     doc = _refused(
         run_gait("registry", "install", str(out), "--json"), "E_REGISTRY_UNTRUSTED_PUBLISHER"
     )
-    assert "gait keys trust" in doc["hint"]
-    assert run_gait("keys", "trust", str(tmp_path / "k" / "pub_public.key")).returncode == 0
+    assert "gait keys trust" in doc["hint"] and "--publisher acme" in doc["hint"]
+    public = str(tmp_path / "k" / "pub_public.key")
+    assert run_gait("keys", "trust", public, "--key-mode", "prod").returncode == 0
+    # trusted, but not for any publisher: once publishers matter, that is not enough
+    _refused(
+        run_gait("registry", "install", str(out), "--allow-publisher", "acme", "--json"),
+        "E_REGISTRY_UNTRUSTED_PUBLISHER",
+    )
+    assert (
+        run_gait("keys", "trust", public, "--key-mode", "prod", "--publisher", "acme").returncode
+        == 0
+    )
     _refused(
         run_gait("registry", "install", str(out), "--allow-publisher", "someone-else", "--json"),
         "E_REGISTRY_UNTRUSTED_PUBLISHER",

@@ -24,8 +24,21 @@ def register(parser: argparse.ArgumentParser) -> None:
 
     trust = sub.add_parser("trust", help="add a public key to the trust store")
     trust.add_argument("pubkey", help="public key file (base64, 32 bytes)")
-    trust.add_argument("--key-mode", choices=("dev", "prod"), default="prod")
+    trust.add_argument(
+        "--key-mode",
+        choices=("dev", "prod"),
+        default="dev",
+        help="dev (default) or prod: only prod keys count in production mode",
+    )
     trust.add_argument("--label", default="")
+    trust.add_argument(
+        "--publisher",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="registry publisher this key signs for (repeatable); packs declaring a publisher "
+        "are accepted only from keys trusted for it",
+    )
     add_common(
         trust, "Adds a public key to GAIT_HOME/keyring.json so signatures by it are trusted."
     )
@@ -58,12 +71,13 @@ def _entry_json(entry) -> dict:  # noqa: ANN001 - KeyEntry
         "status": entry.status,
         "label": entry.label,
         "rotated_to": entry.rotated_to,
+        "publishers": list(entry.publishers),
     }
 
 
 def _write_pair(out: Path, prefix: str, force: bool):  # noqa: ANN202
     from gait.errors import InvalidInput
-    from gait.fsutil import atomic_write
+    from gait.fsutil import atomic_write, create_exclusive
     from gait.sign.keys import SigningKey
 
     private_path, public_path = out / f"{prefix}_private.key", out / f"{prefix}_public.key"
@@ -74,7 +88,15 @@ def _write_pair(out: Path, prefix: str, force: bool):  # noqa: ANN202
             hint="pass --force, or gait keys rotate",
         )
     key = SigningKey.generate()
-    atomic_write(private_path, key.to_text().encode(), mode=0o600)
+    if force:
+        atomic_write(private_path, key.to_text().encode(), mode=0o600)
+    elif not create_exclusive(private_path, key.to_text().encode(), mode=0o600):
+        # another process created it between the check above and now: exactly one wins
+        raise InvalidInput(
+            f"{private_path} exists; refusing to overwrite a private key",
+            code="E_KEY_EXISTS",
+            hint="pass --force, or gait keys rotate",
+        )
     atomic_write(public_path, key.public().to_text().encode())
     return key, private_path, public_path
 
@@ -114,9 +136,14 @@ def trust_key(args: argparse.Namespace) -> Outcome:
     from gait.sign.keys import VerifyKey, read_key_text
 
     key = VerifyKey.from_text(read_key_text(args.pubkey, "public key"))
-    add(key, mode=args.key_mode, label=args.label or Path(args.pubkey).name)
+    publishers = sorted({p.strip() for p in args.publisher if p.strip()})
+    add(key, mode=args.key_mode, label=args.label or Path(args.pubkey).name, publishers=publishers)
     payload = {"ok": True, "key_id": key.key_id, "mode": args.key_mode, "trusted": True}
-    return Outcome(payload, 0, [f"trusted key_id={key.key_id} mode={args.key_mode}"])
+    line = f"trusted key_id={key.key_id} mode={args.key_mode}"
+    if publishers:
+        payload["publishers"] = publishers
+        line += f" publishers={','.join(publishers)}"
+    return Outcome(payload, 0, [line])
 
 
 def untrust_key(args: argparse.Namespace) -> Outcome:

@@ -88,7 +88,8 @@ def _policy(args: argparse.Namespace):  # noqa: ANN202 - TrustPolicy
     modes = {e.key_id: e.mode for e in ring.entries}
     keys = (explicit,) if explicit else tuple(ring.trusted_keys())
     publishers = frozenset(p.strip() for p in args.allow_publisher if p.strip())
-    return TrustPolicy(keys, modes, explicit is not None, mode, publishers)
+    bound = {e.key_id: frozenset(e.publishers) for e in ring.entries if e.trusted}
+    return TrustPolicy(keys, modes, explicit is not None, mode, publishers, bound)
 
 
 def install_pack(args: argparse.Namespace) -> Outcome:
@@ -151,6 +152,16 @@ def _files_under(root: Path) -> dict[str, bytes]:
     return files
 
 
+def _bind_local_signer(key, publisher: str) -> None:  # noqa: ANN001 - SigningKey
+    """Signing with the local dev key binds it to the publisher in this trust store, so a
+    local pack/install round trip works with --allow-publisher; other keys are bound only by
+    ``gait keys trust --publisher`` (who holds a key is not for the signer to declare)."""
+    from gait.sign.keyring import bind_publisher, local_dev_key_id
+
+    if key.key_id == local_dev_key_id():
+        bind_publisher(key.key_id, publisher)
+
+
 def build_pack(args: argparse.Namespace) -> Outcome:
     from gait.errors import InvalidInput
     from gait.fsutil import atomic_write
@@ -166,6 +177,7 @@ def build_pack(args: argparse.Namespace) -> Outcome:
     if not files:
         raise InvalidInput(f"{args.directory} holds no files to pack", code="E_USAGE")
     key, mode, warnings = resolve_signing_key(args)
+    _bind_local_signer(key, args.publisher)
     meta = build_metadata(
         files,
         name=args.name,
@@ -223,6 +235,7 @@ def sign_pack(args: argparse.Namespace) -> Outcome:
     check_paths(meta, str(root))
     check_digests(meta, source.files, str(root))
     key, mode, warnings = resolve_signing_key(args)
+    _bind_local_signer(key, meta["publisher"])
     signed = add_signature(meta, key)
     out = atomic_write(root / METADATA, metadata_bytes(signed))
     doc = {

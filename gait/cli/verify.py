@@ -73,6 +73,13 @@ def summary_lines(report) -> list[str]:  # noqa: ANN001 - VerifyReport
             "signature=missing: this runpack is unsigned; its integrity is checked but not who "
             "made it (--require-signature makes this a failure)"
         )
+    elif report.signature_status == "skipped" and report.unknown_signers:
+        signers = ", ".join(k[:16] for k in report.unknown_signers)
+        lines.append(
+            f"signature=skipped: UNKNOWN SIGNER {signers}: not in your trust store, so who "
+            "signed this runpack is not established (only its integrity is checked)"
+        )
+        lines.append("next=gait keys trust <signer_public.key> (if you trust that signer)")
     else:
         errors = ", ".join(report.signature_errors) or report.signature_note
         lines.append(f"signature={report.signature_status}: {errors}")

@@ -211,6 +211,26 @@ def _raw_field(raw: Any, *path: str) -> str:
     return value.strip() if isinstance(value, str) else ""
 
 
+MAX_EVALUATION_SKEW_SECONDS = 300
+
+
+def _check_evaluation_time(now: str) -> None:
+    """Production gates evaluate at the clock's time: an earlier ``--evaluation-time`` would
+    revive expired tokens, a later one would pre-date rate-limit windows."""
+    from datetime import UTC, datetime
+
+    moment, _ = timefmt.parse(now)
+    skew = abs((moment - datetime.now(UTC).replace(microsecond=0)).total_seconds())
+    if skew > MAX_EVALUATION_SKEW_SECONDS:
+        raise InvalidInput(
+            f"evaluation time {now} is {int(skew)} s from the clock; production mode allows "
+            f"at most {MAX_EVALUATION_SKEW_SECONDS} s",
+            code="E_GATE_EVALUATION_TIME_SKEW",
+            hint="drop --evaluation-time in production (or use --key-mode dev to replay a past "
+            "decision)",
+        )
+
+
 def _pseudo_intent(raw: Any) -> tuple[dict[str, Any], str]:
     """A stand-in normalised doc (and digest) for an intent that cannot be normalised.
 
@@ -219,8 +239,9 @@ def _pseudo_intent(raw: Any) -> tuple[dict[str, Any], str]:
     """
     try:
         raw_digest = digest(raw)
-    except GaitError:
-        raw_digest = digest(repr(raw))
+    except (GaitError, ValueError, RecursionError):
+        # not even canonical JSON (huge numbers, deep nesting): a digest of a bounded marker
+        raw_digest = digest(f"unrepresentable intent {type(raw).__name__}")
     doc = {
         "tool_name": _raw_field(raw, "tool_name").lower() or "unknown",
         "args": {},
@@ -306,6 +327,8 @@ class Gate:
         intents read from files; the SDK builds its own).
         """
         started = time.perf_counter()
+        if now is not None and self.mode == "prod":
+            _check_evaluation_time(now)
         risk = (
             intent.risk_class
             if isinstance(intent, NormalizedIntent)
@@ -445,7 +468,7 @@ class Gate:
                 normalized = normalize_intent(intent).stripped()
                 doc, intent_digest = normalized.doc, normalized.digest
                 args_digest, created = normalized.args_digest, normalized.created_at
-            except GaitError:
+            except Exception:  # noqa: BLE001 - the fail-closed path itself must never raise
                 doc, intent_digest = _pseudo_intent(intent)
                 args_digest, created = digest({}), timefmt.EPOCH_1980
         outcome = GateOutcome(
@@ -467,6 +490,8 @@ class Gate:
                 )
             except GaitError as exc:
                 outcome.trace_error = exc.message
+            except Exception as exc:  # noqa: BLE001 - the block stands even if its trace cannot
+                outcome.trace_error = f"{type(exc).__name__}: {exc}"[:200]
         else:
             outcome.trace_error = error or "no signing key: no trace could be signed"
         return outcome
@@ -635,18 +660,17 @@ class Gate:
         )
 
     def _verify_keys(self) -> list[VerifyKey]:
-        if self.approval_keys is not None:
-            return self.approval_keys
-        keys: list[VerifyKey] = []
-        if self.signing_key is not None:
-            keys.append(self.signing_key.public())
-        try:
-            from gait.sign.keyring import trusted_verify_keys
+        """Keys that may approve here: see ``keyring.approval_verify_keys`` (FORMATS 6.1)."""
+        from gait.sign.keyring import approval_verify_keys
 
-            keys.extend(k for k in trusted_verify_keys() if k not in keys)
+        own = self.signing_key.public() if self.signing_key is not None else None
+        try:
+            return approval_verify_keys(self.mode, own, self.approval_keys)
         except GaitError:
-            pass
-        return keys
+            # dev mode with an unreadable trust store: the given keys or the gate's own only
+            if self.approval_keys is not None:
+                return list(self.approval_keys)
+            return [own] if own is not None else []
 
     def _apply_approvals(
         self,

@@ -44,6 +44,8 @@ class TrustPolicy:
     explicit: bool = False
     mode: str = "dev"
     publishers: frozenset[str] = frozenset()
+    # key id -> publishers the trust store binds it to (``gait keys trust --publisher``)
+    key_publishers: Mapping[str, frozenset[str]] = field(default_factory=dict)
 
 
 @dataclass
@@ -123,6 +125,10 @@ def check_signatures(
             if policy.mode == "prod" and signer_mode == "dev":
                 untrusted.append(f"{result.key_id[:16]} is a dev key (production mode)")
                 continue
+            unbound = _publisher_unbound(metadata, policy, result.key_id)
+            if unbound:
+                untrusted.append(unbound)
+                continue
             return want, result.key_id, signer_mode
         if result.skipped or result.error == "key id mismatch":
             untrusted.append(f"{result.key_id[:16] or 'no key id'}: {result.error}")
@@ -134,11 +140,37 @@ def check_signatures(
             code="E_REGISTRY_SIGNATURE_INVALID",
             hint="the pack or its metadata was changed after signing; get it again",
         )
+    publisher = metadata.get("publisher", "")
     raise VerificationFailed(
         f"pack {origin}: no signature by a trusted publisher key ({'; '.join(untrusted)})",
         code="E_REGISTRY_UNTRUSTED_PUBLISHER",
-        hint="if you trust this publisher: gait keys trust PUBLISHER_PUBLIC.key",
+        hint="if you trust this publisher: gait keys trust PUBLISHER_PUBLIC.key "
+        f"--publisher {publisher}" + (" --key-mode prod" if policy.mode == "prod" else ""),
     )
+
+
+def _publisher_unbound(metadata: Mapping[str, Any], policy: TrustPolicy, key_id: str) -> str:
+    """Why ``key_id`` may not sign for the pack's declared publisher ("" when it may).
+
+    A key bound to publishers signs only for them. An unbound key is accepted only in dev mode
+    without an allowlist (a local convenience); once publishers matter (``--allow-publisher``
+    or production) the key must be trusted for the declared publisher, so a trusted partner
+    key cannot publish as someone else. A key named by ``--public-key`` is the user's choice.
+    """
+    if policy.explicit:
+        return ""
+    publisher = metadata["publisher"]
+    bound = policy.key_publishers.get(key_id, frozenset())
+    if publisher in bound:
+        return ""
+    if bound:
+        return (
+            f"{key_id[:16]} is trusted for publisher(s) {', '.join(sorted(bound))}, "
+            f"not {publisher!r}"
+        )
+    if policy.publishers or policy.mode == "prod":
+        return f"{key_id[:16]} is not trusted for publisher {publisher!r}"
+    return ""
 
 
 def check_publisher(metadata: Mapping[str, Any], policy: TrustPolicy, origin: str) -> None:

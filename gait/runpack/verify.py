@@ -89,6 +89,8 @@ class VerifyReport:
     signer_trusted: bool = False
     signing_mode: str = ""
     checks: list[Check] = field(default_factory=list)
+    # key ids of signatures no configured key covers (human output only; not in --json)
+    unknown_signers: list[str] = field(default_factory=list)
 
     @property
     def error_codes(self) -> list[str]:
@@ -295,6 +297,7 @@ def _check_signatures(report: VerifyReport, manifest: dict[str, Any], opts: Veri
     valid = [r for r in results if r.ok]
     failed = [r for r in results if not r.ok and not r.skipped]
     report.signatures_valid = len(valid)
+    report.unknown_signers = sorted({r.key_id or "no key id" for r in results if r.skipped})
     report.signature_errors = sorted(r.error for r in results if not r.ok)
     if valid:
         report.signature_status = "verified"

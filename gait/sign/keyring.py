@@ -17,7 +17,14 @@ from typing import Any
 from gait import timefmt
 from gait.canon import dumps_pretty, loads_strict
 from gait.errors import InvalidInput
-from gait.fsutil import atomic_write, create_exclusive, file_lock, gait_home
+from gait.fsutil import (
+    atomic_write,
+    create_exclusive,
+    file_lock,
+    gait_home,
+    private_dir,
+    read_no_follow,
+)
 from gait.sign.keys import SigningKey, VerifyKey, read_env_text, read_key_text
 
 MODES = ("dev", "prod")
@@ -38,6 +45,9 @@ class KeyEntry:
     label: str = ""
     added_at: str = ""
     rotated_to: str = ""
+    # Registry publishers this key signs for (``gait keys trust --publisher``): a pack is
+    # accepted only from a key trusted for the publisher it declares.
+    publishers: list[str] = field(default_factory=list)
 
     def verify_key(self) -> VerifyKey:
         return VerifyKey.from_text(self.public_key)
@@ -63,6 +73,7 @@ class Keyring:
             existing.mode = entry.mode
             existing.label = entry.label or existing.label
             existing.status = entry.status
+            existing.publishers = sorted(set(existing.publishers) | set(entry.publishers))
         self.entries.sort(key=lambda e: (e.added_at, e.key_id))
 
     def to_json(self) -> dict[str, Any]:
@@ -93,18 +104,36 @@ def load_keyring() -> Keyring:
         for entry in entries:
             if entry.mode not in MODES or entry.verify_key().key_id != entry.key_id:
                 raise ValueError(f"bad entry {entry.key_id}")
+            if not isinstance(entry.publishers, list) or not all(
+                isinstance(p, str) for p in entry.publishers
+            ):
+                raise ValueError(f"bad publishers for {entry.key_id}")
     except (AttributeError, KeyError, TypeError, ValueError, InvalidInput) as exc:
         raise InvalidInput(
             f"trust store {path} is corrupt: {exc}",
             code="E_TRUST_STORE_INVALID",
             hint=f"inspect or remove {path}, then re-run gait keys init",
         ) from exc
+    dev_id = local_dev_key_id()
+    for entry in entries:
+        if entry.key_id == dev_id:
+            entry.mode = "dev"  # the local dev key is never production, whatever the file says
     return Keyring(path, entries)
+
+
+def local_dev_key_id() -> str:
+    """Key id of GAIT_HOME's dev key ("" if none): anything that can run gait can sign with it."""
+    try:
+        text = read_no_follow(dev_key_paths()[1]).decode("utf-8")
+        return VerifyKey.from_text(text).key_id
+    except (OSError, UnicodeDecodeError, InvalidInput):
+        return ""
 
 
 def update_keyring(change) -> Keyring:  # noqa: ANN001 - callable(Keyring) -> None
     """Read-modify-write of the keyring under a lock, written atomically."""
     path = keyring_path()
+    private_dir(path.parent)
     with file_lock(path.with_name(".keyring.lock")):
         ring = load_keyring()
         change(ring)
@@ -112,7 +141,22 @@ def update_keyring(change) -> Keyring:  # noqa: ANN001 - callable(Keyring) -> No
     return ring
 
 
-def trust_key(key: VerifyKey, *, mode: str, label: str = "", status: str = "active") -> Keyring:
+def trust_key(
+    key: VerifyKey,
+    *,
+    mode: str,
+    label: str = "",
+    status: str = "active",
+    publishers: list[str] | None = None,
+) -> Keyring:
+    """Trust ``key`` for ``mode`` (and these registry publishers); never the dev key as prod."""
+    if mode == "prod" and key.key_id == local_dev_key_id():
+        raise InvalidInput(
+            "the local dev key in GAIT_HOME cannot be trusted as a production key "
+            "(anything that can run gait can sign with it)",
+            code="E_TRUST_DEV_KEY_AS_PROD",
+            hint="create a production key with gait keys init --key-mode prod --out DIR",
+        )
     entry = KeyEntry(
         key_id=key.key_id,
         public_key=key.to_text().strip(),
@@ -120,12 +164,62 @@ def trust_key(key: VerifyKey, *, mode: str, label: str = "", status: str = "acti
         label=label,
         status=status,
         added_at=timefmt.now(),
+        publishers=sorted(set(publishers or [])),
     )
     return update_keyring(lambda ring: ring.upsert(entry))
 
 
+def bind_publisher(key_id: str, publisher: str) -> None:
+    """Record that the trusted key ``key_id`` signs for ``publisher`` (if the store has it)."""
+
+    def change(ring: Keyring) -> None:
+        entry = ring.find(key_id)
+        if entry is not None and entry.trusted and publisher not in entry.publishers:
+            entry.publishers = sorted({*entry.publishers, publisher})
+
+    update_keyring(change)
+
+
 def trusted_verify_keys() -> list[VerifyKey]:
     return load_keyring().trusted_keys()
+
+
+def approval_verify_keys(
+    mode: str, own: VerifyKey | None, explicit: list[VerifyKey] | None
+) -> list[VerifyKey]:
+    """Keys whose approval tokens a gate in ``mode`` accepts (SECURITY.md, trust model).
+
+    ``explicit`` (``--approval-public-key``) replaces the defaults. Otherwise the gate's own
+    signing key counts, plus trusted keys of the trust store: every trusted key in dev mode,
+    only prod keys in production, where the local dev key never counts (anything that can run
+    ``gait approve`` could otherwise approve its own high-risk call). A key marked untrusted
+    (``gait keys untrust``) is refused in every mode. An unreadable trust store in production
+    leaves only the explicit or own key (fail closed).
+    """
+    try:
+        ring = load_keyring()
+    except InvalidInput:
+        if mode == "prod":
+            ring = Keyring(keyring_path())
+        else:
+            raise
+    untrusted = {e.key_id for e in ring.entries if not e.trusted}
+    dev_id = local_dev_key_id() if mode == "prod" else ""
+    if explicit is not None:
+        candidates = list(explicit)
+    else:
+        candidates = [own] if own is not None else []
+        candidates += [
+            e.verify_key()
+            for e in ring.entries
+            if e.trusted and (mode != "prod" or e.mode == "prod")
+        ]
+    keys: list[VerifyKey] = []
+    for key in candidates:
+        if key.key_id in untrusted or (dev_id and key.key_id == dev_id) or key in keys:
+            continue
+        keys.append(key)
+    return keys
 
 
 def dev_key_paths() -> tuple[Path, Path]:
@@ -135,23 +229,49 @@ def dev_key_paths() -> tuple[Path, Path]:
 
 def dev_signing_key(*, create: bool = True) -> SigningKey | None:
     """The local dev key, made on first use and kept, so dev tokens verify in dev gates."""
-    if not create and not dev_key_paths()[0].exists():
+    if not create and not os.path.lexists(dev_key_paths()[0]):
         return None
     return ensure_dev_key()[0]
+
+
+def _read_dev_key_file(path: Path, what: str) -> str:
+    """A dev key file's text; a symlink there is refused, never followed (it could point at a
+    key an attacker planted, which would then sign and be auto-trusted)."""
+    try:
+        return read_no_follow(path).decode("utf-8")
+    except FileNotFoundError:
+        raise InvalidInput(f"{what} file not found: {path}", code="E_KEY_NOT_FOUND") from None
+    except (OSError, UnicodeDecodeError):
+        problem = "is a symlink or not a regular file" if path.is_symlink() else "is unreadable"
+        raise InvalidInput(
+            f"{what} {path} {problem}; refusing to use it",
+            code="E_KEY_INVALID",
+            hint=f"remove {path} and run gait keys init to create a fresh dev key",
+        ) from None
 
 
 def ensure_dev_key() -> tuple[SigningKey, bool]:
     """(dev key, whether this call created it)."""
     private_path, public_path = dev_key_paths()
     created = False
-    if not private_path.exists():
+    private_dir(private_path.parent)
+    if not os.path.lexists(private_path):
         fresh = SigningKey.generate()
         created = create_exclusive(private_path, fresh.to_text().encode(), mode=0o600)
-    key = SigningKey.from_text(read_key_text(private_path, "dev private key"), "dev private key")
-    if not public_path.exists():
+    key = SigningKey.from_text(
+        _read_dev_key_file(private_path, "dev private key"), "dev private key"
+    )
+    if not os.path.lexists(public_path):
         create_exclusive(public_path, key.public().to_text().encode())
-    ring = load_keyring()
-    if ring.find(key.key_id) is None:
+    public = VerifyKey.from_text(_read_dev_key_file(public_path, "dev public key"))
+    if public.key_id != key.key_id:
+        raise InvalidInput(
+            f"dev public key {public_path} does not match the dev private key",
+            code="E_KEY_MISMATCH",
+            hint=f"remove {public_path}; gait recreates it from the private key",
+        )
+    entry = load_keyring().find(key.key_id)
+    if entry is None:
         trust_key(key.public(), mode="dev", label="local dev key")
     return key, created
 
