@@ -24,6 +24,11 @@ def _eval(capsys, *argv: str) -> tuple[int, dict]:
 @pytest.fixture
 def workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.chdir(tmp_path)
+    # production gates refuse an --evaluation-time far from the clock (issue 11 item 6): the
+    # reference scenarios replay the reference's fixed times, so the allowed skew is lifted here
+    import gait.gate.engine
+
+    monkeypatch.setattr(gait.gate.engine, "MAX_EVALUATION_SKEW_SECONDS", 10**10)
     return tmp_path
 
 

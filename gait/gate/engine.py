@@ -10,6 +10,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -214,17 +215,21 @@ def _raw_field(raw: Any, *path: str) -> str:
 MAX_EVALUATION_SKEW_SECONDS = 300
 
 
+def _clock() -> datetime:
+    """The wall clock the production skew check compares with (tests replace this)."""
+    return datetime.now(UTC)
+
+
 def _check_evaluation_time(now: str) -> None:
     """Production gates evaluate at the clock's time: an earlier ``--evaluation-time`` would
     revive expired tokens, a later one would pre-date rate-limit windows."""
-    from datetime import UTC, datetime
-
     moment, _ = timefmt.parse(now)
-    skew = abs((moment - datetime.now(UTC).replace(microsecond=0)).total_seconds())
-    if skew > MAX_EVALUATION_SKEW_SECONDS:
+    skew = abs((moment - _clock().replace(microsecond=0)).total_seconds())
+    limit = MAX_EVALUATION_SKEW_SECONDS
+    if skew > limit:
         raise InvalidInput(
             f"evaluation time {now} is {int(skew)} s from the clock; production mode allows "
-            f"at most {MAX_EVALUATION_SKEW_SECONDS} s",
+            f"at most {limit} s",
             code="E_GATE_EVALUATION_TIME_SKEW",
             hint="drop --evaluation-time in production (or use --key-mode dev to replay a past "
             "decision)",
