@@ -58,7 +58,10 @@ def register(parser: argparse.ArgumentParser) -> None:
     )
     ev.add_argument("--approval-audit-out", metavar="PATH", help="write the approval audit here")
     ev.add_argument(
-        "--state", metavar="PATH", help="gate state database (default GAIT_HOME/gate/state.sqlite3)"
+        "--state",
+        metavar="PATH|URL",
+        help="gate state: SQLite file or postgresql:// URL (default GAIT_GATE_STATE, "
+        "else GAIT_HOME/gate/state.sqlite3)",
     )
     ev.add_argument(
         "--simulate", action="store_true", help="evaluate and record, never enforce (exit 0)"
@@ -69,6 +72,9 @@ def register(parser: argparse.ArgumentParser) -> None:
     add_key_options(ev)
     add_common(ev, EVAL_EXPLAIN)
     ev.set_defaults(handler=run_eval)
+    from gait.cli import gate_state
+
+    gate_state.register(sub)
 
 
 def _read_json(path: str, what: str, code: str) -> Any:

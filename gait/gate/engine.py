@@ -21,7 +21,7 @@ from gait.gate import approval as tokens
 from gait.gate.evaluate import Decision, evaluate_normalized
 from gait.gate.intent import IntentInvalid, NormalizedIntent, normalize_intent
 from gait.gate.policy import Policy
-from gait.gate.state import GateState, RateDecision, SQLiteGateState
+from gait.gate.state import GateState, RateDecision
 from gait.gate.trace import (
     TraceInput,
     approval_audit,
@@ -305,7 +305,9 @@ class Gate:
     @property
     def state(self) -> GateState:
         if self._state is None:
-            self._state = SQLiteGateState(self._state_path)
+            from gait.gate.state import open_state
+
+            self._state = open_state(self._state_path)
         return self._state
 
     def _fails_closed(self, risk_class: str) -> bool:

@@ -82,11 +82,39 @@ def default_state_path() -> Path:
     return gait_home() / "gate" / "state.sqlite3"
 
 
+STATE_ENV = "GAIT_GATE_STATE"
+
+
+def state_spec(explicit: str | Path | None = None) -> str:
+    """Where the gate's state lives: ``--state``, else ``GAIT_GATE_STATE``, else GAIT_HOME.
+
+    A ``postgresql://`` URL selects the PostgreSQL backend; anything else is a SQLite file.
+    """
+    import os
+
+    if explicit:
+        return str(explicit)
+    return os.environ.get(STATE_ENV, "").strip() or str(default_state_path())
+
+
+def open_state(explicit: str | Path | None = None) -> GateState:
+    """The state backend ``explicit`` (or ``GAIT_GATE_STATE``) names."""
+    spec = state_spec(explicit)
+    if spec.startswith(("postgresql://", "postgres://")):
+        from gait.gate.state_pg import PostgresGateState
+
+        return PostgresGateState(spec)
+    return SQLiteGateState(spec)
+
+
 class SQLiteGateState:
     """``GateState`` in one SQLite file (WAL, full sync, busy timeout for contention)."""
 
+    backend = "sqlite"
+
     def __init__(self, path: str | Path | None = None, *, timeout: float = 30.0) -> None:
         self.path = Path(path) if path else default_state_path()
+        self.location = str(self.path)
         self._timeout = timeout
         self._local = threading.local()
 
@@ -194,6 +222,33 @@ class SQLiteGateState:
         except sqlite3.OperationalError as exc:
             raise _state_error(self.path, exc) from exc
         return row is not None
+
+    def snapshot(self) -> dict[str, object]:
+        """Every rate counter and the number of spent tokens (``gait gate state show``)."""
+        conn = self._conn()
+        try:
+            rows = conn.execute(
+                "SELECT key, bucket, count FROM rate_counters ORDER BY key"
+            ).fetchall()
+            tokens = conn.execute("SELECT count(*) FROM used_tokens").fetchone()
+        except sqlite3.OperationalError as exc:
+            raise _state_error(self.path, exc) from exc
+        return {
+            "rate_counters": [{"key": k, "bucket": b, "count": c} for k, b, c in rows],
+            "used_tokens": int(tokens[0]),
+        }
+
+    def reset(self) -> dict[str, int]:
+        conn = self._conn()
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            rates = conn.execute("DELETE FROM rate_counters").rowcount
+            tokens = conn.execute("DELETE FROM used_tokens").rowcount
+            conn.execute("COMMIT")
+        except sqlite3.OperationalError as exc:
+            conn.execute("ROLLBACK")
+            raise _state_error(self.path, exc) from exc
+        return {"rate_counters": rates, "used_tokens": tokens}
 
     def close(self) -> None:
         conn = getattr(self._local, "conn", None)

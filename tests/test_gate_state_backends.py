@@ -1,0 +1,212 @@
+"""The gate's state guarantees, run against both backends: SQLite and a real PostgreSQL.
+
+16 processes x 100 calls against one limit: exactly the limit is allowed; 16 processes racing
+for the same single-use tokens: each token is spent exactly once; a restarted PostgreSQL keeps
+every spent token; ``gait gate state show|reset`` on both.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from gait.cli.main import main
+
+PROCS = 16
+CALLS = 100
+
+WORKER = textwrap.dedent(
+    """
+    import json, sys
+    from gait.gate.state import open_state
+    spec, kind, start, CALLS = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
+    state = open_state(spec)
+    wins = 0
+    if kind == "rate":
+        for _ in range(CALLS):
+            allowed, _used = state.consume("minute|tool|tool.read", "2026-06-01T10:00:00Z", 250)
+            wins += allowed
+    else:
+        for i in range(CALLS):
+            spent = state.redeem([f"tok-{i}"], needed=1, used_at="t", decision_ref=start)
+            wins += not spent
+    print(json.dumps({"wins": wins}))
+    """
+)
+
+
+@pytest.fixture(scope="session")
+def pg_cluster() -> Iterator[object]:
+    import pg_cluster as pg
+
+    cluster = pg.start()
+    if isinstance(cluster, str):
+        pytest.skip(f"PostgreSQL tests skipped: {cluster}")
+    try:
+        yield cluster
+    finally:
+        cluster.stop()
+
+
+_DB_COUNTER = iter(range(1, 10_000))
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def state_spec(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    if request.param == "sqlite":
+        return str(tmp_path / "state.sqlite3")
+    cluster = request.getfixturevalue("pg_cluster")
+    import psycopg
+
+    name = f"gait_t{next(_DB_COUNTER)}"
+    with psycopg.connect(cluster.url, autocommit=True) as conn:
+        conn.execute(f"CREATE DATABASE {name}")
+    return cluster.url.rsplit("/", 1)[0] + "/" + name
+
+
+def _race(spec: str, kind: str, tmp_path: Path) -> list[int]:
+    script = tmp_path / "worker.py"
+    script.write_text(WORKER)
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).parent)}
+    procs = [
+        subprocess.Popen(
+            [sys.executable, str(script), spec, kind, str(n), str(CALLS)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            env=env,
+        )
+        for n in range(PROCS)
+    ]
+    wins = []
+    for proc in procs:
+        out, err = proc.communicate(timeout=120)
+        assert proc.returncode == 0, err.decode()[-800:]
+        wins.append(json.loads(out)["wins"])
+    return wins
+
+
+def test_rate_limit_exact_under_16_processes(state_spec: str, tmp_path: Path) -> None:
+    wins = _race(state_spec, "rate", tmp_path)
+    assert sum(wins) == 250, wins  # 1600 attempts, a limit of 250: exactly 250 allowed
+
+
+def test_each_token_spent_once_under_16_processes(state_spec: str, tmp_path: Path) -> None:
+    wins = _race(state_spec, "token", tmp_path)
+    assert sum(wins) == CALLS, wins  # 100 tokens, 16 processes racing for each
+
+
+def test_redeem_is_all_or_nothing(state_spec: str) -> None:
+    from gait.gate.state import open_state
+
+    state = open_state(state_spec)
+    assert state.redeem(["a"], needed=1, used_at="t", decision_ref="r") == []
+    # Two needed, one already spent: nothing is spent, and "b" stays usable.
+    assert state.redeem(["a", "b"], needed=2, used_at="t", decision_ref="r") == ["a"]
+    assert not state.is_spent("b")
+    assert state.redeem(["b"], needed=1, used_at="t", decision_ref="r") == []
+    assert state.is_spent("b")
+
+
+def test_state_show_and_reset_cli(state_spec: str, capsys) -> None:
+    from gait.gate.state import open_state
+
+    state = open_state(state_spec)
+    state.consume("hour|tool|tool.x", "2026-06-01T10:00:00Z", 5)
+    state.redeem(["t1"], needed=1, used_at="t", decision_ref="r")
+    assert main(["gate", "state", "show", "--state", state_spec, "--json"]) == 0
+    shown = json.loads(capsys.readouterr().out)
+    assert shown["used_tokens"] == 1 and shown["rate_counters"][0]["count"] == 1
+    code = main(["gate", "state", "reset", "--state", state_spec, "--json"])
+    out = json.loads(capsys.readouterr().out)
+    if shown["backend"] == "postgresql":
+        assert code == 8 and out["error_code"] == "E_STATE_RESET_CONFIRM"
+        assert shown["database"] in out["error"]
+        code = main(["gate", "state", "reset", "--state", state_spec, "--yes", "--json"])
+        out = json.loads(capsys.readouterr().out)
+    assert code == 0 and out["cleared"] == {"rate_counters": 1, "used_tokens": 1}
+    assert not state.is_spent("t1")
+
+
+def test_gate_eval_uses_env_state_and_restart_keeps_tokens(
+    pg_cluster, state_spec: str, tmp_path: Path, monkeypatch, capsys
+) -> None:
+    if not state_spec.startswith("postgresql://"):
+        pytest.skip("restart applies to the PostgreSQL backend")
+    from gait.gate.state import open_state
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("GAIT_GATE_STATE", state_spec)
+    Path("policy.yaml").write_text(
+        "default_verdict: allow\nrules:\n  - name: lim\n    effect: allow\n    match:\n"
+        "      tool_names: [tool.read]\n    rate_limit:\n      requests: 1\n      window: hour\n"
+    )
+    intent = {
+        "schema_id": "gait.gate.intent_request",
+        "schema_version": "1.0.0",
+        "created_at": "2026-06-01T00:00:00Z",
+        "producer_version": "t",
+        "tool_name": "tool.read",
+        "args": {},
+        "targets": [{"kind": "path", "value": "/x"}],
+        "context": {"identity": "a", "workspace": "/w", "risk_class": "low"},
+    }
+    Path("intent.json").write_text(json.dumps(intent))
+    argv = [
+        "gate",
+        "eval",
+        "--policy",
+        "policy.yaml",
+        "--intent",
+        "intent.json",
+        "--evaluation-time",
+        "2026-06-01T10:00:00Z",
+        "--json",
+    ]
+    assert main(argv) == 0
+    capsys.readouterr()
+    state = open_state(state_spec)
+    state.redeem(["kept"], needed=1, used_at="t", decision_ref="r")
+    pg_cluster.restart()
+    # The pool reconnects; the counter and the spent token survived the restart.
+    assert main(argv) == 3
+    assert "rate_limit_exceeded" in json.loads(capsys.readouterr().out)["reason_codes"]
+    assert open_state(state_spec).is_spent("kept")
+
+
+def test_unreachable_postgres_fails_closed_in_prod(tmp_path: Path, monkeypatch, capsys) -> None:
+    from gait.sign.keys import SigningKey
+
+    monkeypatch.chdir(tmp_path)
+    key = SigningKey.generate()
+    Path("key").write_text(key.to_text())
+    Path("policy.yaml").write_text(
+        "default_verdict: allow\nrules:\n  - name: lim\n    effect: allow\n    match:\n"
+        "      tool_names: [tool.read]\n    rate_limit:\n      requests: 5\n      window: hour\n"
+    )
+    intent = {
+        "schema_id": "gait.gate.intent_request",
+        "schema_version": "1.0.0",
+        "created_at": "2026-06-01T00:00:00Z",
+        "producer_version": "t",
+        "tool_name": "tool.read",
+        "args": {},
+        "targets": [{"kind": "path", "value": "/x"}],
+        "context": {"identity": "a", "workspace": "/w", "risk_class": "high"},
+    }
+    Path("intent.json").write_text(json.dumps(intent))
+    dead = "postgresql://gait@127.0.0.1:1/none?connect_timeout=1"
+    base = ["gate", "eval", "--policy", "policy.yaml", "--intent", "intent.json", "--state", dead]
+    code = main([*base, "--json"])
+    out = json.loads(capsys.readouterr().out)
+    assert code == 1 and out["error_code"] == "E_STATE_UNAVAILABLE"
+    code = main([*base, "--key-mode", "prod", "--private-key", "key", "--json"])
+    out = json.loads(capsys.readouterr().out)
+    assert code == 3 and out["reason_codes"] == ["fail_closed_evaluation_error"]
+    assert Path(out["trace_path"]).exists()
