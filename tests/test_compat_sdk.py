@@ -277,3 +277,73 @@ def test_reference_module_paths_and_lazy_import() -> None:
     assert out.stdout.strip() == "[]"
     with pytest.raises(AttributeError):
         gait.NoSuchName  # noqa: B018
+
+
+def reference_session_input(**normalization: object) -> dict:
+    """A record input shaped as the reference SDK's run_session writes it."""
+    stamp = "2026-02-12T00:00:00Z"
+    head = {"schema_version": "1.0.0", "created_at": stamp, "run_id": "run_norm"}
+    return {
+        "run": {"schema_id": "gait.runpack.run", **head, "timeline": []},
+        "intents": [
+            {
+                "schema_id": "gait.runpack.intent",
+                **head,
+                "intent_id": "intent_0001",
+                "tool_name": "tool.delete",
+            }
+        ],  # noqa: E501
+        "results": [
+            {
+                "schema_id": "gait.runpack.result",
+                **head,
+                "intent_id": "intent_0001",
+                "status": "block",
+            }
+        ],  # noqa: E501
+        "refs": {
+            "schema_id": "gait.runpack.refs",
+            **head,
+            "receipts": [
+                {
+                    "ref_id": "trace_intent_0001",
+                    "source_type": "gait.trace",
+                    "source_locator": "trace://t",
+                    "retrieved_at": stamp,
+                }  # noqa: E501
+            ],
+        },
+        "capture_mode": "reference",
+        "normalization": normalization,
+    }
+
+
+def test_reference_normalization_block(tmp_path: Path, run_gait, gait_argv) -> None:
+    import zipfile
+
+    from gait.canon import digest
+
+    args, payload = {"path": "/a"}, {"executed": False, "verdict": "block"}
+    doc = reference_session_input(
+        intent_args={"intent_0001": args}, result_payloads={"intent_0001": payload}
+    )  # noqa: E501
+    capture = record_runpack(record_input=doc, cwd=tmp_path)
+    with zipfile.ZipFile(tmp_path / capture.bundle_path) as bundle:
+        intent_line = json.loads(bundle.read("intents.jsonl"))
+        result_line = json.loads(bundle.read("results.jsonl"))
+        receipt = json.loads(bundle.read("refs.json"))["receipts"][0]
+    assert intent_line["args_digest"] == digest(args)
+    assert (result_line["status"], result_line["result_digest"]) == ("error", digest(payload))
+    query = digest({"tool_name": "tool.delete", "args_digest": digest(args)})
+    assert (receipt["query_digest"], receipt["content_digest"]) == (query, digest(payload))
+    assert run_gait("verify", capture.bundle_path, cwd=tmp_path).returncode == 0
+    doc["intents"][0]["args_digest"] = "0" * 64
+    with pytest.raises(GaitCommandError) as raised:
+        record_runpack(record_input=doc, cwd=tmp_path)
+    assert (raised.value.exit_code, raised.value.code) == (6, "E_RECORD_INPUT_INVALID")
+    del doc["intents"][0]["args_digest"]
+    via_cli = record_runpack(
+        record_input=doc, gait_bin=gait_argv, cwd=tmp_path, context_evidence_mode="required"
+    )
+    with zipfile.ZipFile(tmp_path / via_cli.bundle_path) as bundle:
+        assert json.loads(bundle.read("refs.json"))["context_evidence_mode"] == "required"

@@ -7,6 +7,7 @@ verifies, becomes a regress fixture and passes ``pytest --gait``.
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -23,6 +24,7 @@ from langchain_core.language_models.fake_chat_models import GenericFakeChatModel
 from langchain_core.messages import AIMessage, ToolMessage  # noqa: E402
 from langchain_core.tools import tool  # noqa: E402
 
+import gait  # noqa: E402
 from gait import (  # noqa: E402
     GaitLangChainCallbackHandler,
     GaitLangChainMiddleware,
@@ -128,6 +130,20 @@ def test_create_agent_allows_read_blocks_delete_and_records(workdir: Path, run_g
     )
     assert replay.returncode == 0, replay.stdout[-2000:]
     assert "passed" in replay.stdout
+
+
+def test_records_into_gait_record_too(workdir: Path, run_gait) -> None:
+    ran: list[str] = []
+    middleware = GaitLangChainMiddleware(
+        ToolAdapter(policy_path="policy.yaml"), blocked_response="tool_message"
+    )
+    agent = create_agent(model=scripted_model(), tools=make_tools(ran), middleware=[middleware])
+    with gait.record(run_id="run_lc_record") as run:
+        agent.invoke({"messages": [{"role": "user", "content": "clean up"}]})
+    assert run.written is not None and ran == ["read"]
+    inspect = json.loads(run_gait("run", "inspect", "run_lc_record", "--json").stdout)
+    steps = [(s["tool_name"], s["status"]) for s in inspect["steps"]]
+    assert steps == [("read_file", "ok"), ("delete_file", "error")]
 
 
 def test_block_raises_by_default_as_the_reference(workdir: Path) -> None:

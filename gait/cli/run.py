@@ -52,6 +52,13 @@ def register(parser: argparse.ArgumentParser) -> None:
     rec.add_argument("--out-dir", default="gait-out", help="where runpack_<run_id>.zip goes")
     rec.add_argument("--out", metavar="PATH", help="exact runpack path")
     rec.add_argument(
+        "--context-evidence-mode",
+        choices=("best_effort", "required"),
+        default=None,
+        help="refs.context_evidence_mode when the input does not set one (the reference SDK's "
+        "run_session passes it)",
+    )
+    rec.add_argument(
         "--redact",
         action="append",
         default=[],
@@ -172,12 +179,14 @@ def _record_input(args: argparse.Namespace, rules: list, key: Any) -> tuple[Any,
     redactor = Redactor(rules)
     if redactor and isinstance(doc, dict):
         doc = _redact_input(doc, redactor)
+    evidence = getattr(args, "context_evidence_mode", None)
     written = write_record_input(
         doc,
         args.out or None,
         out_dir=args.out_dir,
         capture_mode=args.capture_mode,
         signing_keys=[key],
+        **({"evidence_mode_default": evidence} if evidence else {}),
     )
     return written, written.capture_mode, redactor.report.to_json()
 

@@ -108,17 +108,33 @@ class GaitLangChainMiddleware(_AgentMiddlewareBase):  # type: ignore[misc]
 
     def wrap_tool_call(self, request: Any, handler: Callable[[Any], Any]) -> Any:
         intent = self._build_intent(request)
+        record = _Record.open(intent)
+
+        def execute(_: IntentRequest) -> Any:
+            try:
+                result = handler(request)
+            except Exception as exc:
+                record.close(error=exc)
+                raise
+            record.close(result=result)
+            return result
+
         try:
             outcome = self._adapter.execute(
                 intent=intent,
-                executor=lambda _: handler(request),
+                executor=execute,
                 cwd=self._cwd,
                 trace_out=self._resolve_trace_path(request),
             )
         except GateEnforcementError as error:
+            record.close(decision=error.decision)
             self._emit(request, intent, error.decision, executed=False)
             return self._stopped(request, error)
+        except Exception as exc:
+            record.close(error=exc)
+            raise
         if not outcome.executed:
+            record.close(decision=outcome.decision)
             self._emit(request, intent, outcome.decision, executed=False)
             return self._stopped(request, GateEnforcementError(outcome.decision))
         self._emit(request, intent, outcome.decision, executed=True)
@@ -126,16 +142,22 @@ class GaitLangChainMiddleware(_AgentMiddlewareBase):  # type: ignore[misc]
 
     async def awrap_tool_call(self, request: Any, handler: Callable[[Any], Awaitable[Any]]) -> Any:
         """The async agent path: the decision is in-process and synchronous, the tool awaited."""
-        intent = self._build_intent(request)
-        trace_out = self._resolve_trace_path(request)
-        adapter = self._adapter
-        decision = adapter.gate_intent(intent=intent, cwd=self._cwd, trace_out=trace_out)
         from gait.compat.session import get_active_run_session
 
+        intent = self._build_intent(request)
+        record = _Record.open(intent)
+        try:
+            decision = self._adapter.gate_intent(
+                intent=intent, cwd=self._cwd, trace_out=self._resolve_trace_path(request)
+            )
+        except Exception as exc:
+            record.close(error=exc)
+            raise
         session = get_active_run_session()
         if not (decision.ok and decision.verdict == "allow"):
             if session is not None:
                 session.record_attempt(intent=intent, decision=decision, executed=False)
+            record.close(decision=decision)
             self._emit(request, intent, decision, executed=False)
             return self._stopped(request, GateEnforcementError(decision))
         try:
@@ -143,9 +165,11 @@ class GaitLangChainMiddleware(_AgentMiddlewareBase):  # type: ignore[misc]
         except Exception as exc:
             if session is not None:
                 session.record_attempt(intent=intent, decision=decision, executed=True, error=exc)
+            record.close(error=exc)
             raise
         if session is not None:
             session.record_attempt(intent=intent, decision=decision, executed=True, result=result)
+        record.close(result=result)
         self._emit(request, intent, decision, executed=True)
         return result
 
@@ -216,6 +240,55 @@ class GaitLangChainMiddleware(_AgentMiddlewareBase):  # type: ignore[misc]
             self._callback_handler.on_gait_decision(metadata)
         except Exception:  # noqa: BLE001 - a correlation sink never changes the tool call
             return
+
+
+class _Record:
+    """The call as a step of the current ``gait.record`` run, when one is open."""
+
+    def __init__(self, run: Any, intent_id: str) -> None:
+        self.run = run
+        self.intent_id = intent_id
+
+    @classmethod
+    def open(cls, intent: IntentRequest) -> _Record:
+        from gait.runpack.recorder import current_run
+
+        run = current_run()
+        if run is None:
+            return cls(None, "")
+        return cls(run, run.intent(intent.tool_name, intent.args))
+
+    def close(
+        self,
+        *,
+        result: Any = None,
+        error: BaseException | None = None,
+        decision: GateEvalResult | None = None,
+    ) -> None:
+        if self.run is None or not self.intent_id:
+            return
+        run, intent_id = self.run, self.intent_id
+        self.intent_id = ""
+        if decision is not None:
+            stopped = {
+                "executed": False,
+                "verdict": decision.verdict,
+                "reason_codes": list(decision.reason_codes),
+            }
+            run.result(intent_id, stopped, status="error")
+        elif error is not None:
+            failure = {"error": str(error), "type": type(error).__name__}
+            run.result(intent_id, failure, status="error")
+        else:
+            run.result(intent_id, _tool_output(result))
+
+
+def _tool_output(result: Any) -> Any:
+    """What a tool returned, without a ToolMessage's per-run ids (digests stay comparable)."""
+    if hasattr(result, "content") and hasattr(result, "tool_call_id"):
+        return {"content": result.content, "status": getattr(result, "status", "success")}
+    dump = getattr(result, "model_dump", None)
+    return dump(mode="json") if callable(dump) else result
 
 
 def _require_langchain() -> None:
