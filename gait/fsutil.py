@@ -10,8 +10,14 @@ from pathlib import Path
 from gait.errors import IOFailure
 
 
-def atomic_write(path: str | os.PathLike[str], data: bytes, *, mode: int = 0o644) -> Path:
-    """Write to a temp file in the same directory, fsync, then rename over ``path``."""
+def atomic_write(
+    path: str | os.PathLike[str], data: bytes, *, mode: int = 0o644, sync: bool = True
+) -> Path:
+    """Write to a temp file in the same directory, fsync, then rename over ``path``.
+
+    ``sync=False`` skips the fsync for a caller that makes the file system durable itself in
+    batches (the decision service's group commit); the rename stays atomic either way.
+    """
     target = Path(path)
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
@@ -22,7 +28,8 @@ def atomic_write(path: str | os.PathLike[str], data: bytes, *, mode: int = 0o644
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
             handle.flush()
-            os.fsync(handle.fileno())
+            if sync:
+                os.fsync(handle.fileno())
         os.chmod(tmp, mode)
         os.replace(tmp, target)
     except OSError as exc:

@@ -287,6 +287,9 @@ class Gate:
         # Checks at the tool boundary run on every decision (the kill switch); ``decide``
         # takes per-call ones too (the MCP trust of the calling server).
         self.checks = list(checks)
+        # False: traces and log lines are written but not fsynced one by one; the owner (the
+        # decision service) makes them durable in batches. Atomic renames either way.
+        self.trace_sync = True
         # Set by ``open_gate`` in production mode: the policy could not be read (``policy`` is
         # then a block-everything stand-in) or no key can sign traces.
         self.policy_error = policy_error
@@ -816,6 +819,7 @@ class Gate:
                 reason_codes=outcome.reason_codes,
                 matched_rules=matched_rules,
                 key=self.signing_key,
+                sync=self.trace_sync,
             )
             outcome.trace_path = str(trace_out) if trace_out else str(path)
         return trace["trace_id"]

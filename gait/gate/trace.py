@@ -472,6 +472,7 @@ def record_decision(
     reason_codes: Sequence[str],
     matched_rules: Sequence[str],
     key: SigningKey,
+    sync: bool = True,
 ) -> Path:
     """Write the trace (unique name unless ``trace_path``) and append its signed log line."""
     trace_bytes = dumps_pretty(trace)
@@ -481,7 +482,7 @@ def record_decision(
         seq += 1
         path = trace_path or directory / f"trace_{trace['trace_id']}_{seq:06d}.json"
         try:
-            atomic_write(path, trace_bytes, mode=0o600)
+            atomic_write(path, trace_bytes, mode=0o600, sync=sync)
         except IOFailure as exc:
             raise IOFailure(exc.message, code="E_TRACE_UNWRITABLE") from exc
         try:
@@ -508,7 +509,8 @@ def record_decision(
             fd = os.open(log_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
             try:
                 os.write(fd, line)
-                os.fsync(fd)
+                if sync:
+                    os.fsync(fd)
             finally:
                 os.close(fd)
         except OSError as exc:

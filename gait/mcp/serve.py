@@ -1,0 +1,530 @@
+"""``gait mcp serve``: the gate as a local decision service (the reference's endpoints).
+
+``POST /v1/evaluate`` takes ``{"call": {...}, "adapter": "...", "run_id": "..."}`` and answers
+with the same document ``gait mcp proxy --json`` prints plus ``exit_code``; ``/v1/evaluate/sse``
+and ``/v1/evaluate/stream`` send that document as one server-sent event or one NDJSON line.
+``GET /healthz`` says the service is up, ``GET /openapi.json`` describes it for clients in other
+languages.
+
+The app is plain Starlette on uvicorn (see docs/decision-service.md for why): the gate, its
+compiled policy, key and state connection are opened once, so a decision costs an evaluation and
+a signed trace, not a process. Decisions run one at a time on the event loop, in arrival order:
+each is a few hundred microseconds of CPU, and one writer keeps the decision log's order the
+order of the answers.
+
+Durability: with ``--durability batch`` (the default) a trace and its log line are written (and
+renamed into place atomically) before the answer, and the file system is synced every 50 ms, so
+a crashed service loses nothing and a crashed machine at most the last 50 ms; ``--durability
+fsync`` syncs each decision before answering, at the cost of one or two disk flushes per call.
+"""
+
+from __future__ import annotations
+
+import hmac
+import ipaddress
+import json
+import os
+import re
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from gait.errors import GaitError, InvalidInput
+
+SERVICE = "gait.mcp.serve"
+REQUEST_FIELDS = frozenset(
+    {
+        "adapter",
+        "call",
+        "run_id",
+        "session_id",
+        "session_journal",
+        "checkpoint_interval",
+        "trace_path",
+        "runpack_out",
+        "emit_runpack",
+        "pack_out",
+        "emit_pack",
+    }
+)
+_SESSION_UNSAFE = re.compile(r"[/\\ :]")
+
+
+@dataclass
+class ServeConfig:
+    adapter: str = "mcp"
+    profile: str = "standard"
+    auth_mode: str = "off"
+    auth_token: str = ""
+    max_request_bytes: int = 1 << 20
+    http_verdict_status: str = "compat"
+    allow_client_artifact_paths: bool = False
+    trace_dir: str = "./gait-out/mcp-serve/traces"
+    runpack_dir: str = ""
+    session_dir: str = "./gait-out/mcp-serve/sessions"
+    retention: dict[str, tuple[float, int]] = field(default_factory=dict)
+    log_out: str = ""
+    otel_out: str = ""
+    # "batch": traces and log lines are fsynced together every ``flush_interval`` seconds
+    # (group commit); "fsync": each decision is fsynced before it is answered.
+    durability: str = "batch"
+    flush_interval: float = 0.05
+
+
+class RequestError(Exception):
+    def __init__(self, status: int, message: str, code: str = "E_MCP_REQUEST_INVALID") -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+        self.code = code
+
+
+def is_loopback(host: str) -> bool:
+    host = host.strip().strip("[]")
+    if host in ("localhost", ""):
+        return host == "localhost"
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def parse_listen(listen: str) -> tuple[str, int]:
+    text = listen.strip()
+    match = re.fullmatch(r"\[([^\]]+)\]:(\d+)|([^:\[\]]*):(\d+)", text)
+    if not match:
+        raise InvalidInput(
+            f"invalid --listen {listen!r}", code="E_USAGE", hint="--listen 127.0.0.1:8787"
+        )
+    host = match.group(1) or match.group(3) or ""
+    port = int(match.group(2) or match.group(4))
+    if not 0 <= port <= 65535:
+        raise InvalidInput(f"invalid --listen port {port}", code="E_USAGE")
+    return host, port
+
+
+def verdict_status(mode: str, verdict: str) -> int:
+    if mode != "strict":
+        return 200
+    return {"block": 403, "require_approval": 409, "dry_run": 409}.get(verdict, 200)
+
+
+def _retention_matches(kind: str, name: str) -> bool:
+    lowered = name.lower()
+    if kind == "trace":
+        return lowered.endswith(".json") and "trace" in lowered
+    if kind == "runpack":
+        return lowered.endswith(".zip") and (lowered.startswith("runpack_") or "_cp_" in lowered)
+    if kind == "session":
+        return lowered.endswith((".json", ".jsonl", ".state"))
+    return False
+
+
+def apply_retention(kind: str, directory: str, max_age: float, max_count: int) -> str:
+    """Remove ``kind`` files older than ``max_age`` seconds or beyond the newest ``max_count``."""
+    if not directory or (max_age <= 0 and max_count <= 0):
+        return ""
+    try:
+        entries = [e for e in os.scandir(directory) if e.is_file()]
+    except OSError as exc:
+        return f"retention_{kind}_error={exc}"
+    files = []
+    for entry in entries:
+        if _retention_matches(kind, entry.name):
+            try:
+                files.append((entry.stat().st_mtime, entry.path))
+            except OSError:
+                continue
+    files.sort(reverse=True)
+    now = time.time()
+    by_age = by_count = 0
+    for index, (mtime, path) in enumerate(files):
+        too_old = max_age > 0 and now - mtime > max_age
+        too_many = max_count > 0 and index >= max_count
+        if not (too_old or too_many):
+            continue
+        try:
+            os.remove(path)
+        except FileNotFoundError:
+            pass
+        except OSError as exc:
+            return f"retention_{kind}_error={exc}"
+        by_age += too_old
+        by_count += too_many
+    if not (by_age or by_count):
+        return ""
+    return f"retention_{kind}_removed_age={by_age} removed_count={by_count}"
+
+
+OPENAPI: dict[str, Any] = {
+    "openapi": "3.1.0",
+    "info": {
+        "title": "Gait decision service",
+        "version": "1.0.0",
+        "description": "Gate one tool call: verdict, reason codes and a signed trace. The same "
+        "answer as `gait mcp proxy --json`, plus exit_code.",
+    },
+    "paths": {
+        "/healthz": {
+            "get": {
+                "summary": "Liveness",
+                "responses": {"200": {"description": "the service is up"}},
+            }
+        },
+        **{
+            path: {
+                "post": {
+                    "summary": summary,
+                    "security": [{"bearer": []}],
+                    "requestBody": {
+                        "required": True,
+                        "content": {
+                            "application/json": {
+                                "schema": {"$ref": "#/components/schemas/EvaluateRequest"}
+                            }
+                        },
+                    },
+                    "responses": {
+                        "200": {
+                            "description": "decided (compat mode: every verdict)",
+                            "content": {
+                                media: {"schema": {"$ref": "#/components/schemas/Decision"}}
+                            },
+                        },
+                        "400": {"description": "the request or call is not valid"},
+                        "401": {"description": "missing or wrong bearer token"},
+                        "403": {"description": "strict mode: blocked"},
+                        "409": {"description": "strict mode: require_approval or dry_run"},
+                        "413": {"description": "body larger than --max-request-bytes"},
+                        "415": {"description": "content-type is not application/json"},
+                        "503": {"description": "gate state unavailable"},
+                    },
+                }
+            }
+            for path, summary, media in (
+                ("/v1/evaluate", "Decide one tool call (JSON)", "application/json"),
+                ("/v1/evaluate/sse", "Decide one tool call (one SSE event)", "text/event-stream"),
+                (
+                    "/v1/evaluate/stream",
+                    "Decide one tool call (one NDJSON line)",
+                    "application/x-ndjson",
+                ),
+            )
+        },
+    },
+    "components": {
+        "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
+        "schemas": {
+            "EvaluateRequest": {
+                "type": "object",
+                "required": ["call"],
+                "additionalProperties": False,
+                "properties": {
+                    "call": {
+                        "type": "object",
+                        "description": "the tool call in the adapter's shape",
+                    },
+                    "adapter": {
+                        "type": "string",
+                        "enum": ["mcp", "openai", "anthropic", "langchain", "claude_code"],
+                    },
+                    "run_id": {"type": "string"},
+                    "session_id": {"type": "string"},
+                    "session_journal": {"type": "string"},
+                    "checkpoint_interval": {"type": "integer"},
+                    "trace_path": {"type": "string"},
+                    "runpack_out": {"type": "string"},
+                    "emit_runpack": {"type": "boolean"},
+                    "pack_out": {"type": "string"},
+                    "emit_pack": {"type": "boolean"},
+                },
+            },
+            "Decision": {
+                "type": "object",
+                "required": ["ok", "verdict", "exit_code"],
+                "properties": {
+                    "ok": {"type": "boolean"},
+                    "verdict": {
+                        "type": "string",
+                        "enum": ["allow", "block", "dry_run", "require_approval"],
+                    },
+                    "reason_codes": {"type": "array", "items": {"type": "string"}},
+                    "violations": {"type": "array", "items": {"type": "string"}},
+                    "intent_digest": {"type": "string"},
+                    "policy_digest": {"type": "string"},
+                    "trace_id": {"type": "string"},
+                    "trace_path": {"type": "string"},
+                    "run_id": {"type": "string"},
+                    "tool_name": {"type": "string"},
+                    "exit_code": {"type": "integer", "enum": [0, 3, 4]},
+                    "kill_switch": {"type": "object"},
+                    "mcp_trust": {"type": "object"},
+                    "warnings": {"type": "array", "items": {"type": "string"}},
+                },
+            },
+        },
+    },
+}
+
+
+class DecisionService:
+    """The evaluation behind the endpoints, independent of the HTTP stack (tested directly)."""
+
+    def __init__(self, gate: Any, trust: Any, config: ServeConfig) -> None:
+        self.gate = gate
+        self.trust = trust
+        self.config = config
+        self._last_retention = 0.0
+        self.dirty = False
+        for directory in (config.trace_dir, config.runpack_dir, config.session_dir):
+            if directory:
+                Path(directory).mkdir(parents=True, exist_ok=True)
+        gate.trace_sync = config.durability == "fsync"
+
+    def flush(self) -> None:
+        """Make everything written so far durable: one syncfs of the trace file system."""
+        if not self.dirty:
+            return
+        self.dirty = False
+        sync_filesystem(self.config.trace_dir or ".")
+
+    def authorize(self, header: str | None) -> None:
+        if self.config.auth_mode != "token":
+            return
+        if not header or not header.startswith("Bearer "):
+            raise RequestError(401, "missing bearer authorization", "E_AUTH_REQUIRED")
+        given = header[len("Bearer ") :].strip().encode()
+        if not hmac.compare_digest(given, self.config.auth_token.encode()):
+            raise RequestError(401, "invalid bearer authorization", "E_AUTH_INVALID")
+
+    def parse(self, body: bytes, content_type: str | None) -> dict[str, Any]:
+        if content_type:
+            media = content_type.split(";", 1)[0].strip().lower()
+            if media != "application/json":
+                raise RequestError(415, "content-type must be application/json")
+        if len(body) > self.config.max_request_bytes:
+            raise RequestError(413, "request body exceeds max-request-bytes", "E_REQUEST_TOO_LARGE")
+        try:
+            doc = json.loads(body)
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise RequestError(400, f"decode request: {exc}") from exc
+        if not isinstance(doc, dict):
+            raise RequestError(400, "request body must contain a single JSON object")
+        unknown = sorted(set(doc) - REQUEST_FIELDS)
+        if unknown:
+            raise RequestError(400, f'decode request: unknown field "{unknown[0]}"')
+        if not isinstance(doc.get("call"), Mapping) or not doc["call"]:
+            raise RequestError(400, "request.call is required")
+        return doc
+
+    def evaluate(self, doc: Mapping[str, Any]) -> tuple[int, dict[str, Any]]:
+        from gait.mcp.calls import decode
+        from gait.mcp.proxy import ProxyOptions, decide_call, normalize_run_id
+
+        cfg = self.config
+        for name in ("trace_path", "runpack_out", "session_journal", "pack_out"):
+            if doc.get(name) and not cfg.allow_client_artifact_paths:
+                raise RequestError(400, f"request.{name} is not allowed by server configuration")
+        if doc.get("emit_pack") or doc.get("pack_out"):
+            raise RequestError(400, "request.emit_pack is not supported by this service")
+        adapter = str(doc.get("adapter") or "").strip().lower() or cfg.adapter
+        run_id = str(doc.get("run_id") or "")
+        runpack_out = doc.get("runpack_out") or None
+        if not runpack_out and doc.get("emit_runpack") and cfg.runpack_dir:
+            stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime()) + f".{time.time_ns() % 10**9:09d}"
+            name = f"runpack_{normalize_run_id(run_id) or 'run'}_{stamp}.zip"
+            runpack_out = str(Path(cfg.runpack_dir) / name)
+        try:
+            call = decode(adapter, json.dumps(doc["call"]))
+            options = ProxyOptions(
+                adapter=adapter,
+                profile=cfg.profile,
+                run_id=run_id,
+                trace_out=doc.get("trace_path") or None,
+                runpack_out=runpack_out,
+                log_out=cfg.log_out or None,
+                otel_out=cfg.otel_out or None,
+            )
+            self.dirty = True
+            answer = decide_call(self.gate, call, self.trust, options)
+        except GaitError as exc:
+            status = 400 if int(exc.exit_code) == 6 else 503
+            if exc.code not in ("E_STATE_UNAVAILABLE",) and status == 503:
+                status = 500
+            raise RequestError(status, exc.message, exc.code) from exc
+        payload = dict(answer.payload)
+        payload.pop("decision_latency_ms", None)
+        payload["exit_code"] = answer.exit_code
+        session = str(doc.get("session_id") or "").strip() or payload.get("session_id", "")
+        if session:
+            journal = doc.get("session_journal") or str(
+                Path(cfg.session_dir)
+                / f"{_SESSION_UNSAFE.sub('_', session).strip('._')}.journal.jsonl"
+            )
+            sequence = self._journal(journal, session, payload)
+            payload["session_id"] = session
+            payload.setdefault("warnings", []).append(
+                f"session_journal={journal} sequence={sequence}"
+            )
+        notes = self._retention()
+        if notes:
+            payload.setdefault("warnings", []).extend(notes)
+        return verdict_status(cfg.http_verdict_status, payload["verdict"]), payload
+
+    def _journal(self, path: str, session: str, payload: Mapping[str, Any]) -> int:
+        """Append the decision to the session's journal; its sequence number."""
+        from gait.mcp.proxy import _append_line
+
+        target = Path(path)
+        try:
+            with open(target, "rb") as handle:
+                sequence = sum(1 for line in handle if line.strip()) + 1
+        except FileNotFoundError:
+            sequence = 1
+        _append_line(
+            path,
+            {
+                "schema_id": "gait.mcp.session_event",
+                "schema_version": "1.0.0",
+                "session_id": session,
+                "sequence": sequence,
+                "run_id": payload.get("run_id", ""),
+                "tool_name": payload.get("tool_name", ""),
+                "verdict": payload.get("verdict", ""),
+                "reason_codes": payload.get("reason_codes", []),
+                "intent_digest": payload.get("intent_digest", ""),
+                "policy_digest": payload.get("policy_digest", ""),
+                "trace_id": payload.get("trace_id", ""),
+                "trace_path": payload.get("trace_path", ""),
+            },
+        )
+        return sequence
+
+    def _retention(self) -> list[str]:
+        """Retention, at most once a second (a directory scan per request would be O(files))."""
+        cfg = self.config
+        if not cfg.retention:
+            return []
+        now = time.monotonic()
+        if now - self._last_retention < 1.0:
+            return []
+        self._last_retention = now
+        dirs = {"trace": cfg.trace_dir, "runpack": cfg.runpack_dir, "session": cfg.session_dir}
+        notes = []
+        for kind, (age, count) in sorted(cfg.retention.items()):
+            note = apply_retention(kind, dirs.get(kind, ""), age, count)
+            if note:
+                notes.append(note)
+        return notes
+
+
+def sync_filesystem(path: str) -> None:
+    """``syncfs`` of the file system holding ``path`` (all files at once); ``os.sync`` if absent."""
+    import ctypes
+    import ctypes.util
+
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+        syncfs = libc.syncfs
+    except (OSError, AttributeError):
+        os.sync()
+        return
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        syncfs(fd)
+    finally:
+        os.close(fd)
+
+
+def build_app(service: DecisionService) -> Any:
+    """The Starlette application for ``service``."""
+    import asyncio
+    import contextlib
+
+    from starlette.applications import Starlette
+    from starlette.requests import Request
+    from starlette.responses import JSONResponse, Response
+    from starlette.routing import Route
+
+    def dumps(doc: Any) -> bytes:
+        return json.dumps(doc, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+
+    def error(status: int, message: str, code: str) -> Response:
+        return Response(
+            dumps({"ok": False, "error": message, "error_code": code}) + b"\n",
+            status_code=status,
+            media_type="application/json",
+        )
+
+    async def read_body(request: Request) -> bytes:
+        declared = request.headers.get("content-length")
+        limit = service.config.max_request_bytes
+        if declared and declared.isdigit() and int(declared) > limit:
+            raise RequestError(413, "request body exceeds max-request-bytes", "E_REQUEST_TOO_LARGE")
+        chunks = []
+        size = 0
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > limit:
+                raise RequestError(
+                    413, "request body exceeds max-request-bytes", "E_REQUEST_TOO_LARGE"
+                )
+            chunks.append(chunk)
+        return b"".join(chunks)
+
+    def endpoint(kind: str) -> Any:
+        async def handle(request: Request) -> Response:
+            try:
+                service.authorize(request.headers.get("authorization"))
+                body = await read_body(request)
+                doc = service.parse(body, request.headers.get("content-type"))
+                status, payload = service.evaluate(doc)
+            except RequestError as exc:
+                return error(exc.status, exc.message, exc.code)
+            data = dumps(payload)
+            if kind == "sse":
+                return Response(
+                    b"event: evaluate\ndata: " + data + b"\n\n",
+                    status_code=status,
+                    media_type="text/event-stream",
+                    headers={"cache-control": "no-cache"},
+                )
+            media = "application/x-ndjson" if kind == "stream" else "application/json"
+            return Response(data + b"\n", status_code=status, media_type=media)
+
+        return handle
+
+    async def healthz(_request: Request) -> Response:
+        return JSONResponse({"ok": True, "service": SERVICE})
+
+    async def openapi(_request: Request) -> Response:
+        return Response(dumps(OPENAPI), media_type="application/json")
+
+    routes = [
+        Route("/healthz", healthz, methods=["GET"]),
+        Route("/openapi.json", openapi, methods=["GET"]),
+        Route("/v1/evaluate", endpoint("json"), methods=["POST"]),
+        Route("/v1/evaluate/sse", endpoint("sse"), methods=["POST"]),
+        Route("/v1/evaluate/stream", endpoint("stream"), methods=["POST"]),
+    ]
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_app: Any) -> Any:
+        async def flusher() -> None:
+            while True:
+                await asyncio.sleep(service.config.flush_interval)
+                await asyncio.to_thread(service.flush)
+
+        task = None
+        if service.config.durability == "batch":
+            task = asyncio.create_task(flusher())
+        try:
+            yield
+        finally:
+            if task is not None:
+                task.cancel()
+            service.flush()
+
+    return Starlette(routes=routes, lifespan=lifespan)

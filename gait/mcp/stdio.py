@@ -1,0 +1,273 @@
+"""``gait mcp proxy --stdio -- SERVER_CMD ...``: the gate between an MCP client and server.
+
+Both sides are the official MCP SDK's stdio transports: ``stdio_server`` faces the client on
+this process's stdin/stdout, ``stdio_client`` starts the real server and talks to it. Every
+message is forwarded unchanged except ``tools/call`` requests, which the gate decides first:
+
+- ``allow``: forwarded; the server's answer goes back as it came;
+- ``block`` / ``require_approval``: answered here with the JSON-RPC error the reserved contract
+  fixes (``gait.reserved.mcp``: -32001 / -32002), ``data`` carrying verdict, reason codes,
+  violations and the trace id; the approval error names the ``gait approve`` command;
+- ``dry_run``: answered with a result saying the tool did not run.
+
+The server never sees a call the gate did not allow. The session is recorded as a runpack:
+one intent per ``tools/call``, its result (the server's, or the gate's refusal).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from dataclasses import dataclass, field
+from typing import Any
+
+from gait.errors import GaitError
+from gait.reserved.mcp import ERROR_CODES
+
+
+@dataclass
+class SessionRecord:
+    """What the session runpack gets: intents and results, keyed by JSON-RPC id."""
+
+    recorder: Any
+    open_calls: dict[str, str] = field(default_factory=dict)
+    calls: int = 0
+    blocked: int = 0
+    written: Any = None
+
+    def close(self) -> Any:
+        """Write the runpack once (when the client hangs up: it may stop us soon after)."""
+        if self.written is None:
+            self.written = self.recorder.close()
+        return self.written
+
+    def intent(self, request_id: Any, name: str, args: Any) -> None:
+        self.calls += 1
+        intent_id = self.recorder.intent(name or "unknown", args if isinstance(args, dict) else {})
+        self.open_calls[json.dumps(request_id)] = intent_id
+
+    def result(self, request_id: Any, value: Any, *, error: bool) -> None:
+        intent_id = self.open_calls.pop(json.dumps(request_id), None)
+        if intent_id is not None and self.written is None:
+            payload = value if isinstance(value, dict) else {"value": value}
+            self.recorder.result(intent_id, payload, status="error" if error else "ok")
+
+
+def approve_hint(payload: dict[str, Any]) -> str:
+    return (
+        f"gait approve --intent-digest {payload.get('intent_digest', '')} "
+        f"--policy-digest {payload.get('policy_digest', '')} --approver YOU --reason-code CODE"
+    )
+
+
+def refusal(answer: Any) -> tuple[int, str, dict[str, Any]]:
+    """(code, message, data) of the JSON-RPC error for a refused call."""
+    payload = answer.payload
+    verdict = payload["verdict"]
+    data = {
+        "verdict": verdict,
+        "reason_codes": payload.get("reason_codes", []),
+        "violations": payload.get("violations", []),
+        "trace_id": payload.get("trace_id", ""),
+        "intent_digest": payload.get("intent_digest", ""),
+        "policy_digest": payload.get("policy_digest", ""),
+    }
+    if verdict == "require_approval":
+        data["approve_command"] = approve_hint(payload)
+        message = "gait: approval required; " + data["approve_command"]
+    else:
+        message = "gait: blocked by policy: " + ",".join(data["reason_codes"])
+    return ERROR_CODES[verdict], message, data
+
+
+def to_call(params: Any, server: dict[str, Any] | None) -> Any:
+    """A ``tools/call``'s params as a gate ToolCall; ``_meta`` may carry gait targets/context."""
+    from gait.mcp.calls import ToolCall, _target
+
+    params = params if isinstance(params, dict) else {}
+    meta = params.get("_meta") if isinstance(params.get("_meta"), dict) else {}
+    gait_meta = meta.get("gait") if isinstance(meta.get("gait"), dict) else {}
+    targets = gait_meta.get("targets") or []
+    context = gait_meta.get("context") if isinstance(gait_meta.get("context"), dict) else {}
+    args = params.get("arguments")
+    return ToolCall(
+        name=str(params.get("name") or ""),
+        args=dict(args) if isinstance(args, dict) else {},
+        targets=[_target(t, "targets") for t in targets if isinstance(t, dict)],
+        server=server,
+        context=dict(context),
+    )
+
+
+async def run_session(
+    gate: Any,
+    trust: Any,
+    command: list[str],
+    options: Any,
+    session: SessionRecord,
+    defaults: dict[str, str],
+) -> None:
+    import anyio
+    import mcp_types as types
+    from mcp.client.stdio import StdioServerParameters, stdio_client
+    from mcp.server.stdio import stdio_server
+    from mcp.shared.message import SessionMessage
+
+    from gait.mcp.proxy import decide_call
+
+    server_info: dict[str, Any] = {}
+    pending_init: set[str] = set()
+    params = StdioServerParameters(command=command[0], args=command[1:])
+
+    async with stdio_client(params) as (srv_read, srv_write):
+        async with stdio_server() as (cli_read, cli_write):
+
+            async def client_to_server() -> None:
+                async for item in cli_read:
+                    if isinstance(item, Exception):
+                        error = types.JSONRPCError(
+                            jsonrpc="2.0",
+                            id=None,
+                            error=types.ErrorData(code=-32700, message=f"parse error: {item}"),
+                        )
+                        await cli_write.send(SessionMessage(error))
+                        continue
+                    message = item.message
+                    if isinstance(message, types.JSONRPCRequest):
+                        if message.method == "initialize":
+                            pending_init.add(json.dumps(message.id))
+                        if message.method == "tools/call":
+                            answered = await gate_call(message)
+                            if answered:
+                                continue
+                    await srv_write.send(item)
+                # The client hung up: record the session now, then let the server go.
+                session.close()
+                await srv_write.aclose()
+
+            async def gate_call(message: Any) -> bool:
+                raw = message.params or {}
+                call = to_call(raw, dict(server_info) or None)
+                for key, value in defaults.items():
+                    call.context.setdefault(key, value)
+                try:
+                    answer = decide_call(gate, call, trust, options)
+                except GaitError as exc:
+                    session.intent(message.id, call.name, call.args)
+                    error = types.ErrorData(code=-32602, message=f"gait: {exc.code}: {exc.message}")
+                    session.result(message.id, {"error": exc.code}, error=True)
+                    await cli_write.send(
+                        SessionMessage(
+                            types.JSONRPCError(jsonrpc="2.0", id=message.id, error=error)
+                        )
+                    )
+                    return True
+                session.intent(message.id, call.name, call.args)
+                verdict = answer.payload["verdict"]
+                if verdict == "allow":
+                    return False
+                if verdict == "dry_run":
+                    result = {
+                        "content": [
+                            {"type": "text", "text": "gait: dry run; the tool did not run"}
+                        ],
+                        "isError": False,
+                        "_meta": {
+                            "gait": {
+                                "verdict": "dry_run",
+                                "trace_id": answer.payload.get("trace_id", ""),
+                            }
+                        },
+                    }
+                    session.result(message.id, {"verdict": "dry_run"}, error=False)
+                    reply = types.JSONRPCResponse(jsonrpc="2.0", id=message.id, result=result)
+                    await cli_write.send(SessionMessage(reply))
+                    return True
+                code, text, data = refusal(answer)
+                session.blocked += 1
+                session.result(message.id, data, error=True)
+                error = types.ErrorData(code=code, message=text, data=data)
+                await cli_write.send(
+                    SessionMessage(types.JSONRPCError(jsonrpc="2.0", id=message.id, error=error))
+                )
+                return True
+
+            async def server_to_client() -> None:
+                async for item in srv_read:
+                    if isinstance(item, Exception):
+                        continue
+                    message = item.message
+                    key = json.dumps(getattr(message, "id", None))
+                    if isinstance(message, types.JSONRPCResponse):
+                        if key in pending_init:
+                            pending_init.discard(key)
+                            info = (message.result or {}).get("serverInfo") or {}
+                            if isinstance(info, dict) and info.get("name"):
+                                server_info["server_name"] = str(info["name"])
+                        session.result(message.id, message.result, error=False)
+                    elif isinstance(message, types.JSONRPCError):
+                        session.result(
+                            message.id, message.error.model_dump(exclude_none=True), error=True
+                        )
+                    await cli_write.send(item)
+                tg.cancel_scope.cancel()
+
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(client_to_server)
+                tg.start_soon(server_to_client)
+
+
+def run_stdio_proxy(args: argparse.Namespace) -> Any:
+    from gait.errors import DependencyMissing, InvalidInput
+
+    command = list(args.server_command or [])
+    if command and command[0] == "--":
+        command = command[1:]
+    if not args.policy or not command:
+        raise InvalidInput(
+            "expected --policy <policy.yaml> and the server command after --",
+            code="E_USAGE",
+            hint="gait mcp proxy --stdio --policy policy.yaml -- python my_server.py",
+        )
+    try:
+        import anyio
+        import mcp  # noqa: F401
+    except ImportError as exc:
+        raise DependencyMissing(
+            f"the stdio proxy needs the official MCP SDK: {exc}",
+            hint="pip install 'pytest-gait[mcp]'",
+        ) from exc
+    from gait.cli.mcp import open_boundary_gate
+    from gait.mcp.proxy import ProxyOptions, normalize_run_id
+    from gait.runpack.recorder import Recorder, new_run_id
+
+    gate, trust = open_boundary_gate(args, trace_dir=args.trace_dir)
+    run_id = normalize_run_id(args.run_id) or new_run_id()
+    out = args.session_runpack or f"gait-out/runpacks/{run_id}.zip"
+    recorder = Recorder(run_id, out=out, signing_key=gate.signing_key, env={})
+    session = SessionRecord(recorder)
+    options = ProxyOptions(
+        adapter="mcp",
+        profile=args.profile.strip().lower(),
+        run_id=run_id,
+        log_out=args.export_log_out,
+        otel_out=args.export_otel_out,
+    )
+    defaults = {"session_id": run_id}
+    try:
+        anyio.run(run_session, gate, trust, command, options, session, defaults)
+    except OSError as exc:
+        raise InvalidInput(
+            f"cannot start the MCP server {command[0]!r}: {exc.strerror or exc}",
+            code="E_MCP_SERVER_START",
+            hint="check the command after --",
+        ) from exc
+    finally:
+        written = session.close()
+    print(
+        f"gait mcp proxy: session {run_id}: {session.calls} tool calls, "
+        f"{session.blocked} refused; runpack {written.path if written else out}",
+        file=sys.stderr,
+    )
+    raise SystemExit(0)

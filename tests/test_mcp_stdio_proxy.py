@@ -1,0 +1,136 @@
+"""``gait mcp proxy --stdio``: the official MCP SDK's client and a real SDK server over stdio,
+with the gate between them."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import zipfile
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("mcp", reason="the stdio proxy needs the 'mcp' extra (official MCP SDK)")
+
+import anyio  # noqa: E402
+from mcp import ClientSession, MCPError, StdioServerParameters, stdio_client  # noqa: E402
+
+from gait.reserved.mcp import ERROR_APPROVAL_REQUIRED, ERROR_BLOCKED  # noqa: E402
+
+SERVER = '''
+from pathlib import Path
+from mcp.server.mcpserver import MCPServer
+
+server = MCPServer("files")
+LOG = Path(__file__).with_name("server_calls.log")
+
+@server.tool()
+def read_file(path: str) -> str:
+    """Read a file."""
+    with LOG.open("a") as handle:
+        handle.write("read_file " + path + "\\n")
+    return "contents of " + path
+
+@server.tool()
+def delete_file(path: str) -> str:
+    """Delete a file."""
+    with LOG.open("a") as handle:
+        handle.write("delete_file " + path + "\\n")
+    return "deleted " + path
+
+@server.tool()
+def write_file(path: str, text: str) -> str:
+    """Write a file."""
+    with LOG.open("a") as handle:
+        handle.write("write_file " + path + "\\n")
+    return "wrote " + path
+
+server.run("stdio")
+'''
+
+POLICY = """\
+default_verdict: block
+rules:
+  - name: reads
+    effect: allow
+    match:
+      tool_names: [read_file]
+  - name: writes
+    effect: require_approval
+    match:
+      tool_names: [write_file]
+"""
+
+
+def _passthrough() -> dict[str, str]:
+    # The SDK starts servers with a minimal environment; keep an import path override.
+    return {k: os.environ[k] for k in ("PYTHONPATH",) if k in os.environ}
+
+
+def test_sdk_client_through_gate_to_sdk_server(
+    tmp_path: Path, gait_argv: list[str], gait_home: Path
+) -> None:
+    (tmp_path / "server.py").write_text(SERVER)
+    (tmp_path / "policy.yaml").write_text(POLICY)
+    params = StdioServerParameters(
+        command=gait_argv[0],
+        args=[
+            *gait_argv[1:],
+            "mcp",
+            "proxy",
+            "--stdio",
+            "--policy",
+            "policy.yaml",
+            "--run-id",
+            "sess",
+            "--session-runpack",
+            "session.zip",
+            "--",
+            sys.executable,
+            "server.py",
+        ],
+        env={"GAIT_HOME": str(gait_home), **_passthrough()},
+        cwd=str(tmp_path),
+    )
+    seen: dict[str, object] = {}
+
+    async def scenario() -> None:
+        async with stdio_client(params) as (read, write):
+            async with ClientSession(read, write) as session:
+                await session.initialize()
+                tools = await session.list_tools()
+                seen["tools"] = sorted(t.name for t in tools.tools)
+                result = await session.call_tool("read_file", {"path": "/repo/a.txt"})
+                seen["read"] = result.content[0].text
+                with pytest.raises(MCPError) as blocked:
+                    await session.call_tool("delete_file", {"path": "/repo/a.txt"})
+                seen["blocked"] = blocked.value.error
+                with pytest.raises(MCPError) as approval:
+                    await session.call_tool("write_file", {"path": "/repo/b", "text": "x"})
+                seen["approval"] = approval.value.error
+
+    anyio.run(scenario)
+    assert seen["tools"] == ["delete_file", "read_file", "write_file"]
+    assert seen["read"] == "contents of /repo/a.txt"
+    blocked = seen["blocked"]
+    assert blocked.code == ERROR_BLOCKED == -32001
+    assert blocked.data["verdict"] == "block" and blocked.data["reason_codes"] == ["default_block"]
+    approval = seen["approval"]
+    assert approval.code == ERROR_APPROVAL_REQUIRED == -32002
+    assert "gait approve --intent-digest" in approval.message
+    assert approval.data["approve_command"].startswith("gait approve")
+    # The server only ever saw the allowed call.
+    assert (tmp_path / "server_calls.log").read_text() == "read_file /repo/a.txt\n"
+    # Each gated call left a signed trace; the session is a verifiable runpack.
+    traces = sorted((tmp_path / "gait-out" / "traces").glob("trace_*.json"))
+    verdicts = sorted(json.loads(t.read_text())["verdict"] for t in traces)
+    assert verdicts == ["allow", "block", "require_approval"]
+    with zipfile.ZipFile(tmp_path / "session.zip") as zf:
+        intents = [json.loads(x) for x in zf.read("intents.jsonl").splitlines()]
+        results = [json.loads(x) for x in zf.read("results.jsonl").splitlines()]
+    assert [i["tool_name"] for i in intents] == ["read_file", "delete_file", "write_file"]
+    assert [r["status"] for r in results] == ["ok", "error", "error"]
+    from gait.cli.main import main
+
+    assert main(["verify", str(tmp_path / "session.zip")]) == 0
