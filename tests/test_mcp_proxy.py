@@ -212,6 +212,8 @@ def test_require_approval_names_approve_and_artifacts(work: Path, capsys) -> Non
     text = capsys.readouterr().out
     assert code == 4
     assert "next: gait approve --intent-digest" in text
+    # As the reference's proxy: the rules' answer, no token check (the proxy takes no tokens).
+    assert "approval_token_missing" not in text
     with zipfile.ZipFile("out/rp.zip") as zf:
         run = json.loads(zf.read("run.json"))
         results = zf.read("results.jsonl").decode()

@@ -328,13 +328,16 @@ class Gate:
         correlation_id: str = "",
         validate_schema: bool = False,
         checks: Sequence[BoundaryCheck] = (),
+        approvals: bool = True,
     ) -> GateOutcome:
         """Evaluate, enforce and record one intent.
 
         In production mode an error on the way to a verdict for a fail-closed risk class is a
         ``block`` with a ``fail_closed_*`` reason; elsewhere it raises (exit 6).
         ``validate_schema`` checks a raw intent against the IntentRequest schema first (for
-        intents read from files; the SDK builds its own).
+        intents read from files; the SDK builds its own). ``approvals=False`` leaves a
+        ``require_approval`` verdict as the rules gave it, without the token check (the MCP
+        proxy's answer, as the reference gives it: it takes no tokens).
         """
         started = time.perf_counter()
         if now is not None and self.mode == "prod":
@@ -358,6 +361,7 @@ class Gate:
                 correlation_id,
                 started,
                 checks,
+                approvals,
             )
         except GaitError as exc:
             if not self._fails_closed(risk) or exc.code in ("E_SIGN_KEY_REQUIRED",):
@@ -517,6 +521,7 @@ class Gate:
         correlation_id: str,
         started: float,
         checks: Sequence[BoundaryCheck] = (),
+        approvals: bool = True,
     ) -> GateOutcome:
         policy = self.policy
         now = timefmt.canonical(now) if now else timefmt.now()
@@ -570,7 +575,7 @@ class Gate:
         entries: list[dict[str, Any]] = []
         required = 0
         token_ids: list[str] = []
-        if outcome.verdict == "require_approval":
+        if outcome.verdict == "require_approval" and approvals:
             required = max(decision.min_approvals, 1)
             entries, token_ids = self._apply_approvals(
                 outcome, decision, prepared, approval_tokens, now, required, simulate

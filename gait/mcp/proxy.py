@@ -111,6 +111,7 @@ def decide_call(
         correlation_id=options.correlation_id,
         validate_schema=True,
         checks=(check,) if check else (),
+        approvals=bool(options.approval_tokens),
     )
     warnings = list(outcome.warnings)
     if not strict and not all(call.context_str(k) for k in ("identity", "workspace", "session_id")):
