@@ -33,6 +33,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "mcp": ("gait.cli.mcp", "gate tool calls at the boundary: MCP proxy, service, trust check"),
     "kill-switch": ("gait.cli.killswitch", "stop tools, agents or paths at once, before any rule"),
     "pack": ("gait.cli.pack", "build, verify, inspect, diff and export PackSpec v1 packs"),
+    "guard": ("gait.cli.guard", "evidence packs with a report, retention, at-rest encryption"),
+    "incident": ("gait.cli.incident", "bundle a run and everything in its time window"),
 }
 # (command, first word) -> module: subcommands that live in their own module.
 SUBROUTES: dict[tuple[str, str], str] = {
