@@ -46,6 +46,53 @@ def register(parser: argparse.ArgumentParser) -> None:
         "--approval-public-key-env", metavar="VAR", help="variable holding the approval verify key"
     )
     ev.add_argument(
+        "--delegation-token",
+        action="append",
+        default=[],
+        metavar="PATH",
+        help="signed delegation token (repeat, or comma-separate, for several)",
+    )
+    ev.add_argument(
+        "--delegation-token-chain",
+        default="",
+        metavar="PATHS",
+        help="comma-separated additional delegation tokens",
+    )
+    ev.add_argument(
+        "--delegation-public-key",
+        metavar="PATH",
+        help="key that verifies delegation tokens (default: the approval key)",
+    )
+    ev.add_argument(
+        "--delegation-public-key-env",
+        metavar="VAR",
+        help="variable holding the delegation verify key",
+    )
+    ev.add_argument(
+        "--delegation-audit-out", metavar="PATH", help="write the delegation audit here"
+    )
+    ev.add_argument(
+        "--approved-script-registry",
+        metavar="PATH",
+        help="signed approved-script registry (gait approve-script): matching scripts pass",
+    )
+    ev.add_argument(
+        "--approved-script-public-key",
+        metavar="PATH",
+        help="key that verifies registry entries (default: the approval key)",
+    )
+    ev.add_argument(
+        "--approved-script-public-key-env",
+        metavar="VAR",
+        help="variable holding the registry verify key",
+    )
+    ev.add_argument(
+        "--wrkr-inventory",
+        metavar="PATH",
+        help="tool inventory JSON whose context rules can match (high risk fails closed "
+        "when it cannot be read)",
+    )
+    ev.add_argument(
         "--evaluation-time",
         metavar="RFC3339",
         help="the time used as 'now' for token expiry and rate-limit windows",
@@ -152,8 +199,122 @@ def run_eval(args: argparse.Namespace) -> Outcome:
         audit_out=args.approval_audit_out,
         correlation_id=args.correlation_id,
         validate_schema=True,
+        inputs=_gate_inputs(args, intent, now),
     )
     return _render(outcome)
+
+
+def _gate_inputs(args: argparse.Namespace, intent: Any, now: str | None) -> Any:
+    """Delegation evidence, approved scripts and inventory; None when no flag asks for them.
+
+    An inventory or registry that cannot be read or verified blocks a high or critical intent
+    (exit 3, as the reference); for lower risk the feature is skipped with a warning.
+    """
+    from gait import timefmt
+    from gait.errors import PolicyBlocked
+    from gait.gate.gate_inputs import GateInputs
+
+    delegation = _delegation(args)
+    if not (delegation or args.approved_script_registry or args.wrkr_inventory):
+        return None
+    inputs = GateInputs(delegation=delegation)
+    risk = ""
+    if isinstance(intent, dict) and isinstance(intent.get("context"), dict):
+        risk = str(intent["context"].get("risk_class") or "").strip().lower()
+    fail_closed = risk in ("high", "critical")
+    warnings: list[str] = []
+    if args.wrkr_inventory:
+        from gait.gate.context import InventoryUnavailable, load_inventory
+
+        try:
+            inputs.inventory, inputs.inventory_source = load_inventory(args.wrkr_inventory)
+        except InventoryUnavailable as exc:
+            if fail_closed:
+                raise PolicyBlocked(
+                    f"wrkr inventory unavailable in fail-closed mode: {exc}; "
+                    "next: fix or regenerate the inventory file",
+                    code="E_WRKR_INVENTORY_UNAVAILABLE",
+                ) from exc
+            warnings.append("wrkr inventory unavailable; continuing without context enrichment")
+    if args.approved_script_registry:
+        inputs.approved_scripts = _approved_entries(
+            args, fail_closed, warnings, now or timefmt.now()
+        )
+    inputs.warnings = warnings
+    return inputs
+
+
+def _approved_entries(
+    args: argparse.Namespace, fail_closed: bool, warnings: list[str], now: str
+) -> list[Any]:
+    from gait.errors import PolicyBlocked
+    from gait.gate.approved_scripts import RegistryError, read_registry, verify_entry
+    from gait.sign.keyring import verify_key_from
+
+    def refuse(message: str) -> PolicyBlocked:
+        return PolicyBlocked(
+            f"{message}; next: re-sign the registry with gait approve-script",
+            code="E_APPROVED_SCRIPT_REGISTRY",
+        )
+
+    try:
+        entries = read_registry(args.approved_script_registry)
+    except RegistryError as exc:
+        if fail_closed:
+            raise refuse(
+                f"approved script registry unavailable in fail-closed mode: {exc}"
+            ) from exc
+        warnings.append("approved script registry unavailable; continuing without fast-path")
+        return []
+    key = verify_key_from(
+        args.approved_script_public_key,
+        args.approved_script_public_key_env,
+        "approved script public key",
+    )
+    keys = [key] if key is not None else _approval_keys(args)
+    if not keys:
+        if fail_closed:
+            raise refuse(
+                "approved script registry verification unavailable in fail-closed mode: "
+                "verify key required"
+            )
+        warnings.append(
+            "approved script fast-path disabled because registry verify key is not configured"
+        )
+        return []
+    for index, entry in enumerate(entries):
+        try:
+            verify_entry(entry, keys, now)
+        except RegistryError as exc:
+            if fail_closed:
+                raise refuse(
+                    f"approved script registry verification failed at entry {index}: {exc}"
+                ) from exc
+            warnings.append(
+                "approved script registry entry failed verification; fast-path disabled"
+            )
+            return []
+    return entries
+
+
+def _delegation(args: argparse.Namespace) -> Any:
+    """The delegation evidence flags; tokens are read only if a matched rule needs them."""
+    from gait.gate.delegation_tokens import DelegationEvidence
+    from gait.sign.keyring import verify_key_from
+
+    paths: list[str] = []
+    for item in [*args.delegation_token, args.delegation_token_chain]:
+        paths.extend(part.strip() for part in (item or "").split(",") if part.strip())
+    key = verify_key_from(
+        args.delegation_public_key, args.delegation_public_key_env, "delegation public key"
+    )
+    if not paths and key is None and not args.delegation_audit_out:
+        return None
+    return DelegationEvidence(
+        paths=list(dict.fromkeys(paths)),
+        keys=[key] if key is not None else None,
+        audit_out=args.delegation_audit_out,
+    )
 
 
 def _render(outcome: Any) -> Outcome:

@@ -24,6 +24,12 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "gate": ("gait.cli.gate", "evaluate a tool-call intent against a policy"),
     "policy": ("gait.cli.policy", "author, validate, format and test gate policies"),
     "approve": ("gait.cli.approve", "sign an approval token for an intent and policy"),
+    "delegate": ("gait.cli.delegate", "mint and verify signed delegation tokens"),
+    "approve-script": (
+        "gait.cli.approve_script",
+        "pre-approve a script intent in a signed registry",
+    ),
+    "list-scripts": ("gait.cli.list_scripts", "list the entries of an approved-script registry"),
     "trace": ("gait.cli.trace", "verify gate trace records and the decision log"),
     "keys": ("gait.cli.keys", "create, trust, rotate and list signing keys"),
     "doctor": ("gait.cli.doctor", "diagnose the installation and environment"),

@@ -103,3 +103,62 @@ def context_age_seconds(auth: Any) -> int | None:
         if text.isdigit():
             return int(text)
     return None
+
+
+# ---------------------------------------------------------------------------------------------
+# The tool inventory (``--wrkr-inventory``): per-tool context merged into ``auth_context``.
+
+_INVENTORY_FIELDS = ("tool_name", "data_class", "endpoint_class", "autonomy_level")
+
+
+class InventoryUnavailable(Exception):
+    pass
+
+
+def load_inventory(path: str) -> tuple[dict[str, dict[str, str]], str]:
+    """(tool name -> ``wrkr.*`` values, cleaned path) from ``{"items": [...]}`` or a list."""
+    import json
+    from pathlib import Path
+
+    from gait.gate.intent import _clean_path
+
+    clean = _clean_path(path.strip())
+    if not path.strip():
+        raise InventoryUnavailable("wrkr inventory path is required")
+    try:
+        data = Path(clean).read_bytes()
+    except OSError as exc:
+        raise InventoryUnavailable(f"stat wrkr inventory: {exc.strerror or exc}") from exc
+    try:
+        doc = json.loads(data)
+    except ValueError as exc:
+        raise InventoryUnavailable(f"parse wrkr inventory: {exc}") from exc
+    items = doc.get("items") if isinstance(doc, dict) and "items" in doc else doc
+    if not isinstance(items, list):
+        raise InventoryUnavailable("parse wrkr inventory: items must be an array")
+    tools: dict[str, dict[str, str]] = {}
+    for item in items:
+        if not isinstance(item, dict):
+            raise InventoryUnavailable("parse wrkr inventory: items must be objects")
+        values = {}
+        for name in _INVENTORY_FIELDS:
+            value = item.get(name)
+            if value is not None and not isinstance(value, str):
+                raise InventoryUnavailable(f"parse wrkr inventory: {name} must be a string")
+            values[name] = (value or "").strip().lower()
+        if values["tool_name"]:
+            tools[values["tool_name"]] = {f"wrkr.{k}": v for k, v in values.items()}
+    return tools, clean
+
+
+def enrich(intent: Any, inventory: dict[str, dict[str, str]] | None) -> Any:
+    """The intent with its tool's inventory context in ``auth_context`` (itself if none)."""
+    from gait.gate.intent import NormalizedIntent
+
+    if not inventory or intent.tool_name not in inventory:
+        return intent
+    ctx = dict(intent.context)
+    ctx["auth_context"] = {**(ctx.get("auth_context") or {}), **inventory[intent.tool_name]}
+    doc = dict(intent.doc)
+    doc["context"] = ctx
+    return NormalizedIntent(doc, intent.created_at)

@@ -64,6 +64,8 @@ class GateOutcome:
     simulated_reason_codes: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     decision: Decision | None = None
+    # Further --json fields (delegation ref, count and audit path), omitted when empty.
+    extra_fields: dict[str, Any] = field(default_factory=dict)
     # Boundary findings (kill_switch, mcp_trust) by trace field name; see ``BoundaryCheck``.
     extra: dict[str, Any] = field(default_factory=dict)
 
@@ -132,12 +134,52 @@ class GateOutcome:
                 optional[f"{name}_key"] = rate.key
                 optional[f"{name}_used"] = rate.used
                 optional[f"{name}_remaining"] = rate.remaining
+        optional.update(self.extra_fields)
         for name, value in optional.items():
             if value:
                 out[name] = value
         for name in sorted(self.extra):
             out[name] = self.extra[name]
         return out
+
+
+def _with_inputs(
+    policy: Policy, prepared: NormalizedIntent, extra: tuple[str, ...], now: str, inputs: Any
+) -> tuple[NormalizedIntent, Decision, dict[str, Any]]:
+    """Evaluation with ``gait gate eval``'s further inputs (gait.gate.gate_inputs): the tool
+    inventory's context, then the approved-script fast path, else the policy."""
+    from gait.gate import gate_inputs
+    from gait.gate.context import enrich
+
+    fields: dict[str, Any] = {"warnings": list(inputs.warnings)}
+    inventory = inputs.inventory
+    if inventory:
+        tools = [s["tool_name"] for s in prepared.script["steps"]] if prepared.script else []
+        if prepared.script is None:
+            enriched = enrich(prepared, inventory)
+            if enriched is not prepared:
+                prepared = enriched
+                fields["context_source"] = inputs.inventory_source or "wrkr_inventory"
+        elif any(tool in inventory for tool in tools):
+            fields["context_source"] = inputs.inventory_source or "wrkr_inventory"
+    if inputs.approved_scripts and prepared.script is not None:
+        if gate_inputs.policy_requires_context_evidence(policy):
+            fields["warnings"].append(
+                "approved script fast-path disabled because policy requires authenticated "
+                "context evidence"
+            )
+        else:
+            decision, detail = gate_inputs.pre_approved_decision(
+                prepared, policy, inputs.approved_scripts, now
+            )
+            if decision is not None:
+                fields.update(
+                    pre_approved=True, pattern_id=detail, registry_reason="approved_script_match"
+                )
+                return prepared, decision, fields
+            fields["registry_reason"] = detail
+    decision = evaluate_normalized(policy, prepared, extra, now=now, inventory=inventory)
+    return prepared, decision, fields
 
 
 def _merge(values: list[str], *extra: str) -> list[str]:
@@ -329,6 +371,7 @@ class Gate:
         validate_schema: bool = False,
         checks: Sequence[BoundaryCheck] = (),
         approvals: bool = True,
+        inputs: Any = None,
     ) -> GateOutcome:
         """Evaluate, enforce and record one intent.
 
@@ -362,6 +405,7 @@ class Gate:
                 started,
                 checks,
                 approvals,
+                inputs,
             )
         except GaitError as exc:
             if not self._fails_closed(risk) or exc.code in ("E_SIGN_KEY_REQUIRED",):
@@ -522,6 +566,7 @@ class Gate:
         started: float,
         checks: Sequence[BoundaryCheck] = (),
         approvals: bool = True,
+        inputs: Any = None,
     ) -> GateOutcome:
         policy = self.policy
         now = timefmt.canonical(now) if now else timefmt.now()
@@ -546,7 +591,13 @@ class Gate:
         extra: tuple[str, ...] = ()
         if self.mode == "prod" and prepared.risk_class in HIGH_RISK:
             extra = ("targets",)
-        decision = evaluate_normalized(policy, prepared, extra, now=now)
+        decision = None
+        fields: dict[str, Any] = {}
+        if inputs is None:
+            decision = evaluate_normalized(policy, prepared, extra, now=now)
+        else:
+            prepared, decision, fields = _with_inputs(policy, prepared, extra, now, inputs)
+        more_warnings = fields.pop("warnings", [])
         if self.signing_key is None:
             raise InvalidInput(
                 "no signing key: the decision cannot be traced", code="E_SIGN_KEY_REQUIRED"
@@ -560,18 +611,27 @@ class Gate:
             policy_digest=policy.digest,
             matched_rule=decision.matched_rule,
             phase=prepared.phase,
-            warnings=list(self.warnings),
+            warnings=[*self.warnings, *more_warnings]
+            if inputs is not None
+            else list(self.warnings),
             decision=decision,
+            extra_fields=fields,
         )
         if self.checks or checks:
             _apply_findings(outcome, (*self.checks, *checks), prepared, now)
         self._apply_rate_limits(outcome, decision, prepared, now, simulate)
+        delegated = None
         if decision.require_delegation:
-            # No delegation token can be presented to this gate yet: the reference's answer
-            # to a rule requiring delegation without tokens.
-            outcome.verdict = "block"
-            outcome.reason_codes = _merge(outcome.reason_codes, "delegation_token_missing")
-            outcome.violations = _merge(outcome.violations, "delegation_not_granted")
+            from gait.gate import delegation_tokens
+
+            delegated = delegation_tokens.enforce(
+                outcome,
+                prepared,
+                policy.digest,
+                inputs and inputs.delegation,
+                now,
+                self._verify_keys(),
+            )
         entries: list[dict[str, Any]] = []
         required = 0
         token_ids: list[str] = []
@@ -622,7 +682,47 @@ class Gate:
                 write_json(path, audit)
                 outcome.approval_audit_path = str(path)
             outcome.valid_approvals = audit["valid_approvals"]
+        if delegated is not None:
+            self._delegation_audit(
+                outcome,
+                delegated,
+                prepared,
+                trace_id,
+                trace_out,
+                inputs.delegation if inputs else None,
+            )
         return outcome
+
+    def _delegation_audit(
+        self,
+        outcome: GateOutcome,
+        delegated: Any,
+        intent: NormalizedIntent,
+        trace_id: str,
+        trace_out: str | Path | None,
+        evidence: Any,
+    ) -> None:
+        from gait.gate.delegation_tokens import audit_record
+
+        record = audit_record(
+            created_at=outcome.created_at,
+            producer_version=self.producer_version,
+            trace_id=trace_id,
+            tool_name=intent.tool_name,
+            intent_digest=outcome.intent_digest,
+            policy_digest=self.policy.digest,
+            required=delegated.required,
+            delegation_ref=delegated.ref,
+            entries=delegated.entries,
+        )
+        out = getattr(evidence, "audit_out", None)
+        directory = Path(trace_out).parent if trace_out else self.trace_dir
+        path = Path(out) if out else (directory / f"delegation_audit_{trace_id}.json")
+        if out or directory is not None:
+            write_json(path, record)
+            outcome.extra_fields["delegation_audit_path"] = str(path)
+        outcome.extra_fields["delegation_ref"] = delegated.ref
+        outcome.extra_fields["valid_delegations"] = record["valid_delegations"]
 
     def _audit_default(self, trace_id: str, trace_out: str | Path | None) -> Path | None:
         """Beside the trace, named by trace id as the reference names it."""

@@ -120,12 +120,19 @@ def evaluate_normalized(
     extra_required_fields: tuple[str, ...] = (),
     *,
     now: str | None = None,
+    inventory: dict[str, dict[str, str]] | None = None,
 ) -> Decision:
     """Evaluate an already normalised (and evidence-stripped) intent.
 
     ``now`` (RFC 3339) is the evaluation time for freeze windows and agent expiry; the wall
     clock when unset, as the reference's ``policy test``.
     """
+    if inventory and intent.script is not None:
+        token = _INVENTORY.set(inventory)
+        try:
+            return evaluate_normalized(policy, intent, extra_required_fields, now=now)
+        finally:
+            _INVENTORY.reset(token)
     if now is not None and policy.uses_clock:
         token = _EVALUATION_TIME.set(now)
         try:
@@ -299,6 +306,10 @@ def _rule_outcome(rule: Rule, intent: NormalizedIntent) -> tuple[str, set[str], 
 
 
 _EVALUATION_TIME: ContextVar[str | None] = ContextVar("gait_evaluation_time", default=None)
+# A tool inventory for script steps (``--wrkr-inventory``); single intents are enriched first.
+_INVENTORY: ContextVar[dict[str, dict[str, str]] | None] = ContextVar(
+    "gait_inventory", default=None
+)
 
 
 def _utc_now() -> Any:
@@ -452,6 +463,11 @@ def _evaluate_script(policy: Policy, intent: NormalizedIntent) -> Decision:
     count = len(intent.script["steps"])
     for index in range(count):
         step = intent.step(index)
+        inventory = _INVENTORY.get()
+        if inventory is not None:
+            from gait.gate.context import enrich
+
+            step = enrich(step, inventory)
         outcome = _evaluate_single(policy, step)
         steps.append(
             {

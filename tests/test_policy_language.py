@@ -1,0 +1,285 @@
+"""The reference's further policy language through ``gait`` (issue 15): delegation tokens,
+approved scripts, freeze windows, brokered credentials, sandboxes and refused keys."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from gait.cli.main import main
+
+WRITE = {
+    "schema_id": "gait.gate.intent_request",
+    "schema_version": "1.0.0",
+    "created_at": "2026-02-18T00:00:00Z",
+    "producer_version": "test",
+    "tool_name": "tool.write",
+    "args": {"path": "/tmp/x.txt"},
+    "targets": [{"kind": "path", "value": "/tmp/x.txt", "operation": "write"}],
+    "context": {"identity": "agent.worker", "workspace": "/repo", "risk_class": "high"},
+}
+
+
+@pytest.fixture
+def work(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.chdir(tmp_path)
+    return tmp_path
+
+
+def _run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, dict]:
+    code = main([*argv, "--json"])
+    return code, json.loads(capsys.readouterr().out)
+
+
+def _write(path: Path, data: object) -> str:
+    path.write_text(data if isinstance(data, str) else json.dumps(data))
+    return str(path)
+
+
+def _key(work: Path, capsys: pytest.CaptureFixture[str]) -> tuple[str, str]:
+    code, out = _run(capsys, "keys", "init", "--key-mode", "prod", "--out", str(work / "keys"))
+    assert code == 0, out
+    return out["private_key_path"], out["public_key_path"]
+
+
+DELEGATION_POLICY = """\
+default_verdict: block
+rules:
+  - name: allow-delegated-write
+    effect: allow
+    match:
+      tool_names: [tool.write]
+      require_delegation: true
+      allowed_delegator_identities: [agent.lead]
+      delegation_scopes: [write]
+      max_delegation_depth: 1
+"""
+
+
+def test_delegation_tokens_grant_and_refuse(work: Path, capsys) -> None:
+    private, public = _key(work, capsys)
+    policy = _write(work / "policy.yaml", DELEGATION_POLICY)
+    intent = dict(WRITE)
+    intent["delegation"] = {
+        "requester_identity": "agent.worker",
+        "scope_class": "write",
+        "chain": [{"delegator_identity": "agent.lead", "delegate_identity": "agent.worker"}],
+    }
+    intent_path = _write(work / "intent.json", intent)
+    code, minted = _run(
+        capsys,
+        "delegate",
+        "mint",
+        "--delegator",
+        "agent.lead",
+        "--delegate",
+        "agent.worker",
+        "--scope",
+        "tool:tool.write",
+        "--scope-class",
+        "write",
+        "--ttl",
+        "1h",
+        "--key-mode",
+        "prod",
+        "--private-key",
+        private,
+        "--out",
+        "d.json",
+    )
+    assert code == 0 and minted["token_id"], minted
+    code, out = _run(capsys, "delegate", "verify", "--token", "d.json", "--public-key", public)
+    assert code == 0 and out["delegator_identity"] == "agent.lead"
+    code, out = _run(
+        capsys,
+        "delegate",
+        "verify",
+        "--token",
+        "d.json",
+        "--public-key",
+        public,
+        "--delegate",
+        "someone.else",
+    )
+    assert code == 2 and out["error_code"] == "E_DELEGATION_DELEGATE_MISMATCH"
+
+    base = ["gate", "eval", "--policy", policy, "--intent", intent_path]
+    code, out = _run(
+        capsys, *base, "--delegation-token", "d.json", "--delegation-public-key", public
+    )
+    assert code == 0 and out["verdict"] == "allow", out
+    assert "delegation_granted" in out["reason_codes"] and out["valid_delegations"] == 1
+    audit = json.loads(Path(out["delegation_audit_path"]).read_text())
+    assert audit["schema_id"] == "gait.gate.delegation_audit_record" and audit["delegated"]
+
+    code, out = _run(capsys, *base)
+    assert code == 3 and "delegation_token_missing" in out["reason_codes"]
+
+    tampered = json.loads(Path("d.json").read_text())
+    tampered["delegate_identity"] = "agent.worker2"
+    _write(work / "bad.json", tampered)
+    code, out = _run(
+        capsys, *base, "--delegation-token", "bad.json", "--delegation-public-key", public
+    )
+    assert code == 3 and "delegation_chain_insufficient" in out["reason_codes"], out
+    assert out["violations"] == ["delegation_not_granted"]
+
+
+SCRIPT = {
+    **{k: v for k, v in WRITE.items() if k not in ("args", "targets", "tool_name")},
+    "tool_name": "script",
+    "script": {
+        "steps": [
+            {
+                "tool_name": "tool.read",
+                "args": {"path": "/tmp/a"},
+                "targets": [{"kind": "path", "value": "/tmp/a", "operation": "read"}],
+            },
+            {
+                "tool_name": "tool.write",
+                "args": {"path": "/tmp/b"},
+                "targets": [{"kind": "path", "value": "/tmp/b", "operation": "write"}],
+            },
+        ]
+    },
+}
+APPROVAL_POLICY = """\
+default_verdict: allow
+scripts:
+  max_steps: 5
+rules:
+  - name: write-needs-approval
+    effect: require_approval
+    match:
+      tool_names: [tool.write]
+"""
+
+
+def test_approved_script_registry_fast_path(work: Path, capsys) -> None:
+    private, public = _key(work, capsys)
+    policy = _write(work / "policy.yaml", APPROVAL_POLICY)
+    intent = _write(work / "script.json", SCRIPT)
+    base = ["gate", "eval", "--policy", policy, "--intent", intent]
+    code, out = _run(capsys, *base)
+    assert code == 4 and out["matched_rule"] == "write-needs-approval"
+    assert out["script"] is True and out["step_count"] == 2
+
+    code, out = _run(
+        capsys,
+        "approve-script",
+        "--policy",
+        policy,
+        "--intent",
+        intent,
+        "--registry",
+        "reg.json",
+        "--approver",
+        "secops",
+        "--key-mode",
+        "prod",
+        "--private-key",
+        private,
+    )
+    assert code == 0 and out["tool_sequence"] == ["tool.read", "tool.write"], out
+    code, listed = _run(capsys, "list-scripts", "--registry", "reg.json")
+    assert listed["count"] == 1 and listed["entries"][0]["expired"] is False
+
+    registry = ["--approved-script-registry", "reg.json", "--approved-script-public-key", public]
+    code, out = _run(capsys, *base, *registry)
+    assert code == 0 and out["pre_approved"] is True, out
+    assert out["reason_codes"] == ["approved_script_match"]
+
+    doc = json.loads(Path("reg.json").read_text())
+    doc["entries"][0]["approver_identity"] = "mallory"
+    _write(work / "reg.json", doc)
+    code, out = _run(capsys, *base, *registry)
+    assert code == 3 and out["ok"] is False
+    assert "approved script registry verification failed at entry 0" in out["error"]
+
+
+FREEZE_POLICY = """\
+default_verdict: block
+rules:
+  - name: allow-deploy
+    effect: allow
+    match:
+      tool_names: [tool.deploy]
+    freeze_window:
+      timezone: America/Toronto
+      reason: quarter-end
+      windows:
+        - name: quarter-end
+          start: "2026-03-10T09:00:00"
+          end: "2026-03-10T12:00:00"
+"""
+
+
+@pytest.mark.parametrize(
+    ("when", "code", "reason"),
+    [
+        ("2026-03-10T14:00:00Z", 3, "freeze_window_active_block"),  # 10:00 in Toronto
+        ("2026-03-10T17:00:00Z", 0, "matched_rule_allow_deploy"),  # 13:00: after the window
+    ],
+)
+def test_freeze_window_uses_evaluation_time(work: Path, capsys, when, code, reason) -> None:
+    policy = _write(work / "policy.yaml", FREEZE_POLICY)
+    intent = _write(work / "i.json", {**WRITE, "tool_name": "tool.deploy", "targets": []})
+    got, out = _run(
+        capsys, "gate", "eval", "--policy", policy, "--intent", intent, "--evaluation-time", when
+    )
+    assert got == code and reason in out["reason_codes"], out
+
+
+def test_broker_credential_requirement_fails_closed(work: Path, capsys) -> None:
+    policy = _write(
+        work / "policy.yaml",
+        "default_verdict: block\nrules:\n  - name: w\n    effect: allow\n"
+        "    require_broker_credential: true\n    broker_reference: egress\n"
+        "    match:\n      tool_names: [tool.write]\n",
+    )
+    intent = _write(work / "i.json", WRITE)
+    code, out = _run(capsys, "policy", "test", policy, intent)
+    assert code == 0 and out["verdict"] == "allow"  # policy test: the rule alone
+    code, out = _run(capsys, "gate", "eval", "--policy", policy, "--intent", intent)
+    assert code == 3 and "broker_credential_required" in out["reason_codes"]
+
+
+def test_sandbox_rule_checks_the_declared_sandbox(work: Path, capsys) -> None:
+    policy = _write(
+        work / "policy.yaml",
+        "default_verdict: block\nrules:\n  - name: exec\n    effect: allow\n"
+        "    match:\n      tool_names: [tool.exec]\n    sandbox:\n"
+        "      allowed_network_modes: [disabled]\n      max_timeout_seconds: 60\n",
+    )
+    target = {"kind": "other", "value": "ls", "operation": "exec", "endpoint_class": "proc.exec"}
+    sandbox = {
+        "network_mode": "disabled",
+        "env_exposure_mode": "none",
+        "timeout_seconds": 30,
+        "filesystem_isolation": "container",
+        "user_mode": "unprivileged",
+        "evidence_ref": "sandbox:run-1",
+        "evidence_digest": "a" * 64,
+    }
+    intent = {**WRITE, "tool_name": "tool.exec", "targets": [target]}
+    intent["context"] = {**WRITE["context"], "sandbox": sandbox}
+    code, out = _run(capsys, "policy", "test", policy, _write(work / "ok.json", intent))
+    assert code == 0 and out["verdict"] == "allow", out
+    intent["context"] = {**WRITE["context"], "sandbox": {**sandbox, "network_mode": "full"}}
+    code, out = _run(capsys, "policy", "test", policy, _write(work / "bad.json", intent))
+    # a sandbox that fails the rule no longer exempts the exec from the destructive escalation
+    assert code == 3 and out["reason_codes"] == [
+        "destructive_apply_requires_approval",
+        "matched_rule_exec",
+        "sandbox_network_mode_disallowed",
+    ]
+
+
+def test_keys_without_a_feature_are_still_refused_by_name(work: Path, capsys) -> None:
+    policy = _write(
+        work / "p.yaml", "rules:\n  - name: a\n    effect: allow\n    require_sandbox: true\n"
+    )
+    code, out = _run(capsys, "policy", "validate", policy)
+    assert code == 6 and "'rules[0].require_sandbox' is not evaluated" in out["error"]
