@@ -103,6 +103,7 @@ class RunBridge:
         self.update: Any = None
         self.partial: dict[str, Any] | None = None
         self.interrupted = False
+        self.quiet: Any = lambda: None
 
 
 class GaitSession:
@@ -262,6 +263,9 @@ class GaitSession:
 
     def pytest_keyboard_interrupt(self) -> None:
         self.interrupted = True
+        if self.bridge is not None:
+            self.bridge.interrupted = True
+            self.bridge.quiet()  # the CLI says it in one line; pytest's report would be noise
 
     def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
         if self.is_worker:
@@ -271,9 +275,6 @@ class GaitSession:
             self.engine.resolver.kill_running() if self.engine is not None else None
             if self.bridge is not None:
                 self.bridge.interrupted = True
-                reporter = self.config.pluginmanager.get_plugin("terminalreporter")
-                if reporter is not None and hasattr(reporter, "_keyboardinterrupt_memo"):
-                    reporter._keyboardinterrupt_memo = None  # the CLI prints one line instead
             return
         if not self.entries:
             return

@@ -28,8 +28,15 @@ if TYPE_CHECKING:
 
 
 def run_id_for_test(nodeid: str) -> str:
-    name = re.sub(r"[^A-Za-z0-9_-]+", "_", nodeid.split("::", 1)[-1]).strip("_")
-    return f"run_{name[:80] or 'test'}"
+    """``run_`` + the whole node id (module path included, so ``a.py::test_x`` and
+    ``b.py::test_x`` do not overwrite each other), made id-safe; long ids keep a digest tail."""
+    import hashlib
+
+    name = re.sub(r"[^A-Za-z0-9_-]+", "_", nodeid).strip("_") or "test"
+    if len(name) > 100:
+        tail = hashlib.sha256(nodeid.encode("utf-8")).hexdigest()[:12]
+        name = f"{name[:87]}_{tail}"
+    return f"run_{name}"
 
 
 @pytest.fixture

@@ -225,7 +225,7 @@ def test_gait_recorder_fixture(tmp_path: Path) -> None:
         "def test_agent(gait_recorder):\n"
         "    ping('db')\n"
         "    gait_recorder.intent('tool.note', {'n': 1})\n"
-        "    assert gait_recorder.run_id == 'run_test_agent'\n"
+        "    assert gait_recorder.run_id == 'run_test_agent_py_test_agent'\n"
     )
     env = {**os.environ, "GAIT_RECORD_DIR": str(tmp_path / "out")}
     proc = subprocess.run(
@@ -238,5 +238,5 @@ def test_gait_recorder_fixture(tmp_path: Path) -> None:
         check=False,
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    pack = load_runpack(tmp_path / "out" / "runpack_run_test_agent.zip")
+    pack = load_runpack(tmp_path / "out" / "runpack_run_test_agent_py_test_agent.zip")
     assert [i["tool_name"] for i in pack.intents] == ["tool.ping", "tool.note"]

@@ -244,6 +244,9 @@ class _QuietOnInterrupt(io.TextIOBase):
     def flush(self) -> None:
         self.target.flush()
 
+    def stop(self) -> None:
+        self.stopped = True
+
 
 def run_run(args: argparse.Namespace) -> Outcome:
     import os
@@ -272,6 +275,7 @@ def run_run(args: argparse.Namespace) -> Outcome:
     bridge = RunBridge()
     err = io.StringIO()
     out = _QuietOnInterrupt(sys.stderr if args.json else sys.stdout)
+    bridge.quiet = out.stop
 
     def on_term(signum: int, frame: Any) -> None:
         raise KeyboardInterrupt
