@@ -12,6 +12,8 @@ from gait.regress.results import diff_path
 MAX_LINES = 40
 MAX_WIDTH = 200
 MAX_FAILURES_SHOWN = 10
+MAX_CALL_LINES = 8
+CALL_MARKS = ("  + ", "  - ", "  ~ ", "  ! ")
 REFUSED_NEXT = (
     "to accept new calls: re-record the agent and gait regress init --from <run> --name "
     "<fixture> --force, or run with --record-mode new_episodes"
@@ -94,6 +96,7 @@ def summary_lines(
         f"regress status={status} graders={len(ordered)} failed={len(failed)} "
         f"skipped={len(skipped)} result={output}"
     ]
+    shown_calls: set[str] = set()
     for entry in failed[:MAX_FAILURES_SHOWN]:
         first = entry.divergence[0] if entry.divergence else entry.message
         lines.append(
@@ -102,6 +105,14 @@ def summary_lines(
                 f"{','.join(entry.reason_codes)}" + (f": {first}" if first else "")
             )
         )
+        calls = [line for line in entry.divergence if line.startswith(CALL_MARKS)]
+        if calls and entry.fixture not in shown_calls:
+            shown_calls.add(entry.fixture)
+            lines += [_clip(line) for line in calls[:MAX_CALL_LINES]]
+            if len(calls) > MAX_CALL_LINES:
+                lines.append(
+                    f"  ... {len(calls) - MAX_CALL_LINES} more (see {diff_path(entry.fixture)})"
+                )
     if len(failed) > MAX_FAILURES_SHOWN:
         lines.append(
             f"... and {len(failed) - MAX_FAILURES_SHOWN} more failing graders (see {output})"
@@ -130,6 +141,7 @@ def summary_lines(
         lines.append(
             f"{len(update.fixtures)} fixture{'s' if len(update.fixtures) != 1 else ''} updated, "
             f"{len(update.refused)} refused"
+            + (f"; re-graded after the update: {status}" if update.fixtures else "")
         )
     if update is None and failed:
         live = sorted({e.fixture for e in failed if e.live and not e.refused})
