@@ -293,6 +293,8 @@ class GaitSession:
         update = None
         if self.config.getoption("gait_update"):
             update = apply_updates(self.engine.config, entries)
+            if self.bridge is not None:
+                self.bridge.update = update  # known even if a signal stops what follows
             if update.fixtures:
                 entries = self._regrade(entries, update.fixtures)
                 if update.ok and all(e.status != "fail" for e in entries):

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import time
@@ -77,14 +78,25 @@ def test_signal_kills_the_agent_and_writes_nothing(tmp_path, gait_argv, signum):
     assert not alive(agent), "the agent outlived gait regress run"
 
 
+COPYING_AGENT = """
+import os, shutil, sys, time
+name = os.environ["GAIT_FIXTURE"]
+open(os.path.join(sys.argv[1], "started_" + name), "w").close()
+time.sleep(0.1)
+shutil.copy(os.path.join("candidates", name + ".zip"), os.environ["GAIT_RECORD_TO"])
+"""
+
+
 def test_killed_update_leaves_no_fixture_half_updated(tmp_path, gait_argv):
     root = tmp_path / "set"
-    names = [f"run_{n:02d}" for n in range(8)]
+    names = [f"run_{n:02d}" for n in range(6)]
     make_fixture_set(root, runs={name: DEFAULT_CALLS for name in names})
-    for name in names:  # each candidate drops a call: trajectory and diff drift, updatable
+    for name in names:  # each agent run drops a call: trajectory and diff drift, updatable
         write_run(root / "candidates" / f"{name}.zip", name, DEFAULT_CALLS[:2])
+    (root / "agent.py").write_text(COPYING_AGENT)
+    markers = tmp_path / "markers"
     doc = json.loads((root / "gait.yaml").read_text())
-    doc["candidate"] = "candidates/{name}.zip"
+    doc["command"] = ["{python}", "agent.py", str(markers)]
     (root / "gait.yaml").write_text(json.dumps(doc))
 
     def snapshot() -> dict[str, bytes]:
@@ -95,13 +107,22 @@ def test_killed_update_leaves_no_fixture_half_updated(tmp_path, gait_argv):
         }
 
     before = snapshot()
-    states = set()
-    for delay in (0.6, 0.9, 1.2, 1.6, 2.2):
+    codes = []
+    # Kill while the first, a middle and the last agent run, then while grading and updating.
+    for point in ("run_00", "run_03", "run_05", "run_05+0.3", "run_05+0.8"):
+        shutil.rmtree(markers, ignore_errors=True)
+        markers.mkdir()
         proc = start(gait_argv, root, "--update")
-        time.sleep(delay)
+        marker = markers / f"started_{point.split('+')[0]}"
+        deadline = time.monotonic() + 60
+        while not marker.exists() and time.monotonic() < deadline:
+            time.sleep(0.01)
+        time.sleep(float(point.split("+")[1]) if "+" in point else 0.0)
         proc.send_signal(signal.SIGINT)
-        proc.communicate(timeout=60)
-        assert proc.returncode in (0, 130), proc.returncode
+        out, err = proc.communicate(timeout=60)
+        assert proc.returncode in (0, 130), out + err
+        assert "Traceback" not in out + err
+        codes.append(proc.returncode)
         now = snapshot()
         assert not [p for p in now if Path(p).name.startswith(".")], "temp files left behind"
         changed = {
@@ -109,15 +130,14 @@ def test_killed_update_leaves_no_fixture_half_updated(tmp_path, gait_argv):
             for name in names
             if any(now[k] != before[k] for k in before if k.startswith(f"fixtures/{name}/"))
         }
-        assert changed in (set(), set(names)), f"half-updated set after {delay}s: {changed}"
+        assert changed in (set(), set(names)), f"half-updated set at {point}: {changed}"
+        if proc.returncode == 130 and point.startswith(("run_00", "run_03")):
+            assert not changed
         for name in changed:  # an updated fixture is updated whole: runpack and expectations
             meta = json.loads(now[f"fixtures/{name}/fixture.json"])
             assert meta["expected_tool_sequence"] == ["tool.search", "tool.fetch"]
-            assert (
-                now[f"fixtures/{name}/runpack.zip"]
-                == (root / "candidates" / f"{name}.zip").read_bytes()
-            )
-        states.add((proc.returncode, bool(changed)))
-        for path, data in before.items():  # back to the drifting state for the next delay
+            candidate = (root / "candidates" / f"{name}.zip").read_bytes()
+            assert now[f"fixtures/{name}/runpack.zip"] == candidate
+        for path, data in before.items():  # back to the drifting state for the next point
             (root / path).write_bytes(data)
-    assert any(code == 130 for code, _ in states), states  # some kill did interrupt a run
+    assert codes[:2] == [130, 130], codes

@@ -304,9 +304,14 @@ def run_run(args: argparse.Namespace) -> Outcome:
         else:
             os.environ[AUTOLOAD_ENV] = saved
     if bridge.interrupted:
+        done = bridge.update.fixtures if bridge.update is not None else []
+        what = (
+            f"the update of {len(done)} fixture(s) was applied whole, {args.output} not written"
+            if done
+            else f"{args.output} and the fixtures were left as they were"
+        )
         raise Interrupted(
-            f"interrupted: {args.output} and the fixtures were left as they were, and the "
-            "agents started were killed",
+            f"interrupted: {what}, and the agents started were killed",
             code="E_REGRESS_INTERRUPTED",
             hint="gait regress run",
         )

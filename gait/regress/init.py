@@ -348,22 +348,25 @@ def _signals_held() -> Any:
 
 def commit_files(files: list[tuple[Path, bytes]]) -> None:
     """Write every file aside first, then rename each into place: a failure while preparing
-    leaves every original untouched."""
+    leaves every original untouched. SIGINT/SIGTERM wait until the whole step is done (a
+    fraction of a second), so an interrupt never leaves a temp file or half of the set."""
     staged: list[tuple[Path, Path]] = []
-    try:
-        for target, data in files:
-            target.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-            with os.fdopen(fd, "wb") as handle:
-                handle.write(data)
-                handle.flush()
-                os.fsync(handle.fileno())
-            os.chmod(tmp, 0o644)
-            staged.append((Path(tmp), target))
-        with _signals_held():
+    with _signals_held():
+        try:
+            for target, data in files:
+                target.parent.mkdir(parents=True, exist_ok=True)
+                fd, tmp = tempfile.mkstemp(
+                    prefix=f".{target.name}.", suffix=".tmp", dir=target.parent
+                )
+                staged.append((Path(tmp), target))
+                with os.fdopen(fd, "wb") as handle:
+                    handle.write(data)
+                    handle.flush()
+                    os.fsync(handle.fileno())
+                os.chmod(tmp, 0o644)
             for tmp, target in staged:
                 os.replace(tmp, target)
-    finally:
-        for tmp, _ in staged:
-            with contextlib.suppress(OSError):
-                tmp.unlink()
+        finally:
+            for tmp, _ in staged:
+                with contextlib.suppress(OSError):
+                    tmp.unlink()
