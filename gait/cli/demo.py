@@ -99,8 +99,7 @@ def run_standard(args: argparse.Namespace) -> Outcome:
     verdict = "ok" if report.ok else "failed"
     next_commands = [
         f"gait verify {RUN_ID} --json",
-        f"gait run replay {RUN_ID}",
-        f"gait regress init --from {RUN_ID}",
+        f"gait regress bootstrap --from {RUN_ID} --json --junit ./gait-out/junit.xml",
         "gait demo --policy",
     ]
     payload = {

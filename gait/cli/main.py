@@ -21,6 +21,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "verify": ("gait.cli.verify", "verify a runpack's hashes, signature and schemas offline"),
     "run": ("gait.cli.run", "record, replay, diff and inspect runpacks"),
     "regress": ("gait.cli.regress", "turn runpacks into fixtures and run regressions"),
+    "capture": ("gait.cli.capture", "write a portable receipt of a run for gait regress add"),
     "gate": ("gait.cli.gate", "evaluate a tool-call intent against a policy"),
     "policy": ("gait.cli.policy", "author, validate, format and test gate policies"),
     "approve": ("gait.cli.approve", "sign an approval token for an intent and policy"),

@@ -27,6 +27,18 @@ RUN_EXPLAIN = (
     "gait.yaml or fixtures. Arguments after -- go to pytest."
 )
 GRADERS_EXPLAIN = "gait regress graders lists the graders installed through gait.graders."
+ADD_EXPLAIN = (
+    "gait regress add turns a capture receipt (gait capture --out FILE), a run id or a runpack "
+    "into a fixture, exactly as gait regress init does, and keeps gait.yaml's other entries."
+)
+BOOTSTRAP_EXPLAIN = (
+    "gait regress bootstrap runs gait regress init --from RUN, then gait regress run on the "
+    "set: one command from an incident's run to a CI result (exit 0 pass, 5 fail)."
+)
+REPORT_EXPLAIN = (
+    "gait regress report reads regress_result.json (and a newer regress_partial.json) and "
+    "prints a short summary: status, counts, the failing graders and where their diffs are."
+)
 
 
 def register(parser: argparse.ArgumentParser) -> None:
@@ -94,6 +106,42 @@ def register(parser: argparse.ArgumentParser) -> None:
     )
     add_common(run, RUN_EXPLAIN)
     run.set_defaults(handler=run_run)
+
+    add = sub.add_parser("add", help="add a fixture from a capture receipt, run id or runpack")
+    add.add_argument(
+        "--from",
+        dest="source",
+        required=True,
+        metavar="CAPTURE.JSON|RUN_ID|PATH",
+        help="capture receipt (gait capture --out), run id or runpack path",
+    )
+    add.add_argument("--name", default=None, help="fixture name (default: from the run id)")
+    add.add_argument("--dir", default=".", help="fixture set directory (holds gait.yaml)")
+    add.add_argument("--force", action="store_true", help="replace an existing fixture")
+    add.add_argument("--command", default=None, metavar="CMD", help="as for init")
+    add_common(add, ADD_EXPLAIN)
+    add.set_defaults(handler=run_add)
+
+    boot = sub.add_parser("bootstrap", help="init a fixture from a run, then run the set")
+    boot.add_argument("--from", dest="source", required=True, metavar="RUN_ID|PATH")
+    boot.add_argument("--name", default=None, help="fixture name (default: from the run id)")
+    boot.add_argument("--config", default="gait.yaml", help="gait.yaml path (default: ./gait.yaml)")
+    boot.add_argument("--output", default="regress_result.json", help="result file")
+    boot.add_argument("--junit", default=None, metavar="FILE", help="also write JUnit XML")
+    boot.add_argument("--force", action="store_true", help="replace an existing fixture")
+    boot.add_argument("--command", default=None, metavar="CMD", help="as for init")
+    boot.add_argument(
+        "--allow-nondeterministic",
+        action="store_true",
+        help="run non-deterministic graders (they must be pinned in gait.yaml)",
+    )
+    add_common(boot, BOOTSTRAP_EXPLAIN)
+    boot.set_defaults(handler=run_bootstrap)
+
+    report = sub.add_parser("report", help="summarise the last regress result")
+    report.add_argument("--output", default="regress_result.json", help="result file to read")
+    add_common(report, REPORT_EXPLAIN)
+    report.set_defaults(handler=run_report)
 
     graders = sub.add_parser("graders", help="list installed graders")
     add_common(graders, GRADERS_EXPLAIN)
@@ -407,3 +455,173 @@ def _run_outcome(args: argparse.Namespace, bridge: Any) -> Outcome:
     if failed:
         lines.append(f"next={(doc.get('next_commands') or ['gait regress run'])[0]}")
     return Outcome(payload, 0 if payload["ok"] else 5, lines)
+
+
+def run_add(args: argparse.Namespace) -> Outcome:
+    from gait.errors import InvalidInput
+    from gait.regress.capture import load_receipt
+    from gait.regress.init import init_fixture
+
+    source = args.source.strip()
+    target = source
+    path = Path(source)
+    if source.lower().endswith(".json") and path.is_file():
+        receipt = load_receipt(path)
+        if receipt is not None:
+            if receipt.artifact_type != "runpack":
+                raise InvalidInput(
+                    f"capture receipt {source}: artifact_type {receipt.artifact_type!r} cannot "
+                    "become a fixture (only runpack)",
+                    code="E_CAPTURE_RECEIPT_INVALID",
+                    hint="gait capture --from <run_id> --out gait-out/capture.json",
+                )
+            target = receipt.artifact_path
+    result = init_fixture(
+        target, name=args.name, directory=args.dir, force=args.force, command=args.command
+    )
+    payload = {"source": source, **result.to_json()}
+    lines = [
+        f"regress add ok: fixture={result.fixture_name} run_id={result.run_id}",
+        f"fixture={result.fixture_dir}" + (" (replaced)" if result.replaced else ""),
+        "next=gait regress run",
+    ]
+    return Outcome(payload, 0, lines)
+
+
+def run_bootstrap(args: argparse.Namespace) -> Outcome:
+    from gait.regress.init import init_fixture
+
+    config_path = Path(args.config)
+    directory = config_path if config_path.is_dir() else config_path.parent
+    result = init_fixture(
+        args.source, name=args.name, directory=directory, force=args.force, command=args.command
+    )
+    run_args = argparse.Namespace(
+        config=str(config_path),
+        output=args.output,
+        junit=args.junit,
+        update=False,
+        numprocesses=None,
+        allow_nondeterministic=args.allow_nondeterministic,
+        record_mode=None,
+        unsafe_real_tools=False,
+        pytest_args=[],
+        json=args.json,
+    )
+    outcome = run_run(run_args)
+    run = outcome.payload
+    payload: dict[str, Any] = {
+        "ok": run["ok"],
+        "run_id": result.run_id,
+        "fixture_name": result.fixture_name,
+        "fixture_dir": result.fixture_dir,
+        "runpack_path": result.runpack_path,
+        "config_path": result.config_path,
+        "status": run["status"],
+        "artifact_paths": run["artifact_paths"],
+        "output": run["output"],
+        "live_fixtures": run["live_fixtures"],
+    }
+    for key in ("failed", "top_failure_reason", "junit"):
+        if key in run:
+            payload[key] = run[key]
+    if not run["ok"]:
+        payload["next_command"] = (
+            "gait regress run --json"
+            if args.config == "gait.yaml"
+            else f"gait regress run --config {args.config} --json"
+        )
+    head = (
+        f"regress bootstrap {'ok' if run['ok'] else 'failed'}: run_id={result.run_id} "
+        f"fixture={result.fixture_name}"
+    )
+    return Outcome(payload, outcome.exit_code, [head, *outcome.lines])
+
+
+def run_report(args: argparse.Namespace) -> Outcome:
+    from gait.canon import loads_strict
+    from gait.errors import InvalidInput
+    from gait.regress.results import PARTIAL_NAME
+
+    path = Path(args.output)
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        raise InvalidInput(
+            f"{path} not found: no regress run has written a result here",
+            code="E_REGRESS_RESULT_MISSING",
+            hint="gait regress run",
+        ) from None
+    except OSError as exc:
+        raise InvalidInput(
+            f"cannot read {path}: {exc.strerror}", code="E_REGRESS_RESULT_INVALID"
+        ) from None
+    doc = loads_strict(raw, what=str(path), code="E_REGRESS_RESULT_INVALID")
+    graders = doc.get("graders") if isinstance(doc, dict) else None
+    if not isinstance(graders, list) or doc.get("schema_id") != "gait.regress.result":
+        raise InvalidInput(
+            f"{path} is not a regress_result.json (schema_id gait.regress.result)",
+            code="E_REGRESS_RESULT_INVALID",
+            hint="gait regress run",
+        )
+    failed = [g for g in graders if isinstance(g, dict) and g.get("status") == "fail"]
+    skipped = [g for g in graders if isinstance(g, dict) and g.get("status") == "skip"]
+    fixtures = sorted(
+        {str(g.get("name", "")).split("/", 1)[0] for g in graders if isinstance(g, dict)}
+    )
+    failing_fixtures = sorted({str(g.get("name", "")).split("/", 1)[0] for g in failed})
+    status = str(doc.get("status", ""))
+    payload: dict[str, Any] = {
+        "ok": status == "pass",
+        "output": str(args.output),
+        "status": status,
+        "fixture_set": doc.get("fixture_set", ""),
+        "created_at": doc.get("created_at", ""),
+        "fixtures": len(fixtures),
+        "graders": len(graders),
+        "failed": len(failed),
+        "skipped": len(skipped),
+        "failing_fixtures": failing_fixtures,
+        "failures": [
+            {
+                "name": g.get("name"),
+                "reason_codes": g.get("reason_codes", []),
+                "error_code": g.get("error_code", ""),
+                "diff_ref": g.get("diff_ref", ""),
+            }
+            for g in failed[:20]
+        ],
+    }
+    lines = [
+        f"regress report: fixture_set={payload['fixture_set']} status={status} "
+        f"fixtures={len(fixtures)} graders={len(graders)} failed={len(failed)} "
+        f"skipped={len(skipped)}",
+    ]
+    for g in failed[:10]:
+        reasons = ",".join(str(r) for r in g.get("reason_codes", [])) or "fail"
+        where = f" diff={g['diff_ref']}" if g.get("diff_ref") else ""
+        lines.append(f"FAIL {g.get('name')} {g.get('error_code', '')} {reasons}{where}"[:240])
+    if len(failed) > 10:
+        lines.append(f"... and {len(failed) - 10} more failing graders (--json lists 20)")
+    partial = path.with_name(PARTIAL_NAME)
+    if partial.is_file() and partial.stat().st_mtime > path.stat().st_mtime:
+        try:
+            part = loads_strict(partial.read_bytes(), what=str(partial))
+            counts = part.get("counts", {}) if isinstance(part, dict) else {}
+            payload["partial"] = {
+                "path": partial.as_posix(),
+                "status": part.get("status"),
+                "graded": counts.get("graded"),
+                "planned": counts.get("planned"),
+            }
+            lines.append(
+                f"newer partial run: {partial.as_posix()} graded {counts.get('graded')} of "
+                f"{counts.get('planned')} graders, status={part.get('status')} (not the set's)"
+            )
+        except InvalidInput:
+            pass
+    if failed:
+        payload["next_commands"] = list(doc.get("next_commands") or [])
+        first = failing_fixtures[0]
+        lines.append(f"next=cat gait-out/regress/{first}/diff.json")
+    return Outcome(payload, 0 if status == "pass" else 5, lines)
