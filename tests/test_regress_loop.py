@@ -281,3 +281,41 @@ def test_init_refuses_command_replay_without_results(tmp_path, run_gait, gait_ho
     assert proc.returncode == 0
     assert "0 of 1 fixtures check a live agent" in proc.stdout
     assert "SELF run_triage: graded only against its own runpack" in proc.stdout
+
+
+def test_new_episodes_grows_a_fixture_behind_the_interlock(sync_agent, run_gait):
+    doc = json.loads((sync_agent / "gait.yaml").read_text())
+    doc["allow_tools"] = ["files.archive"]
+    (sync_agent / "gait.yaml").write_text(json.dumps(doc))
+    # Three of the four locks: the new call is still a miss, and the update is refused.
+    proc = regress(
+        run_gait,
+        sync_agent,
+        "--record-mode",
+        "new_episodes",
+        "--unsafe-real-tools",
+        "--update",
+        variant="inserted",
+    )
+    assert proc.returncode == 5 and "0 fixtures updated, 1 refused" in proc.stdout
+    # All four: the real tool answers the new call, it is recorded, and the update is accepted.
+    env = {**FAST, "AGENT_VARIANT": "inserted", "GAIT_ALLOW_REAL_REPLAY": "1"}
+    proc = run_gait(
+        "regress",
+        "run",
+        "--record-mode",
+        "new_episodes",
+        "--unsafe-real-tools",
+        "--update",
+        cwd=sync_agent,
+        env=env,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "1 fixture updated, 0 refused" in proc.stdout
+    meta = json.loads((sync_agent / "fixtures/run_triage/fixture.json").read_text())
+    assert meta["expected_tool_sequence"] == [
+        "files.read",
+        "email.send",
+        "files.archive",
+        "files.delete",
+    ]

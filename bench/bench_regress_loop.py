@@ -1,0 +1,143 @@
+"""The regression loop's speed (issue 10, item 10), as a user's shell sees it.
+
+    python bench/bench_regress_loop.py [--repeat 5] [--fixtures 40]
+
+Prints one JSON summary:
+
+- ``reference_set_s``: ``gait regress run`` on the reference's one-fixture set (made from its
+  runpack), wall time, median; the environment's plugin autoload is left as the user has it
+  (gait regress run turns it off for its own pytest). Goal <= 0.5 s.
+- ``command_overhead_s``: per fixture, what a ``command:`` fixture costs beyond the agent's own
+  run (the agent timed alone, replaying the same fixture). Goal <= 0.15 s.
+- ``command_serial_s`` / ``command_n2_s`` / ``speedup_n2``: ``--fixtures`` command fixtures,
+  serial vs ``-n 2``. Goal >= 1.5x.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+AGENT = """
+import gait
+
+@gait.record.tool("tool.search")
+def search(query: str, top_k: int = 3) -> dict:
+    return {"hits": 2}
+
+@gait.record.tool("tool.fetch")
+def fetch(url: str) -> dict:
+    return {"status": 200}
+
+with gait.record(run_id="run_bench", capture_mode="raw", sign=False):
+    search(query="refund policy", top_k=3)
+    fetch(url="https://example.local/policy")
+"""
+
+
+def gait_bin() -> list[str]:
+    found = shutil.which("gait", path=str(Path(sys.executable).parent))
+    return [found] if found else [sys.executable, "-m", "gait"]
+
+
+def timed(argv: list[str], cwd: Path, env: dict[str, str], ok: tuple[int, ...] = (0,)) -> float:
+    start = time.perf_counter()
+    proc = subprocess.run(argv, cwd=cwd, env=env, capture_output=True, text=True, check=False)
+    elapsed = time.perf_counter() - start
+    if proc.returncode not in ok:
+        tail = (proc.stdout + proc.stderr)[-1600:]
+        raise SystemExit(f"{argv} exited {proc.returncode}: {tail}")
+    return elapsed
+
+
+def median(argv: list[str], cwd: Path, env: dict[str, str], repeat: int) -> float:
+    return statistics.median(timed(argv, cwd, env) for _ in range(repeat))
+
+
+def reference_set(root: Path) -> Path | None:
+    conformance = Path(
+        os.environ.get("GAIT_CONFORMANCE_DIR") or REPO.parent / "shared" / "conformance"
+    )
+    ref = conformance / "reference"
+    if not (ref / "regress" / "gait.yaml").is_file():
+        return None
+    target = root / "reference"
+    (target / "fixtures" / "run_raw").mkdir(parents=True)
+    shutil.copy(ref / "regress" / "gait.yaml", target / "gait.yaml")
+    shutil.copy(ref / "regress" / "fixture.json", target / "fixtures/run_raw/fixture.json")
+    shutil.copy(ref / "runpacks" / "runpack_run_raw.zip", target / "fixtures/run_raw/runpack.zip")
+    return target
+
+
+def command_set(root: Path, count: int, env: dict[str, str]) -> Path:
+    from gait.regress.init import init_fixture
+
+    target = root / f"agents_{count}"
+    target.mkdir()
+    (target / "agent.py").write_text(AGENT)
+    subprocess.run([sys.executable, "agent.py"], cwd=target, env=env, check=True)
+    source = target / "gait-out" / "runpack_run_bench.zip"
+    for n in range(count):
+        init_fixture(str(source), name=f"agent_{n:03d}", directory=target)
+    doc = json.loads((target / "gait.yaml").read_text())
+    doc["command"] = ["{python}", "agent.py"]
+    (target / "gait.yaml").write_text(json.dumps(doc, indent=2))
+    return target
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--fixtures", type=int, default=40)
+    args = parser.parse_args()
+    env = {k: v for k, v in os.environ.items() if k != "PYTEST_DISABLE_PLUGIN_AUTOLOAD"}
+    summary: dict[str, object] = {"repeat": args.repeat, "cpus": os.cpu_count()}
+    with tempfile.TemporaryDirectory(prefix="gait-bench-loop-") as tmp:
+        root = Path(tmp)
+        env["GAIT_HOME"] = str(root / "home")
+        gait = gait_bin()
+        ref = reference_set(root)
+        if ref is not None:
+            summary["reference_set_s"] = round(
+                median([*gait, "regress", "run"], ref, env, args.repeat), 3
+            )
+        small = command_set(root, 10, env)
+        with_cmd = median([*gait, "regress", "run"], small, env, max(1, args.repeat // 2))
+        doc = json.loads((small / "gait.yaml").read_text())
+        doc.pop("command")
+        (small / "gait.self.yaml").write_text(json.dumps(doc))
+        self_only = median(
+            [*gait, "regress", "run", "--config", "gait.self.yaml"],
+            small,
+            env,
+            max(1, args.repeat // 2),
+        )
+        agent_env = {
+            **env,
+            "GAIT_REPLAY_FROM": str(small / "fixtures/agent_000/runpack.zip"),
+            "GAIT_RECORD_TO": str(root / "alone.zip"),
+        }
+        agent_alone = median([sys.executable, "agent.py"], small, agent_env, args.repeat)
+        summary["agent_alone_s"] = round(agent_alone, 3)
+        summary["command_overhead_s"] = round((with_cmd - self_only) / 10 - agent_alone, 3)
+        many = command_set(root, args.fixtures, env)
+        serial = timed([*gait, "regress", "run"], many, env)
+        parallel = timed([*gait, "regress", "run", "-n", "2"], many, env)
+        summary["command_fixtures"] = args.fixtures
+        summary["command_serial_s"] = round(serial, 3)
+        summary["command_n2_s"] = round(parallel, 3)
+        summary["speedup_n2"] = round(serial / parallel, 2)
+    print(json.dumps(summary, sort_keys=True))
+
+
+if __name__ == "__main__":
+    main()
