@@ -70,9 +70,6 @@ class GateState(Protocol):
     def is_spent(self, token_id: str) -> bool: ...
 
 
-STATE_ENV = "GAIT_GATE_STATE"
-
-
 def default_state_path() -> Path:
     """``$GAIT_GATE_STATE`` when it names a file (regress gives each fixture's agent its own),
     else the one state under GAIT_HOME."""
