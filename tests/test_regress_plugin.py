@@ -97,3 +97,38 @@ def test_gait_recorder_run_ids_keep_the_module_path(
     pytester.runpytest("-p", "gait").assert_outcomes(passed=2)
     names = sorted(p.name for p in out.iterdir())
     assert names == ["runpack_run_test_a_py_test_agent.zip", "runpack_run_test_b_py_test_agent.zip"]
+
+
+def test_failure_text_is_bounded_unless_very_verbose() -> None:
+    from gait.regress.engine import Entry
+    from pytest_gait.report import failure_text
+
+    divergence = ["tool calls: 60 inserted, 0 removed, 0 changed (fixture 0 calls, candidate 60)"]
+    divergence += [f"  + #{n} tool.step_{n}  inserted: not in the fixture" for n in range(1, 61)]
+    entry = Entry(
+        "run_x",
+        "trajectory",
+        "fail",
+        ["unexpected_tool_sequence"],
+        {},
+        live=True,
+        error_code="E_REGRESS_GRADER_FAIL_TRAJECTORY",
+        divergence=divergence,
+    )
+    short = failure_text(entry).splitlines()
+    assert len(short) == 40
+    assert short[-1] == "accept: pytest --gait --gait-update -k run_x"
+    assert "more lines (-vv shows all)" in short[-2]
+    full = failure_text(entry, verbosity=2).splitlines()
+    assert "  + #60 tool.step_60  inserted: not in the fixture" in full
+    refused = Entry(
+        "run_x",
+        "trajectory",
+        "fail",
+        ["replay_miss"],
+        {},
+        live=True,
+        refused="1 replay miss(es): no recorded call to tool.x",
+    )
+    text = failure_text(refused, cli=True)
+    assert "accept:" not in text and "--update would refuse this candidate" in text

@@ -170,6 +170,19 @@ def test_command_that_hangs_times_out(reference_set, tmp_path, run_gait):
     assert proc.returncode == 5
     doc = json.loads((root / "regress_result.json").read_text())
     assert {tuple(g["reason_codes"]) for g in doc["graders"]} >= {("command_timeout",)}
+    timed_out = [g for g in doc["graders"] if g["reason_codes"] == ["command_timeout"]]
+    assert {g["error_code"] for g in timed_out} == {"E_REGRESS_COMMAND_TIMEOUT"}
+
+
+def test_command_not_found_or_writing_nothing(reference_set, tmp_path, run_gait):
+    root = reference_set(tmp_path / "set")
+    write_command_config(root, ["no-such-agent-binary", "run"])
+    one_line_error(run_gait("regress", "run", cwd=root, env=FAST), "E_REGRESS_COMMAND_NOT_FOUND")
+    write_command_config(root, ["{python}", "-c", "pass"])
+    proc = run_gait("regress", "run", "--json", cwd=root, env=FAST)
+    assert proc.returncode == 5
+    codes = {f["error_code"] for f in json.loads(proc.stdout)["failures"]}
+    assert codes == {"E_REGRESS_NO_CANDIDATE"}
 
 
 # bad input ------------------------------------------------------------------------------------
