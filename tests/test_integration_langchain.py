@@ -187,3 +187,23 @@ def test_langgraph_tool_node_is_gated(workdir: Path) -> None:
     assert sorted(a.verdict for a in session.attempts) == ["allow", "block"]
     assert session.capture is not None
     assert Path(session.capture.bundle_path).is_file()
+
+
+def test_replay_answers_from_the_runpack(workdir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    ran: list[str] = []
+    middleware = GaitLangChainMiddleware(
+        ToolAdapter(policy_path="policy.yaml"), blocked_response="tool_message"
+    )
+    prompt = {"messages": [{"role": "user", "content": "clean up"}]}
+    agent = create_agent(model=scripted_model(), tools=make_tools(ran), middleware=[middleware])
+    with pytest.warns(UserWarning), gait.record(run_id="run_lc_raw", capture_mode="raw") as run:
+        first = agent.invoke(prompt)
+    assert run.written is not None and ran == ["read"]
+    monkeypatch.setenv("GAIT_REPLAY_FROM", str(run.written.path))
+    agent = create_agent(model=scripted_model(), tools=make_tools(ran), middleware=[middleware])
+    second = agent.invoke(prompt)
+    contents = [
+        [m.content for m in r["messages"] if isinstance(m, ToolMessage)] for r in (first, second)
+    ]  # noqa: E501
+    assert contents[0] == contents[1]
+    assert ran == ["read"]

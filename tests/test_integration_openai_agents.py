@@ -153,3 +153,14 @@ def test_raise_mode_and_run_session(workdir: Path) -> None:
         ("delete_file", "block", False),
     ]
     assert session.capture is not None and Path(session.capture.bundle_path).is_file()
+
+
+def test_replay_answers_from_the_runpack(workdir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    ran: list[str] = []
+    with pytest.warns(UserWarning), gait.record(run_id="run_oa_raw", capture_mode="raw") as run:
+        first = asyncio.run(Runner.run(make_agent(ran), "clean up", hooks=GaitRunHooks()))
+    assert run.written is not None and ran == ["read"]
+    monkeypatch.setenv("GAIT_REPLAY_FROM", str(run.written.path))
+    second = asyncio.run(Runner.run(make_agent(ran), "clean up", hooks=GaitRunHooks()))
+    assert second.final_output == first.final_output
+    assert ran == ["read"]

@@ -134,3 +134,17 @@ def test_record_only_without_a_gate(workdir: Path, run_gait) -> None:
     assert ran == ["read"]
     assert run.written is not None
     assert run_gait("verify", "run_pydantic_record").returncode == 0
+
+
+def test_replay_answers_from_the_runpack(workdir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """GAIT_REPLAY_FROM: the same agent, its tools stubbed from a raw-capture runpack."""
+    ran: list[str] = []
+    gate = ToolAdapter(policy_path="policy.yaml")
+    agent = Agent(FunctionModel(scripted), toolsets=[GaitToolset(make_toolset(ran), adapter=gate)])
+    with pytest.warns(UserWarning), gait.record(run_id="run_pai_raw", capture_mode="raw") as run:
+        recorded = agent.run_sync("clean up").output
+    assert run.written is not None and ran == ["read"]
+    monkeypatch.setenv("GAIT_REPLAY_FROM", str(run.written.path))
+    again = Agent(FunctionModel(scripted), toolsets=[GaitToolset(make_toolset(ran), adapter=gate)])
+    assert again.run_sync("clean up").output == recorded
+    assert ran == ["read"]  # nothing ran during the replay

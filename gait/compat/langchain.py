@@ -5,7 +5,9 @@
 on ``allow``. A ``block`` or ``require_approval`` raises ``GateEnforcementError`` out of the
 agent, as the reference does; ``blocked_response="tool_message"`` instead hands the model a
 ``ToolMessage`` naming the verdict and reason codes, so the agent can carry on. Inside a
-``run_session`` every attempt, allowed or not, becomes a step of the session's runpack.
+``run_session`` every attempt, allowed or not, becomes a step of the session's runpack, and
+inside a ``gait.record`` run a step of that run. While ``GAIT_REPLAY_FROM`` names a runpack,
+allowed calls are answered from it (raw capture keeps what the tool said) and tools do not run.
 
 For a LangGraph graph of your own, pass the same hooks to ``ToolNode``::
 
@@ -19,6 +21,7 @@ without it, and the middleware says how to install it when constructed.
 # mypy: disable-error-code=import-not-found
 from __future__ import annotations
 
+import json
 import os
 import re
 from collections.abc import Awaitable, Callable, Mapping
@@ -112,7 +115,7 @@ class GaitLangChainMiddleware(_AgentMiddlewareBase):  # type: ignore[misc]
 
         def execute(_: IntentRequest) -> Any:
             try:
-                result = handler(request)
+                result = _replayed(request, intent) if _replaying() else handler(request)
             except Exception as exc:
                 record.close(error=exc)
                 raise
@@ -161,7 +164,7 @@ class GaitLangChainMiddleware(_AgentMiddlewareBase):  # type: ignore[misc]
             self._emit(request, intent, decision, executed=False)
             return self._stopped(request, GateEnforcementError(decision))
         try:
-            result = await handler(request)
+            result = _replayed(request, intent) if _replaying() else await handler(request)
         except Exception as exc:
             if session is not None:
                 session.record_attempt(intent=intent, decision=decision, executed=True, error=exc)
@@ -281,6 +284,34 @@ class _Record:
             run.result(intent_id, failure, status="error")
         else:
             run.result(intent_id, _tool_output(result))
+
+
+def _replaying() -> bool:
+    import os
+
+    from gait.runpack.replay import REPLAY_FROM_ENV
+
+    return bool(os.environ.get(REPLAY_FROM_ENV))
+
+
+def _replayed(request: Any, intent: IntentRequest) -> Any:
+    """The recorded output of this call (``GAIT_REPLAY_FROM``) as the ToolMessage the tool gave."""
+    from langchain_core.messages import ToolMessage
+
+    from gait.runpack.recorder import _replay_stubs, jsonable
+
+    value = _replay_stubs().call(intent.tool_name, jsonable(intent.args))
+    call = _tool_call(request)
+    if isinstance(value, dict) and "content" in value:
+        content, status = value["content"], value.get("status", "success")
+    else:
+        content, status = json.dumps(value, sort_keys=True), "success"
+    return ToolMessage(
+        content=content,
+        tool_call_id=str(call.get("id") or ""),
+        name=str(call.get("name") or ""),
+        status=status,
+    )
 
 
 def _tool_output(result: Any) -> Any:

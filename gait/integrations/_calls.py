@@ -2,7 +2,9 @@
 
 The gate decides through a ``ToolAdapter`` (in-process unless it names a binary); the call is
 recorded into whatever is recording: the reference SDK's active ``run_session`` (as
-``ToolAdapter.execute`` records) and this project's current ``gait.record`` run.
+``ToolAdapter.execute`` records) and this project's current ``gait.record`` run. While
+``GAIT_REPLAY_FROM`` names a runpack, an allowed call is answered from it and the tool does not
+run, exactly as for ``@gait.record.tool`` functions (``gait regress`` re-runs agents this way).
 """
 
 from __future__ import annotations
@@ -120,9 +122,27 @@ def _recordable(value: Any) -> Any:
     return value
 
 
+def replay_stubs() -> Any:
+    """The ``GAIT_REPLAY_FROM`` stub provider shared with ``gait.record.tool``, or ``None``."""
+    from gait.runpack.recorder import _replay_stubs
+
+    return _replay_stubs()
+
+
+def replayed_value(stubs: Any, call: Call) -> Any:
+    """The recorded result of ``call`` (a runpack keeps a non-object result as ``{"value": x}``)."""
+    from gait.runpack.recorder import jsonable
+
+    value = stubs.call(call.intent.tool_name, jsonable(call.intent.args))
+    if isinstance(value, dict) and set(value) == {"value"}:
+        return value["value"]
+    return value
+
+
 async def run_async(call: Call, invoke: Callable[[], Awaitable[Any]]) -> Any:
+    stubs = replay_stubs()
     try:
-        result = await invoke()
+        result = replayed_value(stubs, call) if stubs is not None else await invoke()
     except Exception as exc:
         call.finished(error=exc)
         raise

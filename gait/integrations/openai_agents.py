@@ -16,7 +16,9 @@ of the tool's output, or, with ``on_block="raise"``, the run stops with the SDK'
 ``ToolInputGuardrailTripwireTriggered``. ``GaitRunHooks`` records each call that runs (its
 arguments and output) into the current ``gait.record`` run (or ``recorder=``); calls the
 guardrail stopped are recorded by the guardrail, so the runpack holds every attempt. Inside a
-reference-style ``run_session`` each attempt is recorded there too.
+reference-style ``run_session`` each attempt is recorded there too. While
+``GAIT_REPLAY_FROM`` names a runpack, the guardrail answers allowed calls from it (the
+recorded output reaches the model in place of the tool's) and the tools do not run.
 
 The Agents SDK is an optional dependency: ``pip install 'gait[openai-agents]'``.
 """
@@ -45,7 +47,14 @@ except ImportError as exc:  # pragma: no cover - exercised only without the extr
     ) from exc
 
 from gait.compat.adapter import ToolAdapter
-from gait.integrations._calls import Call, ContextSource, build_intent, stopped_message
+from gait.integrations._calls import (
+    Call,
+    ContextSource,
+    build_intent,
+    replay_stubs,
+    replayed_value,
+    stopped_message,
+)
 
 # Decisions the guardrail made, by tool call id, for the hooks to record with the call.
 _DECIDED: dict[str, Call] = {}
@@ -91,6 +100,14 @@ def gait_tool_guardrail(
             "policy_digest": decision.policy_digest,
         }
         if call.allowed:
+            stubs = replay_stubs()
+            if stubs is not None:
+                # Replay: the recorded output stands in for the tool, which does not run.
+                call.open()
+                value = replayed_value(stubs, call)
+                call.finished(value)
+                text = value if isinstance(value, str) else json.dumps(value, sort_keys=True)
+                return ToolGuardrailFunctionOutput.reject_content(text, {**info, "replayed": True})
             with _LOCK:
                 _DECIDED[tool_context.tool_call_id] = call
             return ToolGuardrailFunctionOutput.allow(output_info=info)

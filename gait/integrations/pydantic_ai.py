@@ -14,7 +14,8 @@ default the model receives a message naming the verdict and reason codes as the 
 result (``on_block="message"``); ``"retry"`` sends it as a ``ModelRetry`` instead, and
 ``"raise"`` raises ``GateEnforcementError`` out of the run. Calls are recorded into the active
 ``run_session`` and into the current ``gait.record`` run (or ``recorder=``), whichever is open.
-Without ``adapter`` the toolset only records.
+Without ``adapter`` the toolset only records. While ``GAIT_REPLAY_FROM`` names a runpack, allowed
+calls are answered from it and the tools do not run.
 
 pydantic-ai is an optional dependency: ``pip install 'gait[pydantic-ai]'``.
 """
