@@ -264,6 +264,10 @@ def diff(ctx: GradeContext) -> GradeResult:
     except Exception as exc:  # noqa: BLE001 - the reference's diff_error
         details["error"] = str(getattr(exc, "message", exc))[:300]
         return GradeResult.failed("diff_error", details=details, message=details["error"])
+    ignored = _ignored_arg_paths(ctx)
+    if ignored and "intents.jsonl" in changed and _same_calls(fixture, candidate, ignored):
+        changed = [name for name in changed if name != "intents.jsonl"]
+        details["ignored_arg_paths"] = list(ignored)
     details["changed_files"] = changed
     unexpected = [name for name in changed if name not in allowed]
     if not unexpected:
@@ -274,6 +278,41 @@ def diff(ctx: GradeContext) -> GradeResult:
     if calls is not None and calls.changed:
         divergence += [line for line in calls.lines(context=0) if not line.startswith("  ...")]
     return GradeResult.failed("unexpected_diff", details=details, divergence=divergence)
+
+
+def _ignored_arg_paths(ctx: GradeContext) -> tuple[str, ...]:
+    """match_on's ignore_arg_paths for a command: fixture: volatile args (request ids, times)
+    that neither replay matching nor this grader treat as behaviour."""
+    if ctx.candidate.origin != "command":
+        return ()
+    from gait.runpack.replay import MatchOn
+
+    value = ctx.fixture.match_on if ctx.fixture.match_on is not None else ctx.config.match_on
+    return MatchOn.parse(value).ignore_arg_paths
+
+
+def _same_calls(left: Any, right: Any, ignored: tuple[str, ...]) -> bool:
+    """Both runs made the same calls once the ignored arg paths are left out (raw capture)."""
+    from gait.canon import digest
+    from gait.runpack.replay import strip_paths
+
+    def calls(pack: Any) -> list[tuple[str, str, str]] | None:
+        out = []
+        for intent in pack.intents:
+            args = intent.get("args")
+            if not isinstance(args, dict):
+                return None
+            out.append(
+                (
+                    str(intent.get("intent_id", "")),
+                    str(intent.get("tool_name", "")),
+                    digest(strip_paths(args, ignored)),
+                )
+            )
+        return out
+
+    a, b = calls(left), calls(right)
+    return a is not None and a == b
 
 
 def replace_runpack(ctx: GradeContext, result: GradeResult) -> FixturePatch | None:

@@ -319,3 +319,14 @@ def test_new_episodes_grows_a_fixture_behind_the_interlock(sync_agent, run_gait)
         "files.archive",
         "files.delete",
     ]
+
+
+def test_match_on_ignores_volatile_arg_paths(sync_agent, run_gait):
+    doc = json.loads((sync_agent / "gait.yaml").read_text())
+    doc["fixtures"][0]["match_on"] = {"ignore_arg_paths": ["$.subject"]}
+    (sync_agent / "gait.yaml").write_text(json.dumps(doc))
+    proc = regress(run_gait, sync_agent, "--json", variant="changed")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    doc["fixtures"][0]["match_on"] = "tool_name_and_args"
+    (sync_agent / "gait.yaml").write_text(json.dumps(doc))
+    assert regress(run_gait, sync_agent, variant="changed").returncode == 5

@@ -20,11 +20,14 @@ INIT_EXPLAIN = (
     "of that name is kept unless --force."
 )
 RUN_EXPLAIN = (
-    "gait regress run runs pytest in this process with the gait plugin (pytest -p gait --gait): "
-    "one test item per fixture and grader, graded against each fixture's runpack, a candidate "
-    "runpack or the runpack your command: records. It writes regress_result.json (and JUnit "
-    "with --junit) and exits 0 when every grader passes, 5 when one fails, 6 for invalid "
-    "gait.yaml or fixtures. Arguments after -- go to pytest."
+    "gait regress run runs pytest in this process with only the gait plugin (pytest -p gait "
+    "--gait; xdist with -n): one test item per fixture and grader, graded against each "
+    "fixture's runpack, a candidate runpack or the runpack your command: agent records while "
+    "its tools replay from the fixture (each fixture with a fresh gate state). It writes "
+    "regress_result.json only when the whole set was graded (a -k/--lf/-x subset writes "
+    "regress_partial.json), JUnit with --junit, and exits 0 when every grader passes, 5 when "
+    "one fails, 6 for invalid gait.yaml or fixtures, 130 when interrupted. --update accepts "
+    "completed candidates only, all or nothing. Arguments after -- go to pytest."
 )
 GRADERS_EXPLAIN = "gait regress graders lists the graders installed through gait.graders."
 ADD_EXPLAIN = (
