@@ -143,43 +143,38 @@ def sync_agent(tmp_path: Path, run_gait) -> Path:  # noqa: ANN001
     return setup_agent(tmp_path, run_gait, SYNC_AGENT, "sync")
 
 
-def test_unchanged_agent_passes_repeatedly_with_fresh_gate_state(sync_agent, run_gait):
-    for _ in range(2):
-        proc = regress(run_gait, sync_agent)
-        assert proc.returncode == 0, proc.stdout + proc.stderr
-        assert "1 of 1 fixtures check a live agent" in proc.stdout
-    assert "gait_stub" not in (sync_agent / "regress_result.json").read_text()
+DRIFTS = [
+    ("inserted", "+ #3 files.archive  inserted"),
+    ("removed", "- #2 email.send  removed"),
+    ("changed", "~ #2 email.send: args differ at $.subject"),
+]
 
 
-@pytest.mark.parametrize(
-    ("variant", "expected"),
-    [
-        ("inserted", "+ #3 files.archive  inserted"),
-        ("removed", "- #2 email.send  removed"),
-        ("changed", "~ #2 email.send: args differ at $.subject"),
-    ],
-)
-def test_drift_fails_naming_tool_and_arg_path(sync_agent, run_gait, variant, expected):
-    proc = regress(run_gait, sync_agent, "--", "--tb=short", variant=variant)
-    assert proc.returncode == 5, proc.stdout + proc.stderr
-    assert "Traceback" not in proc.stdout + proc.stderr
-    diff = json.loads((sync_agent / "gait-out/regress/run_triage/diff.json").read_text())
-    trajectory = next(f for f in diff["failures"] if f["grader"] == "trajectory")
-    assert expected in "\n".join(trajectory["divergence"]), trajectory["divergence"]
-    if variant in ("inserted", "changed"):
-        assert "replay_miss" in trajectory["reason_codes"]
-        assert trajectory["error_code"] == "E_REGRESS_REPLAY_MISS"
-        misses = (sync_agent / "gait-out/regress/run_triage/candidate.misses.jsonl").read_text()
-        assert "email.send" in misses or "files.archive" in misses
-    if variant == "changed":
-        assert '$.subject: "Summary" -> "Weekly summary"' in "\n".join(trajectory["divergence"])
-    if variant == "removed":
-        # The pytest view shows the same aligned diff and the command that accepts it.
-        pytest_proc = _pytest_gait(sync_agent, variant, "-k", "trajectory")
-        assert expected in pytest_proc.stdout, pytest_proc.stdout
-        assert "accept: pytest --gait --gait-update -k run_triage" in pytest_proc.stdout
-    else:
-        assert "--update would refuse this candidate" in proc.stdout
+def test_drift_fails_naming_tool_and_arg_path(sync_agent, run_gait):
+    for variant, expected in DRIFTS:
+        proc = regress(run_gait, sync_agent, "--", "--tb=short", variant=variant)
+        assert proc.returncode == 5, proc.stdout + proc.stderr
+        assert "Traceback" not in proc.stdout + proc.stderr
+        diff = json.loads((sync_agent / "gait-out/regress/run_triage/diff.json").read_text())
+        trajectory = next(f for f in diff["failures"] if f["grader"] == "trajectory")
+        assert expected in "\n".join(trajectory["divergence"]), trajectory["divergence"]
+        assert expected in proc.stdout  # the summary shows the aligned calls too
+        if variant in ("inserted", "changed"):
+            assert "replay_miss" in trajectory["reason_codes"]
+            assert trajectory["error_code"] == "E_REGRESS_REPLAY_MISS"
+            misses = sync_agent / "gait-out/regress/run_triage/candidate.misses.jsonl"
+            assert ("email.send" if variant == "changed" else "files.archive") in (
+                misses.read_text()
+            )
+            assert "--update would refuse this candidate" in proc.stdout
+        if variant == "changed":
+            shown = "\n".join(trajectory["divergence"])
+            assert '$.subject: "Summary" -> "Weekly summary"' in shown
+        if variant == "removed":
+            # The pytest view shows the same aligned diff and the command that accepts it.
+            pytest_proc = _pytest_gait(sync_agent, variant, "-k", "trajectory")
+            assert expected in pytest_proc.stdout, pytest_proc.stdout
+            assert "accept: pytest --gait --gait-update -k run_triage" in pytest_proc.stdout
 
 
 def _pytest_gait(root: Path, variant: str, *args: str):  # noqa: ANN201
@@ -221,8 +216,13 @@ def test_accepted_update_passes_and_crashes_or_misses_are_refused(sync_agent, ru
     assert regress(run_gait, sync_agent).returncode == 5  # the old behaviour is drift now
 
 
-def test_subset_never_rewrites_the_result_file(sync_agent, run_gait):
-    assert regress(run_gait, sync_agent).returncode == 0
+def test_unchanged_passes_repeatedly_and_a_subset_never_rewrites_the_result(sync_agent, run_gait):
+    # Twice in a row: each run's agent gets a fresh gate state (its rate limit is 1 per run).
+    for _ in range(2):
+        proc = regress(run_gait, sync_agent)
+        assert proc.returncode == 0, proc.stdout + proc.stderr
+        assert "1 of 1 fixtures check a live agent" in proc.stdout
+    assert "gait_stub" not in (sync_agent / "regress_result.json").read_text()
     full = (sync_agent / "regress_result.json").read_bytes()
     proc = regress(run_gait, sync_agent, "--json", "--", "-k", "trajectory", variant="removed")
     assert proc.returncode == 5
