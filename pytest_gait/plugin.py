@@ -165,8 +165,12 @@ class GaitSession:
         """A conftest.py (or any pytest plugin) with gait hookimpls adds graders too."""
         if plugin is None or plugin is self or isinstance(plugin, RunBridge):
             return
+        pm = self.registry.pm
         names = ("gait_grader_register", "gait_grade")
-        if any(hasattr(getattr(plugin, n, None), "gait_impl") for n in names):
+        if pm.is_registered(plugin):
+            return
+        # pluggy's documented way to ask whether an attribute is a gait hook implementation.
+        if any(pm.parse_hookimpl_opts(plugin, n) is not None for n in names if hasattr(plugin, n)):
             self.registry.register(plugin)
 
     def pytest_plugin_registered(self, plugin: Any) -> None:
