@@ -15,14 +15,26 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from gait.canon import digest
 from gait.errors import InvalidInput
 from gait.gate import policy_keys
 from gait.gate.intent import DISCOVERY_METHODS, ENDPOINT_CLASSES
 from gait.gate.mcp_trust import MCPTrustPolicy, compile_mcp_trust
 from gait.gate.scripts import ScriptPolicy, compile_scripts
+
+
+class _LazyYaml:
+    """``yaml`` imported on first attribute use: a policy read from the parsed-policy cache
+    (gait.gate.policy_cache) never pays for importing PyYAML."""
+
+    def __getattr__(self, name: str) -> Any:
+        import yaml as module
+
+        globals()["yaml"] = module
+        return getattr(module, name)
+
+
+yaml: Any = _LazyYaml()
 
 POLICY_SCHEMA_ID = "gait.gate.policy"
 POLICY_SCHEMA_VERSION = "1.0.0"
@@ -1211,4 +1223,6 @@ def load_policy(path: str | Path) -> Policy:
         raise PolicyInvalid(
             f"cannot read policy {path}: {exc.strerror or exc}", code="E_POLICY_PARSE"
         ) from exc
-    return load_policy_text(data)
+    from gait.gate.policy_cache import parsed_policy
+
+    return compile_policy(parsed_policy(data, parse_policy_text))

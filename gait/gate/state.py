@@ -9,15 +9,28 @@ a shared backend for a fleet (Redis, Postgres...) can replace this one without t
 from __future__ import annotations
 
 import os
-import sqlite3
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 from gait.errors import IOFailure, StateContention
 from gait.fsutil import gait_home
+
+
+class _LazySqlite:
+    """``sqlite3`` imported when the state is first touched: most decisions (no rate limit,
+    budget or token) never open the state, and the import is a cost per ``gate eval``."""
+
+    def __getattr__(self, name: str) -> Any:
+        import sqlite3 as module
+
+        globals()["sqlite3"] = module
+        return getattr(module, name)
+
+
+sqlite3: Any = _LazySqlite()
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS rate_counters (

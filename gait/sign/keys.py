@@ -15,7 +15,15 @@ from pathlib import Path
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
-from cryptography.hazmat.primitives.serialization import Encoding, PrivateFormat, PublicFormat
+
+try:  # the enums alone: the public module also imports the SSH/PKCS12 code (20 ms per process)
+    from cryptography.hazmat.primitives._serialization import (
+        Encoding,
+        PrivateFormat,
+        PublicFormat,
+    )
+except ImportError:  # pragma: no cover - a cryptography without the private module
+    from cryptography.hazmat.primitives.serialization import Encoding, PrivateFormat, PublicFormat
 
 from gait.errors import InvalidInput
 

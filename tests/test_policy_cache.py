@@ -1,0 +1,84 @@
+"""The parsed-policy cache: used only when it provably holds this policy's parse."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+from gait.gate import policy as policy_mod
+from gait.gate.policy import load_policy
+from gait.gate.policy_cache import cache_dir
+
+POLICY = """\
+default_verdict: block
+rules:
+  - name: reads
+    effect: allow
+    match:
+      tool_names: [tool.read]
+"""
+
+
+def _entry() -> Path:
+    entries = list(cache_dir().glob("*.json"))
+    assert len(entries) == 1, entries
+    return entries[0]
+
+
+def _no_yaml(*_a, **_k):
+    raise AssertionError("the YAML parser ran although a valid cache entry exists")
+
+
+def test_second_load_skips_yaml_and_gives_the_same_policy(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "policy.yaml"
+    path.write_text(POLICY)
+    first = load_policy(path)
+    entry = _entry()
+    assert oct(entry.stat().st_mode & 0o777) == "0o600"
+    assert oct(entry.parent.stat().st_mode & 0o777) == "0o700"
+    monkeypatch.setattr(policy_mod, "parse_policy_text", _no_yaml)
+    second = load_policy(path)
+    assert second.digest == first.digest and second.normalized == first.normalized
+
+
+def test_tampered_foreign_or_stale_entries_are_misses(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "policy.yaml"
+    path.write_text(POLICY)
+    real = load_policy(path).digest
+    entry = _entry()
+    doc = json.loads(entry.read_text())
+    # An agent rewrites the cached parse to allow everything: the digest check refuses it.
+    doc["parsed"]["default_verdict"] = "allow"
+    entry.write_text(json.dumps(doc))
+    entry.chmod(0o600)
+    assert load_policy(path).digest == real
+    # A group-writable entry is not trusted either (it is rewritten by the next miss).
+    entry.chmod(0o660)
+    calls = []
+    original = policy_mod.parse_policy_text
+
+    def counting(data):
+        calls.append(1)
+        return original(data)
+
+    monkeypatch.setattr(policy_mod, "parse_policy_text", counting)
+    assert load_policy(path).digest == real and calls == [1]
+    # An edited policy is another key: never served the old parse.
+    path.write_text(POLICY.replace("block", "allow", 1))
+    assert load_policy(path).digest != real
+
+
+def test_cache_off(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("GAIT_POLICY_CACHE", "0")
+    path = tmp_path / "policy.yaml"
+    path.write_text(POLICY)
+    load_policy(path)
+    assert not cache_dir().exists() or not any(cache_dir().iterdir())
+    assert os.environ["GAIT_POLICY_CACHE"] == "0"
