@@ -210,3 +210,73 @@ def test_unreachable_postgres_fails_closed_in_prod(tmp_path: Path, monkeypatch, 
     out = json.loads(capsys.readouterr().out)
     assert code == 3 and out["reason_codes"] == ["fail_closed_evaluation_error"]
     assert Path(out["trace_path"]).exists()
+
+
+def test_kill_switch_on_either_store(state_spec: str, tmp_path: Path, monkeypatch, capsys) -> None:
+    """The same kill switch in a file (one host) or in PostgreSQL (a fleet)."""
+    from gait.gate.killswitch import verify_journal_lines
+    from gait.gate.killswitch_store import open_store
+    from gait.sign.keyring import ensure_dev_key
+
+    monkeypatch.chdir(tmp_path)
+    spec = state_spec if state_spec.startswith("postgresql://") else str(tmp_path / "ks.json")
+    Path("policy.yaml").write_text("default_verdict: allow\n")
+    intent = {
+        "schema_id": "gait.gate.intent_request",
+        "schema_version": "1.0.0",
+        "created_at": "2026-06-01T00:00:00Z",
+        "producer_version": "t",
+        "tool_name": "tool.delete",
+        "args": {},
+        "targets": [{"kind": "path", "value": "/x"}],
+        "context": {"identity": "a", "workspace": "/w", "risk_class": "high"},
+    }
+    Path("intent.json").write_text(json.dumps(intent))
+    argv = [
+        "gate",
+        "eval",
+        "--policy",
+        "policy.yaml",
+        "--intent",
+        "intent.json",
+        "--kill-switch-state",
+        spec,
+        "--json",
+    ]
+    # No state yet: a high-risk call is blocked (fail closed), not allowed.
+    assert main(argv) == 3
+    assert json.loads(capsys.readouterr().out)["reason_codes"] == ["kill_switch_state_unavailable"]
+    assert (
+        main(
+            [
+                "kill-switch",
+                "add",
+                "--state",
+                spec,
+                "--tool-name",
+                "tool.delete",
+                "--entry-id",
+                "stop-deletes",
+                "--reason",
+                "incident",
+                "--json",
+            ]
+        )
+        == 0
+    )
+    capsys.readouterr()
+    assert main(argv) == 3
+    assert "kill_switch_tool_name_active" in json.loads(capsys.readouterr().out)["reason_codes"]
+    assert (
+        main(["kill-switch", "disable", "--state", spec, "--entry-id", "stop-deletes", "--json"])
+        == 0
+    )
+    capsys.readouterr()
+    assert main(argv) == 0
+    capsys.readouterr()
+    assert main(["kill-switch", "list", "--state", spec, "--json"]) == 0
+    listed = json.loads(capsys.readouterr().out)
+    assert listed["entries"][0]["enabled"] is False
+    key, _ = ensure_dev_key()
+    count, problems = verify_journal_lines(open_store(spec).journal_lines(), [key.public()])
+    assert problems == [] and count == 3  # add, one enforcement, disable

@@ -74,28 +74,31 @@ def _time_arg(text: str) -> str:
 
 
 def _journal(state_path: str, fields: dict[str, Any]) -> None:
-    from gait.gate.killswitch import append_journal, journal_path
+    from gait.gate.killswitch_store import open_store
     from gait.sign.keyring import ensure_dev_key, explicit_signing_key
 
     key = explicit_signing_key(argparse.Namespace()) or ensure_dev_key()[0]
-    append_journal(journal_path(state_path), fields, key)
+    open_store(state_path).journal(fields, key)
 
 
-def _load(path: str, *, create: bool, now: str = "") -> Any:
-    from gait import __version__, timefmt
+def _missing(path: str) -> Exception:
     from gait.errors import InvalidInput
-    from gait.gate.killswitch import State, load_state
+
+    return InvalidInput(
+        f"read kill switch state: no such state: {path}",
+        code="E_KILL_SWITCH_INVALID",
+        hint="gait kill-switch add --state PATH ... creates it",
+    )
+
+
+def _load(path: str) -> Any:
+    from gait.errors import InvalidInput
+    from gait.gate.killswitch_store import open_store
 
     try:
-        return load_state(path)
+        return open_store(path).load()
     except FileNotFoundError:
-        if create:
-            return State.new(now or timefmt.now(), __version__)
-        raise InvalidInput(
-            f"read kill switch state: no such file: {path}",
-            code="E_KILL_SWITCH_INVALID",
-            hint="gait kill-switch add --state PATH ... creates it",
-        ) from None
+        raise _missing(path) from None
     except OSError as exc:
         raise InvalidInput(
             f"read kill switch state {path}: {exc.strerror or exc}", code="E_KILL_SWITCH_INVALID"
@@ -122,8 +125,8 @@ def _out(action: str, state: Any, entry: Any = None, *, entries: bool = False) -
 
 def run_add(args: argparse.Namespace) -> Outcome:
     from gait import timefmt
-    from gait.fsutil import file_lock
-    from gait.gate.killswitch import Entry, KillSwitchInvalid, write_state
+    from gait.gate.killswitch import Entry, KillSwitchInvalid
+    from gait.gate.killswitch_store import open_store
 
     now = timefmt.now()
     entry = Entry(
@@ -149,11 +152,12 @@ def run_add(args: argparse.Namespace) -> Outcome:
         raise
     if not entry.entry_id:
         entry.entry_id = entry.compute_id()
-    with file_lock(str(args.state) + ".lock"):
-        state = _load(args.state, create=True, now=now)
+
+    def change(state: Any) -> None:
         state.entries = [e for e in state.entries if e.entry_id != entry.entry_id] + [entry]
         state.updated_at = now
-        write_state(args.state, state)
+
+    state = open_store(args.state).mutate(change, create_at=now)
     _journal(
         args.state,
         {
@@ -170,22 +174,22 @@ def run_add(args: argparse.Namespace) -> Outcome:
 
 
 def run_list(args: argparse.Namespace) -> Outcome:
-    return _out("list", _load(args.state, create=False), entries=True)
+    return _out("list", _load(args.state), entries=True)
 
 
 def _mutate(args: argparse.Namespace, action: str, change: Any) -> Outcome:
     from gait import timefmt
     from gait.errors import InvalidInput
-    from gait.fsutil import file_lock
-    from gait.gate.killswitch import write_state
+    from gait.gate.killswitch_store import open_store
 
     if not args.entry_id.strip():
         raise InvalidInput(
             "--entry-id is required", code="E_USAGE", hint="gait kill-switch list shows the ids"
         )
     now = timefmt.now()
-    with file_lock(str(args.state) + ".lock"):
-        state = _load(args.state, create=False)
+    changed: list[Any] = []
+
+    def apply(state: Any) -> None:
         found = next((e for e in state.entries if e.entry_id == args.entry_id.strip()), None)
         if found is None:
             raise InvalidInput(
@@ -195,7 +199,13 @@ def _mutate(args: argparse.Namespace, action: str, change: Any) -> Outcome:
             )
         change(found, now)
         state.updated_at = now
-        write_state(args.state, state)
+        changed.append(found)
+
+    try:
+        state = open_store(args.state).mutate(apply)
+    except FileNotFoundError:
+        raise _missing(args.state) from None
+    found = changed[0]
     _journal(
         args.state,
         {

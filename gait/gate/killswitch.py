@@ -358,21 +358,23 @@ def state_check(
     is an ``E_KILL_SWITCH_INVALID`` error for one that does not: a kill switch that cannot be
     read never silently lets a high-risk call through.
     """
+    from gait.errors import GaitError
     from gait.gate.engine import BoundaryFinding
+    from gait.gate.killswitch_store import open_store
 
+    store = open_store(path)
     cache: dict[str, Any] = {"stamp": None, "state": None, "error": None}
 
     def current() -> State | None:
         try:
-            st = os.stat(path)
-            stamp: Any = (st.st_mtime_ns, st.st_size, st.st_ino)
+            stamp: Any = store.stamp()
         except OSError as exc:
             cache.update(stamp=None, state=None, error=_fail(f"read kill switch state: {exc}"))
             return None
-        if stamp != cache["stamp"]:
+        if stamp is None or stamp != cache["stamp"]:
             try:
-                cache.update(stamp=stamp, state=load_state(path), error=None)
-            except (OSError, KillSwitchInvalid) as exc:
+                cache.update(stamp=stamp, state=store.load(), error=None)
+            except (OSError, GaitError) as exc:
                 error = exc if isinstance(exc, KillSwitchInvalid) else _fail(str(exc))
                 cache.update(stamp=None, state=None, error=error)
         return cache["state"]
@@ -400,8 +402,7 @@ def state_check(
         if decision["status"] != "active":
             return BoundaryFinding(field="kill_switch", record=decision)
         if journal_key is not None:
-            append_journal(
-                journal_path(path),
+            store.journal(
                 {
                     "created_at": now,
                     "source": source,
@@ -441,28 +442,36 @@ def _journal_tail(path: Path) -> str:
     return digest({k: v for k, v in last.items() if k != "signature"})
 
 
+def journal_record(fields: Mapping[str, Any], prev_digest: str, key: Any) -> dict[str, Any]:
+    """One journal record: the fields, the digest of the record before, a signature."""
+    from gait import __version__
+    from gait.canon import digest
+    from gait.sign.signature import sign_digest
+
+    record: dict[str, Any] = {
+        "schema_id": JOURNAL_SCHEMA_ID,
+        "schema_version": "1.0.0",
+        "producer_version": __version__,
+    }
+    for name, value in fields.items():
+        if value:
+            record[name] = value
+    record["prev_digest"] = prev_digest
+    record["signature"] = sign_digest(key, digest(record))
+    return record
+
+
 def append_journal(path: Path, fields: Mapping[str, Any], key: Any) -> dict[str, Any]:
     """Append one signed record chained to the previous one (under an exclusive lock)."""
     import fcntl
 
-    from gait import __version__
-    from gait.canon import canonical_bytes, digest
-    from gait.sign.signature import sign_digest
+    from gait.canon import canonical_bytes
 
     path.parent.mkdir(parents=True, exist_ok=True)
     fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX)
-        record: dict[str, Any] = {
-            "schema_id": JOURNAL_SCHEMA_ID,
-            "schema_version": "1.0.0",
-            "producer_version": __version__,
-        }
-        for name, value in fields.items():
-            if value:
-                record[name] = value
-        record["prev_digest"] = _journal_tail(path)
-        record["signature"] = sign_digest(key, digest(record))
+        record = journal_record(fields, _journal_tail(path), key)
         os.write(fd, canonical_bytes(record) + b"\n")
         os.fsync(fd)
     finally:
@@ -472,13 +481,17 @@ def append_journal(path: Path, fields: Mapping[str, Any], key: Any) -> dict[str,
 
 def verify_journal(path: Path, keys: Sequence[Any]) -> tuple[int, list[str]]:
     """(records, problems): each line's signature and its link to the line before."""
+    return verify_journal_lines(path.read_bytes().splitlines(), keys)
+
+
+def verify_journal_lines(lines: Sequence[bytes], keys: Sequence[Any]) -> tuple[int, list[str]]:
     from gait.canon import digest
     from gait.sign.signature import check_signature
 
     problems: list[str] = []
     prev = ""
     count = 0
-    for number, line in enumerate(path.read_bytes().splitlines(), 1):
+    for number, line in enumerate(lines, 1):
         if not line.strip():
             continue
         count += 1
