@@ -277,6 +277,7 @@ class DecisionService:
         self.trust = trust
         self.config = config
         self._last_retention = 0.0
+        self._sequences: dict[str, int] = {}
         self.dirty = False
         for directory in (config.trace_dir, config.runpack_dir, config.session_dir):
             if directory:
@@ -377,12 +378,16 @@ class DecisionService:
         """Append the decision to the session's journal; its sequence number."""
         from gait.mcp.proxy import _append_line
 
-        target = Path(path)
-        try:
-            with open(target, "rb") as handle:
-                sequence = sum(1 for line in handle if line.strip()) + 1
-        except FileNotFoundError:
-            sequence = 1
+        # Counted once per journal, then kept: decisions are serialised on the event loop.
+        count = self._sequences.get(path)
+        if count is None:
+            try:
+                with open(path, "rb") as handle:
+                    count = sum(1 for line in handle if line.strip())
+            except FileNotFoundError:
+                count = 0
+        sequence = count + 1
+        self._sequences[path] = sequence
         _append_line(
             path,
             {
