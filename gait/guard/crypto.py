@@ -49,7 +49,9 @@ def resolve_key(
         value = os.environ.get(env, "").strip()
         if not value:
             raise InvalidInput(
-                f"encryption key variable {env} is empty", code="E_GUARD_KEY_MISSING"
+                f"encryption key variable {env} is empty",
+                code="E_GUARD_KEY_MISSING",
+                hint=f"export {env}=$(openssl rand -base64 32), or use --key-command",
             )
         return _decode_key(value, f"${env}"), {"mode": "env", "ref": env}
     if command:
@@ -69,7 +71,9 @@ def resolve_key(
             "command": command,
         }
     raise InvalidInput(
-        "missing key source: provide --key-env or --key-command", code="E_GUARD_KEY_MISSING"
+        "missing key source: provide --key-env or --key-command",
+        code="E_GUARD_KEY_MISSING",
+        hint="gait guard decrypt --in FILE --key-env VAR (32 bytes, base64)",
     )
 
 

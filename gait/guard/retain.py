@@ -27,7 +27,11 @@ def parse_duration(text: str, what: str) -> int:
     value = text.strip()
     parts = _DURATION.findall(value)
     if not value or "".join(n + u for n, u in parts) != value:
-        raise InvalidInput(f"{what} {text!r} is not a duration like 168h or 30m", code="E_USAGE")
+        raise InvalidInput(
+            f"{what} {text!r} is not a duration like 168h or 30m",
+            code="E_USAGE",
+            hint=f"{what} 24h",
+        )
     return int(sum(float(n) * _UNIT[u] for n, u in parts))
 
 

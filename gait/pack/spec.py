@@ -1002,6 +1002,14 @@ def _info(path: str | Path) -> _Info:
         md = str(pack.manifest.get("manifest_digest", ""))
         return _Info(md, "run", md, files, pack.refs if isinstance(pack.refs, dict) else None)
     raw = _doc(members, MANIFEST_NAME, "E_PACK_MANIFEST_INVALID")
+    if isinstance(raw, dict) and raw.get("schema_id") == GUARD_SCHEMA_ID:
+        guard = _guard_hook("inspect")(members, raw)["manifest"]
+        files = {
+            str(e.get("path")): str(e.get("sha256"))
+            for e in guard.get("contents") or []
+            if isinstance(e, dict)
+        }
+        return _Info(str(guard.get("pack_id", "")), "guard", digest(raw), files)
     manifest = normalize_manifest(raw)
     info = _Info(
         manifest["pack_id"],

@@ -14,8 +14,16 @@ def read_zip(path: str | Path, *, what: str = "pack") -> Members:
     """Members of a zip, refusing any member a hostile zip could use (named in the error)."""
     target = Path(path)
     if not target.exists():
-        raise InvalidInput(f"{what} not found: {path}", code="E_PACK_NOT_FOUND")
-    members = read_members(target)
+        raise InvalidInput(
+            f"{what} not found: {path}",
+            code="E_PACK_NOT_FOUND",
+            hint="gait pack build --type run --from <run_id>  (or give the zip's path)",
+        )
+    try:
+        members = read_members(target)
+    except InvalidInput as exc:
+        exc.hint = exc.hint or f"pass a zip gait wrote (pack, evidence pack or runpack), not {path}"
+        raise
     if members.problems:
         first = members.problems[0]
         raise VerificationFailed(

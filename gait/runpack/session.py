@@ -517,7 +517,11 @@ def read_chain(path: str | Path) -> dict[str, Any]:
         raise InvalidInput(
             f"cannot read session chain {path}: {exc.strerror}", code="E_SESSION_NOT_FOUND"
         ) from exc
-    chain = loads_strict(raw, what=str(path), code="E_SESSION_CHAIN_INVALID")
+    try:
+        chain = loads_strict(raw, what=str(path), code="E_SESSION_CHAIN_INVALID")
+    except InvalidInput as exc:
+        exc.hint = "gait run session checkpoint writes <journal>_chain.json; pass that file"
+        raise
     if not isinstance(chain, dict):
         raise InvalidInput(f"{path} is not a session chain", code="E_SESSION_CHAIN_INVALID")
     if (chain.get("schema_id") or CHAIN_SCHEMA) != CHAIN_SCHEMA or (
