@@ -424,7 +424,8 @@ def check_signing_keys(mode: str) -> Check:
         return Check(
             "signing_keys",
             PASS,
-            "dev mode: no dev key yet; one is made on first signing (or run: gait keys init)",
+            "dev mode: no dev key yet; one is made on first signing "
+            "(or run: gait keys init --key-mode dev)",
         )
     try:
         ring = load_keyring()

@@ -140,7 +140,7 @@ def test_corrupt_dev_key(run_gait, gait_home: Path, tmp_path: Path) -> None:
 
 
 def test_dev_keys_configured_in_production_mode(run_gait, tmp_path: Path) -> None:
-    assert run_gait("keys", "init").returncode == 0
+    assert run_gait("keys", "init", "--key-mode", "dev").returncode == 0
     dev = _doc(run_gait("doctor", "--json", cwd=tmp_path))
     assert _check(dev, "dev_keys_in_prod")["status"] == "pass"
     assert _check(dev, "signing_keys")["message"].startswith("dev mode: dev key")

@@ -189,7 +189,7 @@ def test_private_keys_are_0600_and_never_printed(run_gait, tmp_path, gait_home: 
     assert [k["mode"] for k in keys] == ["prod"]
     again = run_gait("keys", "init", "--key-mode", "prod", "--out", "k", cwd=tmp_path)
     assert again.returncode == 6 and "E_KEY_EXISTS" in again.stderr
-    dev = run_gait("keys", "init", "--json", cwd=tmp_path)
+    dev = run_gait("keys", "init", "--key-mode", "dev", "--json", cwd=tmp_path)
     assert json.loads(dev.stdout)["mode"] == "dev"
     assert (gait_home / "keys" / "dev_private.key").stat().st_mode & 0o777 == 0o600
 

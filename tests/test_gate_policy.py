@@ -110,11 +110,16 @@ def test_fmt_is_idempotent_and_keeps_digest(tmp_path: Path, capsys, conformance_
     _, before = _validate(capsys, path)
     assert main(["policy", "fmt", path, "--check"]) == 2
     capsys.readouterr()
-    assert main(["policy", "fmt", path, "--json"]) == 0
+    assert main(["policy", "fmt", path, "--json"]) == 0  # prints, as the reference; no write
+    printed = json.loads(capsys.readouterr().out)
+    assert printed["changed"] is True and printed["written"] is False
+    assert Path(path).read_text() == messy
+    assert main(["policy", "fmt", path, "--write", "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["changed"] is True
     once = Path(path).read_text()
+    assert once == printed["formatted"]
     assert once.startswith("default_verdict: require_approval\nrules:\n")
-    assert main(["policy", "fmt", path, "--json"]) == 0
+    assert main(["policy", "fmt", path, "--write", "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["changed"] is False
     assert Path(path).read_text() == once
     _, after = _validate(capsys, path)

@@ -145,16 +145,33 @@ def _token_paths(args: argparse.Namespace) -> list[str]:
 
 
 def _read_tokens(paths: list[str]) -> list[Any]:
-    """Decoded tokens; an unreadable one becomes ``None`` (an invalid token, never an allow)."""
-    from gait.errors import InvalidInput
+    """Decoded tokens; a missing file is an input error naming it (exit 6, as the reference),
+    an unreadable one becomes ``None`` (an invalid token, never an allow)."""
+    from gait.gate.sdk import read_approval_token
 
-    out = []
-    for path in paths:
-        try:
-            out.append(_read_json(path, "approval token", "E_APPROVAL_TOKEN_READ"))
-        except InvalidInput:
-            out.append(None)
-    return out
+    return [read_approval_token(path) for path in paths]
+
+
+def _approval_next(outcome: Any, args: argparse.Namespace, payload: dict[str, Any]) -> list[str]:
+    """The exact commands that get this call approved: mint a token, then present it."""
+    import shlex
+
+    from gait.gate.sdk import APPROVAL_TOKEN_OUT, approval_scope, approve_command
+
+    approve = approve_command(outcome)
+    if getattr(args, "key_mode", None) == "prod" or getattr(args, "private_key", None):
+        approve += " --key-mode prod --private-key PRIVATE_KEY"
+    again = (
+        f"gait gate eval --policy {shlex.quote(args.policy)} --intent {shlex.quote(args.intent)} "
+        f"--approval-token {APPROVAL_TOKEN_OUT}"
+    )
+    payload["required_scope"] = approval_scope(outcome)
+    payload["next_commands"] = [approve, again]
+    lines = [f"next: {approve}", f"then: {again}"]
+    needed = max(outcome.required_approvals, 1)
+    if needed > 1:
+        lines.append(f"needs {needed} tokens from distinct approvers (repeat --approval-token)")
+    return lines
 
 
 def _approval_keys(args: argparse.Namespace) -> list[Any] | None:
@@ -201,7 +218,7 @@ def run_eval(args: argparse.Namespace) -> Outcome:
         validate_schema=True,
         inputs=_gate_inputs(args, intent, now),
     )
-    return _render(outcome)
+    return _render(outcome, args)
 
 
 def _gate_inputs(args: argparse.Namespace, intent: Any, now: str | None) -> Any:
@@ -317,7 +334,7 @@ def _delegation(args: argparse.Namespace) -> Any:
     )
 
 
-def _render(outcome: Any) -> Outcome:
+def _render(outcome: Any, args: argparse.Namespace | None = None) -> Outcome:
     payload = outcome.payload()
     reasons = ",".join(outcome.reason_codes) or "none"
     lines = [f"gate verdict={outcome.verdict} reasons={reasons}"]
@@ -329,5 +346,7 @@ def _render(outcome: Any) -> Outcome:
         lines.append(f"trace=none ({outcome.trace_error or 'not written'})")
     if outcome.approval_audit_path:
         lines.append(f"approval_audit={outcome.approval_audit_path}")
+    if outcome.verdict == "require_approval" and args is not None:
+        lines += _approval_next(outcome, args, payload)
     warnings = [w for w in outcome.warnings]
     return Outcome(payload, outcome.exit_code, lines, warnings)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 from pathlib import Path
 
 from gait.cli.main import add_common, add_group
@@ -12,13 +13,20 @@ from gait.cli.output import Outcome
 def register(parser: argparse.ArgumentParser) -> None:
     sub = add_group(parser)
     init = sub.add_parser("init", help="create a signing key pair")
-    init.add_argument("--key-mode", choices=("dev", "prod"), default=None)
-    init.add_argument("--out", default=None, help="directory for prod keys (default gait-out/keys)")
-    init.add_argument("--force", action="store_true", help="overwrite existing prod key files")
+    init.add_argument(
+        "--key-mode",
+        choices=("dev", "prod"),
+        default=None,
+        help="dev: the local dev key in GAIT_HOME; otherwise a key pair in --out-dir",
+    )
+    _add_out_dir(init)
+    init.add_argument("--force", action="store_true", help="overwrite existing key files")
     add_common(
         init,
-        "Creates a key pair: dev keys live in GAIT_HOME/keys; prod keys are written "
-        "to --out with the private key at mode 0600, and their public key is trusted.",
+        "Creates a key pair: <prefix>_private.key (mode 0600) and <prefix>_public.key in "
+        "--out-dir (default gait-out/keys, prefix gait), and trusts the public key as a "
+        "production signer; with --key-mode dev, the local dev key in GAIT_HOME/keys instead. "
+        "Warns when the directory is not git-ignored.",
     )
     init.set_defaults(handler=init_keys)
 
@@ -54,13 +62,67 @@ def register(parser: argparse.ArgumentParser) -> None:
     listing.set_defaults(handler=list_keys)
 
     rotate = sub.add_parser("rotate", help="create a new prod key; the old one stays trusted")
-    rotate.add_argument("--out", default=None, help="directory (default gait-out/keys)")
+    _add_out_dir(rotate)
     add_common(
         rotate,
-        "Writes a new prod key pair named gait_<UTC time>_*.key, trusts it and "
-        "marks the previous active prod key as rotated (still trusted for old artifacts).",
+        "Writes a new prod key pair named <prefix>_<UTC time>_*.key in --out-dir, trusts it "
+        "and marks the previous active prod key as rotated (still trusted for old artifacts). "
+        "Point --private-key at the new file afterwards.",
     )
     rotate.set_defaults(handler=rotate_keys)
+
+
+def _add_out_dir(parser: argparse.ArgumentParser) -> None:
+    """The reference's ``--out-dir DIR --prefix P``; ``--out`` is this project's older name."""
+    parser.add_argument(
+        "--out-dir",
+        "--out",
+        dest="out",
+        default=None,
+        metavar="DIR",
+        help="directory for the key files (default gait-out/keys)",
+    )
+    parser.add_argument("--prefix", default="gait", help="key file name prefix (default gait)")
+
+
+def _prefix(args: argparse.Namespace) -> str:
+    from gait.errors import InvalidInput
+
+    prefix = (args.prefix or "").strip()
+    if not prefix or "/" in prefix or "\\" in prefix or prefix in (".", ".."):
+        raise InvalidInput(
+            f"--prefix {args.prefix!r} must be a plain, non-empty file name prefix",
+            code="E_USAGE",
+            hint="gait keys init --prefix gait",
+        )
+    return prefix
+
+
+def _not_ignored_warning(private_path: Path) -> str | None:
+    """Inside a git checkout, a key directory that git would track is a leak waiting to happen."""
+    import shutil
+    import subprocess
+
+    git = shutil.which("git")
+    if git is None:
+        return None
+    try:
+        proc = subprocess.run(
+            [git, "check-ignore", "-q", "--no-index", str(private_path.resolve())],
+            cwd=private_path.parent,
+            capture_output=True,
+            timeout=10,
+            check=False,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    if proc.returncode != 1:  # 0 ignored, 128 not a checkout (or git failed)
+        return None
+    return (
+        f"{private_path.parent} is inside a git checkout and not git-ignored: a committed private "
+        "key is a leaked key; add the directory to .gitignore (gait init does) or use "
+        "--out-dir outside the checkout"
+    )
 
 
 def _entry_json(entry) -> dict:  # noqa: ANN001 - KeyEntry
@@ -104,7 +166,10 @@ def _write_pair(out: Path, prefix: str, force: bool):  # noqa: ANN202
 def init_keys(args: argparse.Namespace) -> Outcome:
     from gait.sign.keyring import ensure_dev_key, key_mode, trust_key
 
-    mode = key_mode(args)
+    # As the reference, a plain `gait keys init` writes a key pair to gait-out/keys; only an
+    # explicit dev mode (flag or GAIT_MODE=dev) means the local dev key.
+    mode = key_mode(args) if args.key_mode or os.environ.get("GAIT_MODE") else "prod"
+    warnings: list[str] = []
     if mode == "dev":
         from gait.sign.keyring import dev_key_paths
 
@@ -112,9 +177,12 @@ def init_keys(args: argparse.Namespace) -> Outcome:
         private_path, public_path = dev_key_paths()
     else:
         out = Path(args.out or "gait-out/keys")
-        key, private_path, public_path = _write_pair(out, "gait", args.force)
+        key, private_path, public_path = _write_pair(out, _prefix(args), args.force)
         trust_key(key.public(), mode="prod", label=str(public_path))
         created = True
+        warning = _not_ignored_warning(private_path)
+        if warning:
+            warnings.append(warning)
     payload = {
         "ok": True,
         "mode": mode,
@@ -128,7 +196,9 @@ def init_keys(args: argparse.Namespace) -> Outcome:
         f"private_key={private_path} (mode 0600, never printed)",
         f"public_key={public_path} (trusted)",
     ]
-    return Outcome(payload, 0, lines)
+    if warnings:
+        payload["warnings"] = warnings
+    return Outcome(payload, 0, lines, warnings)
 
 
 def trust_key(args: argparse.Namespace) -> Outcome:
@@ -188,7 +258,7 @@ def rotate_keys(args: argparse.Namespace) -> Outcome:
 
     stamp = timefmt.now()[:19].replace("-", "").replace(":", "") + "Z"
     out = Path(args.out or "gait-out/keys")
-    key, private_path, public_path = _write_pair(out, f"gait_{stamp}", False)
+    key, private_path, public_path = _write_pair(out, f"{_prefix(args)}_{stamp}", False)
     rotated: list[str] = []
 
     def change(ring) -> None:  # noqa: ANN001
@@ -219,5 +289,9 @@ def rotate_keys(args: argparse.Namespace) -> Outcome:
         f"rotated to key_id={key.key_id}",
         f"previous keys stay trusted: {len(rotated)}",
         f"private_key={private_path} (mode 0600)",
+        f"next: sign with --private-key {private_path} (the old key file is not replaced)",
     ]
-    return Outcome(payload, 0, lines)
+    warnings = [w for w in [_not_ignored_warning(private_path)] if w]
+    if warnings:
+        payload["warnings"] = warnings
+    return Outcome(payload, 0, lines, warnings)

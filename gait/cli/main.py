@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import json
 import sys
 from collections.abc import Callable, Sequence
 from typing import Any, NoReturn
@@ -42,6 +43,9 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "pack": ("gait.cli.pack", "build, verify, inspect, diff and export PackSpec v1 packs"),
     "guard": ("gait.cli.guard", "evidence packs with a report, retention, at-rest encryption"),
     "incident": ("gait.cli.incident", "bundle a run and everything in its time window"),
+    "init": ("gait.cli.init", "start a project: .gait.yaml policy and .gitignore entries"),
+    "check": ("gait.cli.check", "check the project's policy, ignore rules and fixtures"),
+    "intent": ("gait.cli.intent", "write a valid tool-call intent (intent.json) to start from"),
 }
 # (command, first word) -> module: subcommands that live in their own module.
 SUBROUTES: dict[tuple[str, str], str] = {
@@ -95,10 +99,24 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not args_in or args_in[0] in ("-h", "--help", "help"):
         print(_top_help(), end="")
         return 0
-    if args_in[0] in ("--version", "-V", "version"):
-        print(f"gait {__version__}")
-        return 0
+    if args_in[0] in ("--version", "-V", "-v", "version"):
+        return _version(args_in)
     return _run(args_in)
+
+
+def _version(args_in: list[str]) -> int:
+    """``gait version [--json]`` as the reference prints it; nothing heavy is imported."""
+    if "--explain" in args_in:
+        print("gait version prints the installed gait version (--json: {ok, version}).")
+        return 0
+    if "--json" in args_in:
+        from gait.cli.output import correlation_id
+
+        doc = {"correlation_id": correlation_id(args_in), "ok": True, "version": __version__}
+        print(json.dumps(doc, sort_keys=True, separators=(",", ":")))
+        return 0
+    print(f"gait {__version__}")
+    return 0
 
 
 def _explain_text(parser: argparse.ArgumentParser, tokens: list[str]) -> str | None:

@@ -18,13 +18,52 @@ EXPLAIN = (
 
 
 def register(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("artifact", help="artifact file: .json, .jsonl, .yaml or runpack .zip")
+    parser.add_argument(
+        "artifact", nargs="?", help="artifact file (.json, .jsonl, .yaml, runpack .zip) or run id"
+    )
+    parser.add_argument("--input", metavar="PATH", help="the artifact, as the reference spells it")
     parser.add_argument("--to", default=None, metavar="VERSION", help="target version (1.0.0)")
+    parser.add_argument("--target", metavar="GEN", help="target generation: v1 (= --to 1.0.0)")
     parser.add_argument("--out", default=None, metavar="PATH", help="write the result here")
     parser.add_argument("--private-key", metavar="PATH", help="re-sign migrated artifacts")
     parser.add_argument("--private-key-env", metavar="VAR", help="variable holding that key")
     add_common(parser, EXPLAIN)
     parser.set_defaults(handler=run)
+
+
+def _reference_flags(args: argparse.Namespace) -> None:
+    """Fold the reference's ``--input``/``--target v1`` into ours, and resolve a run id."""
+    from gait.errors import InvalidInput
+
+    if args.artifact and args.input and args.artifact != args.input:
+        raise InvalidInput("give the artifact once: ARTIFACT or --input ARTIFACT", code="E_USAGE")
+    args.artifact = args.artifact or args.input
+    if not args.artifact:
+        raise InvalidInput(
+            "which artifact? gait migrate ARTIFACT", code="E_USAGE", hint="gait migrate run_demo"
+        )
+    if args.target is not None:
+        if args.target.strip().lower() != "v1":
+            raise InvalidInput(
+                f"unsupported --target {args.target!r} (only v1 is available)",
+                code="E_MIGRATE_UNSUPPORTED_VERSION",
+                hint="gait migrate ARTIFACT --target v1",
+            )
+        if args.to not in (None, "1.0.0"):
+            raise InvalidInput("--target v1 means --to 1.0.0", code="E_USAGE")
+        args.to = "1.0.0"
+    from pathlib import Path
+
+    if not Path(args.artifact).exists() and _looks_like_run_id(args.artifact):
+        from gait.runpack.resolve import resolve
+
+        args.artifact = str(resolve(args.artifact))
+
+
+def _looks_like_run_id(text: str) -> bool:
+    return not any(c in text for c in "/\\") and not text.endswith(
+        (".zip", ".json", ".jsonl", ".yaml", ".yml")
+    )
 
 
 def run(args: argparse.Namespace) -> Outcome:
@@ -33,6 +72,7 @@ def run(args: argparse.Namespace) -> Outcome:
     from gait.migrate import migrate_file
     from gait.sign.keyring import explicit_signing_key
 
+    _reference_flags(args)
     key = explicit_signing_key(args)
     result = migrate_file(args.artifact, to=args.to, signing_key=key)
     if args.out:

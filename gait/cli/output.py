@@ -23,6 +23,9 @@ class Outcome:
     exit_code: int = 0
     lines: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    # Printed verbatim instead of ``lines`` (no line cap) when not --json: a document the user
+    # asked for, such as ``gait policy fmt``'s formatted policy.
+    text: str | None = None
 
 
 def correlation_id(argv: list[str]) -> str:
@@ -37,6 +40,8 @@ def emit(outcome: Outcome, *, as_json: bool, argv: list[str]) -> int:
         doc = dict(outcome.payload)
         doc["correlation_id"] = correlation_id(argv)
         print(dumps_compact(doc))
+    elif outcome.text is not None:
+        sys.stdout.write(outcome.text)
     else:
         lines = outcome.lines or [_default_line(outcome)]
         for line in lines[:MAX_SUMMARY_LINES]:

@@ -20,13 +20,24 @@ VALIDATE_EXPLAIN = (
     "booleans, aliases, bad values are errors naming key and line) and prints its digest."
 )
 FMT_EXPLAIN = (
-    "gait policy fmt rewrites a policy in canonical key order and list form without changing "
-    "its meaning or digest; --check only reports whether it is formatted."
+    "gait policy fmt prints a policy in canonical key order and list form, without changing its "
+    "meaning or digest; --write rewrites the file instead, --check only reports whether it is "
+    "formatted (exit 2 when not)."
 )
 INIT_EXPLAIN = (
-    "gait policy init writes a starter policy from a template (baseline-highrisk by default: "
-    "writes, deletes, network egress and payments need approval or are blocked)."
+    "gait policy init writes a starter policy from a template to gait.policy.yaml (--out): "
+    "baseline-lowrisk, baseline-mediumrisk or baseline-highrisk (the default: writes, deletes, "
+    "network egress and payments need approval or are blocked), or read-only."
 )
+# The reference's short names for its templates.
+TEMPLATE_ALIASES = {
+    "low": "baseline-lowrisk",
+    "medium": "baseline-mediumrisk",
+    "high": "baseline-highrisk",
+    "baseline_low_risk": "baseline-lowrisk",
+    "baseline_medium_risk": "baseline-mediumrisk",
+    "baseline_high_risk": "baseline-highrisk",
+}
 
 
 def register(parser: argparse.ArgumentParser) -> None:
@@ -48,13 +59,14 @@ def register(parser: argparse.ArgumentParser) -> None:
     fmt = sub.add_parser("fmt", help="rewrite a policy in canonical form")
     fmt.add_argument("policy", help="policy YAML file")
     fmt.add_argument("--check", action="store_true", help="report only; exit 2 if not formatted")
-    fmt.add_argument("--stdout", action="store_true", help="print instead of rewriting the file")
+    fmt.add_argument("--write", action="store_true", help="rewrite the file in place")
+    fmt.add_argument("--stdout", action="store_true", help="print the formatted policy (default)")
     add_common(fmt, FMT_EXPLAIN)
     fmt.set_defaults(handler=run_fmt)
 
     init = sub.add_parser("init", help="write a starter policy from a template")
     init.add_argument("template", nargs="?", default="baseline-highrisk", help="template name")
-    init.add_argument("--out", default="gait-policy.yaml", help="file to write")
+    init.add_argument("--out", default="gait.policy.yaml", help="file to write (gait.policy.yaml)")
     init.add_argument("--force", action="store_true", help="overwrite an existing file")
     init.add_argument("--list", action="store_true", help="list the templates")
     add_common(init, INIT_EXPLAIN)
@@ -244,7 +256,7 @@ def run_validate(args: argparse.Namespace) -> Outcome:
 
 
 def run_fmt(args: argparse.Namespace) -> Outcome:
-    from gait.errors import VerificationFailed
+    from gait.errors import InvalidInput, VerificationFailed
     from gait.fsutil import atomic_write
     from gait.gate.policy_format import format_policy
 
@@ -260,8 +272,13 @@ def run_fmt(args: argparse.Namespace) -> Outcome:
     formatted, digest = format_policy(original)
     changed = formatted != original
     payload = {"ok": True, "path": args.policy, "changed": changed, "policy_digest": digest}
-    if args.stdout:
-        return Outcome(payload, 0, formatted.decode("utf-8").splitlines() or [""])
+    if args.write and (args.check or args.stdout):
+        raise InvalidInput("--write rewrites the file: leave out --check/--stdout", code="E_USAGE")
+    if not args.write and not args.check:
+        # As the reference: print the formatted policy and leave the file alone.
+        payload["written"] = False
+        payload["formatted"] = formatted.decode("utf-8")
+        return Outcome(payload, 0, text=payload["formatted"])
     if args.check:
         if changed:
             raise VerificationFailed(
@@ -271,6 +288,7 @@ def run_fmt(args: argparse.Namespace) -> Outcome:
         return Outcome(payload, 0, [f"formatted: {args.policy}"])
     if changed:
         atomic_write(source, formatted)
+    payload["written"] = changed
     return Outcome(payload, 0, [f"{'formatted' if changed else 'unchanged'}: {args.policy}"])
 
 
@@ -283,7 +301,9 @@ def run_init(args: argparse.Namespace) -> Outcome:
     if args.list:
         names = sorted(TEMPLATES)
         return Outcome({"ok": True, "templates": names}, 0, names)
-    text = TEMPLATES.get(args.template)
+    name = (args.template or "").strip().lower()
+    name = TEMPLATE_ALIASES.get(name, name)
+    text = TEMPLATES.get(name)
     if text is None:
         raise InvalidInput(
             f"unknown policy template {args.template!r}",
@@ -297,12 +317,13 @@ def run_init(args: argparse.Namespace) -> Outcome:
     atomic_write(out, text.encode("utf-8"))
     payload = {
         "ok": True,
-        "template": args.template,
+        "template": name,
         "path": str(out),
         "policy_digest": policy.digest,
+        "next_commands": [f"gait policy validate {out}", f"gait policy test {out} INTENT.json"],
     }
     return Outcome(
         payload,
         0,
-        [f"wrote {out} (template {args.template})", f"next: gait policy validate {out}"],
+        [f"wrote {out} (template {name})", f"next: gait policy validate {out}"],
     )

@@ -22,7 +22,8 @@ REPLAY_EXPLAIN = (
     "gait run replay answers every recorded tool call from the runpack (stub mode): nothing "
     "real runs, output is identical run to run, exit 2 when a call has no recorded result. "
     "Real tools need --real-tools --unsafe-real-tools --allow-tools a,b, GAIT_ALLOW_REAL_REPLAY=1 "
-    "and --tool-registry module:attr (exit 8 otherwise)."
+    "(or the variable --unsafe-real-tools-env names), a raw-capture runpack and --tool-registry "
+    "module:attr (exit 8 otherwise)."
 )
 DIFF_EXPLAIN = (
     "gait run diff compares two runpacks step by step (tool sequence, args by JSON path, result "
@@ -78,6 +79,12 @@ def register(parser: argparse.ArgumentParser) -> None:
     rep.add_argument("--unsafe-real-tools", action="store_true", help="confirm real tools")
     rep.add_argument("--allow-tools", default="", metavar="A,B", help="tools allowed to run")
     rep.add_argument(
+        "--unsafe-real-tools-env",
+        default="GAIT_ALLOW_REAL_REPLAY",
+        metavar="VAR",
+        help="variable that must be 1 for real replay (default GAIT_ALLOW_REAL_REPLAY)",
+    )
+    rep.add_argument(
         "--tool-registry",
         metavar="MODULE:ATTR",
         help="a mapping of tool name -> callable(args) that real replay runs",
@@ -89,13 +96,16 @@ def register(parser: argparse.ArgumentParser) -> None:
     dif.add_argument("left", help="run id or path")
     dif.add_argument("right", help="run id or path")
     dif.add_argument("--privacy", choices=("full", "metadata"), default="full")
-    dif.add_argument("--out", metavar="PATH", help="write diff.json here")
+    dif.add_argument("--out", "--output", dest="out", metavar="PATH", help="write diff.json here")
     dif.add_argument("--html", metavar="PATH", help="write a side-by-side HTML page here")
     add_common(dif, DIFF_EXPLAIN)
     dif.set_defaults(handler=diff)
 
     ins = sub.add_parser("inspect", help="show a runpack's timeline")
-    ins.add_argument("runpack", help="run id or path")
+    ins.add_argument("runpack", nargs="?", help="run id or path")
+    ins.add_argument(
+        "--from", dest="from_ref", metavar="RUN", help="run id or path (as the reference)"
+    )
     ins.add_argument("--limit", type=int, default=20, help="steps shown in the human output")
     add_common(ins, INSPECT_EXPLAIN)
     ins.set_defaults(handler=inspect)
@@ -273,6 +283,7 @@ def replay(args: argparse.Namespace) -> Outcome:
             real_tools=args.real_tools,
             unsafe_real_tools=args.unsafe_real_tools,
             allow_tools=args.allow_tools,
+            env_var=args.unsafe_real_tools_env,
         )
         if not args.tool_registry:
             raise UnsafeOperation(
@@ -288,6 +299,7 @@ def replay(args: argparse.Namespace) -> Outcome:
             real_tools=True,
             unsafe_real_tools=True,
             allow_tools=allowed,
+            env_var=args.unsafe_real_tools_env,
         )
     else:
         report = stub_replay(_load(args.runpack))
@@ -336,7 +348,15 @@ def diff(args: argparse.Namespace) -> Outcome:
 
 
 def inspect(args: argparse.Namespace) -> Outcome:
+    from gait.errors import InvalidInput
     from gait.runpack.inspect import inspect_runpack
 
-    view = inspect_runpack(_load(args.runpack))
+    if args.runpack and args.from_ref and args.runpack != args.from_ref:
+        raise InvalidInput("give the runpack once: RUN or --from RUN", code="E_USAGE")
+    ref = args.runpack or args.from_ref
+    if not ref:
+        raise InvalidInput(
+            "which runpack? gait run inspect RUN", code="E_USAGE", hint="gait run inspect run_demo"
+        )
+    view = inspect_runpack(_load(ref))
     return Outcome(view.to_json(), 0, view.lines(limit=max(args.limit, 1)))

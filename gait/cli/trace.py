@@ -16,21 +16,27 @@ EXPLAIN = (
 
 
 def register(parser: argparse.ArgumentParser) -> None:
+    from gait.cli.verify import add_private_key_verify_options
     from gait.sign.keyring import add_key_options
 
     sub = add_group(parser)
     verify = sub.add_parser("verify", help="verify a trace file or a trace directory")
-    verify.add_argument("path", help="trace JSON file, or a directory of traces")
+    verify.add_argument("path", nargs="?", help="trace JSON file, or a directory of traces")
+    verify.add_argument(
+        "--path", dest="path_flag", metavar="PATH", help="the same, as the reference spells it"
+    )
     add_key_options(verify, signing=False)
+    add_private_key_verify_options(verify)
     add_common(verify, EXPLAIN)
     verify.set_defaults(handler=run_verify)
 
 
 def _keys(args: argparse.Namespace) -> tuple[list, bool]:
+    from gait.cli.verify import private_verify_key
     from gait.errors import GaitError
     from gait.sign.keyring import dev_signing_key, explicit_verify_key, trusted_verify_keys
 
-    explicit = explicit_verify_key(args)
+    explicit = explicit_verify_key(args) or private_verify_key(args)
     if explicit is not None:
         return [explicit], True
     keys = []
@@ -48,6 +54,15 @@ def run_verify(args: argparse.Namespace) -> Outcome:
     from gait.errors import InvalidInput
     from gait.gate.trace import verify_directory, verify_trace_file
 
+    if args.path and args.path_flag and args.path != args.path_flag:
+        raise InvalidInput("give the trace once: PATH or --path PATH", code="E_USAGE")
+    args.path = args.path or args.path_flag
+    if not args.path:
+        raise InvalidInput(
+            "which trace? gait trace verify PATH",
+            code="E_USAGE",
+            hint="gait trace verify gait-out/traces",
+        )
     path = Path(args.path)
     keys, explicit = _keys(args)
     if path.is_dir():

@@ -18,6 +18,7 @@ EXPLAIN = (
 def register(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("runpack", help="run id (looked up in ./gait-out, then GAIT_HOME) or path")
     add_key_options(parser, signing=False)
+    add_private_key_verify_options(parser)
     parser.add_argument(
         "--require-signature", action="store_true", help="an unsigned runpack fails"
     )
@@ -34,6 +35,28 @@ def register(parser: argparse.ArgumentParser) -> None:
     parser.set_defaults(handler=run)
 
 
+def add_private_key_verify_options(parser: argparse.ArgumentParser) -> None:
+    """The reference verifies with a private key too (its public half is derived)."""
+    parser.add_argument("--private-key", metavar="PATH", help="verify with this key's public half")
+    parser.add_argument("--private-key-env", metavar="VAR", help="variable holding that key")
+
+
+def private_verify_key(args: argparse.Namespace):  # noqa: ANN201 - VerifyKey | None
+    from gait.errors import InvalidInput
+    from gait.sign.keyring import verify_key_from
+
+    key = verify_key_from(
+        getattr(args, "private_key", None), getattr(args, "private_key_env", None), "private key"
+    )
+    if key is not None and (
+        getattr(args, "public_key", None) or getattr(args, "public_key_env", None)
+    ):
+        raise InvalidInput(
+            "give a public key or a private key to verify with, not both", code="E_USAGE"
+        )
+    return key
+
+
 def run(args: argparse.Namespace) -> Outcome:
     from gait.runpack.resolve import resolve
     from gait.runpack.verify import VerifyOptions, verify_runpack
@@ -43,7 +66,7 @@ def run(args: argparse.Namespace) -> Outcome:
     prod = key_mode(args) == "prod"
     strict = args.profile == "strict" or prod
     keyring = load_keyring()
-    explicit = explicit_verify_key(args)
+    explicit = explicit_verify_key(args) or private_verify_key(args)
     options = VerifyOptions(
         keys=(explicit,) if explicit else tuple(keyring.trusted_keys()),
         explicit_keys=explicit is not None,

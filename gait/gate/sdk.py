@@ -38,12 +38,84 @@ class GateBlocked(PolicyBlocked, GateDenied):
 
 
 class GateApprovalRequired(ApprovalRequired, GateDenied):
-    """The call needs approval tokens first (exit code 4 semantics)."""
+    """The call needs approval tokens first (exit code 4 semantics).
+
+    What an approver needs is on the exception itself: ``intent_digest`` and ``policy_digest``
+    (what a token must be bound to), ``required_scope`` (what it must cover),
+    ``required_approvals`` (how many distinct tokens) and ``approve_command`` (the exact
+    ``gait approve`` command line, also given as ``hint``). Pass the token file it writes back
+    with ``approval_tokens=["approval_token.json"]``.
+    """
 
     def __init__(self, result: GateOutcome) -> None:
         code = result.approval_error_code or "E_APPROVAL_REQUIRED"
-        super().__init__(f"approval required: {','.join(result.reason_codes)}", code=code)
+        self.intent_digest: str = result.intent_digest
+        self.policy_digest: str = result.policy_digest
+        self.required_scope: list[str] = approval_scope(result)
+        self.required_approvals: int = max(result.required_approvals, 1)
+        self.approve_command: str = approve_command(result)
+        super().__init__(
+            f"approval required: {','.join(result.reason_codes)}",
+            code=code,
+            hint=self.approve_command,
+        )
         self.result = result
+
+
+APPROVAL_TOKEN_OUT = "approval_token.json"
+
+
+def approval_scope(outcome: GateOutcome) -> list[str]:
+    """The scope a token must hold for this decision (docs/formats.md section 6.1)."""
+    from gait.gate.approval import required_scope
+
+    intent = outcome.decision.intent if outcome.decision is not None else None
+    if intent is None:
+        return []
+    return required_scope(intent.tool_name, intent.phase, intent.destructive)
+
+
+def approve_command(outcome: GateOutcome, *, out: str = APPROVAL_TOKEN_OUT) -> str:
+    """The ``gait approve`` command line that mints a token this decision accepts; the approver
+    fills in who they are (``$USER``) and why (a ticket or change id)."""
+    scope = ",".join(approval_scope(outcome)) or "*"
+    return (
+        f"gait approve --intent-digest {outcome.intent_digest} "
+        f"--policy-digest {outcome.policy_digest} --scope {scope} --ttl 1h "
+        f'--approver "$USER" --reason-code CHANGE_ID --out {out}'
+    )
+
+
+def read_approval_token(path: str | Path) -> Any:
+    """A token file's JSON; a file that is not there is an input error (``not found``), and one
+    that is not JSON comes back as ``None`` so the gate counts it as an invalid token."""
+    from gait.canon import loads_strict
+    from gait.errors import GaitError, InvalidInput
+
+    source = Path(path)
+    try:
+        data = source.read_bytes()
+    except FileNotFoundError as exc:
+        raise InvalidInput(
+            f"approval token not found: {source}",
+            code="E_APPROVAL_TOKEN_NOT_FOUND",
+            hint=f"mint it with gait approve ... --out {source}",
+        ) from exc
+    except OSError:
+        return None
+    try:
+        return loads_strict(data, what=f"approval token {source}", code="E_APPROVAL_TOKEN_READ")
+    except GaitError:
+        return None
+
+
+def _tokens(approval_tokens: Sequence[Any]) -> list[Any]:
+    """Parsed tokens as given; paths (str or PathLike) are read."""
+    import os
+
+    return [
+        read_approval_token(t) if isinstance(t, (str, os.PathLike)) else t for t in approval_tokens
+    ]
 
 
 class GateDryRun(GateDenied):
@@ -115,8 +187,11 @@ def check(
     approval_tokens: Sequence[Any] = (),
     now: str | None = None,
 ) -> GateOutcome:
-    """Decide ``intent``; return the outcome on allow, raise a ``GateDenied`` otherwise."""
-    outcome = gate.decide(dict(intent), approval_tokens=approval_tokens, now=now)
+    """Decide ``intent``; return the outcome on allow, raise a ``GateDenied`` otherwise.
+
+    ``approval_tokens`` holds parsed tokens or token file paths (a missing file raises
+    ``E_APPROVAL_TOKEN_NOT_FOUND``)."""
+    outcome = gate.decide(dict(intent), approval_tokens=_tokens(approval_tokens), now=now)
     if outcome.verdict == "allow":
         return outcome
     if outcome.verdict == "block":
@@ -159,13 +234,15 @@ def tool(
     provenance: Mapping[str, str]
     | Callable[[dict[str, Any]], Sequence[Mapping[str, Any]]]
     | None = None,
-    approval_tokens: Callable[[], Sequence[Any]] | None = None,
+    approval_tokens: Callable[[], Sequence[Any]] | Sequence[Any] | None = None,
 ) -> Callable[[F], F]:
     """Gate every call of the decorated function.
 
     ``targets(args)`` declares what the call touches; ``provenance`` maps argument names to
     their source (``{"path": "user"}``) or is a function of the arguments; ``context`` gives
     identity, workspace and risk class. The function runs only when the verdict is ``allow``.
+    ``approval_tokens`` is a list of tokens or token file paths, or a function returning one
+    (read at each call, so a token minted after decoration counts).
     """
 
     def decorate(func: F) -> F:
@@ -186,7 +263,10 @@ def tool(
                 prov = []
             ctx = context() if callable(context) else context
             intent = build_intent(tool_name, args, context=ctx, targets=declared, provenance=prov)
-            tokens = list(approval_tokens()) if approval_tokens else []
+            if callable(approval_tokens):
+                tokens = list(approval_tokens())
+            else:
+                tokens = list(approval_tokens or [])
             check(gate, intent, approval_tokens=tokens)
             return func(*call_args, **call_kwargs)
 

@@ -85,6 +85,39 @@ rules:
         destructiveHint: true
 """
 
+BASELINE_MEDIUMRISK = """\
+# Gait gate policy: baseline for medium-risk agents. Reads go through, writes wait for a human,
+# deletes and shell commands never run; anything unlisted needs approval.
+# Validate: gait policy validate <file>   Test: gait policy test <file> <intent.json>
+schema_id: gait.gate.policy
+schema_version: 1.0.0
+default_verdict: require_approval
+fail_closed:
+  enabled: true
+  risk_classes: [critical, high]
+  required_fields: [targets]
+rules:
+  - name: block-deletes-and-shell
+    priority: 10
+    effect: block
+    match:
+      endpoint_classes: [fs.delete, proc.exec]
+    reason_codes: [destructive_or_shell_blocked]
+  - name: writes-need-approval
+    priority: 20
+    effect: require_approval
+    match:
+      endpoint_classes: [fs.write]
+    reason_codes: [write_requires_approval]
+  - name: reads-allowed
+    priority: 30
+    effect: allow
+    match:
+      endpoint_classes: [fs.read, net.dns]
+      risk_classes: [low, medium]
+    reason_codes: [read_allowed]
+"""
+
 READ_ONLY = """\
 # Gait gate policy: only reads are allowed; everything else is blocked.
 schema_id: gait.gate.policy
@@ -101,5 +134,6 @@ rules:
 TEMPLATES = {
     "baseline-highrisk": BASELINE_HIGHRISK,
     "baseline-lowrisk": BASELINE_LOWRISK,
+    "baseline-mediumrisk": BASELINE_MEDIUMRISK,
     "read-only": READ_ONLY,
 }

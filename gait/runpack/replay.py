@@ -341,6 +341,7 @@ def check_real_tool_interlock(
     unsafe_real_tools: bool,
     allow_tools: Iterable[str],
     environ: Mapping[str, str] | None = None,
+    env_var: str = ALLOW_REAL_ENV,
 ) -> list[str]:
     """The normalised allow list when all four locks are open; else exit 8 naming what is missing.
 
@@ -356,8 +357,9 @@ def check_real_tool_interlock(
         missing.append("--unsafe-real-tools")
     if not allowed:
         missing.append("--allow-tools a,b")
-    if env.get(ALLOW_REAL_ENV, "") != "1":
-        missing.append(f"{ALLOW_REAL_ENV}=1")
+    env_var = env_var.strip() or ALLOW_REAL_ENV  # the reference's --unsafe-real-tools-env
+    if env.get(env_var, "").strip() != "1":
+        missing.append(f"{env_var}=1")
     if missing:
         raise UnsafeOperation(
             "real tool replay is disabled; missing: " + ", ".join(missing),
@@ -379,6 +381,7 @@ def real_replay(
     unsafe_real_tools: bool,
     allow_tools: Iterable[str],
     environ: Mapping[str, str] | None = None,
+    env_var: str = ALLOW_REAL_ENV,
 ) -> ReplayReport:
     """Run allow-listed tools for real through the caller's registry; stub every other call.
 
@@ -392,6 +395,7 @@ def real_replay(
             unsafe_real_tools=unsafe_real_tools,
             allow_tools=allow_tools,
             environ=environ,
+            env_var=env_var,
         )
     )
     if runpack.capture_mode != "raw":
