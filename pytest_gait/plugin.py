@@ -153,7 +153,8 @@ class GaitSession:
         except GaitError as exc:
             if self.bridge is not None:
                 self.bridge.error = exc
-            raise pytest.UsageError(f"gait: {exc.code}: {exc.message}") from None
+            next_step = f"\nnext: {exc.hint}" if exc.hint else ""
+            raise pytest.UsageError(f"gait: {exc.code}: {exc.message}{next_step}") from None
 
     def _work_dir(self) -> Path | None:
         factory = getattr(self.config, "_tmp_path_factory", None)

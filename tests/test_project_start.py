@@ -203,3 +203,38 @@ def test_sdk_exception_carries_digests_scope_and_the_command(
         wrap([tmp_path / "nope.json"])("/workspace/app/old.db")
     assert missing.value.code == "E_APPROVAL_TOKEN_NOT_FOUND"
     assert calls == ["/workspace/app/old.db"]
+
+
+def test_pytest_gait_without_gait_yaml_names_the_folder_once_and_the_next_step(
+    tmp_path: Path,
+) -> None:
+    import sys
+
+    proc = subprocess.run(
+        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "--gait", "-q"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert proc.returncode != 0
+    out = proc.stdout + proc.stderr
+    assert "E_REGRESS_CONFIG_MISSING" in out
+    assert out.count(str(tmp_path)) == 1, out
+    assert "next: make a fixture set from a run: gait demo && gait regress init" in out
+    assert "Traceback" not in out
+
+
+def test_export_a_trace_directory(run_gait, tmp_path: Path) -> None:
+    policy = _policy(run_gait, tmp_path)
+    for _ in range(2):
+        run_gait("gate", "eval", "--policy", str(policy), "--intent", str(INTENT), cwd=tmp_path)
+    proc = run_gait(
+        "export", "gait-out/traces", "--to", "jsonl:spans.jsonl", "--json", cwd=tmp_path
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert json.loads(proc.stdout)["spans"] == 2
+    assert len((tmp_path / "spans.jsonl").read_text().splitlines()) == 2
+    bare = run_gait("export", "gait-out/traces", "--to", "bare.jsonl", cwd=tmp_path)
+    assert bare.returncode == 0 and (tmp_path / "bare.jsonl").exists()

@@ -100,3 +100,37 @@ def test_keys_init_into_a_checkout_warns_unless_ignored(run_gait, tmp_path: Path
     outside.mkdir()
     plain = run_gait("keys", "init", "--out-dir", "k", cwd=outside)
     assert plain.returncode == 0 and "git" not in plain.stderr
+
+
+def test_policy_with_yaml_anchors_loads_like_its_expansion(run_gait, tmp_path: Path) -> None:
+    """PyYAML's safe_dump writes anchors and aliases for a list used twice; the reference reads
+    such a policy, so gait does too (through the one bounded YAML loader)."""
+    import copy
+
+    import yaml
+
+    tools = ["tool.write", "tool.delete"]
+    policy = {
+        "schema_id": "gait.gate.policy",
+        "schema_version": "1.0.0",
+        "default_verdict": "allow",
+        "rules": [
+            {
+                "name": "a",
+                "priority": 1,
+                "effect": "require_approval",
+                "match": {"tool_names": tools},
+            },
+            {"name": "b", "priority": 2, "effect": "block", "match": {"tool_names": tools}},
+        ],
+    }
+    anchored = yaml.safe_dump(policy, sort_keys=False)
+    assert "&id001" in anchored and "*id001" in anchored
+    (tmp_path / "anchored.yaml").write_text(anchored)
+    (tmp_path / "plain.yaml").write_text(yaml.safe_dump(copy.deepcopy(policy), sort_keys=False))
+    digests = []
+    for name in ("anchored.yaml", "plain.yaml"):
+        proc = run_gait("policy", "validate", name, "--json", cwd=tmp_path)
+        assert proc.returncode == 0, proc.stdout + proc.stderr
+        digests.append(json.loads(proc.stdout)["policy_digest"])
+    assert digests[0] == digests[1]

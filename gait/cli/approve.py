@@ -9,9 +9,10 @@ from gait.cli.main import add_common
 from gait.cli.output import Outcome
 
 EXPLAIN = (
-    "gait approve signs an approval token (FORMATS 6.1) binding an approver's decision to an "
-    "intent digest and a policy digest, for a scope and a time to live. Give the digests "
-    "(--intent-digest/--policy-digest) or the files (--intent/--policy) to compute them."
+    "gait approve signs an approval token (docs/formats.md section 6.1) binding an approver's "
+    "decision to an intent digest and a policy digest, for a scope and a time to live. Give "
+    "the digests (--intent-digest/--policy-digest) or the files (--intent/--policy) to compute "
+    "them."
 )
 
 

@@ -20,8 +20,12 @@ EXPLAIN = (
 
 
 def register(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("artifact", help="runpack (run id or path) or trace_<id>.json")
-    parser.add_argument("--to", required=True, help="jsonl:PATH, otel or otel:ENDPOINT")
+    parser.add_argument(
+        "artifact", help="runpack (run id or path), trace_<id>.json, or a directory of traces"
+    )
+    parser.add_argument(
+        "--to", required=True, help="jsonl:PATH (or PATH.jsonl), otel or otel:ENDPOINT"
+    )
     parser.add_argument(
         "--result", default=None, help="the GateResult JSON of a trace, for gait.reason_codes"
     )
@@ -33,6 +37,8 @@ def _exporter(target: str):  # noqa: ANN202 - an Exporter
     from gait.errors import InvalidInput
 
     kind, _, rest = target.partition(":")
+    if target.endswith(".jsonl") and kind != "jsonl" and kind != "otel":
+        kind, rest = "jsonl", target  # a bare file name: what the docs once showed
     if kind == "jsonl" and rest:
         from gait.export.jsonl import JsonlExporter
 
@@ -55,6 +61,21 @@ def _spans(artifact: str, result_path: str | None) -> tuple[list, str]:
     from gait.export.base import spans_from_runpack, spans_from_trace
 
     path = Path(artifact)
+    if path.is_dir():
+        # A trace directory (gait-out/traces): every trace in it, in file-name order.
+        traces = sorted(path.glob("trace_*.json"))
+        if not traces:
+            from gait.errors import InvalidInput
+
+            raise InvalidInput(
+                f"{artifact} holds no trace_*.json files",
+                code="E_EXPORT_INPUT_INVALID",
+                hint="gait export gait-out/traces --to jsonl:spans.jsonl",
+            )
+        spans: list = []
+        for trace in traces:
+            spans += _spans(str(trace), None)[0]
+        return spans, path.name
     if path.suffix == ".json" and path.is_file():
         record = loads_strict(path.read_bytes(), what=artifact, code="E_EXPORT_INPUT_INVALID")
         if not isinstance(record, dict) or record.get("schema_id") != "gait.gate.trace":

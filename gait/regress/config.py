@@ -135,11 +135,12 @@ def find_config(explicit: str | os.PathLike[str] | None, *search: Path) -> Path:
         candidate = folder / CONFIG_NAME
         if candidate.is_file():
             return candidate
-    where = ", ".join(str(f) for f in search) or "."
+    where = ", ".join(dict.fromkeys(str(f) for f in search)) or "."  # rootdir is often cwd
     raise _fail(
         f"no {CONFIG_NAME} found (looked in {where})",
         code="E_REGRESS_CONFIG_MISSING",
-        hint="gait regress init --from <run_id|path>, or --gait-config PATH",
+        hint="make a fixture set from a run: gait demo && gait regress init --from run_demo "
+        "(or point at one: --gait-config PATH)",
     )
 
 
