@@ -134,3 +134,16 @@ def test_policy_with_yaml_anchors_loads_like_its_expansion(run_gait, tmp_path: P
         assert proc.returncode == 0, proc.stdout + proc.stderr
         digests.append(json.loads(proc.stdout)["policy_digest"])
     assert digests[0] == digests[1]
+
+
+def test_keys_init_reports_its_prefix_and_refuses_a_dev_key_with_a_directory(
+    run_gait, tmp_path: Path
+) -> None:
+    doc = json.loads(
+        run_gait("keys", "init", "--out-dir", "k", "--prefix", "ci", "--json", cwd=tmp_path).stdout
+    )
+    assert doc["prefix"] == "ci" and doc["private_key_path"] == "k/ci_private.key"
+    proc = run_gait("keys", "init", "--key-mode", "dev", "--out-dir", "k2", cwd=tmp_path)
+    assert proc.returncode == 6 and "E_USAGE" in proc.stderr
+    bad = run_gait("keys", "init", "--prefix", "../escape", cwd=tmp_path)
+    assert bad.returncode == 6 and not (tmp_path / "escape_private.key").exists()

@@ -171,8 +171,15 @@ def init_keys(args: argparse.Namespace) -> Outcome:
     mode = key_mode(args) if args.key_mode or os.environ.get("GAIT_MODE") else "prod"
     warnings: list[str] = []
     if mode == "dev":
+        from gait.errors import InvalidInput
         from gait.sign.keyring import dev_key_paths
 
+        if args.out or args.prefix != "gait":
+            raise InvalidInput(
+                "--out-dir/--prefix name a key pair to write; the dev key lives in GAIT_HOME/keys",
+                code="E_USAGE",
+                hint="gait keys init --out-dir DIR (a key pair), or gait keys init --key-mode dev",
+            )
         key, created = ensure_dev_key()
         private_path, public_path = dev_key_paths()
     else:
@@ -191,6 +198,8 @@ def init_keys(args: argparse.Namespace) -> Outcome:
         "public_key_path": str(public_path),
         "created": created,
     }
+    if mode == "prod":
+        payload["prefix"] = _prefix(args)  # as the reference reports it
     lines = [
         f"keys={mode} key_id={key.key_id}",
         f"private_key={private_path} (mode 0600, never printed)",
