@@ -89,13 +89,35 @@ def summary_lines(
     update: Any = None,
     cli: bool = False,
 ) -> list[str]:
+    """The end-of-run summary, most important first (the CLI prints only the first lines):
+    status, how many fixtures check a live agent, the update's outcome or the accept command,
+    then the failures with their aligned calls, then the details."""
     ordered = sorted(entries, key=lambda e: e.name)
     failed = [e for e in ordered if e.status == "fail"]
     skipped = [e for e in ordered if e.status == "skip"]
+    self_check = self_check_lines(ordered)
     lines = [
         f"regress status={status} graders={len(ordered)} failed={len(failed)} "
-        f"skipped={len(skipped)} result={output}"
+        f"skipped={len(skipped)} result={output}",
+        self_check[0],
     ]
+    if update is not None:
+        lines.append(
+            f"{len(update.fixtures)} fixture{'s' if len(update.fixtures) != 1 else ''} updated, "
+            f"{len(update.refused)} refused"
+            + (f"; re-graded after the update: {status}" if update.fixtures else "")
+        )
+        for name, why in sorted(update.refused.items())[:3]:
+            lines.append(_clip(f"REFUSED {name}: {why} (fixture left as it was)"))
+        if len(update.refused) > 3:
+            lines.append(f"... and {len(update.refused) - 3} more refused")
+        if update.refused:
+            lines.append(REFUSED_NEXT)
+    elif failed:
+        live = sorted({e.fixture for e in failed if e.live and not e.refused})
+        if live:
+            target = live[0] if len(live) == 1 else " or ".join(live[:3])
+            lines.append(f"accept: {accept_command(target, cli=cli)}")
     shown_calls: set[str] = set()
     for entry in failed[:MAX_FAILURES_SHOWN]:
         first = entry.divergence[0] if entry.divergence else entry.message
@@ -125,7 +147,6 @@ def summary_lines(
                 "(--gait-allow-nondeterministic to run them)"
             )
         )
-    lines += self_check_lines(ordered)
     for change in updated[:MAX_FAILURES_SHOWN]:
         lines.append(_clip(f"updated {change}"))
     if len(updated) > MAX_FAILURES_SHOWN:
@@ -133,19 +154,5 @@ def summary_lines(
     if update is None:
         for item in not_updatable[:3]:
             lines.append(_clip(f"not updatable from the candidate: {item}"))
-    else:
-        for name, why in sorted(update.refused.items())[:MAX_FAILURES_SHOWN]:
-            lines.append(_clip(f"REFUSED {name}: {why} (fixture left as it was)"))
-        if update.refused:
-            lines.append(REFUSED_NEXT)
-        lines.append(
-            f"{len(update.fixtures)} fixture{'s' if len(update.fixtures) != 1 else ''} updated, "
-            f"{len(update.refused)} refused"
-            + (f"; re-graded after the update: {status}" if update.fixtures else "")
-        )
-    if update is None and failed:
-        live = sorted({e.fixture for e in failed if e.live and not e.refused})
-        if live:
-            target = live[0] if len(live) == 1 else " or ".join(live[:3])
-            lines.append(f"accept: {accept_command(target, cli=cli)}")
+    lines += self_check[1:]
     return lines

@@ -345,3 +345,23 @@ def test_without_gait_the_plugin_collects_nothing_and_imports_nothing(reference_
     assert proc.returncode == 0, proc.stdout
     assert "1 passed" in proc.stdout
     assert not (root / "regress_result.json").exists()
+
+
+def test_parallel_update_accepts_command_candidates(tmp_path, run_gait):
+    from gait.regress.testing import DEFAULT_CALLS, make_fixture_set, write_run
+
+    root = tmp_path / "set"
+    names = ["run_a", "run_b"]
+    make_fixture_set(root, runs={name: DEFAULT_CALLS for name in names})
+    for name in names:  # the "agent" drops its last call
+        write_run(root / "candidates" / f"{name}.zip", name, DEFAULT_CALLS[:2])
+    (root / "agent.py").write_text(
+        "import os, shutil\n"
+        "name = os.environ['GAIT_FIXTURE']\n"
+        "shutil.copy(f'candidates/{name}.zip', os.environ['GAIT_RECORD_TO'])\n"
+    )
+    write_command_config(root, ["{python}", "agent.py"])
+    proc = run_gait("regress", "run", "-n", "2", "--update", cwd=root, env=FAST, timeout=180)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "2 fixtures updated, 0 refused; re-graded after the update: pass" in proc.stdout
+    assert run_gait("regress", "run", cwd=root, env=FAST).returncode == 0

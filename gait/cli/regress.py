@@ -451,16 +451,18 @@ def _run_outcome(args: argparse.Namespace, bridge: Any) -> Outcome:
         update=update if args.update else None,
         cli=True,
     )
+    # The CLI prints the first lines only: what to do next goes right after the status.
+    early = []
     if partial is not None:
-        lines.insert(
-            1,
+        early.append(
             f"partial run: graded {partial['graded']} of {partial['planned']} graders; "
-            f"{args.output} left as it was",
+            f"{args.output} left as it was"
         )
-    if args.junit:
-        lines.append(f"junit={args.junit}")
     if failed:
-        lines.append(f"next={(doc.get('next_commands') or ['gait regress run'])[0]}")
+        early.append(f"next={(doc.get('next_commands') or ['gait regress run'])[0]}")
+    if args.junit:
+        early.append(f"junit={args.junit}")
+    lines[1:1] = early
     return Outcome(payload, 0 if payload["ok"] else 5, lines)
 
 
