@@ -40,7 +40,7 @@ from pathlib import Path
 from typing import IO, Any, TypeVar
 
 from gait import __version__, timefmt
-from gait.canon import canonical_bytes, digest, sha256_hex
+from gait.canon import canonical_bytes, digest
 from gait.errors import GaitError, InvalidInput
 from gait.runpack import build, model
 from gait.runpack.archive import MAX_MEMBER_BYTES
@@ -49,6 +49,7 @@ from gait.runpack.replay import RECORD_TO_ENV, REPLAY_FROM_ENV, ReplayedToolErro
 from gait.runpack.writer import Written, default_path
 from gait.sign.keys import SigningKey
 from gait.sign.signature import sign_digest
+from gait.values import to_json_value
 
 F = TypeVar("F", bound=Callable[..., Any])
 _CODE = "E_RECORD_INPUT_INVALID"
@@ -96,26 +97,14 @@ def env_fingerprint(
     return env
 
 
-def jsonable(value: Any) -> Any:
-    """A JSON value for a Python value: tuples become lists, other objects their type name.
+def jsonable(value: Any, where: str = "$") -> Any:
+    """A JSON value for a Python value, by the rule documented in ``gait.values``.
 
-    The type name, not ``repr``: a repr often holds a memory address, which would make the
-    digest of the same call differ from run to run.
+    pydantic models (openai, anthropic, mcp objects) via ``model_dump(mode="json")``,
+    dataclasses, attrs, enums, bytes (base64), datetimes, Decimals (exact text); an object it
+    cannot read at all is refused, never stored as its type name.
     """
-    if value is None or isinstance(value, (str, bool, int)):
-        return value
-    if isinstance(value, float):
-        return value if value == value and value not in (float("inf"), float("-inf")) else None
-    if isinstance(value, Mapping):
-        return {str(k): jsonable(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [jsonable(v) for v in value]
-    if isinstance(value, (set, frozenset)):
-        items = [jsonable(v) for v in value]
-        return sorted(items, key=lambda v: canonical_bytes(v))
-    if isinstance(value, bytes):
-        return {"bytes_sha256": sha256_hex(value), "bytes_len": len(value)}
-    return f"<{type(value).__module__}.{type(value).__qualname__}>"
+    return to_json_value(value, where=where)
 
 
 def _utf8(text: str) -> bytes:
@@ -435,7 +424,7 @@ class Recorder:
         try:
             data = canonical_bytes(value)
         except InvalidInput:
-            value = jsonable(value)
+            value = jsonable(value, f"{where} {kind}")
             data = canonical_bytes(value)
         if not isinstance(value, dict):
             # Runpack schemas (here and in the reference) want objects for args and results.
