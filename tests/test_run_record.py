@@ -252,8 +252,8 @@ def test_redaction_applies_to_record_input(run_gait, conformance_dir, tmp_path) 
         (
             "anthropic",
             '[{"role":"assistant","content":[{"type":"tool_use","id":"a","name":"t",'
-            '"input":{}},{"type":"tool_use","id":"a","name":"t","input":{}}]}]',
-            "appears twice",
+            '"input":{}},{"type":"tool_use","id":"a","name":"t","input":{"x":1}}]}]',
+            "appears twice with different content",
         ),
         ("mcp", '{"jsonrpc":"2.0","id":1,"method":"tools/list"}\n', "no tool calls"),
     ],

@@ -131,8 +131,9 @@ def record(args: argparse.Namespace) -> Outcome:
     rules = parse_rules(args.redact)
     key, key_mode, key_warnings = resolve_signing_key(args)
     report: dict[str, Any] | None = None
+    imported: dict[str, Any] | None = None
     if args.from_format:
-        written, mode, report = _record_log(args, rules, key)
+        written, mode, report, imported = _record_log(args, rules, key)
     else:
         written, mode, report = _record_input(args, rules, key)
     remember(written.path, written.run_id)
@@ -151,6 +152,8 @@ def record(args: argparse.Namespace) -> Outcome:
     }
     if args.from_format:
         payload["source_format"] = args.from_format
+    if imported is not None:
+        payload["import"] = imported
     if report is not None and (rules or mode == "raw"):
         payload["redaction"] = report
         if args.redaction_report:
@@ -164,6 +167,15 @@ def record(args: argparse.Namespace) -> Outcome:
         f"capture_mode={mode}",
         f"ticket_footer={written.ticket_footer}",
     ]
+    if imported is not None:
+        lines.append(f"calls={imported['calls']} results={imported['results']}")
+        if imported["skipped_total"]:
+            kinds = ",".join(f"{k}:{n}" for k, n in imported["skipped"].items())
+            lines.append(f"skipped={imported['skipped_total']} ({kinds})")
+        if imported.get("unreadable_calls"):
+            lines.append(
+                f"unreadable_calls={len(imported['unreadable_calls'])} (recorded with status error)"
+            )
     if report is not None and report.get("redactions_total"):
         lines.append(f"redactions={report['redactions_total']} (paths and counts in --json)")
     lines.append(f"next=gait verify {written.run_id},gait run replay {written.run_id}")
@@ -222,7 +234,7 @@ def _redact_input(doc: dict[str, Any], redactor: Any) -> dict[str, Any]:
     return out
 
 
-def _record_log(args: argparse.Namespace, rules: list, key: Any) -> tuple[Any, str, Any]:
+def _record_log(args: argparse.Namespace, rules: list, key: Any) -> tuple[Any, str, Any, Any]:
     from gait.runpack.importers import import_log
 
     mode = args.capture_mode or "reference"
@@ -240,7 +252,7 @@ def _record_log(args: argparse.Namespace, rules: list, key: Any) -> tuple[Any, s
             redact=rules,
             signing_key=key,
         )
-    return recorder.written, mode, recorder.redaction_report
+    return recorder.written, mode, recorder.redaction_report, recorder.import_report
 
 
 def _load(ref: str, *, prove_canonical: bool = False) -> Any:

@@ -245,6 +245,7 @@ class Recorder:
         self._counter = 0
         self._token: contextvars.Token[Recorder | None] | None = None
         self.written: Written | None = None
+        self.import_report: dict[str, Any] | None = None  # set by gait.runpack.importers
         self.warnings: list[str] = [RAW_WARNING if capture_mode == "raw" else REFERENCE_WARNING]
         self._head = {
             "schema_id": "",
@@ -500,6 +501,13 @@ class Recorder:
             self.result(intent_id, _error_payload(exc), status="error", ts=now)
         with self._lock:
             self._event("error", now, still_open[-1] if still_open else "")
+
+    def note_env(self, key: str, value: Any) -> None:
+        """Add ``env[key]`` to run.json (written at close): what an importer read and skipped."""
+        with self._lock:
+            if self.written is not None:
+                raise InvalidInput("the run is already written", code=_CODE)
+            self._run["env"][key] = jsonable(value)
 
     # --- writing ----------------------------------------------------------------------------
 

@@ -7,6 +7,16 @@ memory (JSON Lines is streamed; a single JSON document is read whole, up to a li
 Imports are deterministic: times come from the log (calls without a time reuse the last one
 seen, the first defaults to 1980-01-01), the environment says where the log came from rather
 than where it was imported, so importing one log twice gives the same ``manifest_digest``.
+
+Nothing is dropped without being counted. Whatever an importer reads but does not record
+(handshakes, tool listings, plain messages, repeated turns) comes back as a ``Skip`` and is
+counted by kind in the import report (``Recorder.import_report``, the CLI's ``import`` field, and
+``env.import`` inside the runpack). Per-request logs repeat earlier turns: a call or result seen
+again with the same content is counted as ``duplicate``; with different content the import is
+refused. A call whose arguments are cut off or unreadable (``finish_reason=length``) is recorded
+with its raw text and an ``error`` result, since that call is often the incident itself. Calls of
+other kinds than plain functions (custom, hosted MCP, server tools) keep their kind in
+``env.import.call_kinds``. A log that fails to import writes nothing.
 """
 
 from __future__ import annotations
@@ -27,13 +37,23 @@ CODE = "E_RECORD_INPUT_INVALID"
 
 @dataclass
 class Call:
-    """A tool call the agent made (an intent)."""
+    """A tool call the agent made (an intent); ``kind`` is the API's own kind of call."""
 
     call_id: str
     tool_name: str
     args: Any
     where: str
     ts: str | None = None
+    kind: str = "function"
+    error: str = ""  # set when the call's arguments could not be read (kept as raw text)
+
+
+@dataclass
+class Skip:
+    """Something the log holds that is not a tool call or result, counted by kind."""
+
+    kind: str
+    where: str
 
 
 @dataclass
@@ -47,7 +67,7 @@ class Output:
     ts: str | None = None
 
 
-Event = Call | Output
+Event = Call | Output | Skip
 
 
 def fail(where: str, message: str) -> InvalidInput:
@@ -87,13 +107,23 @@ def import_log(
     sign: bool = True,
 ) -> Any:
     """Write a runpack from a log; returns the Recorder (``.written``, ``.redaction_report``)."""
+    from gait.canon import canonical_bytes
     from gait.runpack.recorder import Recorder
 
+    skipped: dict[str, int] = {}
     stream = events(fmt, path)
-    first = next(stream, None)
+    first = None
+    for event in stream:
+        if isinstance(event, Skip):
+            skipped[event.kind] = skipped.get(event.kind, 0) + 1
+            continue
+        first = event
+        break
     if first is None:
+        seen_kinds = ", ".join(f"{k} x{n}" for k, n in sorted(skipped.items()))
         raise InvalidInput(
-            f"{path}: no tool calls found in this {fmt} log",
+            f"{path}: no tool calls found in this {fmt} log"
+            + (f" (read and skipped: {seen_kinds})" if seen_kinds else ""),
             code=CODE,
             hint=f"is it really a {fmt} log? gait run record --explain lists the formats",
         )
@@ -103,6 +133,13 @@ def import_log(
     def clock() -> str:
         return last[0]
 
+    env: dict[str, Any] = {
+        "os": "unknown",
+        "arch": "unknown",
+        "runtime": "python",
+        "source_format": fmt,
+        "gait_version": __version__,
+    }
     recorder = Recorder(
         run_id or run_id_for(path),
         out=out,
@@ -111,29 +148,78 @@ def import_log(
         redact=redact,
         signing_key=signing_key,
         sign=sign,
-        env={
-            "os": "unknown",
-            "arch": "unknown",
-            "runtime": "python",
-            "source_format": fmt,
-            "gait_version": __version__,
-        },
+        env=env,
         created_at=created,
         clock=clock,
     )
-    seen: dict[str, str] = {}
+    calls: dict[str, tuple[bytes, str]] = {}  # call id -> (content, where first seen)
+    outputs: dict[str, tuple[bytes, str]] = {}
+    kinds: dict[str, str] = {}
+    unreadable: dict[str, str] = {}  # call id -> why its arguments could not be read
+
+    def skip(kind: str) -> None:
+        skipped[kind] = skipped.get(kind, 0) + 1
+
     for event in _chain(first, stream):
+        if isinstance(event, Skip):
+            skip(event.kind)
+            continue
         if event.ts:
             last[0] = event.ts
         if isinstance(event, Call):
-            if event.call_id in seen:
-                raise fail(event.where, f"tool call id {event.call_id!r} appears twice")
-            seen[event.call_id] = event.tool_name
-            recorder.intent(event.tool_name, event.args, intent_id=event.call_id, ts=event.ts)
+            content = canonical_bytes([event.tool_name, event.kind, event.error, event.args])
+            if event.call_id in calls:
+                before, where = calls[event.call_id]
+                if before != content:
+                    raise fail(
+                        event.where,
+                        f"tool call id {event.call_id!r} appears twice with different content "
+                        f"(first at {where}); a per-request log must repeat earlier turns as is",
+                    )
+                skip("duplicate call")
+                continue
+            calls[event.call_id] = (content, event.where)
+            if event.kind != "function":
+                kinds[event.call_id] = event.kind
+            args = event.args
+            if event.error:
+                unreadable[event.call_id] = event.error
+                args = {"unparsed_arguments": args}
+            recorder.intent(event.tool_name, args, intent_id=event.call_id, ts=event.ts)
         else:
-            if event.call_id not in seen:
+            if event.call_id not in calls:
                 raise fail(event.where, f"result for call id {event.call_id!r} has no tool call")
+            content = canonical_bytes([event.status, event.result])
+            if event.call_id in outputs:
+                before, where = outputs[event.call_id]
+                if before != content:
+                    raise fail(
+                        event.where,
+                        f"call id {event.call_id!r} has two different results (first at {where})",
+                    )
+                skip("duplicate result")
+                continue
+            outputs[event.call_id] = (content, event.where)
             recorder.result(event.call_id, event.result, status=event.status, ts=event.ts)
+    for call_id, why in unreadable.items():
+        if call_id not in outputs:
+            recorder.result(
+                call_id,
+                {"error": why, "error_code": "E_TOOL_ARGS_UNREADABLE"},
+                status="error",
+            )
+    report: dict[str, Any] = {
+        "calls": len(calls),
+        "results": len(outputs),
+        "skipped": dict(sorted(skipped.items())),
+        "skipped_total": sum(skipped.values()),
+    }
+    if kinds:
+        report["call_kinds"] = dict(sorted(kinds.items()))
+    if unreadable:
+        report["unreadable_calls"] = sorted(unreadable)
+    recorder.note_env("import", report)
+    recorder.import_report = report
     recorder.close()
     return recorder
 
