@@ -24,14 +24,21 @@ def _httpx(module: str) -> Any:
     return importlib.import_module("httpx")
 
 
-def _transport(module: str, bodies: list[Any], stream: bool = False) -> Any:
+def _transport(
+    module: str, bodies: list[Any], stream: bool = False, sent: list[Any] | None = None
+) -> Any:
     httpx = _httpx(module)
     queue = list(bodies)
 
     def handler(request: Any) -> Any:
+        if sent is not None:
+            sent.append(json.loads(request.content))
         body = queue.pop(0)
         if stream:
-            text = "".join(f"data: {json.dumps(event)}\n\n" for event in body)
+            text = "".join(
+                f"event: {event.get('type', 'message')}\ndata: {json.dumps(event)}\n\n"
+                for event in body
+            )
             if module == "openai":
                 text += "data: [DONE]\n\n"
             return httpx.Response(
@@ -42,27 +49,30 @@ def _transport(module: str, bodies: list[Any], stream: bool = False) -> Any:
     return httpx.Client(transport=httpx.MockTransport(handler))
 
 
-def openai_client(*bodies: Any, stream: bool = False) -> Any:
+def openai_client(*bodies: Any, stream: bool = False, sent: list[Any] | None = None) -> Any:
+    """A real OpenAI client answering with ``bodies`` in turn; ``sent`` collects the requests."""
     openai = pytest.importorskip("openai")
     return openai.OpenAI(
         api_key="test",
         base_url="http://openai.test/v1",
-        http_client=_transport("openai", list(bodies), stream),
+        http_client=_transport("openai", list(bodies), stream, sent),
         max_retries=0,
     )
 
 
-def anthropic_client(*bodies: Any, stream: bool = False) -> Any:
+def anthropic_client(*bodies: Any, stream: bool = False, sent: list[Any] | None = None) -> Any:
     anthropic = pytest.importorskip("anthropic")
     return anthropic.Anthropic(
         api_key="test",
         base_url="http://anthropic.test",
-        http_client=_transport("anthropic", list(bodies), stream),
+        http_client=_transport("anthropic", list(bodies), stream, sent),
         max_retries=0,
     )
 
 
-def chat_body(tool_calls: Iterable[dict[str, Any]], *, finish: str = "tool_calls") -> dict:
+def chat_body(
+    tool_calls: Iterable[dict[str, Any]], *, finish: str = "tool_calls", content: str | None = None
+) -> dict:
     from openai.types.chat import ChatCompletion
 
     body = {
@@ -74,7 +84,11 @@ def chat_body(tool_calls: Iterable[dict[str, Any]], *, finish: str = "tool_calls
             {
                 "index": 0,
                 "finish_reason": finish,
-                "message": {"role": "assistant", "content": None, "tool_calls": list(tool_calls)},
+                "message": {
+                    "role": "assistant",
+                    "content": content,
+                    "tool_calls": list(tool_calls) or None,
+                },
             }
         ],
     }
@@ -118,8 +132,13 @@ def response(output: Iterable[dict[str, Any]]) -> Any:
     return client.responses.create(model="gpt-5", input="go")
 
 
-def message_body(content: Iterable[dict[str, Any]], *, stop: str = "tool_use") -> dict:
-    from anthropic.types import Message
+def message_body(
+    content: Iterable[dict[str, Any]], *, stop: str = "tool_use", beta: bool = False
+) -> dict:
+    if beta:
+        from anthropic.types.beta import BetaMessage as Message
+    else:
+        from anthropic.types import Message
 
     body = {
         "id": "msg_1",
@@ -139,3 +158,16 @@ def anthropic_message(content: Iterable[dict[str, Any]]) -> Any:
     return client.messages.create(
         model="claude-sonnet-4-6", max_tokens=100, messages=[{"role": "user", "content": "go"}]
     )
+
+
+def validated(type_: Any, value: dict[str, Any]) -> dict[str, Any]:
+    """``value`` checked against a library type (a model or a union), as its JSON wire form."""
+    from pydantic import TypeAdapter
+
+    model = TypeAdapter(type_).validate_python(value)
+    return model.model_dump(mode="json", exclude_unset=True, by_alias=True)
+
+
+def dump(model: Any) -> dict[str, Any]:
+    """An SDK object as the JSON a logger writes for it."""
+    return json.loads(model.model_dump_json(exclude_unset=True, by_alias=True))

@@ -233,12 +233,8 @@ def test_redaction_applies_to_record_input(run_gait, conformance_dir, tmp_path) 
 @pytest.mark.parametrize(
     ("fmt", "content", "needle"),
     [
-        (
-            "openai",
-            '{"messages":[{"role":"assistant","tool_calls":[{"id":"c","function":'
-            '{"name":"t","arguments":"{not json"}}]}]}',
-            "function.arguments",
-        ),
+        # (unparseable arguments are recorded as an error call since issue 12)
+        ("openai", '{"output":[{"type":"brand_new_call","id":"x"}]}', "brand_new_call"),
         ("mcp", '{"jsonrpc":"1.0","id":1,"method":"tools/call"}\n', "line 1"),
         ("otel", '{"spans":[]}\n', "resourceSpans"),
         ("anthropic", '[{"content":"x"}]', "role"),

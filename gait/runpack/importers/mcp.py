@@ -88,7 +88,8 @@ def _sender(item: dict[str, Any], where: str, state: _State) -> str | None:
         if sender is None:
             raise fail(
                 where,
-                f"unknown direction {direction!r} (use client_to_server / server_to_client, or send / recv)",
+                f"unknown direction {direction!r} "
+                "(use client_to_server / server_to_client, or send / recv)",
             )
         return sender
     source = item.get("from") or item.get("source")
