@@ -263,6 +263,63 @@ def check_integration(
     return Check(check_id, PASS, f"{dist} {version}: {provides} usable")
 
 
+def check_otel_export() -> Check:
+    """What ``gait export --to otel`` needs: the SDK and the exporter for the OTLP protocol the
+    environment selects (an SDK without an exporter used to pass here and fail at export)."""
+    import os
+
+    check_id = "otel_export"
+    proto = (
+        os.environ.get("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL")
+        or os.environ.get("OTEL_EXPORTER_OTLP_PROTOCOL")
+        or "http/protobuf"
+    ).strip()
+    exporters = {
+        "http/protobuf": (
+            "opentelemetry-exporter-otlp-proto-http",
+            "opentelemetry.exporter.otlp.proto.http.trace_exporter",
+            "otel",
+        ),
+        "grpc": (
+            "opentelemetry-exporter-otlp-proto-grpc",
+            "opentelemetry.exporter.otlp.proto.grpc.trace_exporter",
+            "otel-grpc",
+        ),
+    }
+
+    def present(module: str) -> bool:
+        try:
+            return importlib.util.find_spec(module) is not None
+        except (ImportError, ValueError):
+            return False
+
+    if proto not in exporters:
+        return Check(
+            check_id,
+            WARN,
+            f"OTEL_EXPORTER_OTLP_PROTOCOL={proto} is not supported by gait export --to otel",
+            fix="export OTEL_EXPORTER_OTLP_PROTOCOL=http/protobuf",
+        )
+    dist, module, extra = exporters[proto]
+    sdk = present("opentelemetry.sdk")
+    exporter = present(module)
+    if sdk and exporter:
+        return Check(check_id, PASS, f"gait export --to otel ready ({proto} via {dist})")
+    if not sdk and not exporter:
+        return Check(
+            check_id,
+            PASS,
+            f"gait export --to otel not installed (optional; pip install 'pytest-gait[{extra}]')",
+        )
+    missing = dist if sdk else "opentelemetry-sdk"
+    return Check(
+        check_id,
+        WARN,
+        f"gait export --to otel ({proto}) needs {missing}",
+        fix=_pip(f"pytest-gait[{extra}]"),
+    )
+
+
 def check_pytest_plugin() -> Check:
     """``pytest --gait`` only works when the pytest11 entry point is registered."""
     found = [ep for ep in importlib.metadata.entry_points(group="pytest11") if ep.name == "gait"]
@@ -582,6 +639,7 @@ def run_doctor(options: Options | None = None) -> Report:
         for spec in INTEGRATIONS
     ]
     plan += [
+        ("otel_export", check_otel_export),
         ("pytest_plugin", check_pytest_plugin),
         ("cli_on_path", check_cli_on_path),
         ("schemas", check_schemas),

@@ -225,7 +225,21 @@ def _write_junit(
             case.add_failure_info(message=f"verdict {result['verdict']}")
         cases.append(case)
     suite = TestSuite("gait policy test", cases, package=source)
-    atomic_write(path, to_xml_report_string([suite]).encode("utf-8"))
+    atomic_write(path, junit_schema_valid(to_xml_report_string([suite])))
+
+
+def junit_schema_valid(text: str) -> bytes:
+    """junit-xml's report without the ``disabled`` counters the JUnit XSD (Jenkins xunit
+    ``junit-10.xsd``, the schema pytest validates its own output against) does not allow.
+
+    junit-xml stays (the design card's choice); its output is valid once those attributes go.
+    """
+    import xml.etree.ElementTree as ET
+
+    root = ET.fromstring(text)
+    for element in root.iter():
+        element.attrib.pop("disabled", None)
+    return ET.tostring(root, encoding="utf-8", xml_declaration=True) + b"\n"
 
 
 def run_validate(args: argparse.Namespace) -> Outcome:

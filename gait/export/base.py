@@ -176,22 +176,61 @@ def spans_from_trace(
     return [span]
 
 
-def spans_from_runpack(runpack: Any) -> list[ToolSpan]:
-    """A ``gait.run`` span with one ``execute_tool`` child per recorded intent, in order."""
+# gen_ai.tool.type (GenAI semantic conventions: function, extension, datastore) by the kind an
+# importer recorded in env.import.call_kinds; anything not listed there is a function.
+_TOOL_TYPES = {
+    "file_search_call": "datastore",
+    "mcp_call": "extension",
+    "mcp_tool_use": "extension",
+    "server_tool_use": "extension",
+    "server_tool_call": "extension",
+    "web_search_call": "extension",
+    "code_interpreter_call": "extension",
+    "image_generation_call": "extension",
+}
+UNTIMED = (timefmt.EPOCH_1980, timefmt.ZERO_TIME)
+
+
+def _json_text(value: Any) -> str:
+    from gait.canon import canonical_bytes
+
+    return canonical_bytes(value).decode("utf-8")
+
+
+def spans_from_runpack(runpack: Any, *, now: str | None = None) -> list[ToolSpan]:
+    """A ``gait.run`` span with one ``execute_tool`` child per recorded intent, in order.
+
+    Spans are timed from the run's own timestamps. A run that has none (an import of a log
+    without times gets the 1980 placeholder) is timed at ``now`` (the export time), and every
+    span says so in ``gait.time_source = "export"``, rather than land in 1980. Raw-capture
+    runpacks also carry ``gen_ai.tool.call.arguments`` / ``gen_ai.tool.call.result`` (as
+    stored, i.e. after redaction); reference capture has digests only.
+    """
     run_id = str(runpack.run_id)
     timeline = list(runpack.run.get("timeline") or [])
     created = str(runpack.manifest.get("created_at") or timefmt.EPOCH_1980)
     times = [str(e.get("ts")) for e in timeline if e.get("ts")]
+    untimed = created in UNTIMED and all(t in UNTIMED for t in times)
+    if untimed:
+        stamp = now or timefmt.now()
+        timeline = [{**e, "ts": stamp} for e in timeline]
+        created, times = stamp, [stamp for _ in times]
     run_start = next((str(e["ts"]) for e in timeline if e.get("event") == "start"), created)
     run_end = next(
         (str(e["ts"]) for e in reversed(timeline) if e.get("event") == "finish"),
         times[-1] if times else run_start,
     )
+    env = runpack.run.get("env") or {}
+    imported = env.get("import") if isinstance(env, Mapping) else None
+    kinds = imported.get("call_kinds") if isinstance(imported, Mapping) else None
+    kinds = kinds if isinstance(kinds, Mapping) else {}
     root_attrs: dict[str, AttributeValue] = {}
     _put(root_attrs, "gait.run_id", run_id)
     _put(root_attrs, "gait.manifest_digest", runpack.manifest.get("manifest_digest"))
     _put(root_attrs, "gait.capture_mode", runpack.capture_mode)
     _put(root_attrs, "gait.intent_count", len(runpack.intents))
+    _put(root_attrs, "gait.source_format", env.get("source_format") if env else None)
+    root_attrs["gait.time_source"] = "export" if untimed else "run"
     root_key = f"run:{run_id}"
     spans = [ToolSpan(f"gait.run {run_id}", run_id, root_key, run_start, run_end, root_attrs)]
     results = runpack.results_by_intent()
@@ -199,11 +238,19 @@ def spans_from_runpack(runpack: Any) -> list[ToolSpan]:
         intent_id = str(intent.get("intent_id", index))
         start, end = _step_window(timeline, intent_id, run_start)
         tool = str(intent.get("tool_name", ""))
+        kind = str(kinds.get(intent_id) or "function")
         attrs: dict[str, AttributeValue] = {"gen_ai.operation.name": "execute_tool"}
         _put(attrs, "gen_ai.tool.name", tool)
         _put(attrs, "gen_ai.tool.call.id", intent_id)
+        attrs["gen_ai.tool.type"] = _TOOL_TYPES.get(kind.split(":", 1)[0], "function")
+        if kind != "function":
+            attrs["gait.tool_kind"] = kind
         _put(attrs, "gait.run_id", run_id)
         _put(attrs, "gait.args_digest", intent.get("args_digest"))
+        if intent.get("args") is not None:
+            attrs["gen_ai.tool.call.arguments"] = _json_text(intent["args"])
+        if untimed:
+            attrs["gait.time_source"] = "export"
         result = results.get(intent_id)
         error = ""
         if result is None:
@@ -211,6 +258,8 @@ def spans_from_runpack(runpack: Any) -> list[ToolSpan]:
         else:
             _put(attrs, "gait.result_digest", result.get("result_digest"))
             _put(attrs, "gait.result_status", result.get("status"))
+            if result.get("result") is not None:
+                attrs["gen_ai.tool.call.result"] = _json_text(result["result"])
             if result.get("status") == "error":
                 error = "gait.tool_error"
         if error:

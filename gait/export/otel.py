@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from gait.errors import DependencyMissing
+from gait.errors import DependencyMissing, InvalidInput
 from gait.export.base import ExportUnavailable, ToolSpan
 
 INSTALL_HINT = "pip install 'pytest-gait[otel]'"
@@ -29,27 +29,112 @@ def _require_sdk() -> None:
         ) from exc
 
 
+PROTOCOLS = ("http/protobuf", "grpc")
+TRACES_PATH = "/v1/traces"
+
+
+def protocol() -> str:
+    """The OTLP protocol the environment asks for (``http/protobuf`` by default)."""
+    import os
+
+    value = (
+        os.environ.get("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL")
+        or os.environ.get("OTEL_EXPORTER_OTLP_PROTOCOL")
+        or "http/protobuf"
+    ).strip()
+    if value not in PROTOCOLS:
+        raise InvalidInput(
+            f"OTLP protocol {value!r} is not supported (use http/protobuf or grpc)",
+            code="E_EXPORT_OTEL_PROTOCOL",
+            hint="set OTEL_EXPORTER_OTLP_PROTOCOL=http/protobuf (or grpc with gait[otel-grpc])",
+        )
+    return value
+
+
+def traces_endpoint(base: str, proto: str = "http/protobuf") -> str:
+    """``base`` as the traces endpoint: OTLP/HTTP appends ``/v1/traces`` to a base URL."""
+    if not base or proto == "grpc":
+        return base
+    from urllib.parse import urlsplit, urlunsplit
+
+    parts = urlsplit(base)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise InvalidInput(
+            f"OTLP endpoint {base!r} is not an http(s) URL",
+            code="E_USAGE",
+            hint="--to otel:http://collector:4318 (the /v1/traces path is added)",
+        )
+    path = parts.path.rstrip("/")
+    if not path.endswith(TRACES_PATH):
+        path += TRACES_PATH
+    return urlunsplit((parts.scheme, parts.netloc, path, parts.query, parts.fragment))
+
+
+def env_headers() -> dict[str, str] | None:
+    """``OTEL_EXPORTER_OTLP_(TRACES_)HEADERS`` (``k=v,k2=v2``, values URL-encoded)."""
+    import os
+    from urllib.parse import unquote
+
+    raw = os.environ.get("OTEL_EXPORTER_OTLP_TRACES_HEADERS") or os.environ.get(
+        "OTEL_EXPORTER_OTLP_HEADERS"
+    )
+    if not raw:
+        return None
+    headers = {}
+    for item in raw.split(","):
+        key, sep, value = item.partition("=")
+        if sep and key.strip():
+            headers[unquote(key.strip()).lower()] = unquote(value.strip())
+    return headers or None
+
+
 def otlp_span_exporter(endpoint: str = "") -> Any:
-    """The OTLP/HTTP span exporter, when its package is installed."""
+    """The OTLP span exporter for the configured protocol, when its package is installed."""
     _require_sdk()
+    proto = protocol()
+    headers = env_headers()
+    if proto == "grpc":
+        try:
+            from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import (
+                OTLPSpanExporter as GrpcExporter,
+            )
+        except ImportError as exc:
+            raise DependencyMissing(
+                "OTLP over grpc needs opentelemetry-exporter-otlp-proto-grpc",
+                code="E_EXPORT_OTEL_MISSING",
+                hint="pip install 'gait[otel-grpc]'",
+            ) from exc
+        kwargs: dict[str, Any] = {"headers": headers} if headers else {}
+        return GrpcExporter(endpoint=endpoint, **kwargs) if endpoint else GrpcExporter(**kwargs)
     try:
         from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
     except ImportError as exc:
         raise DependencyMissing(
             "exporting over OTLP needs opentelemetry-exporter-otlp-proto-http",
             code="E_EXPORT_OTEL_MISSING",
-            hint="pip install opentelemetry-exporter-otlp-proto-http",
+            hint=INSTALL_HINT,
         ) from exc
-    return OTLPSpanExporter(endpoint=endpoint) if endpoint else OTLPSpanExporter()
+    kwargs = {"headers": headers} if headers else {}
+    if endpoint:
+        return OTLPSpanExporter(endpoint=traces_endpoint(endpoint, proto), **kwargs)
+    return OTLPSpanExporter(**kwargs)
+
+
+def default_service_name(default: str = "gait") -> str:
+    """``OTEL_SERVICE_NAME`` / ``OTEL_RESOURCE_ATTRIBUTES`` when set, else ``default``."""
+    from opentelemetry.sdk.resources import Resource
+
+    name = str(Resource.create({}).attributes.get("service.name") or "")
+    return default if not name or name.startswith("unknown_service") else name
 
 
 class OtelExporter:
     name = "otel"
 
-    def __init__(self, span_exporter: Any = None, *, service_name: str = "gait") -> None:
+    def __init__(self, span_exporter: Any = None, *, service_name: str | None = None) -> None:
         _require_sdk()
         self.span_exporter = span_exporter if span_exporter is not None else otlp_span_exporter()
-        self.service_name = service_name
+        self.service_name = service_name or default_service_name()
 
     def build(self, spans: Sequence[ToolSpan]) -> list[Any]:
         """The SDK's ReadableSpans for ``spans``: same artifact, same ids and times."""

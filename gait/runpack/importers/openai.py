@@ -123,7 +123,9 @@ def _from_doc_item(doc: Any, where: str, ts: str | None, stream: _Stream) -> Ite
             truncated = choice.get("finish_reason") == "length"
             yield from _from_item(choice["message"], f"{where} choices[{i}].message", ts, truncated)
         return
-    lists = [k for k in ("messages", "input", "output") if k in doc]
+    # A request or a response holds lists; an item (which has a type) may have an "output" too.
+    container = "type" not in doc or doc.get("object") == "response"
+    lists = [k for k in ("messages", "input", "output") if k in doc] if container else []
     if lists:
         for key in lists:
             value = doc[key]
