@@ -46,7 +46,7 @@ def protocol() -> str:
         raise InvalidInput(
             f"OTLP protocol {value!r} is not supported (use http/protobuf or grpc)",
             code="E_EXPORT_OTEL_PROTOCOL",
-            hint="set OTEL_EXPORTER_OTLP_PROTOCOL=http/protobuf (or grpc with gait[otel-grpc])",
+            hint="set OTEL_EXPORTER_OTLP_PROTOCOL=http/protobuf (or grpc with pytest-gait[otel-grpc])",
         )
     return value
 
@@ -102,7 +102,7 @@ def otlp_span_exporter(endpoint: str = "") -> Any:
             raise DependencyMissing(
                 "OTLP over grpc needs opentelemetry-exporter-otlp-proto-grpc",
                 code="E_EXPORT_OTEL_MISSING",
-                hint="pip install 'gait[otel-grpc]'",
+                hint="pip install 'pytest-gait[otel-grpc]'",
             ) from exc
         kwargs: dict[str, Any] = {"headers": headers} if headers else {}
         return GrpcExporter(endpoint=endpoint, **kwargs) if endpoint else GrpcExporter(**kwargs)
