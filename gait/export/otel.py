@@ -46,7 +46,7 @@ def protocol() -> str:
         raise InvalidInput(
             f"OTLP protocol {value!r} is not supported (use http/protobuf or grpc)",
             code="E_EXPORT_OTEL_PROTOCOL",
-            hint="set OTEL_EXPORTER_OTLP_PROTOCOL=http/protobuf (or grpc with pytest-gait[otel-grpc])",
+            hint="set OTEL_EXPORTER_OTLP_PROTOCOL=http/protobuf, or grpc with the otel-grpc extra",
         )
     return value
 
