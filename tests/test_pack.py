@@ -303,3 +303,62 @@ def test_diff_same_and_changed(tmp_path: Path, shared: Path, demo_pack: Path, ru
     assert proc.returncode == 2
     summary = json.loads((tmp_path / "d.json").read_text())["summary"]
     assert summary["changed"] is True and "source/runpack.zip" in summary["changed_files"]
+
+
+def _reference_proof_records(members: dict[str, bytes], pack_type: str, source_ref: str) -> bytes:
+    """proof_records.jsonl as the reference's pack builder writes it (Clyra-AI/proof records:
+    one per member, record_hash = "sha256:" + JCS digest of the record with only
+    previous_record_hash under integrity, timestamps hashed to the second)."""
+    lines, previous = [], ""
+    for path in sorted(members):
+        event = {
+            "pack_type": pack_type, "source_ref": source_ref, "producer_version": "0.1.0",
+            "entry_path": path, "entry_type": path.rsplit(".", 1)[-1],
+            "entry_sha256": hashlib.sha256(members[path]).hexdigest(),
+            "entry_size_bytes": len(members[path]), "entry_permissions": 420,
+        }  # fmt: skip
+        record = {
+            "record_id": "prf-1980-01-01T00:00:00Z-00000000", "record_version": "1.0",
+            "timestamp": "1980-01-01T00:00:00Z", "source": "gait.pack", "source_product": "gait",
+            "agent_id": "gait", "record_type": "tool_invocation", "event": event,
+            "controls": {"permissions_enforced": False},
+            "metadata": {"artifact_kind": "gait.pack.entry"},
+        }  # fmt: skip
+        hashed = {**record, "integrity": {"previous_record_hash": previous}}
+        digest = "sha256:" + hashlib.sha256(rfc8785.dumps(hashed)).hexdigest()
+        record["integrity"] = {"record_hash": digest}
+        if previous:
+            record["integrity"]["previous_record_hash"] = previous
+        lines.append(rfc8785.dumps(record))
+        previous = digest
+    return b"\n".join(lines)
+
+
+def _with_member(tmp_path: Path, pack: Path, name: str, data: bytes) -> Path:
+    """The pack with one more member, its manifest and pack_id updated as a producer would."""
+    members = _members(pack)
+    members[name] = data
+    manifest = json.loads(members["pack_manifest.json"])
+    manifest["contents"].append(
+        {"path": name, "sha256": hashlib.sha256(data).hexdigest(), "type": "jsonl"}
+    )
+    manifest["contents"].sort(key=lambda e: e["path"])
+    body = {k: v for k, v in manifest.items() if k != "signatures"}
+    body["pack_id"] = ""
+    manifest["pack_id"] = hashlib.sha256(rfc8785.dumps(body)).hexdigest()
+    members["pack_manifest.json"] = rfc8785.dumps(manifest)
+    return _rezip(tmp_path / f"with_{name}.zip", members)
+
+
+def test_reference_proof_records_are_checked(tmp_path: Path, demo_pack: Path, run_gait) -> None:  # noqa: ANN001
+    payload = {k: v for k, v in _members(demo_pack).items() if k != "pack_manifest.json"}
+    records = _reference_proof_records(payload, "run", "run_demo")
+    good = _with_member(tmp_path, demo_pack, "proof_records.jsonl", records)
+    doc = _json(run_gait("pack", "verify", str(good), "--json"))
+    assert doc["ok"] is True and doc["verify"]["proof_records_verified"] == len(payload)
+    lines = records.split(b"\n")
+    swapped = b"\n".join([lines[1], lines[0], *lines[2:]])
+    bad = _with_member(tmp_path, demo_pack, "proof_records.jsonl", swapped)
+    proc = run_gait("pack", "verify", str(bad), "--json")
+    assert proc.returncode == 2 and _json(proc)["error_code"] == "E_PACK_PROOF_CHAIN_BROKEN"
+    assert "line 1" in _json(proc)["error"]

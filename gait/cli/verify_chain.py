@@ -130,6 +130,15 @@ def chain(args: argparse.Namespace) -> Outcome:
         )
         if not ok:
             failures.append(("E_CHAIN_TRACE_INVALID", f"trace {path}: {check.error or 'invalid'}"))
+        trace_run = _trace_run_id(path)
+        if trace_run and trace_run != run.run_id:
+            trace_docs[-1]["ok"] = False
+            failures.append(
+                (
+                    "E_CHAIN_TRACE_MISMATCH",
+                    f"trace {path} belongs to run {trace_run}, not {run.run_id}",
+                )
+            )
     payload: dict[str, Any] = {"run": run_doc}
     if trace_docs:
         payload["traces"] = trace_docs
@@ -183,6 +192,17 @@ def _pack_holds_run(pack: str, manifest_digest: str, run_id: str) -> bool:
             if _manifest_digest(inner.data.get("manifest.json", b"")) == manifest_digest:
                 return True
     return False
+
+
+def _trace_run_id(path: Path) -> str:
+    """The run a trace names (its context's run_id), if it names one."""
+    import json
+
+    try:
+        doc = json.loads(path.read_bytes())
+    except (OSError, ValueError):
+        return ""
+    return str(doc.get("run_id") or "") if isinstance(doc, dict) else ""
 
 
 def _manifest_digest(raw: bytes) -> str:
