@@ -134,3 +134,57 @@ def test_sdk_client_through_gate_to_sdk_server(
     from gait.cli.main import main
 
     assert main(["verify", str(tmp_path / "session.zip")]) == 0
+
+
+def test_faults_end_the_session_cleanly(
+    tmp_path: Path, gait_argv: list[str], gait_home: Path
+) -> None:
+    """A garbage line is a JSON-RPC parse error; a client that hangs up and a server that dies
+    both end the proxy promptly with the session recorded (no hang, no traceback)."""
+    import subprocess
+
+    (tmp_path / "policy.yaml").write_text(POLICY)
+    env = {**os.environ, "GAIT_HOME": str(gait_home)}
+    base = [*gait_argv, "mcp", "proxy", "--stdio", "--policy", "policy.yaml"]
+    waits_for_eof = [sys.executable, "-c", "import sys; sys.stdin.read()"]
+    done = subprocess.run(
+        [*base, "--session-runpack", "a.zip", "--", *waits_for_eof],
+        input="garbage\n",
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        env=env,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    error = json.loads(done.stdout.splitlines()[0])
+    assert error["error"]["code"] == -32700 and error["id"] is None
+    assert (tmp_path / "a.zip").exists() and "Traceback" not in done.stderr
+    died = subprocess.Popen(
+        [*base, "--session-runpack", "b.zip", "--", sys.executable, "-c", "raise SystemExit(3)"],
+        stdin=subprocess.PIPE,  # held open: the proxy must not wait for the client to hang up
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=tmp_path,
+        env=env,
+    )
+    try:
+        died.wait(timeout=60)
+        assert died.stderr is not None
+        assert "the MCP server exited" in died.stderr.read()
+    finally:
+        died.kill()
+        assert died.stdin is not None
+        died.stdin.close()
+    assert (tmp_path / "b.zip").exists()
+    missing = subprocess.run(
+        [*base, "--", str(tmp_path / "no-such-server")],
+        input="",
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        env=env,
+        timeout=60,
+    )
+    assert missing.returncode == 6 and "E_MCP_SERVER_START" in missing.stderr

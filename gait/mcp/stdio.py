@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from dataclasses import dataclass, field
 from typing import Any
@@ -142,9 +143,10 @@ async def run_session(
                             if answered:
                                 continue
                     await srv_write.send(item)
-                # The client hung up: record the session now, then let the server go.
+                # The client hung up: record the session now, then stop the server (leaving
+                # stdio_client closes its stdin and, after a grace period, terminates it).
                 session.close()
-                await srv_write.aclose()
+                tg.cancel_scope.cancel()
 
             async def gate_call(message: Any) -> bool:
                 raw = message.params or {}
@@ -211,11 +213,25 @@ async def run_session(
                             message.id, message.error.model_dump(exclude_none=True), error=True
                         )
                     await cli_write.send(item)
-                tg.cancel_scope.cancel()
+                # The server is gone. The client may still hold our stdin open (a blocked read
+                # that cannot be cancelled), so record the session and exit at once: the client
+                # sees end of file on our stdout, as if it had talked to the server directly.
+                written = session.close()
+                print(
+                    f"gait mcp proxy: the MCP server exited; session runpack "
+                    f"{written.path if written else ''}",
+                    file=sys.stderr,
+                    flush=True,
+                )
+                sys.stdout.flush()
+                os._exit(1 if session.calls == 0 and not server_info else 0)
 
             async with anyio.create_task_group() as tg:
                 tg.start_soon(client_to_server)
                 tg.start_soon(server_to_client)
+            # Both transports run writer tasks until their write streams close.
+            await cli_write.aclose()
+            await srv_write.aclose()
 
 
 def run_stdio_proxy(args: argparse.Namespace) -> Any:
