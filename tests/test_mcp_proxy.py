@@ -225,6 +225,21 @@ def test_require_approval_names_approve_and_artifacts(work: Path, capsys) -> Non
     assert otel["attributes"]["gait.verdict"] == "require_approval"
     assert oct(Path("out/log.jsonl").stat().st_mode & 0o777) == "0o600"
     assert main(["verify", "out/rp.zip"]) == 0
+    # --pack-out: a PackSpec run pack of the same decision, verifiable on its own.
+    code, got = _run(
+        capsys,
+        "mcp",
+        "proxy",
+        "--policy",
+        "policy.yaml",
+        "--call",
+        "call.json",
+        "--pack-out",
+        "out/pack.zip",
+        "--json",
+    )
+    assert code == 4 and got["pack_path"] == "out/pack.zip" and len(got["pack_id"]) == 64
+    assert main(["pack", "verify", "out/pack.zip"]) == 0
 
 
 def test_stdin_call_and_bad_input(work: Path, capsys, monkeypatch) -> None:

@@ -47,6 +47,7 @@ def register(parser: argparse.ArgumentParser) -> None:
         )
         p.add_argument("--run-id", default="", help="run id for the proxy's artifacts")
         p.add_argument("--runpack-out", metavar="PATH", help="write a runpack of this decision")
+        p.add_argument("--pack-out", metavar="PATH", help="write a PackSpec run pack of it")
         p.add_argument("--export-log-out", metavar="PATH", help="append a JSONL log event")
         p.add_argument("--export-otel-out", metavar="PATH", help="append an OTEL-style JSONL event")
         p.add_argument("--state", metavar="PATH|URL", help="gate state (SQLite path or PG URL)")
@@ -166,6 +167,7 @@ def run_proxy(args: argparse.Namespace) -> Any:
         run_id=args.run_id,
         trace_out=args.trace_out,
         runpack_out=args.runpack_out,
+        pack_out=args.pack_out,
         log_out=args.export_log_out,
         otel_out=args.export_otel_out,
         correlation_id=args.correlation_id,
@@ -179,6 +181,8 @@ def run_proxy(args: argparse.Namespace) -> Any:
     lines.append(f"trace: {payload.get('trace_path') or 'none'}")
     if payload.get("runpack_path"):
         lines.append(f"runpack: {payload['runpack_path']}")
+    if payload.get("pack_path"):
+        lines.append(f"pack: {payload['pack_path']}")
     if payload["verdict"] == "require_approval":
         lines.append(
             f"next: gait approve --intent-digest {payload['intent_digest']} "

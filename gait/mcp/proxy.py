@@ -43,6 +43,7 @@ class ProxyOptions:
     run_id: str = ""
     trace_out: str | None = None
     runpack_out: str | None = None
+    pack_out: str | None = None
     log_out: str | None = None
     otel_out: str | None = None
     correlation_id: str = ""
@@ -150,6 +151,10 @@ def decide_call(
         payload["runpack_path"] = write_runpack(
             options.runpack_out, run_id, outcome, intent, gate.signing_key
         )
+    if options.pack_out:
+        payload["pack_path"], payload["pack_id"] = write_pack(
+            options.pack_out, payload.get("runpack_path", ""), run_id, outcome, intent, gate
+        )
     latency_ms = int((time.perf_counter() - started) * 1000)
     event = _export_event(run_id, outcome, payload, latency_ms)
     if options.log_out:
@@ -201,6 +206,23 @@ def write_runpack(path: str, run_id: str, outcome: Any, intent: Mapping[str, Any
     recorder.result(intent_id, result, status=status)
     recorder.close()
     return str(target)
+
+
+def write_pack(
+    out: str, runpack_path: str, run_id: str, outcome: Any, intent: Mapping[str, Any], gate: Any
+) -> tuple[str, str]:
+    """A PackSpec run pack of the decision (built from its runpack, as the reference builds it)."""
+    import tempfile
+
+    from gait.pack.spec import build_run_pack
+
+    with tempfile.TemporaryDirectory(prefix="gait-mcp-pack-") as tmp:
+        source = runpack_path or write_runpack(
+            str(Path(tmp) / "runpack.zip"), run_id, outcome, intent, gate.signing_key
+        )
+        Path(out).parent.mkdir(parents=True, exist_ok=True)
+        built = build_run_pack(Path(source), out=out, key=gate.signing_key)
+    return str(built.path), str(built.manifest.get("pack_id", ""))
 
 
 def _export_event(
