@@ -225,6 +225,7 @@ def test_require_approval_names_approve_and_artifacts(work: Path, capsys) -> Non
     assert otel["attributes"]["gait.verdict"] == "require_approval"
     assert oct(Path("out/log.jsonl").stat().st_mode & 0o777) == "0o600"
     assert main(["verify", "out/rp.zip"]) == 0
+    capsys.readouterr()
     # --pack-out: a PackSpec run pack of the same decision, verifiable on its own.
     code, got = _run(
         capsys,
