@@ -281,3 +281,21 @@ def test_anthropic_stream_cut_off_is_kept_as_error_call(tmp_path: Path, run_gait
     assert members["intents"][0]["args"] == {"path": "/a"}
     assert members["results"][0]["intent_id"] == "toolu_cut"
     assert members["results"][0]["status"] == "error"
+
+
+def test_chat_response_cut_off_keeps_the_log_and_the_call(tmp_path: Path, run_gait: Any) -> None:
+    cut = {
+        "id": "call_cut",
+        "type": "function",
+        "function": {"name": "delete_file", "arguments": '{"path": "/re'},
+    }
+    ok = sdkwire.function_call("call_ok", "read_file", {"path": "/a"})
+    reply = sdkwire.openai_client(sdkwire.chat_body([ok, cut], finish="length"))
+    completion = reply.chat.completions.create(model="gpt-5", messages=[])
+    assert completion.choices[0].finish_reason == "length"
+    path = _write(tmp_path / "cut.jsonl", [sdkwire.dump(completion)])
+    report = _import(run_gait, "openai", path, tmp_path / "cut.zip")
+    assert report["calls"] == 2 and report["unreadable_calls"] == ["call_cut"]
+    results = _members(tmp_path / "cut.zip")["results"]
+    assert [(r["intent_id"], r["status"]) for r in results] == [("call_cut", "error")]
+    assert "token limit" in results[0]["result"]["error"]
