@@ -283,3 +283,39 @@ def test_keys_without_a_feature_are_still_refused_by_name(work: Path, capsys) ->
     )
     code, out = _run(capsys, "policy", "validate", policy)
     assert code == 6 and "'rules[0].require_sandbox' is not evaluated" in out["error"]
+
+
+def test_gate_eval_explain_json_decides_and_explains(work: Path, capsys) -> None:
+    policy = _write(work / "policy.yaml", APPROVAL_POLICY)
+    intent = _write(
+        work / "w.json", {**WRITE, "context": {**WRITE["context"], "risk_class": "low"}}
+    )
+    code, out = _run(capsys, "gate", "eval", "--policy", policy, "--intent", intent, "--explain")
+    assert code == 4, out  # the decision's exit code, as the reference
+    assert out["schema_id"] == "gait.gate.policy_explain" and out["approval_required"] is True
+    assert out["matched_rules"] == [
+        {"name": "write-needs-approval", "priority": 0, "effect": "require_approval"}
+    ]
+    assert out["credential_posture"] == {"present": False}
+    assert Path(out["proof_refs"]["trace_path"]).is_file()
+    # plain --explain stays help text and decides nothing
+    assert main(["gate", "eval", "--policy", policy, "--intent", intent, "--explain"]) == 0
+    assert "gait gate eval evaluates" in capsys.readouterr().out
+
+
+def test_policy_simulate_recommends_a_rollout_stage(work: Path, capsys) -> None:
+    fixtures = work / "fixtures"
+    fixtures.mkdir()
+    _write(fixtures / "write.json", WRITE)
+    _write(fixtures / "read.json", {**WRITE, "tool_name": "tool.read"})
+    current = _write(work / "current.yaml", "default_verdict: allow\n")
+    stricter = _write(work / "candidate.yaml", APPROVAL_POLICY.replace("require_approval", "block"))
+    argv = ["policy", "simulate", "--fixtures", str(fixtures)]
+    code, out = _run(capsys, *argv, "--policy", stricter, "--baseline", current)
+    assert code == 0 and out["recommendation"] == "require_approval", out
+    assert out["fixtures_total"] == 2 and out["changed_fixtures"] == 1
+    assert out["changed"][0]["candidate_verdict"] == "block"
+    code, out = _run(capsys, *argv, "--policy", current, "--baseline", stricter)
+    assert out["recommendation"] == "observe"
+    code, out = _run(capsys, *argv, "--policy", current, "--baseline", current)
+    assert out["recommendation"] == "enforce" and "changed" not in out

@@ -118,7 +118,8 @@ def register(parser: argparse.ArgumentParser) -> None:
     )
     add_key_options(ev)
     add_common(ev, EVAL_EXPLAIN)
-    ev.set_defaults(handler=run_eval)
+    # --explain --json evaluates and prints the decision's explanation (gait.gate.explain)
+    ev.set_defaults(handler=run_eval, explain_json_runs=True)
     from gait.cli import gate_state
 
     gate_state.register(sub)
@@ -218,6 +219,12 @@ def run_eval(args: argparse.Namespace) -> Outcome:
         validate_schema=True,
         inputs=_gate_inputs(args, intent, now),
     )
+    if args.explain and args.json:
+        from gait import __version__
+        from gait.gate.explain import policy_explain
+
+        doc = policy_explain(gate.policy, outcome, __version__)
+        return Outcome(doc, outcome.exit_code, [], list(outcome.warnings))
     return _render(outcome, args)
 
 

@@ -119,15 +119,21 @@ def _version(args_in: list[str]) -> int:
     return 0
 
 
-def _explain_text(parser: argparse.ArgumentParser, tokens: list[str]) -> str | None:
+def _explain_text(
+    parser: argparse.ArgumentParser, tokens: list[str], as_json: bool = False
+) -> str | None:
     """The ``--explain`` text of the leaf command ``tokens`` name, without parsing its
-    required arguments (``gait verify --explain`` must not demand a runpack)."""
+    required arguments (``gait verify --explain`` must not demand a runpack). None for a
+    command whose ``--explain --json`` runs and explains its decision (``gait gate eval``
+    sets ``explain_json_runs``, as the reference)."""
     current = parser
     for token in tokens:
         subs = [a for a in current._actions if isinstance(a, argparse._SubParsersAction)]
         if not subs or token not in subs[0].choices:
             break
         current = subs[0].choices[token]
+    if as_json and current.get_default("explain_json_runs"):
+        return None
     for action in current._actions:
         if "--explain" in action.option_strings:
             return action.const
@@ -157,7 +163,7 @@ def _run(args_in: list[str]) -> int:
         cmd = sub.add_parser(name, help=COMMANDS[name][1], description=COMMANDS[name][1])
         module.register(cmd)
         if "--explain" in args_in:
-            text = _explain_text(parser, args_in)
+            text = _explain_text(parser, args_in, as_json)
             if text:
                 print(text)
                 return 0

@@ -39,6 +39,36 @@ TEMPLATE_ALIASES = {
     "baseline_high_risk": "baseline-highrisk",
 }
 
+SIMULATE_EXPLAIN = (
+    "gait policy simulate decides every fixture intent under the baseline and the candidate "
+    "policy (as policy test: no state, no trace), lists what changed and recommends a rollout "
+    "stage: observe if the candidate allows anything new, require_approval if it blocks "
+    "anything new, else enforce."
+)
+
+
+def run_simulate(args: argparse.Namespace) -> Outcome:
+    from gait.canon import loads_strict
+    from gait.gate.policy import load_policy
+    from gait.gate.simulate import fixture_paths, simulate
+
+    paths = fixture_paths(args.fixtures)
+    candidate = load_policy(args.policy)
+    baseline = load_policy(args.baseline)
+    intents = []
+    for path in paths:
+        data = Path(path).read_bytes()
+        intent = loads_strict(data, what=f"intent {path}", code="E_INTENT_INVALID")
+        check_intent_schema(intent, f"intent {path}")
+        intents.append((path, intent))
+    doc = simulate(candidate, baseline, intents)
+    lines = [doc["summary"]]
+    for item in doc.get("changed", []):
+        lines.append(
+            f"- {item['fixture_path']}: {item['baseline_verdict']} -> {item['candidate_verdict']}"
+        )
+    return Outcome(doc, 0, lines)
+
 
 def register(parser: argparse.ArgumentParser) -> None:
     sub = add_group(parser)
@@ -63,6 +93,15 @@ def register(parser: argparse.ArgumentParser) -> None:
     fmt.add_argument("--stdout", action="store_true", help="print the formatted policy (default)")
     add_common(fmt, FMT_EXPLAIN)
     fmt.set_defaults(handler=run_fmt)
+
+    sim = sub.add_parser("simulate", help="compare a candidate policy with the current one")
+    sim.add_argument("--policy", required=True, help="candidate policy YAML")
+    sim.add_argument("--baseline", required=True, help="baseline (current) policy YAML")
+    sim.add_argument(
+        "--fixtures", required=True, help="comma-separated intent files and/or directories"
+    )
+    add_common(sim, SIMULATE_EXPLAIN)
+    sim.set_defaults(handler=run_simulate)
 
     init = sub.add_parser("init", help="write a starter policy from a template")
     init.add_argument("template", nargs="?", default="baseline-highrisk", help="template name")
