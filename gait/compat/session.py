@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import platform
 import sys
+import threading
 from contextvars import ContextVar, Token
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -102,6 +103,7 @@ class RunSession:
         self.context_evidence_mode = context_evidence_mode
         self.context_envelope = context_envelope
         self._token: Token[RunSession | None] | None = None
+        self._lock = threading.Lock()
         self._closed = False
         self._capture: RunRecordCapture | None = None
         self._record_input: dict[str, Any] | None = None
@@ -152,6 +154,17 @@ class RunSession:
         executed: bool,
         result: Any | None = None,
         error: BaseException | None = None,
+    ) -> None:
+        with self._lock:  # parallel tool calls (a LangGraph ToolNode runs them in threads)
+            self._record(intent, decision, executed, result, error)
+
+    def _record(
+        self,
+        intent: IntentRequest,
+        decision: GateEvalResult,
+        executed: bool,
+        result: Any | None,
+        error: BaseException | None,
     ) -> None:
         if self._closed:
             raise RuntimeError("run session already finalized")
