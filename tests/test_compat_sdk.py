@@ -347,3 +347,25 @@ def test_reference_normalization_block(tmp_path: Path, run_gait, gait_argv) -> N
     )
     with zipfile.ZipFile(tmp_path / via_cli.bundle_path) as bundle:
         assert json.loads(bundle.read("refs.json"))["context_evidence_mode"] == "required"
+
+
+def test_run_session_parallel_attempts_get_unique_ids(tmp_path: Path) -> None:
+    import threading
+
+    from gait import GateEvalResult
+
+    decision = GateEvalResult(ok=True, exit_code=0, verdict="allow")
+    request = intent("tool.read")
+    with run_session(run_id="run_threads", cwd=tmp_path) as session:
+
+        def attempts() -> None:
+            for _ in range(50):
+                session.record_attempt(intent=request, decision=decision, executed=True)
+
+        threads = [threading.Thread(target=attempts) for _ in range(4)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    ids = [attempt.intent_id for attempt in session.attempts]
+    assert len(set(ids)) == len(ids) == 200
