@@ -369,3 +369,22 @@ def test_run_session_parallel_attempts_get_unique_ids(tmp_path: Path) -> None:
             thread.join()
     ids = [attempt.intent_id for attempt in session.attempts]
     assert len(set(ids)) == len(ids) == 200
+
+
+def test_forked_child_writes_its_traces_before_returning(policy: Path, tmp_path: Path) -> None:
+    import multiprocessing
+
+    evaluate_gate(policy_path=policy, intent=intent("tool.read"), cwd=tmp_path)  # parent's writer
+    context = multiprocessing.get_context("fork")
+    child = context.Process(target=_decide_in_child, args=(str(policy), str(tmp_path)))
+    child.start()
+    child.join(60)
+    assert child.exitcode == 0
+    flush_traces()
+    traces = list((tmp_path / "gait-out/traces").glob("trace_*.json"))
+    assert len(traces) == 2
+
+
+def _decide_in_child(policy: str, cwd: str) -> None:
+    result = evaluate_gate(policy_path=policy, intent=intent("tool.delete"), cwd=cwd)
+    assert result.trace_path and Path(result.trace_path).is_file()

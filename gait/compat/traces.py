@@ -9,8 +9,9 @@ its runpack), and so does interpreter exit.
 
 Production mode never defers: a trace that cannot be written there must block the call
 (``fail_closed_trace_unwritable``), so it is written before the verdict is returned. Neither
-does a decision involving approvals (its audit names the trace). Set ``GAIT_SDK_TRACES=sync``
-to write every trace before returning in dev mode too.
+does a decision involving approvals (its audit names the trace), nor a forked child process
+(it may exit without running exit handlers). Set ``GAIT_SDK_TRACES=sync`` to write every trace
+before returning in dev mode too.
 """
 
 from __future__ import annotations
@@ -30,6 +31,20 @@ _QUEUE: queue.Queue[Callable[[], None] | None] = queue.Queue()
 _ERRORS: list[str] = []
 _STATE: dict[str, Any] = {"thread": None}
 _START = threading.Lock()
+
+
+def _after_fork() -> None:
+    """A forked child has no writer thread and may leave by ``os._exit`` (multiprocessing
+    does), skipping the exit flush: it writes its traces before returning, as in prod."""
+    global _QUEUE, _START
+    _QUEUE = queue.Queue()
+    _START = threading.Lock()
+    _ERRORS.clear()
+    _STATE["thread"] = None
+    _STATE["forked"] = True
+
+
+os.register_at_fork(after_in_child=_after_fork)
 
 
 class TraceWriteWarning(UserWarning):
@@ -77,6 +92,8 @@ def warn_unwritten() -> None:
 
 
 def enabled() -> bool:
+    if _STATE.get("forked"):
+        return False
     return os.environ.get("GAIT_SDK_TRACES", "").strip().lower() != "sync"
 
 
