@@ -5,14 +5,8 @@
 - LangChain 1.x: ``gait.GaitLangChainMiddleware`` (``gait.compat.langchain``).
 
 Each framework is an optional extra (``pip install 'gait[openai-agents]'``,
-``'gait[pydantic-ai]'``, ``'gait[langchain]'``) and is imported only by its own module.
+``'gait[pydantic-ai]'``, ``'gait[langchain]'``) and is imported only by its own module;
+``gait doctor`` reports which are installed and usable (``gait.doctor.INTEGRATIONS``).
 """
 
 from __future__ import annotations
-
-# Extra name, import name, distribution: what ``gait doctor`` reports on.
-FRAMEWORKS: tuple[tuple[str, str, str], ...] = (
-    ("langchain", "langchain.agents", "langchain"),
-    ("openai-agents", "agents", "openai-agents"),
-    ("pydantic-ai", "pydantic_ai", "pydantic-ai-slim"),
-)
