@@ -100,8 +100,45 @@ def check_project(root: Path) -> list[Finding]:
         )
     else:
         findings.append(Finding("gitignore", PASS, ".gitignore keeps gait-out/ and keys out"))
+    tracked = _tracked_secrets(root)
+    if tracked:
+        shown = " ".join(tracked[:5]) + (
+            f" (and {len(tracked) - 5} more)" if len(tracked) > 5 else ""
+        )
+        findings.append(
+            Finding(
+                "committed_outputs",
+                FAIL,
+                f"git tracks {shown}: private keys and runpacks do not belong in the repository "
+                "(rotate a committed private key: gait keys rotate)",
+                fix="git rm --cached -- " + " ".join(tracked[:5]),
+            )
+        )
     findings.append(_regress_finding(root))
     return findings
+
+
+def _tracked_secrets(root: Path) -> list[str]:
+    """Files git already tracks that ``.gitignore`` should have kept out (empty outside git)."""
+    import shutil
+    import subprocess
+
+    git = shutil.which("git")
+    if git is None:
+        return []
+    try:
+        proc = subprocess.run(
+            [git, "ls-files", "-z", "--", "*_private.key", "gait-out/*", ".gait-out/*"],
+            cwd=root,
+            capture_output=True,
+            timeout=10,
+            check=False,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return []
+    if proc.returncode != 0:
+        return []
+    return sorted(name for name in proc.stdout.decode("utf-8", "replace").split("\0") if name)
 
 
 def _regress_finding(root: Path) -> Finding:

@@ -238,3 +238,20 @@ def test_export_a_trace_directory(run_gait, tmp_path: Path) -> None:
     assert len((tmp_path / "spans.jsonl").read_text().splitlines()) == 2
     bare = run_gait("export", "gait-out/traces", "--to", "bare.jsonl", cwd=tmp_path)
     assert bare.returncode == 0 and (tmp_path / "bare.jsonl").exists()
+
+
+def test_check_finds_a_committed_private_key(run_gait, tmp_path: Path) -> None:
+    subprocess.run(["git", "init", "-q", str(tmp_path)], check=True)
+    (tmp_path / "keys").mkdir()
+    (tmp_path / "keys" / "ci_private.key").write_text("not a real key\n")
+    subprocess.run(["git", "add", "keys"], cwd=tmp_path, check=True)
+    assert run_gait("init", cwd=tmp_path).returncode == 0
+    proc = run_gait("check", "--json", cwd=tmp_path)
+    assert proc.returncode == 0  # as the reference: the policy loads
+    finding = next(f for f in json.loads(proc.stdout)["findings"] if f["id"] == "committed_outputs")
+    assert finding["status"] == "fail" and "keys/ci_private.key" in finding["message"]
+    assert finding["fix"] == "git rm --cached -- keys/ci_private.key"
+    assert run_gait("check", "--strict", cwd=tmp_path).returncode == 2
+    subprocess.run(["bash", "-c", finding["fix"]], cwd=tmp_path, check=True, capture_output=True)
+    report = json.loads(run_gait("check", "--json", cwd=tmp_path).stdout)
+    assert "committed_outputs" not in {f["id"] for f in report["findings"]}

@@ -12,14 +12,18 @@ from gait.cli.output import Outcome
 EXPLAIN = (
     "gait check loads the repository policy (.gait.yaml, or --policy / a path) strictly, then "
     "reports what is missing: .gitignore lines for gait-out/ and private keys, the regress "
-    "fixture set (gait.yaml and its runpacks). It changes nothing. Exit 0 when the policy "
-    "loads, 6 when it is missing or invalid."
+    "fixture set (gait.yaml and its runpacks), private keys or runpacks git already tracks. It "
+    "changes nothing. Exit 0 when the policy loads (--strict: 2 when a finding is not a pass), "
+    "6 when it is missing or invalid."
 )
 
 
 def register(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("path", nargs="?", help="policy file (same as --policy)")
     parser.add_argument("--policy", default=None, help="repository policy (default .gait.yaml)")
+    parser.add_argument(
+        "--strict", action="store_true", help="exit 2 when any finding is not a pass (for CI)"
+    )
     add_common(parser, EXPLAIN)
     parser.set_defaults(handler=run)
 
@@ -61,4 +65,7 @@ def run(args: argparse.Namespace) -> Outcome:
         lines.append(f"{finding.status}: {finding.id}: {finding.message}")
         if finding.fix and finding.status != "pass":
             lines.append(f"  fix: {finding.fix}")
-    return Outcome(payload, 0, lines)
+    exit_code = 2 if args.strict and warnings else 0
+    if exit_code:
+        payload["ok"] = False
+    return Outcome(payload, exit_code, lines)
