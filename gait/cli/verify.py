@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import argparse
+from typing import TYPE_CHECKING
 
 from gait.cli.main import add_common
 from gait.cli.output import Outcome
 from gait.sign.keyring import add_key_options
+
+if TYPE_CHECKING:
+    from gait.sign.keys import VerifyKey
 
 EXPLAIN = (
     "gait verify checks a runpack offline: the zip's structure, every member's SHA-256 against "
@@ -41,7 +45,7 @@ def add_private_key_verify_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--private-key-env", metavar="VAR", help="variable holding that key")
 
 
-def private_verify_key(args: argparse.Namespace):  # noqa: ANN201 - VerifyKey | None
+def private_verify_key(args: argparse.Namespace) -> VerifyKey | None:
     from gait.errors import InvalidInput
     from gait.sign.keyring import verify_key_from
 
