@@ -138,7 +138,7 @@ def test_untrusted_key_tokens_are_refused_in_every_mode(site: Path, run_gait) ->
 def test_trust_defaults_to_dev_and_the_dev_key_cannot_be_prod(
     site: Path, run_gait, gait_home: Path
 ) -> None:
-    run_gait("keys", "init", cwd=site)
+    run_gait("keys", "init", "--key-mode", "dev", cwd=site)  # the local dev key
     other = SigningKey.generate()
     (site / "partner.pub").write_text(other.public().to_text())
     doc = json.loads(run_gait("keys", "trust", "partner.pub", "--json", cwd=site).stdout)
@@ -194,7 +194,17 @@ def test_gait_home_is_owner_only_under_umask_000(tmp_path: Path, gait_argv: list
     home = tmp_path / "deep" / "home"
     env = {**os.environ, "GAIT_HOME": str(home)}
     proc = subprocess.run(
-        ["sh", "-c", 'umask 000 && exec "$@"', "sh", *gait_argv, "keys", "init"],
+        [
+            "sh",
+            "-c",
+            'umask 000 && exec "$@"',
+            "sh",
+            *gait_argv,
+            "keys",
+            "init",
+            "--key-mode",
+            "dev",
+        ],
         env=env,
         capture_output=True,
         text=True,
@@ -212,7 +222,7 @@ def test_a_planted_dev_key_symlink_is_refused(tmp_path: Path, run_gait, gait_hom
     (tmp_path / "evil.key").write_text(planted.to_text())
     (gait_home / "keys").mkdir(mode=0o700)
     (gait_home / "keys" / "dev_private.key").symlink_to(tmp_path / "evil.key")
-    proc = run_gait("keys", "init", "--json", cwd=tmp_path)
+    proc = run_gait("keys", "init", "--key-mode", "dev", "--json", cwd=tmp_path)
     assert proc.returncode == 6, proc.stdout + proc.stderr
     doc = json.loads(proc.stdout)
     assert doc["error_code"] == "E_KEY_INVALID" and "symlink" in doc["error"]
