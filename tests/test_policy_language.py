@@ -232,18 +232,33 @@ def test_freeze_window_uses_evaluation_time(work: Path, capsys, when, code, reas
     assert got == code and reason in out["reason_codes"], out
 
 
-def test_broker_credential_requirement_fails_closed(work: Path, capsys) -> None:
+def test_broker_credential_requirement(work: Path, capsys, monkeypatch) -> None:
     policy = _write(
         work / "policy.yaml",
         "default_verdict: block\nrules:\n  - name: w\n    effect: allow\n"
         "    require_broker_credential: true\n    broker_reference: egress\n"
-        "    match:\n      tool_names: [tool.write]\n",
+        "    broker_scopes: [write]\n    match:\n      tool_names: [tool.write]\n",
     )
     intent = _write(work / "i.json", WRITE)
     code, out = _run(capsys, "policy", "test", policy, intent)
     assert code == 0 and out["verdict"] == "allow"  # policy test: the rule alone
-    code, out = _run(capsys, "gate", "eval", "--policy", policy, "--intent", intent)
+    base = ["gate", "eval", "--policy", policy, "--intent", intent]
+    code, out = _run(capsys, *base)  # broker off (the default): such an allow blocks
     assert code == 3 and "broker_credential_required" in out["reason_codes"]
+
+    code, out = _run(capsys, *base, "--credential-broker", "stub")
+    assert code == 0 and "broker_credential_present" in out["reason_codes"], out
+    assert out["credential_ref"].startswith("stub:") and out["credential_access_type"] == "jit"
+    record = json.loads(Path(out["credential_evidence_path"]).read_text())
+    assert record["schema_id"] == "gait.gate.broker_credential_record"
+    assert record["scope"] == ["write"] and record["reference"] == "egress"
+
+    code, out = _run(capsys, *base, "--credential-broker", "env")
+    assert code == 3 and "broker_credential_missing" in out["reason_codes"]
+    monkeypatch.setenv("GAIT_BROKER_TOKEN_EGRESS", "not-recorded")
+    code, out = _run(capsys, *base, "--credential-broker", "env")
+    assert code == 0 and out["credential_ref"].startswith("env:")
+    assert "not-recorded" not in json.dumps(out)
 
 
 def test_sandbox_rule_checks_the_declared_sandbox(work: Path, capsys) -> None:

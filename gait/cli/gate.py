@@ -93,6 +93,23 @@ def register(parser: argparse.ArgumentParser) -> None:
         "when it cannot be read)",
     )
     ev.add_argument(
+        "--credential-broker",
+        default="off",
+        choices=("off", "stub", "env"),
+        help="broker for require_broker_credential rules (default off: such an allow blocks)",
+    )
+    ev.add_argument(
+        "--credential-env-prefix",
+        default="GAIT_BROKER_TOKEN_",
+        metavar="PREFIX",
+        help="env broker: variable prefix (default GAIT_BROKER_TOKEN_)",
+    )
+    ev.add_argument("--credential-ref", default="", help="broker reference to request")
+    ev.add_argument("--credential-scopes", default="", help="extra broker scopes (csv)")
+    ev.add_argument(
+        "--credential-evidence-out", metavar="PATH", help="write the credential record here"
+    )
+    ev.add_argument(
         "--evaluation-time",
         metavar="RFC3339",
         help="the time used as 'now' for token expiry and rate-limit windows",
@@ -239,9 +256,10 @@ def _gate_inputs(args: argparse.Namespace, intent: Any, now: str | None) -> Any:
     from gait.gate.gate_inputs import GateInputs
 
     delegation = _delegation(args)
-    if not (delegation or args.approved_script_registry or args.wrkr_inventory):
+    settings = _broker(args)
+    if not (delegation or settings or args.approved_script_registry or args.wrkr_inventory):
         return None
-    inputs = GateInputs(delegation=delegation)
+    inputs = GateInputs(delegation=delegation, broker=settings)
     risk = ""
     if isinstance(intent, dict) and isinstance(intent.get("context"), dict):
         risk = str(intent["context"].get("risk_class") or "").strip().lower()
@@ -319,6 +337,21 @@ def _approved_entries(
             )
             return []
     return entries
+
+
+def _broker(args: argparse.Namespace) -> Any:
+    """The credential broker flags; None when the broker is off and nothing else is set."""
+    from gait.gate.broker import BrokerSettings, resolve
+
+    broker = resolve(args.credential_broker, args.credential_env_prefix)
+    if broker is None and not args.credential_evidence_out:
+        return None
+    return BrokerSettings(
+        broker=broker,
+        credential_ref=args.credential_ref,
+        scopes=tuple(s.strip().lower() for s in args.credential_scopes.split(",") if s.strip()),
+        evidence_out=args.credential_evidence_out,
+    )
 
 
 def _delegation(args: argparse.Namespace) -> Any:

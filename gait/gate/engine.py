@@ -641,11 +641,12 @@ class Gate:
                 outcome, decision, prepared, approval_tokens, now, required, simulate
             )
         outcome.required_approvals = required
+        brokered = None
         if decision.require_broker_credential and outcome.verdict == "allow":
-            # The credential broker is off (the reference's default): fail closed.
-            outcome.verdict = "block"
-            outcome.reason_codes = _merge(outcome.reason_codes, "broker_credential_required")
-            outcome.violations = _merge(outcome.violations, "broker_credential_missing")
+            from gait.gate import broker
+
+            settings = inputs.broker if inputs is not None else None
+            brokered = broker.enforce(outcome, prepared, policy, settings, now)
         if simulate:
             outcome.simulate = True
             outcome.simulated_verdict = outcome.verdict
@@ -682,6 +683,8 @@ class Gate:
                 write_json(path, audit)
                 outcome.approval_audit_path = str(path)
             outcome.valid_approvals = audit["valid_approvals"]
+        if brokered is not None:
+            self._credential_evidence(outcome, brokered, prepared, trace_id, trace_out, inputs)
         if delegated is not None:
             self._delegation_audit(
                 outcome,
@@ -692,6 +695,41 @@ class Gate:
                 inputs.delegation if inputs else None,
             )
         return outcome
+
+    def _credential_evidence(
+        self,
+        outcome: GateOutcome,
+        brokered: Any,
+        intent: NormalizedIntent,
+        trace_id: str,
+        trace_out: str | Path | None,
+        inputs: Any,
+    ) -> None:
+        from gait.gate.broker import record
+
+        receipt, request = brokered
+        doc = record(
+            created_at=outcome.created_at,
+            producer_version=self.producer_version,
+            trace_id=trace_id,
+            tool_name=intent.tool_name,
+            identity=intent.identity,
+            receipt=receipt,
+            request=request,
+        )
+        out = inputs.broker.evidence_out if inputs is not None and inputs.broker else None
+        directory = Path(trace_out).parent if trace_out else self.trace_dir
+        if out or directory is not None:
+            path = Path(out) if out else directory / f"credential_evidence_{trace_id}.json"
+            write_json(path, doc)
+            outcome.extra_fields["credential_evidence_path"] = str(path)
+        outcome.extra_fields.update(
+            credential_issuer=doc.get("credential_issuer", ""),
+            credential_source=receipt.source,
+            credential_access_type=receipt.access_type,
+            credential_ref=receipt.credential_ref,
+            credential_ttl_seconds=receipt.ttl_seconds,
+        )
 
     def _delegation_audit(
         self,

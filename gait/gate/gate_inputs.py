@@ -17,6 +17,7 @@ class GateInputs:
     inventory: dict[str, dict[str, str]] | None = None  # tool name -> wrkr.* context values
     inventory_source: str = ""
     warnings: list[str] = field(default_factory=list)  # features turned off, and why
+    broker: Any = None  # gait.gate.broker.BrokerSettings
 
 
 def policy_requires_context_evidence(policy: Any) -> bool:
