@@ -3,11 +3,66 @@
 from __future__ import annotations
 
 import contextlib
+import glob
 import os
+import re
 import tempfile
+import time
 from pathlib import Path
 
 from gait.errors import IOFailure
+
+STALE_TEMP_SECONDS = 3600
+_TEMP_NAME = re.compile(r"^\.(?P<name>.+)\.(?P<pid>\d+)\.[^.]+\.tmp$")
+
+
+def make_temp(target: Path) -> tuple[int, str]:
+    """A temp file beside ``target`` for an atomic replace: ``.<name>.<pid>.<random>.tmp``.
+
+    A process killed between creating it and renaming it leaves it behind; the next writer of
+    the same target removes such leftovers (their process is gone, or they are an hour old), so
+    crashes never accumulate temp files.
+    """
+    clean_stale_temps(target)
+    return tempfile.mkstemp(
+        prefix=f".{target.name}.{os.getpid()}.", suffix=".tmp", dir=target.parent
+    )
+
+
+def clean_stale_temps(target: Path) -> int:
+    """Remove temp files of dead writers of ``target``; how many were removed."""
+    removed = 0
+    try:
+        candidates = list(target.parent.glob(f".{glob.escape(target.name)}.*.tmp"))
+    except OSError:
+        return 0
+    now = time.time()
+    for path in candidates:
+        match = _TEMP_NAME.match(path.name)
+        if match is None or match.group("name") != target.name:
+            continue
+        pid = int(match.group("pid"))
+        try:
+            alive = pid != os.getpid() and _pid_alive(pid)
+            if alive and now - path.stat().st_mtime < STALE_TEMP_SECONDS:
+                continue
+            if pid == os.getpid():
+                continue  # our own, in use by another thread
+            path.unlink()
+            removed += 1
+        except OSError:
+            continue
+    return removed
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # someone else's live process
+    return True
 
 
 def atomic_write(
@@ -21,7 +76,7 @@ def atomic_write(
     target = Path(path)
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+        fd, tmp = make_temp(target)
     except OSError as exc:
         raise IOFailure(f"cannot write {target}: {exc.strerror}", code="E_IO_WRITE") from exc
     try:
@@ -108,7 +163,7 @@ def create_exclusive(path: str | os.PathLike[str], data: bytes, *, mode: int = 0
     """
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    fd, tmp = make_temp(target)
     try:
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)

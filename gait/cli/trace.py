@@ -11,7 +11,9 @@ from gait.cli.output import Outcome
 EXPLAIN = (
     "gait trace verify checks a trace record's Ed25519 signature over its re-read fields, or, "
     "for a directory, every trace in it and the signed, hash-chained decision log: it names "
-    "each trace that is missing, altered, unlogged, or whose log line was edited or reordered."
+    "each trace that is missing or altered, a log line edited or reordered, and last entries "
+    "removed (the signed head record). A trace without its log line (its decision died before "
+    "the commit point) is a trace_uncommitted warning, not a failure."
 )
 
 
@@ -73,12 +75,14 @@ def run_verify(args: argparse.Namespace) -> Outcome:
             "traces_checked": report.traces_checked,
             "log_entries": report.entries,
             "problems": report.problems,
+            "warnings": report.warnings,
         }
         lines = [
             f"trace verify {args.path}: {'ok' if report.ok else 'FAILED'} "
             f"traces={report.traces_checked} log_entries={report.entries}"
         ]
         lines += [f"  {p['kind']}: {p['path']}: {p['detail']}" for p in report.problems]
+        lines += [f"  warning {w['kind']}: {w['path']}: {w['detail']}" for w in report.warnings]
         return Outcome(
             {k: v for k, v in payload.items() if v or k == "ok"}, 0 if report.ok else 2, lines
         )

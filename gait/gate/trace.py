@@ -9,6 +9,7 @@ detectable.
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import hashlib
 import os
@@ -32,6 +33,10 @@ AUDIT_SCHEMA_ID = "gait.gate.approval_audit_record"
 LOG_SCHEMA_ID = "gait.gate.decision_log_entry"
 SCHEMA_VERSION = "1.0.0"
 DECISION_LOG = "decisions.jsonl"
+# Signed record of the log's last committed entry, kept beside it: deleting the last lines of
+# the log (which the hash chain alone cannot show) makes the log shorter than its head.
+DECISION_HEAD = "decisions.head.json"
+HEAD_SCHEMA_ID = "gait.gate.decision_log_head"
 _LOG_LOCK = ".decisions.lock"
 
 # Trace fields by kind, as the reference's TraceRecord holds them (re-serialisation set).
@@ -517,6 +522,16 @@ def record_decision(
             raise IOFailure(
                 f"cannot append to {log_path}: {exc.strerror}", code="E_TRACE_UNWRITABLE"
             ) from exc
+        # The log line above is the commit point; the head only lags if we die right here.
+        head: dict[str, Any] = {
+            "schema_id": HEAD_SCHEMA_ID,
+            "schema_version": SCHEMA_VERSION,
+            "seq": seq,
+            "last_digest": digest({k: v for k, v in entry.items() if k != "signature"}),
+        }
+        head["signature"] = sign_digest(key, digest(head))
+        with contextlib.suppress(IOFailure):  # the decision stands; verify reports a stale head
+            atomic_write(directory / DECISION_HEAD, canonical_bytes(head) + b"\n", mode=0o600)
     return path
 
 
@@ -566,6 +581,61 @@ class ChainReport:
     traces_checked: int = 0
     problems: list[dict[str, str]] = field(default_factory=list)
     checks: list[TraceCheck] = field(default_factory=list)
+    # Not failures: a trace written by a decision that died before its log line (the commit
+    # point) never happened as far as the log is concerned.
+    warnings: list[dict[str, str]] = field(default_factory=list)
+
+
+def _check_head(
+    directory: Path,
+    digests: dict[int, str],
+    keys: Sequence[VerifyKey],
+    explicit: bool,
+    problems: list[dict[str, str]],
+) -> None:
+    """The log must reach the signed head: a shorter log lost its last entries."""
+    head_path = directory / DECISION_HEAD
+    if not head_path.exists():
+        return
+    try:
+        head = loads_strict(head_path.read_bytes(), what="log head", code="E_TRACE_LOG_CORRUPT")
+        if not isinstance(head, dict) or head.get("schema_id") != HEAD_SCHEMA_ID:
+            raise ValueError("not a decision log head record")
+        body = {k: v for k, v in head.items() if k != "signature"}
+        sig = check_signature(head.get("signature"), digest(body), keys, explicit=explicit)
+        seq = head.get("seq")
+        if not isinstance(seq, int) or isinstance(seq, bool):
+            raise ValueError("head seq is not an integer")
+    except Exception as exc:  # noqa: BLE001 - an unreadable head is a finding, not a crash
+        problems.append(
+            {
+                "kind": "log_head_invalid",
+                "path": DECISION_HEAD,
+                "detail": str(getattr(exc, "message", exc)),
+            }
+        )
+        return
+    if not sig.ok:
+        problems.append({"kind": "log_head_signature", "path": DECISION_HEAD, "detail": sig.error})
+        return
+    last = max(digests, default=0)
+    if seq > last:
+        problems.append(
+            {
+                "kind": "log_truncated",
+                "path": DECISION_LOG,
+                "detail": f"the signed head records entry {seq} but the log ends at {last} "
+                "(its last entries were removed)",
+            }
+        )
+    elif digests.get(seq) != head.get("last_digest"):
+        problems.append(
+            {
+                "kind": "log_truncated",
+                "path": DECISION_LOG,
+                "detail": f"entry {seq} differs from the one the signed head records",
+            }
+        )
 
 
 def verify_directory(directory: Path, keys: Sequence[VerifyKey], *, explicit: bool) -> ChainReport:
@@ -587,6 +657,7 @@ def verify_directory(directory: Path, keys: Sequence[VerifyKey], *, explicit: bo
     report.traces_checked = len(trace_files)
     log_path = directory / DECISION_LOG
     logged: set[str] = set()
+    digests: dict[int, str] = {}
     if log_path.exists():
         prev = ""
         expected_seq = 1
@@ -646,6 +717,8 @@ def verify_directory(directory: Path, keys: Sequence[VerifyKey], *, explicit: bo
                 body.get("seq") if isinstance(body.get("seq"), int) else expected_seq
             ) + 1
             prev = line_digest
+            if isinstance(body.get("seq"), int):
+                digests[body["seq"]] = line_digest
             name = body.get("trace_file")
             if not isinstance(name, str):
                 continue
@@ -670,6 +743,7 @@ def verify_directory(directory: Path, keys: Sequence[VerifyKey], *, explicit: bo
                         "detail": f"sha256 differs from the log (line {number})",
                     }
                 )
+        _check_head(directory, digests, keys, explicit, problems)
     else:
         problems.append(
             {
@@ -680,11 +754,12 @@ def verify_directory(directory: Path, keys: Sequence[VerifyKey], *, explicit: bo
         )
     for path in trace_files:
         if path.name not in logged and log_path.exists():
-            problems.append(
+            report.warnings.append(
                 {
-                    "kind": "trace_unlogged",
+                    "kind": "trace_uncommitted",
                     "path": path.name,
-                    "detail": "trace is not in the decision log",
+                    "detail": "trace has no decision-log line (its decision did not complete); "
+                    "it is not part of the record",
                 }
             )
     report.ok = not problems

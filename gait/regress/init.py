@@ -355,9 +355,9 @@ def commit_files(files: list[tuple[Path, bytes]]) -> None:
         try:
             for target, data in files:
                 target.parent.mkdir(parents=True, exist_ok=True)
-                fd, tmp = tempfile.mkstemp(
-                    prefix=f".{target.name}.", suffix=".tmp", dir=target.parent
-                )
+                from gait.fsutil import make_temp
+
+                fd, tmp = make_temp(target)
                 staged.append((Path(tmp), target))
                 with os.fdopen(fd, "wb") as handle:
                     handle.write(data)

@@ -42,6 +42,7 @@ from typing import IO, Any, TypeVar
 from gait import __version__, timefmt
 from gait.canon import canonical_bytes, digest
 from gait.errors import GaitError, InvalidInput
+from gait.fsutil import make_temp
 from gait.runpack import build, model
 from gait.runpack.archive import MAX_MEMBER_BYTES
 from gait.runpack.redact import Hook, Redactor, Rule
@@ -589,7 +590,7 @@ def _write_zip_streaming(path: Path, members: dict[str, _Member], manifest: byte
 
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    fd, tmp = make_temp(target)
     try:
         with os.fdopen(fd, "w+b") as handle:
             with zipfile.ZipFile(handle, "w") as archive:
