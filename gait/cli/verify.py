@@ -35,6 +35,16 @@ def register(parser: argparse.ArgumentParser) -> None:
         default="standard",
         help="strict = --require-signature --require-trusted",
     )
+    limits = parser.add_argument_group("hostile-zip limits (refused with E_VERIFY_ARCHIVE)")
+    limits.add_argument(
+        "--max-member-mib", type=int, default=256, metavar="MIB", help="one member (default 256)"
+    )
+    limits.add_argument(
+        "--max-total-mib", type=int, default=1024, metavar="MIB", help="all members (default 1024)"
+    )
+    limits.add_argument(
+        "--max-ratio", type=int, default=200, metavar="N", help="inflated/compressed (default 200)"
+    )
     add_common(parser, EXPLAIN)
     parser.set_defaults(handler=run)
 
@@ -71,7 +81,19 @@ def run(args: argparse.Namespace) -> Outcome:
     strict = args.profile == "strict" or prod
     keyring = load_keyring()
     explicit = explicit_verify_key(args) or private_verify_key(args)
+    from gait.errors import InvalidInput
+    from gait.runpack.archive import Limits
+
+    if min(args.max_member_mib, args.max_total_mib, args.max_ratio) < 1:
+        raise InvalidInput(
+            "--max-member-mib, --max-total-mib and --max-ratio must be >= 1", code="E_USAGE"
+        )
     options = VerifyOptions(
+        limits=Limits(
+            member_bytes=args.max_member_mib * 1024 * 1024,
+            total_bytes=args.max_total_mib * 1024 * 1024,
+            ratio=args.max_ratio,
+        ),
         keys=(explicit,) if explicit else tuple(keyring.trusted_keys()),
         explicit_keys=explicit is not None,
         require_signature=args.require_signature or strict,

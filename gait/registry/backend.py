@@ -114,10 +114,30 @@ def _from_dir(root: Path, origin: str) -> PackSource:
 
 
 def _from_zip(path: Path, origin: str) -> PackSource:
+    import zlib
+
+    from gait.runpack.archive import structure_problems
+
     try:
-        with zipfile.ZipFile(path) as archive:
+        with open(path, "rb") as raw, zipfile.ZipFile(raw) as archive:
+            problems = structure_problems(raw, archive)
+            if problems:
+                member, why = problems[0]
+                raise InvalidInput(
+                    f"pack {origin}: malformed zip{f' at {member}' if member else ''}: {why}",
+                    code="E_REGISTRY_PACK_INVALID",
+                )
             return _read_zip(archive, origin)
-    except (zipfile.BadZipFile, zipfile.LargeZipFile, ValueError, EOFError, OSError) as exc:
+    except (
+        zipfile.BadZipFile,
+        zipfile.LargeZipFile,
+        ValueError,
+        EOFError,
+        OSError,
+        zlib.error,  # a corrupt deflate stream
+        NotImplementedError,  # an unknown compression method
+        RuntimeError,  # an encrypted member
+    ) as exc:
         raise InvalidInput(
             f"pack {origin} is not a directory or a readable zip ({exc})",
             code="E_REGISTRY_PACK_INVALID",

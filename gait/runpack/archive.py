@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import io
 import stat
+import struct
 import zipfile
 import zlib
 from dataclasses import dataclass, field
@@ -19,11 +20,30 @@ from typing import Any
 from gait.errors import InvalidInput
 from gait.fsutil import atomic_write
 
-MAX_MEMBER_BYTES = 100 * 1024 * 1024
+MAX_MEMBER_BYTES = 100 * 1024 * 1024  # a member verify keeps in memory to parse it
 MAX_MEMBERS = 256
 MAX_RATIO = 200
+MAX_INFLATED_BYTES = 256 * 1024 * 1024  # any member, streamed (hashed, never kept)
+MAX_TOTAL_BYTES = 1024 * 1024 * 1024  # all members together
 _ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)
 _CHUNK = 1024 * 1024
+ARCHIVE_CODE = "E_VERIFY_ARCHIVE"
+# The members a runpack reader parses; anything else is only hashed while streamed.
+KEPT_MEMBERS = frozenset(
+    {"manifest.json", "run.json", "intents.jsonl", "results.jsonl", "refs.json"}
+)
+_LOCAL_HEADER = struct.Struct("<4s2B4HL2L2H")
+_EOCD = struct.Struct("<4s4H2LH")
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Bounds on inflating a zip (``gait verify --max-member-mib/--max-total-mib/--max-ratio``):
+    checked while streaming, so nothing past a limit is ever inflated."""
+
+    member_bytes: int = MAX_INFLATED_BYTES
+    total_bytes: int = MAX_TOTAL_BYTES
+    ratio: int = MAX_RATIO
 
 
 def zip_bytes(members: list[tuple[str, bytes]]) -> bytes:
@@ -76,8 +96,9 @@ def _unsafe_name(name: str) -> str:
     return ""
 
 
-def read_members(path: str | Path) -> Members:
-    """Every member's bytes, bounded; raises InvalidInput when ``path`` is not a zip at all."""
+def read_members(path: str | Path, limits: Limits | None = None) -> Members:
+    """The runpack members' bytes and every member's SHA-256, streamed and bounded; raises
+    InvalidInput when ``path`` is not a zip at all."""
     target = Path(path)
     if target.is_dir():
         raise InvalidInput(
@@ -94,8 +115,13 @@ def read_members(path: str | Path) -> Members:
     if size == 0:
         raise InvalidInput(f"{path} is empty, not a runpack zip", code="E_VERIFY_INPUT_INVALID")
     try:
-        with zipfile.ZipFile(target) as archive:
-            return _read_all(archive)
+        with open(target, "rb") as raw, zipfile.ZipFile(raw) as archive:
+            structure = [
+                Problem(ARCHIVE_CODE, n, why) for n, why in structure_problems(raw, archive)
+            ]
+            result = _read_all(archive, limits or Limits())
+            result.problems[:0] = structure
+            return result
     except (
         zipfile.BadZipFile,
         zipfile.LargeZipFile,
@@ -111,7 +137,103 @@ def read_members(path: str | Path) -> Members:
         ) from exc
 
 
-def _read_all(archive: zipfile.ZipFile) -> Members:
+def structure_problems(raw: Any, archive: zipfile.ZipFile) -> list[tuple[str, str]]:
+    """(member, why) for every way this zip reads differently to different readers.
+
+    Python's ``zipfile`` trusts the central directory; a reader that walks local headers, or
+    unpacks to disk (where mode bits make symlinks and directories), sees something else. So
+    the entry count, each local header (method, flags, sizes, CRC, name), the method, the
+    encryption flag and the file type in the mode bits must all agree with the central
+    directory. Costs one small read per member.
+    """
+    problems: list[tuple[str, str]] = []
+    infos = archive.infolist()
+    count = _eocd_entry_count(raw)
+    if count is not None and count != len(infos):
+        problems.append(
+            ("", f"end record says {count} entries, central directory has {len(infos)}")
+        )
+    for info in infos:
+        name = info.filename
+        if info.flag_bits & 0x1:
+            problems.append((name, "encrypted member"))
+            continue
+        if info.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):
+            problems.append(
+                (name, f"compression method {info.compress_type} (only stored/deflate)")
+            )
+            continue
+        mode = info.external_attr >> 16
+        wanted = stat.S_ISDIR if info.is_dir() else stat.S_ISREG
+        # many writers (Python's zipfile among them) leave the file-type bits at 0: a file
+        if info.create_system == 3 and stat.S_IFMT(mode) and not wanted(mode):
+            kind = (
+                "symlink"
+                if stat.S_ISLNK(mode)
+                else "directory"
+                if stat.S_ISDIR(mode)
+                else "file"
+                if stat.S_ISREG(mode)
+                else "special file"
+            )
+            problems.append((name, f"{kind} mode bits on a member named like that"))
+            continue
+        if info.external_attr & 0x10 and not info.is_dir():
+            problems.append((name, "directory attribute on a file member"))
+            continue
+        why = _local_header_problem(raw, info)
+        if why:
+            problems.append((name, why))
+    return problems
+
+
+def _eocd_entry_count(raw: Any) -> int | None:
+    """Total entries the end-of-central-directory record declares (None if not found/zip64)."""
+    raw.seek(0, 2)
+    size = raw.tell()
+    tail_size = min(size, _EOCD.size + 65535)
+    raw.seek(size - tail_size)
+    tail = raw.read(tail_size)
+    at = tail.rfind(b"PK\x05\x06")
+    if at < 0 or at + _EOCD.size > len(tail):
+        return None
+    fields = _EOCD.unpack(tail[at : at + _EOCD.size])
+    disk_entries, total = fields[3], fields[4]
+    if total == 0xFFFF:
+        return None  # zip64: zipfile validated the zip64 record itself
+    if disk_entries != total:
+        return -1
+    return total
+
+
+def _local_header_problem(raw: Any, info: zipfile.ZipInfo) -> str:
+    raw.seek(info.header_offset)
+    header = raw.read(_LOCAL_HEADER.size)
+    if len(header) != _LOCAL_HEADER.size:
+        return "local header truncated"
+    (sig, _v, _s, flags, method, _t, _d, crc, csize, usize, nlen, _elen) = _LOCAL_HEADER.unpack(
+        header
+    )
+    if sig != b"PK\x03\x04":
+        return "local header missing"
+    if method != info.compress_type:
+        return f"local header says method {method}, central directory {info.compress_type}"
+    if (flags ^ info.flag_bits) & 0x1:
+        return "local header and central directory disagree on encryption"
+    name = raw.read(nlen)
+    expected = info.orig_filename.encode("utf-8" if info.flag_bits & 0x800 else "cp437", "replace")
+    if name != expected:
+        return "local header names another file"
+    if flags & 0x8:
+        return ""  # sizes and CRC are in the data descriptor; zipfile checks the CRC
+    if csize == 0xFFFFFFFF or usize == 0xFFFFFFFF:
+        return ""  # zip64 sizes live in the extra field
+    if (crc, csize, usize) != (info.CRC, info.compress_size, info.file_size):
+        return "local header sizes or CRC differ from the central directory"
+    return ""
+
+
+def _read_all(archive: zipfile.ZipFile, limits: Limits) -> Members:
     infos = archive.infolist()
     result = Members()
     if len(infos) > MAX_MEMBERS:
@@ -130,39 +252,53 @@ def _read_all(archive: zipfile.ZipFile) -> Members:
         seen.add(name)
         if not reason and info.is_dir():
             reason = "directory entry in runpack"
-        if not reason and info.file_size > MAX_MEMBER_BYTES:
-            reason = f"declared size {info.file_size} bytes over the {MAX_MEMBER_BYTES} limit"
-        if (
-            not reason
-            and info.compress_size
-            and info.file_size > max(_CHUNK, info.compress_size * MAX_RATIO)
-        ):
-            reason = "compression ratio too high (zip bomb)"
         if reason:
             result.problems.append(Problem("E_VERIFY_UNSAFE_MEMBER", name, reason))
+            continue
+        cap = _member_cap(name, limits)
+        if info.file_size > cap:
+            reason = f"declared size {info.file_size} bytes over the {cap}-byte member limit"
+        elif info.file_size > _ratio_cap(info, limits):
+            reason = f"compression ratio over {limits.ratio}x (zip bomb)"
+        if reason:
+            result.problems.append(Problem(ARCHIVE_CODE, name, reason))
         else:
             readable.append(info)
-    outcomes = [_read_one(archive, info) for info in readable]
-    for info, (data, digest, error) in zip(readable, outcomes, strict=True):
-        if error == "oversize":
-            result.problems.append(
-                Problem(
-                    "E_VERIFY_UNSAFE_MEMBER", info.filename, "actual size over the member limit"
-                )
-            )
+    budget = [limits.total_bytes]
+    for info in readable:
+        data, digest, error = _read_one(archive, info, limits, budget)
+        if error.startswith("limit:"):
+            result.problems.append(Problem(ARCHIVE_CODE, info.filename, error[6:]))
+            if budget[0] < 0:
+                break  # the archive as a whole is over: read nothing more
         elif error:
             result.unreadable[info.filename] = error
         else:
-            result.data[info.filename] = data
+            if info.filename in KEPT_MEMBERS:
+                result.data[info.filename] = data
             result.sha256[info.filename] = digest
     return result
 
 
-def _read_one(archive: zipfile.ZipFile, info: zipfile.ZipInfo) -> tuple[bytes, str, str]:
+def _member_cap(name: str, limits: Limits) -> int:
+    """A parsed member is kept in memory, so it is also held to MAX_MEMBER_BYTES."""
+    return (
+        min(limits.member_bytes, MAX_MEMBER_BYTES) if name in KEPT_MEMBERS else limits.member_bytes
+    )
+
+
+def _ratio_cap(info: zipfile.ZipInfo, limits: Limits) -> int:
+    """Most bytes ``info`` may inflate to: small members may compress well (a page of zeros)."""
+    return max(_CHUNK, info.compress_size * limits.ratio)
+
+
+def _read_one(
+    archive: zipfile.ZipFile, info: zipfile.ZipInfo, limits: Limits, budget: list[int]
+) -> tuple[bytes, str, str]:
     try:
-        data, digest = _read_bounded(archive, info)
-    except _Oversize:
-        return b"", "", "oversize"
+        data, digest = _read_bounded(archive, info, limits, budget)
+    except _Oversize as exc:
+        return b"", "", f"limit:{exc}"
     except (
         zipfile.BadZipFile,
         zlib.error,
@@ -179,15 +315,28 @@ class _Oversize(Exception):
     pass
 
 
-def _read_bounded(archive: zipfile.ZipFile, info: zipfile.ZipInfo) -> tuple[bytes, str]:
+def _read_bounded(
+    archive: zipfile.ZipFile, info: zipfile.ZipInfo, limits: Limits, budget: list[int]
+) -> tuple[bytes, str]:
+    """Stream one member: hash every chunk, keep it only for a parsed member, and stop at the
+    first chunk past a limit (the declared sizes may lie; only what inflates counts)."""
+    keep = info.filename in KEPT_MEMBERS
+    cap = _member_cap(info.filename, limits)
+    ratio_cap = _ratio_cap(info, limits)
     chunks = []
     total = 0
     hasher = hashlib.sha256()
     with archive.open(info) as handle:
         while chunk := handle.read(_CHUNK):
             total += len(chunk)
-            if total > MAX_MEMBER_BYTES:
-                raise _Oversize
+            budget[0] -= len(chunk)
+            if total > cap:
+                raise _Oversize(f"inflates past the {cap}-byte member limit")
+            if total > ratio_cap:
+                raise _Oversize(f"inflates past {limits.ratio}x its compressed size (zip bomb)")
+            if budget[0] < 0:
+                raise _Oversize(f"members inflate past the {limits.total_bytes}-byte archive limit")
             hasher.update(chunk)
-            chunks.append(chunk)
+            if keep:
+                chunks.append(chunk)
     return b"".join(chunks), hasher.hexdigest()

@@ -8,10 +8,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from gait.canon import loads_strict, sha256_hex
+from gait.canon import loads_strict
 from gait.errors import InvalidInput
 from gait.runpack import model
-from gait.runpack.archive import Members, read_members
+from gait.runpack.archive import Limits, Members, read_members
 from gait.runpack.build import manifest_digest, signed_manifest_digest
 from gait.runpack.lines import member_document, member_strict_records
 from gait.sign.keyring import Keyring
@@ -31,6 +31,7 @@ NOTES = {
 }
 # Failures that are integrity problems (exit 2); anything else failing is invalid input (exit 6).
 INTEGRITY_CODES = {
+    "E_VERIFY_ARCHIVE",
     "E_VERIFY_UNSAFE_MEMBER",
     "E_VERIFY_MISSING_MEMBER",
     "E_VERIFY_UNLISTED_MEMBER",
@@ -51,6 +52,7 @@ class VerifyOptions:
     production: bool = False
     keyring: Keyring | None = None
     check_schemas: bool = True
+    limits: Limits = field(default_factory=Limits)
 
 
 @dataclass
@@ -182,7 +184,7 @@ def _parse_manifest(members: Members) -> dict[str, Any]:
 
 def verify_runpack(path: str | Path, options: VerifyOptions | None = None) -> VerifyReport:
     """Verify one runpack; raises InvalidInput only when it cannot be read as a runpack at all."""
-    return verify_members(path, read_members(path), options)
+    return verify_members(path, read_members(path, (options or VerifyOptions()).limits), options)
 
 
 def verify_members(
@@ -193,6 +195,10 @@ def verify_members(
     opts = options or VerifyOptions()
     report = VerifyReport(path=str(path))
     _check_archive(report, members)
+    if model.MANIFEST not in members.data and any(
+        p.path == model.MANIFEST for p in members.problems
+    ):
+        return report  # the manifest itself was refused (bomb, lying header): nothing to check
     manifest = _parse_manifest(members)
     report.run_id = manifest["run_id"]
     report.manifest_digest = str(manifest.get("manifest_digest", ""))
@@ -206,12 +212,11 @@ def verify_members(
 
 def _check_archive(report: VerifyReport, members: Members) -> None:
     report.unsafe_members = [{"path": p.path, "reason": p.message} for p in members.problems]
-    if members.problems:
-        first = members.problems[0]
-        report.checks.append(
-            Check("archive", "fail", "E_VERIFY_UNSAFE_MEMBER", f"{first.path}: {first.message}")
-        )
-    else:
+    codes = sorted({p.code for p in members.problems})
+    for code in codes:
+        first = next(p for p in members.problems if p.code == code)
+        report.checks.append(Check("archive", "fail", code, f"{first.path}: {first.message}"))
+    if not codes:
         report.checks.append(Check("archive", "pass"))
 
 
@@ -223,13 +228,13 @@ def _check_files(report: VerifyReport, members: Members, manifest: dict[str, Any
         name = entry["path"]
         if name in members.unreadable:
             mismatches.append({"path": name, "expected": entry["sha256"], "actual": ""})
-        elif name not in members.data:
+        elif name not in members.sha256:
             if not any(p.path == name for p in members.problems):
                 missing.append(name)
             continue
         else:
             report.files_checked += 1
-            actual = members.sha256.get(name) or sha256_hex(members.data[name])
+            actual = members.sha256[name]
             if actual != entry["sha256"].lower():
                 mismatches.append({"path": name, "expected": entry["sha256"], "actual": actual})
     known = set(listed) | {model.MANIFEST}

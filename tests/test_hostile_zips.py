@@ -1,0 +1,211 @@
+"""Hostile zips (issue 11 items 11, 14, 15): members are streamed and bounded, and a zip that
+reads differently to different readers is refused with E_VERIFY_ARCHIVE (exit 2), even when
+every member's bytes are what the manifest lists. Zips are made by the test, byte by byte."""
+
+from __future__ import annotations
+
+import io
+import json
+import stat
+import struct
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from gait.runpack.writer import write_record_input
+
+EPOCH = (1980, 1, 1, 0, 0, 0)
+
+
+def _record_input() -> dict:
+    return {
+        "run": {
+            "run_id": "run_hostile",
+            "created_at": "2026-03-01T12:00:00Z",
+            "env": {"os": "linux", "arch": "x86_64", "runtime": "python"},
+            "timeline": [{"event": "start", "ts": "2026-03-01T12:00:00Z"}],
+        },
+        "intents": [{"intent_id": "intent_1", "tool_name": "tool.search", "args": {"query": "q"}}],
+        "results": [{"intent_id": "intent_1", "status": "ok", "result": {"hits": 1}}],
+        "refs": {"receipts": []},
+    }
+
+
+@pytest.fixture
+def good(tmp_path: Path) -> Path:
+    return write_record_input(_record_input(), tmp_path / "good.zip").path
+
+
+def _verify(run_gait, path: Path, *extra: str) -> tuple[int, dict]:  # noqa: ANN001
+    proc = run_gait("verify", str(path), "--json", *extra)
+    assert "Traceback" not in proc.stderr, proc.stderr
+    return proc.returncode, json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def _refused(run_gait, path: Path, needle: str) -> dict:  # noqa: ANN001
+    code, doc = _verify(run_gait, path)
+    assert code == 2, doc
+    assert "E_VERIFY_ARCHIVE" in doc["error_codes"], doc
+    reasons = " | ".join(m["reason"] for m in doc.get("unsafe_members", []))
+    assert needle in reasons, reasons
+    return doc
+
+
+def _patch(data: bytes, offset: int, fmt: str, value: int) -> bytes:
+    return data[:offset] + struct.pack(fmt, value) + data[offset + struct.calcsize(fmt) :]
+
+
+def _local_offset(data: bytes, name: str) -> int:
+    with zipfile.ZipFile(io.BytesIO(data)) as archive:
+        return archive.getinfo(name).header_offset
+
+
+def _central_offset(data: bytes, name: str) -> int:
+    encoded = name.encode()
+    at = data.find(b"PK\x01\x02")
+    while at >= 0:
+        name_len = struct.unpack_from("<H", data, at + 28)[0]
+        if data[at + 46 : at + 46 + name_len] == encoded:
+            return at
+        at = data.find(b"PK\x01\x02", at + 4)
+    raise AssertionError(name)
+
+
+def test_good_runpack_still_verifies(run_gait, good: Path) -> None:
+    code, doc = _verify(run_gait, good)
+    assert code == 0, doc
+
+
+def test_symlink_mode_on_a_member(run_gait, good: Path, tmp_path: Path) -> None:
+    data = good.read_bytes()
+    at = _central_offset(data, "run.json")
+    # external attributes (offset 38): a symlink's mode in the high 16 bits
+    path = tmp_path / "symlink.zip"
+    path.write_bytes(_patch(data, at + 38, "<L", (stat.S_IFLNK | 0o777) << 16))
+    _refused(run_gait, path, "symlink mode bits")
+
+
+def test_directory_attribute_on_a_member(run_gait, good: Path, tmp_path: Path) -> None:
+    data = good.read_bytes()
+    at = _central_offset(data, "refs.json")
+    path = tmp_path / "dir.zip"
+    path.write_bytes(_patch(data, at + 38, "<L", ((stat.S_IFDIR | 0o755) << 16) | 0x10))
+    _refused(run_gait, path, "directory mode bits")
+
+
+def test_local_header_says_stored_where_central_says_deflate(run_gait, good, tmp_path) -> None:  # noqa: ANN001
+    data = good.read_bytes()
+    at = _local_offset(data, "intents.jsonl")
+    path = tmp_path / "method.zip"
+    path.write_bytes(_patch(data, at + 8, "<H", 0))
+    _refused(run_gait, path, "local header says method 0")
+
+
+def test_local_size_that_lies(run_gait, good: Path, tmp_path: Path) -> None:
+    data = good.read_bytes()
+    at = _local_offset(data, "results.jsonl")
+    size = struct.unpack_from("<L", data, at + 22)[0]
+    path = tmp_path / "size.zip"
+    path.write_bytes(_patch(data, at + 22, "<L", size + 7))
+    _refused(run_gait, path, "local header sizes or CRC differ")
+
+
+def test_wrong_entry_count(run_gait, good: Path, tmp_path: Path) -> None:
+    data = good.read_bytes()
+    at = data.rfind(b"PK\x05\x06")
+    patched = _patch(data, at + 8, "<H", 4)  # entries on this disk
+    patched = _patch(patched, at + 10, "<H", 4)  # entries in total (there are 5)
+    path = tmp_path / "count.zip"
+    path.write_bytes(patched)
+    _refused(run_gait, path, "end record says 4 entries")
+
+
+def _with_extra(good: Path, path: Path, name: str, data: bytes, method: int) -> Path:
+    path.write_bytes(good.read_bytes())
+    with zipfile.ZipFile(path, "a") as archive:
+        info = zipfile.ZipInfo(name, EPOCH)
+        info.compress_type = method
+        archive.writestr(info, data)
+    return path
+
+
+def test_unlisted_bomb_is_streamed_not_kept(run_gait, good: Path, tmp_path: Path) -> None:
+    """A 200 MiB member of zeros (deflates ~1000x): refused at the ratio limit after at most
+    one chunk past it, and the process never holds it (peak RSS well under 200 MiB)."""
+    bomb = tmp_path / "bomb.zip"
+    bomb.write_bytes(good.read_bytes())
+    with zipfile.ZipFile(bomb, "a") as archive:
+        info = zipfile.ZipInfo("bomb.bin", EPOCH)
+        info.compress_type = zipfile.ZIP_DEFLATED
+        with archive.open(info, "w", force_zip64=True) as member:  # streamed: the test stays small
+            zeros = b"\0" * (1024 * 1024)
+            for _ in range(200):
+                member.write(zeros)
+    assert bomb.stat().st_size < 1024 * 1024
+    script = (
+        "import resource, sys\n"
+        "from gait.runpack.verify import verify_runpack\n"
+        "report = verify_runpack(sys.argv[1])\n"
+        "peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss\n"
+        "print(report.exit_code, ','.join(report.error_codes), peak)\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", script, str(bomb)], capture_output=True, text=True, check=True
+    ).stdout.split()
+    assert out[0] == "2" and "E_VERIFY_ARCHIVE" in out[1], out
+    assert int(out[2]) < 150 * 1024, f"peak RSS {int(out[2]) // 1024} MiB"  # KiB on Linux
+
+
+def test_limits_are_adjustable_by_flag(run_gait, good: Path, tmp_path: Path) -> None:
+    blob = bytes(range(256)) * 8 * 1024  # 2 MiB, incompressible enough
+    path = _with_extra(good, tmp_path / "big.zip", "blob.bin", blob, zipfile.ZIP_STORED)
+    code, doc = _verify(run_gait, path)
+    assert "E_VERIFY_ARCHIVE" not in doc.get("error_codes", [])
+    code, doc = _verify(run_gait, path, "--max-member-mib", "1")
+    assert code == 2 and "E_VERIFY_ARCHIVE" in doc["error_codes"]
+    code, doc = _verify(run_gait, path, "--max-total-mib", "1")
+    assert code == 2 and "E_VERIFY_ARCHIVE" in doc["error_codes"]
+    proc = run_gait("verify", str(path), "--max-ratio", "0")
+    assert proc.returncode == 6 and "E_USAGE" in proc.stderr
+
+
+@pytest.mark.parametrize("case", ["corrupt-deflate", "encrypted-flag", "unknown-method"])
+def test_registry_install_of_a_malformed_zip_is_an_error_code(run_gait, tmp_path, case) -> None:  # noqa: ANN001
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "graders.json").write_text('{"graders": ["schema_validation"]}\n' * 50)
+    proc = run_gait(
+        "registry",
+        "pack",
+        str(src),
+        "--name",
+        "p",
+        "--version",
+        "1.0.0",
+        "--publisher",
+        "acme",
+        "--out",
+        str(tmp_path / "p.zip"),
+    )
+    assert proc.returncode == 0, proc.stderr
+    data = (tmp_path / "p.zip").read_bytes()
+    local = _local_offset(data, "graders.json")
+    central = _central_offset(data, "graders.json")
+    if case == "corrupt-deflate":
+        name_len, extra_len = struct.unpack_from("<HH", data, local + 26)
+        body = local + 30 + name_len + extra_len
+        data = data[:body] + b"\xff\xff\xff\xff" + data[body + 4 :]
+    elif case == "encrypted-flag":
+        data = _patch(data, local + 6, "<H", 1)
+        data = _patch(data, central + 8, "<H", 1)
+    else:
+        data = _patch(data, local + 8, "<H", 99)
+        data = _patch(data, central + 10, "<H", 99)
+    (tmp_path / "p.zip").write_bytes(data)
+    proc = run_gait("registry", "install", str(tmp_path / "p.zip"), "--json")
+    assert "Traceback" not in proc.stderr, proc.stderr
+    assert proc.returncode in (2, 6), proc.stdout + proc.stderr
+    assert json.loads(proc.stdout)["error_code"].startswith("E_REGISTRY_"), proc.stdout
