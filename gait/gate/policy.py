@@ -629,10 +629,23 @@ def _rules_by_tool(rules: tuple[Rule, ...]) -> dict[str, tuple[Rule, ...]]:
     tool name no rule lists can match: ``Policy.rules_for_any_tool``). Dropping the rules that
     list other tools cannot change which rules match, nor their order.
     """
-    names = sorted({name for rule in rules for name in rule.tool_names or ()})
+    # One pass over the rules, then per name a merge of its own rules with the rules for any
+    # tool (both already in evaluation order): linear in the rules, not names x rules.
+    listed: dict[str, list[int]] = {}
+    anywhere: list[int] = []
+    for index, rule in enumerate(rules):
+        if rule.tool_names is None:
+            anywhere.append(index)
+            continue
+        for name in dict.fromkeys(rule.tool_names):
+            listed.setdefault(name, []).append(index)
+    if not anywhere:
+        return {name: tuple(rules[i] for i in listed[name]) for name in sorted(listed)}
+    import heapq
+
     return {
-        name: tuple(r for r in rules if r.tool_names is None or name in r.tool_names)
-        for name in names
+        name: tuple(rules[i] for i in heapq.merge(listed[name], anywhere))
+        for name in sorted(listed)
     }
 
 
