@@ -285,3 +285,23 @@ def test_every_single_byte_flip_is_handled(good_pack, tmp_path):
         seen.add(code)
     assert seen <= {0, 2, 6}
     assert 2 in seen
+
+
+def test_duplicate_intent_id_is_refused_even_when_resigned(run_gait, good_pack, tmp_path):
+    """Issue 11 item 17: a second record with the same intent_id would hide behind the first."""
+    key = SigningKey.generate()
+
+    def change(manifest, members):  # noqa: ANN001
+        members["intents.jsonl"] += members["intents.jsonl"]
+        members["results.jsonl"] += members["results.jsonl"]
+        for entry in manifest["files"]:
+            entry["sha256"] = sha256_hex(members[entry["path"]])
+        manifest["manifest_digest"] = manifest_digest(manifest)
+        manifest["signatures"] = [sign_digest(key, signed_manifest_digest(manifest))]
+
+    path = _edit_manifest(good_pack, tmp_path, change)
+    (tmp_path / "k.pub").write_text(key.public().to_text())
+    code, doc = _verify(run_gait, path, "--public-key", str(tmp_path / "k.pub"))
+    assert code == 2, doc
+    assert doc["signature_status"] == "verified"
+    assert "E_VERIFY_DUPLICATE_ID" in doc["error_codes"]

@@ -107,7 +107,9 @@ def normalize_run(raw: Any, *, producer_version: str = __version__) -> dict[str,
     run_id = _text(run.get("run_id"), "run.run_id")
     if not run_id:
         raise _fail("run.run_id is required")
-    if not run_id.startswith("run_") or not all(c.isalnum() or c in "_-" for c in run_id):
+    if not run_id.startswith("run_") or not all(
+        (c.isascii() and c.isalnum()) or c in "_-" for c in run_id
+    ):  # isalnum alone passes "run_é", which the schema (and verify) refuse
         raise _fail(f"run.run_id {run_id!r} must match ^run_[A-Za-z0-9_-]+$")
     base = {
         "run_id": run_id,

@@ -234,7 +234,9 @@ def _status(journal: Journal) -> dict[str, Any]:
 
 
 def _check_run_id(run_id: str) -> None:
-    if not run_id.startswith("run_") or not all(c.isalnum() or c in "_-" for c in run_id):
+    if not run_id.startswith("run_") or not all(
+        (c.isascii() and c.isalnum()) or c in "_-" for c in run_id
+    ):
         raise InvalidInput(
             f"run id {run_id!r} must match ^run_[A-Za-z0-9_-]+$ (checkpoints become runpacks)",
             code="E_SESSION_INPUT_INVALID",

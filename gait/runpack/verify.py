@@ -40,6 +40,7 @@ INTEGRITY_CODES = {
     "E_VERIFY_SIGNATURE_INVALID",
     "E_VERIFY_SIGNATURE_MISSING",
     "E_VERIFY_UNTRUSTED_SIGNER",
+    "E_VERIFY_DUPLICATE_ID",
 }
 
 
@@ -207,7 +208,36 @@ def verify_members(
     _check_signatures(report, manifest, opts)
     if opts.check_schemas:
         _check_schemas(report, members, manifest)
+    _check_unique_ids(report, members)
     return report
+
+
+def _check_unique_ids(report: VerifyReport, members: Members) -> None:
+    """Records are keyed by ``intent_id`` (replay, diff, regress): a second record with the same
+    id would be hidden behind the first, so a runpack holding one is refused."""
+    tampered = {m["path"] for m in report.hash_mismatches}
+    duplicates: list[str] = []
+    for name in (model.INTENTS, model.RESULTS):
+        raw = members.data.get(name)
+        if raw is None or name in tampered:
+            continue
+        try:
+            docs = _member_docs(name, raw, members)
+        except InvalidInput:
+            continue  # already reported by the schema check
+        seen: set[str] = set()
+        for index, doc in docs:
+            ident = doc.get("intent_id") if isinstance(doc, dict) else None
+            if not isinstance(ident, str):
+                continue
+            if ident in seen:
+                duplicates.append(f"{name}:{index}: intent_id {ident!r} appears twice")
+            seen.add(ident)
+    report.checks.append(
+        Check("unique_ids", "fail", "E_VERIFY_DUPLICATE_ID", "; ".join(duplicates[:3]))
+        if duplicates
+        else Check("unique_ids", "pass")
+    )
 
 
 def _check_archive(report: VerifyReport, members: Members) -> None:

@@ -74,11 +74,39 @@ def write_runpack(
     refs: dict[str, Any],
     signing_keys: list[SigningKey] | None = None,
 ) -> Written:
+    _validate_records(run, intents, results, refs)
     data = member_bytes(run, intents, results, refs)
     manifest = build_manifest(run, capture_mode, data, signing_keys)
     data[model.MANIFEST] = canonical_bytes(manifest)
     target = write_zip(path, [(name, data[name]) for name in model.MEMBER_ORDER])
     return Written(path=target, run_id=run["run_id"], manifest=manifest)
+
+
+def _validate_records(
+    run: dict[str, Any],
+    intents: list[dict[str, Any]],
+    results: list[dict[str, Any]],
+    refs: dict[str, Any],
+) -> None:
+    """The member schemas ``gait verify`` checks, checked before anything is signed or written:
+    a signed runpack that its own verify rejects is worse than no runpack (exit 6 instead)."""
+    from gait import schema
+    from gait.errors import InvalidInput
+
+    checks: list[tuple[str, str, Any]] = [
+        (model.RUN, model.RUN, run),
+        (model.REFS, model.REFS, refs),
+    ]
+    checks += [(model.INTENTS, f"{model.INTENTS}:{i}", doc) for i, doc in enumerate(intents, 1)]
+    checks += [(model.RESULTS, f"{model.RESULTS}:{i}", doc) for i, doc in enumerate(results, 1)]
+    for member, where, doc in checks:
+        problems = schema.errors(model.SCHEMA_IDS[member], doc)
+        if problems:
+            raise InvalidInput(
+                f"record input would make an invalid runpack: {where}: {problems[0]}",
+                code="E_RECORD_INPUT_INVALID",
+                hint="fix the input; gait verify would refuse this runpack",
+            )
 
 
 def write_record_input(
