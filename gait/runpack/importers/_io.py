@@ -38,7 +38,7 @@ def documents(path: Path) -> Iterator[tuple[str, Any]]:
         try:
             json.loads(first)
             jsonl = True
-        except ValueError:
+        except (ValueError, RecursionError):  # too deep is not JSONL either; reported below
             jsonl = False
         if not jsonl:
             size = path.stat().st_size
@@ -69,9 +69,9 @@ def as_time(value: Any, where: str) -> str | None:
             moment = datetime.fromtimestamp(nanos // 1_000_000_000, UTC)
             return timefmt.format_utc(moment, nanos % 1_000_000_000)
         if isinstance(value, (int, float)):
-            whole = int(value)
-            frac = round((value - whole) * 1_000_000) * 1000
-            return timefmt.format_utc(datetime.fromtimestamp(whole, UTC), frac)
+            # round to the microsecond first, then split: 1.9999999 is 2 s, not "1 s + 1e9 ns"
+            whole, micros = divmod(round(value * 1_000_000), 1_000_000)
+            return timefmt.format_utc(datetime.fromtimestamp(whole, UTC), micros * 1000)
         if isinstance(value, str):
             return timefmt.canonical(value)
     except (ValueError, OverflowError, OSError, InvalidInput):
@@ -96,8 +96,10 @@ def parse_json_text(text: Any, where: str) -> Any:
 def maybe_json(text: Any) -> Any:
     """Tool outputs are often JSON text; keep plain text as it is."""
     if isinstance(text, str) and text[:1] in ("{", "["):
+        # strict: text with NaN or a duplicate key stays the text it is, rather than becoming
+        # a value that cannot be canonical (NaN) or that silently lost a key
         try:
-            return json.loads(text)
-        except ValueError:
+            return loads_strict(text, what="tool output", code=CODE)
+        except InvalidInput:
             return text
     return text
