@@ -372,3 +372,48 @@ def test_prod_errors_on_high_risk_intents_are_signed_blocks(site: Path, run_gait
     proc = run_gait("gate", "eval", "--policy", "policy.yaml", "--intent", "intent.json", cwd=site)
     assert proc.returncode == 6 and "Traceback" not in proc.stderr, proc.stderr
     assert "gait: E_" in proc.stderr
+
+
+def test_a_token_with_a_lone_surrogate_is_one_invalid_token(site: Path, run_gait) -> None:
+    """Item 15: it counts as one invalid token; the good token next to it still approves."""
+    _approve(
+        run_gait, site, "good.json", "--key-mode", "prod", "--private-key", "k/gait_private.key"
+    )
+    bad = json.loads((site / "good.json").read_text())
+    text = json.dumps(bad).replace('"alice"', '"al\\ud800ice"')
+    (site / "bad.json").write_text(text)
+    code, doc = _eval(
+        run_gait, site, "--approval-token", "bad.json", "--approval-token", "good.json"
+    )
+    assert code == 0 and "approval_granted" in doc["reason_codes"], doc
+    assert "approval_token_invalid" in doc["reason_codes"], doc
+
+
+@pytest.mark.parametrize(
+    "extra",
+    [("--ttl", "1" + "0" * 400 + "h"), ("--ttl", "1e400h"), ("--now", "9999-12-31T23:59:59Z")],
+    ids=["ttl-400-zeros", "ttl-float-overflow", "now-year-9999"],
+)
+def test_approve_with_absurd_times_is_a_usage_error(site: Path, run_gait, extra) -> None:  # noqa: ANN001
+    argv = [
+        "approve",
+        "--intent",
+        "intent.json",
+        "--policy",
+        "policy.yaml",
+        "--approver",
+        "alice",
+        "--reason-code",
+        "CHG-1",
+        "--scope",
+        "tool:payments.charge",
+        "--out",
+        "t.json",
+    ]
+    if extra[0] != "--ttl":
+        argv += ["--ttl", "1h"]
+    proc = run_gait(*argv, *extra, "--json", cwd=site)
+    assert proc.returncode == 6, proc.stdout + proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert json.loads(proc.stdout)["error_code"] == "E_USAGE"
+    assert not (site / "t.json").exists()

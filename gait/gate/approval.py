@@ -21,6 +21,7 @@ from gait.sign.signature import check_signature, sign_digest
 TOKEN_SCHEMA_ID = "gait.gate.approval_token"
 SCHEMA_VERSION = "1.0.0"
 FUTURE_SKEW_SECONDS = 60
+MAX_TTL_NS = 100 * 366 * 86_400 * 1_000_000_000
 
 CODE_INVALID = "approval_token_invalid"
 CODE_SIGNATURE_MISSING = "approval_token_signature_missing"
@@ -83,8 +84,13 @@ def parse_ttl(text: str) -> int:
         match = _DURATION.match(value, pos)
         if not match:
             raise InvalidInput(f"--ttl {text!r} is not a duration like 15m or 1h", code="E_USAGE")
-        total += int(float(match.group(1)) * _UNIT_NS[match.group(2)])
+        try:
+            total += int(float(match.group(1)) * _UNIT_NS[match.group(2)])
+        except (OverflowError, ValueError):
+            total = MAX_TTL_NS + 1
         pos = match.end()
+        if total > MAX_TTL_NS:
+            raise InvalidInput(f"--ttl {text[:40]!r} is longer than 100 years", code="E_USAGE")
     if not value or total <= 0:
         raise InvalidInput("--ttl must be greater than 0", code="E_USAGE")
     return total
@@ -161,7 +167,12 @@ def mint_token(
     if ttl_ns <= 0:
         raise InvalidInput("--ttl must be greater than 0", code="E_USAGE")
     created_at = timefmt.canonical(now)
-    expires_at = _time_of_ns(_ns_of(created_at) + ttl_ns)
+    try:
+        expires_at = _time_of_ns(_ns_of(created_at) + ttl_ns)
+    except (OverflowError, ValueError, OSError):
+        raise InvalidInput(
+            f"expiry {created_at} + ttl is past the year 9999", code="E_USAGE"
+        ) from None
     token: dict[str, Any] = {
         "schema_id": TOKEN_SCHEMA_ID,
         "schema_version": SCHEMA_VERSION,
@@ -248,6 +259,11 @@ def read_token(raw: Any) -> Token:
     ):
         raise TokenError(CODE_INVALID, "token scope must be a list of strings")
     scope = list(scope or [])
+    for text in [*(v for v in values.values() if isinstance(v, str)), *scope]:
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError:  # a lone surrogate: no canonical JSON, so no signature
+            raise TokenError(CODE_INVALID, "token holds text that is not valid Unicode") from None
     times = {}
     for name in ("created_at", "expires_at"):
         value = raw.get(name)
