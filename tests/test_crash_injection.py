@@ -122,7 +122,7 @@ def test_run_record_killed_at_every_step(
     monkeypatch.chdir(tmp_path)
     src = conformance_dir / "reference/inputs/run_ref.json"
     argv = ("run", "record", "--input", str(src))
-    assert _cli(capsys, "keys", "init")[0] == 0
+    assert _cli(capsys, "keys", "init", "--key-mode", "dev")[0] == 0
     runpack = tmp_path / "gait-out" / "runpack_run_ref.zip"
 
     def check(step: int) -> None:
