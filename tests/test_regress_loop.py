@@ -177,11 +177,30 @@ def test_drift_fails_naming_tool_and_arg_path(sync_agent, run_gait):
             assert "accept: pytest --gait --gait-update -k run_triage" in pytest_proc.stdout
 
 
-def _pytest_gait(root: Path, variant: str, *args: str):  # noqa: ANN201
+def test_payload_differences_import_deepdiff_only_when_a_failure_is_shown(sync_agent):
+    passing = _pytest_gait(sync_agent, "", "-q", "-s", importtime=True)
+    assert passing.returncode == 0, passing.stdout
+    assert "deepdiff" not in passing.stderr
+    failing = _pytest_gait(sync_agent, "changed", "-q", "-s", "-k", "trajectory", importtime=True)
+    assert failing.returncode == 1, failing.stdout
+    assert "deepdiff" in failing.stderr
+    assert '$.subject: "Summary" -> "Weekly summary"' in failing.stdout
+
+
+def _pytest_gait(root: Path, variant: str, *args: str, importtime: bool = False):  # noqa: ANN201
     import subprocess
 
     return subprocess.run(
-        [sys.executable, "-m", "pytest", "-p", "gait", "--gait", *args],
+        [
+            sys.executable,
+            *(["-X", "importtime"] if importtime else []),
+            "-m",
+            "pytest",
+            "-p",
+            "gait",
+            "--gait",
+            *args,
+        ],
         cwd=root,
         capture_output=True,
         text=True,

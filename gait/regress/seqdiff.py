@@ -161,14 +161,50 @@ def _compare(
     la, ra = left.get("args"), right.get("args")
     if la is None or ra is None:
         return CallOp("~", tool, li, ri, paths=["(args digests differ; reference capture)"])
-    from gait.runpack.replay import _paths, differing_paths
+    changes = payload_changes(la, ra)
+    if not changes:  # equal once parsed (e.g. 1 vs 1.0): the digests still differ
+        from gait.runpack.replay import differing_paths
 
-    paths = differing_paths(la, ra)
-    values: list[str] = []
-    if show_values:
-        lv, rv = _paths(la), _paths(ra)
-        for path in paths[:3]:
-            before = _short(lv[path]) if path in lv else "(absent)"
-            after = _short(rv[path]) if path in rv else "(absent)"
-            values.append(f"{path}: {before} -> {after}")
-    return CallOp("~", tool, li, ri, paths=paths, values=values)
+        return CallOp("~", tool, li, ri, paths=differing_paths(la, ra) or ["$"])
+    values = [f"{path}: {before} -> {after}" for path, before, after in changes[:3]]
+    return CallOp(
+        "~", tool, li, ri, paths=[c[0] for c in changes], values=values if show_values else []
+    )
+
+
+_ABSENT = "(absent)"
+
+
+def payload_changes(left: Any, right: Any) -> list[tuple[str, str, str]]:
+    """(JSON path, before, after) of each structural difference, sorted by path.
+
+    deepdiff (the design card's choice for structural diffs) is imported here, only when a
+    failure is being shown, so a passing run never pays its import. It names the highest node
+    that changed (an added key with its whole value) rather than every leaf under it.
+    """
+    from deepdiff import DeepDiff
+    from deepdiff.helper import NotPresent
+
+    found: dict[str, tuple[str, str]] = {}
+    tree = DeepDiff(left, right, view="tree", verbose_level=2)
+    for levels in tree.values():
+        for level in levels:
+            path = _json_path(level.path(output_format="list"))
+            before = _ABSENT if isinstance(level.t1, NotPresent) else _short(level.t1)
+            after = _ABSENT if isinstance(level.t2, NotPresent) else _short(level.t2)
+            found[path] = (before, after)
+    return [(path, *found[path]) for path in sorted(found)]
+
+
+def _json_path(parts: Sequence[Any]) -> str:
+    out = "$"
+    for part in parts:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        elif isinstance(part, str) and part.isidentifier():
+            out += f".{part}"
+        else:
+            from gait.canon import dumps_compact
+
+            out += f"[{dumps_compact(str(part))}]"
+    return out
