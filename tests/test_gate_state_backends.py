@@ -74,7 +74,8 @@ def state_spec(request: pytest.FixtureRequest, tmp_path: Path) -> str:
 def _race(spec: str, kind: str, tmp_path: Path) -> list[int]:
     script = tmp_path / "worker.py"
     script.write_text(WORKER)
-    env = {**os.environ, "PYTHONPATH": str(Path(__file__).parent)}
+    path = [str(Path(__file__).parent), os.environ.get("PYTHONPATH", "")]
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in path if p)}
     procs = [
         subprocess.Popen(
             [sys.executable, str(script), spec, kind, str(n), str(CALLS)],
