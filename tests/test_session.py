@@ -293,3 +293,21 @@ def test_nothing_to_checkpoint_and_bad_run_id(tmp_path: Path, run_gait) -> None:
         cwd=tmp_path,
     )
     assert proc.returncode == 6 and _json(proc)["error_code"] == "E_SESSION_INPUT_INVALID"
+
+
+def test_regress_init_and_add_take_a_checkpoint_of_a_chain(chain_dir: Path, run_gait) -> None:  # noqa: ANN001
+    latest = run_gait("regress", "init", "--from", "j_chain.json", "--json", cwd=chain_dir)
+    assert latest.returncode == 0, latest.stdout + latest.stderr
+    assert _json(latest)["run_id"] == "run_long_cp_0002"
+    first = run_gait(
+        "regress", "add", "--from", "j_chain.json", "--checkpoint", "1", "--json", cwd=chain_dir
+    )
+    assert first.returncode == 0, first.stdout + first.stderr
+    assert _json(first)["run_id"] == "run_long_cp_0001"
+    graded = run_gait("regress", "run", "--json", cwd=chain_dir)
+    assert graded.returncode == 0, graded.stdout + graded.stderr
+    missing = run_gait(
+        "regress", "init", "--from", "j_chain.json", "--checkpoint", "9", "--json", cwd=chain_dir
+    )
+    assert missing.returncode == 6
+    assert _json(missing)["error_code"] == "E_SESSION_CHECKPOINT_MISSING"

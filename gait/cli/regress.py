@@ -55,6 +55,12 @@ def register(parser: argparse.ArgumentParser) -> None:
         help="run id (./gait-out, then GAIT_HOME) or runpack path",
     )
     init.add_argument("--name", default=None, help="fixture name (default: from the run id)")
+    init.add_argument(
+        "--checkpoint",
+        default="latest",
+        metavar="latest|INDEX",
+        help="which checkpoint when --from is a session chain (<journal>_chain.json)",
+    )
     init.add_argument("--dir", default=".", help="fixture set directory (holds gait.yaml)")
     init.add_argument("--force", action="store_true", help="replace an existing fixture")
     init.add_argument(
@@ -119,6 +125,12 @@ def register(parser: argparse.ArgumentParser) -> None:
         help="capture receipt (gait capture --out), run id or runpack path",
     )
     add.add_argument("--name", default=None, help="fixture name (default: from the run id)")
+    add.add_argument(
+        "--checkpoint",
+        default="latest",
+        metavar="latest|INDEX",
+        help="which checkpoint when --from is a session chain (<journal>_chain.json)",
+    )
     add.add_argument("--dir", default=".", help="fixture set directory (holds gait.yaml)")
     add.add_argument("--force", action="store_true", help="replace an existing fixture")
     add.add_argument("--command", default=None, metavar="CMD", help="as for init")
@@ -128,6 +140,12 @@ def register(parser: argparse.ArgumentParser) -> None:
     boot = sub.add_parser("bootstrap", help="init a fixture from a run, then run the set")
     boot.add_argument("--from", dest="source", required=True, metavar="RUN_ID|PATH")
     boot.add_argument("--name", default=None, help="fixture name (default: from the run id)")
+    boot.add_argument(
+        "--checkpoint",
+        default="latest",
+        metavar="latest|INDEX",
+        help="which checkpoint when --from is a session chain (<journal>_chain.json)",
+    )
     boot.add_argument("--config", default="gait.yaml", help="gait.yaml path (default: ./gait.yaml)")
     boot.add_argument("--output", default="regress_result.json", help="result file")
     boot.add_argument("--junit", default=None, metavar="FILE", help="also write JUnit XML")
@@ -151,11 +169,25 @@ def register(parser: argparse.ArgumentParser) -> None:
     graders.set_defaults(handler=run_graders)
 
 
+def _fixture_source(source: str, checkpoint: str) -> str:
+    """A session chain (``<journal>_chain.json``) stands for one of its checkpoint runpacks, as
+    in the reference: ``latest`` or a checkpoint index; anything else is passed on as it is."""
+    from gait.runpack.session import is_chain_ref, resolve_checkpoint
+
+    if is_chain_ref(source) and Path(source).is_file():
+        return str(resolve_checkpoint(source, checkpoint))
+    return source
+
+
 def run_init(args: argparse.Namespace) -> Outcome:
     from gait.regress.init import init_fixture
 
     result = init_fixture(
-        args.source, name=args.name, directory=args.dir, force=args.force, command=args.command
+        _fixture_source(args.source, args.checkpoint),
+        name=args.name,
+        directory=args.dir,
+        force=args.force,
+        command=args.command,
     )
     payload = result.to_json()
     expected = result.expected
@@ -485,6 +517,7 @@ def run_add(args: argparse.Namespace) -> Outcome:
                     hint="gait capture --from <run_id> --out gait-out/capture.json",
                 )
             target = receipt.artifact_path
+    target = _fixture_source(target, args.checkpoint)
     result = init_fixture(
         target, name=args.name, directory=args.dir, force=args.force, command=args.command
     )
@@ -503,7 +536,11 @@ def run_bootstrap(args: argparse.Namespace) -> Outcome:
     config_path = Path(args.config)
     directory = config_path if config_path.is_dir() else config_path.parent
     result = init_fixture(
-        args.source, name=args.name, directory=directory, force=args.force, command=args.command
+        _fixture_source(args.source, args.checkpoint),
+        name=args.name,
+        directory=directory,
+        force=args.force,
+        command=args.command,
     )
     run_args = argparse.Namespace(
         config=str(config_path),
