@@ -31,6 +31,7 @@ CREATE TABLE IF NOT EXISTS gait_used_tokens (
     decision_ref TEXT NOT NULL
 );
 """
+_SCHEMA_LOCK = "SELECT pg_advisory_xact_lock(hashtext('gait_gate_state_schema'))"
 _CONSUME = """
 INSERT INTO gait_rate_counters AS c (key, bucket, count) VALUES (%s, %s, 1)
 ON CONFLICT (key) DO UPDATE SET
@@ -134,7 +135,11 @@ class PostgresGateState:
             try:
                 with self._pool().connection() as conn:
                     if not self._ready:
-                        conn.execute(_SCHEMA)
+                        # Concurrent CREATE TABLE IF NOT EXISTS can still collide in the
+                        # catalogue (a unique violation): one creator at a time, fleet-wide.
+                        with conn.transaction():
+                            conn.execute(_SCHEMA_LOCK)
+                            conn.execute(_SCHEMA)
                         self._ready = True
                     return work(conn)
             except (psycopg.OperationalError, psycopg.InterfaceError) as exc:
