@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from gait.canon import canonical_bytes, digest, dumps_pretty, loads_strict
-from gait.errors import InvalidInput
+from gait.errors import GaitError, InvalidInput
 
 CURRENT_VERSION = "1.0.0"
 Upgrade = Callable[[dict[str, Any]], dict[str, Any]]
@@ -152,7 +152,7 @@ def migrate_doc(doc: Any, *, to: str | None = None, where: str = "artifact") -> 
     seen = set()
     while reader.version != target and not reader.is_current:
         if reader.version in seen:
-            raise InvalidInput(f"reader loop at {reader.version}", code="E_INTERNAL")
+            raise GaitError(f"reader loop at {reader.version}", code="E_INTERNAL")
         seen.add(reader.version)
         current = dict(reader.upgrade(dict(current)))
         current["schema_version"] = reader.to_version

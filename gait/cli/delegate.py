@@ -118,7 +118,7 @@ def run_verify(args: argparse.Namespace) -> Outcome:
         raise VerificationFailed(
             f"delegation token not verified ({exc.code}): {exc.message}; "
             "next: mint a fresh token with gait delegate mint",
-            code="E_DELEGATION_" + exc.code.removeprefix("delegation_token_").upper(),
+            code=dt.E_CODES.get(exc.code, "E_DELEGATION_INVALID"),
         ) from exc
     payload = _describe(raw, args.token, (raw.get("signature") or {}).get("key_id", ""))
     payload["description"] = "delegation token verified"

@@ -33,6 +33,15 @@ CRYPT_EXPLAIN = (
     "A wrong key or an edited file fails with E_GUARD_DECRYPT_FAILED and writes nothing."
 )
 
+# guard verify reports pack verification failures under its own names (gait/error_codes.py).
+_GUARD_CODES = {
+    "E_PACK_MEMBER_MISSING": "E_GUARD_MEMBER_MISSING",
+    "E_PACK_HASH_MISMATCH": "E_GUARD_HASH_MISMATCH",
+    "E_PACK_UNDECLARED_MEMBER": "E_GUARD_UNDECLARED_MEMBER",
+    "E_PACK_SIGNATURE_INVALID": "E_GUARD_SIGNATURE_INVALID",
+    "E_PACK_SIGNATURE_REQUIRED": "E_GUARD_SIGNATURE_REQUIRED",
+}
+
 
 def _csv(values: list[str], pattern: str = "*.json") -> list[Path]:
     """Comma-separated paths; a directory stands for its files matching ``pattern``."""
@@ -172,7 +181,7 @@ def verify(args: argparse.Namespace) -> Outcome:
     payload.update(result.to_json())
     payload.pop("source_ref", None)
     if not ok:
-        payload["error_code"] = result.error_code().replace("E_PACK_", "E_GUARD_")
+        payload["error_code"] = _GUARD_CODES[result.error_code()]
         payload["failing_link"] = result.failing_link()
     lines = [
         f"guard verify {'ok' if ok else 'failed'}: {target}",

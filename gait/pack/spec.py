@@ -20,7 +20,7 @@ from typing import Any
 
 from gait import __version__, timefmt
 from gait.canon import canonical_bytes, digest, loads_strict, sha256_hex
-from gait.errors import GaitError, InvalidInput, VerificationFailed
+from gait.errors import DependencyMissing, GaitError, InvalidInput, VerificationFailed
 from gait.fsutil import atomic_write
 from gait.pack.zipread import read_zip, read_zip_bytes
 from gait.runpack.archive import Members, zip_bytes
@@ -92,7 +92,7 @@ def _guard_hook(name: str) -> Any:
     try:
         from gait.guard import pack as guard_pack
     except ImportError as exc:
-        raise InvalidInput(
+        raise DependencyMissing(
             "guard evidence packs need gait.guard", code="E_DEPENDENCY_MISSING"
         ) from exc
     return getattr(guard_pack, f"{name}_guard_pack")
