@@ -38,13 +38,34 @@ class Decision:
     rate_limits: tuple[tuple[str, RateLimit], ...] = ()
     destructive_budgets: tuple[tuple[str, RateLimit], ...] = ()
     step_verdicts: list[dict[str, Any]] = field(default_factory=list)
-    # Gate-time requirements of the winning rules (delegation tokens, a brokered credential).
-    require_delegation: bool = False
-    delegation_scopes: tuple[str, ...] = ()
-    require_broker_credential: bool = False
-    broker_reference: str = ""
-    broker_scopes: tuple[str, ...] = ()
-    composite_risk_class: str = ""
+    # Gate-time requirements of the winning rules (delegation tokens, a brokered credential)
+    # and a script's composite risk class; one field, None for the common decision, so
+    # decisions that use none of it cost nothing more to build (read through the properties).
+    more: dict[str, Any] | None = None
+
+    @property
+    def require_delegation(self) -> bool:
+        return bool(self.more and self.more.get("require_delegation"))
+
+    @property
+    def delegation_scopes(self) -> tuple[str, ...]:
+        return self.more.get("delegation_scopes", ()) if self.more else ()
+
+    @property
+    def require_broker_credential(self) -> bool:
+        return bool(self.more and self.more.get("require_broker_credential"))
+
+    @property
+    def broker_reference(self) -> str:
+        return self.more.get("broker_reference", "") if self.more else ""
+
+    @property
+    def broker_scopes(self) -> tuple[str, ...]:
+        return self.more.get("broker_scopes", ()) if self.more else ()
+
+    @property
+    def composite_risk_class(self) -> str:
+        return self.more.get("composite_risk_class", "") if self.more else ""
 
     def gate_result(self, producer_version: str) -> dict[str, Any]:
         """The GateResult artifact (``gait.gate.result``)."""
@@ -383,7 +404,7 @@ def _fixed_rule_decision(rule: Rule, intent: NormalizedIntent) -> Decision:
     min_approvals = rule.min_approvals
     if verdict == "require_approval" and min_approvals == 0:
         min_approvals = 1
-    return Decision(
+    decision = Decision(
         verdict,
         list(rule.sorted_reasons),
         list(rule.sorted_violations),
@@ -397,8 +418,10 @@ def _fixed_rule_decision(rule: Rule, intent: NormalizedIntent) -> Decision:
         destructive_budgets=(
             ((rule.name, rule.destructive_budget),) if rule.destructive_budget else ()
         ),
-        **(_gate_requirements((rule,)) if rule.extras is not None else {}),
     )
+    if rule.extras is not None:
+        decision.more = _gate_requirements((rule,))
+    return decision
 
 
 def _combined_decision(matched: list[Rule], intent: NormalizedIntent) -> Decision:
@@ -438,7 +461,7 @@ def _combined_decision(matched: list[Rule], intent: NormalizedIntent) -> Decisio
         destructive_budgets=tuple(
             (r.name, r.destructive_budget) for r in winners if r.destructive_budget
         ),
-        **_gate_requirements(winners),
+        more=_gate_requirements(winners) or None,
     )
 
 
@@ -519,8 +542,7 @@ def _evaluate_script(policy: Policy, intent: NormalizedIntent) -> Decision:
         rate_limits=tuple(dict.fromkeys(rate_limits)),
         destructive_budgets=tuple(dict.fromkeys(budgets)),
         step_verdicts=steps,
-        composite_risk_class=script_policy.composite_risk(risk_classes),
-        **requirements,
+        more={**requirements, "composite_risk_class": script_policy.composite_risk(risk_classes)},
     )
 
 

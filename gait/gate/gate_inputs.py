@@ -60,6 +60,6 @@ def pre_approved_decision(intent: Any, policy: Any, entries: list[Any], now: str
         intent.created_at,
         intent,
         step_verdicts=steps,
-        composite_risk_class=composite_risk(set(step_risk_classes(intent))),
+        more={"composite_risk_class": composite_risk(set(step_risk_classes(intent)))},
     )
     return decision, match.pattern_id
