@@ -253,7 +253,7 @@ def _load_docs(path: Path) -> tuple[str, list[tuple[str, Any]], bytes]:
 def _zip_docs(path: Path) -> list[tuple[str, Any]]:
     from gait.runpack.archive import read_members
 
-    members = read_members(path)
+    members = read_members(path, keep=None)  # every JSON artifact in the zip is migrated
     if members.problems or members.unreadable:
         first = members.problems[0].message if members.problems else "unreadable member"
         raise InvalidInput(f"{path}: {first}", code="E_MIGRATE_INPUT_INVALID")

@@ -20,7 +20,7 @@ def read_zip(path: str | Path, *, what: str = "pack") -> Members:
             hint="gait pack build --type run --from <run_id>  (or give the zip's path)",
         )
     try:
-        members = read_members(target)
+        members = read_members(target, keep=None)  # a pack's members are all parsed
     except InvalidInput as exc:
         exc.hint = exc.hint or f"pass a zip gait wrote (pack, evidence pack or runpack), not {path}"
         raise

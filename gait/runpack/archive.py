@@ -96,8 +96,14 @@ def _unsafe_name(name: str) -> str:
     return ""
 
 
-def read_members(path: str | Path, limits: Limits | None = None) -> Members:
-    """The runpack members' bytes and every member's SHA-256, streamed and bounded; raises
+def read_members(
+    path: str | Path,
+    limits: Limits | None = None,
+    *,
+    keep: frozenset[str] | None = KEPT_MEMBERS,
+) -> Members:
+    """Every member's SHA-256, streamed and bounded, and the bytes of the members in ``keep``
+    (the runpack members by default; None keeps all: packs parse every member); raises
     InvalidInput when ``path`` is not a zip at all."""
     target = Path(path)
     if target.is_dir():
@@ -119,7 +125,7 @@ def read_members(path: str | Path, limits: Limits | None = None) -> Members:
             structure = [
                 Problem(ARCHIVE_CODE, n, why) for n, why in structure_problems(raw, archive)
             ]
-            result = _read_all(archive, limits or Limits())
+            result = _read_all(archive, limits or Limits(), keep)
             result.problems[:0] = structure
             return result
     except (
@@ -233,7 +239,7 @@ def _local_header_problem(raw: Any, info: zipfile.ZipInfo) -> str:
     return ""
 
 
-def _read_all(archive: zipfile.ZipFile, limits: Limits) -> Members:
+def _read_all(archive: zipfile.ZipFile, limits: Limits, keep: frozenset[str] | None) -> Members:
     infos = archive.infolist()
     result = Members()
     if len(infos) > MAX_MEMBERS:
@@ -255,7 +261,7 @@ def _read_all(archive: zipfile.ZipFile, limits: Limits) -> Members:
         if reason:
             result.problems.append(Problem("E_VERIFY_UNSAFE_MEMBER", name, reason))
             continue
-        cap = _member_cap(name, limits)
+        cap = _member_cap(name, limits, keep)
         if info.file_size > cap:
             reason = f"declared size {info.file_size} bytes over the {cap}-byte member limit"
         elif info.file_size > _ratio_cap(info, limits):
@@ -266,7 +272,7 @@ def _read_all(archive: zipfile.ZipFile, limits: Limits) -> Members:
             readable.append(info)
     budget = [limits.total_bytes]
     for info in readable:
-        data, digest, error = _read_one(archive, info, limits, budget)
+        data, digest, error = _read_one(archive, info, limits, budget, keep)
         if error.startswith("limit:"):
             result.problems.append(Problem(ARCHIVE_CODE, info.filename, error[6:]))
             if budget[0] < 0:
@@ -274,17 +280,16 @@ def _read_all(archive: zipfile.ZipFile, limits: Limits) -> Members:
         elif error:
             result.unreadable[info.filename] = error
         else:
-            if info.filename in KEPT_MEMBERS:
+            if keep is None or info.filename in keep:
                 result.data[info.filename] = data
             result.sha256[info.filename] = digest
     return result
 
 
-def _member_cap(name: str, limits: Limits) -> int:
-    """A parsed member is kept in memory, so it is also held to MAX_MEMBER_BYTES."""
-    return (
-        min(limits.member_bytes, MAX_MEMBER_BYTES) if name in KEPT_MEMBERS else limits.member_bytes
-    )
+def _member_cap(name: str, limits: Limits, keep: frozenset[str] | None) -> int:
+    """A kept member is held in memory, so it is also held to MAX_MEMBER_BYTES."""
+    kept = keep is None or name in keep
+    return min(limits.member_bytes, MAX_MEMBER_BYTES) if kept else limits.member_bytes
 
 
 def _ratio_cap(info: zipfile.ZipInfo, limits: Limits) -> int:
@@ -293,10 +298,14 @@ def _ratio_cap(info: zipfile.ZipInfo, limits: Limits) -> int:
 
 
 def _read_one(
-    archive: zipfile.ZipFile, info: zipfile.ZipInfo, limits: Limits, budget: list[int]
+    archive: zipfile.ZipFile,
+    info: zipfile.ZipInfo,
+    limits: Limits,
+    budget: list[int],
+    keep: frozenset[str] | None,
 ) -> tuple[bytes, str, str]:
     try:
-        data, digest = _read_bounded(archive, info, limits, budget)
+        data, digest = _read_bounded(archive, info, limits, budget, keep)
     except _Oversize as exc:
         return b"", "", f"limit:{exc}"
     except (
@@ -316,12 +325,16 @@ class _Oversize(Exception):
 
 
 def _read_bounded(
-    archive: zipfile.ZipFile, info: zipfile.ZipInfo, limits: Limits, budget: list[int]
+    archive: zipfile.ZipFile,
+    info: zipfile.ZipInfo,
+    limits: Limits,
+    budget: list[int],
+    keep: frozenset[str] | None,
 ) -> tuple[bytes, str]:
     """Stream one member: hash every chunk, keep it only for a parsed member, and stop at the
     first chunk past a limit (the declared sizes may lie; only what inflates counts)."""
-    keep = info.filename in KEPT_MEMBERS
-    cap = _member_cap(info.filename, limits)
+    kept = keep is None or info.filename in keep
+    cap = _member_cap(info.filename, limits, keep)
     ratio_cap = _ratio_cap(info, limits)
     chunks = []
     total = 0
@@ -337,6 +350,6 @@ def _read_bounded(
             if budget[0] < 0:
                 raise _Oversize(f"members inflate past the {limits.total_bytes}-byte archive limit")
             hasher.update(chunk)
-            if keep:
+            if kept:
                 chunks.append(chunk)
     return b"".join(chunks), hasher.hexdigest()
