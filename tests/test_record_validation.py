@@ -117,3 +117,13 @@ def test_hostile_import_is_an_error_code_or_recorded(
     else:  # recorded: then it verifies
         runpack = next((tmp_path / "gait-out").glob("*.zip"))
         assert run_gait("verify", str(runpack), cwd=tmp_path).returncode == 0
+
+
+def test_otel_attribute_with_a_list_key_is_an_error_code(run_gait, tmp_path: Path) -> None:
+    """Item 15: a list as an attribute key was a TypeError (exit 1)."""
+    span = {"name": "execute_tool x", "attributes": [{"key": ["a"], "value": {"stringValue": "x"}}]}
+    log = tmp_path / "otel.jsonl"
+    log.write_text(json.dumps({"resourceSpans": [{"scopeSpans": [{"spans": [span]}]}]}) + "\n")
+    proc = run_gait("run", "record", "--from", "otel", "--input", str(log), "--json", cwd=tmp_path)
+    assert proc.returncode == 6, proc.stdout + proc.stderr
+    assert json.loads(proc.stdout)["error_code"] == "E_RECORD_INPUT_INVALID"

@@ -98,6 +98,7 @@ def _value(value: Any) -> Any:
         return {
             kv.get("key"): _value(kv.get("value"))
             for kv in (value["kvlistValue"] or {}).get("values", [])
+            if isinstance(kv, dict) and isinstance(kv.get("key"), str)  # keys are strings
         }
     return None
 
@@ -106,6 +107,9 @@ def _attributes(span: dict[str, Any], where: str) -> dict[str, Any]:
     raw = span.get("attributes") or []
     if not isinstance(raw, list):
         raise fail(where, "field attributes must be a list")
+    bad = [a.get("key") for a in raw if isinstance(a, dict) and not isinstance(a.get("key"), str)]
+    if bad:
+        raise fail(where, f"attribute key {str(bad[0])[:40]} is not a string")
     return {a.get("key"): _value(a.get("value")) for a in raw if isinstance(a, dict)}
 
 
