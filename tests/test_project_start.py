@@ -255,3 +255,25 @@ def test_check_finds_a_committed_private_key(run_gait, tmp_path: Path) -> None:
     subprocess.run(["bash", "-c", finding["fix"]], cwd=tmp_path, check=True, capture_output=True)
     report = json.loads(run_gait("check", "--json", cwd=tmp_path).stdout)
     assert "committed_outputs" not in {f["id"] for f in report["findings"]}
+
+
+def test_a_uuid_run_id_is_refused_with_the_id_to_use(run_gait, tmp_path: Path) -> None:
+    uuid = "3f2b1c9e-8d7a-4e5f-9a1b-2c3d4e5f6a7b"
+    log = Path(__file__).resolve().parents[1] / "examples" / "chat_log.json"
+    proc = run_gait(
+        "run", "record", "--from", "openai", "--input", str(log), "--run-id", uuid, cwd=tmp_path
+    )
+    assert proc.returncode == 6 and "Traceback" not in proc.stderr
+    assert f"next: use a run id such as run_{uuid}" in proc.stderr
+    fixed = run_gait(
+        "run",
+        "record",
+        "--from",
+        "openai",
+        "--input",
+        str(log),
+        "--run-id",
+        f"run_{uuid}",
+        cwd=tmp_path,
+    )
+    assert fixed.returncode == 0, fixed.stderr

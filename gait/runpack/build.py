@@ -110,7 +110,13 @@ def normalize_run(raw: Any, *, producer_version: str = __version__) -> dict[str,
     if not run_id.startswith("run_") or not all(
         (c.isascii() and c.isalnum()) or c in "_-" for c in run_id
     ):  # isalnum alone passes "run_é", which the schema (and verify) refuse
-        raise _fail(f"run.run_id {run_id!r} must match ^run_[A-Za-z0-9_-]+$")
+        error = _fail(f"run.run_id {run_id!r} must match ^run_[A-Za-z0-9_-]+$")
+        suggestion = "run_" + "".join(
+            c if (c.isascii() and c.isalnum()) or c in "_-" else "_"
+            for c in run_id.removeprefix("run_")
+        )
+        error.hint = f"use a run id such as {suggestion}"  # a bare uuid, say: prefix it
+        raise error
     base = {
         "run_id": run_id,
         "created_at": _time(run.get("created_at"), "run.created_at", timefmt.now()),
