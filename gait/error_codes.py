@@ -256,6 +256,7 @@ _TABLE: dict[str, list[tuple[str, ExitCode, str, str]]] = {
         ("E_REGRESS_COMMAND_TIMEOUT", _E.REGRESS_FAILED, _VF, "The agent command did not finish within its timeout."),
         ("E_REGRESS_NO_CANDIDATE", _E.REGRESS_FAILED, _VF, "The candidate runpack is missing or does not verify."),
         ("E_REGRESS_REPLAY_MISS", _E.REGRESS_FAILED, _VF, "The agent made a tool call during replay that the fixture did not record."),
+        ("E_REGRESS_GRADE_INPUT", _E.REGRESS_FAILED, _VF, "A grader could not get its input (fixture or candidate runpack unusable); in regress the fixture fails with the grader's code and this reason."),
         ("E_REGRESS_GRADER_ERROR", _E.REGRESS_FAILED, _VF, "A grader raised instead of returning a result; the fixture counts as failed."),
         ("E_REGRESS_UPDATE_REFUSED", _E.REGRESS_FAILED, _VF, "regress run --update refused to rewrite one or more fixtures (the result lists why)."),
         ("E_REGRESS_RESULT_MISSING", _E.INVALID_INPUT, _IN, "No regress_result.json where one was expected: no regress run wrote it."),
@@ -277,6 +278,12 @@ _TABLE: dict[str, list[tuple[str, ExitCode, str, str]]] = {
 # fmt: on
 
 _MULTI: dict[str, tuple[tuple[ExitCode, ...], str]] = {
+    "E_TRACE_UNWRITABLE": (
+        (_E.INVALID_INPUT,),
+        "the trace writer raises it as an I/O failure, exit 1 (a production gate then fails "
+        "closed and blocks); gate eval in dev mode reports it as invalid input, exit 6, as the "
+        "reference does",
+    ),
     "E_APPROVED_SCRIPT_REGISTRY": (
         (_E.POLICY_BLOCKED,),
         "managing the registry (approve-script, list-scripts) is bad input, exit 6; gate eval "

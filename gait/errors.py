@@ -108,3 +108,23 @@ class Interrupted(GaitError):
     exit_code = ExitCode.INTERRUPTED
     category = "internal_failure"
     default_code = "E_INTERRUPTED"
+
+
+class TraceUnwritable(IOFailure):
+    """The decision log or a trace file cannot be locked, read or written. A typed error so the
+    gate can fail closed on it (production) or report it as bad input (dev) by type, not by
+    comparing code strings."""
+
+    default_code = "E_TRACE_UNWRITABLE"
+
+
+class SigningKeyRequired(InvalidInput):
+    """No signing key where one is required; the gate defers this error until it must sign."""
+
+    default_code = "E_SIGN_KEY_REQUIRED"
+
+
+class StateUnavailable(IOFailure):
+    """Shared gate state (PostgreSQL) cannot be reached: mcp serve answers 503, not 500."""
+
+    default_code = "E_STATE_UNAVAILABLE"

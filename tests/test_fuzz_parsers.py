@@ -209,7 +209,7 @@ def test_token_reader_and_checks(doc: Any) -> None:
         token = approval.read_token(doc)
         approval.check_token(token, [], expect)
     except approval.TokenError as exc:
-        assert exc.code.startswith("approval_token_")
+        assert exc.reason_code.startswith("approval_token_")
 
 
 # ---------------------------------------------------------------------------------------------

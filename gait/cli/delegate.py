@@ -116,9 +116,9 @@ def run_verify(args: argparse.Namespace) -> Outcome:
         dt.check_token(token, keys, expect)
     except dt.DelegationTokenError as exc:
         raise VerificationFailed(
-            f"delegation token not verified ({exc.code}): {exc.message}; "
+            f"delegation token not verified ({exc.reason_code}): {exc.message}; "
             "next: mint a fresh token with gait delegate mint",
-            code=dt.E_CODES.get(exc.code, "E_DELEGATION_INVALID"),
+            code=exc.code,
         ) from exc
     payload = _describe(raw, args.token, (raw.get("signature") or {}).get("key_id", ""))
     payload["description"] = "delegation token verified"

@@ -122,10 +122,10 @@ def signing_key_for(args: argparse.Namespace) -> tuple[Any, str, list[str]]:
         if key is not None:
             return key, "dev", []
         return dev_signing_key(), "dev", [DEV_WARNING]
-    from gait.errors import InvalidInput
+    from gait.errors import InvalidInput, SigningKeyRequired
 
     if key is None:
-        raise InvalidInput(
+        raise SigningKeyRequired(
             "--key-mode prod needs a signing key",
             code="E_SIGN_KEY_REQUIRED",
             hint="pass --private-key PATH or --private-key-env VAR",

@@ -14,7 +14,7 @@ from typing import Any
 
 from gait import timefmt
 from gait.canon import digest, id24
-from gait.errors import InvalidInput
+from gait.errors import ApprovalRequired, InvalidInput
 from gait.sign.keys import SigningKey, VerifyKey
 from gait.sign.signature import check_signature, sign_digest
 
@@ -66,13 +66,13 @@ _UNIT_NS = {
 }
 
 
-class TokenError(Exception):
-    """A token check failed: ``code`` is its reason code."""
+class TokenError(ApprovalRequired):
+    """A token check failed. ``reason_code`` is the reference's reason (``approval_token_expired``,
+    what gate results record); ``code`` is its stable E_* code (E_CODES), as on every GaitError."""
 
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
+    def __init__(self, reason_code: str, message: str) -> None:
+        super().__init__(message, code=E_CODES.get(reason_code, "E_APPROVAL_INVALID"))
+        self.reason_code = reason_code
 
 
 def parse_ttl(text: str) -> int:

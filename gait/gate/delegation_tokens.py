@@ -20,7 +20,7 @@ from typing import Any
 
 from gait import timefmt
 from gait.canon import digest
-from gait.errors import InvalidInput
+from gait.errors import InvalidInput, VerificationFailed
 from gait.sign.keys import SigningKey, VerifyKey
 from gait.sign.signature import check_signature, sign_digest
 
@@ -56,11 +56,13 @@ E_CODES = {
 _HEX64 = re.compile(r"^[0-9a-f]{64}$")
 
 
-class DelegationTokenError(Exception):
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
+class DelegationTokenError(VerificationFailed):
+    """A delegation token check failed: ``reason_code`` is the reference's reason (what chain
+    entries record), ``code`` its stable E_* code (E_CODES)."""
+
+    def __init__(self, reason_code: str, message: str) -> None:
+        super().__init__(message, code=E_CODES.get(reason_code, "E_DELEGATION_INVALID"))
+        self.reason_code = reason_code
 
 
 def _scopes(values: Sequence[Any]) -> list[str]:
@@ -370,7 +372,7 @@ def check_chain(
         if used[index]:
             continue
         if isinstance(token, DelegationTokenError):
-            entries.append({"valid": False, "error_code": token.code})
+            entries.append({"valid": False, "error_code": token.reason_code})
             continue
         code = CODE_CHAIN
         for link_index, link in enumerate(links):
@@ -379,7 +381,7 @@ def check_chain(
             try:
                 check_token(token, keys, expectation(link))
             except DelegationTokenError as exc:
-                code = exc.code
+                code = exc.reason_code
                 break
             code = CODE_CHAIN
             break

@@ -16,7 +16,7 @@ from typing import Any
 
 from gait import __version__, timefmt
 from gait.canon import digest
-from gait.errors import GaitError, InvalidInput
+from gait.errors import GaitError, InvalidInput, SigningKeyRequired, TraceUnwritable
 from gait.gate import approval as tokens
 from gait.gate.evaluate import Decision, evaluate_normalized
 from gait.gate.intent import IntentInvalid, NormalizedIntent, normalize_intent
@@ -408,14 +408,14 @@ class Gate:
                 inputs,
             )
         except GaitError as exc:
-            if not self._fails_closed(risk) or exc.code in ("E_SIGN_KEY_REQUIRED",):
-                if exc.code == "E_TRACE_UNWRITABLE" and not isinstance(exc, InvalidInput):
+            if not self._fails_closed(risk) or isinstance(exc, SigningKeyRequired):
+                if isinstance(exc, TraceUnwritable):
                     # dev mode: the same error, as invalid input (exit 6)
                     raise InvalidInput(exc.message, code=exc.code) from exc
                 raise
             code = (
                 "fail_closed_trace_unwritable"
-                if exc.code == "E_TRACE_UNWRITABLE"
+                if isinstance(exc, TraceUnwritable)
                 else ("fail_closed_evaluation_error")
             )
             return self._blocked(
@@ -599,7 +599,7 @@ class Gate:
             prepared, decision, fields = _with_inputs(policy, prepared, extra, now, inputs)
         more_warnings = fields.pop("warnings", [])
         if self.signing_key is None:
-            raise InvalidInput(
+            raise SigningKeyRequired(
                 "no signing key: the decision cannot be traced", code="E_SIGN_KEY_REQUIRED"
             )
         outcome = GateOutcome(
@@ -865,8 +865,8 @@ class Gate:
                 }
                 tokens.check_token(token, keys, expect)
             except tokens.TokenError as exc:
-                entry["error_code"] = exc.code
-                failures.append(exc.code)
+                entry["error_code"] = exc.reason_code
+                failures.append(exc.reason_code)
                 entries.append(entry)
                 continue
             entry["valid"] = True
@@ -1006,7 +1006,7 @@ def open_gate(
     try:
         key, warnings = resolve_key()
     except GaitError as exc:
-        if exc.code != "E_SIGN_KEY_REQUIRED":
+        if not isinstance(exc, SigningKeyRequired):
             raise
         key_error = exc
     return Gate(

@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from typing import Any
 from urllib.parse import urlsplit
 
-from gait.errors import DependencyMissing, IOFailure
+from gait.errors import DependencyMissing, IOFailure, StateUnavailable
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS gait_rate_counters (
@@ -121,7 +121,7 @@ class PostgresGateState:
         return pool
 
     def _error(self, exc: Exception) -> IOFailure:
-        return IOFailure(
+        return StateUnavailable(
             f"gate state {self.location} is unavailable: {str(exc).strip().splitlines()[0]}",
             code="E_STATE_UNAVAILABLE",
             hint="check that PostgreSQL is up and the URL in --state / GAIT_GATE_STATE is right",

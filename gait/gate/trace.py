@@ -23,7 +23,7 @@ from typing import Any
 
 from gait import timefmt
 from gait.canon import canonical_bytes, digest, dumps_pretty, id24, loads_strict
-from gait.errors import IOFailure
+from gait.errors import IOFailure, TraceUnwritable
 from gait.fsutil import atomic_write
 from gait.sign.keys import SigningKey, VerifyKey
 from gait.sign.signature import check_signature, sign_digest
@@ -432,7 +432,7 @@ class _Locked:
             self.fd = os.open(self.directory / _LOG_LOCK, os.O_RDWR | os.O_CREAT, 0o600)
             fcntl.flock(self.fd, fcntl.LOCK_EX)
         except OSError as exc:
-            raise IOFailure(
+            raise TraceUnwritable(
                 f"cannot lock decision log in {self.directory}: {exc.strerror}",
                 code="E_TRACE_UNWRITABLE",
             ) from exc
@@ -458,7 +458,7 @@ def _last_log_entry(log_path: Path) -> tuple[int, str]:
     except FileNotFoundError:
         return 0, ""
     except OSError as exc:
-        raise IOFailure(
+        raise TraceUnwritable(
             f"cannot read decision log {log_path}: {exc.strerror}", code="E_TRACE_UNWRITABLE"
         ) from exc
     lines = [line for line in tail.splitlines() if line.strip()]
@@ -489,7 +489,7 @@ def record_decision(
         try:
             atomic_write(path, trace_bytes, mode=0o600, sync=sync)
         except IOFailure as exc:
-            raise IOFailure(exc.message, code="E_TRACE_UNWRITABLE") from exc
+            raise TraceUnwritable(exc.message, code="E_TRACE_UNWRITABLE") from exc
         try:
             relative = os.path.relpath(path, directory)
         except ValueError:
@@ -519,7 +519,7 @@ def record_decision(
             finally:
                 os.close(fd)
         except OSError as exc:
-            raise IOFailure(
+            raise TraceUnwritable(
                 f"cannot append to {log_path}: {exc.strerror}", code="E_TRACE_UNWRITABLE"
             ) from exc
         # The log line above is the commit point; the head only lags if we die right here.

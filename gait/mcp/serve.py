@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from gait.errors import GaitError, InvalidInput
+from gait.errors import GaitError, InvalidInput, StateUnavailable
 
 SERVICE = "gait.mcp.serve"
 REQUEST_FIELDS = frozenset(
@@ -352,7 +352,7 @@ class DecisionService:
             answer = decide_call(self.gate, call, self.trust, options)
         except GaitError as exc:
             status = 400 if int(exc.exit_code) == 6 else 503
-            if exc.code not in ("E_STATE_UNAVAILABLE",) and status == 503:
+            if not isinstance(exc, StateUnavailable) and status == 503:
                 status = 500
             raise RequestError(status, exc.message, exc.code) from exc
         payload = dict(answer.payload)

@@ -12,6 +12,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from gait.errors import RegressFailed
+
 if TYPE_CHECKING:
     from gait.regress.context import GradeContext
 
@@ -106,12 +108,13 @@ class Grader:
         return error_code_for(self.name, self.code_suffix)
 
 
-class GradeInputError(Exception):
+class GradeInputError(RegressFailed):
     """A grader could not get its input (runpack unreadable, candidate missing): a failure with
-    a reason code, not a crash."""
+    a reason code, not a crash. Inside regress the fixture fails with the grader's code and this
+    reason; raised anywhere else it is a regress failure like any other GaitError."""
+
+    default_code = "E_REGRESS_GRADE_INPUT"
 
     def __init__(self, reason_code: str, message: str, details: Mapping[str, Any] | None = None):
-        super().__init__(message)
+        super().__init__(message, details=dict(details or {}))
         self.reason_code = reason_code
-        self.message = message
-        self.details = dict(details or {})

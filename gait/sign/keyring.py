@@ -16,7 +16,7 @@ from typing import Any
 
 from gait import timefmt
 from gait.canon import dumps_pretty, loads_strict
-from gait.errors import InvalidInput
+from gait.errors import InvalidInput, SigningKeyRequired
 from gait.fsutil import (
     atomic_write,
     create_exclusive,
@@ -333,7 +333,7 @@ def resolve_signing_key(args: argparse.Namespace) -> tuple[SigningKey, str, list
     key = explicit_signing_key(args)
     if key is None:
         if mode == "prod":
-            raise InvalidInput(
+            raise SigningKeyRequired(
                 "production mode needs a signing key",
                 code="E_SIGN_KEY_REQUIRED",
                 hint="pass --private-key PATH or --private-key-env VAR "
