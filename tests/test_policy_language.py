@@ -334,3 +334,37 @@ def test_policy_simulate_recommends_a_rollout_stage(work: Path, capsys) -> None:
     assert out["recommendation"] == "observe"
     code, out = _run(capsys, *argv, "--policy", current, "--baseline", current)
     assert out["recommendation"] == "enforce" and "changed" not in out
+
+
+def test_oss_prod_profile_refuses_lax_setups(work: Path, capsys) -> None:
+    private, _ = _key(work, capsys)
+    intent = _write(work / "i.json", WRITE)
+    lax = _write(work / "lax.yaml", "default_verdict: allow\n")
+    unbrokered = _write(
+        work / "unbrokered.yaml",
+        "default_verdict: block\nrules:\n  - name: w\n    effect: allow\n"
+        "    match:\n      risk_classes: [high]\n",
+    )
+    brokered = _write(
+        work / "brokered.yaml",
+        "default_verdict: block\nrules:\n  - name: w\n    effect: allow\n"
+        "    require_broker_credential: true\n    match:\n      risk_classes: [high]\n",
+    )
+    prod = ["--profile", "oss-prod", "--key-mode", "prod", "--private-key", private]
+
+    def run(policy: str, *extra: str) -> tuple[int, dict]:
+        return _run(capsys, "gate", "eval", "--policy", policy, "--intent", intent, *extra)
+
+    for policy, extra, needle in (
+        (brokered, ["--profile", "oss-prod"], "requires --key-mode prod"),
+        (lax, prod, "rejects policy default_verdict=allow"),
+        (unbrokered, prod, "require_broker_credential: true"),
+        (brokered, prod, "requires --credential-broker"),
+    ):
+        code, out = run(policy, *extra)
+        assert code == 6 and out["error_code"] == "E_PROFILE_OSS_PROD", out
+        assert needle in out["error"]
+    code, out = run(brokered, *prod, "--credential-broker", "stub")
+    assert code == 0 and out["profile"] == "oss-prod" and out["verdict"] == "allow", out
+    code, out = run(brokered, "--profile", "prod-ish")
+    assert code == 6 and out["error_code"] == "E_USAGE"

@@ -93,6 +93,11 @@ def register(parser: argparse.ArgumentParser) -> None:
         "when it cannot be read)",
     )
     ev.add_argument(
+        "--profile",
+        default="standard",
+        help="standard (default) or oss-prod (production checks before any decision)",
+    )
+    ev.add_argument(
         "--credential-broker",
         default="off",
         choices=("off", "stub", "env"),
@@ -213,6 +218,9 @@ def run_eval(args: argparse.Namespace) -> Outcome:
         key, _, warnings = resolve_signing_key(args)
         return key, warnings
 
+    from gait.gate.profiles import parse_profile
+
+    args.profile = parse_profile(args.profile)
     gate = open_gate(
         args.policy,
         mode=key_mode(args),
@@ -221,6 +229,16 @@ def run_eval(args: argparse.Namespace) -> Outcome:
         approval_keys=_approval_keys(args),
         trace_dir=args.trace_dir,
     )
+    if args.profile == "oss-prod":
+        from gait.gate.profiles import check_oss_prod
+
+        check_oss_prod(
+            gate.policy,
+            simulate=args.simulate,
+            key_mode=key_mode(args),
+            explicit_key=bool(args.private_key or args.private_key_env),
+            broker=args.credential_broker,
+        )
     if args.kill_switch_state:
         from gait.cli.mcp import add_kill_switch
 
@@ -236,6 +254,8 @@ def run_eval(args: argparse.Namespace) -> Outcome:
         validate_schema=True,
         inputs=_gate_inputs(args, intent, now),
     )
+    if args.profile != "standard":
+        outcome.extra_fields["profile"] = args.profile
     if args.explain and args.json:
         from gait import __version__
         from gait.gate.explain import policy_explain
@@ -263,7 +283,7 @@ def _gate_inputs(args: argparse.Namespace, intent: Any, now: str | None) -> Any:
     risk = ""
     if isinstance(intent, dict) and isinstance(intent.get("context"), dict):
         risk = str(intent["context"].get("risk_class") or "").strip().lower()
-    fail_closed = risk in ("high", "critical")
+    fail_closed = risk in ("high", "critical") or args.profile == "oss-prod"
     warnings: list[str] = []
     if args.wrkr_inventory:
         from gait.gate.context import InventoryUnavailable, load_inventory
