@@ -22,6 +22,7 @@ import tempfile
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -627,17 +628,14 @@ def run_doctor(options: Options | None = None) -> Report:
     home = gait_home()
     plan: list[tuple[str, Callable[[], Check]]] = [("python_version", check_python)]
     plan += [
-        (f"dependency.{dist}", lambda d=dist, m=mod, f=floor: check_dependency(d, m, f))
+        (f"dependency.{dist}", partial(check_dependency, dist, mod, floor))
         for dist, mod, floor in opts.required
     ]
     plan += [
-        (f"optional.{dist}", lambda d=dist, m=mod, e=extra, p=purpose: check_optional(d, m, e, p))
+        (f"optional.{dist}", partial(check_optional, dist, mod, extra, purpose))
         for dist, mod, extra, purpose in opts.optional
     ]
-    plan += [
-        (f"integration.{spec[0]}", lambda spec=spec: check_integration(*spec))
-        for spec in INTEGRATIONS
-    ]
+    plan += [(f"integration.{spec[0]}", partial(check_integration, *spec)) for spec in INTEGRATIONS]
     plan += [
         ("otel_export", check_otel_export),
         ("pytest_plugin", check_pytest_plugin),

@@ -52,9 +52,10 @@ class _Bounds:
         self._depth = 0
 
     def compose_node(self, parent, index):  # noqa: ANN001, ANN201 - PyYAML's signature
+        # _Bounds is mixed into a loader: the parser's methods are there at run time
         if self.check_event(yaml.AliasEvent):  # type: ignore[attr-defined]
             event = self.peek_event()  # type: ignore[attr-defined]
-            node = Composer.compose_node(self, parent, index)  # type: ignore[arg-type]
+            node = Composer.compose_node(self, parent, index)  # type: ignore[arg-type]  # mixin
             size = self._sizes.get(id(node))
             if size is None:
                 raise _BoundError(f"YAML alias *{event.anchor} refers to itself", event.start_mark)
@@ -72,8 +73,10 @@ class _Bounds:
                 f"YAML nesting deeper than {MAX_DEPTH} levels",
                 self.peek_event().start_mark,  # type: ignore[attr-defined]
             )
-        node = Composer.compose_node(self, parent, index)  # type: ignore[arg-type]
+        node = Composer.compose_node(self, parent, index)  # type: ignore[arg-type]  # mixin
         self._depth -= 1
+        if node is None:  # pragma: no cover - only at a stream's end, never for a node event
+            return node
         if isinstance(node, yaml.ScalarNode) and node.style == "":
             node.style = None  # libyaml's events say "" where PyYAML's say None (plain)
         size = 1
@@ -100,20 +103,22 @@ class _PyLoader(_Bounds, yaml.SafeLoader):
 
 
 try:  # libyaml's event parser (C, iterative, nesting-limited) under the same Python composer
-    from yaml.cyaml import CParser
+    from yaml._yaml import CParser
 except ImportError:  # pragma: no cover - PyYAML built without libyaml
-    CParser = None
+    _HAS_LIBYAML = False
+else:
+    _HAS_LIBYAML = True
 
 
 def _loader(text: str) -> Any:
-    if CParser is None:  # pragma: no cover
+    if not _HAS_LIBYAML:  # pragma: no cover
         return _PyLoader(text)
     return _CLoader(text)
 
 
-if CParser is not None:
+if _HAS_LIBYAML:
 
-    class _CLoader(_Bounds, CParser, Composer, Resolver):  # type: ignore[misc, valid-type]
+    class _CLoader(_Bounds, CParser, Composer, Resolver):
         """Scans and parses in C (7x faster on large policies), composes here, bounded."""
 
         def __init__(self, stream: str) -> None:

@@ -73,29 +73,3 @@ MISSING = _MISSING
 
 def occurrences(intents: list[dict[str, Any]], tool: str) -> list[dict[str, Any]]:
     return [i for i in intents if str(i.get("tool_name", "")).strip() == tool]
-
-
-def _keyed(records: list[dict[str, Any]], drop: tuple[str, ...]) -> dict[str, str]:
-    return {
-        str(r.get("intent_id")): dumps_compact({k: v for k, v in r.items() if k not in drop})
-        for r in records
-    }
-
-
-def fallback_changed_files(left: Any, right: Any) -> list[str]:
-    """Changed members when gait.runpack.diff is unavailable (FORMATS.md 6.5 rules)."""
-    drop = ("run_id", "producer_version", "created_at")
-    changed = []
-    if _keyed(left.intents, drop) != _keyed(right.intents, drop):
-        changed.append("intents.jsonl")
-    if _keyed(left.results, drop) != _keyed(right.results, drop):
-        changed.append("results.jsonl")
-    lrefs = {k: v for k, v in left.refs.items() if k not in drop}
-    rrefs = {k: v for k, v in right.refs.items() if k not in drop}
-    if dumps_compact(lrefs) != dumps_compact(rrefs):
-        changed.append("refs.json")
-    lman = (left.capture_mode, sorted(f["path"] for f in left.manifest.get("files", [])))
-    rman = (right.capture_mode, sorted(f["path"] for f in right.manifest.get("files", [])))
-    if lman != rman:
-        changed.append("manifest.json")
-    return sorted(changed)

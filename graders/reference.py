@@ -45,7 +45,11 @@ def schema_validation(ctx: GradeContext) -> GradeResult:
     for problem in report.schema_errors:
         member = problem.split(":", 1)[0]
         reasons.append(MEMBER_REASONS.get(member, "runpack_parse_error"))
-    counts = {"intent_records": 0, "result_records": 0, "reference_receipts": 0}
+    counts: dict[str, int | str] = {
+        "intent_records": 0,
+        "result_records": 0,
+        "reference_receipts": 0,
+    }
     if not reasons:
         try:
             pack = ctx.fixture_runpack()
@@ -226,24 +230,18 @@ def update_trajectory(ctx: GradeContext, result: GradeResult) -> FixturePatch | 
 # diff ---------------------------------------------------------------------------------------
 def changed_files(left: Any, right: Any) -> list[str]:
     """Which runpack members differ (FORMATS.md 6.5), as the reference's diff grader lists them."""
-    try:
-        from gait.runpack.diff import diff_runpacks
-    except ImportError:  # pragma: no cover - diff.py ships with gait
-        diff_runpacks = None
-    if diff_runpacks is not None:
-        summary = diff_runpacks(left, right).summary
-        changed = set(summary.get("files_changed") or [])
-        flags = {
-            "manifest_changed": "manifest.json",
-            "intents_changed": "intents.jsonl",
-            "results_changed": "results.jsonl",
-            "refs_changed": "refs.json",
-        }
-        changed.update(name for flag, name in flags.items() if summary.get(flag))
-        return sorted(changed)
-    from graders.common import fallback_changed_files
+    from gait.runpack.diff import diff_runpacks
 
-    return fallback_changed_files(left, right)
+    summary = diff_runpacks(left, right).summary
+    changed = set(summary.get("files_changed") or [])
+    flags = {
+        "manifest_changed": "manifest.json",
+        "intents_changed": "intents.jsonl",
+        "results_changed": "results.jsonl",
+        "refs_changed": "refs.json",
+    }
+    changed.update(name for flag, name in flags.items() if summary.get(flag))
+    return sorted(changed)
 
 
 def diff(ctx: GradeContext) -> GradeResult:

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import pytest
 
@@ -323,8 +323,8 @@ class GaitSession:
         self._copy_candidates(artifacts)
         updated = update.changed if update is not None else []
         not_updatable = update.not_updatable if update is not None else []
-        shown = Path(self.config.getoption("gait_result"))
-        shown = str(shown if full else shown.with_name(PARTIAL_NAME))
+        result = Path(self.config.getoption("gait_result"))
+        shown = str(result if full else result.with_name(PARTIAL_NAME))
         self.summary = (doc, shown, updated, not_updatable)
         self.update = update
         self.final_entries = entries
@@ -365,7 +365,7 @@ class GaitSession:
                 engine.resolver._done[name] = Candidate(
                     Path(source), command_label(name), "command", exit_code=0
                 )
-        regraded = {name: [] for name in fixtures}
+        regraded: dict[str, list[Entry]] = {name: [] for name in fixtures}
         for fixture, grader in engine.items():
             if fixture in regraded:
                 regraded[fixture].append(engine.grade(fixture, grader))
@@ -420,12 +420,17 @@ def _rel(path: Path, root: Path) -> str:
         return path.as_posix()
 
 
+def _session(config: pytest.Config) -> GaitSession:
+    """The session plugin: pytest_configure registers it before anything is collected."""
+    return cast("GaitSession", config.pluginmanager.get_plugin(SESSION_PLUGIN))
+
+
 class GaitSuite(pytest.File):
     """The fixture set (gait.yaml): one child per fixture, sorted by name."""
 
     def collect(self) -> list[pytest.Collector]:
-        session: GaitSession = self.config.pluginmanager.get_plugin(SESSION_PLUGIN)
-        children = []
+        session = _session(self.config)
+        children: list[pytest.Collector] = []
         for fixture, graders in session.engine.plan():
             children.append(
                 GaitFixture.from_parent(
@@ -471,7 +476,7 @@ class GaitItem(pytest.Item):
         self.gait_entry: Entry | None = None
 
     def setup(self) -> None:
-        session: GaitSession = self.config.pluginmanager.get_plugin(SESSION_PLUGIN)
+        session = _session(self.config)
         entry = session.grade(self.fixture, self.grader)
         self.gait_entry = entry
         self.user_properties.extend(
@@ -505,7 +510,7 @@ class GaitItem(pytest.Item):
             return failure_text(
                 self.gait_entry,
                 verbosity=self.config.getoption("verbose"),
-                cli=self.config.pluginmanager.get_plugin(SESSION_PLUGIN).bridge is not None,
+                cli=_session(self.config).bridge is not None,
             )
         return super().repr_failure(excinfo)
 

@@ -223,8 +223,8 @@ def run_verify(args: argparse.Namespace) -> Outcome:
         "server_name": str(server.get("server_name") or "").strip(),
     }
     if trust is None:
-        payload = {"ok": True, **{k: v for k, v in ident.items() if v}, "verdict": "allow"}
-        return Outcome(payload, 0, ["mcp verify: verdict=allow (policy has no mcp_trust)"])
+        allowed = {"ok": True, **{k: v for k, v in ident.items() if v}, "verdict": "allow"}
+        return Outcome(allowed, 0, ["mcp verify: verdict=allow (policy has no mcp_trust)"])
     decision = evaluate_server(
         trust, server, verify_risk_class(trust, args.risk_class), timefmt.now()
     )

@@ -272,16 +272,16 @@ def enforce(outcome: Any, intent: Any, policy: Any, settings: BrokerSettings | N
     """Apply a winning rule's ``require_broker_credential`` to an ``allow``; returns the
     receipt and the request's reference when a credential was issued."""
     decision = outcome.decision
-    broker = settings.broker if settings is not None else None
 
     def block(*codes: str, violation: str = "broker_credential_missing") -> None:
         outcome.verdict = "block"
         outcome.reason_codes = sorted(set(outcome.reason_codes) | set(codes))
         outcome.violations = sorted(set(outcome.violations) | {violation})
 
-    if broker is None:
+    if settings is None or settings.broker is None:
         block("broker_credential_required")
         return None
+    broker = settings.broker
     ctx = intent.context
     reference = (settings.credential_ref or "").strip() or decision.broker_reference
     request = Request(

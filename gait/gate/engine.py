@@ -245,6 +245,13 @@ def _bucket(window: str, now: str) -> str:
     return timefmt.format_utc(moment)
 
 
+def _evidence_path(out: Any, directory: Path | None, name: str) -> Path | None:
+    """Where an evidence file goes: the explicit path, else beside the trace, else nowhere."""
+    if out:
+        return Path(out)
+    return directory / name if directory is not None else None
+
+
 def _raw_field(raw: Any, *path: str) -> str:
     value = raw
     for name in path:
@@ -289,7 +296,7 @@ def _pseudo_intent(raw: Any) -> tuple[dict[str, Any], str]:
     except (GaitError, ValueError, RecursionError):
         # not even canonical JSON (huge numbers, deep nesting): a digest of a bounded marker
         raw_digest = digest(f"unrepresentable intent {type(raw).__name__}")
-    doc = {
+    doc: dict[str, Any] = {
         "tool_name": _raw_field(raw, "tool_name").lower() or "unknown",
         "args": {},
         "targets": [],
@@ -719,8 +726,8 @@ class Gate:
         )
         out = inputs.broker.evidence_out if inputs is not None and inputs.broker else None
         directory = Path(trace_out).parent if trace_out else self.trace_dir
-        if out or directory is not None:
-            path = Path(out) if out else directory / f"credential_evidence_{trace_id}.json"
+        path = _evidence_path(out, directory, f"credential_evidence_{trace_id}.json")
+        if path is not None:
             write_json(path, doc)
             outcome.extra_fields["credential_evidence_path"] = str(path)
         outcome.extra_fields.update(
@@ -755,8 +762,9 @@ class Gate:
         )
         out = getattr(evidence, "audit_out", None)
         directory = Path(trace_out).parent if trace_out else self.trace_dir
-        path = Path(out) if out else (directory / f"delegation_audit_{trace_id}.json")
-        if out or directory is not None:
+        # without audit_out, trace_out or trace_dir this raised TypeError (None / str)
+        path = _evidence_path(out, directory, f"delegation_audit_{trace_id}.json")
+        if path is not None:
             write_json(path, record)
             outcome.extra_fields["delegation_audit_path"] = str(path)
         outcome.extra_fields["delegation_ref"] = delegated.ref

@@ -155,11 +155,11 @@ def evaluate_normalized(
         finally:
             _INVENTORY.reset(token)
     if now is not None and policy.uses_clock:
-        token = _EVALUATION_TIME.set(now)
+        time_token = _EVALUATION_TIME.set(now)
         try:
             return evaluate_normalized(policy, intent, extra_required_fields)
         finally:
-            _EVALUATION_TIME.reset(token)
+            _EVALUATION_TIME.reset(time_token)
     closed = policy.fail_closed_for(intent.risk_class)
     if closed or extra_required_fields:
         fields = policy.required_fields if closed else ()

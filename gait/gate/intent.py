@@ -484,7 +484,7 @@ def _build_target(
     domain: str,
     method: str,
     flag: bool,
-    hints: tuple[bool, bool, bool, bool],
+    hints: tuple[bool | None, ...],
 ) -> dict[str, Any]:
     """Check and complete one target's trimmed, lowercased fields (FORMATS.md 5.2)."""
     method = method.replace("-", "_").replace(" ", "_") if method else "unknown"
@@ -1051,7 +1051,7 @@ class NormalizedIntent:
         if not has_age and not any(name in ctx for name in EVIDENCE_CLAIMS):
             return self
         new_ctx = {key: val for key, val in ctx.items() if key not in EVIDENCE_CLAIMS}
-        if has_age:
+        if has_age and auth is not None:
             rest = {key: val for key, val in auth.items() if key != "context_age_seconds"}
             if rest:
                 new_ctx["auth_context"] = rest

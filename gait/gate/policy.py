@@ -196,7 +196,7 @@ _RULE_SPEC = {
     },
     **policy_keys.RULE_SPEC,
 }
-_POLICY_SPEC = {
+_POLICY_SPEC: dict[str, Any] = {
     "schema_id": STR,
     "schema_version": STR,
     "default_verdict": STR,

@@ -114,7 +114,8 @@ def _tokens(approval_tokens: Sequence[Any]) -> list[Any]:
     import os
 
     return [
-        read_approval_token(t) if isinstance(t, (str, os.PathLike)) else t for t in approval_tokens
+        read_approval_token(os.fspath(t)) if isinstance(t, (str, os.PathLike)) else t
+        for t in approval_tokens
     ]
 
 

@@ -240,7 +240,8 @@ def _canonical_time(text: str) -> str:
     shape = _CANONICAL_TIME_SHAPE.fullmatch(text)
     if shape is not None:
         try:
-            datetime(*map(int, shape.groups()))
+            year, month, day, hour, minute, second = map(int, shape.groups())
+            datetime(year, month, day, hour, minute, second)
         except ValueError:
             pass
         else:
@@ -561,8 +562,9 @@ def verify_trace_file(path: Path, keys: Sequence[VerifyKey], *, explicit: bool) 
         return TraceCheck(shown, False, error=str(getattr(exc, "message", exc)))
     if not isinstance(raw, dict) or raw.get("schema_id") != TRACE_SCHEMA_ID:
         return TraceCheck(shown, False, error="not a gait.gate.trace record")
-    trace_id = raw.get("trace_id") if isinstance(raw.get("trace_id"), str) else ""
-    verdict = raw.get("verdict") if isinstance(raw.get("verdict"), str) else ""
+    raw_id, raw_verdict = raw.get("trace_id"), raw.get("verdict")
+    trace_id = raw_id if isinstance(raw_id, str) else ""
+    verdict = raw_verdict if isinstance(raw_verdict, str) else ""
     signature = raw.get("signature")
     if signature is None:
         return TraceCheck(shown, False, trace_id, verdict, error="trace signature missing")
@@ -713,9 +715,8 @@ def verify_directory(directory: Path, keys: Sequence[VerifyKey], *, explicit: bo
                         "detail": f"line {number}: seq {body.get('seq')} != {expected_seq}",
                     }
                 )
-            expected_seq = (
-                body.get("seq") if isinstance(body.get("seq"), int) else expected_seq
-            ) + 1
+            seq = body.get("seq")
+            expected_seq = (seq if isinstance(seq, int) else expected_seq) + 1
             prev = line_digest
             if isinstance(body.get("seq"), int):
                 digests[body["seq"]] = line_digest

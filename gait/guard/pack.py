@@ -248,7 +248,7 @@ def build_guard_pack(
         (p, _canonical_file(p, "regress result")[1]) for p in sorted(set(inputs.regress))
     ]
     if regress_docs:
-        rows = sorted(
+        rows: list[dict[str, Any]] = sorted(
             (
                 {
                     "fixture_set": str(d.get("fixture_set", "")),

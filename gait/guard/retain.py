@@ -62,15 +62,16 @@ def apply_retention(
         for name in names:
             kind = classify(name)
             if kind:
-                path = Path(dirpath) / name
-                candidates.append((path.as_posix(), kind, path.stat().st_mtime))
+                found = Path(dirpath) / name
+                candidates.append((found.as_posix(), kind, found.stat().st_mtime))
     candidates.sort()
-    deleted, kept = [], []
+    deleted: list[dict[str, Any]] = []
+    kept: list[dict[str, Any]] = []
     for path, kind, mtime in candidates:
         modified = datetime.fromtimestamp(mtime, UTC)
         age = max(0, int((moment - modified).total_seconds()))
         ttl = trace_ttl if kind == "trace" else pack_ttl
-        event = {
+        event: dict[str, Any] = {
             "path": path,
             "kind": kind,
             "modified_at": timefmt.from_datetime(modified),

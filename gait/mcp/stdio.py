@@ -82,15 +82,19 @@ def refusal(answer: Any) -> tuple[int, str, dict[str, Any]]:
     return ERROR_CODES[verdict], message, data
 
 
+def _dict(value: object) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
 def to_call(params: Any, server: dict[str, Any] | None) -> Any:
     """A ``tools/call``'s params as a gate ToolCall; ``_meta`` may carry gait targets/context."""
     from gait.mcp.calls import ToolCall, _target
 
     params = params if isinstance(params, dict) else {}
-    meta = params.get("_meta") if isinstance(params.get("_meta"), dict) else {}
-    gait_meta = meta.get("gait") if isinstance(meta.get("gait"), dict) else {}
+    meta = _dict(params.get("_meta"))
+    gait_meta = _dict(meta.get("gait"))
     targets = gait_meta.get("targets") or []
-    context = gait_meta.get("context") if isinstance(gait_meta.get("context"), dict) else {}
+    context = _dict(gait_meta.get("context"))
     args = params.get("arguments")
     return ToolCall(
         name=str(params.get("name") or ""),

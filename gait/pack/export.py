@@ -82,7 +82,9 @@ def _regress_failure(result: Any) -> bool:
         if isinstance(value, str) and value.strip().lower() in ("fail", "failed", "regress_failed"):
             return True
     reasons = result.get("reason_codes")
-    texts = [r for r in reasons if isinstance(r, str)] if isinstance(reasons, list) else []
+    texts: list[object] = (
+        [r for r in reasons if isinstance(r, str)] if isinstance(reasons, list) else []
+    )
     texts += [result.get("reason"), result.get("failure_reason")]
     for text in texts:
         low = text.strip().lower() if isinstance(text, str) else ""

@@ -32,7 +32,8 @@ def record_hash(record: dict[str, Any]) -> str:
     payload["agent_id"] = record.get("agent_id", "")
     payload["controls"] = record.get("controls", {"permissions_enforced": False})
     payload["metadata"] = record.get("metadata")
-    integrity = record.get("integrity") if isinstance(record.get("integrity"), dict) else {}
+    raw_integrity = record.get("integrity")
+    integrity = raw_integrity if isinstance(raw_integrity, dict) else {}
     payload["integrity"] = {"previous_record_hash": integrity.get("previous_record_hash", "")}
     for optional in ("relations", "relationship"):
         if record.get(optional) is not None:

@@ -297,16 +297,20 @@ def verify_installed(name: str, policy: TrustPolicy) -> VerifyReport:
                 "message": "metadata differs from what was installed",
             }
         )
-    for step in (check_paths, check_signatures, check_publisher):
-        try:
-            result = step(meta, policy, origin) if step is not check_paths else step(meta, origin)
-        except GaitError as exc:
-            report.problems.append({"code": exc.code, "path": METADATA, "message": exc.message})
-            if step is check_paths:
-                return report
-        else:
-            if step is check_signatures:
-                report.signer_key_id = result[1]
+    # paths first (a bad path ends the check); then signatures and publisher, each reported
+    try:
+        check_paths(meta, origin)
+    except GaitError as exc:
+        report.problems.append({"code": exc.code, "path": METADATA, "message": exc.message})
+        return report
+    try:
+        report.signer_key_id = check_signatures(meta, policy, origin)[1]
+    except GaitError as exc:
+        report.problems.append({"code": exc.code, "path": METADATA, "message": exc.message})
+    try:
+        check_publisher(meta, policy, origin)
+    except GaitError as exc:
+        report.problems.append({"code": exc.code, "path": METADATA, "message": exc.message})
     for problem in digest_problems(meta, _read_dir_files(version_dir, meta)):
         state = "missing" if not problem["actual"] else "SHA-256 differs"
         report.problems.append(

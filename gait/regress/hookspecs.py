@@ -30,6 +30,7 @@ def gait_grader_register() -> Sequence[Grader]:
     Called once per plugin manager; every plugin's declarations are merged and a name declared
     twice is an error (names are a public API: they appear in regress_result.json).
     """
+    return ()  # a specification: pluggy calls the implementations, never this body
 
 
 @hookspec(firstresult=True)

@@ -357,13 +357,13 @@ def commit_files(files: list[tuple[Path, bytes]]) -> None:
                 target.parent.mkdir(parents=True, exist_ok=True)
                 from gait.fsutil import make_temp
 
-                fd, tmp = make_temp(target)
-                staged.append((Path(tmp), target))
+                fd, tmp_name = make_temp(target)
+                staged.append((Path(tmp_name), target))
                 with os.fdopen(fd, "wb") as handle:
                     handle.write(data)
                     handle.flush()
                     os.fsync(handle.fileno())
-                os.chmod(tmp, 0o644)
+                os.chmod(tmp_name, 0o644)
             for tmp, target in staged:
                 os.replace(tmp, target)
         finally:

@@ -7,6 +7,7 @@ plugin bridges the two (conftest.py modules with gait hooks are registered here 
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 import pluggy
@@ -74,6 +75,12 @@ class GraderRegistry:
                     f"{type(exc).__name__}: {exc}",
                     code="E_REGRESS_GRADER_PLUGIN",
                 ) from exc
+            if not isinstance(declared, Iterable):  # a bare Grader was a TypeError traceback
+                raise InvalidInput(
+                    f"grader plugin {source!r} returned {type(declared).__name__}, "
+                    "not a list of gait.regress.Grader",
+                    code="E_REGRESS_GRADER_PLUGIN",
+                )
             for grader in declared:
                 if not isinstance(grader, Grader):
                     raise InvalidInput(

@@ -199,17 +199,17 @@ def plan_updates(entries: Iterable[Entry]) -> tuple[dict[str, dict[str, Any]], d
     for entry in sorted(entries, key=lambda e: e.name):
         if entry.status != FAIL or entry.fixture in refused:
             continue
-        why = entry.refused
-        if not why and not entry.update:
+        why, update = entry.refused, entry.update
+        if not why and not update:
             why = f"grader {entry.grader!r} cannot be updated ({', '.join(entry.reason_codes)})"
-        if why:
+        if why or not update:
             refused[entry.fixture] = why
             patches.pop(entry.fixture, None)
             continue
         patch = patches.setdefault(entry.fixture, {"meta": {}, "replace_runpack_from": ""})
-        patch["meta"].update(entry.update.get("meta") or {})
-        if entry.update.get("replace_runpack_from"):
-            patch["replace_runpack_from"] = entry.update["replace_runpack_from"]
+        patch["meta"].update(update.get("meta") or {})
+        if update.get("replace_runpack_from"):
+            patch["replace_runpack_from"] = update["replace_runpack_from"]
     return patches, refused
 
 

@@ -37,7 +37,7 @@ import zipfile
 from collections.abc import Callable, Iterable, Mapping
 from json.encoder import encode_basestring as _enc
 from pathlib import Path
-from typing import IO, Any, TypeVar
+from typing import IO, Any, Literal, TypeVar
 
 from gait import __version__, timefmt
 from gait.canon import canonical_bytes, digest
@@ -278,7 +278,7 @@ class Recorder:
 
     def __exit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: Any
-    ) -> bool:
+    ) -> Literal[False]:
         try:
             if exc is not None:
                 self.fail(exc)

@@ -88,7 +88,12 @@ def replayed_error(tool_name: str, payload: Any) -> ReplayedToolError:
 
     kind = payload.get("type") if isinstance(payload, dict) else None
     base = getattr(builtins, kind, None) if isinstance(kind, str) else None
-    if isinstance(base, type) and issubclass(base, Exception) and base is not Exception:
+    if (
+        isinstance(kind, str)
+        and isinstance(base, type)
+        and issubclass(base, Exception)
+        and base is not Exception
+    ):
         try:
             cls = type(kind, (ReplayedToolError, base), {})
             return cls(tool_name, payload)
@@ -417,7 +422,8 @@ def real_replay(
         key = name.strip().lower()
         if key not in allowed:
             return None
-        args = intent.get("args") if isinstance(intent.get("args"), dict) else {}
+        raw_args = intent.get("args")
+        args = raw_args if isinstance(raw_args, dict) else {}
         step = ReplayStep(
             str(intent.get("intent_id", "")),
             name,
@@ -608,9 +614,10 @@ class StubProvider:
                 return
 
     def _log(self, index: int, call_args: dict[str, Any], miss: ReplayMiss) -> ReplayMiss:
+        tool_name = str(miss.details.get("tool_name", ""))
         record = {
             "index": index,
-            "tool_name": str(miss.details.get("tool_name", "")),
+            "tool_name": tool_name,
             "kind": str(miss.details.get("kind", "unrecorded")),
             "args_digest": digest(call_args),
             "closest_intent_id": str(miss.details.get("closest_intent_id") or ""),
@@ -618,7 +625,7 @@ class StubProvider:
             "message": miss.message,
         }
         self.misses.append(record)
-        if not self.real_tool_allowed(record["tool_name"]):
+        if not self.real_tool_allowed(tool_name):
             self._append(record)  # else the caller runs the real tool, then served_real()
         return miss
 

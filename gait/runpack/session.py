@@ -22,7 +22,7 @@ import os
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeGuard
 
 from gait import __version__, timefmt
 from gait.canon import loads_strict
@@ -179,11 +179,16 @@ def read_journal(path: str | Path) -> Journal:
     return journal
 
 
+def _is_int(value: object) -> TypeGuard[int]:
+    """A JSON integer: bool is an int subclass in Python but never a count in the journal."""
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
 def _checkpoint_link_problem(
     cp: dict[str, Any], last_index: int, last_digest: str, last_end: int
 ) -> str:
     index, start, end = cp.get("checkpoint_index"), cp.get("sequence_start"), cp.get("sequence_end")
-    if not all(isinstance(v, int) and not isinstance(v, bool) for v in (index, start, end)):
+    if not (_is_int(index) and _is_int(start) and _is_int(end)):
         return "checkpoint index or sequence range missing"
     if index != last_index + 1:
         return (
@@ -722,7 +727,7 @@ def open_session(session: Any, run_id: str) -> SessionWriter:
     if isinstance(session, SessionWriter):
         return session
     if isinstance(session, (str, os.PathLike)):
-        return SessionWriter(session, run_id, run_id)
+        return SessionWriter(os.fspath(session), run_id, run_id)
     raise InvalidInput(
         "session must be a journal path or a gait.runpack.session.SessionWriter",
         code="E_SESSION_INPUT_INVALID",

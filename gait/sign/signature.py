@@ -48,7 +48,8 @@ def check_signature(
     """
     if not isinstance(sig, Mapping):
         return SignatureCheck(False, "", "signature is not an object")
-    key_id = sig.get("key_id") if isinstance(sig.get("key_id"), str) else ""
+    raw_key_id = sig.get("key_id")
+    key_id = raw_key_id if isinstance(raw_key_id, str) else ""
     if sig.get("alg") != "ed25519":
         return SignatureCheck(False, key_id, "unsupported signature algorithm")
     signed = sig.get("signed_digest")

@@ -122,10 +122,10 @@ def _from_item(item: Any, where: str, state: _State) -> Iterator[Event]:
         method = str(message["method"])
         relative = str(item.get("direction", "")).lower()
         if state.writer is None and relative in _RELATIVE and method not in EITHER_METHODS:
-            sender = SERVER if method in SERVER_METHODS else CLIENT
-            other = SERVER if sender == CLIENT else CLIENT
-            state.writer = sender if _RELATIVE[relative] else other
-            logged = sender
+            first = SERVER if method in SERVER_METHODS else CLIENT
+            other = SERVER if first == CLIENT else CLIENT
+            state.writer = first if _RELATIVE[relative] else other
+            logged = first
         if "id" not in message:
             yield Skip(method, where)  # a notification
             return

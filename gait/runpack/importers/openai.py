@@ -380,8 +380,8 @@ def _flush(stream: _Stream) -> Iterator[Event]:
     """Calls a stream left open: recorded as unreadable, never dropped."""
     for key in sorted(stream.chat):
         yield _chat_call(stream.chat[key], False, open_at_end=True)
-    for key in sorted(stream.items):
-        part = stream.items[key]
+    for item_key in sorted(stream.items):
+        part = stream.items[item_key]
         item = part["item"]
         if item.get("type") not in ("function_call", "custom_tool_call", "mcp_call"):
             continue

@@ -110,7 +110,7 @@ def _attributes(span: dict[str, Any], where: str) -> dict[str, Any]:
     bad = [a.get("key") for a in raw if isinstance(a, dict) and not isinstance(a.get("key"), str)]
     if bad:
         raise fail(where, f"attribute key {str(bad[0])[:40]} is not a string")
-    return {a.get("key"): _value(a.get("value")) for a in raw if isinstance(a, dict)}
+    return {a["key"]: _value(a.get("value")) for a in raw if isinstance(a, dict)}
 
 
 def _nanos(span: dict[str, Any], field: str) -> int:
