@@ -92,6 +92,7 @@ def test_verify_by_run_id_from_any_directory_and_by_path(run_gait, tmp_path):
         "signature",
         "signer_trust",
         "schemas",
+        "unique_ids",
     ]
 
 

