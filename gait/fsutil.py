@@ -8,6 +8,7 @@ import os
 import re
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 from gait.errors import IOFailure
@@ -141,7 +142,7 @@ def read_no_follow(path: str | os.PathLike[str]) -> bytes:
 
 
 @contextlib.contextmanager
-def file_lock(path: str | os.PathLike[str]):  # noqa: ANN201 - generator context manager
+def file_lock(path: str | os.PathLike[str]) -> Iterator[None]:
     """Exclusive advisory lock across processes for read-modify-write of small state files."""
     import fcntl
 

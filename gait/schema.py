@@ -505,7 +505,7 @@ class _Compiler:
     def number(
         self, schema: dict[str, Any], is_kind: _Check, typed: bool, *_: Any
     ) -> _Check | None:
-        bounds = []
+        bounds: list[tuple[Callable[[Any, Any], bool], Any]] = []
         for key, fails in (
             ("minimum", lambda value, limit: value < limit),
             ("maximum", lambda value, limit: value > limit),

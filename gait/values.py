@@ -184,8 +184,10 @@ def _fallback(value: Any, code: str, where: str, depth: int) -> Any:
             k: _convert(v, False, code, f"{where}.{k}", depth + 1)
             for k, v in sorted(public.items())
         }
-    if kind.__repr__ is not object.__repr__ or kind.__str__ is not object.__str__:
-        text = str(value) if kind.__str__ is not object.__str__ else repr(value)
+    own_repr: object = kind.__repr__  # object: the check is identity, not the signature
+    own_str: object = kind.__str__
+    if own_repr is not object.__repr__ or own_str is not object.__str__:
+        text = str(value) if own_str is not object.__str__ else repr(value)
         if " at 0x" not in text:  # an address differs run to run: no stable digest
             _warn_once(kind, "its text")
             return text

@@ -51,7 +51,7 @@ class _Bounds:
         self._total = 0
         self._depth = 0
 
-    def compose_node(self, parent, index):  # noqa: ANN001, ANN201 - PyYAML's signature
+    def compose_node(self, parent: yaml.Node | None, index: object) -> yaml.Node | None:
         # _Bounds is mixed into a loader: the parser's methods are there at run time
         if self.check_event(yaml.AliasEvent):  # type: ignore[attr-defined]
             event = self.peek_event()  # type: ignore[attr-defined]
@@ -127,7 +127,7 @@ if _HAS_LIBYAML:
             Resolver.__init__(self)
             self._init_bounds()
 
-        def get_single_node(self):  # noqa: ANN201
+        def get_single_node(self) -> yaml.Node | None:
             return Composer.get_single_node(self)
 
 

@@ -67,7 +67,7 @@ ContextFactory = Callable[[Any], IntentContext]
 TracePathFactory = Callable[[Any], str | Path | None]
 
 
-class GaitLangChainCallbackHandler(_CallbackHandlerBase):
+class GaitLangChainCallbackHandler(_CallbackHandlerBase):  # type: ignore[misc]  # Any base
     """Collects the middleware's decision metadata (correlation only: it changes nothing)."""
 
     def __init__(self, *, sink: Callable[[LangChainDecisionMetadata], None] | None = None) -> None:
@@ -80,7 +80,7 @@ class GaitLangChainCallbackHandler(_CallbackHandlerBase):
             self._sink(metadata)
 
 
-class GaitLangChainMiddleware(_AgentMiddlewareBase):
+class GaitLangChainMiddleware(_AgentMiddlewareBase):  # type: ignore[misc]  # Any base
     """Gate every tool call of a LangChain agent through a ``ToolAdapter``."""
 
     def __init__(

@@ -268,7 +268,9 @@ class BrokerSettings:
     evidence_out: str | None = None
 
 
-def enforce(outcome: Any, intent: Any, policy: Any, settings: BrokerSettings | None, now: str):
+def enforce(
+    outcome: Any, intent: Any, policy: Any, settings: BrokerSettings | None, now: str
+) -> tuple[Receipt, Request] | None:
     """Apply a winning rule's ``require_broker_credential`` to an ``allow``; returns the
     receipt and the request's reference when a credential was issued."""
     decision = outcome.decision

@@ -535,12 +535,12 @@ def _target_sort_key(target: dict[str, Any]) -> tuple[Any, ...]:
     )
 
 
-def normalize_targets(raw: Any, tool_name: str, where: str = "targets") -> list[dict]:
+def normalize_targets(raw: Any, tool_name: str, where: str = "targets") -> list[dict[str, Any]]:
     items = _list(raw, where)
     targets = [_normalize_target(item, tool_name, where, i) for i, item in enumerate(items)]
     if len(targets) < 2:
         return targets
-    unique: dict[tuple[Any, ...], dict] = {}
+    unique: dict[tuple[Any, ...], dict[str, Any]] = {}
     for target in targets:
         unique.setdefault(_target_sort_key(target), target)
     return [unique[key] for key in sorted(unique)]
@@ -576,7 +576,9 @@ def _normalize_provenance_entry(raw: Any, where: str, index: int) -> dict[str, s
     return _normalize_provenance_general(raw, f"{where}[{index}]")
 
 
-def _build_provenance(arg_path: str, source: str, source_ref: str, integrity: str) -> dict:
+def _build_provenance(
+    arg_path: str, source: str, source_ref: str, integrity: str
+) -> dict[str, Any]:
     if not arg_path or not source:
         raise _fail("arg provenance requires arg_path and source")
     if source not in PROVENANCE_SOURCES:
@@ -591,12 +593,12 @@ def _build_provenance(arg_path: str, source: str, source_ref: str, integrity: st
     return out
 
 
-def normalize_provenance(raw: Any, where: str = "arg_provenance") -> list[dict]:
+def normalize_provenance(raw: Any, where: str = "arg_provenance") -> list[dict[str, Any]]:
     items = _list(raw, where)
     entries = [_normalize_provenance_entry(item, where, i) for i, item in enumerate(items)]
     if len(entries) < 2:
         return entries
-    unique: dict[tuple[str, str, str, str], dict] = {}
+    unique: dict[tuple[str, str, str, str], dict[str, Any]] = {}
     for entry in entries:
         key = (
             entry["arg_path"],

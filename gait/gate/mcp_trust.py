@@ -30,7 +30,9 @@ class MCPTrustPolicy:
     require_registry: bool
 
 
-def compile_mcp_trust(raw: dict[str, Any] | None) -> tuple[MCPTrustPolicy | None, dict | None]:
+def compile_mcp_trust(
+    raw: dict[str, Any] | None,
+) -> tuple[MCPTrustPolicy | None, dict[str, Any] | None]:
     """(policy or None, the ``MCPTrust`` digest payload or None)."""
     from gait.gate.policy_keys import err, norm
 

@@ -147,8 +147,8 @@ def load(
     import argparse
 
     from gait.gate.engine import open_gate
-    from gait.sign.keyring import key_mode, read_key_text, resolve_signing_key
-    from gait.sign.keys import VerifyKey
+    from gait.sign.keyring import key_mode, resolve_signing_key
+    from gait.sign.keys import VerifyKey, read_key_text
 
     args = argparse.Namespace(
         key_mode=mode,

@@ -77,7 +77,9 @@ def resolve_key(
     )
 
 
-def encrypt(path: Path, out: Path | None, key: bytes, source: dict[str, str]) -> tuple[Path, dict]:
+def encrypt(
+    path: Path, out: Path | None, key: bytes, source: dict[str, str]
+) -> tuple[Path, dict[str, Any]]:
     from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
     try:

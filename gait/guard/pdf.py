@@ -8,15 +8,16 @@ one such characters are drawn as ``?`` and a warning says so.
 
 from __future__ import annotations
 
-from datetime import UTC
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from gait import timefmt
 from gait.errors import DependencyMissing, InvalidInput
 from gait.guard.report import Report
 
 
-def _fpdf():  # noqa: ANN202 - the fpdf module
+def _fpdf() -> Any:  # the fpdf module (untyped)
     try:
         import fpdf
     except ImportError as exc:
@@ -107,7 +108,7 @@ def render_pdf(report: Report, *, font: str | None = None) -> tuple[bytes, list[
     return bytes(pdf.output()), warnings
 
 
-def _doc_date(report: Report):  # noqa: ANN202 - datetime
+def _doc_date(report: Report) -> datetime:
     for key, value in report.facts:
         if key == "Run created":
             try:
@@ -117,13 +118,21 @@ def _doc_date(report: Report):  # noqa: ANN202 - datetime
     return timefmt.to_datetime(timefmt.EPOCH_1980).replace(tzinfo=UTC)
 
 
-def _section(pdf, family: str, title: str) -> None:  # noqa: ANN001 - fpdf.FPDF
+def _section(pdf: Any, family: str, title: str) -> None:  # pdf: an fpdf.FPDF (untyped)
     pdf.ln(3)
     pdf.set_font(family, "B", 12)
     pdf.cell(0, 8, title, new_x="LMARGIN", new_y="NEXT")
 
 
-def _rows(pdf, family, head, rows, widths, text, empty: str = "none") -> None:  # noqa: ANN001
+def _rows(
+    pdf: Any,
+    family: str,
+    head: Any,
+    rows: Any,
+    widths: Any,
+    text: Any,
+    empty: str = "none",
+) -> None:
     if not rows:
         pdf.set_font(family, "", 9)
         pdf.cell(0, 5, empty, new_x="LMARGIN", new_y="NEXT")

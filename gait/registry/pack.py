@@ -183,7 +183,9 @@ def check_publisher(metadata: Mapping[str, Any], policy: TrustPolicy, origin: st
         )
 
 
-def digest_problems(metadata: Mapping[str, Any], files: Mapping[str, bytes]) -> list[dict]:
+def digest_problems(
+    metadata: Mapping[str, Any], files: Mapping[str, bytes]
+) -> list[dict[str, Any]]:
     """Every listed file that is missing or differs (all of them, for the report)."""
     problems = []
     for artifact in metadata["artifacts"]:

@@ -46,7 +46,7 @@ def registry_root() -> Path:
     return gait_home() / "registry"
 
 
-def version_key(version: str) -> tuple:
+def version_key(version: str) -> tuple[Any, ...]:
     """SemVer 2.0 precedence: a pre-release sorts before its release; build metadata is ignored."""
     match = _SEMVER.match(version)
     if not match:

@@ -17,6 +17,8 @@ and an entry point in the ``gait.graders`` group naming the module.
 
 from __future__ import annotations
 
+from typing import Any
+
 from gait.regress.api import (
     FAIL,
     PASS,
@@ -32,7 +34,9 @@ from gait.regress.hookspecs import ENTRY_POINT_GROUP, hookimpl, hookspec
 from gait.regress.manager import GraderRegistry, get_registry
 
 
-def grade_fixture_set(path: str = "gait.yaml", *, allow_nondeterministic: bool = False) -> list:
+def grade_fixture_set(
+    path: str = "gait.yaml", *, allow_nondeterministic: bool = False
+) -> list[Any]:
     """Grade every fixture of a gait.yaml without pytest: a list of ``Entry`` (fixture, grader,
     status, reason_codes, details, error_code), sorted by fixture then grader."""
     from gait.regress.config import load_config

@@ -15,6 +15,7 @@ import signal
 import subprocess
 import sys
 from pathlib import Path, PurePosixPath
+from typing import Any
 
 from gait.regress.config import FixtureSpec, RegressConfig
 from gait.regress.context import Candidate
@@ -290,7 +291,7 @@ class CandidateResolver:
             _kill_group(proc)
 
 
-def read_misses(path: Path) -> list[dict]:
+def read_misses(path: Path) -> list[dict[str, Any]]:
     """The unserved misses an agent's replay logged (served ones, new_episodes, are not drift)."""
     import json
 

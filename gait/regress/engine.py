@@ -330,7 +330,9 @@ class RegressEngine:
                 entry.update = self._patch(grader, ctx, result)
         return entry
 
-    def _patch(self, grader: Grader, ctx: GradeContext, result: GradeResult) -> dict | None:
+    def _patch(
+        self, grader: Grader, ctx: GradeContext, result: GradeResult
+    ) -> dict[str, Any] | None:
         if grader.update is None:
             return None
         try:

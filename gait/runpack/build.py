@@ -79,7 +79,9 @@ def host_env() -> dict[str, str]:
     }
 
 
-def _envelope(record: dict[str, Any], schema_id: str, run: dict[str, Any], what: str) -> dict:
+def _envelope(
+    record: dict[str, Any], schema_id: str, run: dict[str, Any], what: str
+) -> dict[str, Any]:
     given = record.get("schema_id")
     if given not in (None, "", schema_id):
         raise _fail(f"{what}.schema_id must be {schema_id}, not {given!r}")
@@ -291,7 +293,7 @@ def normalize_input(
     capture_mode: str | None = None,
     producer_version: str = __version__,
     evidence_mode_default: str = "best_effort",
-) -> tuple[str, dict[str, Any], list[dict], list[dict], dict[str, Any]]:
+) -> tuple[str, dict[str, Any], list[dict[str, Any]], list[dict[str, Any]], dict[str, Any]]:
     """(capture_mode, run, intents, results, refs) in their written form."""
     record = _obj(doc, "record input")
     mode = capture_mode or _text(record.get("capture_mode"), "capture_mode", default="reference")

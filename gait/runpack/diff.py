@@ -260,7 +260,7 @@ def _nondeterministic(label: str, where: str, why: str = "") -> InvalidInput:
 # --- comparison --------------------------------------------------------------------------------
 
 
-def _known(record: dict[str, Any], keys: tuple[str, ...], drop: tuple[str, ...]) -> dict:
+def _known(record: dict[str, Any], keys: tuple[str, ...], drop: tuple[str, ...]) -> dict[str, Any]:
     return {k: record[k] for k in keys if k in record and k not in drop}
 
 
@@ -289,7 +289,7 @@ def _compare_records(
     right: list[dict[str, Any]],
     keys: tuple[str, ...],
     drop: tuple[str, ...],
-) -> tuple[bool, list, list]:
+) -> tuple[bool, list[Any], list[Any]]:
     """(changed, left-only ids, right-only ids) of records keyed by intent id (the last
     record of an id counts), compared on ``keys`` minus ``drop``."""
     kept = tuple(k for k in keys if k not in drop)
@@ -434,7 +434,9 @@ def run_metadata_changes(left: dict[str, Any], right: dict[str, Any]) -> list[Ch
     return sorted(changes + timeline[:MAX_TIMELINE_CHANGES], key=lambda c: c.path)
 
 
-def _side(intent: dict | None, result: dict | None, privacy: str, index: int) -> dict | None:
+def _side(
+    intent: dict[str, Any] | None, result: dict[str, Any] | None, privacy: str, index: int
+) -> dict[str, Any] | None:
     if intent is None:
         return None
     side: dict[str, Any] = {
@@ -459,7 +461,7 @@ def _side(intent: dict | None, result: dict | None, privacy: str, index: int) ->
 _SIG_KEYS = ("intent_id", "tool_name", "args_digest", "status", "result_digest")
 
 
-def _sig(side: dict[str, Any], privacy: str) -> tuple:
+def _sig(side: dict[str, Any], privacy: str) -> tuple[Any, ...]:
     get = side.get
     base = (
         get("intent_id", ""),

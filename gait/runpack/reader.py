@@ -62,7 +62,7 @@ def runpack_from_members(members: Members) -> Runpack:
             canonical[name] = data[name]
         return value
 
-    def records(name: str) -> list[dict]:
+    def records(name: str) -> list[dict[str, Any]]:
         if name not in data:
             return []
         if members.parsed.get(name) is not None:  # proven canonical (``prove_canonical``)
@@ -92,7 +92,7 @@ def verification_error(path: str | Path, report: VerifyReport) -> VerificationFa
     )
 
 
-def _lines(raw: bytes, name: str) -> list[dict]:
+def _lines(raw: bytes, name: str) -> list[dict[str, Any]]:
     return [
         loads_strict(line, what=f"{name} line {i}")
         for i, line in enumerate(raw.splitlines(), start=1)

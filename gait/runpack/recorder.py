@@ -655,7 +655,7 @@ def tool(name: str | Callable[..., Any] | None = None) -> Any:
         tool_name = name if isinstance(name, str) else f"{fn.__module__}.{fn.__qualname__}"
         signature = inspect.signature(fn)
 
-        def bound_args(args: tuple, kwargs: dict) -> dict[str, Any]:
+        def bound_args(args: tuple[Any, ...], kwargs: dict[str, Any]) -> dict[str, Any]:
             try:
                 bound = signature.bind(*args, **kwargs)
             except TypeError:
@@ -708,10 +708,10 @@ async def _run_async(
     run: Recorder | None,
     stubs: Any,
     tool_name: str,
-    call_args: dict,
+    call_args: dict[str, Any],
     fn: Any,
-    args: tuple,
-    kwargs: dict,
+    args: tuple[Any, ...],
+    kwargs: dict[str, Any],
 ) -> Any:
     intent_id = run.intent(tool_name, call_args) if run is not None else ""
     try:
@@ -733,7 +733,7 @@ async def _run_async(
 _RUN_REAL = object()
 
 
-def _from_stubs(stubs: Any, tool_name: str, call_args: dict, run_real: Any) -> Any:
+def _from_stubs(stubs: Any, tool_name: str, call_args: dict[str, Any], run_real: Any) -> Any:
     """The recorded answer; on a miss under record_mode ``new_episodes`` with the real-tool
     interlock open, the real tool's (``_RUN_REAL`` tells an async caller to await it)."""
     from gait.runpack.replay import ReplayMiss

@@ -157,7 +157,7 @@ class Redactor:
             self.report.hooks_applied += 1
         return value
 
-    def _path(self, rule: Rule, node: Any, steps: list, at: str, where: str) -> None:
+    def _path(self, rule: Rule, node: Any, steps: list[Any], at: str, where: str) -> None:
         if not steps:
             return
         (op, arg), rest = steps[0], steps[1:]

@@ -149,7 +149,7 @@ def reduce_runpack(
     intents = [_strip(i) for i in pack.intents if i.get("intent_id") == selected][:1]
     results: list[dict[str, Any]] = []
     if pred.name != "missing_result":
-        check_result = {
+        check_result: Callable[[dict[str, Any]], bool] = {
             "non_ok_status": lambda r: not _ok(r.get("status")),
             "verdict": lambda r: _verdict_of(r) == pred.verdict,
         }.get(pred.name, lambda r: True)

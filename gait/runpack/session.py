@@ -20,6 +20,7 @@ import hashlib
 import json
 import os
 from collections.abc import Iterable, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeGuard
@@ -207,7 +208,7 @@ def _checkpoint_link_problem(
     return ""
 
 
-def _lock(path: Path):  # noqa: ANN202 - context manager
+def _lock(path: Path) -> AbstractContextManager[None]:
     return file_lock(path.with_name(path.name + ".lock"))
 
 
@@ -248,7 +249,9 @@ def _check_run_id(run_id: str) -> None:
         )
 
 
-def start(path: str | Path, session_id: str, run_id: str, *, now: str | None = None) -> dict:
+def start(
+    path: str | Path, session_id: str, run_id: str, *, now: str | None = None
+) -> dict[str, Any]:
     target = Path(path)
     session_id, run_id = session_id.strip(), run_id.strip()
     if not session_id or not run_id:
@@ -368,7 +371,9 @@ def write_chain(path: str | Path, chain: dict[str, Any]) -> Path:
     return atomic_write(path, (json.dumps(chain, indent=2) + "\n").encode(), mode=0o600)
 
 
-def _checkpoint_runpack_input(journal: Journal, events: list[dict], index: int, now: str) -> dict:
+def _checkpoint_runpack_input(
+    journal: Journal, events: list[dict[str, Any]], index: int, now: str
+) -> dict[str, Any]:
     run_id = f"{journal.run_id}_cp_{index:04d}"
     intents, results, timeline = [], [], []
     for i, event in enumerate(events):
@@ -479,7 +484,9 @@ def checkpoint(
     return cp, chain, chain_file
 
 
-def compact(path: str | Path, *, out: str | Path | None = None, dry_run: bool = False) -> dict:
+def compact(
+    path: str | Path, *, out: str | Path | None = None, dry_run: bool = False
+) -> dict[str, Any]:
     """Drop events already covered by checkpoints (their runpacks hold them)."""
     target = Path(path)
     output = Path(out) if out else target

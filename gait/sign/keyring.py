@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import os
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -130,7 +131,7 @@ def local_dev_key_id() -> str:
         return ""
 
 
-def update_keyring(change) -> Keyring:  # noqa: ANN001 - callable(Keyring) -> None
+def update_keyring(change: Callable[[Keyring], object]) -> Keyring:
     """Read-modify-write of the keyring under a lock, written atomically."""
     path = keyring_path()
     private_dir(path.parent)

@@ -12,6 +12,7 @@ import hashlib
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
@@ -26,6 +27,9 @@ except ImportError:  # pragma: no cover - a cryptography without the private mod
     from cryptography.hazmat.primitives.serialization import Encoding, PrivateFormat, PublicFormat
 
 from gait.errors import InvalidInput
+
+if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.serialization import NoEncryption
 
 
 def key_id_of(public_raw: bytes) -> str:
@@ -134,7 +138,7 @@ class SigningKey:
         return state
 
 
-def _no_encryption():  # noqa: ANN202 - cryptography's own type
+def _no_encryption() -> NoEncryption:
     from cryptography.hazmat.primitives.serialization import NoEncryption
 
     return NoEncryption()
