@@ -7,6 +7,7 @@ from pathlib import Path
 
 from gait.cli.main import add_common
 from gait.cli.output import Outcome
+from gait.errors import ExitCode
 
 EXPLAIN = (
     "gait approve signs an approval token (docs/formats.md section 6.1) binding an approver's "
@@ -111,4 +112,4 @@ def run(args: argparse.Namespace) -> Outcome:
         f"approval token {token['token_id']} written to {out}",
         f"scope={','.join(token['scope'])} expires_at={token['expires_at']}",
     ]
-    return Outcome(payload, 0, lines, warnings)
+    return Outcome(payload, ExitCode.OK, lines, warnings)

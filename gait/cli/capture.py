@@ -6,6 +6,7 @@ import argparse
 
 from gait.cli.main import add_common
 from gait.cli.output import Outcome
+from gait.errors import ExitCode
 
 EXPLAIN = (
     "gait capture resolves a run id, runpack path or gate trace, verifies it, and writes a "
@@ -41,4 +42,4 @@ def run_capture(args: argparse.Namespace) -> Outcome:
     ]
     if receipt.artifact_type == "runpack":
         lines.append(f"next=gait regress add --from {receipt.output_path}")
-    return Outcome(payload, 0, lines)
+    return Outcome(payload, ExitCode.OK, lines)

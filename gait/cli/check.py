@@ -8,6 +8,7 @@ from pathlib import Path
 
 from gait.cli.main import add_common
 from gait.cli.output import Outcome
+from gait.errors import ExitCode
 
 EXPLAIN = (
     "gait check loads the repository policy (.gait.yaml, or --policy / a path) strictly, then "
@@ -65,7 +66,7 @@ def run(args: argparse.Namespace) -> Outcome:
         lines.append(f"{finding.status}: {finding.id}: {finding.message}")
         if finding.fix and finding.status != "pass":
             lines.append(f"  fix: {finding.fix}")
-    exit_code = 2 if args.strict and warnings else 0
+    exit_code = ExitCode.VERIFY_FAILED if args.strict and warnings else ExitCode.OK
     if exit_code:
         payload["ok"] = False
     return Outcome(payload, exit_code, lines)

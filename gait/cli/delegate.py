@@ -7,6 +7,7 @@ from pathlib import Path
 
 from gait.cli.main import add_common, add_group
 from gait.cli.output import Outcome
+from gait.errors import ExitCode
 
 MINT_EXPLAIN = (
     "gait delegate mint signs a delegation token: --delegator hands --delegate the right to act "
@@ -81,7 +82,7 @@ def run_mint(args: argparse.Namespace) -> Outcome:
         f"{token['delegator_identity']} -> {token['delegate_identity']} "
         f"scope={','.join(token['scope'])} expires_at={token['expires_at']}",
     ]
-    return Outcome(payload, 0, lines, warnings)
+    return Outcome(payload, ExitCode.OK, lines, warnings)
 
 
 def run_verify(args: argparse.Namespace) -> Outcome:
@@ -122,7 +123,7 @@ def run_verify(args: argparse.Namespace) -> Outcome:
         ) from exc
     payload = _describe(raw, args.token, (raw.get("signature") or {}).get("key_id", ""))
     payload["description"] = "delegation token verified"
-    return Outcome(payload, 0, [f"delegation token {token.token_id} verified"])
+    return Outcome(payload, ExitCode.OK, [f"delegation token {token.token_id} verified"])
 
 
 def _describe(token: dict, path: str, key_id: str) -> dict:

@@ -6,6 +6,7 @@ import argparse
 
 from gait.cli.main import add_common
 from gait.cli.output import Outcome
+from gait.errors import ExitCode
 
 EXPLAIN = (
     "gait demo runs a deterministic toy agent with three stubbed tool calls (no network, no "
@@ -73,7 +74,7 @@ def run_policy_demo(args: argparse.Namespace) -> Outcome:
         f"reason_codes={','.join(result['reason_codes'])}",
         f"next={','.join(next_commands)}",
     ]
-    return Outcome(payload, 0, lines)
+    return Outcome(payload, ExitCode.OK, lines)
 
 
 def run_standard(args: argparse.Namespace) -> Outcome:
@@ -123,4 +124,4 @@ def run_standard(args: argparse.Namespace) -> Outcome:
         f"next={','.join(next_commands)}",
     ]
     warnings = [DEV_WARNING + " (created it now)"] if created else []
-    return Outcome(payload, 0 if report.ok else 2, lines, warnings)
+    return Outcome(payload, ExitCode.OK if report.ok else ExitCode.VERIFY_FAILED, lines, warnings)

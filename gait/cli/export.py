@@ -10,6 +10,7 @@ import argparse
 
 from gait.cli.main import add_common
 from gait.cli.output import Outcome
+from gait.errors import ExitCode
 
 EXPLAIN = (
     "gait export reads a runpack (verified first) or a gate trace record and sends it as "
@@ -105,4 +106,4 @@ def run(args: argparse.Namespace) -> Outcome:
     finally:
         exporter.close()
     payload = {"ok": True, "exporter": exporter.name, "id": ident, "spans": len(spans)}
-    return Outcome(payload, 0, [f"exported {len(spans)} span(s) of {ident} to {args.to}"])
+    return Outcome(payload, ExitCode.OK, [f"exported {len(spans)} span(s) of {ident} to {args.to}"])

@@ -7,6 +7,7 @@ from typing import Any
 
 from gait.cli.main import add_common
 from gait.cli.output import Outcome
+from gait.errors import ExitCode
 
 EXPLAIN = (
     "gait gate state shows or clears the gate's state: rate-limit windows, destructive "
@@ -53,7 +54,7 @@ def run_show(args: argparse.Namespace) -> Outcome:
     ]
     for row in snap["rate_counters"][:8]:
         lines.append(f"  {row['key']} bucket={row['bucket']} used={row['count']}")
-    return Outcome(payload, 0, lines)
+    return Outcome(payload, ExitCode.OK, lines)
 
 
 def run_reset(args: argparse.Namespace) -> Outcome:
@@ -73,4 +74,4 @@ def run_reset(args: argparse.Namespace) -> Outcome:
         f"reset {store.backend} {store.location}: {cleared['rate_counters']} rate counters, "
         f"{cleared['used_tokens']} spent tokens cleared"
     ]
-    return Outcome(payload, 0, lines)
+    return Outcome(payload, ExitCode.OK, lines)

@@ -9,6 +9,7 @@ from typing import Any
 
 from gait.cli.main import add_common, add_group
 from gait.cli.output import Outcome
+from gait.errors import ExitCode
 
 PACK_EXPLAIN = (
     "gait guard pack --run RUN builds evidence_pack_<id>.zip for one run: runpack summary, "
@@ -162,7 +163,7 @@ def _built(
     for item in manifest.get("rendered_artifacts", []):
         lines.append(f"report={item['path']} sha256:{item['sha256'][:16]}")
     lines.append(f"next=gait guard verify {path}")
-    return Outcome(payload, 0, lines, warnings)
+    return Outcome(payload, ExitCode.OK, lines, warnings)
 
 
 def verify(args: argparse.Namespace) -> Outcome:
@@ -190,7 +191,7 @@ def verify(args: argparse.Namespace) -> Outcome:
     ]
     if not ok:
         lines.append(f"{payload['error_code']}: {payload['failing_link']}")
-    return Outcome(payload, 0 if ok else 2, lines)
+    return Outcome(payload, ExitCode.OK if ok else ExitCode.VERIFY_FAILED, lines)
 
 
 def retain(args: argparse.Namespace) -> Outcome:
@@ -210,7 +211,7 @@ def retain(args: argparse.Namespace) -> Outcome:
         f"  {verb}: {e['path']} ({e['kind']}, {e['age_seconds']}s old)"
         for e in report["deleted_files"][:10]
     ]
-    return Outcome(payload, 0, lines)
+    return Outcome(payload, ExitCode.OK, lines)
 
 
 def encrypt(args: argparse.Namespace) -> Outcome:
@@ -228,7 +229,9 @@ def encrypt(args: argparse.Namespace) -> Outcome:
         "key_mode": source["mode"],
         "key_ref": source.get("ref", ""),
     }
-    return Outcome(payload, 0, [f"encrypted: {path} (aes-256-gcm, key from {source['mode']})"])
+    return Outcome(
+        payload, ExitCode.OK, [f"encrypted: {path} (aes-256-gcm, key from {source['mode']})"]
+    )
 
 
 def decrypt(args: argparse.Namespace) -> Outcome:
@@ -243,4 +246,4 @@ def decrypt(args: argparse.Namespace) -> Outcome:
         "plain_sha256": doc["plain_sha256"],
         "plain_size": doc["plain_size"],
     }
-    return Outcome(payload, 0, [f"decrypted: {path} sha256:{doc['plain_sha256'][:16]}"])
+    return Outcome(payload, ExitCode.OK, [f"decrypted: {path} sha256:{doc['plain_sha256'][:16]}"])

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from gait.cli.main import add_common
 from gait.cli.output import Outcome
+from gait.errors import ExitCode
 
 EXPLAIN = (
     "gait init writes a starter gate policy to .gait.yaml (--out) from a template "
@@ -75,4 +76,4 @@ def run(args: argparse.Namespace) -> Outcome:
         else:
             lines.append(f"{update.path} already ignores gait's outputs and keys")
     lines.append(f"next: gait check --policy {out}")
-    return Outcome(payload, 0, lines)
+    return Outcome(payload, ExitCode.OK, lines)

@@ -9,6 +9,7 @@ from typing import Any
 
 from gait.cli.main import add_common, add_group
 from gait.cli.output import Outcome
+from gait.errors import ExitCode
 
 INIT_EXPLAIN = (
     "gait intent init TOOL writes an IntentRequest (docs/formats.md section 5.1) to intent.json "
@@ -146,7 +147,7 @@ def run_init(args: argparse.Namespace) -> Outcome:
     payload: dict[str, Any] = {"ok": True, "intent_digest": digest, "tool_name": tool}
     if args.out == "-":
         payload["intent"] = intent
-        return Outcome(payload, 0, text=text.decode("utf-8"))
+        return Outcome(payload, ExitCode.OK, text=text.decode("utf-8"))
     out = Path(args.out)
     if out.exists() and not args.force:
         raise InvalidInput(f"{out} exists (use --force to overwrite)", code="E_OUTPUT_EXISTS")
@@ -160,4 +161,4 @@ def run_init(args: argparse.Namespace) -> Outcome:
         lines.append(
             "note: no --target: a fail_closed policy blocks it (fail_closed_missing_targets)"
         )
-    return Outcome(payload, 0, lines)
+    return Outcome(payload, ExitCode.OK, lines)

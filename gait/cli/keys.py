@@ -8,6 +8,7 @@ from pathlib import Path
 
 from gait.cli.main import add_common, add_group
 from gait.cli.output import Outcome
+from gait.errors import ExitCode
 
 
 def register(parser: argparse.ArgumentParser) -> None:
@@ -207,7 +208,7 @@ def init_keys(args: argparse.Namespace) -> Outcome:
     ]
     if warnings:
         payload["warnings"] = warnings
-    return Outcome(payload, 0, lines, warnings)
+    return Outcome(payload, ExitCode.OK, lines, warnings)
 
 
 def trust_key(args: argparse.Namespace) -> Outcome:
@@ -222,7 +223,7 @@ def trust_key(args: argparse.Namespace) -> Outcome:
     if publishers:
         payload["publishers"] = publishers
         line += f" publishers={','.join(publishers)}"
-    return Outcome(payload, 0, [line])
+    return Outcome(payload, ExitCode.OK, [line])
 
 
 def untrust_key(args: argparse.Namespace) -> Outcome:
@@ -242,7 +243,7 @@ def untrust_key(args: argparse.Namespace) -> Outcome:
     update_keyring(change)
     return Outcome(
         {"ok": True, "key_id": args.key_id, "trusted": False},
-        0,
+        ExitCode.OK,
         [f"untrusted key_id={args.key_id}"],
     )
 
@@ -258,7 +259,7 @@ def list_keys(args: argparse.Namespace) -> Outcome:
         f"trusted={'yes' if e['trusted'] else 'no'} {e['label']}".rstrip()
         for e in entries[:10]
     ]
-    return Outcome({"ok": True, "keys": entries}, 0, lines)
+    return Outcome({"ok": True, "keys": entries}, ExitCode.OK, lines)
 
 
 def rotate_keys(args: argparse.Namespace) -> Outcome:
@@ -303,4 +304,4 @@ def rotate_keys(args: argparse.Namespace) -> Outcome:
     warnings = [w for w in [_not_ignored_warning(private_path)] if w]
     if warnings:
         payload["warnings"] = warnings
-    return Outcome(payload, 0, lines, warnings)
+    return Outcome(payload, ExitCode.OK, lines, warnings)

@@ -7,6 +7,7 @@ from typing import Any
 
 from gait.cli.main import add_common, add_group
 from gait.cli.output import Outcome
+from gait.errors import ExitCode
 
 EXPLAIN = (
     "gait kill-switch manages the kill-switch state file (the reference's shape). An enabled, "
@@ -120,7 +121,7 @@ def _out(action: str, state: Any, entry: Any = None, *, entries: bool = False) -
         for e in state.entries[:10]:
             status = "active" if e.active_at(now) else ("disabled" if not e.enabled else "expired")
             lines.append(f"  {e.entry_id} {status} {e.reason}".rstrip())
-    return Outcome(payload, 0, lines)
+    return Outcome(payload, ExitCode.OK, lines)
 
 
 def run_add(args: argparse.Namespace) -> Outcome:

@@ -141,7 +141,7 @@ def _explain_text(
 
 
 def _run(args_in: list[str]) -> int:
-    from gait.errors import DependencyMissing, GaitError, InvalidInput
+    from gait.errors import DependencyMissing, ExitCode, GaitError, InvalidInput
 
     as_json = "--json" in args_in
     try:
@@ -151,7 +151,7 @@ def _run(args_in: list[str]) -> int:
             f"gait: E_DEPENDENCY_MISSING: {exc} (pip install --force-reinstall pytest-gait)",
             file=sys.stderr,
         )
-        return 7
+        return ExitCode.DEPENDENCY_MISSING
     try:
         name = args_in[0]
         if name not in COMMANDS:
@@ -166,7 +166,7 @@ def _run(args_in: list[str]) -> int:
             text = _explain_text(parser, args_in, as_json)
             if text:
                 print(text)
-                return 0
+                return ExitCode.OK
         args = parser.parse_args(args_in)
         args.correlation_id = correlation_id(args_in)
         handler: Callable[[argparse.Namespace], Any] = args.handler
@@ -176,7 +176,7 @@ def _run(args_in: list[str]) -> int:
         return emit_error(error, as_json=as_json, argv=args_in)
     except KeyboardInterrupt:
         print("gait: interrupted", file=sys.stderr)
-        return 130
+        return ExitCode.INTERRUPTED
     except BrokenPipeError:
         raise  # the reader went away (``gait ... | head``): entry() ends quietly
     except ImportError as exc:

@@ -8,6 +8,7 @@ from typing import Any
 
 from gait.cli.main import add_common, add_group
 from gait.cli.output import Outcome
+from gait.errors import ExitCode
 
 PROXY_EXPLAIN = (
     "gait mcp proxy decodes one tool call in an adapter's shape (mcp, openai, anthropic, "
@@ -224,15 +225,17 @@ def run_verify(args: argparse.Namespace) -> Outcome:
     }
     if trust is None:
         allowed = {"ok": True, **{k: v for k, v in ident.items() if v}, "verdict": "allow"}
-        return Outcome(allowed, 0, ["mcp verify: verdict=allow (policy has no mcp_trust)"])
+        return Outcome(
+            allowed, ExitCode.OK, ["mcp verify: verdict=allow (policy has no mcp_trust)"]
+        )
     decision = evaluate_server(
         trust, server, verify_risk_class(trust, args.risk_class), timefmt.now()
     )
-    verdict, exit_code, violations = "allow", 0, []
+    verdict, exit_code, violations = "allow", ExitCode.OK, []
     if decision.enforced:
         verdict = trust.action
         violations = ["mcp_trust_policy"]
-        exit_code = 3 if verdict == "block" else 4
+        exit_code = ExitCode.POLICY_BLOCKED if verdict == "block" else ExitCode.APPROVAL_REQUIRED
     payload: dict[str, Any] = {
         "ok": exit_code == 0,
         "server_id": decision.server_id,

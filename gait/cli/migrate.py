@@ -7,6 +7,7 @@ from typing import Any
 
 from gait.cli.main import add_common
 from gait.cli.output import Outcome
+from gait.errors import ExitCode
 
 EXPLAIN = (
     "gait migrate reads an artifact (.json, .jsonl, policy .yaml or runpack .zip), finds the "
@@ -116,4 +117,4 @@ def run(args: argparse.Namespace) -> Outcome:
         lines.append(f"wrote {args.out}" if args.out else "dry run: pass --out PATH to write it")
     elif args.out:
         lines.append(f"already at {target}; copied unchanged to {args.out}")
-    return Outcome(doc, 0, lines)
+    return Outcome(doc, ExitCode.OK, lines)

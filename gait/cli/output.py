@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from gait.canon import dumps_compact, id24
-from gait.errors import GaitError
+from gait.errors import ExitCode, GaitError
 
 MAX_SUMMARY_LINES = 12
 
@@ -20,7 +20,7 @@ MAX_SUMMARY_LINES = 12
 @dataclass
 class Outcome:
     payload: dict[str, Any]
-    exit_code: int = 0
+    exit_code: int = ExitCode.OK
     lines: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     # Printed verbatim instead of ``lines`` (no line cap) when not --json: a document the user

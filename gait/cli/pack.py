@@ -8,6 +8,7 @@ from typing import Any
 
 from gait.cli.main import add_common, add_group
 from gait.cli.output import Outcome
+from gait.errors import ExitCode
 
 OUTPUT_SCHEMA = {"schema_id": "gait.pack.output", "schema_version": "1.0.0"}
 BUILD_EXPLAIN = (
@@ -204,7 +205,7 @@ def build(args: argparse.Namespace) -> Outcome:
         f"signed={'yes key_id=' + key.key_id[:16] if key else 'no'}",
         f"next=gait pack verify {built.path}",
     ]
-    return Outcome(payload, 0, lines, warnings)
+    return Outcome(payload, ExitCode.OK, lines, warnings)
 
 
 def verify_options(args: argparse.Namespace) -> tuple[Any, bool]:
@@ -259,7 +260,7 @@ def verify(args: argparse.Namespace) -> Outcome:
     if not ok:
         lines.append(f"{result.error_code()}: {result.failing_link()}")
         lines.append(f"next=gait pack inspect {target}")
-    return Outcome(payload, 0 if ok else 2, lines)
+    return Outcome(payload, ExitCode.OK if ok else ExitCode.VERIFY_FAILED, lines)
 
 
 def inspect(args: argparse.Namespace) -> Outcome:
@@ -284,7 +285,7 @@ def inspect(args: argparse.Namespace) -> Outcome:
     if isinstance(manifest, dict):
         for entry in manifest.get("contents", [])[:8]:
             lines.append(f"  {entry['path']} sha256:{entry['sha256'][:16]}")
-    return Outcome(payload, 0, lines)
+    return Outcome(payload, ExitCode.OK, lines)
 
 
 def diff(args: argparse.Namespace) -> Outcome:
@@ -305,7 +306,7 @@ def diff(args: argparse.Namespace) -> Outcome:
         if summary.get(key):
             lines.append(f"{key}={','.join(summary[key])}")
     lines.append(f"context_drift={summary['context_drift_classification']}")
-    return Outcome(payload, 2 if changed else 0, lines)
+    return Outcome(payload, ExitCode.VERIFY_FAILED if changed else ExitCode.OK, lines)
 
 
 def export(args: argparse.Namespace) -> Outcome:
@@ -350,4 +351,4 @@ def export(args: argparse.Namespace) -> Outcome:
         lines.append(f"otel: {args.otel_out}")
     if args.postgres_sql_out:
         lines.append(f"postgres_sql: {args.postgres_sql_out}")
-    return Outcome(payload, 0, lines)
+    return Outcome(payload, ExitCode.OK, lines)

@@ -8,6 +8,7 @@ from typing import Any
 
 from gait.cli.main import add_common, add_group
 from gait.cli.output import Outcome
+from gait.errors import ExitCode
 
 TEST_EXPLAIN = (
     "gait policy test evaluates one intent (JSON) or many (JSONL) against a policy without "
@@ -67,7 +68,7 @@ def run_simulate(args: argparse.Namespace) -> Outcome:
         lines.append(
             f"- {item['fixture_path']}: {item['baseline_verdict']} -> {item['candidate_verdict']}"
         )
-    return Outcome(doc, 0, lines)
+    return Outcome(doc, ExitCode.OK, lines)
 
 
 def register(parser: argparse.ArgumentParser) -> None:
@@ -233,7 +234,7 @@ def run_test(args: argparse.Namespace) -> Outcome:
                 code="E_POLICY_TEST_FAIL",
                 details={"results": results} if many else dict(results[0]),
             )
-        exit_code = 0
+        exit_code = ExitCode.OK
         payload["expectations_met"] = True
         lines.append("expectations met")
     return Outcome(payload, exit_code, lines)
@@ -303,7 +304,7 @@ def run_validate(args: argparse.Namespace) -> Outcome:
         payload["rule_count"] = len(policy.rules)
     return Outcome(
         payload,
-        0,
+        ExitCode.OK,
         [f"policy valid: {args.policy} rules={len(policy.rules)} digest={policy.digest}"],
     )
 
@@ -331,18 +332,20 @@ def run_fmt(args: argparse.Namespace) -> Outcome:
         # As the reference: print the formatted policy and leave the file alone.
         payload["written"] = False
         payload["formatted"] = formatted.decode("utf-8")
-        return Outcome(payload, 0, text=payload["formatted"])
+        return Outcome(payload, ExitCode.OK, text=payload["formatted"])
     if args.check:
         if changed:
             raise VerificationFailed(
                 f"{args.policy} is not formatted (run gait policy fmt {args.policy})",
                 code="E_POLICY_NOT_FORMATTED",
             )
-        return Outcome(payload, 0, [f"formatted: {args.policy}"])
+        return Outcome(payload, ExitCode.OK, [f"formatted: {args.policy}"])
     if changed:
         atomic_write(source, formatted)
     payload["written"] = changed
-    return Outcome(payload, 0, [f"{'formatted' if changed else 'unchanged'}: {args.policy}"])
+    return Outcome(
+        payload, ExitCode.OK, [f"{'formatted' if changed else 'unchanged'}: {args.policy}"]
+    )
 
 
 def run_init(args: argparse.Namespace) -> Outcome:
@@ -353,7 +356,7 @@ def run_init(args: argparse.Namespace) -> Outcome:
 
     if args.list:
         names = sorted(TEMPLATES)
-        return Outcome({"ok": True, "templates": names}, 0, names)
+        return Outcome({"ok": True, "templates": names}, ExitCode.OK, names)
     name = (args.template or "").strip().lower()
     name = TEMPLATE_ALIASES.get(name, name)
     text = TEMPLATES.get(name)
@@ -377,6 +380,6 @@ def run_init(args: argparse.Namespace) -> Outcome:
     }
     return Outcome(
         payload,
-        0,
+        ExitCode.OK,
         [f"wrote {out} (template {name})", f"next: gait policy validate {out}"],
     )

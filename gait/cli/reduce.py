@@ -8,6 +8,7 @@ from typing import Any
 
 from gait.cli.main import add_common
 from gait.cli.output import Outcome
+from gait.errors import ExitCode
 
 REDUCE_EXPLAIN = (
     "gait run reduce --from RUN --predicate P writes the smallest runpack that still triggers "
@@ -98,7 +99,7 @@ def reduce(args: argparse.Namespace) -> Outcome:
         f"report={report_path}",
         f"next=gait regress init --from {out}",
     ]
-    return Outcome(payload, 0, lines, warnings)
+    return Outcome(payload, ExitCode.OK, lines, warnings)
 
 
 def receipt(args: argparse.Namespace) -> Outcome:
@@ -125,4 +126,4 @@ def receipt(args: argparse.Namespace) -> Outcome:
         "manifest_digest": report.manifest_digest,
         "ticket_footer": footer,
     }
-    return Outcome(payload, 0, [footer])
+    return Outcome(payload, ExitCode.OK, [footer])

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from gait.cli.main import add_common, add_group
 from gait.cli.output import Outcome
+from gait.errors import ExitCode
 from gait.sign.keyring import add_key_options
 
 
@@ -110,7 +111,7 @@ def install_pack(args: argparse.Namespace) -> Outcome:
         warnings.append(
             f"{len(result.unlisted)} file(s) not listed in registry_pack.json were not installed"
         )
-    return Outcome(doc, 0, lines, warnings)
+    return Outcome(doc, ExitCode.OK, lines, warnings)
 
 
 def list_packs(args: argparse.Namespace) -> Outcome:
@@ -123,7 +124,7 @@ def list_packs(args: argparse.Namespace) -> Outcome:
         f"signer={p['signer_key_id'][:16]}"
         for p in packs[:10]
     ]
-    return Outcome({"ok": True, "packs": packs}, 0, lines)
+    return Outcome({"ok": True, "packs": packs}, ExitCode.OK, lines)
 
 
 def verify_pack(args: argparse.Namespace) -> Outcome:
@@ -133,10 +134,10 @@ def verify_pack(args: argparse.Namespace) -> Outcome:
     doc = report.to_json()
     if report.ok:
         lines = [f"registry verify=ok {report.name} {report.version}"]
-        return Outcome(doc, 0, lines)
+        return Outcome(doc, ExitCode.OK, lines)
     lines = [f"registry verify=failed {report.name} {report.version}"]
     lines += [f"{p['code']}: {p['message']}"[:200] for p in report.problems[:8]]
-    return Outcome(doc, 2, lines)
+    return Outcome(doc, ExitCode.VERIFY_FAILED, lines)
 
 
 def _files_under(root: Path) -> dict[str, bytes]:
@@ -211,7 +212,7 @@ def build_pack(args: argparse.Namespace) -> Outcome:
         f"wrote {out}",
         f"next: gait registry install {out}",
     ]
-    return Outcome(doc, 0, lines, warnings)
+    return Outcome(doc, ExitCode.OK, lines, warnings)
 
 
 def sign_pack(args: argparse.Namespace) -> Outcome:
@@ -249,4 +250,4 @@ def sign_pack(args: argparse.Namespace) -> Outcome:
         "path": str(out),
     }
     lines = [f"signed {out} with {key.key_id[:16]} ({mode}); {doc['signatures']} signature(s)"]
-    return Outcome(doc, 0, lines, warnings)
+    return Outcome(doc, ExitCode.OK, lines, warnings)

@@ -12,6 +12,7 @@ from typing import Any
 
 from gait.cli.main import add_common, add_group
 from gait.cli.output import Outcome
+from gait.errors import ExitCode
 
 INIT_EXPLAIN = (
     "gait regress init verifies a runpack, copies it to fixtures/<name>/runpack.zip, writes "
@@ -211,7 +212,7 @@ def run_init(args: argparse.Namespace) -> Outcome:
             "runpack and cannot drift; add one with --command 'python agent.py'"
         )
     lines.append("next=gait regress run  (or: pytest --gait)")
-    return Outcome(payload, 0, lines)
+    return Outcome(payload, ExitCode.OK, lines)
 
 
 def run_graders(args: argparse.Namespace) -> Outcome:
@@ -236,7 +237,7 @@ def run_graders(args: argparse.Namespace) -> Outcome:
         f"({r['source']})"
         for r in rows
     ]
-    return Outcome({"ok": True, "graders": rows}, 0, lines[:40])
+    return Outcome({"ok": True, "graders": rows}, ExitCode.OK, lines[:40])
 
 
 def _pytest_args(
@@ -495,7 +496,7 @@ def _run_outcome(args: argparse.Namespace, bridge: Any) -> Outcome:
     if args.junit:
         early.append(f"junit={args.junit}")
     lines[1:1] = early
-    return Outcome(payload, 0 if payload["ok"] else 5, lines)
+    return Outcome(payload, ExitCode.OK if payload["ok"] else ExitCode.REGRESS_FAILED, lines)
 
 
 def run_add(args: argparse.Namespace) -> Outcome:
@@ -527,7 +528,7 @@ def run_add(args: argparse.Namespace) -> Outcome:
         f"fixture={result.fixture_dir}" + (" (replaced)" if result.replaced else ""),
         "next=gait regress run",
     ]
-    return Outcome(payload, 0, lines)
+    return Outcome(payload, ExitCode.OK, lines)
 
 
 def run_bootstrap(args: argparse.Namespace) -> Outcome:
@@ -670,4 +671,4 @@ def run_report(args: argparse.Namespace) -> Outcome:
         payload["next_commands"] = list(doc.get("next_commands") or [])
         first = failing_fixtures[0]
         lines.append(f"next=cat gait-out/regress/{first}/diff.json")
-    return Outcome(payload, 0 if status == "pass" else 5, lines)
+    return Outcome(payload, ExitCode.OK if status == "pass" else ExitCode.REGRESS_FAILED, lines)

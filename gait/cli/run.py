@@ -8,6 +8,7 @@ from typing import Any
 
 from gait.cli.main import add_common, add_group
 from gait.cli.output import Outcome
+from gait.errors import ExitCode
 from gait.sign.keyring import add_key_options
 
 RECORD_EXPLAIN = (
@@ -182,7 +183,7 @@ def record(args: argparse.Namespace) -> Outcome:
     stderr = list(key_warnings)
     if mode == "raw":
         stderr.insert(0, RAW_WARNING)
-    return Outcome(payload, 0, lines, stderr)
+    return Outcome(payload, ExitCode.OK, lines, stderr)
 
 
 def _record_input(args: argparse.Namespace, rules: list, key: Any) -> tuple[Any, str, Any]:
@@ -371,4 +372,4 @@ def inspect(args: argparse.Namespace) -> Outcome:
             "which runpack? gait run inspect RUN", code="E_USAGE", hint="gait run inspect run_demo"
         )
     view = inspect_runpack(_load(ref))
-    return Outcome(view.to_json(), 0, view.lines(limit=max(args.limit, 1)))
+    return Outcome(view.to_json(), ExitCode.OK, view.lines(limit=max(args.limit, 1)))

@@ -6,6 +6,7 @@ import argparse
 
 from gait.cli.main import add_common
 from gait.cli.output import Outcome
+from gait.errors import ExitCode
 
 APPROVE_EXPLAIN = (
     "gait approve-script signs a registry entry pre-approving one script intent (its script "
@@ -112,7 +113,7 @@ def run_approve(args: argparse.Namespace) -> Outcome:
         f"approve-script: pattern={entry['pattern_id']} registry={args.registry}",
         f"policy_digest={entry['policy_digest']} script_hash={entry['script_hash']}",
     ]
-    return Outcome(payload, 0, lines, warnings)
+    return Outcome(payload, ExitCode.OK, lines, warnings)
 
 
 def run_list(args: argparse.Namespace) -> Outcome:
@@ -145,4 +146,4 @@ def run_list(args: argparse.Namespace) -> Outcome:
     for item in listed:
         state = " (expired)" if item["expired"] else ""
         lines.append(f"- {item['pattern_id']} approver={item['approver_identity']}{state}")
-    return Outcome(payload, 0, lines)
+    return Outcome(payload, ExitCode.OK, lines)

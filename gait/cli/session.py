@@ -7,6 +7,7 @@ from typing import Any
 
 from gait.cli.main import add_common, add_group
 from gait.cli.output import Outcome
+from gait.errors import ExitCode
 
 EXPLAIN = (
     "gait run session keeps an append-only journal for a long-running agent: start it, append "
@@ -76,7 +77,7 @@ def start(args: argparse.Namespace) -> Outcome:
     doc = session.start(args.journal, args.session_id, args.run_id)
     payload = {"ok": True, "operation": "start", "journal": args.journal, "status": doc}
     lines = [f"session started: {doc['session_id']} ({doc['run_id']}) journal={args.journal}"]
-    return Outcome(payload, 0, lines)
+    return Outcome(payload, ExitCode.OK, lines)
 
 
 def append(args: argparse.Namespace) -> Outcome:
@@ -104,7 +105,7 @@ def append(args: argparse.Namespace) -> Outcome:
             f"cut a torn line {repaired['line']} ({repaired['bytes']} bytes) left by a crash"
         )
     lines = [f"session append ok: sequence={event['sequence']} tool={event.get('tool_name', '')}"]
-    return Outcome(payload, 0, lines, warnings)
+    return Outcome(payload, ExitCode.OK, lines, warnings)
 
 
 def status(args: argparse.Namespace) -> Outcome:
@@ -124,7 +125,7 @@ def status(args: argparse.Namespace) -> Outcome:
             f"({torn['bytes']} bytes); earlier events are intact and the next append removes it"
         )
         payload["warnings"] = warnings
-    return Outcome(payload, 0, lines, warnings)
+    return Outcome(payload, ExitCode.OK, lines, warnings)
 
 
 def checkpoint(args: argparse.Namespace) -> Outcome:
@@ -150,7 +151,7 @@ def checkpoint(args: argparse.Namespace) -> Outcome:
         f"chain={chain_path}",
         f"next=gait verify session-chain --chain {chain_path}",
     ]
-    return Outcome(payload, 0, lines, key_warnings)
+    return Outcome(payload, ExitCode.OK, lines, key_warnings)
 
 
 def compact(args: argparse.Namespace) -> Outcome:
@@ -164,4 +165,4 @@ def compact(args: argparse.Namespace) -> Outcome:
         f"covered by {result['checkpoints']} checkpoints ({result['bytes_before']} -> "
         f"{result['bytes_after']} bytes)"
     ]
-    return Outcome(payload, 0, lines)
+    return Outcome(payload, ExitCode.OK, lines)

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from gait.cli.main import add_common, add_group
 from gait.cli.output import Outcome
+from gait.errors import ExitCode
 
 EXPLAIN = (
     "gait trace verify checks a trace record's Ed25519 signature over its re-read fields, or, "
@@ -84,7 +85,9 @@ def run_verify(args: argparse.Namespace) -> Outcome:
         lines += [f"  {p['kind']}: {p['path']}: {p['detail']}" for p in report.problems]
         lines += [f"  warning {w['kind']}: {w['path']}: {w['detail']}" for w in report.warnings]
         return Outcome(
-            {k: v for k, v in payload.items() if v or k == "ok"}, 0 if report.ok else 2, lines
+            {k: v for k, v in payload.items() if v or k == "ok"},
+            ExitCode.OK if report.ok else ExitCode.VERIFY_FAILED,
+            lines,
         )
     if not path.exists():
         raise InvalidInput(f"no such trace file or directory: {args.path}", code="E_USAGE")
@@ -105,4 +108,4 @@ def run_verify(args: argparse.Namespace) -> Outcome:
     line = f"trace {check.trace_id or args.path}: signature {status}"
     if check.error:
         line += f" ({check.error})"
-    return Outcome(payload, 0 if check.ok else 2, [line])
+    return Outcome(payload, ExitCode.OK if check.ok else ExitCode.VERIFY_FAILED, [line])

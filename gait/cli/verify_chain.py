@@ -12,6 +12,7 @@ from typing import Any
 
 from gait.cli.main import add_common, add_group
 from gait.cli.output import Outcome
+from gait.errors import ExitCode
 
 SESSION_EXPLAIN = (
     "gait verify session-chain checks a session chain file: checkpoint indexes without gaps, "
@@ -87,7 +88,7 @@ def session_chain(args: argparse.Namespace) -> Outcome:
             f"{report.error_code()}: {e}" for e in report.linkage_errors + report.checkpoint_errors
         ]
         lines.append(f"next=gait run session status --journal <journal of {report.session_id}>")
-    return Outcome(payload, 0 if report.ok else 2, lines)
+    return Outcome(payload, ExitCode.OK if report.ok else ExitCode.VERIFY_FAILED, lines)
 
 
 def _trace_files(paths: list[str]) -> list[Path]:
@@ -167,7 +168,7 @@ def chain(args: argparse.Namespace) -> Outcome:
     lines += [f"{code}: {detail}" for code, detail in failures]
     if not ok:
         lines.append(f"next=gait verify {args.run} --json")
-    return Outcome(payload, 0 if ok else 2, lines)
+    return Outcome(payload, ExitCode.OK if ok else ExitCode.VERIFY_FAILED, lines)
 
 
 def _pack_holds_run(pack: str, manifest_digest: str, run_id: str) -> bool:
