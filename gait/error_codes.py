@@ -125,6 +125,7 @@ _TABLE: dict[str, list[tuple[str, ExitCode, str, str]]] = {
         ("E_INTENT_INVALID", _E.INVALID_INPUT, _IN, "An intent document is not strict JSON or breaks the intent format (missing tool, bad targets, bad context)."),
         ("E_INTENT_READ", _E.INVALID_INPUT, _IN, "An intent file could not be read."),
         ("E_FIXTURES", _E.INVALID_INPUT, _IN, "gate simulate --fixtures points at nothing usable: no such path, not .json, or no intents found."),
+        ("E_PROFILE_OSS_PROD", _E.INVALID_INPUT, _IN, "gate eval --profile oss-prod refused before deciding: simulate, a dev or implicit key, a default allow, or a high-risk rule without a brokered credential."),
         ("E_GATE_EVALUATION_TIME_SKEW", _E.INVALID_INPUT, _IN, "In production mode, the evaluation time given is too far from the clock."),
         ("E_WRKR_INVENTORY_UNAVAILABLE", _E.POLICY_BLOCKED, _PB, "The policy needs the wrkr inventory, it cannot be read, and the policy fails closed: the intent is blocked."),
         ("E_APPROVED_SCRIPT_REGISTRY", _E.INVALID_INPUT, _IN, "The approved-script registry is unreadable, malformed or has a bad signature."),
