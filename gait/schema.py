@@ -92,7 +92,8 @@ def schema_path(schema_id: str) -> Path:
 
 @cache
 def _load(path: Path) -> dict[str, Any]:
-    return json.loads(path.read_text(encoding="utf-8"))
+    doc: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+    return doc
 
 
 def load_schema(schema_id: str) -> dict[str, Any]:

@@ -143,7 +143,8 @@ def compose(text: str, fail: Fail) -> yaml.Node | None:
     """The document's node graph (aliased nodes shared), or None for an empty document."""
     loader = _loader(text)
     try:
-        return loader.get_single_node()
+        root: yaml.Node | None = loader.get_single_node()
+        return root
     except _BoundError as exc:
         raise fail(exc.message, _line(exc.mark)) from None
     except yaml.MarkedYAMLError as exc:

@@ -110,7 +110,8 @@ def defer_traces(gate: Any) -> Any:
     def deferred(outcome: Any, *args: Any, **kwargs: Any) -> str:
         trace_out = args[4] if len(args) > 4 else kwargs.get("trace_out")
         if trace_out is not None or outcome.required_approvals or not enabled():
-            return write(gate, outcome, *args, **kwargs)
+            written: str = write(gate, outcome, *args, **kwargs)
+            return written
         trace_id = id24(f"{gate.policy.digest}:{outcome.intent_digest}:{outcome.verdict}")
         # The writer sets ``outcome.trace`` and ``trace_path`` later; nothing else of it changes
         # once the decision is returned, and the SDK's result reads neither (see _result).

@@ -973,7 +973,8 @@ class Gate:
                 sync=self.trace_sync,
             )
             outcome.trace_path = str(trace_out) if trace_out else str(path)
-        return trace["trace_id"]
+        trace_id_text: str = trace["trace_id"]
+        return trace_id_text
 
 
 def open_gate(

@@ -88,7 +88,7 @@ def _risk_class_of(raw: Any) -> str:
     if isinstance(raw, Mapping):
         ctx = raw.get("context")
         if isinstance(ctx, Mapping) and isinstance(ctx.get("risk_class"), str):
-            return ctx["risk_class"].strip().lower()
+            return str(ctx["risk_class"]).strip().lower()
     return ""
 
 

@@ -176,7 +176,8 @@ def _int(value: Any, where: str) -> int:
         if not value.is_integer():
             raise _fail(f"{where} must be an integer")
         value = int(value)
-    return value
+    count: int = value
+    return count
 
 
 def _obj(value: Any, where: str) -> Mapping[str, Any]:
@@ -629,7 +630,8 @@ def _normalize_auth_context(raw: Any) -> dict[str, Any] | None:
     if not normalized:
         return None
     _reject_credentials("context.auth_context", normalized)
-    return normalized
+    auth: dict[str, Any] = normalized
+    return auth
 
 
 def _normalize_sandbox(raw: Any) -> dict[str, Any] | None:
@@ -955,7 +957,8 @@ def _normalize_args(raw: Any, where: str) -> dict[str, Any]:
         return {}
     if type(raw) is not dict and not isinstance(raw, Mapping):
         raise _fail(f"{where} must be a JSON object")
-    return normalize_json(raw, where)
+    obj: dict[str, Any] = normalize_json(raw, where)
+    return obj
 
 
 def _normalize_script(raw: Any) -> dict[str, Any] | None:

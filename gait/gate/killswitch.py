@@ -377,7 +377,8 @@ def state_check(
             except (OSError, GaitError) as exc:
                 error = exc if isinstance(exc, KillSwitchInvalid) else _fail(str(exc))
                 cache.update(stamp=None, state=None, error=error)
-        return cache["state"]
+        current: State | None = cache["state"]
+        return current
 
     def check(intent: Any, now: str) -> BoundaryFinding | None:
         state = current()

@@ -573,7 +573,7 @@ def _attr_in(name: str, allowed: frozenset[str]) -> Callable[[Any], bool]:
 
 def _workspace_under(prefixes: tuple[str, ...]) -> Callable[[Any], bool]:
     def check(intent: Any) -> bool:
-        return intent.workspace.startswith(prefixes)
+        return bool(intent.workspace.startswith(prefixes))
 
     return check
 
@@ -817,7 +817,7 @@ def _compile_arg_constraint(raw: dict[str, Any], where: str) -> ArgConstraint:
             if value is _MISSING:
                 return False
             try:
-                return digest(value) == wanted
+                return bool(digest(value) == wanted)
             except InvalidInput:
                 return False
     else:
@@ -832,8 +832,8 @@ def _compile_arg_constraint(raw: dict[str, Any], where: str) -> ArgConstraint:
 
 def _json_equal(a: Any, b: Any) -> bool:
     if isinstance(a, bool) or isinstance(b, bool):
-        return type(a) is type(b) and a == b
-    return a == b
+        return type(a) is type(b) and bool(a == b)
+    return bool(a == b)
 
 
 def lookup_arg(args: Any, path: tuple[str | int, ...]) -> Any:

@@ -39,7 +39,7 @@ def _inside(doc: dict[str, Any], start: Any, end: Any) -> bool:
         moment = timefmt.to_datetime(str(doc.get("created_at", "")))
     except GaitError:
         return False
-    return start <= moment <= end
+    return bool(start <= moment <= end)
 
 
 def build_incident_pack(

@@ -689,7 +689,8 @@ def verify_pack(path: str | Path, opts: PackVerifyOptions | None = None) -> Pack
         )
     raw = _doc(members, MANIFEST_NAME, "E_PACK_MANIFEST_INVALID")
     if isinstance(raw, dict) and raw.get("schema_id") == GUARD_SCHEMA_ID:
-        return _guard_hook("verify")(path, members, raw, opts)
+        guard_result: PackVerifyResult = _guard_hook("verify")(path, members, raw, opts)
+        return guard_result
     manifest = normalize_manifest(raw)
     expected = compute_pack_id(manifest)
     if expected.lower() != manifest["pack_id"].lower():
@@ -926,7 +927,8 @@ def inspect_pack(path: str | Path) -> dict[str, Any]:
         }
     raw = _doc(members, MANIFEST_NAME, "E_PACK_MANIFEST_INVALID")
     if isinstance(raw, dict) and raw.get("schema_id") == GUARD_SCHEMA_ID:
-        return _guard_hook("inspect")(members, raw)
+        guard_doc: dict[str, Any] = _guard_hook("inspect")(members, raw)
+        return guard_doc
     manifest = normalize_manifest(raw)
     doc: dict[str, Any] = {
         "pack_id": manifest["pack_id"],

@@ -86,7 +86,8 @@ class RegressConfig:
         if index is None:
             index = {spec.name: spec for spec in self.fixtures}
             object.__setattr__(self, "_index", index)
-        return index[name]
+        found_spec: FixtureSpec = index[name]
+        return found_spec
 
 
 def _fail(message: str, code: str = CODE, hint: str = "") -> InvalidInput:

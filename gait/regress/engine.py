@@ -365,7 +365,8 @@ class RegressEngine:
                 return None
             from gait.runpack.diff import diff_runpacks
 
-            return _plain(diff_runpacks(left, right).to_diff_json())
+            diff_json: dict[str, Any] | None = _plain(diff_runpacks(left, right).to_diff_json())
+            return diff_json
         except Exception:  # noqa: BLE001 - the diff is a convenience; grading already reported
             return None
 

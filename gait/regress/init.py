@@ -273,7 +273,8 @@ def _read_config(path: Path) -> dict[str, Any]:
             f"{path} exists but is not a valid gait.yaml ({problems[0]}); fix or remove it first",
             code="E_REGRESS_CONFIG_INVALID",
         )
-    return doc
+    config_doc: dict[str, Any] = doc
+    return config_doc
 
 
 def _config_bytes(

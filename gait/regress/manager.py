@@ -120,7 +120,8 @@ class GraderRegistry:
         return [name for name, grader in self.graders().items() if grader.default]
 
     def grade(self, grader: Grader, ctx: GradeContext) -> GradeResult | None:
-        return self.pm.hook.gait_grade(grader=grader, ctx=ctx)
+        graded: GradeResult | None = self.pm.hook.gait_grade(grader=grader, ctx=ctx)
+        return graded
 
 
 _SHARED: GraderRegistry | None = None

@@ -209,7 +209,7 @@ def _eocd_entry_count(raw: Any) -> int | None:
         return None  # zip64: zipfile validated the zip64 record itself
     if disk_entries != total:
         return -1
-    return total
+    return int(total)
 
 
 def _local_header_problem(raw: Any, info: zipfile.ZipInfo) -> str:

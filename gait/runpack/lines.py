@@ -89,20 +89,22 @@ def member_records(members: Members, name: str) -> list[Any] | None:
     if name not in members.parsed:
         raw = members.data.get(name)
         members.parsed[name] = canonical_records(raw) if raw is not None else None
-    return members.parsed[name]
+    records: list[Any] | None = members.parsed[name]  # parsed holds documents too (Any)
+    return records
 
 
 def member_strict_records(members: Members, name: str) -> list[Any] | None:
     """``strict_records`` of a member read with ``read_members`` (the records of an earlier
     ``member_records`` proof when there is one), parsed once per read."""
-    proven = members.parsed.get(name)
+    proven: list[Any] | None = members.parsed.get(name)
     if proven is not None:
         return proven
     key = f"strict:{name}"
     if key not in members.parsed:
         raw = members.data.get(name)
         members.parsed[key] = strict_records(raw) if raw is not None else None
-    return members.parsed[key]
+    records: list[Any] | None = members.parsed[key]
+    return records
 
 
 def member_document(members: Members, name: str, *, code: str = "E_INVALID_JSON") -> Any:

@@ -73,7 +73,7 @@ def _ok(status: Any) -> bool:
 def _verdict_of(result: dict[str, Any]) -> str:
     payload = result.get("result")
     if isinstance(payload, dict) and isinstance(payload.get("verdict"), str):
-        return payload["verdict"].strip().lower()
+        return str(payload["verdict"]).strip().lower()
     return "allow" if _ok(result.get("status")) else "error"
 
 

@@ -96,7 +96,8 @@ def replayed_error(tool_name: str, payload: Any) -> ReplayedToolError:
     ):
         try:
             cls = type(kind, (ReplayedToolError, base), {})
-            return cls(tool_name, payload)
+            replayed: ReplayedToolError = cls(tool_name, payload)
+            return replayed
         except TypeError:
             pass
     return ReplayedToolError(tool_name, payload)

@@ -91,7 +91,8 @@ def events(fmt: str, path: str | Path) -> Iterator[Event]:
     if fmt not in FORMATS:
         raise InvalidInput(f"unknown log format {fmt!r} (use {', '.join(FORMATS)})", code="E_USAGE")
     module = importlib.import_module(f"gait.runpack.importers.{fmt}")
-    return module.events(Path(path))
+    found: Iterator[Event] = module.events(Path(path))
+    return found
 
 
 def import_log(
