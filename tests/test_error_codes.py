@@ -93,6 +93,14 @@ class Scan:
                 for t in node.targets
                 if isinstance(t, ast.Name)
             }
+            # Local helpers that build one of our exceptions (``def _bad() -> VerificationFailed``).
+            helpers = dict(HELPERS)
+            for node in ast.walk(tree):
+                if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) and node.returns:
+                    returned = node.returns
+                    name = getattr(returned, "id", "") or getattr(returned, "value", "")
+                    if isinstance(name, str) and name in class_exits:
+                        helpers[node.name] = name
             for node in ast.walk(tree):
                 if isinstance(node, ast.Constant) and isinstance(node.value, str):
                     text = node.value
@@ -107,7 +115,7 @@ class Scan:
                 if isinstance(node, ast.Call) and rel not in FOREIGN_CLASS_FILES:
                     func = node.func
                     name = func.id if isinstance(func, ast.Name) else getattr(func, "attr", "")
-                    cls = HELPERS.get(name, name)
+                    cls = helpers.get(name, name)
                     if cls not in class_exits:
                         continue
                     for kw in node.keywords:
