@@ -248,3 +248,22 @@ def test_plain_python_grading_and_a_registered_plugin():
     failed = results["run_refund_support/three_steps"]
     assert failed.status == "fail" and failed.reason_codes == ["not_three_steps"]
     assert failed.error_code == "E_REGRESS_GRADER_FAIL_THREE_STEPS"
+
+
+def test_plugin_returning_a_bare_grader_is_named_not_a_traceback():
+    """gait_grader_register must return a list; a lone Grader was a TypeError (not iterable)."""
+    from gait.errors import InvalidInput
+    from gait.regress import Grader, GradeResult, hookimpl
+    from gait.regress.manager import GraderRegistry
+
+    class Bare:
+        @hookimpl
+        def gait_grader_register(self):
+            return Grader("lonely", lambda ctx: GradeResult.passed())
+
+    registry = GraderRegistry(load_entry_points=False)
+    registry.register(Bare(), "bare-plugin")
+    with pytest.raises(InvalidInput) as info:
+        registry.graders()
+    assert info.value.code == "E_REGRESS_GRADER_PLUGIN"
+    assert "'bare-plugin' returned Grader" in info.value.message
