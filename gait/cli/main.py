@@ -200,16 +200,37 @@ EXIT_BROKEN_PIPE = 141
 
 
 def entry() -> NoReturn:
-    code: int | str | None
+    code: int | str | None = None
+    done = False
     try:
         try:
             code = main()
         except SystemExit as exit_:  # argparse's --help
             code = exit_.code
+        finally:
+            _ignore_late_signals()
+        done = True
         sys.stdout.flush()  # output to a pipe is buffered: a closed pipe shows here
+    except KeyboardInterrupt:
+        if not done and code is None:  # before the command could catch it itself
+            print("gait: interrupted", file=sys.stderr)
+            code = 130  # ExitCode.INTERRUPTED, without importing the error tree here
     except BrokenPipeError:
         _end_on_closed_pipe()
     sys.exit(code)
+
+
+def _ignore_late_signals() -> None:
+    """Ctrl-C or SIGTERM after the command has finished and reported (its files written, its
+    agents reaped) changes nothing: the command's own exit code stands, instead of the
+    interpreter dying of the signal on its way out."""
+    import signal
+
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        try:
+            signal.signal(signum, signal.SIG_IGN)
+        except (ValueError, OSError):  # not the main thread
+            pass
 
 
 def _end_on_closed_pipe() -> NoReturn:
