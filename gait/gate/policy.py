@@ -685,15 +685,7 @@ class Policy:
         return self.fail_closed_enabled and risk_class in self.fail_closed_risk_classes
 
 
-def _norm_list(values: list[str] | None, *, lower: bool) -> list[str]:
-    out = set()
-    for value in values or ():
-        text = value.strip()
-        if lower:
-            text = text.lower()
-        if text:
-            out.add(text)
-    return sorted(out)
+_norm_list = policy_keys.norm  # Go's normalizeStringList[Lower], one definition
 
 
 def sanitize_rule_name(name: str) -> str:
