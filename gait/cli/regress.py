@@ -48,29 +48,14 @@ REPORT_EXPLAIN = (
 def register(parser: argparse.ArgumentParser) -> None:
     sub = add_group(parser)
     init = sub.add_parser("init", help="turn a runpack into a regression fixture")
-    init.add_argument(
-        "--from",
-        dest="source",
-        required=True,
+    _fixture_args(
+        init,
         metavar="RUN_ID|PATH",
         help="run id (./gait-out, then GAIT_HOME) or runpack path",
-    )
-    init.add_argument("--name", default=None, help="fixture name (default: from the run id)")
-    init.add_argument(
-        "--checkpoint",
-        default="latest",
-        metavar="latest|INDEX",
-        help="which checkpoint when --from is a session chain (<journal>_chain.json)",
+        command_help="the agent to replay against the fixture (written to gait.yaml as "
+        "command:), e.g. --command 'python agent.py'; needs a raw-capture run",
     )
     init.add_argument("--dir", default=".", help="fixture set directory (holds gait.yaml)")
-    init.add_argument("--force", action="store_true", help="replace an existing fixture")
-    init.add_argument(
-        "--command",
-        default=None,
-        metavar="CMD",
-        help="the agent to replay against the fixture (written to gait.yaml as command:), "
-        "e.g. --command 'python agent.py'; needs a raw-capture run",
-    )
     add_common(init, INIT_EXPLAIN)
     init.set_defaults(handler=run_init)
 
@@ -118,40 +103,20 @@ def register(parser: argparse.ArgumentParser) -> None:
     run.set_defaults(handler=run_run)
 
     add = sub.add_parser("add", help="add a fixture from a capture receipt, run id or runpack")
-    add.add_argument(
-        "--from",
-        dest="source",
-        required=True,
+    _fixture_args(
+        add,
         metavar="CAPTURE.JSON|RUN_ID|PATH",
         help="capture receipt (gait capture --out), run id or runpack path",
     )
-    add.add_argument("--name", default=None, help="fixture name (default: from the run id)")
-    add.add_argument(
-        "--checkpoint",
-        default="latest",
-        metavar="latest|INDEX",
-        help="which checkpoint when --from is a session chain (<journal>_chain.json)",
-    )
     add.add_argument("--dir", default=".", help="fixture set directory (holds gait.yaml)")
-    add.add_argument("--force", action="store_true", help="replace an existing fixture")
-    add.add_argument("--command", default=None, metavar="CMD", help="as for init")
     add_common(add, ADD_EXPLAIN)
     add.set_defaults(handler=run_add)
 
     boot = sub.add_parser("bootstrap", help="init a fixture from a run, then run the set")
-    boot.add_argument("--from", dest="source", required=True, metavar="RUN_ID|PATH")
-    boot.add_argument("--name", default=None, help="fixture name (default: from the run id)")
-    boot.add_argument(
-        "--checkpoint",
-        default="latest",
-        metavar="latest|INDEX",
-        help="which checkpoint when --from is a session chain (<journal>_chain.json)",
-    )
+    _fixture_args(boot, metavar="RUN_ID|PATH", help="run id or runpack path")
     boot.add_argument("--config", default="gait.yaml", help="gait.yaml path (default: ./gait.yaml)")
     boot.add_argument("--output", default="regress_result.json", help="result file")
     boot.add_argument("--junit", default=None, metavar="FILE", help="also write JUnit XML")
-    boot.add_argument("--force", action="store_true", help="replace an existing fixture")
-    boot.add_argument("--command", default=None, metavar="CMD", help="as for init")
     boot.add_argument(
         "--allow-nondeterministic",
         action="store_true",
@@ -168,6 +133,22 @@ def register(parser: argparse.ArgumentParser) -> None:
     graders = sub.add_parser("graders", help="list installed graders")
     add_common(graders, GRADERS_EXPLAIN)
     graders.set_defaults(handler=run_graders)
+
+
+def _fixture_args(
+    parser: argparse.ArgumentParser, *, metavar: str, help: str, command_help: str = "as for init"
+) -> None:
+    """The flags init, add and bootstrap share: where the fixture comes from and how it is made."""
+    parser.add_argument("--from", dest="source", required=True, metavar=metavar, help=help)
+    parser.add_argument("--name", default=None, help="fixture name (default: from the run id)")
+    parser.add_argument(
+        "--checkpoint",
+        default="latest",
+        metavar="latest|INDEX",
+        help="which checkpoint when --from is a session chain (<journal>_chain.json)",
+    )
+    parser.add_argument("--force", action="store_true", help="replace an existing fixture")
+    parser.add_argument("--command", default=None, metavar="CMD", help=command_help)
 
 
 def _fixture_source(source: str, checkpoint: str) -> str:
