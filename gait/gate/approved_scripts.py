@@ -201,7 +201,7 @@ def match_script(intent: Any, policy_digest: str, entries: Sequence[Any], now: s
 
 
 def _scope_matches(intent: Any, scope: list[str]) -> bool:
-    from gait.gate.intent import _clean_path
+    from gait.gocompat import clean_path
 
     for item in scope:
         if item.startswith("risk:"):
@@ -212,7 +212,7 @@ def _scope_matches(intent: Any, scope: list[str]) -> bool:
                 return False
         elif item.startswith("workspace_prefix:"):
             prefix = item[len("workspace_prefix:") :]
-            workspace = _clean_path(intent.workspace.strip())
+            workspace = clean_path(intent.workspace.strip())
             if workspace != prefix and not workspace.startswith(prefix + "/"):
                 return False
         elif item.startswith("endpoint:"):

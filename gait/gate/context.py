@@ -120,9 +120,9 @@ def load_inventory(path: str) -> tuple[dict[str, dict[str, str]], str]:
     import json
     from pathlib import Path
 
-    from gait.gate.intent import _clean_path
+    from gait.gocompat import clean_path
 
-    clean = _clean_path(path.strip())
+    clean = clean_path(path.strip())
     if not path.strip():
         raise InventoryUnavailable("wrkr inventory path is required")
     try:

@@ -13,9 +13,8 @@ import functools
 import re
 from collections.abc import Mapping
 from typing import Any
-from urllib.parse import urlsplit
 
-from gait import timefmt
+from gait import gocompat, timefmt
 from gait.canon import digest
 from gait.errors import InvalidInput
 
@@ -305,19 +304,8 @@ def _reject_credentials_sorted(path: str, value: Any) -> None:
             _reject_credentials_sorted(f"{path}[{index}]", nested)
 
 
-def _tool_base(tool_name: str) -> str:
-    """Go's ``path.Base`` of the lowercased tool name: the part after the last ``/``."""
-    name = tool_name.strip().lower()
-    if not name:
-        return "."
-    stripped = name.rstrip("/")
-    if not stripped:
-        return "/"
-    return stripped.rsplit("/", 1)[-1]
-
-
 def _has_hint(tool_name: str, *hints: str) -> bool:
-    base = _tool_base(tool_name)
+    base = gocompat.path_base(tool_name.strip().lower())
     return any(hint in base for hint in hints)
 
 
@@ -356,30 +344,8 @@ def infer_endpoint_domain(kind: str, value: str) -> str:
         host = host.split("/", 1)[0].split(":", 1)[0]
         return host.strip().lower()
     if kind == "url":
-        return _url_hostname(value.strip()).strip().lower()
+        return gocompat.url_hostname(value.strip()).strip().lower()
     return ""
-
-
-def _url_hostname(value: str) -> str:
-    """Go ``url.Parse(v).Hostname()``; empty when the URL does not parse."""
-    if any(ord(ch) < 0x20 or ord(ch) == 0x7F for ch in value):
-        return ""
-    try:
-        parts = urlsplit(value)
-    except ValueError:
-        return ""
-    if not parts.scheme and not value.startswith("//"):
-        return ""
-    netloc = parts.netloc
-    if "@" in netloc:
-        netloc = netloc.rsplit("@", 1)[1]
-    if netloc.startswith("["):
-        end = netloc.find("]")
-        return netloc[1:end] if end > 0 else ""
-    colon = netloc.rfind(":")
-    if colon >= 0 and ":" not in netloc[:colon]:
-        return netloc[:colon]
-    return netloc
 
 
 def _is_destructive(endpoint_class: str, operation: str) -> bool:
@@ -653,7 +619,7 @@ def _normalize_sandbox(raw: Any) -> dict[str, Any] | None:
     for name in ("writable_paths", "read_only_roots"):
         paths = set()
         for index, item in enumerate(_list(data.get(name), f"context.sandbox.{name}")):
-            text = _clean_path(_str(item, f"context.sandbox.{name}[{index}]").strip())
+            text = gocompat.clean_path(_str(item, f"context.sandbox.{name}[{index}]").strip())
             if text in ("", "."):
                 continue
             if _RAW_ENV_ASSIGNMENT.match(text):
@@ -687,28 +653,6 @@ def _normalize_sandbox(raw: Any) -> dict[str, Any] | None:
     if evidence_digest:
         out["evidence_digest"] = evidence_digest
     return out or None
-
-
-def _clean_path(path: str) -> str:
-    """Go ``filepath.Clean`` for slash paths."""
-    if not path:
-        return "."
-    rooted = path.startswith("/")
-    parts: list[str] = []
-    for part in path.split("/"):
-        if part in ("", "."):
-            continue
-        if part == "..":
-            if parts and parts[-1] != "..":
-                parts.pop()
-            elif not rooted:
-                parts.append("..")
-            continue
-        parts.append(part)
-    cleaned = "/".join(parts)
-    if rooted:
-        return "/" + cleaned
-    return cleaned or "."
 
 
 def _normalize_agent_identity(raw: Any) -> dict[str, Any] | None:

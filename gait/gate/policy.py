@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from gait import gocompat, yamlshape
 from gait.canon import digest
 from gait.errors import InvalidInput
 from gait.gate import policy_keys
@@ -94,7 +95,6 @@ UNSUPPORTED_MATCH = frozenset(
         "sandbox",
     }
 )
-_BOOL_WORDS_11 = frozenset({"yes", "no", "on", "off", "y", "n"})
 
 
 class PolicyInvalid(InvalidInput):
@@ -108,29 +108,25 @@ def _err(message: str, node: yaml.Node | None = None) -> PolicyInvalid:
     return PolicyInvalid(f"policy invalid: {message}{where}", code="E_POLICY_PARSE")
 
 
-# ---------------------------------------------------------------------------------------------
-# YAML -> plain values, checked against a small schema of expected shapes.
-
-
 def _yaml_fail(message: str, line: int | None) -> PolicyInvalid:
     where = f" (line {line})" if line is not None else ""
     return PolicyInvalid(f"policy invalid: {message}{where}", code="E_POLICY_PARSE")
 
 
-STR = "str"
-INT = "int"
-BOOL = "bool"
-STRS = "strs"
-Spec = Any  # STR | INT | BOOL | STRS | dict[str, Spec] | ("list", Spec)
+# ---------------------------------------------------------------------------------------------
+# The policy's YAML shape (gait.yamlshape reads and checks it).
+
+STR, INT, BOOL, STRS = yamlshape.STR, yamlshape.INT, yamlshape.BOOL, yamlshape.STRS
+Spec = yamlshape.Shape
 
 _RATE_SPEC = {"requests": INT, "window": STR, "scope": STR}
 _ARG_CONSTRAINT_SPEC = {
     "path": STR,
-    "equals": "any",
-    "in": ("list", "any"),
+    "equals": yamlshape.ANY,
+    "in": ("list", yamlshape.ANY),
     "regex": STR,
-    "min": "num",
-    "max": "num",
+    "min": yamlshape.NUM,
+    "max": yamlshape.NUM,
     "digest": STR,
     "exists": BOOL,
 }
@@ -224,112 +220,22 @@ def _unsupported_for(path: str) -> frozenset[str]:
     return frozenset()
 
 
-def _scalar(node: yaml.Node, path: str, want: str) -> Any:
-    if not isinstance(node, yaml.ScalarNode):
-        raise _err(f"{path} must be a {'string' if want == STR else want}", node)
-    tag = node.tag.rsplit(":", 1)[-1]
-    plain = node.style is None
-    if tag == "null" and plain:
-        return None
-    if plain and node.value.lower() in _BOOL_WORDS_11:
-        raise _err(
-            f"{path}: ambiguous YAML 1.1 boolean {node.value!r}; write true/false, "
-            "or quote it if a string is meant",
-            node,
-        )
-    if want == STR:
-        if tag == "bool" and plain:
-            raise _err(f"{path} must be a string, not a boolean (quote it)", node)
-        return node.value
-    if want == BOOL:
-        if tag != "bool" or not plain:
-            raise _err(f"{path} must be true or false", node)
-        return node.value.lower() == "true"
-    if want == INT:
-        if tag != "int" or not plain:
-            raise _err(f"{path} must be an integer", node)
-        try:
-            return int(node.value.replace("_", ""), 0)
-        except ValueError:
-            try:
-                return int(node.value.replace("_", ""))
-            except ValueError as exc:
-                raise _err(f"{path} must be an integer", node) from exc
-    if want == "num":
-        if plain and tag in ("int", "float"):
-            try:
-                value = float(node.value.replace("_", ""))
-            except ValueError as exc:
-                raise _err(f"{path} must be a number", node) from exc
-            if value != value or value in (float("inf"), float("-inf")):
-                raise _err(f"{path} must be a finite number", node)
-            return value
-        raise _err(f"{path} must be a number", node)
-    # "any": a JSON-like scalar
-    if plain:
-        if tag == "bool":
-            return node.value.lower() == "true"
-        if tag == "int":
-            return _scalar(node, path, INT)
-        if tag == "float":
-            return _scalar(node, path, "num")
-    return node.value
+def _unknown_key(path: str, key: str, where: str) -> str:
+    """Why a key is refused: legacy (v0) keys and keys this gate does not evaluate say so."""
+    if path == "" and key in LEGACY_KEYS:
+        return f"legacy key {where!r} is not supported in policy v1"
+    if key in _unsupported_for(path):
+        return f"key {where!r} is not evaluated by this gate"
+    return f"unknown key {where!r}"
 
 
-def _any(node: yaml.Node, path: str) -> Any:
-    if isinstance(node, yaml.ScalarNode):
-        return _scalar(node, path, "any")
-    if isinstance(node, yaml.SequenceNode):
-        return [_any(item, f"{path}[{i}]") for i, item in enumerate(node.value)]
-    return {
-        _scalar(key, path, STR): _any(value, f"{path}.{key.value}") for key, value in node.value
-    }
+_READERS: list[yamlshape.ShapeReader] = []
 
 
-def _item(node: yaml.Node, spec: Spec, path: str) -> Any:
-    """A list element: null there is never "absent", so it is refused rather than kept."""
-    if spec != "any" and isinstance(node, yaml.ScalarNode) and node.tag.endswith(":null"):
-        if node.style is None:
-            raise _err(f"{path} must not be null", node)
-    return _convert(node, spec, path)
-
-
-def _convert(node: yaml.Node, spec: Spec, path: str) -> Any:
-    if isinstance(spec, dict):
-        if isinstance(node, yaml.ScalarNode) and node.tag.endswith(":null") and node.style is None:
-            return None
-        if not isinstance(node, yaml.MappingNode):
-            raise _err(f"{path or 'policy'} must be a mapping", node)
-        out: dict[str, Any] = {}
-        unsupported = _unsupported_for(path)
-        for key_node, value_node in node.value:
-            key = _scalar(key_node, f"{path or 'policy'} key", STR)
-            where = f"{path}.{key}" if path else key
-            if key in out:
-                raise _err(f"duplicate key {where!r}", key_node)
-            if key not in spec:
-                if path == "" and key in LEGACY_KEYS:
-                    raise _err(f"legacy key {where!r} is not supported in policy v1", key_node)
-                if key in unsupported:
-                    raise _err(f"key {where!r} is not evaluated by this gate", key_node)
-                raise _err(f"unknown key {where!r}", key_node)
-            out[key] = _convert(value_node, spec[key], where)
-        return out
-    if isinstance(spec, tuple):
-        if isinstance(node, yaml.ScalarNode) and node.tag.endswith(":null") and node.style is None:
-            return None
-        if not isinstance(node, yaml.SequenceNode):
-            raise _err(f"{path} must be a list", node)
-        return [_item(item, spec[1], f"{path}[{i}]") for i, item in enumerate(node.value)]
-    if spec == STRS:
-        if isinstance(node, yaml.ScalarNode) and node.tag.endswith(":null") and node.style is None:
-            return None
-        if not isinstance(node, yaml.SequenceNode):
-            raise _err(f"{path} must be a list of strings", node)
-        return [_item(item, STR, f"{path}[{i}]") for i, item in enumerate(node.value)]
-    if spec == "any":
-        return _any(node, path)
-    return _scalar(node, path, spec)
+def _reader() -> yamlshape.ShapeReader:
+    if not _READERS:
+        _READERS.append(yamlshape.ShapeReader(_err, _unknown_key))
+    return _READERS[0]
 
 
 def parse_policy_text(text: str | bytes) -> dict[str, Any]:
@@ -350,74 +256,15 @@ def parse_policy_text(text: str | bytes) -> dict[str, Any]:
         raise _err("policy is empty")
     if not isinstance(node, yaml.MappingNode):
         raise _err("policy must be a YAML mapping", node)
-    return _convert(node, _POLICY_SPEC, "") or {}
+    return _reader().read(node, _POLICY_SPEC) or {}
 
 
 # ---------------------------------------------------------------------------------------------
-# Go path.Match, compiled once per pattern.
-
-
-def _go_match_regex(pattern: str) -> re.Pattern[str] | None:
-    """Translate a Go ``path.Match`` pattern; None when the pattern is malformed."""
-    out = []
-    i, n = 0, len(pattern)
-    while i < n:
-        ch = pattern[i]
-        if ch == "*":
-            out.append("[^/]*")
-        elif ch == "?":
-            out.append("[^/]")
-        elif ch == "\\":
-            i += 1
-            if i >= n:
-                return None
-            out.append(re.escape(pattern[i]))
-        elif ch == "[":
-            i += 1
-            negate = i < n and pattern[i] == "^"
-            if negate:
-                i += 1
-            parts = []
-            first = True
-            while True:
-                if i >= n:
-                    return None
-                if pattern[i] == "]" and not first:
-                    break
-                first = False
-                lo, i = _class_char(pattern, i)
-                if lo is None:
-                    return None
-                if i < n and pattern[i] == "-":
-                    hi, i = _class_char(pattern, i + 1)
-                    if hi is None or hi < lo:
-                        return None
-                    parts.append(f"{re.escape(lo)}-{re.escape(hi)}")
-                else:
-                    parts.append(re.escape(lo))
-            out.append(f"[{'^' if negate else ''}{''.join(parts)}]")
-        else:
-            out.append(re.escape(ch))
-        i += 1
-    return re.compile("".join(out) + r"\Z", re.DOTALL)
-
-
-def _class_char(pattern: str, i: int) -> tuple[str | None, int]:
-    if i >= len(pattern):
-        return None, i
-    ch = pattern[i]
-    if ch in "-]":
-        return None, i
-    if ch == "\\":
-        i += 1
-        if i >= len(pattern):
-            return None, i
-        ch = pattern[i]
-    return ch, i + 1
+# Glob matchers (Go path.Match plus the reference's exact, prefix and suffix shortcuts).
 
 
 def _path_matcher(pattern: str) -> Callable[[str], bool]:
-    regex = _go_match_regex(pattern)
+    regex = gocompat.path_match_regex(pattern)
     prefix = pattern[:-3] if pattern.endswith("/**") else None
 
     def match(value: str) -> bool:
@@ -431,7 +278,7 @@ def _path_matcher(pattern: str) -> Callable[[str], bool]:
 
 
 def _domain_matcher(pattern: str) -> Callable[[str], bool]:
-    regex = _go_match_regex(pattern)
+    regex = gocompat.path_match_regex(pattern)
     suffix = pattern[1:] if pattern.startswith("*.") else None
 
     def match(value: str) -> bool:
@@ -692,29 +539,8 @@ def sanitize_rule_name(name: str) -> str:
     """``matched_rule_<name>`` suffix: Go's JSON string escaping, spaces and ``-`` to ``_``."""
     if not name:
         return "rule"
-    escaped = _go_json_escape(name)
+    escaped = gocompat.json_escape(name)
     return escaped.replace(" ", "_").replace("-", "_").lower()
-
-
-def _go_json_escape(text: str) -> str:
-    out = []
-    for ch in text:
-        code = ord(ch)
-        if ch == '"':
-            out.append('\\"')
-        elif ch == "\\":
-            out.append("\\\\")
-        elif ch == "\n":
-            out.append("\\n")
-        elif ch == "\r":
-            out.append("\\r")
-        elif ch == "\t":
-            out.append("\\t")
-        elif code < 0x20 or ch in "<>&" or code in (0x2028, 0x2029):
-            out.append(f"\\u{code:04x}")
-        else:
-            out.append(ch)
-    return "".join(out)
 
 
 def _arg_path(text: str, where: str) -> tuple[str | int, ...]:

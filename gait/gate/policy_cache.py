@@ -40,7 +40,7 @@ def _parser_fingerprint() -> str:
 
     parts = [__version__]
     here = Path(__file__).resolve().parent
-    for path in (here / "policy.py", here.parent / "yamlload.py"):
+    for path in (here / "policy.py", here.parent / "yamlload.py", here.parent / "yamlshape.py"):
         try:
             st = path.stat()
             parts.append(f"{path.name}:{st.st_size}:{st.st_mtime_ns}")

@@ -11,7 +11,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from gait.gate.intent import SANDBOX_ENUMS, _clean_path
+from gait.gate.intent import SANDBOX_ENUMS
+from gait.gocompat import clean_path
 
 _RAW_ENV = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*=")
 _ENUM_KEYS = (
@@ -27,7 +28,7 @@ def _paths(values: list[str] | None, where: str) -> list[str] | None:
 
     out: set[str] = set()
     for index, raw in enumerate(values or ()):
-        value = _clean_path(raw.strip())
+        value = clean_path(raw.strip())
         if value in ("", "."):
             continue
         if _RAW_ENV.match(value):

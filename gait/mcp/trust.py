@@ -200,8 +200,7 @@ def load_gate_policy(path: str | Path) -> tuple[Any, TrustPolicy | None]:
 
 
 def _load_split(path: str | Path, load_text: Any) -> tuple[Any, TrustPolicy | None]:
-    import yaml
-
+    from gait import yamlload
     from gait.gate.policy import parse_policy_text
 
     text = Path(path).read_bytes()
@@ -221,7 +220,7 @@ def _load_split(path: str | Path, load_text: Any) -> tuple[Any, TrustPolicy | No
             continue
         inside = False
         kept.append(line)
-    raw = yaml.safe_load("".join(block)) or {}
+    raw = yamlload.load("".join(block), lambda message, _line: _policy_error(message)) or {}
     trust = compile_trust(raw.get("mcp_trust"))
     parse_policy_text("".join(kept))
     policy = load_text("".join(kept))
