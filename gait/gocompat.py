@@ -1,17 +1,32 @@
 """Go standard-library behaviour the reference's digests and matches depend on.
 
 The reference is written in Go, and a few of its results are defined by Go library functions
-rather than by FORMATS.md: which paths a policy glob matches (``path.Match``), how a rule name
-is escaped into a reason code (``encoding/json``), which host a URL names (``url.Hostname``),
-which tool a slash-separated name ends in (``path.Base``), how a sandbox path is cleaned
-(``filepath.Clean``). Each is reproduced here once, byte for byte, so that the policy and intent
-modules read as the rules they implement rather than as ports of a runtime.
+rather than by FORMATS.md: which struct fields a document omits when empty (``omitempty``),
+which paths a policy glob matches (``path.Match``), how a rule name is escaped into a reason
+code (``encoding/json``), which host a URL names (``url.Hostname``), which tool a
+slash-separated name ends in (``path.Base``), how a sandbox path is cleaned
+(``filepath.Clean``). Each is reproduced here once, so that the policy and intent modules read
+as the rules they implement rather than as ports of a runtime.
 """
 
 from __future__ import annotations
 
 import re
+from typing import Any
 from urllib.parse import urlsplit
+
+
+def omit_empty(into: dict[str, Any], *fields: tuple[str, Any]) -> dict[str, Any]:
+    """Go's ``json:",omitempty"``: add each (key, value) whose value is not empty (None, false,
+    0, "", an empty list or mapping), in the order given; returns ``into``.
+
+    The order is the struct's field order, so a document built this way prints its keys as the
+    reference does even where the digest (sorted keys) would not notice.
+    """
+    for key, value in fields:
+        if value:
+            into[key] = value
+    return into
 
 
 def path_match_regex(pattern: str) -> re.Pattern[str] | None:

@@ -18,7 +18,7 @@ from typing import Any
 from gait import gocompat, yamlshape
 from gait.canon import digest
 from gait.errors import InvalidInput
-from gait.gate import policy_keys
+from gait.gate import policy_digest, policy_keys
 from gait.gate.intent import DISCOVERY_METHODS, ENDPOINT_CLASSES
 from gait.gate.mcp_trust import MCPTrustPolicy, compile_mcp_trust
 from gait.gate.scripts import ScriptPolicy, compile_scripts
@@ -302,7 +302,7 @@ class RateLimit:
     scope: str
 
     def payload(self) -> dict[str, Any]:
-        return {"Requests": self.requests, "Window": self.window, "Scope": self.scope}
+        return policy_digest.rate_limit(self.requests, self.window, self.scope)
 
 
 @dataclass(frozen=True)
@@ -689,6 +689,10 @@ def _rate(raw: dict[str, Any] | None, what: str, name: str, *, strict: bool) -> 
     return RateLimit(requests, window, scope)
 
 
+def _lower(raw: dict[str, Any], key: str) -> str:
+    return (raw.get(key) or "").strip().lower()
+
+
 def compile_policy(data: dict[str, Any]) -> Policy:
     """Normalise parsed policy values, check them, and compile evaluation structures."""
     schema_id = (data.get("schema_id") or "").strip() or POLICY_SCHEMA_ID
@@ -697,8 +701,8 @@ def compile_policy(data: dict[str, Any]) -> Policy:
     schema_version = (data.get("schema_version") or "").strip() or POLICY_SCHEMA_VERSION
     if schema_version != POLICY_SCHEMA_VERSION:
         raise _err(f"unsupported policy schema_version: {schema_version}")
-    default = (data.get("default_verdict") or "").strip().lower()
-    default_action = (data.get("default_action") or "").strip().lower()
+    default = _lower(data, "default_verdict")
+    default_action = _lower(data, "default_action")
     if not default:
         default = default_action
     if default_action and default != default_action:
@@ -723,38 +727,26 @@ def compile_policy(data: dict[str, Any]) -> Policy:
     mcp_trust, mcp_payload = compile_mcp_trust(data.get("mcp_trust"))
     scripts, scripts_payload = compile_scripts(data.get("scripts"))
 
-    rules_raw = data.get("rules") or []
-    compiled: list[Rule] = []
-    payloads: list[tuple[int, str, dict[str, Any]]] = []
+    compiled: list[tuple[Rule, dict[str, Any]]] = []
     seen_names: set[str] = set()
-    for index, raw in enumerate(rules_raw):
+    for index, raw in enumerate(data.get("rules") or []):
         rule, payload = _compile_rule(raw or {}, f"rules[{index}]")
         if rule.name in seen_names:
             raise _err(f"duplicate rule name {rule.name!r}")
         seen_names.add(rule.name)
-        compiled.append(rule)
-        payloads.append((rule.priority, rule.name, payload))
-    compiled.sort(key=lambda r: (r.priority, r.name))
-    payloads.sort(key=lambda p: (p[0], p[1]))
+        compiled.append((rule, payload))
+    compiled.sort(key=lambda pair: (pair[0].priority, pair[0].name))
+    rules = tuple(rule for rule, _ in compiled)
 
-    fc_payload: dict[str, Any] = {
-        "Enabled": fc_enabled,
-        "RiskClasses": fc_risk,
-        "RequiredFields": fc_fields,
-    }
-    if fc_high_risk:
-        fc_payload["RequiredHighRiskFields"] = fc_high_risk
-    normalized = {
-        "SchemaID": schema_id,
-        "SchemaVersion": schema_version,
-        "DefaultVerdict": default,
-        "FailClosed": fc_payload,
-        "Rules": [p[2] for p in payloads],
-    }
-    if scripts_payload:
-        normalized["Scripts"] = scripts_payload
-    if mcp_payload:
-        normalized["MCPTrust"] = mcp_payload
+    normalized = policy_digest.policy(
+        schema_id=schema_id,
+        schema_version=schema_version,
+        default_verdict=default,
+        fail_closed=policy_digest.fail_closed(fc_enabled, fc_risk, fc_fields, fc_high_risk),
+        rules=[payload for _, payload in compiled],
+        scripts=scripts_payload,
+        mcp_trust=mcp_payload,
+    )
     return Policy(
         schema_id=schema_id,
         schema_version=schema_version,
@@ -762,43 +754,100 @@ def compile_policy(data: dict[str, Any]) -> Policy:
         fail_closed_enabled=fc_enabled,
         fail_closed_risk_classes=frozenset(fc_risk),
         required_fields=tuple(fc_fields),
-        rules=tuple(compiled),
+        rules=rules,
         digest=digest(normalized),
         normalized=normalized,
-        uses_rate_limits=any(r.rate_limit or r.destructive_budget for r in compiled),
+        uses_rate_limits=any(r.rate_limit or r.destructive_budget for r in rules),
         scripts=scripts,
         mcp_trust=mcp_trust,
         required_high_risk_fields=tuple(fc_high_risk),
-        uses_clock=any(r.extras is not None and r.extras.uses_clock for r in compiled),
+        uses_clock=any(r.extras is not None and r.extras.uses_clock for r in rules),
     )
 
 
-def _compile_rule(raw: dict[str, Any], where: str) -> tuple[Rule, dict[str, Any]]:
-    name = (raw.get("name") or "").strip()
-    if not name:
-        raise _err(f"{where}: rule name is required")
-    effect = (raw.get("effect") or "").strip().lower()
-    action = (raw.get("action") or "").strip().lower()
-    if not effect:
-        effect = action
-    if action and effect != action:
-        raise _err(f"rule action must match effect for {name}")
-    if not effect:
-        raise _err(f"rule effect is required for {name}")
-    if effect not in VERDICT_RANK:
-        raise _err(f"invalid rule effect {effect!r} for {name}")
-    priority = raw.get("priority") or 0
+@dataclass(frozen=True, slots=True)
+class _Match:
+    """A rule's ``match`` section, normalised (Go's normalizeStringList on every list)."""
 
-    match = raw.get("match") or {}
-    tool_names = list(match.get("tool_names") or [])
+    tool_names: list[str]
+    risk_classes: list[str]
+    target_kinds: list[str]
+    target_values: list[str]
+    endpoint_classes: list[str]
+    discovery: list[str]
+    data_classes: list[str]
+    dest_kinds: list[str]
+    dest_values: list[str]
+    dest_ops: list[str]
+    provenance: list[str]
+    identities: list[str]
+    prefixes: list[str]
+    environments: list[str]
+    annotations: dict[str, bool | None]
+    constraints: tuple[ArgConstraint, ...]
+
+    def payload(self, extra: dict[str, Any]) -> dict[str, Any]:
+        payload = policy_digest.match(
+            tool_names=self.tool_names,
+            risk_classes=self.risk_classes,
+            target_kinds=self.target_kinds,
+            target_values=self.target_values,
+            provenance=self.provenance,
+            identities=self.identities,
+            prefixes=self.prefixes,
+            endpoint_classes=self.endpoint_classes,
+            discovery=self.discovery,
+            annotations=self.annotations,
+            data_classes=self.data_classes,
+            dest_kinds=self.dest_kinds,
+            dest_values=self.dest_values,
+            dest_ops=self.dest_ops,
+            environments=self.environments,
+            arg_constraints=[c.payload for c in self.constraints],
+        )
+        payload.update(extra)
+        return payload
+
+    def target_tests(self) -> tuple[tuple[str, frozenset[str]], ...]:
+        """(target field, allowed values) per target key the rule sets: any target may hold."""
+        return tuple(
+            (key, frozenset(values))
+            for key, values in (
+                ("kind", self.target_kinds),
+                ("value", self.target_values),
+                ("endpoint_class", self.endpoint_classes),
+                ("discovery_method", self.discovery),
+                ("sensitivity", self.data_classes),
+                ("kind", self.dest_kinds),
+                ("value", self.dest_values),
+                ("operation", self.dest_ops),
+            )
+            if values
+        )
+
+    def annotation_tests(self) -> tuple[tuple[str, bool], ...]:
+        return tuple(
+            (_HINT_TARGET_FIELDS[key], value)
+            for key, value in self.annotations.items()
+            if value is not None
+        )
+
+
+_HINT_TARGET_FIELDS = {
+    "readOnlyHint": "read_only_hint",
+    "destructiveHint": "destructive_hint",
+    "idempotentHint": "idempotent_hint",
+    "openWorldHint": "open_world_hint",
+}
+_NO_MATCH: dict[str, Any] = {}
+
+
+def _read_match(match: dict[str, Any], name: str, where: str) -> _Match:
+    tool_names = list(match.get("tool_names") or ())
     if (match.get("tool_name") or "").strip():
         tool_names.append(match["tool_name"].strip())
-    tool_names = _norm_list(tool_names, lower=True)
-    risk_classes = _norm_list(match.get("risk_classes"), lower=True)
-    target_kinds = _norm_list(match.get("target_kinds"), lower=True)
-    target_values = _norm_list(match.get("target_values"), lower=False)
     endpoint_classes = _norm_list(
-        list(match.get("endpoint_classes") or []) + list(match.get("endpoint_class") or []),
+        list(match.get("endpoint_classes") or ()) + list(match.get("endpoint_class") or ()),
         lower=True,
     )
     for value in endpoint_classes:
@@ -808,20 +857,54 @@ def _compile_rule(raw: dict[str, Any], where: str) -> tuple[Rule, dict[str, Any]
     for value in discovery:
         if value not in DISCOVERY_METHODS:
             raise _err(f"unsupported match discovery_method {value!r} for {name}")
-    data_classes = _norm_list(match.get("data_classes"), lower=True)
-    dest_kinds = _norm_list(match.get("destination_kinds"), lower=True)
-    dest_values = _norm_list(match.get("destination_values"), lower=False)
-    dest_ops = _norm_list(match.get("destination_operations"), lower=True)
-    provenance = _norm_list(match.get("provenance_sources"), lower=True)
-    identities = _norm_list(match.get("identities"), lower=False)
-    prefixes = _norm_list(match.get("workspace_prefixes"), lower=False)
-    environments = _norm_list(match.get("environments"), lower=False)
-    annotations = match.get("tool_annotations") or {}
-    constraints = tuple(
-        _compile_arg_constraint(item or {}, f"{where}.match.args[{i}]")
-        for i, item in enumerate(match.get("args") or [])
+    get = match.get
+    return _Match(
+        tool_names=_norm_list(tool_names, lower=True),
+        risk_classes=_norm_list(get("risk_classes"), lower=True),
+        target_kinds=_norm_list(get("target_kinds"), lower=True),
+        target_values=_norm_list(get("target_values"), lower=False),
+        endpoint_classes=endpoint_classes,
+        discovery=discovery,
+        data_classes=_norm_list(get("data_classes"), lower=True),
+        dest_kinds=_norm_list(get("destination_kinds"), lower=True),
+        dest_values=_norm_list(get("destination_values"), lower=False),
+        dest_ops=_norm_list(get("destination_operations"), lower=True),
+        provenance=_norm_list(get("provenance_sources"), lower=True),
+        identities=_norm_list(get("identities"), lower=False),
+        prefixes=_norm_list(get("workspace_prefixes"), lower=False),
+        environments=_norm_list(get("environments"), lower=False),
+        annotations=get("tool_annotations") or {},
+        constraints=tuple(
+            _compile_arg_constraint(item or {}, f"{where}.match.args[{i}]")
+            for i, item in enumerate(get("args") or ())
+        ),
     )
 
+
+def _rule_effect(raw: dict[str, Any], where: str) -> tuple[str, str]:
+    """(name, effect): ``action`` is the reference's older spelling of ``effect``."""
+    name = (raw.get("name") or "").strip()
+    if not name:
+        raise _err(f"{where}: rule name is required")
+    effect = _lower(raw, "effect")
+    action = _lower(raw, "action")
+    if not effect:
+        effect = action
+    if action and effect != action:
+        raise _err(f"rule action must match effect for {name}")
+    if not effect:
+        raise _err(f"rule effect is required for {name}")
+    if effect not in VERDICT_RANK:
+        raise _err(f"invalid rule effect {effect!r} for {name}")
+    return name, effect
+
+
+def _compile_rule(raw: dict[str, Any], where: str) -> tuple[Rule, dict[str, Any]]:
+    """One rule: (what evaluation reads, its digest payload)."""
+    name, effect = _rule_effect(raw, where)
+    priority = raw.get("priority") or 0
+    match_raw = raw.get("match") or _NO_MATCH
+    match = _read_match(match_raw, name, where)
     reason_codes = _norm_list(raw.get("reason_codes"), lower=False)
     violations = _norm_list(raw.get("violations"), lower=False)
     min_approvals = raw.get("min_approvals") or 0
@@ -830,88 +913,25 @@ def _compile_rule(raw: dict[str, Any], where: str) -> tuple[Rule, dict[str, Any]
     distinct = bool(raw.get("require_distinct_approvers")) or min_approvals > 1
     rate_limit = _rate(raw.get("rate_limit"), "rate_limit", name, strict=False)
     budget = _rate(raw.get("destructive_budget"), "destructive_budget", name, strict=True)
-    dataflow = _compile_dataflow(raw.get("dataflow") or {}, name)
-    endpoint = _compile_endpoint(raw.get("endpoint") or {}, name)
-    extras, extra_match, extra_rule = policy_keys.compile_rule_extras(raw, match, name)
+    dataflow = _compile_dataflow(raw.get("dataflow") or _NO_MATCH, name)
+    endpoint = _compile_endpoint(raw.get("endpoint") or _NO_MATCH, name)
+    extras, extra_match, extra_rule = policy_keys.compile_rule_extras(raw, match_raw, name)
 
-    match_payload: dict[str, Any] = {
-        "ToolNames": tool_names,
-        "RiskClasses": risk_classes,
-        "TargetKinds": target_kinds,
-        "TargetValues": target_values,
-        "ProvenanceSources": provenance,
-        "Identities": identities,
-        "WorkspacePrefixes": prefixes,
-    }
-    if endpoint_classes:
-        match_payload["EndpointClasses"] = endpoint_classes
-    if discovery:
-        match_payload["DiscoveryMethods"] = discovery
-    annotation_payload = {
-        key[0].upper() + key[1:]: value for key, value in annotations.items() if value is not None
-    }
-    if annotation_payload:
-        match_payload["ToolAnnotations"] = annotation_payload
-    if data_classes:
-        match_payload["DataClasses"] = data_classes
-    if dest_kinds:
-        match_payload["DestinationKinds"] = dest_kinds
-    if dest_values:
-        match_payload["DestinationValues"] = dest_values
-    if dest_ops:
-        match_payload["DestinationOps"] = dest_ops
-    # Extensions of this project: present only when used, so reference policies digest alike.
-    if environments:
-        match_payload["Environments"] = environments
-    if constraints:
-        match_payload["ArgConstraints"] = [c.payload for c in constraints]
-    match_payload.update(extra_match)
-
-    payload: dict[str, Any] = {
-        "Name": name,
-        "Priority": priority,
-        "Effect": effect,
-        "Match": match_payload,
-        "ReasonCodes": reason_codes,
-        "Violations": violations,
-    }
-    if min_approvals > 0:
-        payload["MinApprovals"] = min_approvals
-    if distinct:
-        payload["RequireDistinctApprovers"] = True
-    if rate_limit:
-        payload["RateLimit"] = rate_limit.payload()
-    if budget:
-        payload["DestructiveBudget"] = budget.payload()
-    if dataflow:
-        payload["Dataflow"] = dataflow.payload
-    if endpoint:
-        payload["Endpoint"] = endpoint.payload
+    payload = policy_digest.rule(
+        name=name,
+        priority=priority,
+        effect=effect,
+        match=match.payload(extra_match),
+        reason_codes=reason_codes,
+        violations=violations,
+        min_approvals=min_approvals,
+        distinct_approvers=distinct,
+        rate_limit=rate_limit.payload() if rate_limit else None,
+        destructive_budget=budget.payload() if budget else None,
+        dataflow=dataflow.payload if dataflow else None,
+        endpoint=endpoint.payload if endpoint else None,
+    )
     payload.update(extra_rule)
-
-    target_tests = tuple(
-        (key, frozenset(values))
-        for key, values in (
-            ("kind", target_kinds),
-            ("value", target_values),
-            ("endpoint_class", endpoint_classes),
-            ("discovery_method", discovery),
-            ("sensitivity", data_classes),
-            ("kind", dest_kinds),
-            ("value", dest_values),
-            ("operation", dest_ops),
-        )
-        if values
-    )
-    hint_names = {
-        "readOnlyHint": "read_only_hint",
-        "destructiveHint": "destructive_hint",
-        "idempotentHint": "idempotent_hint",
-        "openWorldHint": "open_world_hint",
-    }
-    annotation_tests = tuple(
-        (hint_names[key], value) for key, value in annotations.items() if value is not None
-    )
     rule = Rule(
         name=name,
         priority=priority,
@@ -924,15 +944,15 @@ def _compile_rule(raw: dict[str, Any], where: str) -> tuple[Rule, dict[str, Any]
         destructive_budget=budget,
         dataflow=dataflow,
         endpoint=endpoint,
-        tool_names=frozenset(tool_names) or None,
-        risk_classes=frozenset(risk_classes) or None,
-        identities=frozenset(identities) or None,
-        workspace_prefixes=tuple(prefixes) or None,
-        environments=frozenset(environments) or None,
-        target_tests=target_tests,
-        annotation_tests=annotation_tests,
-        provenance_sources=frozenset(provenance) or None,
-        arg_constraints=constraints,
+        tool_names=frozenset(match.tool_names) or None,
+        risk_classes=frozenset(match.risk_classes) or None,
+        identities=frozenset(match.identities) or None,
+        workspace_prefixes=tuple(match.prefixes) or None,
+        environments=frozenset(match.environments) or None,
+        target_tests=match.target_tests(),
+        annotation_tests=match.annotation_tests(),
+        provenance_sources=frozenset(match.provenance) or None,
+        arg_constraints=match.constraints,
         default_reasons=tuple(reason_codes) or ("matched_rule_" + sanitize_rule_name(name),),
         extras=extras,
     )
@@ -944,30 +964,14 @@ def _compile_dataflow(raw: dict[str, Any], name: str) -> Dataflow | None:
     kinds = _norm_list(raw.get("destination_kinds"), lower=True)
     values = _norm_list(raw.get("destination_values"), lower=False)
     ops = _norm_list(raw.get("destination_operations"), lower=True)
-    action = (raw.get("action") or "").strip().lower()
-    reason = (raw.get("reason_code") or "").strip()
-    violation = (raw.get("violation") or "").strip()
     if not (raw.get("enabled") or tainted or kinds or values or ops):
         return None
     tainted = tainted or ["external", "tool_output"]
-    action = action or "require_approval"
+    action = _lower(raw, "action") or "require_approval"
     if action not in CONSTRAINT_ACTIONS:
         raise _err(f"unsupported dataflow.action {action!r} for {name}")
-    reason = reason or "dataflow_tainted_destination"
-    violation = violation or "tainted_dataflow"
-    payload: dict[str, Any] = {
-        "Enabled": True,
-        "TaintedSources": tainted,
-        "Action": action,
-        "ReasonCode": reason,
-        "Violation": violation,
-    }
-    if kinds:
-        payload["DestinationKinds"] = kinds
-    if values:
-        payload["DestinationValues"] = values
-    if ops:
-        payload["DestinationOperations"] = ops
+    reason = (raw.get("reason_code") or "").strip() or "dataflow_tainted_destination"
+    violation = (raw.get("violation") or "").strip() or "tainted_dataflow"
     return Dataflow(
         frozenset(tainted),
         frozenset(kinds),
@@ -976,7 +980,7 @@ def _compile_dataflow(raw: dict[str, Any], name: str) -> Dataflow | None:
         action,
         reason,
         violation,
-        payload,
+        policy_digest.dataflow(tainted, kinds, values, ops, action, reason, violation),
     )
 
 
@@ -994,39 +998,28 @@ def _compile_endpoint(raw: dict[str, Any], name: str) -> Endpoint | None:
             raise _err(f"unsupported endpoint.egress_class {value!r} for {name}")
         if not value.startswith("net."):
             raise _err(f"endpoint.egress_class must be network class for {name}")
-    action = (raw.get("action") or "").strip().lower()
-    destructive_action = (raw.get("destructive_action") or "").strip().lower()
-    reason = (raw.get("reason_code") or "").strip()
-    violation = (raw.get("violation") or "").strip()
-    if not (
-        raw.get("enabled")
-        or path_allow
-        or path_deny
-        or domain_allow
-        or domain_deny
-        or egress
-        or destructive_action
-    ):
+    destructive_action = _lower(raw, "destructive_action")
+    used = path_allow or path_deny or domain_allow or domain_deny or egress or destructive_action
+    if not (raw.get("enabled") or used):
         return None
-    action = action or "block"
+    action = _lower(raw, "action") or "block"
     if action not in CONSTRAINT_ACTIONS:
         raise _err(f"unsupported endpoint.action {action!r} for {name}")
     if destructive_action and destructive_action not in CONSTRAINT_ACTIONS:
         raise _err(f"unsupported endpoint.destructive_action {destructive_action!r} for {name}")
-    reason = reason or "endpoint_constraint_violation"
-    violation = violation or "endpoint_constraint_violation"
-    payload = {
-        "Enabled": True,
-        "PathAllowlist": path_allow,
-        "PathDenylist": path_deny,
-        "DomainAllowlist": domain_allow,
-        "DomainDenylist": domain_deny,
-        "EgressClasses": egress,
-        "Action": action,
-        "DestructiveAction": destructive_action,
-        "ReasonCode": reason,
-        "Violation": violation,
-    }
+    reason = (raw.get("reason_code") or "").strip() or "endpoint_constraint_violation"
+    violation = (raw.get("violation") or "").strip() or "endpoint_constraint_violation"
+    payload = policy_digest.endpoint(
+        path_allow=path_allow,
+        path_deny=path_deny,
+        domain_allow=domain_allow,
+        domain_deny=domain_deny,
+        egress=egress,
+        action=action,
+        destructive_action=destructive_action,
+        reason=reason,
+        violation=violation,
+    )
     return Endpoint(
         path_allow=tuple(_path_matcher(p) for p in path_allow),
         path_deny=tuple(_path_matcher(p) for p in path_deny),
