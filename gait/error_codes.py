@@ -273,7 +273,6 @@ _TABLE: dict[str, list[tuple[str, ExitCode, str, str]]] = {
         ("E_MIGRATE_UNKNOWN_SCHEMA", _E.INVALID_INPUT, _IN, "A migrate input has no schema_id or one gait does not know."),
         ("E_MIGRATE_UNSUPPORTED_VERSION", _E.INVALID_INPUT, _IN, "The artifact's schema version (or the --target) has no migration path."),
         ("E_CONTEXT_ENVELOPE_UNSUPPORTED", _E.INVALID_INPUT, _IN, "Compat SDK: context envelopes are read only by the gait binary; pass gait_bin."),
-        ("E_DELEGATION_UNSUPPORTED", _E.INVALID_INPUT, _IN, "Compat SDK: delegation tokens are evaluated only by the gait binary; pass gait_bin."),
     ],
 }
 # fmt: on

@@ -128,3 +128,10 @@ class StateUnavailable(IOFailure):
     """Shared gate state (PostgreSQL) cannot be reached: mcp serve answers 503, not 500."""
 
     default_code = "E_STATE_UNAVAILABLE"
+
+
+class ProfileRefused(InvalidInput):
+    """The oss-prod profile refuses the setup (not the call): always exit 6, never turned into a
+    fail-closed block, since no decision was made."""
+
+    default_code = "E_PROFILE_OSS_PROD"

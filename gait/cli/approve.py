@@ -35,7 +35,11 @@ def register(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--reason-code", required=True, help="why (ticket, change id...)")
     parser.add_argument("--max-targets", type=int, default=0, help="0 = unbounded")
     parser.add_argument("--max-ops", type=int, default=0, help="0 = unbounded")
-    parser.add_argument("--delegation-binding-digest", default="")
+    parser.add_argument(
+        "--delegation-binding-digest",
+        default="",
+        help="H(the intent's delegation) the token is bound to (default from --intent)",
+    )
     parser.add_argument("--now", metavar="RFC3339", help="mint time (default: the clock)")
     parser.add_argument("--out", help="token file (default approval_<token_id>.json)")
     add_key_options(parser)
@@ -64,6 +68,17 @@ def run(args: argparse.Namespace) -> Outcome:
         if intent_digest and intent_digest.lower() != normalized.digest:
             raise InvalidInput("--intent-digest does not match --intent", code="E_USAGE")
         intent_digest = normalized.digest
+        from gait.gate.engine import delegation_binding
+
+        # the gate expects a call made under a delegation to be approved for that delegation
+        binding = delegation_binding(normalized)
+        given = (args.delegation_binding_digest or "").strip().lower()
+        if given and binding and given != binding:
+            raise InvalidInput(
+                "--delegation-binding-digest does not match the delegation of --intent",
+                code="E_USAGE",
+            )
+        args.delegation_binding_digest = given or binding
         if not scope:
             scope = required_scope(normalized.tool_name, normalized.phase, normalized.destructive)
     if args.policy:

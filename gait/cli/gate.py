@@ -46,6 +46,16 @@ def register(parser: argparse.ArgumentParser) -> None:
         "--approval-public-key-env", metavar="VAR", help="variable holding the approval verify key"
     )
     ev.add_argument(
+        "--approval-private-key",
+        metavar="PATH",
+        help="derive the approval verify key from this private key",
+    )
+    ev.add_argument(
+        "--approval-private-key-env",
+        metavar="VAR",
+        help="variable holding the private key the approval verify key is derived from",
+    )
+    ev.add_argument(
         "--delegation-token",
         action="append",
         default=[],
@@ -67,6 +77,16 @@ def register(parser: argparse.ArgumentParser) -> None:
         "--delegation-public-key-env",
         metavar="VAR",
         help="variable holding the delegation verify key",
+    )
+    ev.add_argument(
+        "--delegation-private-key",
+        metavar="PATH",
+        help="derive the delegation verify key from this private key",
+    )
+    ev.add_argument(
+        "--delegation-private-key-env",
+        metavar="VAR",
+        help="variable holding the private key the delegation verify key is derived from",
     )
     ev.add_argument(
         "--delegation-audit-out", metavar="PATH", help="write the delegation audit here"
@@ -198,10 +218,14 @@ def _approval_next(outcome: Any, args: argparse.Namespace, payload: dict[str, An
 
 
 def _approval_keys(args: argparse.Namespace) -> list[Any] | None:
-    from gait.sign.keyring import verify_key_from
+    from gait.sign.keyring import verify_key_of
 
-    key = verify_key_from(
-        args.approval_public_key, args.approval_public_key_env, "approval public key"
+    key = verify_key_of(
+        args.approval_public_key,
+        args.approval_public_key_env,
+        getattr(args, "approval_private_key", None),
+        getattr(args, "approval_private_key_env", None),
+        "approval",
     )
     return [key] if key is not None else None
 
@@ -277,9 +301,12 @@ def _gate_inputs(args: argparse.Namespace, intent: Any, now: str | None) -> Any:
 
     delegation = _delegation(args)
     settings = _broker(args)
-    if not (delegation or settings or args.approved_script_registry or args.wrkr_inventory):
+    oss_prod = args.profile == "oss-prod"
+    if not (
+        delegation or settings or args.approved_script_registry or args.wrkr_inventory or oss_prod
+    ):
         return None
-    inputs = GateInputs(delegation=delegation, broker=settings)
+    inputs = GateInputs(delegation=delegation, broker=settings, explicit_verify_keys=oss_prod)
     risk = ""
     if isinstance(intent, dict) and isinstance(intent.get("context"), dict):
         risk = str(intent["context"].get("risk_class") or "").strip().lower()
@@ -377,13 +404,17 @@ def _broker(args: argparse.Namespace) -> Any:
 def _delegation(args: argparse.Namespace) -> Any:
     """The delegation evidence flags; tokens are read only if a matched rule needs them."""
     from gait.gate.delegation_tokens import DelegationEvidence
-    from gait.sign.keyring import verify_key_from
+    from gait.sign.keyring import verify_key_of
 
     paths: list[str] = []
     for item in [*args.delegation_token, args.delegation_token_chain]:
         paths.extend(part.strip() for part in (item or "").split(",") if part.strip())
-    key = verify_key_from(
-        args.delegation_public_key, args.delegation_public_key_env, "delegation public key"
+    key = verify_key_of(
+        args.delegation_public_key,
+        args.delegation_public_key_env,
+        args.delegation_private_key,
+        args.delegation_private_key_env,
+        "delegation",
     )
     if not paths and key is None and not args.delegation_audit_out:
         return None

@@ -284,6 +284,11 @@ def gate_decision(
     approval_public_key: str | Path | None = None,
     approval_public_key_env: str | None = None,
     trace_dir: str | Path = "gait-out/traces",
+    delegation_token: str | Path | Sequence[str | Path] | None = None,
+    delegation_public_key: str | Path | None = None,
+    delegation_public_key_env: str | None = None,
+    delegation_private_key: str | Path | None = None,
+    delegation_private_key_env: str | None = None,
 ) -> GateEvalResult:
     """One gate decision in this process: the ``evaluate_gate`` of ``gait_bin=None``.
 
@@ -318,11 +323,54 @@ def gate_decision(
                 else list(approval_token)
             )
             tokens = [_read_token(_in(cwd, p) or Path(p)) for p in paths]
-        outcome = gate.decide(doc, approval_tokens=tokens, trace_out=_in(cwd, trace_out))
+        keys = (
+            delegation_public_key,
+            delegation_public_key_env,
+            delegation_private_key,
+            delegation_private_key_env,
+        )
+        inputs = None
+        if delegation_token is not None or any(keys):
+            inputs = _delegation_inputs(cwd, delegation_token, *keys)
+        outcome = gate.decide(
+            doc, approval_tokens=tokens, trace_out=_in(cwd, trace_out), inputs=inputs
+        )
     except Exception as exc:  # noqa: BLE001 - every failure becomes the SDK's command error
         command = _describe("gate", "eval", "--policy", policy_path, "--json")
         raise _command_error(exc, command) from exc
     return _result(outcome)
+
+
+def _delegation_inputs(
+    cwd: str | Path | None,
+    token: str | Path | Sequence[str | Path] | None,
+    public_key: str | Path | None,
+    public_key_env: str | None,
+    private_key: str | Path | None,
+    private_key_env: str | None,
+) -> Any:
+    """Delegation evidence for an in-process decision, as ``gait gate eval`` builds it from its
+    ``--delegation-*`` flags: token files (read only when a matched rule requires delegation)
+    and the key that verifies them (default: the approval key, else this gate's trust)."""
+    from gait.gate.delegation_tokens import DelegationEvidence
+    from gait.gate.gate_inputs import GateInputs
+    from gait.sign.keyring import verify_key_of
+
+    given = [] if token is None else [token] if isinstance(token, (str, Path)) else list(token)
+    paths = [str(_in(cwd, p) or Path(p)) for p in given]
+    public = _in(cwd, public_key)
+    private = _in(cwd, private_key)
+    key = verify_key_of(
+        str(public) if public else None,
+        public_key_env,
+        str(private) if private else None,
+        private_key_env,
+        "delegation",
+    )
+    evidence = DelegationEvidence(
+        paths=list(dict.fromkeys(paths)), keys=[key] if key is not None else None
+    )
+    return GateInputs(delegation=evidence)
 
 
 def _result(outcome: Any) -> GateEvalResult:
@@ -394,15 +442,10 @@ def evaluate_gate(
     """Decide one intent: exit codes 0 (allow, dry_run), 3 (block) and 4 (approval) return a
     ``GateEvalResult``; anything else raises ``GaitCommandError``."""
     if gait_bin is None:
+        delegation: list[str | Path] | None = None
         if delegation_token is not None or delegation_token_chain:
-            raise GaitCommandError(
-                "delegation tokens are evaluated by the gait binary only; pass gait_bin",
-                command=_describe("gate", "eval", "--delegation-token", delegation_token),
-                exit_code=6,
-                stdout=json.dumps({"ok": False, "error_code": "E_DELEGATION_UNSUPPORTED"}),
-                stderr="",
-                code="E_DELEGATION_UNSUPPORTED",
-            )
+            delegation = [delegation_token] if delegation_token is not None else []
+            delegation += list(delegation_token_chain or [])
         return gate_decision(
             intent,
             policy_path=policy_path,
@@ -414,6 +457,11 @@ def evaluate_gate(
             private_key_env=private_key_env,
             approval_public_key=approval_public_key,
             approval_public_key_env=approval_public_key_env,
+            delegation_token=delegation,
+            delegation_public_key=delegation_public_key,
+            delegation_public_key_env=delegation_public_key_env,
+            delegation_private_key=delegation_private_key,
+            delegation_private_key_env=delegation_private_key_env,
         )
     with tempfile.TemporaryDirectory(prefix="gait-intent-") as tmp_dir:
         intent_path = Path(tmp_dir) / "intent.json"

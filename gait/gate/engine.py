@@ -16,7 +16,13 @@ from typing import Any
 
 from gait import __version__, timefmt
 from gait.canon import digest
-from gait.errors import GaitError, InvalidInput, SigningKeyRequired, TraceUnwritable
+from gait.errors import (
+    GaitError,
+    InvalidInput,
+    ProfileRefused,
+    SigningKeyRequired,
+    TraceUnwritable,
+)
 from gait.gate import approval as tokens
 from gait.gate.evaluate import Decision, evaluate_normalized
 from gait.gate.intent import IntentInvalid, NormalizedIntent, normalize_intent
@@ -180,6 +186,24 @@ def _with_inputs(
             fields["registry_reason"] = detail
     decision = evaluate_normalized(policy, prepared, extra, now=now, inventory=inventory)
     return prepared, decision, fields
+
+
+def delegation_binding(intent: NormalizedIntent) -> str:
+    """H(the intent's normalised delegation), or "" without one: what an approval token's
+    ``delegation_binding_digest`` must equal (the reference's DelegationBindingDigest). A token
+    minted for one delegation chain cannot approve the same call made under another."""
+    delegation = intent.doc.get("delegation")
+    return digest(delegation) if delegation is not None else ""
+
+
+def _oss_prod_key(what: str, flag: str, private: str) -> ProfileRefused:
+    """The oss-prod profile verifies approvals and delegations only with a key it was given
+    (never the gate's own or the trust store's), as the reference requires."""
+    return ProfileRefused(
+        f"oss-prod profile requires explicit {what} verify key "
+        f"({flag}/{flag}-env or {private}private key source)",
+        code="E_PROFILE_OSS_PROD",
+    )
 
 
 def _merge(values: list[str], *extra: str) -> list[str]:
@@ -415,7 +439,9 @@ class Gate:
                 inputs,
             )
         except GaitError as exc:
-            if not self._fails_closed(risk) or isinstance(exc, SigningKeyRequired):
+            if not self._fails_closed(risk) or isinstance(
+                exc, (SigningKeyRequired, ProfileRefused)
+            ):
                 if isinstance(exc, TraceUnwritable):
                     # dev mode: the same error, as invalid input (exit 6)
                     raise InvalidInput(exc.message, code=exc.code) from exc
@@ -631,6 +657,11 @@ class Gate:
         if decision.require_delegation:
             from gait.gate import delegation_tokens
 
+            if inputs is not None and inputs.explicit_verify_keys:
+                given = inputs.delegation is not None and inputs.delegation.keys is not None
+                if not given and self.approval_keys is None:
+                    raise _oss_prod_key("delegation", "--delegation-public-key", "")
+
             delegated = delegation_tokens.enforce(
                 outcome,
                 prepared,
@@ -643,6 +674,8 @@ class Gate:
         required = 0
         token_ids: list[str] = []
         if outcome.verdict == "require_approval" and approvals:
+            if inputs is not None and inputs.explicit_verify_keys and self.approval_keys is None:
+                raise _oss_prod_key("approval", "--approval-public-key", "approval ")
             required = max(decision.min_approvals, 1)
             entries, token_ids = self._apply_approvals(
                 outcome, decision, prepared, approval_tokens, now, required, simulate
@@ -855,6 +888,7 @@ class Gate:
             target_count=len(intent.targets),
             op_count=len(intent.script["steps"]) if intent.script else max(len(intent.targets), 1),
             now=now,
+            binding=delegation_binding(intent),
         )
         entries: list[dict[str, Any]] = []
         valid: list[tuple[tokens.Token, dict[str, Any]]] = []

@@ -18,6 +18,8 @@ class GateInputs:
     inventory_source: str = ""
     warnings: list[str] = field(default_factory=list)  # features turned off, and why
     broker: Any = None  # gait.gate.broker.BrokerSettings
+    # oss-prod: approvals and delegations verify only with an explicitly given key
+    explicit_verify_keys: bool = False
 
 
 def policy_requires_context_evidence(policy: Any) -> bool:

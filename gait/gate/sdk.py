@@ -41,7 +41,8 @@ class GateApprovalRequired(ApprovalRequired, GateDenied):
     """The call needs approval tokens first (exit code 4 semantics).
 
     What an approver needs is on the exception itself: ``intent_digest`` and ``policy_digest``
-    (what a token must be bound to), ``required_scope`` (what it must cover),
+    (what a token must be bound to, with ``delegation_binding_digest`` when the intent carries
+    a delegation), ``required_scope`` (what it must cover),
     ``required_approvals`` (how many distinct tokens) and ``approve_command`` (the exact
     ``gait approve`` command line, also given as ``hint``). Pass the token file it writes back
     with ``approval_tokens=["approval_token.json"]``.
@@ -53,6 +54,7 @@ class GateApprovalRequired(ApprovalRequired, GateDenied):
         self.policy_digest: str = result.policy_digest
         self.required_scope: list[str] = approval_scope(result)
         self.required_approvals: int = max(result.required_approvals, 1)
+        self.delegation_binding_digest: str = delegation_binding_digest(result)
         self.approve_command: str = approve_command(result)
         super().__init__(
             f"approval required: {','.join(result.reason_codes)}",
@@ -79,11 +81,22 @@ def approve_command(outcome: GateOutcome, *, out: str = APPROVAL_TOKEN_OUT) -> s
     """The ``gait approve`` command line that mints a token this decision accepts; the approver
     fills in who they are (``$USER``) and why (a ticket or change id)."""
     scope = ",".join(approval_scope(outcome)) or "*"
+    binding = delegation_binding_digest(outcome)
+    bound = f"--delegation-binding-digest {binding} " if binding else ""
     return (
         f"gait approve --intent-digest {outcome.intent_digest} "
-        f"--policy-digest {outcome.policy_digest} --scope {scope} --ttl 1h "
+        f"--policy-digest {outcome.policy_digest} {bound}--scope {scope} --ttl 1h "
         f'--approver "$USER" --reason-code CHANGE_ID --out {out}'
     )
+
+
+def delegation_binding_digest(outcome: GateOutcome) -> str:
+    """The delegation binding a token must carry for this decision ("" when the intent has no
+    delegation): a call made under a delegation chain is approved only by a token bound to it."""
+    from gait.gate.engine import delegation_binding
+
+    intent = outcome.decision.intent if outcome.decision is not None else None
+    return delegation_binding(intent) if intent is not None else ""
 
 
 def read_approval_token(path: str | Path) -> Any:

@@ -325,6 +325,36 @@ def verify_key_from(path: str | None, var: str | None, what: str) -> VerifyKey |
     return None
 
 
+def verify_key_of(
+    public_path: str | None,
+    public_var: str | None,
+    private_path: str | None,
+    private_var: str | None,
+    what: str,
+) -> VerifyKey | None:
+    """A verify key from a public key, or derived from a private key (the reference's
+    ``--<what>-private-key[-env]`` flags), or None when no source is given."""
+    key = verify_key_from(public_path, public_var, f"{what} public key")
+    if key is not None:
+        if private_path or private_var:
+            flag = what.replace(" ", "-")
+            raise InvalidInput(
+                f"give a --{flag}-public-key or a --{flag}-private-key source, not both",
+                code="E_USAGE",
+            )
+        return key
+    if private_path and private_var:
+        flag = what.replace(" ", "-")
+        raise InvalidInput(
+            f"give --{flag}-private-key or --{flag}-private-key-env, not both", code="E_USAGE"
+        )
+    if private_path:
+        return SigningKey.from_text(read_key_text(private_path, f"{what} private key")).public()
+    if private_var:
+        return SigningKey.from_text(read_env_text(private_var, f"{what} private key")).public()
+    return None
+
+
 def resolve_signing_key(args: argparse.Namespace) -> tuple[SigningKey, str, list[str]]:
     """(key, mode, warnings): the explicit key, or the dev key in dev mode.
 

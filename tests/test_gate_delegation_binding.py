@@ -1,0 +1,249 @@
+"""Approval tokens bound to a delegation chain (issue 15 item 2), the oss-prod profile's
+explicit verify keys, and delegation tokens in the in-process SDK (issue 18)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from gait.cli.main import main
+
+INTENT = {
+    "schema_id": "gait.gate.intent_request",
+    "schema_version": "1.0.0",
+    "created_at": "2026-02-18T00:00:00Z",
+    "producer_version": "test",
+    "tool_name": "tool.write",
+    "args": {"path": "/tmp/x.txt"},
+    "targets": [{"kind": "path", "value": "/tmp/x.txt", "operation": "write"}],
+    "context": {"identity": "agent.worker", "workspace": "/repo", "risk_class": "high"},
+    "delegation": {
+        "requester_identity": "agent.worker",
+        "scope_class": "write",
+        "chain": [{"delegator_identity": "agent.lead", "delegate_identity": "agent.worker"}],
+    },
+}
+APPROVAL_POLICY = """\
+default_verdict: block
+rules:
+  - name: approve-write
+    effect: require_approval
+    match:
+      tool_names: [tool.write]
+"""
+DELEGATION_POLICY = """\
+default_verdict: block
+rules:
+  - name: delegated-write
+    effect: allow
+    require_broker_credential: true
+    match:
+      tool_names: [tool.write]
+      require_delegation: true
+      delegation_scopes: [write]
+"""
+
+
+@pytest.fixture
+def work(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("GAIT_HOME", str(tmp_path / "home"))
+    return tmp_path
+
+
+def _run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, dict]:
+    code = main([*argv, "--json"])
+    return code, json.loads(capsys.readouterr().out)
+
+
+def _keys(capsys: pytest.CaptureFixture[str], where: str) -> tuple[str, str]:
+    code, out = _run(capsys, "keys", "init", "--key-mode", "prod", "--out", where)
+    assert code == 0, out
+    return out["private_key_path"], out["public_key_path"]
+
+
+def _write(path: Path, data: object) -> str:
+    path.write_text(data if isinstance(data, str) else json.dumps(data))
+    return str(path)
+
+
+def _approve(capsys, private: str, out: str, *extra: str) -> None:
+    code, minted = _run(
+        capsys,
+        "approve",
+        *extra,
+        "--approver",
+        "alice",
+        "--reason-code",
+        "CHG-1",
+        "--ttl",
+        "1h",
+        "--key-mode",
+        "prod",
+        "--private-key",
+        private,
+        "--out",
+        out,
+    )
+    assert code == 0, minted
+
+
+def test_approval_tokens_are_bound_to_the_delegation_chain(work: Path, capsys) -> None:
+    private, public = _keys(capsys, str(work / "k"))
+    policy = _write(work / "p.yaml", APPROVAL_POLICY)
+    intent = _write(work / "i.json", INTENT)
+    base = ["gate", "eval", "--policy", policy, "--intent", intent]
+    base += ["--approval-public-key", public]
+    code, out = _run(capsys, *base)
+    assert code == 4, out
+    # the suggested approve command carries the binding, so following it gets the call through
+    approve = out["next_commands"][0]
+    assert "--delegation-binding-digest " in approve
+    binding = approve.split("--delegation-binding-digest ")[1].split()[0]
+    digests = ["--intent-digest", out["intent_digest"], "--policy-digest", out["policy_digest"]]
+    scope = ["--scope", "tool:tool.write"]
+
+    _approve(
+        capsys, private, "bound.json", *digests, *scope, "--delegation-binding-digest", binding
+    )
+    code, out = _run(capsys, *base, "--approval-token", "bound.json")
+    assert code == 0 and "approval_granted" in out["reason_codes"], out
+
+    _approve(capsys, private, "unbound.json", *digests, *scope)  # minted without the binding
+    code, out = _run(capsys, *base, "--approval-token", "unbound.json")
+    assert code == 4 and "approval_token_delegation_binding_mismatch" in out["reason_codes"]
+    audit = json.loads(Path(out["approval_audit_path"]).read_text())
+    assert audit["entries"][0]["error_code"] == "approval_token_delegation_binding_mismatch"
+
+    # a token bound to another delegator's chain does not approve this one
+    other = json.loads(json.dumps(INTENT))
+    other["delegation"]["chain"][0]["delegator_identity"] = "agent.rogue"
+    other_path = _write(work / "other.json", other)
+    code, out = _run(capsys, "gate", "eval", "--policy", policy, "--intent", other_path)
+    rogue = out["next_commands"][0].split("--delegation-binding-digest ")[1].split()[0]
+    assert rogue != binding
+    _approve(capsys, private, "rogue.json", *digests, *scope, "--delegation-binding-digest", rogue)
+    code, out = _run(capsys, *base, "--approval-token", "rogue.json")
+    assert code == 4 and "approval_token_delegation_binding_mismatch" in out["reason_codes"]
+    # gait approve --intent derives the binding, and refuses one that contradicts it
+    _approve(capsys, private, "derived.json", "--intent", intent, "--policy", policy)
+    code, out = _run(capsys, *base, "--approval-token", "derived.json")
+    assert code == 0, out
+    code, out = _run(
+        capsys,
+        "approve",
+        "--intent",
+        other_path,
+        "--policy",
+        policy,
+        "--delegation-binding-digest",
+        binding,
+        "--approver",
+        "a",
+        "--reason-code",
+        "r",
+        "--ttl",
+        "1h",
+    )
+    assert code == 6 and out["error_code"] == "E_USAGE"
+
+
+def test_oss_prod_requires_explicit_verify_keys(work: Path, capsys) -> None:
+    private, public = _keys(capsys, str(work / "k"))
+    intent = _write(work / "i.json", INTENT)
+    prod = ["--profile", "oss-prod", "--key-mode", "prod", "--private-key", private]
+    approval = _write(
+        work / "a.yaml",
+        APPROVAL_POLICY.replace("match:", "require_broker_credential: true\n    match:"),
+    )
+    code, out = _run(capsys, "gate", "eval", "--policy", approval, "--intent", intent, *prod)
+    assert code == 6 and out["error_code"] == "E_PROFILE_OSS_PROD", out
+    assert "explicit approval verify key" in out["error"]
+    code, out = _run(
+        capsys,
+        "gate",
+        "eval",
+        "--policy",
+        approval,
+        "--intent",
+        intent,
+        *prod,
+        "--approval-private-key",
+        private,  # the reference's derive-the-public-key source counts
+    )
+    assert code == 4 and out["verdict"] == "require_approval", out
+
+    delegated = _write(work / "d.yaml", DELEGATION_POLICY)
+    argv = ["gate", "eval", "--policy", delegated, "--intent", intent, *prod]
+    argv += ["--credential-broker", "stub"]
+    code, out = _run(capsys, *argv)
+    assert code == 6 and "explicit delegation verify key" in out["error"], out
+    code, out = _run(capsys, *argv, "--delegation-public-key", public)
+    assert code == 3 and "delegation_token_missing" in out["reason_codes"], out
+    code, out = _run(capsys, "gate", "eval", "--policy", delegated, "--intent", intent)
+    assert code == 3 and "delegation_token_missing" in out["reason_codes"]  # standard: no key
+
+
+def test_sdk_evaluate_gate_verifies_delegation_in_process(work: Path, capsys) -> None:
+    from gait import GaitCommandError, IntentRequest, evaluate_gate
+
+    private, public = _keys(capsys, str(work / "k"))
+    policy = _write(
+        work / "p.yaml", DELEGATION_POLICY.replace("    require_broker_credential: true\n", "")
+    )
+    code, _ = _run(
+        capsys,
+        "delegate",
+        "mint",
+        "--delegator",
+        "agent.lead",
+        "--delegate",
+        "agent.worker",
+        "--scope",
+        "tool:tool.write",
+        "--scope-class",
+        "write",
+        "--ttl",
+        "1h",
+        "--key-mode",
+        "prod",
+        "--private-key",
+        private,
+        "--out",
+        "d.json",
+    )
+    assert code == 0
+    intent = IntentRequest.from_dict(json.loads(json.dumps(INTENT)))
+    granted = evaluate_gate(
+        policy_path=policy,
+        intent=intent,
+        delegation_token="d.json",
+        delegation_public_key=public,
+    )
+    assert granted.verdict == "allow" and "delegation_granted" in granted.reason_codes
+    missing = evaluate_gate(policy_path=policy, intent=intent, delegation_public_key=public)
+    assert missing.verdict == "block" and "delegation_token_missing" in missing.reason_codes
+    # the wrong verify key (another key pair) fails the chain, fail closed
+    _, other_public = _keys(capsys, str(work / "k2"))
+    refused = evaluate_gate(
+        policy_path=policy,
+        intent=intent,
+        delegation_token_chain=["d.json"],
+        delegation_private_key=None,
+        delegation_public_key=other_public,
+    )
+    assert refused.verdict == "block" and "delegation_chain_insufficient" in refused.reason_codes
+    derived = evaluate_gate(
+        policy_path=policy, intent=intent, delegation_token="d.json", delegation_private_key=private
+    )
+    assert derived.verdict == "allow", derived
+    with pytest.raises(GaitCommandError) as caught:  # a named token that is not there
+        evaluate_gate(
+            policy_path=policy,
+            intent=intent,
+            delegation_token="nope.json",
+            delegation_public_key=public,
+        )
+    assert caught.value.code == "E_DELEGATION_TOKEN_READ" and caught.value.exit_code == 6
