@@ -22,8 +22,8 @@ def register(parser: argparse.ArgumentParser) -> None:
 
     sub = add_group(parser)
     ev = sub.add_parser("eval", help="evaluate an intent against a policy and enforce it")
-    ev.add_argument("--policy", required=True, help="policy YAML file")
-    ev.add_argument("--intent", required=True, help="IntentRequest JSON file")
+    ev.add_argument("--policy", help="policy YAML file (default: gate.policy of the config)")
+    ev.add_argument("--intent", help="IntentRequest JSON file")
     ev.add_argument(
         "--approval-token",
         action="append",
@@ -114,23 +114,35 @@ def register(parser: argparse.ArgumentParser) -> None:
     )
     ev.add_argument(
         "--profile",
-        default="standard",
+        default=None,
         help="standard (default) or oss-prod (production checks before any decision)",
     )
     ev.add_argument(
         "--credential-broker",
-        default="off",
-        choices=("off", "stub", "env"),
+        default=None,
+        metavar="off|stub|env|command",
         help="broker for require_broker_credential rules (default off: such an allow blocks)",
     )
     ev.add_argument(
         "--credential-env-prefix",
-        default="GAIT_BROKER_TOKEN_",
+        default=None,
         metavar="PREFIX",
         help="env broker: variable prefix (default GAIT_BROKER_TOKEN_)",
     )
-    ev.add_argument("--credential-ref", default="", help="broker reference to request")
-    ev.add_argument("--credential-scopes", default="", help="extra broker scopes (csv)")
+    ev.add_argument("--credential-ref", default=None, help="broker reference to request")
+    ev.add_argument("--credential-scopes", default=None, help="extra broker scopes (csv)")
+    ev.add_argument(
+        "--credential-command",
+        default=None,
+        metavar="PATH",
+        help="command broker: the program that mints the credential (no shell)",
+    )
+    ev.add_argument(
+        "--credential-command-args",
+        default=None,
+        metavar="CSV",
+        help="command broker: comma-separated arguments for --credential-command",
+    )
     ev.add_argument(
         "--credential-evidence-out", metavar="PATH", help="write the credential record here"
     )
@@ -159,6 +171,13 @@ def register(parser: argparse.ArgumentParser) -> None:
         "--kill-switch-state", metavar="PATH", help="kill-switch state JSON, honoured first"
     )
     add_key_options(ev)
+    ev.add_argument(
+        "--config",
+        default=None,
+        metavar="PATH",
+        help="project defaults (default .gait/config.yaml, skipped when absent)",
+    )
+    ev.add_argument("--no-config", action="store_true", help="ignore the project defaults file")
     add_common(ev, EVAL_EXPLAIN)
     # --explain --json evaluates and prints the decision's explanation (gait.gate.explain)
     ev.set_defaults(handler=run_eval, explain_json_runs=True)
@@ -235,6 +254,7 @@ def run_eval(args: argparse.Namespace) -> Outcome:
     from gait.gate.engine import open_gate
     from gait.sign.keyring import key_mode, resolve_signing_key
 
+    _apply_config(args)
     intent = _read_json(args.intent, "intent", "E_INTENT_INVALID")
     now = timefmt.canonical(args.evaluation_time) if args.evaluation_time else None
 
@@ -287,6 +307,32 @@ def run_eval(args: argparse.Namespace) -> Outcome:
         doc = policy_explain(gate.policy, outcome, __version__)
         return Outcome(doc, outcome.exit_code, [], list(outcome.warnings))
     return _render(outcome, args)
+
+
+def _apply_config(args: argparse.Namespace) -> None:
+    """Flag > ``.gait/config.yaml`` (``--config``; ``--no-config`` skips it) > default."""
+    from gait.errors import InvalidInput
+
+    if args.no_config and args.config:
+        raise InvalidInput("give --config or --no-config, not both", code="E_USAGE")
+    if not args.no_config:
+        from gait.projectconfig import DEFAULT_PATH, apply_gate_defaults, load
+
+        apply_gate_defaults(args, load(args.config or DEFAULT_PATH))
+    args.profile = args.profile or "standard"
+    args.credential_broker = args.credential_broker or "off"
+    args.credential_env_prefix = args.credential_env_prefix or "GAIT_BROKER_TOKEN_"
+    args.credential_ref = args.credential_ref or ""
+    args.credential_scopes = args.credential_scopes or ""
+    args.credential_command = args.credential_command or ""
+    args.credential_command_args = args.credential_command_args or ""
+    if not args.policy or not args.intent:
+        raise InvalidInput(
+            "both --policy and --intent are required",
+            code="E_USAGE",
+            hint="gait gate eval --policy POLICY --intent INTENT (or set gate.policy in "
+            ".gait/config.yaml)",
+        )
 
 
 def _gate_inputs(args: argparse.Namespace, intent: Any, now: str | None) -> Any:
@@ -390,7 +436,12 @@ def _broker(args: argparse.Namespace) -> Any:
     """The credential broker flags; None when the broker is off and nothing else is set."""
     from gait.gate.broker import BrokerSettings, resolve
 
-    broker = resolve(args.credential_broker, args.credential_env_prefix)
+    broker = resolve(
+        args.credential_broker,
+        args.credential_env_prefix,
+        args.credential_command,
+        args.credential_command_args.split(","),
+    )
     if broker is None and not args.credential_evidence_out:
         return None
     return BrokerSettings(

@@ -16,6 +16,7 @@ from __future__ import annotations
 import hashlib
 import os
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -23,7 +24,7 @@ from gait import timefmt
 from gait.canon import digest
 from gait.errors import InvalidInput
 
-BROKERS = ("off", "stub", "env")
+BROKERS = ("off", "stub", "env", "command")
 DEFAULT_ENV_PREFIX = "GAIT_BROKER_TOKEN_"
 RECORD_SCHEMA_ID = "gait.gate.broker_credential_record"
 _STANDING = frozenset({"", "cloud_admin", "inherited", "standing", "static", "unknown"})
@@ -157,7 +158,7 @@ class EnvBroker(Broker):
         scope = _scope(env("_SCOPE").split(",")) if env("_SCOPE") else request.scope
         return Receipt(
             issued_by="env",
-            credential_ref="env:" + hashlib.sha256(value.encode("utf-8")).hexdigest()[:24],
+            credential_ref=f"env:{key}:" + hashlib.sha256(value.encode("utf-8")).hexdigest()[:16],
             source=env("_SOURCE").lower() or "env",
             access_type=env("_ACCESS_TYPE").lower() or "unknown",
             issuer=env("_ISSUER") or "env",
@@ -174,7 +175,10 @@ class EnvBroker(Broker):
 
 
 def _env_key(name: str) -> str:
-    return re.sub(r"[^A-Z0-9]+", "_", name.strip().upper()).strip("_")
+    """The reference's normalizeEnvKey: upper case, ``.``/``-`` and anything else outside
+    ``A-Z0-9_`` become ``_``, trimmed; ``DEFAULT`` when nothing is left."""
+    upper = name.strip().upper().replace(".", "_").replace("-", "_")
+    return re.sub(r"[^A-Z0-9_]+", "_", upper).strip("_") or "DEFAULT"
 
 
 def _plus(moment: str, seconds: int) -> str:
@@ -183,16 +187,31 @@ def _plus(moment: str, seconds: int) -> str:
     return _time_of_ns(_ns_of(moment) + seconds * 1_000_000_000)
 
 
-def resolve(name: str, env_prefix: str = "") -> Broker | None:
+def resolve(
+    name: str, env_prefix: str = "", command: str = "", command_args: Sequence[str] = ()
+) -> Broker | None:
     name = (name or "off").strip().lower()
-    if name == "off":
+    if name in ("", "off", "none"):
         return None
     if name == "stub":
         return StubBroker()
     if name == "env":
         return EnvBroker(env_prefix)
+    if name == "command":
+        from gait.gate.broker_command import CommandBroker, check_allowlist
+
+        path = (command or "").strip()
+        if not path:
+            raise InvalidInput(
+                "command broker requires --credential-command",
+                code="E_CREDENTIAL_COMMAND",
+                hint="pass --credential-command PATH (or gate.credential_command in "
+                ".gait/config.yaml)",
+            )
+        check_allowlist(path)
+        return CommandBroker(path, [a.strip() for a in command_args if a.strip()])
     raise InvalidInput(
-        f"unsupported --credential-broker {name!r}; next: use off, stub or env",
+        f"unsupported --credential-broker {name!r}; next: use off, stub, env or command",
         code="E_USAGE",
     )
 
@@ -300,8 +319,10 @@ def enforce(
     )
     try:
         receipt = issue(broker, request, now)
-    except CredentialUnavailable:
+    except CredentialUnavailable as exc:
         block("broker_credential_missing")
+        if broker.name == "command":  # say why, or a failing broker command is a mystery
+            outcome.warnings.append(f"credential broker: {exc}")
         return None
     binding = {
         "credential_ref": ctx.get("credential_ref", "").strip(),

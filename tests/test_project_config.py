@@ -1,0 +1,122 @@
+"""``.gait/config.yaml`` (issue 15, item 7): gate eval defaults with flag > config > default,
+``--config`` / ``--no-config``, ``gait init`` writing the file, and
+``gait doctor --production-readiness``."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from gait.cli.main import main
+
+INTENT = {
+    "schema_id": "gait.gate.intent_request",
+    "schema_version": "1.0.0",
+    "created_at": "2026-02-18T00:00:00Z",
+    "producer_version": "test",
+    "tool_name": "tool.write",
+    "args": {"path": "/tmp/x.txt"},
+    "targets": [{"kind": "path", "value": "/tmp/x.txt", "operation": "write"}],
+    "context": {"identity": "agent.worker", "workspace": "/repo", "risk_class": "high"},
+}
+POLICY = """\
+default_verdict: block
+rules:
+  - name: brokered-write
+    effect: allow
+    require_broker_credential: true
+    match:
+      tool_names: [tool.write]
+"""
+
+
+@pytest.fixture
+def work(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("GAIT_HOME", str(tmp_path / "home"))
+    monkeypatch.delenv("GAIT_MODE", raising=False)
+    (tmp_path / "p.yaml").write_text(POLICY)
+    (tmp_path / "i.json").write_text(json.dumps(INTENT))
+    return tmp_path
+
+
+def _run(capsys, *argv: str) -> tuple[int, dict]:
+    code = main([*argv, "--json"])
+    return code, json.loads(capsys.readouterr().out)
+
+
+def _config(work: Path, text: str, name: str = ".gait/config.yaml") -> Path:
+    path = work / name
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
+    return path
+
+
+def test_gate_eval_takes_defaults_from_the_project_config(work: Path, capsys) -> None:
+    code, out = _run(capsys, "gate", "eval", "--intent", "i.json")
+    assert code == 6 and out["error_code"] == "E_USAGE"  # no --policy, no config
+    assert "--policy and --intent are required" in out["error"]
+
+    _config(work, "gate:\n  policy: p.yaml\n  credential_broker: stub\n  trace_path: t.json\n")
+    code, out = _run(capsys, "gate", "eval", "--intent", "i.json")
+    assert code == 0 and "broker_credential_present" in out["reason_codes"], out
+    assert out["trace_path"] == "t.json" and Path("t.json").is_file()
+    # the flag wins over the file
+    code, out = _run(capsys, "gate", "eval", "--intent", "i.json", "--credential-broker", "off")
+    assert code == 3 and "broker_credential_required" in out["reason_codes"]
+    # --no-config: the built-in defaults
+    code, out = _run(capsys, "gate", "eval", "--intent", "i.json", "--no-config")
+    assert code == 6 and out["error_code"] == "E_USAGE"
+    code, out = _run(
+        capsys, "gate", "eval", "--intent", "i.json", "--policy", "p.yaml", "--no-config"
+    )
+    assert code == 3 and "broker_credential_required" in out["reason_codes"]
+
+    other = _config(work, "gate:\n  policy: p.yaml\n  credential_broker: env\n", "other.yaml")
+    code, out = _run(capsys, "gate", "eval", "--intent", "i.json", "--config", str(other))
+    assert code == 3 and "broker_credential_missing" in out["reason_codes"], out
+    code, out = _run(capsys, "gate", "eval", "--intent", "i.json", "--config", "nope.yaml")
+    assert code == 6 and out["error_code"] == "E_PROJECT_CONFIG_READ"
+
+
+@pytest.mark.parametrize(
+    ("text", "needle"),
+    [
+        ("gate:\n  keymode: prod\n", "unknown key 'gate.keymode'"),
+        ("gates:\n  policy: p.yaml\n", "unknown key 'gates'"),
+        ("retention:\n  trace_tll: 1h\n", "unknown key 'retention.trace_tll'"),
+        ("mcp_serve:\n  max_request_bytes: big\n", "mcp_serve.max_request_bytes must be"),
+        ("gate:\n  policy: [a, b]\n", "gate.policy must be a string"),
+        ("gate: [policy]\n", "gate must be a mapping"),
+        ("gate:\n  policy: a\n  policy: b\n", "duplicate"),
+    ],
+)
+def test_unknown_or_mistyped_keys_are_refused_by_name(
+    work: Path, capsys, text: str, needle: str
+) -> None:
+    _config(work, text)
+    code, out = _run(capsys, "gate", "eval", "--intent", "i.json", "--policy", "p.yaml")
+    assert code == 6 and out["error_code"] == "E_PROJECT_CONFIG_INVALID", out
+    assert needle in out["error"]
+
+
+def test_config_profile_and_keys_reach_the_gate(work: Path, capsys) -> None:
+    code, keys = _run(capsys, "keys", "init", "--key-mode", "prod", "--out", "keys")
+    assert code == 0
+    limited = POLICY.replace(
+        "    match:", "    rate_limit:\n      requests: 5\n      window: hour\n    match:"
+    )
+    (work / "p.yaml").write_text(limited)
+    _config(
+        work,
+        "gate:\n  policy: p.yaml\n  profile: oss-prod\n  key_mode: prod\n"
+        f"  private_key: {keys['private_key_path']}\n  credential_broker: stub\n"
+        "  rate_limit_state: gait-out/state.sqlite3\n",
+    )
+    code, out = _run(capsys, "gate", "eval", "--intent", "i.json")
+    assert code == 0 and out["profile"] == "oss-prod", out
+    assert Path("gait-out/state.sqlite3").is_file()  # rate_limit_state is this gate's --state
+    code, out = _run(capsys, "gate", "eval", "--intent", "i.json", "--simulate")
+    assert code == 6 and out["error_code"] == "E_PROFILE_OSS_PROD"
