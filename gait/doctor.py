@@ -15,6 +15,7 @@ import importlib
 import importlib.metadata
 import importlib.util
 import os
+import re
 import shlex
 import shutil
 import sys
@@ -110,6 +111,8 @@ class Options:
     required: Sequence[tuple[str, str, str]] = REQUIRED
     optional: Sequence[tuple[str, str, str, str]] = OPTIONAL
     now: Callable[[], float] = time.time
+    production_readiness: bool = False  # add the reference's production checks
+    workdir: Path = field(default_factory=lambda: Path("."))  # where .gait/config.yaml is
 
 
 @dataclass
@@ -133,7 +136,9 @@ class Report:
     def status(self) -> str:
         return FAIL if self.failed else WARN if self.warned else PASS
 
-    def exit_code(self, *, strict: bool = False) -> int:
+    def exit_code(self, *, strict: bool = False, production: bool = False) -> int:
+        if production and self.failed:  # the reference: a failed readiness check is exit 2
+            return 2
         if self.non_fixable:
             return 7
         if strict and self.failed:
@@ -649,4 +654,176 @@ def run_doctor(options: Options | None = None) -> Report:
         ("clock", lambda: check_clock(opts.now)),
         ("disk_space", lambda: check_disk_space([opts.output_dir, home], opts.min_free_mb)),
     ]
-    return Report([_guarded(check_id, fn) for check_id, fn in plan], opts.mode)
+    checks = [_guarded(check_id, fn) for check_id, fn in plan]
+    if opts.production_readiness:
+        checks += production_checks(opts.workdir)
+    return Report(checks, opts.mode)
+
+
+def production_checks(workdir: Path) -> list[Check]:
+    """``--production-readiness``: the reference's checks of ``.gait/config.yaml`` (present
+    and valid, ``gate.profile: oss-prod``, ``gate.key_mode: prod``, retention TTLs, the
+    ``mcp_serve`` boundary, a policy for strict context enforcement)."""
+    from gait.errors import GaitError
+    from gait.projectconfig import DEFAULT_PATH, load
+
+    path = workdir / DEFAULT_PATH
+    where = _q(DEFAULT_PATH)
+    try:
+        config = load(str(path), allow_missing=True)
+    except GaitError as exc:
+        return [
+            Check(
+                "production_readiness_config",
+                FAIL,
+                f"failed to parse {DEFAULT_PATH}: {exc.message}",
+                fix=f"edit {where} and fix it (gait gate eval --config {where} names the key)",
+            )
+        ]
+    checks: list[Check] = []
+    if config.present:
+        checks.append(Check("production_readiness_config", PASS, f"{DEFAULT_PATH} present"))
+    else:
+        checks.append(
+            Check(
+                "production_readiness_config",
+                FAIL,
+                f"missing {DEFAULT_PATH}",
+                fix="mkdir -p .gait && printf 'gate:\\n  policy: .gait.yaml\\n' > " + where,
+            )
+        )
+    gate = config.gate
+    if gate.get("profile", "").lower() == "oss-prod":
+        checks.append(Check("production_profile", PASS, "gate.profile is oss-prod"))
+    else:
+        checks.append(
+            Check(
+                "production_profile",
+                FAIL,
+                f"gate.profile must be oss-prod for production readiness: "
+                f"set gate.profile=oss-prod in {where}",
+            )
+        )
+    if gate.get("key_mode", "").lower() == "prod":
+        checks.append(Check("production_key_mode", PASS, "gate.key_mode is prod"))
+    else:
+        checks.append(
+            Check(
+                "production_key_mode",
+                FAIL,
+                f"gate.key_mode must be prod for production readiness: "
+                f"set gate.key_mode=prod in {where}",
+            )
+        )
+    checks.append(_retention_check(config, where))
+    checks.append(_service_check(config, where))
+    checks.append(_context_check(config, where))
+    return checks
+
+
+_DURATION = re.compile(r"[-+]?(?:0|(?:(?:\d+\.?\d*|\.\d+)(?:ns|us|µs|μs|ms|s|m|h))+)")
+
+
+def _retention_check(config: Any, where: str) -> Check:
+    ttls = {
+        key: config.retention.get(key, "") for key in ("trace_ttl", "session_ttl", "export_ttl")
+    }
+    if not all(ttls.values()):
+        return Check(
+            "production_retention",
+            FAIL,
+            f"retention.trace_ttl, retention.session_ttl, and retention.export_ttl are required: "
+            f"set retention trace/session/export TTLs in {where}",
+        )
+    for key, value in ttls.items():
+        if not _DURATION.fullmatch(value):
+            return Check(
+                "production_retention",
+                FAIL,
+                f"invalid retention.{key}: {value!r} is not a duration (e.g. 168h, 90m)",
+            )
+    return Check("production_retention", PASS, "retention TTLs are configured")
+
+
+def _loopback(listen: str) -> bool:
+    """Whether ``host:port`` listens on loopback only; ValueError for a malformed address."""
+    import ipaddress
+
+    text = listen.strip()
+    if text.startswith("["):
+        host, sep, rest = text[1:].partition("]")
+        if not sep or not rest.startswith(":"):
+            raise ValueError(f"invalid listen address: {listen}")
+    else:
+        host, sep, _ = text.rpartition(":")
+        if not sep or ":" in host:
+            raise ValueError(f"invalid listen address: {listen}")
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _service_check(config: Any, where: str) -> Check:
+    serve = config.mcp_serve
+    name = "production_service_boundary"
+    listen = serve.get("listen", "")
+    if not serve.get("enabled", False) and not listen:
+        return Check(name, PASS, "mcp_serve not configured")
+    try:
+        loopback = _loopback(listen or "127.0.0.1:8787")
+    except ValueError as exc:
+        return Check(name, FAIL, f"invalid mcp_serve.listen: {exc}")
+    auth = serve.get("auth_mode", "")
+    if not loopback and auth != "token":
+        return Check(
+            name,
+            FAIL,
+            f"non-loopback mcp_serve.listen requires mcp_serve.auth_mode=token: "
+            f"set mcp_serve.auth_mode=token in {where}",
+        )
+    if auth == "token" and not serve.get("auth_token_env", ""):
+        return Check(
+            name,
+            FAIL,
+            f"mcp_serve.auth_mode=token requires mcp_serve.auth_token_env: "
+            f"set mcp_serve.auth_token_env in {where}",
+        )
+    if serve.get("allow_client_artifact_paths", False):
+        return Check(
+            name,
+            FAIL,
+            f"mcp_serve.allow_client_artifact_paths must be false in production: "
+            f"set mcp_serve.allow_client_artifact_paths=false in {where}",
+        )
+    size = serve.get("max_request_bytes", 0)
+    if size <= 0 or size > 4 << 20:
+        return Check(
+            name,
+            FAIL,
+            f"mcp_serve.max_request_bytes must be >0 and <=4194304: "
+            f"set mcp_serve.max_request_bytes=1048576 in {where}",
+        )
+    if serve.get("http_verdict_status", "") != "strict":
+        return Check(
+            name,
+            FAIL,
+            f"mcp_serve.http_verdict_status must be strict in production: "
+            f"set mcp_serve.http_verdict_status=strict in {where}",
+        )
+    return Check(name, PASS, "service boundary hardening settings are configured")
+
+
+def _context_check(config: Any, where: str) -> Check:
+    name = "production_context_strictness"
+    if config.gate.get("profile", "").lower() != "oss-prod":
+        return Check(name, FAIL, "strict context enforcement requires gate.profile=oss-prod")
+    if not config.gate.get("policy", ""):
+        return Check(
+            name,
+            FAIL,
+            f"gate.policy must be set for strict context enforcement: set gate.policy in {where}",
+        )
+    return Check(name, PASS, "strict context profile is configured")

@@ -178,23 +178,23 @@ def apply_gate_defaults(args: Any, config: ProjectConfig) -> None:
 
 
 TEMPLATE = """\
-# Project defaults for gait (the reference's .gait/config.yaml). A flag on the command line
-# wins over this file; this file wins over the built-in defaults. Unknown keys are refused.
-# gait doctor --production-readiness checks this file; docs/policy-language.md lists the keys.
+# Project defaults for gait (docs/policy-language.md, "Project configuration"). A flag on the
+# command line wins over this file, this file over the built-in defaults; unknown keys are
+# refused by name. gait doctor --production-readiness checks it. Uncomment what you need.
 
 gate:
   policy: {policy}
-  profile: standard        # oss-prod for production (gait doctor --production-readiness)
-  key_mode: dev            # prod, with private_key_env, for production
+  # profile: oss-prod               # production: also key_mode prod and a private key
+  # key_mode: prod
   # private_key_env: GAIT_PRIVATE_KEY
-  # approval_public_key: keys/approval_public.key
-  credential_broker: "off" # off | stub | env | command
+  # approval_public_key: keys/approver_public.key
+  # credential_broker: command      # off | stub | env | command
   # credential_command: /usr/local/bin/mint-credential
   # credential_command_args: --audience,gait
-  # trace_path: gait-out/trace.json
+  # kill_switch_state: gait-out/kill_switch.json
   # wrkr_inventory_path: wrkr-inventory.json
 
-# mcp_serve:
+# mcp_serve:                        # the service boundary gait doctor checks
 #   enabled: true
 #   listen: 127.0.0.1:8787
 #   auth_mode: token
@@ -203,10 +203,10 @@ gate:
 #   http_verdict_status: strict
 #   allow_client_artifact_paths: false
 
-retention:
-  trace_ttl: 168h
-  session_ttl: 336h
-  export_ttl: 168h
+# retention:
+#   trace_ttl: 168h
+#   session_ttl: 336h
+#   export_ttl: 168h
 """
 
 

@@ -120,3 +120,78 @@ def test_config_profile_and_keys_reach_the_gate(work: Path, capsys) -> None:
     assert Path("gait-out/state.sqlite3").is_file()  # rate_limit_state is this gate's --state
     code, out = _run(capsys, "gate", "eval", "--intent", "i.json", "--simulate")
     assert code == 6 and out["error_code"] == "E_PROFILE_OSS_PROD"
+
+
+PRODUCTION = """\
+gate:
+  policy: .gait.yaml
+  profile: oss-prod
+  key_mode: prod
+  private_key_env: GAIT_PRIVATE_KEY
+mcp_serve:
+  enabled: true
+  listen: 127.0.0.1:8787
+  auth_mode: token
+  auth_token_env: GAIT_MCP_TOKEN
+  max_request_bytes: 1048576
+  http_verdict_status: strict
+  allow_client_artifact_paths: false
+retention:
+  trace_ttl: 168h
+  session_ttl: 336h
+  export_ttl: 1h30m
+"""
+
+
+def _production(capsys) -> tuple[int, dict[str, dict]]:
+    code, out = _run(capsys, "doctor", "--production-readiness")
+    checks = {c["id"]: c for c in out["checks"] if c["id"].startswith("production")}
+    assert code == (2 if out["status"] == "fail" else 0) and out["ok"] == (code == 0), out
+    return code, checks
+
+
+def test_init_writes_the_config_and_doctor_checks_it(work: Path, capsys) -> None:
+    code, _ = _run(capsys, "doctor", "--production-readiness")
+    assert code == 2
+    code, out = _run(capsys, "init")
+    assert code == 0 and out["config_written"] is True and out["config_path"] == ".gait/config.yaml"
+    code, out = _run(capsys, "gate", "eval", "--intent", "i.json")  # policy from the config
+    assert (
+        out["policy_digest"] == _run(capsys, "policy", "validate", ".gait.yaml")[1]["policy_digest"]
+    )
+    code, out = _run(capsys, "init", "--force")
+    assert code == 0 and out["config_written"] is False  # the operator's file is kept
+
+    code, checks = _production(capsys)
+    assert code == 2 and checks["production_readiness_config"]["status"] == "pass"
+    assert checks["production_profile"]["status"] == "fail"
+    assert "gate.profile=oss-prod" in checks["production_profile"]["message"]
+    assert checks["production_service_boundary"]["status"] == "pass"  # not configured
+
+    _config(work, PRODUCTION)
+    code, checks = _production(capsys)
+    assert {c["status"] for c in checks.values()} == {"pass"}, checks
+    assert len(checks) == 6
+    for change, failing, needle in (
+        ("listen: 127.0.0.1:8787", "listen: 0.0.0.0:8787\n  auth_mode: none", "auth_mode=token"),
+        ("listen: 127.0.0.1:8787", "listen: nowhere", "invalid mcp_serve.listen"),
+        ("max_request_bytes: 1048576", "max_request_bytes: 0", "max_request_bytes"),
+        ("http_verdict_status: strict", "http_verdict_status: lenient", "must be strict"),
+        ("export_ttl: 1h30m", "export_ttl: a week", "invalid retention.export_ttl"),
+        ("  auth_mode: token\n", "", ""),
+    ):
+        text = PRODUCTION.replace(change, failing)
+        if not needle:  # no auth on loopback is allowed
+            _config(work, text)
+            assert _production(capsys)[1]["production_service_boundary"]["status"] == "pass"
+            continue
+        _config(work, text.replace("  auth_mode: token\n", "") if "none" in failing else text)
+        code, checks = _production(capsys)
+        failed = [c for c in checks.values() if c["status"] == "fail"]
+        assert code == 2 and len(failed) == 1 and needle in failed[0]["message"], checks
+    _config(work, "gate:\n  profle: oss-prod\n")
+    code, checks = _production(capsys)
+    assert (
+        code == 2
+        and "unknown key 'gate.profle'" in checks["production_readiness_config"]["message"]
+    )

@@ -13,8 +13,9 @@ EXPLAIN = (
     "schemas, GAIT_HOME and the output directory (writable), the trust store, signing keys and "
     "mode, dev keys trusted in production mode, the clock and free disk space. It prints one "
     "line per problem with a fix command where one is safe to paste. Exit 0, or 7 when a "
-    "dependency or part of the installation is missing (--strict: 2 on any failed check). It "
-    "changes nothing."
+    "dependency or part of the installation is missing (--strict: 2 on any failed check). "
+    "--production-readiness adds the checks of .gait/config.yaml a production gate needs "
+    "(--workdir) and exits 2 when any check fails. It changes nothing."
 )
 
 
@@ -37,6 +38,15 @@ def register(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--strict", action="store_true", help="exit 2 when any check fails (for CI)"
     )
+    parser.add_argument(
+        "--production-readiness",
+        action="store_true",
+        help="also check .gait/config.yaml for production (oss-prod, prod keys, retention, "
+        "mcp_serve boundary); exit 2 when any check fails",
+    )
+    parser.add_argument(
+        "--workdir", default=".", help="project directory holding .gait/config.yaml (default .)"
+    )
     add_common(parser, EXPLAIN)
     parser.set_defaults(handler=run)
 
@@ -51,7 +61,15 @@ def run(args: argparse.Namespace) -> Outcome:
     min_free = DEFAULT_MIN_FREE_MB if args.min_free_mb is None else args.min_free_mb
     if min_free < 0:
         raise InvalidInput("--min-free-mb must be 0 or more", code="E_USAGE")
-    report = run_doctor(Options(mode=mode, output_dir=Path(args.output_dir), min_free_mb=min_free))
+    report = run_doctor(
+        Options(
+            mode=mode,
+            output_dir=Path(args.output_dir),
+            min_free_mb=min_free,
+            production_readiness=args.production_readiness,
+            workdir=Path(args.workdir),
+        )
+    )
     marks = {PASS: "ok  ", WARN: "warn", FAIL: "FAIL"}
     lines = [report.summary()]
     problems = [c for c in report.checks if c.status != PASS]
@@ -61,7 +79,8 @@ def run(args: argparse.Namespace) -> Outcome:
             lines.append(f"     fix: {check.fix}"[:240])
     if not problems:
         lines.append(f"all {len(report.checks)} checks passed")
-    return Outcome(report.to_json(), report.exit_code(strict=args.strict), lines[:12])
+    code = report.exit_code(strict=args.strict, production=args.production_readiness)
+    return Outcome(report.to_json(), code, lines[:12])
 
 
 def _env_mode() -> str:

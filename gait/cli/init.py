@@ -14,7 +14,9 @@ EXPLAIN = (
     "gait init writes a starter gate policy to .gait.yaml (--out) from a template "
     "(--template baseline-lowrisk|baseline-mediumrisk|baseline-highrisk, default highrisk) and "
     "appends gait-out/, .gait-out/, regress_result.json, keys/ and *_private.key to .gitignore "
-    "(--no-gitignore to skip). Existing lines are kept; an existing policy needs --force."
+    "(--no-gitignore to skip), and writes the project defaults .gait/config.yaml (gate.policy "
+    "set to the policy; an existing one is kept; --no-config to skip). Existing lines are "
+    "kept; an existing policy needs --force."
 )
 
 
@@ -23,6 +25,7 @@ def register(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", default=".gait.yaml", help="policy file to write (.gait.yaml)")
     parser.add_argument("--force", action="store_true", help="overwrite an existing policy file")
     parser.add_argument("--no-gitignore", action="store_true", help="leave .gitignore alone")
+    parser.add_argument("--no-config", action="store_true", help="do not write .gait/config.yaml")
     add_common(parser, EXPLAIN)
     parser.set_defaults(handler=run)
 
@@ -75,5 +78,25 @@ def run(args: argparse.Namespace) -> Outcome:
             )
         else:
             lines.append(f"{update.path} already ignores gait's outputs and keys")
+    if not args.no_config:
+        lines.append(_project_config(out, payload))
     lines.append(f"next: gait check --policy {out}")
     return Outcome(payload, ExitCode.OK, lines)
+
+
+def _project_config(policy: Path, payload: dict[str, object]) -> str:
+    """Write ``.gait/config.yaml`` pointing at the policy, unless the project has one already
+    (its settings are the operator's: never overwritten, not even with --force)."""
+    from gait.fsutil import atomic_write
+    from gait.projectconfig import DEFAULT_PATH, load, render_template
+
+    path = Path(DEFAULT_PATH)
+    payload["config_path"] = DEFAULT_PATH
+    if path.exists():
+        load(DEFAULT_PATH)  # an existing file must still be valid: say so now, not at gate eval
+        payload["config_written"] = False
+        return f"kept {DEFAULT_PATH}"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write(path, render_template(policy.as_posix()).encode("utf-8"))
+    payload["config_written"] = True
+    return f"wrote {DEFAULT_PATH} (gate.policy: {policy.as_posix()})"
