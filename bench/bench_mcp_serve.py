@@ -65,6 +65,15 @@ def _client(args: tuple[str, int, int, float]) -> tuple[int, int, list[str]]:
     return ok, count, traces
 
 
+def _cpu_seconds(pid: int) -> float:
+    """User + system CPU of a process so far (Linux /proc; 0.0 elsewhere)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--latency-requests", type=int, default=2000)
@@ -97,15 +106,22 @@ def main() -> int:
         for _ in range(50):
             _post(conn)  # warm-up
         samples = []
+        server_cpu = _cpu_seconds(server.pid)
+        client_cpu = time.process_time()
         for _ in range(opts.latency_requests):
             start = time.perf_counter()
             status, doc = _post(conn)
             samples.append((time.perf_counter() - start) * 1000)
             assert status == 200 and doc["verdict"] == "allow", doc
+        server_cpu = _cpu_seconds(server.pid) - server_cpu
+        client_cpu = time.process_time() - client_cpu
         conn.close()
         samples.sort()
         latency = {
             "requests": len(samples),
+            "server_cpu_ms_per_request": round(server_cpu * 1000 / len(samples), 3),
+            "client_cpu_ms_per_request": round(client_cpu * 1000 / len(samples), 3),
+            "load_average": [round(x, 2) for x in os.getloadavg()],
             "p50_ms": round(statistics.median(samples), 3),
             "p95_ms": round(samples[int(len(samples) * 0.95) - 1], 3),
             "p99_ms": round(samples[int(len(samples) * 0.99) - 1], 3),

@@ -211,9 +211,79 @@ def loads_strict(data: bytes | str, *, what: str = "JSON", code: str = "E_INVALI
         raise InvalidInput(f"{what} is not valid JSON: {exc}", code=code) from exc
 
 
+_encode_str = json.encoder.encode_basestring  # the C escaper json uses with ensure_ascii=False
+
+
+class _NotPlain(Exception):
+    """A value the fast pretty printer leaves to ``json.dumps`` (subclasses, odd keys, cycles)."""
+
+
+def _pretty(value: Any, out: list[str], newline: str) -> None:
+    kind = type(value)
+    if kind is dict:
+        if not value:
+            out.append("{}")
+            return
+        inner = newline + "  "
+        separator = "{" + inner
+        for key in sorted(value):
+            if type(key) is not str:
+                raise _NotPlain
+            item = value[key]
+            if type(item) is str:  # most values: one append, no call
+                out.append(f"{separator}{_encode_str(key)}: {_encode_str(item)}")
+            else:
+                out.append(f"{separator}{_encode_str(key)}: ")
+                _pretty(item, out, inner)
+            separator = "," + inner
+        out.append(newline + "}")
+    elif kind is str:
+        out.append(_encode_str(value))
+    elif kind is list or kind is tuple:
+        if not value:
+            out.append("[]")
+            return
+        inner = newline + "  "
+        separator = "[" + inner
+        for item in value:
+            if type(item) is str:
+                out.append(separator + _encode_str(item))
+            else:
+                out.append(separator)
+                _pretty(item, out, inner)
+            separator = "," + inner
+        out.append(newline + "]")
+    elif value is None:
+        out.append("null")
+    elif value is True:
+        out.append("true")
+    elif value is False:
+        out.append("false")
+    elif kind is int:
+        out.append(int.__repr__(value))
+    elif kind is float:
+        if value != value or value in (math.inf, -math.inf):
+            raise _NotPlain  # NaN and infinities: json's own spelling, from json itself
+        out.append(float.__repr__(value))
+    else:
+        raise _NotPlain
+
+
 def dumps_pretty(value: Any) -> bytes:
-    """2-space indented JSON plus newline, keys sorted: traces, tokens and regress files."""
-    return (json.dumps(value, indent=2, sort_keys=True, ensure_ascii=False) + "\n").encode()
+    """2-space indented JSON plus newline, keys sorted: traces, tokens and regress files.
+
+    The bytes of ``json.dumps(value, indent=2, sort_keys=True, ensure_ascii=False)`` (FORMATS
+    fixes them), made without json's indenting encoder, which runs in pure Python through a
+    generator per container and costs several times more than this for a trace. Anything but
+    plain JSON types goes to ``json.dumps`` itself, which also raises its usual errors.
+    """
+    out: list[str] = []
+    try:
+        _pretty(value, out, "\n")
+    except (_NotPlain, RecursionError):
+        return (json.dumps(value, indent=2, sort_keys=True, ensure_ascii=False) + "\n").encode()
+    out.append("\n")
+    return "".join(out).encode()
 
 
 def dumps_compact(value: Any) -> str:

@@ -11,7 +11,7 @@ import rfc8785
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from gait.canon import canonical_bytes, digest, id24, loads_strict
+from gait.canon import canonical_bytes, digest, dumps_pretty, id24, loads_strict
 from gait.errors import InvalidInput
 
 
@@ -177,3 +177,31 @@ def test_ecmascript_number_equals_rfc8785(number):
 )
 def test_strings_that_look_like_number_markers_are_not_confused(value):
     assert canonical_bytes(value) == rfc8785.dumps(value)
+
+
+pretty_values = st.recursive(
+    json_scalars | st.floats() | st.tuples(st.integers()),
+    lambda children: (
+        st.lists(children, max_size=5)
+        | st.dictionaries(st.text(max_size=8), children, max_size=5)
+        | st.dictionaries(st.integers(), children, max_size=3)  # json's non-string keys
+    ),
+    max_leaves=25,
+)
+
+
+@settings(max_examples=400, deadline=None)
+@given(pretty_values)
+def test_dumps_pretty_is_byte_equal_to_json_indent_two(value):
+    """FORMATS fixes trace/token bytes as json's 2-space form; the fast printer must match it."""
+    expected = (json.dumps(value, indent=2, sort_keys=True, ensure_ascii=False) + "\n").encode()
+    assert dumps_pretty(value) == expected
+
+
+def test_dumps_pretty_refuses_what_json_refuses():
+    cycle: list = []
+    cycle.append(cycle)
+    with pytest.raises(ValueError):
+        dumps_pretty(cycle)
+    with pytest.raises(TypeError):
+        dumps_pretty({"a": b"bytes"})

@@ -124,6 +124,31 @@ def test_unique_traces_and_chain_detects_tampering(work: Path, capsys) -> None:
     assert "log_chain_broken" in kinds
 
 
+def test_chain_continues_across_processes_and_edits(work: Path, capsys, run_gait) -> None:
+    """This process remembers the line it appended last; another process appending, or an edit
+    of the log, must still chain from the line the log really ends with."""
+    when = ("--evaluation-time", "2026-06-01T13:00:00Z")
+    _eval(capsys, _intent("tool.write", "write"), *when)
+    _eval(capsys, _intent("tool.write", "write"), *when)
+    other = run_gait("gate", "eval", "--policy", "policy.yaml", "--intent", "intent.json", *when)
+    assert other.returncode == 0, other.stderr
+    _eval(capsys, _intent("tool.write", "write"), *when)
+    traces_dir = work / "gait-out" / "traces"
+    log = traces_dir / "decisions.jsonl"
+    assert [json.loads(line)["seq"] for line in log.read_text().splitlines()] == [1, 2, 3, 4]
+    assert main(["trace", "verify", str(traces_dir), "--json"]) == 0
+    capsys.readouterr()
+    # the last line replaced by the one before it (same length): the next entry follows it
+    lines = log.read_bytes().splitlines(keepends=True)
+    log.write_bytes(b"".join(lines[:3]) + lines[2])
+    _eval(capsys, _intent("tool.write", "write"), *when)
+    entries = [json.loads(line) for line in log.read_text().splitlines()]
+    assert entries[-1]["seq"] == entries[-2]["seq"] + 1 == 4
+    assert main(["trace", "verify", str(traces_dir), "--json"]) == 2
+    kinds = {p["kind"] for p in json.loads(capsys.readouterr().out)["problems"]}
+    assert "log_sequence" in kinds and "log_truncated" not in kinds
+
+
 def test_trace_out_and_gate_result_fields(work: Path, capsys) -> None:
     code, out = _eval(capsys, _intent(), "--trace-out", "my/trace.json", "--evaluation-time", NOW)
     assert code == 0 and out["trace_path"] == "my/trace.json"
