@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import contextlib
-import glob
 import os
 import re
-import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -24,6 +22,8 @@ def make_temp(target: Path) -> tuple[int, str]:
     the same target removes such leftovers (their process is gone, or they are an hour old), so
     crashes never accumulate temp files.
     """
+    import tempfile  # loaded by the first atomic write, not by every command that imports us
+
     clean_stale_temps(target)
     return tempfile.mkstemp(
         prefix=f".{target.name}.{os.getpid()}.", suffix=".tmp", dir=target.parent
@@ -32,6 +32,8 @@ def make_temp(target: Path) -> tuple[int, str]:
 
 def clean_stale_temps(target: Path) -> int:
     """Remove temp files of dead writers of ``target``; how many were removed."""
+    import glob
+
     removed = 0
     try:
         candidates = list(target.parent.glob(f".{glob.escape(target.name)}.*.tmp"))

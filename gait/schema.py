@@ -18,10 +18,10 @@ keyword the compiler does not mirror is not compiled at all: a guess could chang
 
 from __future__ import annotations
 
+import _thread
 import itertools
 import json
 import re
-import threading
 from collections.abc import Callable, Mapping, Sequence
 from functools import cache, partial
 from pathlib import Path
@@ -31,7 +31,7 @@ from gait.errors import InvalidInput
 
 _SUFFIX = ".schema.json"
 _ID_KEY = "x-gait-schema-id"
-_LOCK = threading.Lock()
+_LOCK = _thread.allocate_lock()  # threading itself is not needed here
 
 
 @cache
@@ -42,12 +42,15 @@ def _schema_dir() -> Path:
     no such package (or an empty one), so fall back to the directory beside ``gait/``.
     """
     try:
-        from importlib.resources import files
+        # The package's folders from its spec: importlib.resources would cost a gate decision
+        # more than the lookup (it loads tempfile, shutil and the compression modules).
+        from importlib.util import find_spec
 
-        # A namespace package gives a MultiplexedPath, whose entries are plain Paths.
-        for entry in files("gait._schemas").iterdir():
-            if isinstance(entry, Path) and entry.name.endswith(_SUFFIX):
-                return entry.parent
+        spec = find_spec("gait._schemas")
+        for location in (spec.submodule_search_locations or []) if spec else []:
+            folder = Path(location)
+            if any(folder.glob("*" + _SUFFIX)):
+                return folder
     except (ModuleNotFoundError, TypeError, ValueError, OSError):
         pass
     import gait
@@ -82,8 +85,25 @@ def schema_ids() -> list[str]:
     return sorted(_ids().values())
 
 
+@cache
+def _direct(schema_id: str) -> Path | None:
+    """The file an id names by convention (``gait.gate.intent_request`` is
+    ``intent_request.schema.json``) when that file says so: one file read instead of all."""
+    stem = schema_id.rsplit(".", 1)[-1]
+    path = _schema_dir() / f"{stem}{_SUFFIX}"
+    try:
+        doc = _load(path)
+    except (OSError, ValueError):
+        return None
+    return path if schema_id in (stem, doc.get(_ID_KEY)) else None
+
+
 def schema_path(schema_id: str) -> Path:
     """The file of a schema id or stem; InvalidInput when unknown."""
+    if isinstance(schema_id, str) and schema_id:
+        found = _direct(schema_id)
+        if found is not None:
+            return found
     try:
         return _index()[schema_id]
     except (KeyError, TypeError):

@@ -61,3 +61,17 @@ def test_canonical_is_idempotent_and_exact(moment, nanos, offset_minutes):
     assert got_nanos == nanos
     expected = moment.replace(tzinfo=UTC) - timedelta(minutes=offset_minutes)
     assert utc == expected
+
+
+def test_now_is_current_and_canonical():
+    """``now`` prints the date once a second from a cache: it must still be this instant."""
+    from datetime import UTC, datetime, timedelta
+
+    from gait import timefmt
+
+    for _ in range(3):
+        before = datetime.now(UTC)
+        text = timefmt.now()
+        after = datetime.now(UTC)
+        assert timefmt.canonical(text) == text
+        assert before - timedelta(microseconds=1) <= timefmt.to_datetime(text) <= after

@@ -209,6 +209,8 @@ def _token_paths(args: argparse.Namespace) -> list[str]:
 def _read_tokens(paths: list[str]) -> list[Any]:
     """Decoded tokens; a missing file is an input error naming it (exit 6, as the reference),
     an unreadable one becomes ``None`` (an invalid token, never an allow)."""
+    if not paths:
+        return []
     from gait.gate.sdk import read_approval_token
 
     return [read_approval_token(path) for path in paths]
@@ -343,7 +345,6 @@ def _gate_inputs(args: argparse.Namespace, intent: Any, now: str | None) -> Any:
     """
     from gait import timefmt
     from gait.errors import PolicyBlocked
-    from gait.gate.gate_inputs import GateInputs
 
     delegation = _delegation(args)
     settings = _broker(args)
@@ -352,6 +353,8 @@ def _gate_inputs(args: argparse.Namespace, intent: Any, now: str | None) -> Any:
         delegation or settings or args.approved_script_registry or args.wrkr_inventory or oss_prod
     ):
         return None
+    from gait.gate.gate_inputs import GateInputs
+
     inputs = GateInputs(delegation=delegation, broker=settings, explicit_verify_keys=oss_prod)
     risk = ""
     if isinstance(intent, dict) and isinstance(intent.get("context"), dict):
@@ -434,6 +437,9 @@ def _approved_entries(
 
 def _broker(args: argparse.Namespace) -> Any:
     """The credential broker flags; None when the broker is off and nothing else is set."""
+    off = (args.credential_broker or "off").strip().lower() in ("", "off", "none")
+    if off and not args.credential_evidence_out:
+        return None  # nothing asks for a broker: not even its module is loaded
     from gait.gate.broker import BrokerSettings, resolve
 
     broker = resolve(
@@ -454,7 +460,6 @@ def _broker(args: argparse.Namespace) -> Any:
 
 def _delegation(args: argparse.Namespace) -> Any:
     """The delegation evidence flags; tokens are read only if a matched rule needs them."""
-    from gait.gate.delegation_tokens import DelegationEvidence
     from gait.sign.keyring import verify_key_of
 
     paths: list[str] = []
@@ -469,6 +474,8 @@ def _delegation(args: argparse.Namespace) -> Any:
     )
     if not paths and key is None and not args.delegation_audit_out:
         return None
+    from gait.gate.delegation_tokens import DelegationEvidence
+
     return DelegationEvidence(
         paths=list(dict.fromkeys(paths)),
         keys=[key] if key is not None else None,

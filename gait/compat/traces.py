@@ -17,8 +17,8 @@ before returning in dev mode too.
 from __future__ import annotations
 
 import atexit
+import collections
 import os
-import queue
 import threading
 import time
 import warnings
@@ -27,21 +27,30 @@ from typing import Any
 
 from gait.canon import id24
 
-_QUEUE: queue.Queue[Callable[[], None] | None] = queue.Queue()
+# A decision appends its trace job here and returns: no lock handed over, no thread woken (a
+# wake-up per decision cost more than the decision). The writer polls while traces keep
+# coming and parks after a quiet spell; only the first trace after that (or a flush) wakes it.
+_POLL_SECONDS = 0.02
+_PARK_AFTER_SECONDS = 1.0
+
+_PENDING: collections.deque[Callable[[], None]] = collections.deque()
 _ERRORS: list[str] = []
-_STATE: dict[str, Any] = {"thread": None}
+_STATE: dict[str, Any] = {"thread": None, "parked": False, "unfinished": 0}
 _START = threading.Lock()
+_WAKE = threading.Event()
+_DONE = threading.Condition(threading.Lock())
 
 
 def _after_fork() -> None:
     """A forked child has no writer thread and may leave by ``os._exit`` (multiprocessing
     does), skipping the exit flush: it writes its traces before returning, as in prod."""
-    global _QUEUE, _START
-    _QUEUE = queue.Queue()
+    global _PENDING, _START, _WAKE, _DONE
+    _PENDING = collections.deque()
     _START = threading.Lock()
+    _WAKE = threading.Event()
+    _DONE = threading.Condition(threading.Lock())
     _ERRORS.clear()
-    _STATE["thread"] = None
-    _STATE["forked"] = True
+    _STATE.update(thread=None, parked=False, unfinished=0, forked=True)
 
 
 os.register_at_fork(after_in_child=_after_fork)
@@ -52,16 +61,29 @@ class TraceWriteWarning(UserWarning):
 
 
 def _worker() -> None:
+    quiet_since = time.monotonic()
     while True:
-        job = _QUEUE.get()
+        if not _PENDING:
+            if time.monotonic() - quiet_since < _PARK_AFTER_SECONDS:
+                _WAKE.wait(_POLL_SECONDS)
+            else:
+                _STATE["parked"] = True
+                if not _PENDING:  # a job appended before "parked" was seen is not missed
+                    _WAKE.wait()
+                _STATE["parked"] = False
+            _WAKE.clear()
+            continue
+        job = _PENDING.popleft()
         try:
-            if job is None:
-                return
             job()
         except Exception as exc:  # noqa: BLE001 - reported by flush(), never lost silently
             _ERRORS.append(f"{type(exc).__name__}: {exc}")
         finally:
-            _QUEUE.task_done()
+            with _DONE:
+                _STATE["unfinished"] -= 1
+                if not _STATE["unfinished"]:
+                    _DONE.notify_all()
+        quiet_since = time.monotonic()
 
 
 def _submit(job: Callable[[], None]) -> None:
@@ -72,13 +94,20 @@ def _submit(job: Callable[[], None]) -> None:
                 thread.start()
                 _STATE["thread"] = thread
                 atexit.register(warn_unwritten)
-    _QUEUE.put(job)
+    with _DONE:  # uncontended: no thread is woken by it
+        _STATE["unfinished"] += 1
+    _PENDING.append(job)
+    if _STATE["parked"]:
+        _WAKE.set()
 
 
 def flush() -> list[str]:
     """Wait until every deferred trace is written; returns (and clears) the write errors."""
     if _STATE["thread"] is not None:
-        _QUEUE.join()
+        with _DONE:
+            while _STATE["unfinished"]:
+                _WAKE.set()
+                _DONE.wait(0.5)
     errors = list(_ERRORS)
     _ERRORS.clear()
     return errors

@@ -699,7 +699,7 @@ class Gate:
         trace_id = self._write_trace(
             outcome,
             prepared.doc,
-            prepared.args_digest,
+            _ArgsDigest(prepared),  # hashed where the trace is built (off the SDK's path)
             correlation_id,
             started,
             trace_out,
@@ -965,7 +965,7 @@ class Gate:
         self,
         outcome: GateOutcome,
         doc: dict[str, Any],
-        args_digest: str,
+        args_digest: str | _ArgsDigest,
         correlation_id: str,
         started: float,
         trace_out: str | Path | None,
@@ -977,7 +977,7 @@ class Gate:
         data = TraceInput(
             intent_doc=doc,
             intent_digest=outcome.intent_digest,
-            args_digest=args_digest,
+            args_digest=args_digest if isinstance(args_digest, str) else args_digest.value(),
             policy_digest=self.policy.digest,
             policy_id=self.policy.schema_id,
             policy_version=self.policy.schema_version,
@@ -1009,6 +1009,19 @@ class Gate:
             outcome.trace_path = str(trace_out) if trace_out else str(path)
         trace_id_text: str = trace["trace_id"]
         return trace_id_text
+
+
+class _ArgsDigest:
+    """An intent's ``args_digest``, computed when the trace is built: a deferred trace (the
+    in-process SDK's) hashes the arguments on the writer thread, not before the verdict."""
+
+    __slots__ = ("intent",)
+
+    def __init__(self, intent: NormalizedIntent) -> None:
+        self.intent = intent
+
+    def value(self) -> str:
+        return self.intent.args_digest
 
 
 def open_gate(

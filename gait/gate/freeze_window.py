@@ -10,7 +10,6 @@ from __future__ import annotations
 import re
 from datetime import datetime
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 EFFECTS = frozenset({"block", "require_approval"})
 _LAYOUT = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}$")
@@ -99,6 +98,9 @@ def _zone(name: str) -> Any:
         from datetime import UTC
 
         return UTC
+    # zoneinfo (and the sysconfig it reads) only for a policy that names a timezone
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
     try:
         return ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError):

@@ -9,7 +9,6 @@ a shared backend for a fleet (Redis, Postgres...) can replace this one without t
 from __future__ import annotations
 
 import os
-import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -126,6 +125,8 @@ class SQLiteGateState:
         self.path = Path(path) if path else default_state_path()
         self.location = str(self.path)
         self._timeout = timeout
+        import threading  # a plain decision without rate limits never opens the state
+
         self._local = threading.local()
 
     def _conn(self) -> sqlite3.Connection:
