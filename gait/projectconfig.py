@@ -89,8 +89,6 @@ def is_default_path(path: str) -> bool:
 
 def load(path: str = DEFAULT_PATH, *, allow_missing: bool | None = None) -> ProjectConfig:
     """Read and check a project config; missing is empty only for the default path."""
-    from gait import yamlload
-
     where = path.strip()
     if not where:
         raise InvalidInput("project config path is required", code="E_USAGE")
@@ -121,6 +119,8 @@ def load(path: str = DEFAULT_PATH, *, allow_missing: bool | None = None) -> Proj
 
     def fail(message: str, line: int | None) -> Exception:
         return _invalid(where, f"{message}" + (f" (line {line})" if line else ""))
+
+    from gait import yamlload  # only for a config that exists: gate eval without one stays light
 
     doc = yamlload.load(text, fail)
     if doc is None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -275,3 +276,42 @@ def test_fail_closed_evaluation_error(work: Path, capsys, prod_key: str, monkeyp
     monkeypatch.setattr(engine, "evaluate_normalized", boom)
     code, out = _eval(capsys, _intent(risk="high"), "--key-mode", "prod", "--private-key", prod_key)
     assert code == 3 and out["reason_codes"] == ["fail_closed_evaluation_error"]
+
+
+NOT_FOR_A_PLAIN_DECISION = (
+    "yaml",  # the policy comes from the parsed-policy cache; no .gait/config.yaml here
+    "zoneinfo",
+    "shutil",
+    "tempfile",
+    "importlib.resources",
+    "gait.gate.broker",
+    "gait.gate.delegation_tokens",
+    "gait.gate.gate_inputs",
+    "gait.gate.sdk",
+)
+
+
+def test_a_plain_decision_imports_only_what_it_needs(work: Path, gait_home: Path) -> None:
+    """A process per tool call pays for every import (issue 16 item 6): a second ``gate eval``
+    of the same policy loads no YAML parser, timezone data, compression or unused features."""
+    import subprocess
+    import sys
+
+    Path("intent.json").write_text(json.dumps(_intent("tool.write", "write")))
+    script = (
+        "import sys\n"
+        "from gait.cli.main import main\n"
+        "argv = ['gate', 'eval', '--policy', 'policy.yaml', '--intent', 'intent.json', '--json']\n"
+        "code = main(argv)\n"
+        "print('MODULES', ' '.join(sorted(sys.modules)))\n"
+        "sys.exit(code)\n"
+    )
+    env = {**os.environ, "GAIT_HOME": str(gait_home)}
+    for _ in range(2):  # the first run fills the policy cache
+        proc = subprocess.run(
+            [sys.executable, "-c", script], cwd=work, env=env, capture_output=True, text=True
+        )
+        assert proc.returncode == 0, proc.stderr
+    loaded = set(proc.stdout.split("MODULES ", 1)[1].split())
+    assert "gait.gate.engine" in loaded and "cryptography" in loaded  # it did decide and sign
+    assert sorted(set(NOT_FOR_A_PLAIN_DECISION) & loaded) == []
