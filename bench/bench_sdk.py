@@ -11,6 +11,9 @@ Cases, all a ``gate_tool``-decorated function whose call the typical policy allo
   and fsynced to the decision log before the call runs; production mode always does this).
 - ``gate_tool_gait_bin``: ``gait_bin`` set to this project's CLI: a process per call, as the
   reference SDK always does.
+- ``reference_bare_evaluate_after_same_pause``: bench_gate's typical evaluation alone, timed
+  after the same 1 ms pause: on a loaded machine the pause itself makes the next call several
+  times slower than back to back, whatever the call is.
 
 Run: ``python bench/bench_sdk.py [--quick]``; prints one JSON document.
 """
@@ -29,7 +32,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from bench_gate import TYPICAL_POLICY  # noqa: E402
+from bench_gate import TYPICAL_INTENT, TYPICAL_POLICY  # noqa: E402
 
 TARGET_P50_US = 50.0
 
@@ -79,6 +82,20 @@ def bench(iterations: int, runs: int) -> dict[str, Any]:
         flush_traces()
         time.sleep(0.001)  # let the writer park (between tool calls an agent waits on a model)
     out["gate_tool_in_process"] = summary(samples)
+
+    # The same pauses around a bare policy evaluation (no SDK, no trace, no writer): what a
+    # 1 ms sleep alone costs the next call on this machine (cold caches, a descheduled CPU).
+    from gait.gate.evaluate import evaluate
+    from gait.gate.policy import load_policy_text
+
+    policy = load_policy_text(TYPICAL_POLICY)
+    samples = []
+    for _ in range(iterations):
+        start = clock()
+        evaluate(policy, TYPICAL_INTENT)
+        samples.append(clock() - start)
+        time.sleep(0.001)
+    out["reference_bare_evaluate_after_same_pause"] = summary(samples)
 
     samples = []
     for _ in range(iterations):

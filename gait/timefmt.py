@@ -49,8 +49,26 @@ def format_utc(moment: datetime, nanos: int = 0) -> str:
     return base + "Z"
 
 
+# A time already in UTC with ``Z`` (what this project and most SDKs print): re-printing it
+# only drops the fraction's trailing zeros. Every intent's created_at goes through here.
+_UTC_Z = re.compile(
+    r"([1-9]\d{3})-(\d\d)-(\d\d)T(\d\d):(\d\d):(\d\d)(?:\.(\d{1,9}))?Z",
+    re.ASCII,  # other scripts' digits take the full path, which re-prints them in ASCII
+)
+
+
 def canonical(text: str) -> str:
     """Re-print an RFC 3339 time as UTC with ``Z`` and the shortest fraction."""
+    shape = _UTC_Z.fullmatch(text) if type(text) is str else None
+    if shape is not None:
+        year, month, day, hour, minute, second, fraction = shape.groups()
+        try:
+            datetime(int(year), int(month), int(day), int(hour), int(minute), int(second))
+        except ValueError:
+            pass  # not a real date: the full path raises the usual error
+        else:
+            fraction = (fraction or "").rstrip("0")
+            return f"{text[:19]}.{fraction}Z" if fraction else text[:19] + "Z"
     moment, nanos = parse(text)
     return format_utc(moment, nanos)
 

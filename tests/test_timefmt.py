@@ -75,3 +75,27 @@ def test_now_is_current_and_canonical():
         after = datetime.now(UTC)
         assert timefmt.canonical(text) == text
         assert before - timedelta(microseconds=1) <= timefmt.to_datetime(text) <= after
+
+
+@given(
+    st.datetimes(min_value=datetime(1, 1, 1), max_value=datetime(9999, 12, 31)),
+    st.text(alphabet="0123456789", max_size=9),
+    st.sampled_from(["Z", "z", "+00:00", "-05:30"]),
+    st.sampled_from(["T", "t"]),
+)
+def test_canonical_fast_path_equals_the_full_parse(moment, fraction, zone, sep):
+    """``canonical`` skips parsing a time already in UTC ``Z`` form; same text either way."""
+    text = moment.strftime(f"%Y-%m-%d{sep}%H:%M:%S").rjust(19, "0")
+    if moment.year < 1000:
+        text = f"{moment.year:04d}" + text[text.index("-") :]
+    text += (f".{fraction}" if fraction else "") + zone
+    full = timefmt.format_utc(*timefmt.parse(text))
+    assert timefmt.canonical(text) == full
+
+
+@pytest.mark.parametrize(
+    "bad", ["2026-02-30T00:00:00Z", "2026-13-01T00:00:00Z", "2026-01-01T24:00:00Z"]
+)
+def test_canonical_refuses_impossible_dates(bad):
+    with pytest.raises(InvalidInput):
+        timefmt.canonical(bad)
