@@ -85,14 +85,7 @@ def register(parser: argparse.ArgumentParser) -> None:
 def open_boundary_gate(args: argparse.Namespace, *, trace_dir: str | None) -> tuple[Any, Any]:
     """The gate and the policy's mcp_trust block, with the kill switch wired in."""
     from gait.gate.engine import open_gate
-    from gait.mcp.trust import load_gate_policy
     from gait.sign.keyring import key_mode, resolve_signing_key
-
-    found: dict[str, Any] = {"trust": None}
-
-    def loader(path: Any) -> Any:
-        policy, found["trust"] = load_gate_policy(path)
-        return policy
 
     def resolve_key() -> tuple[Any, list[str]]:
         key, _, warnings = resolve_signing_key(args)
@@ -102,12 +95,11 @@ def open_boundary_gate(args: argparse.Namespace, *, trace_dir: str | None) -> tu
         args.policy,
         mode=key_mode(args),
         resolve_key=resolve_key,
-        loader=loader,
         state_path=getattr(args, "state", None),
         trace_dir=trace_dir,
     )
     add_kill_switch(gate, getattr(args, "kill_switch_state", None), args, source="mcp_proxy")
-    return gate, found["trust"]
+    return gate, gate.policy.mcp_trust
 
 
 def add_kill_switch(gate: Any, path: str | None, args: argparse.Namespace, *, source: str) -> None:
@@ -196,9 +188,10 @@ def run_verify(args: argparse.Namespace) -> Outcome:
     from gait import timefmt
     from gait.canon import loads_strict
     from gait.errors import InvalidInput
-    from gait.mcp.trust import evaluate_server, load_gate_policy, verify_risk_class
+    from gait.gate.mcp_trust import evaluate_server_trust, verify_risk_class
+    from gait.gate.policy import load_policy
 
-    _, trust = load_gate_policy(args.policy)
+    trust = load_policy(args.policy).mcp_trust
     try:
         with open(args.server, "rb") as handle:
             raw = handle.read()
@@ -211,7 +204,20 @@ def run_verify(args: argparse.Namespace) -> Outcome:
     server = loads_strict(
         raw, what=f"server description {args.server}", code="E_MCP_SERVER_INVALID"
     )
-    if not isinstance(server, dict) or not (
+    if not isinstance(server, dict):
+        raise InvalidInput(
+            "server description must be a JSON object",
+            code="E_MCP_SERVER_INVALID",
+            hint='{"server_id": "...", "publisher": "..."}',
+        )
+    for name in ("server_id", "server_name", "publisher", "source", "endpoint"):
+        if server.get(name) is not None and not isinstance(server[name], str):
+            raise InvalidInput(
+                f"parse server description: {name} must be a string",
+                code="E_MCP_SERVER_INVALID",
+                hint="give the server's server_id as in the trust snapshot",
+            )
+    if not (
         str(server.get("server_id") or "").strip() or str(server.get("server_name") or "").strip()
     ):
         raise InvalidInput(
@@ -228,9 +234,10 @@ def run_verify(args: argparse.Namespace) -> Outcome:
         return Outcome(
             allowed, ExitCode.OK, ["mcp verify: verdict=allow (policy has no mcp_trust)"]
         )
-    decision = evaluate_server(
+    decision = evaluate_server_trust(
         trust, server, verify_risk_class(trust, args.risk_class), timefmt.now()
     )
+    assert decision is not None  # the policy has an mcp_trust block
     verdict, exit_code, violations = "allow", ExitCode.OK, []
     if decision.enforced:
         verdict = trust.action

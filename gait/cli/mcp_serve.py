@@ -73,8 +73,8 @@ def _usage(message: str, hint: str = "gait mcp serve --help") -> Exception:
 def build_service(args: argparse.Namespace) -> Any:
     """The configured ``DecisionService`` (everything but the socket), for the CLI and tests."""
     from gait.cli.mcp import open_boundary_gate
+    from gait.gate.mcp_trust import duration_seconds
     from gait.mcp.serve import DecisionService, ServeConfig, is_loopback, parse_listen
-    from gait.mcp.trust import parse_go_duration
 
     host, _ = parse_listen(args.listen)
     auth = args.auth_mode.strip().lower()
@@ -104,7 +104,7 @@ def build_service(args: argparse.Namespace) -> Any:
         if count < 0:
             raise _usage("retention max-count values must be >= 0")
         try:
-            age = parse_go_duration(raw_age) if raw_age not in ("", "0") else 0.0
+            age = duration_seconds(raw_age) if raw_age not in ("", "0") else 0.0
         except Exception as exc:
             raise _usage(f"parse --{kind}-max-age: {raw_age!r} is not a duration") from exc
         if age > 0 or count > 0:

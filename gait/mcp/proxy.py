@@ -17,8 +17,8 @@ from pathlib import Path
 from typing import Any
 
 from gait.errors import InvalidInput
+from gait.gate.mcp_trust import MCPTrustPolicy, evaluate_server_trust
 from gait.mcp.calls import ToolCall, decode, to_intent
-from gait.mcp.trust import TrustPolicy, evaluate_server
 
 PROFILES = ("standard", "oss-prod")
 FALLBACK_WARNING = (
@@ -61,7 +61,7 @@ class ProxyAnswer:
     call: ToolCall
 
 
-def trust_check(trust: TrustPolicy | None, call: ToolCall) -> Callable[..., Any] | None:
+def trust_check(trust: MCPTrustPolicy | None, call: ToolCall) -> Callable[..., Any] | None:
     """The per-call boundary check for the calling server's trust, if the policy asks."""
     if trust is None:
         return None
@@ -71,7 +71,8 @@ def trust_check(trust: TrustPolicy | None, call: ToolCall) -> Callable[..., Any]
     risk = call.context_str("risk_class").lower()
 
     def check(_intent: Any, now: str) -> BoundaryFinding:
-        decision = evaluate_server(trust, call.server, risk, now)
+        decision = evaluate_server_trust(trust, call.server, risk, now)
+        assert decision is not None  # only built for a policy with an mcp_trust block
         return BoundaryFinding(
             field="mcp_trust",
             record=decision.record(),
@@ -86,7 +87,7 @@ def trust_check(trust: TrustPolicy | None, call: ToolCall) -> Callable[..., Any]
 def decide_call(
     gate: Any,
     call: ToolCall,
-    trust: TrustPolicy | None,
+    trust: MCPTrustPolicy | None,
     options: ProxyOptions,
 ) -> ProxyAnswer:
     """Gate ``call`` and build the reference's answer for it."""
@@ -169,7 +170,7 @@ def decide_call(
 
 
 def decide_payload(
-    gate: Any, trust: TrustPolicy | None, payload: bytes | str, options: ProxyOptions
+    gate: Any, trust: MCPTrustPolicy | None, payload: bytes | str, options: ProxyOptions
 ) -> ProxyAnswer:
     return decide_call(gate, decode(options.adapter, payload), trust, options)
 
