@@ -105,6 +105,15 @@ class RunBridge:
         self.interrupted = False
         self.quiet: Any = lambda: None
 
+    def pytest_addhooks(self, pluginmanager: pytest.PytestPluginManager) -> None:
+        """Register this plugin under its entry-point name before pytest reads ``-p gait``:
+        pytest then finds it registered instead of scanning every installed distribution's
+        entry points for the name (a measurable share of a small run)."""
+        import sys
+
+        if pluginmanager.get_plugin("gait") is None and not pluginmanager.is_blocked("gait"):
+            pluginmanager.register(sys.modules[__name__], "gait")
+
 
 class GaitSession:
     def __init__(self, config: pytest.Config) -> None:
@@ -148,13 +157,21 @@ class GaitSession:
                 update=opt("gait_update"),
                 record_mode=opt("gait_record_mode") or "",
                 unsafe_real_tools=opt("gait_unsafe_real_tools"),
+                # The controller (or the only process) checks every fixture once; workers
+                # grade what it accepted.
+                check_fixtures=not self.is_worker,
             )
             self.engine.plan()
         except GaitError as exc:
             if self.bridge is not None:
                 self.bridge.error = exc
+            # Not an interrupt: pytest reports pytest.exit through pytest_keyboard_interrupt.
+            self.config.pluginmanager.unregister(self)
             next_step = f"\nnext: {exc.hint}" if exc.hint else ""
-            raise pytest.UsageError(f"gait: {exc.code}: {exc.message}{next_step}") from None
+            # The error's contract exit code (6 for bad input), as `gait regress run` exits.
+            pytest.exit(
+                f"gait: {exc.code}: {exc.message}{next_step}", returncode=int(exc.exit_code)
+            )
 
     def _work_dir(self) -> Path | None:
         factory = getattr(self.config, "_tmp_path_factory", None)
@@ -358,6 +375,7 @@ class GaitSession:
             self.registry,
             work_dir=self._work_dir(),
             allow_nondeterministic=self.config.getoption("gait_allow_nondeterministic"),
+            check_fixtures=False,  # checked before grading; an accepted runpack was verified
         )
         for name in fixtures:
             source = self.candidates.get(name)

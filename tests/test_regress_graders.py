@@ -127,7 +127,7 @@ def tamper(path: Path) -> None:
 def drift_set(tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("drift")
     refs = [receipt("ref_doc")]
-    runs = {name: DEFAULT_CALLS for name in [*DRIFTS, "sound", "tampered"]}
+    runs = {name: DEFAULT_CALLS for name in [*DRIFTS, "sound"]}
     make_fixture_set(root, runs={f"run_{n.replace('-', '_')}": c for n, c in runs.items()})
     for name, (calls, receipts, _, _) in DRIFTS.items():
         fixture = root / "fixtures" / f"run_{name.replace('-', '_')}"
@@ -143,7 +143,6 @@ def drift_set(tmp_path_factory) -> Path:
     meta = json.loads((sound / "fixture.json").read_text())
     meta["graders"] = {**meta["graders"], **ALL_OPT_IN}
     (sound / "fixture.json").write_text(json.dumps(meta, indent=2))
-    tamper(root / "fixtures" / "run_tampered" / "runpack.zip")
     return root
 
 
@@ -193,15 +192,24 @@ def test_sound_fixture_passes_every_grader(drift_result):
     assert all(g["status"] == "pass" for g in sound.values()), sound
 
 
-def test_tampered_fixture_fails_schema_validation(drift_result):
-    entry = drift_result["by_name"]["run_tampered/schema_validation"]
-    assert entry["status"] == "fail"
-    assert entry["reason_codes"] == ["hash_mismatch"]
-    assert entry["error_code"] == "E_REGRESS_GRADER_FAIL_SCHEMA"
-    assert entry["details"]["hash_mismatches"] == 1
-    # The other graders cannot use an unverified runpack: they fail, they do not crash.
-    trajectory = drift_result["by_name"]["run_tampered/trajectory"]
-    assert trajectory["reason_codes"] == ["fixture_runpack_invalid"]
+def test_tampered_fixture_refuses_the_set_before_grading(tmp_path, run_gait):
+    """As the reference: a fixture whose own runpack fails verification stops the run before
+    any grader (exit 6, nothing written), naming the fixture and the failing check."""
+    make_fixture_set(tmp_path, runs={"run_ok": DEFAULT_CALLS, "run_tampered": DEFAULT_CALLS})
+    tamper(tmp_path / "fixtures" / "run_tampered" / "runpack.zip")
+    (tmp_path / "regress_result.json").write_text("earlier result")
+    proc = run_gait("regress", "run", cwd=tmp_path, env=FAST)
+    assert proc.returncode == 6, proc.stdout + proc.stderr
+    assert "Traceback" not in proc.stderr and proc.stdout == ""
+    head, hint = proc.stderr.splitlines()
+    assert head == (
+        "gait: E_REGRESS_FIXTURE_INVALID: fixture 'run_tampered': runpack "
+        "fixtures/run_tampered/runpack.zip fails verification: check member_hashes failed "
+        "(results.jsonl)"
+    )
+    assert hint.startswith("next: gait verify fixtures/run_tampered/runpack.zip;")
+    assert (tmp_path / "regress_result.json").read_text() == "earlier result"
+    assert not (tmp_path / "gait-out").exists()
 
 
 def test_only_drifted_graders_fail(drift_result):

@@ -84,6 +84,33 @@ def test_subset_runs_write_partial_only(pytester: pytest.Pytester, fixture_set: 
     assert json.loads((fixture_set / "regress_result.json").read_text())["status"] == "fail"
 
 
+def test_tampered_fixture_is_bad_input_not_a_failure(
+    pytester: pytest.Pytester, fixture_set: Path
+) -> None:
+    """pytest --gait exits as gait regress run does: 6, one line naming fixture and check."""
+    import zipfile
+
+    runpack = fixture_set / "fixtures/run_b/runpack.zip"
+    with zipfile.ZipFile(runpack) as archive:
+        members = {name: archive.read(name) for name in archive.namelist()}
+    members["intents.jsonl"] = members["intents.jsonl"].replace(b"tool.fetch", b"tool.fetcX")
+    with zipfile.ZipFile(runpack, "w") as archive:
+        for name, data in members.items():
+            archive.writestr(name, data)
+    result = pytester.runpytest("-p", "gait", "--gait")
+    assert result.ret == 6
+    result.stderr.fnmatch_lines(
+        [
+            "*gait: E_REGRESS_FIXTURE_INVALID: fixture 'run_b': runpack "
+            "fixtures/run_b/runpack.zip fails verification: check member_hashes failed "
+            "(intents.jsonl)",
+            "next: gait verify fixtures/run_b/runpack.zip; restore it, or re-create the fixture: *",
+        ]
+    )
+    assert "Traceback" not in result.stderr.str() + result.stdout.str()
+    assert not (fixture_set / "regress_result.json").exists()
+
+
 def test_gait_recorder_run_ids_keep_the_module_path(
     pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -236,13 +236,13 @@ def test_missing_config_and_bad_fixture_json(reference_set, tmp_path, run_gait):
     assert "duplicate key 'name'" in out["error"]
 
 
-def test_pytest_gait_bad_config_is_a_usage_error(reference_set, tmp_path):
+def test_pytest_gait_bad_config_exits_with_its_contract_code(reference_set, tmp_path):
     root = tmp_path / "set"
     bad_config(reference_set, root, "unknown-grader")
     proc = pytest_run("--gait", cwd=root)
-    assert proc.returncode == 4
+    assert proc.returncode == 6  # as `gait regress run` exits for the same gait.yaml
     assert (
-        "ERROR: gait: E_REGRESS_GRADER_UNKNOWN: gait.yaml graders: unknown grader 'trajectori' "
+        "gait: E_REGRESS_GRADER_UNKNOWN: gait.yaml graders: unknown grader 'trajectori' "
         "(did you mean 'trajectory'?)" in proc.stderr
     )
     assert "Traceback" not in proc.stderr + proc.stdout

@@ -250,9 +250,17 @@ def _pytest_args(
         # gait and grader module it imports (they ship with its plugin), most of a small run.
         "--assert=plain",
     ]
-    # pytest's own plugins that a regress run never uses; the first two gc.collect() twice on
-    # the way out, a measurable share of a small run.
-    for builtin in ("unraisableexception", "threadexception", "doctest", "pastebin", "legacypath"):
+    extra = list(args.pytest_args or [])
+    # pytest's own plugins that a regress run never uses (the first two gc.collect() twice on
+    # the way out; unittest, pdb and xml.etree are imports a small run would pay for), and
+    # those it uses only when asked: an option of theirs after -- keeps them loaded.
+    blocked = ["unraisableexception", "threadexception", "doctest", "pastebin", "legacypath"]
+    blocked.append("unittest")
+    for plugin, options in ON_REQUEST.items():
+        wanted = plugin == "junitxml" and args.junit
+        if not wanted and not any(a.startswith(options) for a in extra):
+            blocked.append(plugin)
+    for builtin in blocked:
         argv += ["-p", f"no:{builtin}"]
     if args.junit:
         argv += [
@@ -271,7 +279,6 @@ def _pytest_args(
         argv.append("--gait-unsafe-real-tools")
     for plugin in plugins:
         argv += ["-p", plugin]
-    extra = list(args.pytest_args or [])
     if args.numprocesses is not None:
         from gait.errors import DependencyMissing, InvalidInput
 
@@ -294,6 +301,14 @@ def _pytest_args(
     return argv + extra
 
 
+# pytest plugins a regress run loads only when the user passes one of their options after --.
+ON_REQUEST = {
+    "junitxml": ("--junitxml", "--junit-xml", "--junitprefix", "--junit-prefix"),
+    "debugging": ("--pdb", "--trace"),
+    "stepwise": ("--sw", "--stepwise"),
+    "setuponly": ("--setuponly", "--setup-only", "--setup-show"),
+    "setupplan": ("--setupplan", "--setup-plan"),
+}
 AUTOLOAD_ENV = "PYTEST_DISABLE_PLUGIN_AUTOLOAD"
 AUTOLOAD_SAVED_ENV = "GAIT_REGRESS_SAVED_AUTOLOAD"
 

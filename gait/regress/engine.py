@@ -105,8 +105,10 @@ class RegressEngine:
         update: bool = False,
         record_mode: str = "",
         unsafe_real_tools: bool = False,
+        check_fixtures: bool = True,
     ) -> None:
         self.config = config
+        self.check_fixtures = check_fixtures
         self.registry = registry
         self.allow_nondeterministic = allow_nondeterministic
         self.update = update
@@ -170,6 +172,8 @@ class RegressEngine:
                         code=exc.code,
                         hint=exc.hint,
                     ) from None
+            if self.check_fixtures:
+                self._check_fixture_runpacks()
             if self.config.command:
                 self._check_command()
             plan = [(fixture, self.graders_for(fixture)) for fixture in self.config.fixtures]
@@ -183,6 +187,36 @@ class RegressEngine:
                         self.check_pin(grader)
             self._plan = plan
         return self._plan
+
+    def _check_fixture_runpacks(self) -> None:
+        """Refuse the set, before anything is graded, when a fixture's own runpack does not
+        verify: the reference stops its run there too (no result, exit 6), and grading against
+        a tampered or broken expectation would only report noise. Each verification is cached,
+        so the graders then reuse it."""
+        from gait.errors import GaitError
+
+        for fixture in self.config.fixtures:
+            try:
+                report = self.cache.report(fixture.runpack_path)
+            except GaitError as exc:
+                problem = exc.message
+            else:
+                failing = [c for c in report.checks if c.status == "fail"]
+                if failing:
+                    detail = f" ({failing[0].detail})" if failing[0].detail else ""
+                    problem = f"check {failing[0].name} failed{detail}"
+                elif report.run_id and report.run_id != fixture.run_id:
+                    problem = f"its run_id is {report.run_id!r}, fixture.json's {fixture.run_id!r}"
+                else:
+                    continue
+            shown = _shown_path(fixture.runpack_path)
+            raise InvalidInput(
+                f"fixture {fixture.name!r}: runpack {fixture.runpack} fails verification: "
+                + problem,
+                code="E_REGRESS_FIXTURE_INVALID",
+                hint=f"gait verify {shown}; restore it, or re-create the fixture: "
+                f"gait regress init --from <run> --name {fixture.name} --force",
+            )
 
     def _check_command(self) -> None:
         """Refuse, before anything runs, what would make every command: fixture fail the same
@@ -388,6 +422,14 @@ class RegressEngine:
     def run_all(self) -> list[Entry]:
         """Grade every planned pair in order, without pytest (plain Python use, benchmarks)."""
         return [self.grade(fixture, grader) for fixture, grader in self.items()]
+
+
+def _shown_path(path: Path) -> str:
+    """A path as the user typed it: relative to the working directory when under it."""
+    try:
+        return Path(os.path.abspath(path)).relative_to(Path.cwd()).as_posix()
+    except ValueError:
+        return path.as_posix()
 
 
 def _capture_mode(path: Path) -> str | None:

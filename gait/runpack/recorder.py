@@ -37,7 +37,7 @@ import zipfile
 from collections.abc import Callable, Iterable, Mapping
 from json.encoder import encode_basestring as _enc
 from pathlib import Path
-from typing import IO, Any, Literal, TypeVar
+from typing import IO, TYPE_CHECKING, Any, Literal, TypeVar
 
 from gait import __version__, timefmt
 from gait.canon import canonical_bytes, digest
@@ -48,9 +48,10 @@ from gait.runpack.archive import MAX_MEMBER_BYTES
 from gait.runpack.redact import Hook, Redactor, Rule
 from gait.runpack.replay import RECORD_TO_ENV, REPLAY_FROM_ENV, ReplayedToolError
 from gait.runpack.writer import Written, default_path
-from gait.sign.keys import SigningKey
-from gait.sign.signature import sign_digest
 from gait.values import to_json_value
+
+if TYPE_CHECKING:  # cryptography loads only when a run is signed
+    from gait.sign.keys import SigningKey
 
 F = TypeVar("F", bound=Callable[..., Any])
 _CODE = "E_RECORD_INPUT_INVALID"
@@ -80,14 +81,15 @@ def env_fingerprint(
     packages: Iterable[str] = (), extra: Mapping[str, Any] | None = None
 ) -> dict[str, Any]:
     """``{os, arch, runtime}`` plus interpreter, gait and named package versions."""
-    from importlib import metadata
-
     env: dict[str, Any] = dict(build.host_env())
     env["python_version"] = platform.python_version()
     env["python_implementation"] = platform.python_implementation().lower()
     env["gait_version"] = __version__
     versions = {}
-    for name in sorted(set(packages)):
+    names = sorted(set(packages))
+    if names:  # importlib.metadata is a real share of an agent's start-up: only when asked
+        from importlib import metadata
+    for name in names:
         try:
             versions[name] = metadata.version(name)
         except metadata.PackageNotFoundError:
@@ -552,6 +554,8 @@ class Recorder:
             manifest["manifest_digest"] = build.manifest_digest(manifest)
             key = self._key()
             if key is not None:
+                from gait.sign.signature import sign_digest
+
                 manifest["signatures"] = [sign_digest(key, build.signed_manifest_digest(manifest))]
             try:
                 _write_zip_streaming(self.path, self._members, canonical_bytes(manifest))
@@ -564,6 +568,8 @@ class Recorder:
     def _key(self) -> SigningKey | None:
         if not self._sign:
             return None
+        from gait.sign.keys import SigningKey
+
         key = self._signing_key
         if isinstance(key, SigningKey):
             return key

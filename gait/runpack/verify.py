@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from gait.canon import loads_strict
 from gait.errors import InvalidInput
@@ -14,9 +14,10 @@ from gait.runpack import model
 from gait.runpack.archive import Limits, Members, read_members
 from gait.runpack.build import manifest_digest, signed_manifest_digest
 from gait.runpack.lines import member_document, member_strict_records
-from gait.sign.keyring import Keyring
-from gait.sign.keys import VerifyKey
-from gait.sign.signature import check_signature
+
+if TYPE_CHECKING:  # cryptography loads only when a runpack carries signatures to check
+    from gait.sign.keyring import Keyring
+    from gait.sign.keys import VerifyKey
 
 INPUT_INVALID = "E_VERIFY_INPUT_INVALID"
 NOTES = {
@@ -327,6 +328,8 @@ def _check_signatures(report: VerifyReport, manifest: dict[str, Any], opts: Veri
             report.checks.append(Check("signature", "skip", detail="runpack is unsigned"))
         report.checks.append(Check("signer_trust", "skip"))
         return
+    from gait.sign.signature import check_signature
+
     signed = signed_manifest_digest(manifest)
     results = [check_signature(s, signed, opts.keys, explicit=opts.explicit_keys) for s in sigs]
     valid = [r for r in results if r.ok]

@@ -4,14 +4,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from gait.canon import canonical_bytes
 from gait.runpack import model
 from gait.runpack.archive import write_zip
 from gait.runpack.build import jsonl, manifest_for, normalize_input, signed_manifest_digest
-from gait.sign.keys import SigningKey
-from gait.sign.signature import sign_digest
+
+if TYPE_CHECKING:  # cryptography loads only when a runpack is signed
+    from gait.sign.keys import SigningKey
 
 
 @dataclass(frozen=True)
@@ -59,6 +60,8 @@ def build_manifest(
 ) -> dict[str, Any]:
     manifest = manifest_for(run, capture_mode, data)
     if signing_keys:
+        from gait.sign.signature import sign_digest
+
         signed = signed_manifest_digest(manifest)
         manifest["signatures"] = [sign_digest(key, signed) for key in signing_keys]
     return manifest
