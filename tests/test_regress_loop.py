@@ -96,12 +96,14 @@ ASYNC_AGENT = textwrap.dedent(
 )
 
 
-def setup_agent(tmp_path: Path, run_gait, source: str, name: str) -> Path:  # noqa: ANN001
+def setup_agent(  # noqa: ANN001
+    tmp_path: Path, run_gait, source: str, name: str, home: Path | None = None
+) -> Path:
     root = tmp_path / name
     root.mkdir()
     (root / "agent.py").write_text(source)
     (root / "inbox.txt").write_text("three tickets about refunds\n")
-    proc = run_gait_python(root, "agent.py")
+    proc = run_gait_python(root, "agent.py", env={"GAIT_HOME": str(home)} if home else None)
     assert proc.returncode == 0, proc.stderr
     run_id = "run_triage" if name == "sync" else "run_async"
     command = f"{sys.executable} agent.py"
@@ -138,9 +140,34 @@ def regress(run_gait, root: Path, *extra: str, variant: str = ""):  # noqa: ANN0
     return run_gait("regress", "run", *extra, cwd=root, env=env)
 
 
+@pytest.fixture(scope="module")
+def sync_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The sync agent recorded and turned into a fixture once for the module (its own
+    GAIT_HOME); each test then works on a copy of that directory."""
+    import subprocess
+
+    from conftest import gait_executable
+
+    home = tmp_path_factory.mktemp("sync_home")
+
+    def run_gait(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [*gait_executable(), *args],
+            cwd=cwd,
+            env={**os.environ, "GAIT_HOME": str(home)},
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+
+    return setup_agent(tmp_path_factory.mktemp("template"), run_gait, SYNC_AGENT, "sync", home)
+
+
 @pytest.fixture
-def sync_agent(tmp_path: Path, run_gait) -> Path:  # noqa: ANN001
-    return setup_agent(tmp_path, run_gait, SYNC_AGENT, "sync")
+def sync_agent(sync_template: Path, tmp_path: Path) -> Path:
+    import shutil
+
+    return Path(shutil.copytree(sync_template, tmp_path / "sync"))
 
 
 DRIFTS = [
@@ -300,6 +327,14 @@ def test_init_refuses_command_replay_without_results(tmp_path, run_gait, gait_ho
     assert proc.returncode == 0
     assert "0 of 1 fixtures check a live agent" in proc.stdout
     assert "SELF run_triage: graded only against its own runpack" in proc.stdout
+    # command: added by hand to that set: refused before any agent runs, one line and a next.
+    doc = json.loads((root / "gait.yaml").read_text())
+    (root / "gait.yaml").write_text(json.dumps({**doc, "command": "{python} agent.py"}))
+    proc = regress(run_gait, root)
+    assert proc.returncode == 6 and proc.stdout == ""
+    head, hint = proc.stderr.splitlines()
+    assert head.startswith("gait: E_REGRESS_REPLAY_NEEDS_RESULTS: fixture 'run_triage': ")
+    assert hint.startswith("next: re-record the run with raw capture")
 
 
 def test_new_episodes_grows_a_fixture_behind_the_interlock(sync_agent, run_gait):

@@ -14,6 +14,13 @@ from gait.regress.testing import DEFAULT_CALLS, make_fixture_set
 pytest_plugins = ["pytester"]
 
 
+@pytest.fixture(autouse=True)
+def only_named_plugins(monkeypatch: pytest.MonkeyPatch) -> None:
+    """In-process pytest runs load only -p gait (and pytester's own), not every installed
+    plugin: autoloading them is most of a small run's time and plays no part here."""
+    monkeypatch.setenv("PYTEST_DISABLE_PLUGIN_AUTOLOAD", "1")
+
+
 @pytest.fixture
 def fixture_set(pytester: pytest.Pytester) -> Path:
     root = pytester.path
@@ -36,6 +43,21 @@ def test_path_arguments_narrow_gait_items(pytester: pytest.Pytester, fixture_set
     just_set = pytester.runpytest("-p", "gait", "--gait", "--co", "-q", "gait.yaml")
     assert "test_x.py::test_plain" not in collected(just_set)
     assert len(collected(just_set)) == 8
+
+
+def test_k_lf_and_x_work(pytester: pytest.Pytester, reference_set) -> None:  # noqa: ANN001
+    reference_set(pytester.path, drift=True)
+    proc = pytester.runpytest("-p", "gait", "--gait", "-q", "--co")
+    assert collected(proc) == [
+        f"fixtures/run_raw::{g}"
+        for g in ("diff", "expected_exit_code", "schema_validation", "trajectory")
+    ]
+    proc = pytester.runpytest("-p", "gait", "--gait", "-k", "trajectory or diff")
+    proc.assert_outcomes(failed=1, passed=1, deselected=2)
+    proc = pytester.runpytest("-p", "gait", "--gait", "--lf")
+    proc.assert_outcomes(failed=1, deselected=3)
+    proc = pytester.runpytest("-p", "gait", "--gait", "-x")
+    assert proc.ret == 1
 
 
 def test_grader_exception_keeps_its_traceback(pytester: pytest.Pytester, fixture_set: Path) -> None:
