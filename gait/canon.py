@@ -74,13 +74,27 @@ def _mark_numbers(value: Any, numbers: list[str]) -> Any:
     if kind is float or (kind is int and not -_SAFE_INT <= value <= _SAFE_INT):
         numbers.append(ecmascript_number(float(value)))
         return f"\x00{len(numbers) - 1}\x00"
+    # Containers are copied only on the way to a marked number; the rest is shared as it is.
     if kind is dict:
-        for key in value:
+        copy: dict[str, Any] | None = None
+        for key, item in value.items():
             if "\x00" in key:
                 raise _Unmarkable
-        return {key: _mark_numbers(item, numbers) for key, item in value.items()}
+            marked = _mark_numbers(item, numbers)
+            if marked is not item:
+                if copy is None:
+                    copy = dict(value)
+                copy[key] = marked
+        return value if copy is None else copy
     if kind is list:
-        return [_mark_numbers(item, numbers) for item in value]
+        items: list[Any] | None = None
+        for index, item in enumerate(value):
+            marked = _mark_numbers(item, numbers)
+            if marked is not item:
+                if items is None:
+                    items = list(value)
+                items[index] = marked
+        return value if items is None else items
     return value
 
 
