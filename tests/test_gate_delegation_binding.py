@@ -247,3 +247,94 @@ def test_sdk_evaluate_gate_verifies_delegation_in_process(work: Path, capsys) ->
             delegation_public_key=public,
         )
     assert caught.value.code == "E_DELEGATION_TOKEN_READ" and caught.value.exit_code == 6
+
+
+def test_gate_sdk_check_and_tool_verify_delegation(work: Path, capsys) -> None:
+    import gait.gate
+
+    private, public = _keys(capsys, str(work / "k"))
+    policy = _write(
+        work / "p.yaml", DELEGATION_POLICY.replace("    require_broker_credential: true\n", "")
+    )
+    _mint_delegation(capsys, private, "d.json")
+    gate = gait.gate.load(policy, trace_dir=str(work / "traces"))
+    intent = json.loads(json.dumps(INTENT))
+    outcome = gait.gate.check(
+        gate, intent, delegation_tokens=["d.json"], delegation_public_key=public
+    )
+    assert "delegation_granted" in outcome.reason_codes
+    parsed = json.loads(Path("d.json").read_text())
+    assert gait.gate.check(gate, intent, delegation_tokens=[parsed], delegation_public_key=public)
+    with pytest.raises(gait.gate.GateBlocked) as blocked:
+        gait.gate.check(gate, intent)
+    assert "delegation_token_missing" in blocked.value.result.reason_codes
+    _, other = _keys(capsys, str(work / "k2"))
+    with pytest.raises(gait.gate.GateBlocked) as blocked:
+        gait.gate.check(gate, intent, delegation_tokens=["d.json"], delegation_public_key=other)
+    assert "delegation_chain_insufficient" in blocked.value.result.reason_codes
+
+    ran: list[str] = []
+
+    @gait.gate.tool(
+        gate,
+        name="tool.write",
+        context={**INTENT["context"]},
+        targets=lambda a: [{"kind": "path", "value": a["path"], "operation": "write"}],
+        delegation_tokens=lambda: ["d.json"],
+        delegation_public_key=public,
+    )
+    def write(path: str) -> None:
+        ran.append(path)
+
+    with pytest.raises(gait.gate.GateBlocked):  # the SDK intent carries no delegation
+        write("/tmp/x.txt")
+    assert ran == []
+
+
+def test_sdk_evaluate_gate_derives_the_approval_key(work: Path, capsys) -> None:
+    from gait import IntentRequest, evaluate_gate
+
+    private, _ = _keys(capsys, str(work / "k"))
+    policy = _write(work / "p.yaml", APPROVAL_POLICY)
+    intent = IntentRequest.from_dict(json.loads(json.dumps(INTENT)))
+    first = evaluate_gate(policy_path=policy, intent=intent)
+    assert first.verdict == "require_approval"
+    _approve(
+        capsys, private, "t.json", "--intent", _write(work / "i.json", INTENT), "--policy", policy
+    )
+    # the given key is the only one trusted: another key's pair refuses the token
+    other, _ = _keys(capsys, str(work / "k2"))
+    refused = evaluate_gate(
+        policy_path=policy, intent=intent, approval_token="t.json", approval_private_key=other
+    )
+    assert refused.verdict == "require_approval"
+    assert "approval_token_signature_invalid" in refused.reason_codes
+    granted = evaluate_gate(
+        policy_path=policy, intent=intent, approval_token="t.json", approval_private_key=private
+    )
+    assert granted.verdict == "allow" and "approval_granted" in granted.reason_codes
+
+
+def _mint_delegation(capsys, private: str, out: str) -> None:
+    code, minted = _run(
+        capsys,
+        "delegate",
+        "mint",
+        "--delegator",
+        "agent.lead",
+        "--delegate",
+        "agent.worker",
+        "--scope",
+        "tool:tool.write",
+        "--scope-class",
+        "write",
+        "--ttl",
+        "1h",
+        "--key-mode",
+        "prod",
+        "--private-key",
+        private,
+        "--out",
+        out,
+    )
+    assert code == 0, minted

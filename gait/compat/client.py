@@ -202,6 +202,8 @@ def _open_gate(
     approval_public_key: str | Path | None,
     approval_public_key_env: str | None,
     trace_dir: str | Path,
+    approval_private_key: str | Path | None = None,
+    approval_private_key_env: str | None = None,
 ) -> Any:
     environ = os.environ
     # Relative paths resolve against cwd (or the process's working directory), so that is
@@ -216,6 +218,9 @@ def _open_gate(
         approval_public_key,
         approval_public_key_env,
         environ.get(approval_public_key_env) if approval_public_key_env else None,
+        approval_private_key,
+        approval_private_key_env,
+        environ.get(approval_private_key_env) if approval_private_key_env else None,
         trace_dir,
         environ.get("GAIT_HOME"),
     )
@@ -228,7 +233,7 @@ def _open_gate(
 
         from gait.compat.traces import defer_traces
         from gait.gate.engine import open_gate
-        from gait.sign.keyring import resolve_signing_key, verify_key_from
+        from gait.sign.keyring import resolve_signing_key, verify_key_of
 
         signing = _in(cwd, private_key)
         args = argparse.Namespace(
@@ -242,10 +247,14 @@ def _open_gate(
             return signing_key, warnings
 
         approval_path = _in(cwd, approval_public_key)
-        approval = verify_key_from(
+        approval_private = _in(cwd, approval_private_key)
+        # the reference derives the verify key from an approval private key when given one
+        approval = verify_key_of(
             str(approval_path) if approval_path else None,
             approval_public_key_env,
-            "approval public key",
+            str(approval_private) if approval_private else None,
+            approval_private_key_env,
+            "approval",
         )
         gate = open_gate(
             policy(),
@@ -284,6 +293,8 @@ def gate_decision(
     approval_public_key: str | Path | None = None,
     approval_public_key_env: str | None = None,
     trace_dir: str | Path = "gait-out/traces",
+    approval_private_key: str | Path | None = None,
+    approval_private_key_env: str | None = None,
     delegation_token: str | Path | Sequence[str | Path] | None = None,
     delegation_public_key: str | Path | None = None,
     delegation_public_key_env: str | None = None,
@@ -314,6 +325,8 @@ def gate_decision(
             approval_public_key=approval_public_key,
             approval_public_key_env=approval_public_key_env,
             trace_dir=trace_dir,
+            approval_private_key=approval_private_key,
+            approval_private_key_env=approval_private_key_env,
         )
         tokens: list[Any] = []
         if approval_token is not None:
@@ -457,6 +470,8 @@ def evaluate_gate(
             private_key_env=private_key_env,
             approval_public_key=approval_public_key,
             approval_public_key_env=approval_public_key_env,
+            approval_private_key=approval_private_key,
+            approval_private_key_env=approval_private_key_env,
             delegation_token=delegation,
             delegation_public_key=delegation_public_key,
             delegation_public_key_env=delegation_public_key_env,

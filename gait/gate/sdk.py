@@ -200,12 +200,22 @@ def check(
     *,
     approval_tokens: Sequence[Any] = (),
     now: str | None = None,
+    delegation_tokens: Sequence[Any] = (),
+    delegation_public_key: str | Path | None = None,
 ) -> GateOutcome:
     """Decide ``intent``; return the outcome on allow, raise a ``GateDenied`` otherwise.
 
     ``approval_tokens`` holds parsed tokens or token file paths (a missing file raises
-    ``E_APPROVAL_TOKEN_NOT_FOUND``)."""
-    outcome = gate.decide(dict(intent), approval_tokens=_tokens(approval_tokens), now=now)
+    ``E_APPROVAL_TOKEN_NOT_FOUND``). ``delegation_tokens`` (parsed or paths) prove the intent's
+    delegation chain when a matched rule sets ``require_delegation``; they are verified with
+    ``delegation_public_key`` (default: the gate's approval keys), as ``gait gate eval
+    --delegation-token`` does."""
+    inputs = None
+    if delegation_tokens or delegation_public_key:
+        inputs = _delegation_inputs(delegation_tokens, delegation_public_key)
+    outcome = gate.decide(
+        dict(intent), approval_tokens=_tokens(approval_tokens), now=now, inputs=inputs
+    )
     if outcome.verdict == "allow":
         return outcome
     if outcome.verdict == "block":
@@ -213,6 +223,21 @@ def check(
     if outcome.verdict == "require_approval":
         raise GateApprovalRequired(outcome)
     raise GateDryRun(outcome)
+
+
+def _delegation_inputs(tokens: Sequence[Any], public_key: str | Path | None) -> Any:
+    import os
+
+    from gait.gate.delegation_tokens import DelegationEvidence
+    from gait.gate.gate_inputs import GateInputs
+    from gait.sign.keys import VerifyKey, read_key_text
+
+    paths = [os.fspath(t) for t in tokens if isinstance(t, (str, os.PathLike))]
+    parsed = [t for t in tokens if not isinstance(t, (str, os.PathLike))]
+    keys = None
+    if public_key:
+        keys = [VerifyKey.from_text(read_key_text(public_key, "delegation public key"))]
+    return GateInputs(delegation=DelegationEvidence(tokens=parsed, keys=keys, paths=paths))
 
 
 def build_intent(
@@ -249,6 +274,8 @@ def tool(
     | Callable[[dict[str, Any]], Sequence[Mapping[str, Any]]]
     | None = None,
     approval_tokens: Callable[[], Sequence[Any]] | Sequence[Any] | None = None,
+    delegation_tokens: Callable[[], Sequence[Any]] | Sequence[Any] | None = None,
+    delegation_public_key: str | Path | None = None,
 ) -> Callable[[F], F]:
     """Gate every call of the decorated function.
 
@@ -256,7 +283,8 @@ def tool(
     their source (``{"path": "user"}``) or is a function of the arguments; ``context`` gives
     identity, workspace and risk class. The function runs only when the verdict is ``allow``.
     ``approval_tokens`` is a list of tokens or token file paths, or a function returning one
-    (read at each call, so a token minted after decoration counts).
+    (read at each call, so a token minted after decoration counts); ``delegation_tokens``
+    likewise, verified with ``delegation_public_key`` (see ``check``).
     """
 
     def decorate(func: F) -> F:
@@ -281,7 +309,17 @@ def tool(
                 tokens = list(approval_tokens())
             else:
                 tokens = list(approval_tokens or [])
-            check(gate, intent, approval_tokens=tokens)
+            if callable(delegation_tokens):
+                delegated = list(delegation_tokens())
+            else:
+                delegated = list(delegation_tokens or [])
+            check(
+                gate,
+                intent,
+                approval_tokens=tokens,
+                delegation_tokens=delegated,
+                delegation_public_key=delegation_public_key,
+            )
             return func(*call_args, **call_kwargs)
 
         wrapper.gate = gate  # type: ignore[attr-defined]
