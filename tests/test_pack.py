@@ -4,6 +4,7 @@ verification rules re-stated here independently (rfc8785, not our canonicalizer)
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import io
 import json
@@ -99,9 +100,13 @@ def test_our_pack_meets_reference_rules_and_is_reproducible(
     raw = reference_rules(demo_pack)
     assert {e["path"] for e in raw["contents"]} == {
         "context_envelope.json",
+        "proof_records.jsonl",
         "run_payload.json",
         "source/runpack.zip",
     }
+    members = _members(demo_pack)
+    payload = {k: v for k, v in members.items() if k not in ("pack_manifest.json", _PROOF)}
+    assert members[_PROOF] == _reference_proof_records(payload, "run", "run_demo")
     envelope = json.loads(_members(demo_pack)["context_envelope.json"])
     assert envelope["context_set_id"] == "run_demo" and len(envelope["records"]) == 3
     first = demo_pack.read_bytes()
@@ -305,10 +310,18 @@ def test_diff_same_and_changed(tmp_path: Path, shared: Path, demo_pack: Path, ru
     assert summary["changed"] is True and "source/runpack.zip" in summary["changed_files"]
 
 
-def _reference_proof_records(members: dict[str, bytes], pack_type: str, source_ref: str) -> bytes:
-    """proof_records.jsonl as the reference's pack builder writes it (Clyra-AI/proof records:
-    one per member, record_hash = "sha256:" + JCS digest of the record with only
-    previous_record_hash under integrity, timestamps hashed to the second)."""
+_PROOF = "proof_records.jsonl"
+
+
+def _reference_proof_records(
+    members: dict[str, bytes], pack_type: str, source_ref: str, key: SigningKey | None = None
+) -> bytes:
+    """proof_records.jsonl as the reference's pack builder writes it, re-stated here with
+    rfc8785 (core/pack/proof.go buildProofRecordsJSONL: one tool_invocation record per member in
+    path order, mode 0644 = 420; Clyra-AI/proof core/record/record.go New: record_id is
+    "prf-<RFC3339 timestamp>-" + 8 hex of the JCS digest of timestamp, source, source_product,
+    agent_id, record_type and event; ComputeHash: "sha256:" + JCS digest of the record with
+    only previous_record_hash under integrity; signing/sign.go SignBytes signs the hash text)."""
     lines, previous = [], ""
     for path in sorted(members):
         event = {
@@ -318,47 +331,92 @@ def _reference_proof_records(members: dict[str, bytes], pack_type: str, source_r
             "entry_size_bytes": len(members[path]), "entry_permissions": 420,
         }  # fmt: skip
         record = {
-            "record_id": "prf-1980-01-01T00:00:00Z-00000000", "record_version": "1.0",
             "timestamp": "1980-01-01T00:00:00Z", "source": "gait.pack", "source_product": "gait",
             "agent_id": "gait", "record_type": "tool_invocation", "event": event,
-            "controls": {"permissions_enforced": False},
-            "metadata": {"artifact_kind": "gait.pack.entry"},
         }  # fmt: skip
+        ident = hashlib.sha256(rfc8785.dumps(record)).hexdigest()[:8]
+        record["record_id"] = f"prf-1980-01-01T00:00:00Z-{ident}"
+        record["record_version"] = "1.0"
+        record["controls"] = {"permissions_enforced": False}
+        record["metadata"] = {"artifact_kind": "gait.pack.entry"}
         hashed = {**record, "integrity": {"previous_record_hash": previous}}
         digest = "sha256:" + hashlib.sha256(rfc8785.dumps(hashed)).hexdigest()
         record["integrity"] = {"record_hash": digest}
         if previous:
             record["integrity"]["previous_record_hash"] = previous
+        if key is not None:
+            sig = base64.b64encode(key.sign(digest.encode())).decode()
+            record["integrity"].update(signing_key_id=key.key_id, signature="base64:" + sig)
         lines.append(rfc8785.dumps(record))
         previous = digest
     return b"\n".join(lines)
 
 
 def _with_member(tmp_path: Path, pack: Path, name: str, data: bytes) -> Path:
-    """The pack with one more member, its manifest and pack_id updated as a producer would."""
+    """The pack with one member set to ``data``, its manifest and pack_id updated as a producer
+    would (so only the member's own checks can catch it)."""
     members = _members(pack)
     members[name] = data
     manifest = json.loads(members["pack_manifest.json"])
+    manifest["contents"] = [e for e in manifest["contents"] if e["path"] != name]
     manifest["contents"].append(
         {"path": name, "sha256": hashlib.sha256(data).hexdigest(), "type": "jsonl"}
     )
     manifest["contents"].sort(key=lambda e: e["path"])
-    body = {k: v for k, v in manifest.items() if k != "signatures"}
+    manifest.pop("signatures", None)
+    body = dict(manifest)
     body["pack_id"] = ""
     manifest["pack_id"] = hashlib.sha256(rfc8785.dumps(body)).hexdigest()
     members["pack_manifest.json"] = rfc8785.dumps(manifest)
     return _rezip(tmp_path / f"with_{name}.zip", members)
 
 
-def test_reference_proof_records_are_checked(tmp_path: Path, demo_pack: Path, run_gait) -> None:  # noqa: ANN001
-    payload = {k: v for k, v in _members(demo_pack).items() if k != "pack_manifest.json"}
-    records = _reference_proof_records(payload, "run", "run_demo")
-    good = _with_member(tmp_path, demo_pack, "proof_records.jsonl", records)
-    doc = _json(run_gait("pack", "verify", str(good), "--json"))
-    assert doc["ok"] is True and doc["verify"]["proof_records_verified"] == len(payload)
+def test_proof_records_chain_is_checked(tmp_path: Path, demo_pack: Path, run_gait) -> None:  # noqa: ANN001
+    records = _members(demo_pack)[_PROOF]
+    doc = _json(run_gait("pack", "verify", str(demo_pack), "--json"))
+    assert doc["ok"] is True and doc["verify"]["proof_records_verified"] == 3
     lines = records.split(b"\n")
     swapped = b"\n".join([lines[1], lines[0], *lines[2:]])
-    bad = _with_member(tmp_path, demo_pack, "proof_records.jsonl", swapped)
+    bad = _with_member(tmp_path, demo_pack, _PROOF, swapped)
     proc = run_gait("pack", "verify", str(bad), "--json")
     assert proc.returncode == 2 and _json(proc)["error_code"] == "E_PACK_PROOF_CHAIN_BROKEN"
     assert "line 1" in _json(proc)["error"]
+    edited = json.loads(lines[2])
+    edited["event"]["entry_size_bytes"] += 1
+    forged = _with_member(
+        tmp_path, demo_pack, _PROOF, b"\n".join([*lines[:2], rfc8785.dumps(edited)])
+    )
+    proc = run_gait("pack", "verify", str(forged), "--json")
+    assert _json(proc)["error_code"] == "E_PACK_PROOF_CHAIN_BROKEN"
+    assert "line 3: record_hash" in _json(proc)["error"]
+
+
+def test_signed_proof_records_are_required_when_a_signature_is(tmp_path: Path, run_gait) -> None:  # noqa: ANN001
+    assert run_gait("demo", cwd=tmp_path).returncode == 0
+    key = SigningKey.generate()
+    (tmp_path / "k").write_text(key.to_text())
+    (tmp_path / "pub").write_text(key.public().to_text())
+    built = _json(
+        run_gait(
+            "pack", "build", "--from", "run_demo", "--private-key", "k", "--json", cwd=tmp_path
+        )
+    )
+    pack = tmp_path / built["path"]
+    members = _members(pack)
+    payload = {k: v for k, v in members.items() if k not in ("pack_manifest.json", _PROOF)}
+    assert members[_PROOF] == _reference_proof_records(payload, "run", "run_demo", key)
+    strict = ("--require-signature", "--public-key", "pub", "--json")
+    good = run_gait("pack", "verify", str(pack), *strict, cwd=tmp_path)
+    assert good.returncode == 0, good.stdout
+    # Records signed by no one, re-manifested and re-signed with the right key: the manifest
+    # verifies, the records do not (the reference fails the signature on them too).
+    unsigned = _reference_proof_records(payload, "run", "run_demo")
+    bad = _with_member(tmp_path, pack, _PROOF, unsigned)
+    proc = run_gait("pack", "verify", str(bad), *strict, cwd=tmp_path)
+    doc = _json(proc)
+    assert proc.returncode == 2 and doc["error_code"] in (
+        "E_PACK_SIGNATURE_INVALID",
+        "E_PACK_SIGNATURE_REQUIRED",
+    )
+    relaxed = run_gait("pack", "verify", str(bad), "--json", cwd=tmp_path)
+    assert relaxed.returncode == 0, "without --require-signature records need no signature"

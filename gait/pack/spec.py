@@ -6,8 +6,8 @@ digest of the manifest with an empty ``pack_id`` and no signatures, and a signat
 raw digest of the manifest without its signatures. Zip bytes may differ between the two
 (deflate streams differ); only member bytes are hashed.
 
-Packs written here carry no ``proof_records.jsonl`` (the reference treats it as optional);
-packs that carry one have its hash chain checked.
+Every pack carries ``proof_records.jsonl`` as the reference's do (one hash-chained record per
+member, gait.pack.proof); verify re-hashes its chain whenever it is present.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ from gait import __version__, timefmt
 from gait.canon import canonical_bytes, digest, loads_strict, sha256_hex
 from gait.errors import DependencyMissing, GaitError, InvalidInput, VerificationFailed
 from gait.fsutil import atomic_write
+from gait.pack.proof import build_proof_records, entry_type, verify_proof_records
 from gait.pack.zipread import read_zip, read_zip_bytes
 from gait.runpack.archive import Members, zip_bytes
 from gait.sign.keys import SigningKey, VerifyKey
@@ -110,14 +111,6 @@ def is_hex64(value: Any) -> bool:
     except ValueError:
         return False
     return True
-
-
-def entry_type(path: str) -> str:
-    lower = path.strip().lower()
-    for suffix, kind in ((".json", "json"), (".jsonl", "jsonl"), (".zip", "zip")):
-        if lower.endswith(suffix):
-            return kind
-    return "blob"
 
 
 # ---------------------------------------------------------------------------------------------
@@ -253,8 +246,12 @@ def build_pack(
     if pack_type not in PACK_TYPES:
         raise InvalidInput(f"unsupported pack type {pack_type!r}", code="E_PACK_TYPE_UNSUPPORTED")
     names = [name for name, _ in files]
-    if len(set(names)) != len(names) or MANIFEST_NAME in names:
+    if len(set(names)) != len(names) or MANIFEST_NAME in names or PROOF_RECORDS in names:
         raise InvalidInput("pack members must have distinct names", code="E_PACK_BUILD_INVALID")
+    producer = producer_version.strip() or "0.0.0-dev"
+    source = source_ref.strip()
+    records = build_proof_records(pack_type, source, producer, EPOCH, files, key)
+    files = [*files, (PROOF_RECORDS, records)]
     contents = sorted(
         (
             {"path": name, "sha256": sha256_hex(data), "type": entry_type(name)}
@@ -266,10 +263,10 @@ def build_pack(
         "schema_id": MANIFEST_SCHEMA_ID,
         "schema_version": SCHEMA_VERSION,
         "created_at": EPOCH,
-        "producer_version": producer_version.strip() or "0.0.0-dev",
+        "producer_version": producer,
         "pack_id": "",
         "pack_type": pack_type,
-        "source_ref": source_ref.strip(),
+        "source_ref": source,
         "contents": contents,
     }
     manifest["pack_id"] = compute_pack_id(manifest)
@@ -634,7 +631,7 @@ class PackVerifyResult:
             return "E_PACK_HASH_MISMATCH"
         if self.undeclared_files:
             return "E_PACK_UNDECLARED_MEMBER"
-        if self.signature_status == "failed":
+        if self.signature_status == "failed" and self.signatures_total:
             return "E_PACK_SIGNATURE_INVALID"
         return "E_PACK_SIGNATURE_REQUIRED"
 
@@ -717,13 +714,24 @@ def verify_pack(path: str | Path, opts: PackVerifyOptions | None = None) -> Pack
             )
     result.undeclared_files = [n for n in members.data if n != MANIFEST_NAME and n not in declared]
     mismatched = {m["path"] for m in result.hash_mismatches}
+    proof_errors: list[str] = []
     if PROOF_RECORDS in members.data and PROOF_RECORDS not in mismatched:
-        from gait.pack.proof import verify_proof_records
-
-        result.proof_records_verified = verify_proof_records(members.data[PROOF_RECORDS])
+        proof = verify_proof_records(
+            members.data[PROOF_RECORDS],
+            keys=opts.keys,
+            explicit_keys=opts.explicit_keys,
+            require_signature=opts.require_signature,
+        )
+        result.proof_records_verified = proof.verified
+        proof_errors = proof.signature_errors
     if result.integrity_ok():
         check_payload_contracts(members, manifest)
     check_signatures(result, manifest.get("signatures", []), signable_digest(manifest), opts)
+    if opts.require_signature and proof_errors:
+        # core/pack/pack.go Verify: a required signature fails on any unsigned or badly signed
+        # proof record, whatever the manifest's own signature says.
+        result.signature_status = "failed"
+        result.signature_errors.extend(proof_errors)
     return result
 
 
