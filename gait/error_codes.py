@@ -182,8 +182,9 @@ _TABLE: dict[str, list[tuple[str, ExitCode, str, str]]] = {
     ],
     "Evidence packs and verify chain": [
         ("E_PACK_NOT_FOUND", _E.INVALID_INPUT, _IN, "The pack (or authorization bundle) path does not exist."),
-        ("E_PACK_TYPE_UNSUPPORTED", _E.INVALID_INPUT, _IN, "pack build was asked for a pack type this project cannot build (job, call, or unknown)."),
+        ("E_PACK_TYPE_UNSUPPORTED", _E.INVALID_INPUT, _IN, "pack build --type job: job packs need the reference's durable job runtime, which this project does not have."),
         ("E_PACK_BUILD_INVALID", _E.INVALID_INPUT, _IN, "pack build inputs conflict, e.g. two members with the same name."),
+        ("E_PACK_CALL_RECORD_INVALID", _E.INVALID_INPUT, _IN, "pack build --type call: the gait.voice.call_record is malformed or breaks a voice rule (event coverage, speech without an allow decision)."),
         ("E_PACK_SOURCE_INVALID", _E.INVALID_INPUT, _IN, "A pack source (runpack, context receipt, trace) is not what it must be."),
         ("E_PACK_AUTH_BUNDLE_INVALID", _E.INVALID_INPUT, _IN, "The authorization bundle is not a JSON object of the expected shape."),
         ("E_PACK_EVIDENCE_INVALID", _E.INVALID_INPUT, _IN, "The authorization bundle file is not strict JSON."),

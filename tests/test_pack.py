@@ -66,6 +66,10 @@ def reference_rules(path: Path) -> dict:
         assert hashlib.sha256(members[entry["path"]]).hexdigest() == entry["sha256"]
     declared = {e["path"] for e in raw["contents"]} | {"pack_manifest.json"}
     assert set(members) == declared, "undeclared files"
+    if raw["pack_type"] == "call":
+        payload = json.loads(members["call_payload.json"])
+        assert payload["call_id"] == raw["source_ref"]
+        assert payload["privacy_mode"] in ("hash_only", "dispute_encrypted")
     if raw["pack_type"] == "run":
         payload = json.loads(members["run_payload.json"])
         assert payload["run_id"] == raw["source_ref"]
@@ -218,6 +222,7 @@ def test_job_and_unknown_types_are_refused(tmp_path: Path, run_gait) -> None:  #
     assert proc.returncode == 6 and _json(proc)["error_code"] == "E_PACK_TYPE_UNSUPPORTED"
     proc = run_gait("pack", "build", "--type", "job", "--from", "job_1", cwd=tmp_path)
     assert "next:" in proc.stderr and "Traceback" not in proc.stderr
+    assert "job runtime" in proc.stderr
 
 
 def test_authorization_pack_from_a_gate_decision(tmp_path: Path, shared: Path, run_gait) -> None:  # noqa: ANN001
@@ -420,3 +425,188 @@ def test_signed_proof_records_are_required_when_a_signature_is(tmp_path: Path, r
     )
     relaxed = run_gait("pack", "verify", str(bad), "--json", cwd=tmp_path)
     assert relaxed.returncode == 0, "without --require-signature records need no signature"
+
+
+# ---------------------------------------------------------------------------------------------
+# Call packs (core/pack/callpack.go BuildCallPack / verifyCallPayloadContracts)
+
+_CALL = "call_voice_case"
+_CALL_MEMBERS = {
+    "call_payload.json", "callpack_manifest.json", "call_events.jsonl", "commitments.jsonl",
+    "gate_decisions.jsonl", "speak_receipts.jsonl", "reference_digests.json",
+    "source/runpack.zip", _PROOF,
+}  # fmt: skip
+
+
+def _call_record(runpack: str) -> dict:
+    """The reference's own call-record fixture (core/pack/callpack_test.go
+    writeCallRecordFixture), events given out of order to exercise the sort."""
+
+    def ev(seq: int, turn: int, kind: str, **extra: str) -> dict:
+        stamp = f"2026-02-15T00:00:0{seq - 1}Z"
+        head = {"schema_id": "gait.voice.call_event", "schema_version": "1.0.0"}
+        return {**head, "created_at": stamp, "call_id": _CALL, "call_seq": seq,
+                "turn_index": turn, "event_type": kind, **extra}  # fmt: skip
+
+    quote = {"commitment_class": "quote"}
+    digests = {"intent_digest": "b" * 64, "policy_digest": "c" * 64}
+    return {
+        "schema_id": "gait.voice.call_record", "schema_version": "1.0.0",
+        "created_at": "2026-02-15T00:00:00Z", "producer_version": "test", "call_id": _CALL,
+        "runpack_path": runpack, "privacy_mode": "hash_only",
+        "events": [
+            ev(2, 2, "commitment.declared", **quote),
+            ev(1, 1, "asr.final", payload_digest="a" * 64),
+            ev(3, 2, "gate.decision", **quote, **digests), ev(4, 2, "tts.request", **quote),
+            ev(5, 2, "tts.emitted", **quote, say_token_id="say_demo"), ev(6, 2, "tool.intent"),
+            ev(7, 2, "tool.result"), ev(8, 2, "approval.granted", **quote),
+        ],
+        "commitments": [{
+            "schema_id": "gait.voice.commitment_intent", "schema_version": "1.0.0",
+            "created_at": "2026-02-15T00:00:01Z", "producer_version": "test", "call_id": _CALL,
+            "turn_index": 2, "call_seq": 2, "commitment_class": "quote",
+            "context": {"identity": "agent.voice", "workspace": "/srv/voice", "risk_class": "high"},
+            "quote_min_cents": 1000, "quote_max_cents": 1200,
+        }],
+        "gate_decisions": [{
+            "call_id": _CALL, "call_seq": 3, "turn_index": 2, "commitment_class": "quote",
+            "verdict": "allow", **digests, "reason_codes": ["allow_rule"],
+        }],
+        "speak_receipts": [{
+            "call_id": _CALL, "call_seq": 5, "turn_index": 2, "commitment_class": "quote",
+            "say_token_id": "say_demo", "spoken_digest": "a" * 64,
+            "emitted_at": "2026-02-15T00:00:04Z",
+        }],
+        "reference_digests": [
+            {"ref_id": "ref_1", "sha256": "D" * 64}, {"ref_id": "ref_1", "sha256": "d" * 64},
+            {"ref_id": "", "sha256": "e" * 64},
+        ],
+    }  # fmt: skip
+
+
+@pytest.fixture
+def call_dir(tmp_path: Path, run_gait) -> Path:  # noqa: ANN001
+    assert run_gait("demo", cwd=tmp_path).returncode == 0
+    record = _call_record("gait-out/runpack_run_demo.zip")
+    (tmp_path / "call_record.json").write_text(json.dumps(record, indent=2))
+    return tmp_path
+
+
+def test_call_pack_builds_to_the_reference_layout_and_verifies(call_dir: Path, run_gait) -> None:  # noqa: ANN001
+    proc = run_gait(
+        "pack", "build", "--type", "call", "--from", "call_record.json", "--json", cwd=call_dir
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    built = _json(proc)
+    pack = call_dir / built["path"]
+    assert pack.parent == call_dir, "written beside the call record, as the reference does"
+    raw = reference_rules(pack)
+    assert raw["pack_type"] == "call" and raw["source_ref"] == _CALL
+    members = _members(pack)
+    assert set(members) - {"pack_manifest.json"} == _CALL_MEMBERS
+    runpack = (call_dir / "gait-out" / "runpack_run_demo.zip").read_bytes()
+    assert members["source/runpack.zip"] == runpack, "the source runpack rides along unchanged"
+    # The payload as the reference's encoder writes schemapack.CallPayload (omitempty fields
+    # environment_fingerprint absent, run_id from the runpack), re-stated with rfc8785.
+    counts = {"event_count": 8, "commitment_count": 1, "decision_count": 1,
+              "speak_receipt_count": 1, "reference_digest_count": 1}  # fmt: skip
+    common = {"created_at": "2026-02-15T00:00:00Z", "call_id": _CALL, "privacy_mode": "hash_only"}
+    assert members["call_payload.json"] == rfc8785.dumps(
+        {
+            "schema_id": "gait.pack.call",
+            "schema_version": "1.0.0",
+            "run_id": "run_demo",
+            **common,
+            **counts,
+        }  # fmt: skip
+    )
+    assert json.loads(members["callpack_manifest.json"])["producer_version"] == "test"
+    seqs = [json.loads(line)["call_seq"] for line in members["call_events.jsonl"].splitlines()]
+    assert seqs == list(range(1, 9)), "events sorted by call_seq"
+    assert members["reference_digests.json"] == rfc8785.dumps(
+        [{"ref_id": "ref_1", "sha256": "d" * 64}]
+    )
+    body = {k: v for k, v in members.items() if k not in ("pack_manifest.json", _PROOF)}
+    assert members[_PROOF] == _reference_proof_records(body, "call", _CALL)
+    doc = _json(run_gait("pack", "verify", str(pack), "--json"))
+    assert doc["ok"] is True and doc["pack_type"] == "call"
+    assert doc["verify"]["proof_records_verified"] == 8
+    inspect = _json(run_gait("pack", "inspect", str(pack), "--json"))["inspect"]
+    assert inspect["call_payload"]["call_id"] == _CALL
+    again = run_gait(
+        "pack", "build", "--type", "call", "--from", "call_record.json", "--out", "again.zip",
+        cwd=call_dir,
+    )  # fmt: skip
+    assert again.returncode == 0 and (call_dir / "again.zip").read_bytes() == pack.read_bytes()
+
+
+def _mutate_record(directory: Path, change) -> None:  # noqa: ANN001
+    path = directory / "call_record.json"
+    record = json.loads(path.read_text())
+    change(record)
+    path.write_text(json.dumps(record))
+
+
+@pytest.mark.parametrize(
+    ("how", "named"),
+    [
+        ("decision_after_speech", "speak receipt missing prior gate decision"),
+        ("latest_block", "latest prior gate verdict is block"),
+        ("no_tool_result", "missing required type: tool.result"),
+        ("unknown_field", "unknown field 'surprise'"),
+        ("token_mismatch", "say_token_id mismatch"),
+    ],
+)
+def test_call_record_breaking_a_voice_rule_is_refused(
+    call_dir: Path,
+    run_gait,
+    how: str,
+    named: str,  # noqa: ANN001
+) -> None:
+    def change(record: dict) -> None:
+        if how == "decision_after_speech":
+            record["gate_decisions"][0]["call_seq"] = 9
+        elif how == "latest_block":
+            later = {**record["gate_decisions"][0], "call_seq": 4, "verdict": "block"}
+            record["gate_decisions"].append(later)
+        elif how == "no_tool_result":
+            record["events"] = [e for e in record["events"] if e["event_type"] != "tool.result"]
+        elif how == "unknown_field":
+            record["speak_receipts"][0]["surprise"] = 1
+        else:
+            record["speak_receipts"][0]["say_token_id"] = "say_other"
+
+    _mutate_record(call_dir, change)
+    proc = run_gait(
+        "pack", "build", "--type", "call", "--from", "call_record.json", "--json", cwd=call_dir
+    )
+    doc = _json(proc)
+    assert proc.returncode == 6 and doc["error_code"] == "E_PACK_CALL_RECORD_INVALID"
+    assert named in doc["error"]
+    assert not list(call_dir.glob("pack_*.zip"))
+
+
+def test_call_pack_members_are_cross_checked_on_verify(call_dir: Path, run_gait) -> None:  # noqa: ANN001
+    built = _json(
+        run_gait(
+            "pack", "build", "--type", "call", "--from", "call_record.json", "--json", cwd=call_dir
+        )
+    )
+    pack = call_dir / built["path"]
+    members = _members(pack)
+    # A speak receipt without its say token, re-manifested so only the contract can catch it
+    # (the reference's TestVerifyRejectsCallPackSpeakWithoutToken).
+    receipt = json.loads(members["speak_receipts.jsonl"])
+    receipt["say_token_id"] = ""
+    bad = _with_member(call_dir, pack, "speak_receipts.jsonl", rfc8785.dumps(receipt) + b"\n")
+    proc = run_gait("pack", "verify", str(bad), "--json")
+    doc = _json(proc)
+    assert proc.returncode == 2 and doc["error_code"] == "E_PACK_PAYLOAD_INVALID"
+    assert "say_token_id is required" in doc["error"]
+    payload = json.loads(members["call_payload.json"])
+    payload["event_count"] = 9
+    bad = _with_member(call_dir, pack, "call_payload.json", rfc8785.dumps(payload))
+    proc = run_gait("pack", "verify", str(bad), "--json")
+    doc = _json(proc)
+    assert proc.returncode == 2 and doc["error_code"] == "E_PACK_PAYLOAD_MISMATCH"
+    assert "event_count" in doc["error"]

@@ -12,8 +12,9 @@ from gait.errors import ExitCode
 
 OUTPUT_SCHEMA = {"schema_id": "gait.pack.output", "schema_version": "1.0.0"}
 BUILD_EXPLAIN = (
-    "gait pack build wraps a runpack (--type run --from RUN) or a gate authorization bundle "
-    "(--type authorization --from authorization_bundle.json) in a PackSpec v1 pack "
+    "gait pack build wraps a runpack (--type run --from RUN), a gate authorization bundle "
+    "(--type authorization --from authorization_bundle.json) or a voice call record and its "
+    "runpack (--type call --from call_record.json) in a PackSpec v1 pack "
     "pack_<pack_id>.zip that the reference implementation verifies too. --key-mode none (the "
     "default) leaves it unsigned unless --private-key/--private-key-env is given; dev signs "
     "with the local dev key; prod needs an explicit key. --type job is refused (E_PACK_TYPE_"
@@ -149,7 +150,7 @@ def _resolve_run(ref: str) -> Path:
 
 def build(args: argparse.Namespace) -> Outcome:
     from gait.errors import InvalidInput
-    from gait.pack.spec import build_authorization_pack, build_run_pack
+    from gait.pack.spec import build_authorization_pack, build_call_pack, build_run_pack
 
     source = args.from_ref or args.source
     if not source:
@@ -161,13 +162,7 @@ def build(args: argparse.Namespace) -> Outcome:
             code="E_PACK_TYPE_UNSUPPORTED",
             hint="build a run pack instead: gait pack build --type run --from <run_id>",
         )
-    if kind == "call":
-        raise InvalidInput(
-            "--type call needs a voice call record from the reference's voice runtime",
-            code="E_PACK_TYPE_UNSUPPORTED",
-            hint="gait pack build --type run --from <run_id>",
-        )
-    if kind not in ("run", "authorization"):
+    if kind not in ("run", "call", "authorization"):
         raise InvalidInput(
             "--type must be run, call or authorization",
             code="E_USAGE",
@@ -179,6 +174,15 @@ def build(args: argparse.Namespace) -> Outcome:
 
         path = resolve_checkpoint(source) if is_chain_ref(source) else _resolve_run(source)
         built = build_run_pack(path, out=args.out, key=key)
+    elif kind == "call":
+        record = Path(source)
+        if not record.is_file():
+            raise InvalidInput(
+                f"call record not found: {source}",
+                code="E_PACK_NOT_FOUND",
+                hint="gait pack build --type call --from call_record.json",
+            )
+        built = build_call_pack(record, out=args.out, key=key)
     else:
         bundle = Path(source)
         if not bundle.is_file():

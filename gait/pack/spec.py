@@ -439,6 +439,18 @@ def build_run_pack(
     return Built(path, manifest, files)
 
 
+def build_call_pack(
+    record_path: Path, *, out: str | None = None, key: SigningKey | None = None
+) -> Built:
+    """A call pack from a ``gait.voice.call_record`` file (core/pack/callpack.go BuildCallPack)."""
+    from gait.pack.callpack import call_members
+
+    call_id, files = call_members(record_path)
+    data, manifest = build_pack("call", call_id, files, key=key)
+    path = write_pack(data, manifest, out, record_path.parent)
+    return Built(path, manifest, files)
+
+
 # ---------------------------------------------------------------------------------------------
 # Authorization packs
 
@@ -784,8 +796,12 @@ def check_payload_contracts(members: Members, manifest: Mapping[str, Any]) -> No
         _check_run_payload(members, manifest)
     elif kind == "authorization":
         _check_authorization_payload(members)
-    # job and call payload contracts need the reference's job and voice runtimes; their
-    # members are still hash-checked above.
+    elif kind == "call":
+        from gait.pack.callpack import verify_call_payload
+
+        verify_call_payload(members, manifest["source_ref"])
+    # job payload contracts need the reference's job runtime; their members are still
+    # hash-checked above.
 
 
 def _check_run_payload(members: Members, manifest: Mapping[str, Any]) -> None:
