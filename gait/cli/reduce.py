@@ -14,8 +14,11 @@ REDUCE_EXPLAIN = (
     "gait run reduce --from RUN --predicate P writes the smallest runpack that still triggers "
     "P (one intent, its failing result, the refs it names) and a reduction report "
     "(<out>.reduce_report.json). Predicates: missing_result, non_ok_status (the reference's), "
-    "verdict (--tool NAME --verdict block|require_approval|error...) and replay_miss "
-    "(--against RECORDED: a call the recorded run cannot answer in stub replay)."
+    "verdict (--tool NAME --verdict block|require_approval|error...), replay_miss "
+    "(--against RECORDED: a call the recorded run cannot answer in stub replay) and grader "
+    "(--grader NAME [--fixture NAME] [--config gait.yaml]: the fixture's grader fails with the "
+    "run as its candidate; delta debugging keeps the fewest calls on which it still fails "
+    "with the same reason codes)."
 )
 RECEIPT_EXPLAIN = (
     "gait run receipt --from RUN verifies the runpack and prints its ticket footer again, "
@@ -33,6 +36,9 @@ def register(run_sub: argparse._SubParsersAction[Any]) -> None:
     red.add_argument("--tool", default="", help="only calls of this tool")
     red.add_argument("--verdict", default="", help="for --predicate verdict")
     red.add_argument("--against", help="recorded run for --predicate replay_miss")
+    red.add_argument("--grader", default="", help="for --predicate grader: the grader's name")
+    red.add_argument("--fixture", default="", help="for --predicate grader: the fixture")
+    red.add_argument("--config", default="gait.yaml", help="for --predicate grader: gait.yaml")
     red.add_argument("--out", help="reduced runpack path")
     red.add_argument("--report-out", help="report path (default <out>.reduce_report.json)")
     add_key_options(red)
@@ -75,6 +81,9 @@ def reduce(args: argparse.Namespace) -> Outcome:
         tool=args.tool.strip(),
         verdict=args.verdict.strip().lower(),
         against=against,
+        grader=args.grader.strip(),
+        fixture=args.fixture.strip(),
+        config=args.config,
     )
     key, _mode, warnings = resolve_signing_key(args)
     out, report = reduce_runpack(
@@ -92,10 +101,11 @@ def reduce(args: argparse.Namespace) -> Outcome:
         "predicate": report["predicate"],
         "report": report,
     }
+    kept = report.get("selected_intent_ids", [report["selected_intent_id"]])
     lines = [
         f"run reduce ok: {source} -> {out}",
-        f"kept intent {report['selected_intent_id']} of {report['original_intent_count']} "
-        f"(predicate {report['predicate']} still holds)",
+        f"kept {len(kept)} of {report['original_intent_count']} intents "
+        f"({', '.join(kept) or 'none'}; predicate {report['predicate']} still holds)",
         f"report={report_path}",
         f"next=gait regress init --from {out}",
     ]
