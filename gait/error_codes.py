@@ -97,7 +97,7 @@ _TABLE: dict[str, list[tuple[str, ExitCode, str, str]]] = {
         ("E_REPLAY_REAL_TOOL_DISABLED", _E.UNSAFE_OPERATION, _IN, "Real-tool replay would run real tools and was not fully opted into (flags, allow-list or registered implementations missing)."),
         ("E_REPLAY_TOOL_REGISTRY", _E.INVALID_INPUT, _IN, "The --tool-registry module cannot be imported or is not a mapping of tool name to callable."),
         ("E_DIFF_NONDETERMINISTIC_INPUT", _E.INVALID_INPUT, _IN, "A runpack member given to diff is not canonical JSON, so the diff would depend on formatting."),
-        ("E_REDUCE_PREDICATE_INVALID", _E.INVALID_INPUT, _IN, "run reduce got an unknown predicate or one missing the flags it needs (--verdict, --against)."),
+        ("E_REDUCE_PREDICATE_INVALID", _E.INVALID_INPUT, _IN, "run reduce got an unknown predicate or one missing the flags it needs (--verdict, --against, --grader), or a --grader/--fixture that gait.yaml does not have."),
         ("E_REDUCE_PREDICATE_NOT_TRIGGERED", _E.INVALID_INPUT, _IN, "The predicate does not hold for the run, so there is nothing to reduce."),
         ("E_CAPTURE_RECEIPT_INVALID", _E.INVALID_INPUT, _IN, "A capture receipt is unreadable, not a receipt, or names an artifact type that cannot become a fixture."),
     ],

@@ -8,6 +8,8 @@ import hashlib
 import io
 import json
 import os
+import shutil
+import subprocess
 import zipfile
 from pathlib import Path
 
@@ -193,6 +195,7 @@ def test_missing_pdf_font_is_named(workspace: Path, run_gait) -> None:  # noqa: 
         cwd=workspace,
     )
     assert proc.returncode == 6 and _json(proc)["error_code"] == "E_PDF_FONT_MISSING"
+    assert "nope.ttf" in _json(proc)["error"], "the missing font is named"
 
 
 def test_encrypt_decrypt_and_wrong_key(evidence_pack: tuple[Path, dict], run_gait) -> None:  # noqa: ANN001
@@ -220,6 +223,7 @@ def test_encrypt_decrypt_and_wrong_key(evidence_pack: tuple[Path, dict], run_gai
         env=env,
     )
     assert wrong.returncode == 2 and _json(wrong)["error_code"] == "E_GUARD_DECRYPT_FAILED"
+    assert enc.name in _json(wrong)["error"], "the file that failed to decrypt is named"
     assert not out.exists()
     script = path.with_name("key.sh")
     script.write_text(f"#!/bin/sh\necho {key}\n")
@@ -331,3 +335,28 @@ def test_incident_pack_takes_the_window(workspace: Path, conformance_dir: Path, 
         "verify", "chain", "--run", "run_demo", "--pack", "p.zip", "--json", cwd=workspace
     )
     assert mismatch.returncode == 2 and _json(mismatch)["error_code"] == "E_CHAIN_PACK_MISMATCH"
+
+
+def test_expired_target_that_cannot_be_deleted_is_named(tmp_path: Path, run_gait) -> None:  # noqa: ANN001
+    """An expired trace retention cannot remove (immutable here): E_GUARD_RETAIN_DELETE_FAILED
+    naming it, after the report listing it was written."""
+    if shutil.which("chattr") is None:
+        pytest.skip("chattr not installed (needed to make a file undeletable as root)")
+    target = tmp_path / "trace_stuck.json"
+    target.write_text("{}")
+    stamp = target.stat().st_mtime - 40 * 24 * 3600
+    os.utime(target, (stamp, stamp))
+    if subprocess.run(["chattr", "+i", str(target)], capture_output=True).returncode != 0:
+        pytest.skip("this filesystem has no immutable attribute (chattr +i refused)")
+    try:
+        proc = run_gait(
+            "guard", "retain", "--root", ".", "--report-out", "r.json", "--json", cwd=tmp_path
+        )
+        doc = _json(proc)
+        assert proc.returncode == 1 and doc["error_code"] == "E_GUARD_RETAIN_DELETE_FAILED"
+        assert "trace_stuck.json" in doc["error"] and "Traceback" not in proc.stderr
+        report = json.loads((tmp_path / "r.json").read_text())
+        assert [Path(e["path"]).name for e in report["deleted_files"]] == ["trace_stuck.json"]
+        assert target.exists()
+    finally:
+        subprocess.run(["chattr", "-i", str(target)], capture_output=True)
