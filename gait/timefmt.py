@@ -80,7 +80,9 @@ def from_datetime(moment: datetime) -> str:
 
 
 # (whole second, its printed "YYYY-MM-DDTHH:MM:SS") of the last ``now()``: printing the date
-# costs more than the rest of a decision's bookkeeping, and it changes once a second.
+# costs more than the rest of a decision's bookkeeping, and it changes once a second. One tuple
+# replaced whole, so any thread reads a second together with its own text, without a lock (two
+# slots updated one after the other let a thread pair a new second with the old text).
 _LAST_SECOND: tuple[int, str] = (-1, "")
 
 

@@ -99,3 +99,39 @@ def test_canonical_fast_path_equals_the_full_parse(moment, fraction, zone, sep):
 def test_canonical_refuses_impossible_dates(bad):
     with pytest.raises(InvalidInput):
         timefmt.canonical(bad)
+
+
+def test_now_from_many_threads_crossing_second_boundaries(monkeypatch):
+    """Issue 14: a cached date part must never be paired with another second's time.
+
+    The clock is driven per thread (each call reads the instant its thread asked for) and every
+    thread keeps crossing second boundaries the others cross too, with the interpreter switching
+    threads as often as it can; each result must be exactly its own instant."""
+    import sys
+    import threading
+    import time
+
+    base = 1_790_000_000 * 10**9  # 2026-09-21
+    wanted = threading.local()
+    monkeypatch.setattr(time, "time_ns", lambda: wanted.ns)
+    errors: list[str] = []
+
+    def run(offset: int) -> None:
+        for step in range(20_000):  # the old two-slot cache failed ~7 times in 80,000
+            wanted.ns = base + ((step + offset) % 4) * 10**9 + 123_000
+            got = timefmt.now()
+            expected = timefmt.format_utc(datetime.fromtimestamp(wanted.ns // 10**9, UTC), 123_000)
+            if got != expected:
+                errors.append(f"{got} != {expected}")
+
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)
+    try:
+        threads = [threading.Thread(target=run, args=(i,)) for i in range(4)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    finally:
+        sys.setswitchinterval(interval)
+    assert not errors, errors[:3]
