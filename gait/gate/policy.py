@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from gait import gocompat, yamlshape
+from gait import gcpause, gocompat, yamlshape
 from gait.canon import digest
 from gait.errors import InvalidInput
 from gait.gate import policy_digest, policy_keys
@@ -238,6 +238,7 @@ def _reader() -> yamlshape.ShapeReader:
     return _READERS[0]
 
 
+@gcpause.paused()
 def parse_policy_text(text: str | bytes) -> dict[str, Any]:
     """Strictly parse policy YAML into plain values (not yet normalised)."""
     if isinstance(text, bytes):
@@ -669,7 +670,8 @@ def lookup_arg(args: Any, path: tuple[str | int, ...]) -> Any:
 
 
 def _rate(raw: dict[str, Any] | None, what: str, name: str, *, strict: bool) -> RateLimit | None:
-    raw = raw or {}
+    if not raw:
+        return None
     requests = raw.get("requests") or 0
     window = (raw.get("window") or "").strip().lower()
     scope = (raw.get("scope") or "").strip().lower()
@@ -693,6 +695,7 @@ def _lower(raw: dict[str, Any], key: str) -> str:
     return (raw.get(key) or "").strip().lower()
 
 
+@gcpause.paused()
 def compile_policy(data: dict[str, Any]) -> Policy:
     """Normalise parsed policy values, check them, and compile evaluation structures."""
     schema_id = (data.get("schema_id") or "").strip() or POLICY_SCHEMA_ID
@@ -960,6 +963,8 @@ def _compile_rule(raw: dict[str, Any], where: str) -> tuple[Rule, dict[str, Any]
 
 
 def _compile_dataflow(raw: dict[str, Any], name: str) -> Dataflow | None:
+    if not raw:
+        return None
     tainted = _norm_list(raw.get("tainted_sources"), lower=True)
     kinds = _norm_list(raw.get("destination_kinds"), lower=True)
     values = _norm_list(raw.get("destination_values"), lower=False)
@@ -985,6 +990,9 @@ def _compile_dataflow(raw: dict[str, Any], name: str) -> Dataflow | None:
 
 
 def _compile_endpoint(raw: dict[str, Any], name: str) -> Endpoint | None:
+    if not raw:
+        return None
+
     def paths(key: str) -> list[str]:
         return sorted({v.strip().replace("\\", "/") for v in raw.get(key) or () if v.strip()})
 

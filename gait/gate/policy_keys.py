@@ -86,6 +86,8 @@ TOP_SPEC = {
     },
 }
 FAIL_CLOSED_SPEC = {"required_high_risk_fields": STRS}
+_RULE_KEYS = frozenset(RULE_SPEC)
+_MATCH_KEYS = frozenset(MATCH_SPEC)
 
 Check = Callable[[Any], bool]
 # A constraint: (intent, now) -> None or (effect, reasons, violations, sandbox_status).
@@ -100,6 +102,8 @@ def err(message: str) -> Exception:
 
 def norm(values: list[str] | None, *, lower: bool) -> list[str]:
     """Go's normalizeStringList[Lower]: trimmed, non-empty, unique, sorted."""
+    if not values:
+        return []
     out = set()
     for value in values or ():
         text = value.strip()
@@ -128,6 +132,8 @@ def compile_rule_extras(
     raw: dict[str, Any], match: dict[str, Any], name: str
 ) -> tuple[RuleExtras | None, dict[str, Any], dict[str, Any]]:
     """(extras or None, additions to the Match payload, additions to the rule payload)."""
+    if _RULE_KEYS.isdisjoint(raw) and _MATCH_KEYS.isdisjoint(match):
+        return None, {}, {}  # most rules: none of these keys, nothing to compile
     match_payload: dict[str, Any] = {}
     rule_payload: dict[str, Any] = {}
     checks: list[Check] = []
