@@ -484,6 +484,49 @@ def _call_record(runpack: str) -> dict:
     }  # fmt: skip
 
 
+def reference_call_rules(members: dict[str, bytes]) -> None:
+    """The reference's call-pack contract (core/pack/callpack.go verifyCallPayloadContracts,
+    validateCallPayload, ensureCallEventCoverage, ensureGatedTTSEventsHaveSpeakReceipt,
+    ensureSpeakReceiptsHaveAllowDecision), re-stated here independently of gait.pack.callpack."""
+
+    def jsonl(name: str) -> list[dict]:
+        return [json.loads(line) for line in members[name].splitlines() if line.strip()]
+
+    payload = json.loads(members["call_payload.json"])
+    manifest = json.loads(members["callpack_manifest.json"])
+    events, commitments = jsonl("call_events.jsonl"), jsonl("commitments.jsonl")
+    decisions, receipts = jsonl("gate_decisions.jsonl"), jsonl("speak_receipts.jsonl")
+    references = json.loads(members["reference_digests.json"]) or []
+    assert (payload["schema_id"], payload["schema_version"]) == ("gait.pack.call", "1.0.0")
+    assert manifest["schema_id"] == "gait.voice.callpack_manifest" and manifest["producer_version"]
+    assert manifest["call_id"] == payload["call_id"]
+    seqs = [e["call_seq"] for e in events]
+    assert seqs == sorted(seqs) and all(e["call_id"] == payload["call_id"] for e in events)
+    required = {"asr.final", "commitment.declared", "gate.decision", "tts.request"}
+    assert required | {"tts.emitted", "tool.intent", "tool.result"} <= {
+        e["event_type"] for e in events
+    }
+    by_key = {(r["call_seq"], r["turn_index"], r["commitment_class"]): r for r in receipts}
+    for e in events:
+        if e["event_type"] == "tts.emitted" and e.get("commitment_class"):
+            key = (e["call_seq"], e["turn_index"], e["commitment_class"])
+            assert by_key[key]["say_token_id"] == e["say_token_id"]
+    for r in receipts:
+        prior = [
+            d for d in decisions
+            if (d["commitment_class"], d["turn_index"]) == (r["commitment_class"], r["turn_index"])
+            and d["call_seq"] <= r["call_seq"]
+        ]  # fmt: skip
+        assert max(prior, key=lambda d: d["call_seq"])["verdict"] == "allow"
+    counts = {"event_count": events, "commitment_count": commitments,
+              "decision_count": decisions, "speak_receipt_count": receipts,
+              "reference_digest_count": references}  # fmt: skip
+    for key, items in counts.items():
+        assert payload[key] == manifest[key] == len(items), key
+    for key in ("privacy_mode", "created_at"):
+        assert manifest[key] == payload[key]
+
+
 @pytest.fixture
 def call_dir(tmp_path: Path, run_gait) -> Path:  # noqa: ANN001
     assert run_gait("demo", cwd=tmp_path).returncode == 0
@@ -504,6 +547,7 @@ def test_call_pack_builds_to_the_reference_layout_and_verifies(call_dir: Path, r
     assert raw["pack_type"] == "call" and raw["source_ref"] == _CALL
     members = _members(pack)
     assert set(members) - {"pack_manifest.json"} == _CALL_MEMBERS
+    reference_call_rules(members)
     runpack = (call_dir / "gait-out" / "runpack_run_demo.zip").read_bytes()
     assert members["source/runpack.zip"] == runpack, "the source runpack rides along unchanged"
     # The payload as the reference's encoder writes schemapack.CallPayload (omitempty fields
@@ -610,3 +654,5 @@ def test_call_pack_members_are_cross_checked_on_verify(call_dir: Path, run_gait)
     doc = _json(proc)
     assert proc.returncode == 2 and doc["error_code"] == "E_PACK_PAYLOAD_MISMATCH"
     assert "event_count" in doc["error"]
+    with pytest.raises(AssertionError, match="event_count"):
+        reference_call_rules(_members(bad))  # the re-stated rules reject it too

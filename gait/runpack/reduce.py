@@ -355,7 +355,8 @@ def ddmin(items: list[str], fails: Callable[[list[str]], bool], budget: int) -> 
                 break
         else:
             for chunk in chunks:
-                rest = [item for item in current if item not in chunk]
+                drop = set(chunk)
+                rest = [item for item in current if item not in drop]
                 if len(chunks) > 2 and spent < budget and test(rest):
                     current, parts = rest, max(parts - 1, 2)
                     break
