@@ -187,37 +187,55 @@ def bench_traces(iterations: int) -> dict[str, Any]:
 
 
 def bench_cli(runs: int) -> dict[str, Any]:
+    """Wall and CPU time (user + system of the child) per process, beside ``python -c pass``;
+    CPU is the figure to compare on a loaded machine. The policy cache is warmed first."""
+    import resource
+
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
         (root / "policy.yaml").write_text(TYPICAL_POLICY)
         (root / "intent.json").write_text(json.dumps(TYPICAL_INTENT))
         env = {**os.environ, "GAIT_HOME": str(root / "home")}
         gait = [sys.executable, "-m", "gait"]
-
-        def wall(argv: list[str]) -> float:
-            samples = []
-            for _ in range(runs):
+        commands = {
+            "python_c_pass": [sys.executable, "-c", "pass"],
+            "gait_version": [*gait, "--version"],
+            "gate_eval": [
+                *gait,
+                "gate",
+                "eval",
+                "--policy",
+                "policy.yaml",
+                "--intent",
+                "intent.json",
+                "--json",
+            ],
+            "policy_test": [*gait, "policy", "test", "policy.yaml", "intent.json", "--json"],
+        }
+        subprocess.run(commands["gate_eval"], cwd=root, env=env, capture_output=True, check=False)
+        walls: dict[str, list[float]] = {name: [] for name in commands}
+        cpus: dict[str, list[float]] = {name: [] for name in commands}
+        for _ in range(runs):  # interleaved, so load changes hit every command alike
+            for name, argv in commands.items():
+                before = resource.getrusage(resource.RUSAGE_CHILDREN)
                 start = time.perf_counter()
                 subprocess.run(argv, cwd=root, env=env, capture_output=True, check=False)
-                samples.append(time.perf_counter() - start)
-            return round(statistics.median(samples) * 1000, 1)
-
-        return {
-            "gate_eval_wall_ms_p50": wall(
-                [
-                    *gait,
-                    "gate",
-                    "eval",
-                    "--policy",
-                    "policy.yaml",
-                    "--intent",
-                    "intent.json",
-                    "--json",
-                ]
-            ),
-            "python_c_pass_wall_ms_p50": wall([sys.executable, "-c", "pass"]),
-            "runs": runs,
-        }
+                walls[name].append(time.perf_counter() - start)
+                after = resource.getrusage(resource.RUSAGE_CHILDREN)
+                cpus[name].append(
+                    after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
+                )
+        out: dict[str, Any] = {"runs": runs, "load_average": list(os.getloadavg())}
+        base_wall = statistics.median(walls["python_c_pass"])
+        base_cpu = statistics.median(cpus["python_c_pass"])
+        for name in commands:
+            wall, cpu = statistics.median(walls[name]), statistics.median(cpus[name])
+            out[f"{name}_wall_ms_p50"] = round(wall * 1000, 1)
+            out[f"{name}_cpu_ms_p50"] = round(cpu * 1000, 1)
+            if name != "python_c_pass":
+                out[f"{name}_x_python_wall"] = round(wall / base_wall, 2)
+                out[f"{name}_x_python_cpu"] = round(cpu / base_cpu, 2)
+        return out
 
 
 def bench_cedar(iterations: int) -> dict[str, Any]:
