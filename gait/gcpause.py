@@ -11,12 +11,12 @@ collector comes back when the last of them ends and never when the caller had tu
 
 from __future__ import annotations
 
+import _thread  # not threading: a gate decision per process does not import it
 import gc
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-_LOCK = threading.Lock()
+_LOCK = _thread.allocate_lock()
 _state = {"depth": 0, "was_enabled": False}
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from gait.canon import digest
-from gait.gate.intent import CREDENTIAL_ACCESS_TYPES, CREDENTIAL_SOURCES
+from gait.gate.vocabulary import CREDENTIAL_ACCESS_TYPES, CREDENTIAL_SOURCES
 
 _STANDING = frozenset({"", "cloud_admin", "inherited", "standing", "static", "unknown"})
 

@@ -9,89 +9,46 @@ names the field.
 
 from __future__ import annotations
 
-import functools
 import re
 from collections.abc import Mapping
 from typing import Any
 
 from gait import gocompat, timefmt
 from gait.canon import digest
-from gait.errors import InvalidInput
+from gait.gate.intent_fields import (
+    HEX64,
+    array,
+    boolean,
+    fail,
+    integer,
+    mapping,
+    normalize_json,
+    rfc3339,
+    string,
+    string_list,
+    target_flag,
+    target_text,
+    time_before_eq,
+)
+from gait.gate.intent_fields import IntentInvalid as IntentInvalid  # re-exported
+from gait.gate.intent_secrets import looks_like_secret, refuse_credentials
+from gait.gate.normalized_intent import EVIDENCE_CLAIMS as EVIDENCE_CLAIMS  # re-exported
+from gait.gate.normalized_intent import NormalizedIntent as NormalizedIntent  # re-exported
+from gait.gate.vocabulary import (
+    CREDENTIAL_ACCESS_TYPES,
+    CREDENTIAL_SOURCES,
+    DISCOVERY_METHODS,
+    ENDPOINT_CLASSES,
+    PROVENANCE_SOURCES,
+    SANDBOX_ENUMS,
+    TARGET_KINDS,
+)
+from gait.gocompat import omit_empty
 
 MAX_SCRIPT_STEPS = 64
 
-TARGET_KINDS = frozenset(
-    {"path", "url", "host", "repo", "bucket", "table", "queue", "topic", "other"}
-)
-PROVENANCE_SOURCES = frozenset({"user", "tool_output", "external", "system"})
-ENDPOINT_CLASSES = frozenset(
-    {
-        "fs.read",
-        "fs.write",
-        "fs.delete",
-        "proc.exec",
-        "net.http",
-        "net.dns",
-        "ui.click",
-        "ui.type",
-        "ui.navigate",
-        "other",
-    }
-)
-DISCOVERY_METHODS = frozenset(
-    {"webmcp", "dynamic_mcp", "a2a", "mcp", "static_mcp", "manual", "unknown"}
-)
-CREDENTIAL_SOURCES = frozenset(
-    {
-        "aws_iam_user",
-        "aws_sts",
-        "azure_federated",
-        "command",
-        "env",
-        "gcp_sts",
-        "github_oidc",
-        "github_pat",
-        "kubernetes_service_account",
-        "stub",
-        "unknown",
-        "vault_dynamic",
-    }
-)
-CREDENTIAL_ACCESS_TYPES = frozenset(
-    {"cloud_admin", "inherited", "jit", "standing", "static", "unknown"}
-)
-SANDBOX_ENUMS = {
-    "network_mode": frozenset({"disabled", "egress_allowlist", "full"}),
-    "env_exposure_mode": frozenset({"allowlist", "full", "none"}),
-    "filesystem_isolation": frozenset({"container", "none", "workspace"}),
-    "user_mode": frozenset({"default", "root", "unprivileged"}),
-}
-
-_HEX64 = re.compile(r"^[a-f0-9]{64}$")
-_CREDENTIAL_KEY = re.compile(r"(token|secret|api[_-]?key|access[_-]?key|password|credential)")
-_RAW_ENV_ASSIGNMENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*=")
-_SAFE_KEY_SUFFIXES = (
-    "_ref",
-    "_refs",
-    "_digest",
-    "_digests",
-    "_hash",
-    "_issuer",
-    "_source",
-    "_type",
-    "_ttl",
-    "_ttl_seconds",
-    "_id",
-    "_ids",
-    "_name",
-    "_names",
-    "_scope",
-    "_scopes",
-)
 _EVIDENCE_REF_PREFIXES = ("ref:", "receipt:", "proof:", "sandbox:", "sha256:")
-_SAFE_VALUE_PREFIXES = ("env:", "stub:", "cmd:", "ref:", "sha256:")
-_SECRET_VALUE_PREFIXES = ("ghp_", "gho_", "github_pat_", "sk-", "AKIA", "ASIA")
-
+_RAW_ENV_ASSIGNMENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*=")
 _PATH_READ_OPS = frozenset({"read", "get", "list", "open", "cat", "head", "download", "stat"})
 _PATH_WRITE_OPS = frozenset(
     {"write", "append", "put", "create", "update", "save", "copy", "move", "rename"}
@@ -134,174 +91,6 @@ _CONTEXT_TRIMMED = (
     "expected_outcome",
 )
 _CONTEXT_LISTS = ("credential_scopes", "context_refs", "effect_scope", "containment_scope")
-# Claims an intent makes about context evidence: dropped unless a verified envelope backs them.
-EVIDENCE_CLAIMS = ("context_set_digest", "context_evidence_mode", "context_refs")
-
-
-class IntentInvalid(InvalidInput):
-    """The intent cannot be normalised: the reference refuses it (exit 6)."""
-
-    default_code = "E_INTENT_INVALID"
-
-
-def _fail(message: str) -> IntentInvalid:
-    return IntentInvalid(f"intent invalid: {message}", code="E_INTENT_INVALID")
-
-
-def _str(value: Any, where: str) -> str:
-    if type(value) is str:
-        return value
-    if value is None:
-        return ""
-    if not isinstance(value, str):
-        raise _fail(f"{where} must be a string")
-    return value
-
-
-def _bool(value: Any, where: str) -> bool:
-    if value is None:
-        return False
-    if not isinstance(value, bool):
-        raise _fail(f"{where} must be a boolean")
-    return value
-
-
-def _int(value: Any, where: str) -> int:
-    if value is None:
-        return 0
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise _fail(f"{where} must be an integer")
-    if isinstance(value, float):
-        if not value.is_integer():
-            raise _fail(f"{where} must be an integer")
-        value = int(value)
-    count: int = value
-    return count
-
-
-def _obj(value: Any, where: str) -> Mapping[str, Any]:
-    if value is None:
-        return {}
-    if not isinstance(value, Mapping):
-        raise _fail(f"{where} must be an object")
-    return value
-
-
-def _list(value: Any, where: str) -> list[Any]:
-    if value is None:
-        return []
-    if not isinstance(value, list):
-        raise _fail(f"{where} must be an array")
-    return value
-
-
-@functools.lru_cache(maxsize=4096)
-def _canonical_time(value: str) -> str:
-    return timefmt.canonical(value)
-
-
-def _time(value: Any, where: str) -> str:
-    """Canonical RFC 3339 (the zero time when unset), as the reference always prints it."""
-    if value is None:
-        return timefmt.ZERO_TIME
-    if not isinstance(value, str):
-        raise _fail(f"{where} must be an RFC 3339 time")
-    try:
-        return _canonical_time(value)
-    except InvalidInput as exc:
-        raise _fail(f"{where} is not an RFC 3339 time") from exc
-
-
-def _time_before_eq(a: str, b: str) -> bool:
-    return timefmt.parse(a) <= timefmt.parse(b)
-
-
-def normalize_json(value: Any, where: str = "args") -> Any:
-    """Trim keys and strings recursively; an empty key is an error."""
-    kind = type(value)
-    if kind is str:
-        return value.strip()
-    if kind is dict or isinstance(value, Mapping):
-        out: dict[str, Any] = {}
-        for key, nested in value.items():
-            if not isinstance(key, str):
-                raise _fail(f"{where} has a non-string key")
-            trimmed = key.strip()
-            if not trimmed:
-                raise _fail(f"{where} contains an empty key")
-            out[trimmed] = normalize_json(nested, where)
-        return out
-    if kind is list or kind is tuple:
-        return [normalize_json(item, where) for item in value]
-    if value is None or kind is bool or kind is int or kind is float:
-        return value
-    raise _fail(f"{where} holds a value that is not JSON ({kind.__name__})")
-
-
-@functools.lru_cache(maxsize=8192)
-def _key_suggests_credential(key: str) -> bool:
-    lowered = key.strip().lower()
-    if not lowered or lowered.endswith(_SAFE_KEY_SUFFIXES):
-        return False
-    return _CREDENTIAL_KEY.search(lowered) is not None
-
-
-def looks_like_secret(value: str) -> bool:
-    trimmed = value.strip()
-    if not trimmed:
-        return False
-    lowered = trimmed.lower()
-    if lowered.startswith(_SAFE_VALUE_PREFIXES) or _HEX64.match(lowered):
-        return False
-    if trimmed.startswith(_SECRET_VALUE_PREFIXES):
-        return True
-    if len(trimmed) < 16 or any(ch in trimmed for ch in " \t\r\n"):
-        return False
-    has_alpha = any(("a" <= ch <= "z") or ("A" <= ch <= "Z") for ch in trimmed)
-    has_digit = any("0" <= ch <= "9" for ch in trimmed)
-    return has_alpha and has_digit
-
-
-def _has_credentials(value: Any) -> bool:
-    if isinstance(value, dict):
-        for key, nested in value.items():
-            if (
-                _key_suggests_credential(key)
-                and isinstance(nested, str)
-                and looks_like_secret(nested)
-            ):
-                return True
-            if isinstance(nested, (dict, list)) and _has_credentials(nested):
-                return True
-    elif isinstance(value, list):
-        return any(isinstance(v, (dict, list)) and _has_credentials(v) for v in value)
-    return False
-
-
-def _reject_credentials(path: str, value: Any) -> None:
-    """Refuse raw credential material; the error names the first offender in key order."""
-    if _has_credentials(value):
-        _reject_credentials_sorted(path, value)
-
-
-def _reject_credentials_sorted(path: str, value: Any) -> None:
-    if isinstance(value, dict):
-        for key in sorted(value):
-            child = f"{path}.{key}"
-            nested = value[key]
-            if (
-                _key_suggests_credential(key)
-                and isinstance(nested, str)
-                and looks_like_secret(nested)
-            ):
-                raise _fail(
-                    f"{child} must not contain raw credential material; "
-                    "use credential references or digests instead"
-                )
-            _reject_credentials_sorted(child, nested)
-    elif isinstance(value, list):
-        for index, nested in enumerate(value):
-            _reject_credentials_sorted(f"{path}[{index}]", nested)
 
 
 def _has_hint(tool_name: str, *hints: str) -> bool:
@@ -355,36 +144,18 @@ def _is_destructive(endpoint_class: str, operation: str) -> bool:
 _HINTS = ("read_only_hint", "destructive_hint", "idempotent_hint", "open_world_hint")
 
 
-def _field(target: Mapping[str, Any], name: str, where: str) -> str:
-    value = target.get(name)
-    if type(value) is str:
-        return value.strip()
-    if value is None:
-        return ""
-    raise _fail(f"{where}.{name} must be a string")
-
-
-def _flag(target: Mapping[str, Any], name: str, where: str) -> bool:
-    value = target.get(name)
-    if value is None or value is False:
-        return False
-    if value is True:
-        return True
-    raise _fail(f"{where}.{name} must be a boolean")
-
-
 def _normalize_target_general(raw: Any, tool_name: str, where: str) -> dict[str, Any]:
     """One target read field by field: the definition, and the error for a malformed target."""
-    target = _obj(raw, where)
-    kind = _field(target, "kind", where).lower()
-    value = _field(target, "value", where)
-    operation = _field(target, "operation", where).lower()
-    sensitivity = _field(target, "sensitivity", where).lower()
-    endpoint_class = _field(target, "endpoint_class", where).lower()
-    domain = _field(target, "endpoint_domain", where).lower()
-    method = _field(target, "discovery_method", where).lower()
-    flag = _flag(target, "destructive", where)
-    hints = tuple(_flag(target, name, where) for name in _HINTS)
+    target = mapping(raw, where)
+    kind = target_text(target, "kind", where).lower()
+    value = target_text(target, "value", where)
+    operation = target_text(target, "operation", where).lower()
+    sensitivity = target_text(target, "sensitivity", where).lower()
+    endpoint_class = target_text(target, "endpoint_class", where).lower()
+    domain = target_text(target, "endpoint_domain", where).lower()
+    method = target_text(target, "discovery_method", where).lower()
+    flag = target_flag(target, "destructive", where)
+    hints = tuple(target_flag(target, name, where) for name in _HINTS)
     return _build_target(
         tool_name, kind, value, operation, sensitivity, endpoint_class, domain, method, flag, hints
     )
@@ -456,17 +227,17 @@ def _build_target(
     """Check and complete one target's trimmed, lowercased fields (FORMATS.md 5.2)."""
     method = method.replace("-", "_").replace(" ", "_") if method else "unknown"
     if not kind or not value:
-        raise _fail("targets require kind and value")
+        raise fail("targets require kind and value")
     if kind not in TARGET_KINDS:
-        raise _fail(f"unsupported target kind: {kind}")
+        raise fail(f"unsupported target kind: {kind}")
     if not endpoint_class:
         endpoint_class = infer_endpoint_class(kind, operation, tool_name)
     if endpoint_class not in ENDPOINT_CLASSES:
-        raise _fail(f"unsupported endpoint class: {endpoint_class}")
+        raise fail(f"unsupported endpoint class: {endpoint_class}")
     if not domain and (kind == "host" or kind == "url"):
         domain = infer_endpoint_domain(kind, value)
     if method not in DISCOVERY_METHODS:
-        raise _fail(f"unsupported discovery method: {method}")
+        raise fail(f"unsupported discovery method: {method}")
     destructive = flag or hints[1] or _is_destructive(endpoint_class, operation)
     out: dict[str, Any] = {"kind": kind, "value": value}
     if operation:
@@ -503,7 +274,7 @@ def _target_sort_key(target: dict[str, Any]) -> tuple[Any, ...]:
 
 
 def normalize_targets(raw: Any, tool_name: str, where: str = "targets") -> list[dict[str, Any]]:
-    items = _list(raw, where)
+    items = array(raw, where)
     targets = [_normalize_target(item, tool_name, where, i) for i, item in enumerate(items)]
     if len(targets) < 2:
         return targets
@@ -515,11 +286,11 @@ def normalize_targets(raw: Any, tool_name: str, where: str = "targets") -> list[
 
 def _normalize_provenance_general(raw: Any, where: str) -> dict[str, str]:
     """One provenance entry read field by field: the definition, and the error when malformed."""
-    entry = _obj(raw, where)
-    arg_path = _str(entry.get("arg_path"), f"{where}.arg_path").strip()
-    source = _str(entry.get("source"), f"{where}.source").strip().lower()
-    source_ref = _str(entry.get("source_ref"), f"{where}.source_ref").strip()
-    integrity = _str(entry.get("integrity_digest"), f"{where}.integrity_digest").strip().lower()
+    entry = mapping(raw, where)
+    arg_path = string(entry.get("arg_path"), f"{where}.arg_path").strip()
+    source = string(entry.get("source"), f"{where}.source").strip().lower()
+    source_ref = string(entry.get("source_ref"), f"{where}.source_ref").strip()
+    integrity = string(entry.get("integrity_digest"), f"{where}.integrity_digest").strip().lower()
     return _build_provenance(arg_path, source, source_ref, integrity)
 
 
@@ -547,11 +318,11 @@ def _build_provenance(
     arg_path: str, source: str, source_ref: str, integrity: str
 ) -> dict[str, Any]:
     if not arg_path or not source:
-        raise _fail("arg provenance requires arg_path and source")
+        raise fail("arg provenance requires arg_path and source")
     if source not in PROVENANCE_SOURCES:
-        raise _fail(f"unsupported provenance source: {source}")
-    if integrity and not _HEX64.match(integrity):
-        raise _fail(f"invalid provenance integrity_digest: {integrity}")
+        raise fail(f"unsupported provenance source: {source}")
+    if integrity and not HEX64.match(integrity):
+        raise fail(f"invalid provenance integrity_digest: {integrity}")
     out = {"arg_path": arg_path, "source": source}
     if source_ref:
         out["source_ref"] = source_ref
@@ -561,7 +332,7 @@ def _build_provenance(
 
 
 def normalize_provenance(raw: Any, where: str = "arg_provenance") -> list[dict[str, Any]]:
-    items = _list(raw, where)
+    items = array(raw, where)
     entries = [_normalize_provenance_entry(item, where, i) for i, item in enumerate(items)]
     if len(entries) < 2:
         return entries
@@ -577,25 +348,14 @@ def normalize_provenance(raw: Any, where: str = "arg_provenance") -> list[dict[s
     return [unique[key] for key in sorted(unique)]
 
 
-def _string_list(raw: Any, where: str, *, lower: bool = False) -> list[str]:
-    out = set()
-    for index, item in enumerate(_list(raw, where)):
-        text = _str(item, f"{where}[{index}]").strip()
-        if lower:
-            text = text.lower()
-        if text:
-            out.add(text)
-    return sorted(out)
-
-
 def _normalize_auth_context(raw: Any) -> dict[str, Any] | None:
-    data = _obj(raw, "context.auth_context")
+    data = mapping(raw, "context.auth_context")
     if not data:
         return None
     normalized = normalize_json(data, "context.auth_context")
     if not normalized:
         return None
-    _reject_credentials("context.auth_context", normalized)
+    refuse_credentials("context.auth_context", normalized)
     auth: dict[str, Any] = normalized
     return auth
 
@@ -603,49 +363,49 @@ def _normalize_auth_context(raw: Any) -> dict[str, Any] | None:
 def _normalize_sandbox(raw: Any) -> dict[str, Any] | None:
     if raw is None:
         return None
-    data = _obj(raw, "context.sandbox")
+    data = mapping(raw, "context.sandbox")
     out: dict[str, Any] = {}
     for name, allowed in SANDBOX_ENUMS.items():
-        text = _str(data.get(name), f"context.sandbox.{name}").strip().lower()
+        text = string(data.get(name), f"context.sandbox.{name}").strip().lower()
         if text and text not in allowed:
-            raise _fail(f"context.sandbox.{name} is unsupported: {text}")
+            raise fail(f"context.sandbox.{name} is unsupported: {text}")
         if text:
             out[name] = text
-    timeout = _int(data.get("timeout_seconds"), "context.sandbox.timeout_seconds")
+    timeout = integer(data.get("timeout_seconds"), "context.sandbox.timeout_seconds")
     if timeout < 0:
-        raise _fail("context.sandbox.timeout_seconds must be >= 0")
+        raise fail("context.sandbox.timeout_seconds must be >= 0")
     if timeout:
         out["timeout_seconds"] = timeout
     for name in ("writable_paths", "read_only_roots"):
         paths = set()
-        for index, item in enumerate(_list(data.get(name), f"context.sandbox.{name}")):
-            text = gocompat.clean_path(_str(item, f"context.sandbox.{name}[{index}]").strip())
+        for index, item in enumerate(array(data.get(name), f"context.sandbox.{name}")):
+            text = gocompat.clean_path(string(item, f"context.sandbox.{name}[{index}]").strip())
             if text in ("", "."):
                 continue
             if _RAW_ENV_ASSIGNMENT.match(text):
-                raise _fail(
+                raise fail(
                     f"context.sandbox.{name}[{index}] must not contain raw environment "
                     "variable assignments"
                 )
             paths.add(text)
         if paths:
             out[name] = sorted(paths)
-    evidence_ref = _str(data.get("evidence_ref"), "context.sandbox.evidence_ref").strip()
+    evidence_ref = string(data.get("evidence_ref"), "context.sandbox.evidence_ref").strip()
     evidence_digest = (
-        _str(data.get("evidence_digest"), "context.sandbox.evidence_digest").strip().lower()
+        string(data.get("evidence_digest"), "context.sandbox.evidence_digest").strip().lower()
     )
-    if evidence_digest and not _HEX64.match(evidence_digest):
-        raise _fail("context.sandbox.evidence_digest must be sha256 hex")
+    if evidence_digest and not HEX64.match(evidence_digest):
+        raise fail("context.sandbox.evidence_digest must be sha256 hex")
     if evidence_ref:
         if _RAW_ENV_ASSIGNMENT.match(evidence_ref):
-            raise _fail(
+            raise fail(
                 "context.sandbox.evidence_ref must not contain raw environment variable assignments"
             )
         safe = evidence_ref.lower().startswith(
             ("ref:", "receipt:", "proof:", "sandbox:", "sha256:")
         )
         if not safe and looks_like_secret(evidence_ref):
-            raise _fail(
+            raise fail(
                 "context.sandbox.evidence_ref must not contain secret-like sandbox "
                 "material; use sandbox evidence refs or digests instead"
             )
@@ -658,39 +418,35 @@ def _normalize_sandbox(raw: Any) -> dict[str, Any] | None:
 def _normalize_agent_identity(raw: Any) -> dict[str, Any] | None:
     if raw is None:
         return None
-    data = _obj(raw, "context.agent_identity")
+    data = mapping(raw, "context.agent_identity")
     where = "context.agent_identity"
-    manifest = _str(data.get("manifest_digest"), f"{where}.manifest_digest").strip().lower()
-    if manifest and not _HEX64.match(manifest):
-        raise _fail(f"{where}.manifest_digest must be sha256 hex")
-    issued = _time(data.get("issued_at"), f"{where}.issued_at")
-    approved = _time(data.get("approved_at"), f"{where}.approved_at")
-    expires = _time(data.get("expires_at"), f"{where}.expires_at")
+    manifest = string(data.get("manifest_digest"), f"{where}.manifest_digest").strip().lower()
+    if manifest and not HEX64.match(manifest):
+        raise fail(f"{where}.manifest_digest must be sha256 hex")
+    issued = rfc3339(data.get("issued_at"), f"{where}.issued_at")
+    approved = rfc3339(data.get("approved_at"), f"{where}.approved_at")
+    expires = rfc3339(data.get("expires_at"), f"{where}.expires_at")
     zero = timefmt.ZERO_TIME
     if issued != zero and approved != zero and timefmt.parse(approved) < timefmt.parse(issued):
-        raise _fail(f"{where}.approved_at must be on or after issued_at")
+        raise fail(f"{where}.approved_at must be on or after issued_at")
     if expires != zero:
-        if issued != zero and _time_before_eq(expires, issued):
-            raise _fail(f"{where}.expires_at must be after issued_at")
-        if approved != zero and _time_before_eq(expires, approved):
-            raise _fail(f"{where}.expires_at must be after approved_at")
-    out: dict[str, Any] = {}
-    states = _string_list(data.get("lifecycle_states"), f"{where}.lifecycle_states")
-    if states:
-        out["lifecycle_states"] = states
-    for name in ("owner", "publisher"):
-        text = _str(data.get(name), f"{where}.{name}").strip()
-        if text:
-            out[name] = text
-    if manifest:
-        out["manifest_digest"] = manifest
-    source = _str(data.get("source"), f"{where}.source").strip().lower()
-    if source:
-        out["source"] = source
+        if issued != zero and time_before_eq(expires, issued):
+            raise fail(f"{where}.expires_at must be after issued_at")
+        if approved != zero and time_before_eq(expires, approved):
+            raise fail(f"{where}.expires_at must be after approved_at")
+    states = string_list(data.get("lifecycle_states"), f"{where}.lifecycle_states")
+    out = omit_empty(
+        {},
+        ("lifecycle_states", states),
+        ("owner", string(data.get("owner"), f"{where}.owner").strip()),
+        ("publisher", string(data.get("publisher"), f"{where}.publisher").strip()),
+        ("manifest_digest", manifest),
+        ("source", string(data.get("source"), f"{where}.source").strip().lower()),
+    )
     out["issued_at"] = issued
     out["approved_at"] = approved
     out["expires_at"] = expires
-    if _bool(data.get("revoked"), f"{where}.revoked"):
+    if boolean(data.get("revoked"), f"{where}.revoked"):
         out["revoked"] = True
     return out
 
@@ -700,19 +456,19 @@ _CONTEXT_LISTS_SET = frozenset(_CONTEXT_LISTS)
 
 
 def normalize_context(raw: Any) -> dict[str, Any]:
-    data = _obj(raw, "context")
-    identity = _str(data.get("identity"), "context.identity").strip()
-    workspace = _str(data.get("workspace"), "context.workspace").strip()
-    risk_class = _str(data.get("risk_class"), "context.risk_class").strip().lower()
+    data = mapping(raw, "context")
+    identity = string(data.get("identity"), "context.identity").strip()
+    workspace = string(data.get("workspace"), "context.workspace").strip()
+    risk_class = string(data.get("risk_class"), "context.risk_class").strip().lower()
     if not identity:
-        raise _fail("context.identity is required")
+        raise fail("context.identity is required")
     if not workspace:
-        raise _fail("context.workspace is required")
+        raise fail("context.workspace is required")
     if not risk_class:
-        raise _fail("context.risk_class is required")
-    phase = _str(data.get("phase"), "context.phase").strip().lower() or "apply"
+        raise fail("context.risk_class is required")
+    phase = string(data.get("phase"), "context.phase").strip().lower() or "apply"
     if phase not in ("plan", "apply"):
-        raise _fail("context.phase must be plan or apply")
+        raise fail("context.phase must be plan or apply")
     out: dict[str, Any] = {
         "identity": identity,
         "workspace": workspace.replace("\\", "/"),
@@ -722,11 +478,11 @@ def normalize_context(raw: Any) -> dict[str, Any]:
     # Only the keys present are visited: most intents carry few of the optional fields.
     for name, value in data.items():
         if name in _CONTEXT_TRIMMED_SET:
-            text = _str(value, f"context.{name}").strip()
+            text = string(value, f"context.{name}").strip()
             if text:
                 out[name] = text
         elif name in _CONTEXT_LISTS_SET:
-            values = _string_list(value, f"context.{name}")
+            values = string_list(value, f"context.{name}")
             if values:
                 out[name] = values
         elif name in _CONTEXT_SPECIAL:
@@ -753,32 +509,32 @@ def _ctx_agent_identity(value: Any, out: dict[str, Any]) -> None:
 
 
 def _ctx_set_digest(value: Any, out: dict[str, Any]) -> None:
-    text = _str(value, "context.context_set_digest").strip().lower()
-    if text and not _HEX64.match(text):
-        raise _fail("context.context_set_digest must be sha256 hex")
+    text = string(value, "context.context_set_digest").strip().lower()
+    if text and not HEX64.match(text):
+        raise fail("context.context_set_digest must be sha256 hex")
     if text:
         out["context_set_digest"] = text
 
 
 def _ctx_ttl(value: Any, out: dict[str, Any]) -> None:
-    ttl = _int(value, "context.credential_ttl_seconds")
+    ttl = integer(value, "context.credential_ttl_seconds")
     if ttl < 0:
-        raise _fail("context.credential_ttl_seconds must be >= 0")
+        raise fail("context.credential_ttl_seconds must be >= 0")
     if ttl:
         out["credential_ttl_seconds"] = ttl
 
 
 def _ctx_revision(value: Any, out: dict[str, Any]) -> None:
-    revision = _int(value, "context.contract_revision")
+    revision = integer(value, "context.contract_revision")
     if revision:
         out["contract_revision"] = revision
 
 
 def _ctx_enum(name: str, allowed: frozenset[str] | None, message: str) -> Any:
     def apply(value: Any, out: dict[str, Any]) -> None:
-        text = _str(value, f"context.{name}").strip().lower()
+        text = string(value, f"context.{name}").strip().lower()
         if text and allowed is not None and text not in allowed:
-            raise _fail(message.format(text))
+            raise fail(message.format(text))
         if text:
             out[name] = text
 
@@ -811,96 +567,89 @@ _CONTEXT_SPECIAL = {
 def _normalize_skill_provenance(raw: Any) -> dict[str, Any] | None:
     if raw is None:
         return None
-    data = _obj(raw, "skill_provenance")
-    name = _str(data.get("skill_name"), "skill_provenance.skill_name").strip()
-    source = _str(data.get("source"), "skill_provenance.source").strip().lower()
-    publisher = _str(data.get("publisher"), "skill_provenance.publisher").strip()
+    data = mapping(raw, "skill_provenance")
+    name = string(data.get("skill_name"), "skill_provenance.skill_name").strip()
+    source = string(data.get("source"), "skill_provenance.source").strip().lower()
+    publisher = string(data.get("publisher"), "skill_provenance.publisher").strip()
     if not name or not source or not publisher:
-        raise _fail("skill provenance requires skill_name, source, and publisher")
-    digest_value = _str(data.get("digest"), "skill_provenance.digest").strip().lower()
-    if digest_value and not _HEX64.match(digest_value):
-        raise _fail(f"invalid skill provenance digest: {digest_value}")
-    out = {"skill_name": name, "source": source, "publisher": publisher}
-    version = _str(data.get("skill_version"), "skill_provenance.skill_version").strip()
-    if version:
-        out["skill_version"] = version
-    if digest_value:
-        out["digest"] = digest_value
-    key_id = _str(data.get("signature_key_id"), "skill_provenance.signature_key_id").strip()
-    if key_id:
-        out["signature_key_id"] = key_id
-    return out
+        raise fail("skill provenance requires skill_name, source, and publisher")
+    digest_value = string(data.get("digest"), "skill_provenance.digest").strip().lower()
+    if digest_value and not HEX64.match(digest_value):
+        raise fail(f"invalid skill provenance digest: {digest_value}")
+    version = string(data.get("skill_version"), "skill_provenance.skill_version").strip()
+    key_id = string(data.get("signature_key_id"), "skill_provenance.signature_key_id").strip()
+    return omit_empty(
+        {"skill_name": name, "source": source, "publisher": publisher},
+        ("skill_version", version),
+        ("digest", digest_value),
+        ("signature_key_id", key_id),
+    )
 
 
 def _normalize_delegation(raw: Any) -> dict[str, Any] | None:
     if raw is None:
         return None
-    data = _obj(raw, "delegation")
-    requester = _str(data.get("requester_identity"), "delegation.requester_identity").strip()
+    data = mapping(raw, "delegation")
+    requester = string(data.get("requester_identity"), "delegation.requester_identity").strip()
     if not requester:
-        raise _fail("delegation.requester_identity is required")
-    scope_class = _str(data.get("scope_class"), "delegation.scope_class").strip().lower()
-    token_refs = _string_list(data.get("token_refs"), "delegation.token_refs")
+        raise fail("delegation.requester_identity is required")
+    scope_class = string(data.get("scope_class"), "delegation.scope_class").strip().lower()
+    token_refs = string_list(data.get("token_refs"), "delegation.token_refs")
     chain: list[dict[str, Any]] = []
-    for index, item in enumerate(_list(data.get("chain"), "delegation.chain")):
+    for index, item in enumerate(array(data.get("chain"), "delegation.chain")):
         where = f"delegation.chain[{index}]"
-        link = _obj(item, where)
-        delegator = _str(link.get("delegator_identity"), f"{where}.delegator_identity").strip()
-        delegate = _str(link.get("delegate_identity"), f"{where}.delegate_identity").strip()
+        link = mapping(item, where)
+        delegator = string(link.get("delegator_identity"), f"{where}.delegator_identity").strip()
+        delegate = string(link.get("delegate_identity"), f"{where}.delegate_identity").strip()
         if not delegator or not delegate:
-            raise _fail(f"{where} requires delegator_identity and delegate_identity")
+            raise fail(f"{where} requires delegator_identity and delegate_identity")
         if index > 0 and chain[index - 1]["delegate_identity"] != delegator:
-            raise _fail(
+            raise fail(
                 f"{where} delegator_identity must match "
                 f"delegation.chain[{index - 1}].delegate_identity"
             )
-        issued = _time(link.get("issued_at"), f"{where}.issued_at")
-        expires = _time(link.get("expires_at"), f"{where}.expires_at")
-        if (
-            issued != timefmt.ZERO_TIME
-            and expires != timefmt.ZERO_TIME
-            and _time_before_eq(expires, issued)
-        ):
-            raise _fail(f"{where} expires_at must be after issued_at")
-        entry: dict[str, Any] = {"delegator_identity": delegator, "delegate_identity": delegate}
-        link_scope = _str(link.get("scope_class"), f"{where}.scope_class").strip().lower()
-        if link_scope:
-            entry["scope_class"] = link_scope
-        token_ref = _str(link.get("token_ref"), f"{where}.token_ref").strip()
-        if token_ref:
-            entry["token_ref"] = token_ref
+        issued = rfc3339(link.get("issued_at"), f"{where}.issued_at")
+        expires = rfc3339(link.get("expires_at"), f"{where}.expires_at")
+        _expires_after_issued(issued, expires, f"{where} expires_at must be after issued_at")
+        link_scope = string(link.get("scope_class"), f"{where}.scope_class").strip().lower()
+        entry = omit_empty(
+            {"delegator_identity": delegator, "delegate_identity": delegate},
+            ("scope_class", link_scope),
+            ("token_ref", string(link.get("token_ref"), f"{where}.token_ref").strip()),
+        )
         entry["issued_at"] = issued
         entry["expires_at"] = expires
         chain.append(entry)
-    issued = _time(data.get("issued_at"), "delegation.issued_at")
-    expires = _time(data.get("expires_at"), "delegation.expires_at")
-    if (
-        issued != timefmt.ZERO_TIME
-        and expires != timefmt.ZERO_TIME
-        and _time_before_eq(expires, issued)
-    ):
-        raise _fail("delegation.expires_at must be after issued_at")
+    issued = rfc3339(data.get("issued_at"), "delegation.issued_at")
+    expires = rfc3339(data.get("expires_at"), "delegation.expires_at")
+    _expires_after_issued(issued, expires, "delegation.expires_at must be after issued_at")
     if chain and chain[-1]["delegate_identity"] != requester:
-        raise _fail(
+        raise fail(
             "delegation.chain last delegate_identity must match delegation.requester_identity"
         )
-    out: dict[str, Any] = {"requester_identity": requester}
-    if scope_class:
-        out["scope_class"] = scope_class
-    if token_refs:
-        out["token_refs"] = token_refs
-    if chain:
-        out["chain"] = chain
+    out = omit_empty(
+        {"requester_identity": requester},
+        ("scope_class", scope_class),
+        ("token_refs", token_refs),
+        ("chain", chain),
+    )
     out["issued_at"] = issued
     out["expires_at"] = expires
     return out
+
+
+def _expires_after_issued(issued: str, expires: str, message: str) -> None:
+    """Both set (not the zero time) means expiry strictly after issue."""
+    zero = timefmt.ZERO_TIME
+    if issued != zero and expires != zero and time_before_eq(expires, issued):
+        raise fail(message)
 
 
 def _normalize_args(raw: Any, where: str) -> dict[str, Any]:
     if raw is None:
         return {}
     if type(raw) is not dict and not isinstance(raw, Mapping):
-        raise _fail(f"{where} must be a JSON object")
+        raise fail(f"{where} must be a JSON object")
     obj: dict[str, Any] = normalize_json(raw, where)
     return obj
 
@@ -908,19 +657,19 @@ def _normalize_args(raw: Any, where: str) -> dict[str, Any]:
 def _normalize_script(raw: Any) -> dict[str, Any] | None:
     if raw is None:
         return None
-    data = _obj(raw, "script")
-    steps_raw = _list(data.get("steps"), "script.steps")
+    data = mapping(raw, "script")
+    steps_raw = array(data.get("steps"), "script.steps")
     if not steps_raw:
-        raise _fail("script.steps must not be empty")
+        raise fail("script.steps must not be empty")
     if len(steps_raw) > MAX_SCRIPT_STEPS:
-        raise _fail(f"script.steps exceeds max supported steps ({MAX_SCRIPT_STEPS})")
+        raise fail(f"script.steps exceeds max supported steps ({MAX_SCRIPT_STEPS})")
     steps = []
     for index, item in enumerate(steps_raw):
         where = f"script.steps[{index}]"
-        step = _obj(item, where)
-        tool_name = _str(step.get("tool_name"), f"{where}.tool_name").strip().lower()
+        step = mapping(item, where)
+        tool_name = string(step.get("tool_name"), f"{where}.tool_name").strip().lower()
         if not tool_name:
-            raise _fail(f"{where}.tool_name is required")
+            raise fail(f"{where}.tool_name is required")
         out: dict[str, Any] = {
             "tool_name": tool_name,
             "args": _normalize_args(step.get("args"), f"{where}.args"),
@@ -935,128 +684,35 @@ def _normalize_script(raw: Any) -> dict[str, Any] | None:
     return {"steps": steps}
 
 
-class NormalizedIntent:
-    """A normalised IntentRequest: ``doc`` is exactly what the intent digest hashes.
-
-    The attributes are the fields evaluation reads, pulled out once so that rule matching is a
-    handful of attribute loads and set lookups.
-    """
-
-    __slots__ = (
-        "doc",
-        "tool_name",
-        "args",
-        "targets",
-        "provenance",
-        "context",
-        "script",
-        "created_at",
-        "identity",
-        "workspace",
-        "risk_class",
-        "phase",
-        "destructive",
-        "_digest",
-        "_args_digest",
-    )
-
-    def __init__(self, doc: dict[str, Any], created_at: str) -> None:
-        self.doc = doc
-        self.tool_name: str = doc["tool_name"]
-        self.args: dict[str, Any] = doc["args"]
-        self.targets: list[dict[str, Any]] = doc["targets"]
-        self.provenance: list[dict[str, Any]] = doc.get("arg_provenance", [])
-        self.context: dict[str, Any] = doc["context"]
-        self.script: dict[str, Any] | None = doc.get("script")
-        self.created_at = created_at
-        ctx = self.context
-        self.identity: str = ctx["identity"]
-        self.workspace: str = ctx["workspace"]
-        self.risk_class: str = ctx["risk_class"]
-        self.phase: str = ctx["phase"]
-        self.destructive = any("destructive" in target for target in self.targets)
-        self._digest: str | None = None
-        self._args_digest: str | None = None
-
-    @property
-    def digest(self) -> str:
-        """``intent_digest``: H(normalised intent)."""
-        if self._digest is None:
-            self._digest = digest(self.doc)
-        return self._digest
-
-    @property
-    def args_digest(self) -> str:
-        """The gate's ``args_digest``: H(trimmed args)."""
-        if self._args_digest is None:
-            self._args_digest = digest(self.args)
-        return self._args_digest
-
-    def stripped(self) -> NormalizedIntent:
-        """This intent without unverified context-evidence claims (what evaluation sees)."""
-        ctx = self.context
-        auth = ctx.get("auth_context")
-        has_age = auth is not None and "context_age_seconds" in auth
-        if not has_age and not any(name in ctx for name in EVIDENCE_CLAIMS):
-            return self
-        new_ctx = {key: val for key, val in ctx.items() if key not in EVIDENCE_CLAIMS}
-        if has_age and auth is not None:
-            rest = {key: val for key, val in auth.items() if key != "context_age_seconds"}
-            if rest:
-                new_ctx["auth_context"] = rest
-            else:
-                del new_ctx["auth_context"]
-        doc = dict(self.doc)
-        doc["context"] = new_ctx
-        return NormalizedIntent(doc, self.created_at)
-
-    def step(self, index: int) -> NormalizedIntent:
-        """Script step ``index`` as a single intent sharing this intent's context."""
-        assert self.script is not None
-        step = self.script["steps"][index]
-        doc = {
-            "tool_name": step["tool_name"],
-            "args": step["args"],
-            "targets": step.get("targets", []),
-            "context": self.context,
-        }
-        if step.get("arg_provenance"):
-            doc["arg_provenance"] = step["arg_provenance"]
-        for shared in ("skill_provenance", "delegation"):  # steps keep the script's own
-            if shared in self.doc:
-                doc[shared] = self.doc[shared]
-        return NormalizedIntent(doc, self.created_at)
-
-
 def normalize_intent(raw: Any) -> NormalizedIntent:
     """Normalise a decoded IntentRequest; raises ``IntentInvalid`` when it cannot be."""
     data = raw
     if type(raw) is not dict:  # decoded JSON is a dict: skip the slower Mapping checks
-        data = _obj(raw, "intent")
+        data = mapping(raw, "intent")
         if not isinstance(raw, Mapping):
-            raise _fail("intent must be a JSON object")
+            raise fail("intent must be a JSON object")
     script = _normalize_script(data.get("script"))
-    tool_name = _str(data.get("tool_name"), "tool_name").strip().lower()
+    tool_name = string(data.get("tool_name"), "tool_name").strip().lower()
     if script is not None:
         tool_name = "script"
     if not tool_name:
-        raise _fail("tool_name is required")
+        raise fail("tool_name is required")
     args = _normalize_args(data.get("args"), "args")
-    _reject_credentials("args", args)
-    targets_raw = _list(data.get("targets"), "targets")
+    refuse_credentials("args", args)
+    targets_raw = array(data.get("targets"), "targets")
     if script is not None and not targets_raw:
         targets_raw = [
             t
-            for step in _list(data["script"].get("steps"), "s")
-            for t in _list(_obj(step, "s").get("targets"), "s")
+            for step in array(data["script"].get("steps"), "s")
+            for t in array(mapping(step, "s").get("targets"), "s")
         ]
     targets = normalize_targets(targets_raw, tool_name)
-    provenance_raw = _list(data.get("arg_provenance"), "arg_provenance")
+    provenance_raw = array(data.get("arg_provenance"), "arg_provenance")
     if script is not None and not provenance_raw:
         provenance_raw = [
             p
-            for step in _list(data["script"].get("steps"), "s")
-            for p in _list(_obj(step, "s").get("arg_provenance"), "s")
+            for step in array(data["script"].get("steps"), "s")
+            for p in array(mapping(step, "s").get("arg_provenance"), "s")
         ]
     provenance = normalize_provenance(provenance_raw)
     skill = _normalize_skill_provenance(data.get("skill_provenance"))
@@ -1065,7 +721,7 @@ def normalize_intent(raw: Any) -> NormalizedIntent:
     created_raw = data.get("created_at")
     created_at = timefmt.EPOCH_1980
     if created_raw is not None:
-        created = _time(created_raw, "created_at")
+        created = rfc3339(created_raw, "created_at")
         if created != timefmt.ZERO_TIME:
             created_at = created
     doc: dict[str, Any] = {"tool_name": tool_name, "args": args, "targets": targets}

@@ -9,9 +9,8 @@ its line. Anchors and aliases are read, bounded by ``gait.yamlload`` (no alias b
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -19,9 +18,15 @@ from gait import gcpause, gocompat, yamlshape
 from gait.canon import digest
 from gait.errors import InvalidInput
 from gait.gate import policy_digest, policy_keys
-from gait.gate.intent import DISCOVERY_METHODS, ENDPOINT_CLASSES
-from gait.gate.mcp_trust import MCPTrustPolicy, compile_mcp_trust
-from gait.gate.scripts import ScriptPolicy, compile_scripts
+from gait.gate.arg_constraints import ArgConstraint, compile_arg_constraint
+from gait.gate.arg_constraints import lookup_arg as lookup_arg  # re-exported
+from gait.gate.mcp_trust import compile_mcp_trust
+from gait.gate.policy_model import Dataflow, Endpoint
+from gait.gate.policy_model import Policy as Policy  # re-exported, as the engine imports them
+from gait.gate.policy_model import RateLimit as RateLimit
+from gait.gate.policy_model import Rule as Rule
+from gait.gate.scripts import compile_scripts
+from gait.gate.vocabulary import DISCOVERY_METHODS, ENDPOINT_CLASSES
 
 
 class _LazyYaml:
@@ -292,247 +297,6 @@ def _domain_matcher(pattern: str) -> Callable[[str], bool]:
     return match
 
 
-# ---------------------------------------------------------------------------------------------
-# The compiled policy.
-
-
-@dataclass(frozen=True)
-class RateLimit:
-    requests: int
-    window: str
-    scope: str
-
-    def payload(self) -> dict[str, Any]:
-        return policy_digest.rate_limit(self.requests, self.window, self.scope)
-
-
-@dataclass(frozen=True)
-class Dataflow:
-    tainted_sources: frozenset[str]
-    destination_kinds: frozenset[str]
-    destination_values: frozenset[str]
-    destination_operations: frozenset[str]
-    action: str
-    reason_code: str
-    violation: str
-    payload: dict[str, Any]
-
-
-@dataclass(frozen=True)
-class Endpoint:
-    path_allow: tuple[Callable[[str], bool], ...]
-    path_deny: tuple[Callable[[str], bool], ...]
-    domain_allow: tuple[Callable[[str], bool], ...]
-    domain_deny: tuple[Callable[[str], bool], ...]
-    egress_classes: frozenset[str]
-    action: str
-    destructive_action: str
-    reason_code: str
-    violation: str
-    payload: dict[str, Any]
-
-
-@dataclass(frozen=True)
-class ArgConstraint:
-    """One argument constraint (an extension of this project): ``path`` plus one test."""
-
-    path: tuple[str | int, ...]
-    check: Callable[[Any], bool]
-    payload: dict[str, Any]
-
-
-@dataclass(frozen=True)
-class Rule:
-    name: str
-    priority: int
-    effect: str
-    reason_codes: tuple[str, ...]
-    violations: tuple[str, ...]
-    min_approvals: int
-    require_distinct_approvers: bool
-    rate_limit: RateLimit | None
-    destructive_budget: RateLimit | None
-    dataflow: Dataflow | None
-    endpoint: Endpoint | None
-    # match, compiled
-    tool_names: frozenset[str] | None
-    risk_classes: frozenset[str] | None
-    identities: frozenset[str] | None
-    workspace_prefixes: tuple[str, ...] | None
-    environments: frozenset[str] | None
-    target_tests: tuple[tuple[str, frozenset[str]], ...]
-    annotation_tests: tuple[tuple[str, bool], ...]
-    provenance_sources: frozenset[str] | None
-    arg_constraints: tuple[ArgConstraint, ...]
-    default_reasons: tuple[str, ...] = field(default=())
-    # The reference's further keys (gait.gate.policy_keys); None when the rule uses none.
-    extras: policy_keys.RuleExtras | None = None
-    # Derived in __post_init__ for the evaluation hot path; never compared or printed.
-    # ``checks``: one predicate per match key the rule sets, in rule_matches' order.
-    checks: tuple[Callable[[Any], bool], ...] = field(init=False, repr=False, compare=False)
-    # ``fixed_outcome``: no dataflow or endpoint section, so for a non-destructive intent the
-    # rule's outcome is its effect, ``sorted_reasons`` and ``sorted_violations``.
-    fixed_outcome: bool = field(init=False, repr=False, compare=False)
-    sorted_reasons: tuple[str, ...] = field(init=False, repr=False, compare=False)
-    sorted_violations: tuple[str, ...] = field(init=False, repr=False, compare=False)
-
-    def __post_init__(self) -> None:
-        # object.__setattr__: the dataclass is frozen; these are set once, at construction.
-        object.__setattr__(self, "checks", _match_checks(self))
-        fixed = self.dataflow is None and self.endpoint is None
-        fixed = fixed and (self.extras is None or not self.extras.constraints)
-        object.__setattr__(self, "fixed_outcome", fixed)
-        object.__setattr__(self, "sorted_reasons", tuple(sorted(set(self.default_reasons))))
-        object.__setattr__(self, "sorted_violations", tuple(sorted(set(self.violations))))
-
-
-# Match predicates over a NormalizedIntent (typed Any: policy.py does not import evaluation).
-# All given match keys hold; within a list any; target keys hold if any target matches.
-
-
-def _match_checks(rule: Rule) -> tuple[Callable[[Any], bool], ...]:
-    checks: list[Callable[[Any], bool]] = []
-    if rule.tool_names is not None:
-        checks.append(_attr_in("tool_name", rule.tool_names))
-    if rule.risk_classes is not None:
-        checks.append(_attr_in("risk_class", rule.risk_classes))
-    if rule.identities is not None:
-        checks.append(_attr_in("identity", rule.identities))
-    if rule.workspace_prefixes is not None:
-        checks.append(_workspace_under(rule.workspace_prefixes))
-    if rule.environments is not None:
-        checks.append(_environment_in(rule.environments))
-    checks.extend(_any_target(key, allowed) for key, allowed in rule.target_tests)
-    checks.extend(_any_annotation(key, wanted) for key, wanted in rule.annotation_tests)
-    if rule.provenance_sources is not None:
-        checks.append(_any_provenance(rule.provenance_sources))
-    checks.extend(_arg_holds(constraint) for constraint in rule.arg_constraints)
-    if rule.extras is not None:
-        checks.extend(rule.extras.checks)
-    return tuple(checks)
-
-
-def _attr_in(name: str, allowed: frozenset[str]) -> Callable[[Any], bool]:
-    def check(intent: Any) -> bool:
-        return getattr(intent, name) in allowed
-
-    return check
-
-
-def _workspace_under(prefixes: tuple[str, ...]) -> Callable[[Any], bool]:
-    def check(intent: Any) -> bool:
-        return bool(intent.workspace.startswith(prefixes))
-
-    return check
-
-
-def _environment_in(allowed: frozenset[str]) -> Callable[[Any], bool]:
-    def check(intent: Any) -> bool:
-        return intent.context.get("environment", "") in allowed
-
-    return check
-
-
-def _any_target(key: str, allowed: frozenset[str]) -> Callable[[Any], bool]:
-    def check(intent: Any) -> bool:
-        for target in intent.targets:
-            if target.get(key, "") in allowed:
-                return True
-        return False
-
-    return check
-
-
-def _any_annotation(key: str, wanted: bool) -> Callable[[Any], bool]:
-    def check(intent: Any) -> bool:
-        for target in intent.targets:
-            if (key in target) == wanted:
-                return True
-        return False
-
-    return check
-
-
-def _any_provenance(allowed: frozenset[str]) -> Callable[[Any], bool]:
-    def check(intent: Any) -> bool:
-        for entry in intent.provenance:
-            if entry["source"] in allowed:
-                return True
-        return False
-
-    return check
-
-
-def _arg_holds(constraint: ArgConstraint) -> Callable[[Any], bool]:
-    def check(intent: Any) -> bool:
-        return constraint.check(lookup_arg(intent.args, constraint.path))
-
-    return check
-
-
-def _rules_by_tool(rules: tuple[Rule, ...]) -> dict[str, tuple[Rule, ...]]:
-    """For each tool name some rule lists: the rules that can match it, in evaluation order.
-
-    A rule without ``tool_names`` can match any tool, so it is in every entry (and it is all a
-    tool name no rule lists can match: ``Policy.rules_for_any_tool``). Dropping the rules that
-    list other tools cannot change which rules match, nor their order.
-    """
-    # One pass over the rules, then per name a merge of its own rules with the rules for any
-    # tool (both already in evaluation order): linear in the rules, not names x rules.
-    listed: dict[str, list[int]] = {}
-    anywhere: list[int] = []
-    for index, rule in enumerate(rules):
-        if rule.tool_names is None:
-            anywhere.append(index)
-            continue
-        for name in dict.fromkeys(rule.tool_names):
-            listed.setdefault(name, []).append(index)
-    if not anywhere:
-        return {name: tuple(rules[i] for i in listed[name]) for name in sorted(listed)}
-    import heapq
-
-    return {
-        name: tuple(rules[i] for i in heapq.merge(listed[name], anywhere))
-        for name in sorted(listed)
-    }
-
-
-@dataclass(frozen=True)
-class Policy:
-    """A compiled policy: what evaluation reads, plus its digest and normalised form."""
-
-    schema_id: str
-    schema_version: str
-    default_verdict: str
-    fail_closed_enabled: bool
-    fail_closed_risk_classes: frozenset[str]
-    required_fields: tuple[str, ...]
-    rules: tuple[Rule, ...]
-    digest: str
-    normalized: dict[str, Any]
-    uses_rate_limits: bool
-    scripts: ScriptPolicy = field(default_factory=ScriptPolicy)
-    mcp_trust: MCPTrustPolicy | None = None
-    required_high_risk_fields: tuple[str, ...] = ()
-    uses_clock: bool = False  # a freeze window or agent-expiry rule reads the evaluation time
-    # Rule index by tool name (see _rules_by_tool), derived from ``rules`` in __post_init__.
-    rules_by_tool: dict[str, tuple[Rule, ...]] = field(init=False, repr=False, compare=False)
-    rules_for_any_tool: tuple[Rule, ...] = field(init=False, repr=False, compare=False)
-
-    def __post_init__(self) -> None:
-        # object.__setattr__: the dataclass is frozen; set once, at construction.
-        object.__setattr__(self, "rules_by_tool", _rules_by_tool(self.rules))
-        any_tool = tuple(rule for rule in self.rules if rule.tool_names is None)
-        object.__setattr__(self, "rules_for_any_tool", any_tool)
-
-    def candidate_rules(self, tool_name: str) -> tuple[Rule, ...]:
-        """The rules that can match an intent for ``tool_name``, in (priority, name) order."""
-        return self.rules_by_tool.get(tool_name, self.rules_for_any_tool)
-
-    def fail_closed_for(self, risk_class: str) -> bool:
-        return self.fail_closed_enabled and risk_class in self.fail_closed_risk_classes
-
-
 _norm_list = policy_keys.norm  # Go's normalizeStringList[Lower], one definition
 
 
@@ -542,131 +306,6 @@ def sanitize_rule_name(name: str) -> str:
         return "rule"
     escaped = gocompat.json_escape(name)
     return escaped.replace(" ", "_").replace("-", "_").lower()
-
-
-def _arg_path(text: str, where: str) -> tuple[str | int, ...]:
-    path = text.strip()
-    if not path.startswith("$"):
-        raise _err(f"{where}.path must be a JSON path starting with '$'")
-    parts: list[str | int] = []
-    rest = path[1:]
-    token = re.compile(r"\.([^.\[\]]+)|\[(\d+)\]|\[\"([^\"]*)\"\]|\['([^']*)'\]")
-    pos = 0
-    while pos < len(rest):
-        m = token.match(rest, pos)
-        if not m:
-            raise _err(f"{where}.path {path!r} is not a supported JSON path ($.a.b, $.a[0])")
-        if m.group(1) is not None:
-            parts.append(m.group(1))
-        elif m.group(2) is not None:
-            parts.append(int(m.group(2)))
-        else:
-            parts.append(m.group(3) if m.group(3) is not None else m.group(4))
-        pos = m.end()
-    if not parts:
-        raise _err(f"{where}.path must name an argument")
-    return tuple(parts)
-
-
-_MISSING = object()
-
-
-def _compile_arg_constraint(raw: dict[str, Any], where: str) -> ArgConstraint:
-    if not raw or not raw.get("path"):
-        raise _err(f"{where}.path is required")
-    path = _arg_path(raw["path"], where)
-    tests = [
-        key
-        for key in ("equals", "in", "regex", "min", "max", "digest", "exists")
-        if raw.get(key) is not None
-    ]
-    if not tests:
-        raise _err(f"{where} needs one of equals, in, regex, min, max, digest, exists")
-    if len(tests) > 1 and set(tests) - {"min", "max"}:
-        raise _err(f"{where}: use one test per constraint (min and max may pair)")
-    payload: dict[str, Any] = {
-        "Path": "$" + "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in path)
-    }
-    kind = tests[0]
-    if kind == "equals":
-        expected = raw["equals"]
-        expected = expected.strip() if isinstance(expected, str) else expected
-        payload["Equals"] = expected
-
-        def check(value: Any) -> bool:
-            return value is not _MISSING and _json_equal(value, expected)
-    elif kind == "in":
-        options = [o.strip() if isinstance(o, str) else o for o in raw["in"]]
-        if not options:
-            raise _err(f"{where}.in must not be empty")
-        payload["In"] = options
-
-        def check(value: Any) -> bool:
-            return value is not _MISSING and any(_json_equal(value, o) for o in options)
-    elif kind == "regex":
-        try:
-            regex = re.compile(raw["regex"])
-        except re.error as exc:
-            raise _err(f"{where}.regex is not a valid regular expression: {exc}") from exc
-        payload["Regex"] = raw["regex"]
-
-        def check(value: Any) -> bool:
-            return isinstance(value, str) and regex.fullmatch(value) is not None
-    elif kind in ("min", "max"):
-        low = raw.get("min")
-        high = raw.get("max")
-        if low is not None and high is not None and low > high:
-            raise _err(f"{where}: min is greater than max")
-        if low is not None:
-            payload["Min"] = low
-        if high is not None:
-            payload["Max"] = high
-
-        def check(value: Any) -> bool:
-            if isinstance(value, bool) or not isinstance(value, (int, float)):
-                return False
-            return (low is None or value >= low) and (high is None or value <= high)
-    elif kind == "digest":
-        wanted = raw["digest"].strip().lower()
-        if not re.fullmatch(r"[a-f0-9]{64}", wanted):
-            raise _err(f"{where}.digest must be 64 lowercase hex characters (H(value))")
-        payload["Digest"] = wanted
-
-        def check(value: Any) -> bool:
-            if value is _MISSING:
-                return False
-            try:
-                return bool(digest(value) == wanted)
-            except InvalidInput:
-                return False
-    else:
-        present = bool(raw["exists"])
-        payload["Exists"] = present
-
-        def check(value: Any) -> bool:
-            return (value is not _MISSING) == present
-
-    return ArgConstraint(path=path, check=check, payload=payload)
-
-
-def _json_equal(a: Any, b: Any) -> bool:
-    if isinstance(a, bool) or isinstance(b, bool):
-        return type(a) is type(b) and bool(a == b)
-    return bool(a == b)
-
-
-def lookup_arg(args: Any, path: tuple[str | int, ...]) -> Any:
-    value = args
-    for part in path:
-        if isinstance(part, int):
-            if not isinstance(value, list) or part >= len(value):
-                return _MISSING
-            value = value[part]
-        else:
-            if not isinstance(value, dict) or part not in value:
-                return _MISSING
-            value = value[part]
-    return value
 
 
 def _rate(raw: dict[str, Any] | None, what: str, name: str, *, strict: bool) -> RateLimit | None:
@@ -878,7 +517,7 @@ def _read_match(match: dict[str, Any], name: str, where: str) -> _Match:
         environments=_norm_list(get("environments"), lower=False),
         annotations=get("tool_annotations") or {},
         constraints=tuple(
-            _compile_arg_constraint(item or {}, f"{where}.match.args[{i}]")
+            compile_arg_constraint(item or {}, f"{where}.match.args[{i}]")
             for i, item in enumerate(get("args") or ())
         ),
     )

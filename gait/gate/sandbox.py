@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from gait.gate.intent import SANDBOX_ENUMS
+from gait.gate.vocabulary import SANDBOX_ENUMS
 from gait.gocompat import clean_path
 
 _RAW_ENV = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*=")
