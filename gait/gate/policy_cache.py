@@ -40,7 +40,13 @@ def _parser_fingerprint() -> str:
 
     parts = [__version__]
     here = Path(__file__).resolve().parent
-    for path in (here / "policy.py", here.parent / "yamlload.py", here.parent / "yamlshape.py"):
+    parser_sources = (  # the policy's key shapes (policy.py, policy_keys.py) and the YAML readers
+        here / "policy.py",
+        here / "policy_keys.py",
+        here.parent / "yamlload.py",
+        here.parent / "yamlshape.py",
+    )
+    for path in parser_sources:
         try:
             st = path.stat()
             parts.append(f"{path.name}:{st.st_size}:{st.st_mtime_ns}")
