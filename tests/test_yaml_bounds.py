@@ -189,3 +189,35 @@ def test_twenty_thousand_rules_validate_within_five_seconds(tmp_path: Path, caps
     elapsed = time.process_time() - start
     assert code == 0 and out["ok"] is True, out
     assert elapsed < 5.0, f"took {elapsed:.2f}s of CPU"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "a: [" + ", ".join(f"v{i}" for i in range(1_500)) + "]\n",
+        "".join(f"k{i}:\n  - {{x: {i}, y: [1, 2]}}\n" for i in range(300)),
+        "a: " + "[" * 120 + "]" * 120 + "\n",
+        "rules:\n"
+        + "".join(f"  - name: r{i}\n    match: {{tool_names: [t{i}]}}\n" for i in range(100)),
+    ],
+    ids=["flow-list", "block-maps", "deep", "rules-within-bounds"],
+)
+def test_documents_without_aliases_are_bounded_as_by_the_composer(monkeypatch, text) -> None:
+    """Item 13: a document that cannot hold an alias is composed in C and bounded after; it must
+    pass or fail exactly as through the bounded composer (same message, same line)."""
+    import re
+
+    from gait import yamlload
+
+    monkeypatch.setattr(yamlload, "MAX_DOCUMENT_NODES", 1_000)  # small, so the test stays cheap
+    assert yamlload._MAY_HAVE_ALIAS.search(text) is None
+
+    def outcome() -> tuple[str, object]:
+        try:
+            return "ok", yamlload.load(text, lambda message, line: ValueError(message, line))
+        except ValueError as exc:
+            return "error", exc.args
+
+    fast = outcome()
+    monkeypatch.setattr(yamlload, "_MAY_HAVE_ALIAS", re.compile(""))  # every document: composer
+    assert outcome() == fast
