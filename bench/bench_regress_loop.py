@@ -163,6 +163,7 @@ def main() -> None:
             [sys.executable, "agent.py"], small, agent_env, args.repeat
         )
         summary["agent_alone_s"] = round(agent_alone, 3)
+        summary["agent_alone_cpu_s"] = round(agent_cpu, 3)
         summary["command_overhead_s"] = round((with_cmd - self_only) / 10 - agent_alone, 3)
         summary["command_overhead_cpu_s"] = round(
             (with_cmd_cpu - self_only_cpu) / 10 - agent_cpu, 3
