@@ -115,7 +115,35 @@ def check_project(root: Path) -> list[Finding]:
             )
         )
     findings.append(_regress_finding(root))
+    config = _config_finding(root)
+    if config is not None:
+        findings.append(config)
     return findings
+
+
+def _config_finding(root: Path) -> Finding | None:
+    """``.gait/config.yaml`` (gait init writes it), when there is one: it must load, and the
+    policy it names must exist, or every ``gait gate eval`` here fails."""
+    from gait.errors import GaitError
+    from gait.projectconfig import DEFAULT_PATH, load
+
+    path = root / DEFAULT_PATH
+    if not path.exists():
+        return None
+    try:
+        config = load(str(path), allow_missing=False)
+    except GaitError as error:
+        return Finding("project_config", FAIL, f"{DEFAULT_PATH}: {error.code}: {error.message}")
+    policy = config.gate.get("policy", "")
+    if policy and not (root / policy).exists():
+        return Finding(
+            "project_config",
+            FAIL,
+            f"{DEFAULT_PATH}: gate.policy {policy} does not exist",
+            fix=f"gait init --out {policy}",
+        )
+    named = f" (gate.policy: {policy})" if policy else ""
+    return Finding("project_config", PASS, f"{DEFAULT_PATH} loads{named}")
 
 
 def _tracked_secrets(root: Path) -> list[str]:

@@ -195,3 +195,24 @@ def test_init_writes_the_config_and_doctor_checks_it(work: Path, capsys) -> None
         code == 2
         and "unknown key 'gate.profle'" in checks["production_readiness_config"]["message"]
     )
+
+
+def test_check_reads_the_project_config(work: Path, capsys) -> None:
+    assert _run(capsys, "init")[0] == 0
+
+    def finding() -> dict:
+        code, out = _run(capsys, "check")
+        assert code == 0, out
+        return next(f for f in out["findings"] if f["id"] == "project_config")
+
+    assert finding() == {
+        "id": "project_config",
+        "message": ".gait/config.yaml loads (gate.policy: .gait.yaml)",
+        "status": "pass",
+    }
+    _config(work, "gate:\n  policy: moved.yaml\n")
+    got = finding()
+    assert got["status"] == "fail" and got["fix"] == "gait init --out moved.yaml"
+    _config(work, "gate:\n  polcy: .gait.yaml\n")
+    got = finding()
+    assert got["status"] == "fail" and "unknown key 'gate.polcy'" in got["message"]

@@ -39,7 +39,7 @@ def test_init_writes_policy_and_gitignore_and_check_reads_them(run_gait, tmp_pat
     assert checked.returncode == 0, checked.stderr
     report = json.loads(checked.stdout)
     status = {f["id"]: f["status"] for f in report["findings"]}
-    assert status == {"gitignore": "pass", "regress": "warn"}
+    assert status == {"gitignore": "pass", "regress": "warn", "project_config": "pass"}
     assert report["rule_count"] == 3  # baseline-mediumrisk
     assert run_gait("check", "--json", cwd=tmp_path).stdout == checked.stdout  # deterministic
 

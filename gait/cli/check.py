@@ -13,7 +13,8 @@ from gait.errors import ExitCode
 EXPLAIN = (
     "gait check loads the repository policy (.gait.yaml, or --policy / a path) strictly, then "
     "reports what is missing: .gitignore lines for gait-out/ and private keys, the regress "
-    "fixture set (gait.yaml and its runpacks), private keys or runpacks git already tracks. It "
+    "fixture set (gait.yaml and its runpacks), private keys or runpacks git already tracks, "
+    "and .gait/config.yaml when there is one (it loads; its gate.policy exists). It "
     "changes nothing. Exit 0 when the policy loads (--strict: 2 when a finding is not a pass), "
     "6 when it is missing or invalid."
 )
