@@ -9,7 +9,10 @@ which run on this project's core in-process.
 from __future__ import annotations
 
 import importlib
-from typing import Any
+
+TYPE_CHECKING = False  # typing itself is not loaded by ``import gait``
+if TYPE_CHECKING:
+    from typing import Any
 
 __version__ = "0.1.0"
 

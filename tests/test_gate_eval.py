@@ -315,3 +315,21 @@ def test_a_plain_decision_imports_only_what_it_needs(work: Path, gait_home: Path
     loaded = set(proc.stdout.split("MODULES ", 1)[1].split())
     assert "gait.gate.engine" in loaded and "cryptography" in loaded  # it did decide and sign
     assert sorted(set(NOT_FOR_A_PLAIN_DECISION) & loaded) == []
+
+
+def test_version_imports_nothing_but_the_entry_module() -> None:
+    """``gait --version`` stays within 1.5x of a bare interpreter: no argparse, json, typing."""
+    import subprocess
+    import sys
+
+    script = (
+        "import sys\n"
+        "before = set(sys.modules)\n"
+        "from gait.cli.main import main\n"
+        "main(['--version'])\n"
+        "print('NEW', ' '.join(sorted(set(sys.modules) - before)))\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.startswith("gait ")
+    assert proc.stdout.split("NEW ", 1)[1].split() == ["gait", "gait.cli", "gait.cli.main"]

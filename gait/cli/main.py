@@ -7,14 +7,18 @@ Command modules are imported only when their command runs, so ``gait --version``
 
 from __future__ import annotations
 
-import argparse
 import importlib
-import json
 import sys
-from collections.abc import Callable, Sequence
-from typing import Any, NoReturn
 
 from gait import __version__
+
+# ``gait --version`` loads this module and nothing else of ours: argparse, json and typing
+# (a fifth of what a bare interpreter costs) are imported where they are used.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    import argparse
+    from collections.abc import Callable, Sequence
+    from typing import Any, NoReturn
 
 # name -> (module, one-line help). Kept static so top-level help needs no imports.
 COMMANDS: dict[str, tuple[str, str]] = {
@@ -52,49 +56,6 @@ SUBROUTES: dict[tuple[str, str], str] = {
     ("verify", "session-chain"): "gait.cli.verify_chain",
     ("verify", "chain"): "gait.cli.verify_chain",
 }
-
-
-def _columns() -> int:
-    """The terminal width as ``shutil.get_terminal_size`` finds it, without importing shutil
-    (and the compression modules it loads), which argparse does for every parser it builds."""
-    import os
-
-    try:
-        columns = int(os.environ["COLUMNS"])
-    except (KeyError, ValueError):
-        columns = 0
-    if columns <= 0:
-        try:
-            columns = os.get_terminal_size(sys.__stdout__.fileno()).columns  # type: ignore[union-attr]
-        except (AttributeError, ValueError, OSError):
-            columns = 0
-    return columns or 80
-
-
-class _HelpFormatter(argparse.HelpFormatter):
-    def __init__(
-        self,
-        prog: str,
-        indent_increment: int = 2,
-        max_help_position: int = 24,
-        width: int | None = None,
-    ) -> None:
-        super().__init__(
-            prog, indent_increment, max_help_position, _columns() - 2 if width is None else width
-        )
-
-
-class ArgumentParser(argparse.ArgumentParser):
-    """Usage errors are invalid input (exit 6), reported like any other error."""
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        kwargs.setdefault("formatter_class", _HelpFormatter)
-        super().__init__(*args, **kwargs)
-
-    def error(self, message: str) -> NoReturn:
-        from gait.errors import InvalidInput
-
-        raise InvalidInput(message, code="E_USAGE", hint=f"{self.prog} --help")
 
 
 def add_common(parser: argparse.ArgumentParser, explain: str) -> None:
@@ -147,6 +108,8 @@ def _version(args_in: list[str]) -> int:
         from gait.cli.output import correlation_id
 
         doc = {"correlation_id": correlation_id(args_in), "ok": True, "version": __version__}
+        import json
+
         print(json.dumps(doc, sort_keys=True, separators=(",", ":")))
         return 0
     print(f"gait {__version__}")
@@ -160,6 +123,8 @@ def _explain_text(
     required arguments (``gait verify --explain`` must not demand a runpack). None for a
     command whose ``--explain --json`` runs and explains its decision (``gait gate eval``
     sets ``explain_json_runs``, as the reference)."""
+    import argparse
+
     current = parser
     for token in tokens:
         subs = [a for a in current._actions if isinstance(a, argparse._SubParsersAction)]
@@ -192,6 +157,8 @@ def _run(args_in: list[str]) -> int:
             raise InvalidInput(f"unknown command {name!r}", code="E_USAGE", hint="gait --help")
         route = SUBROUTES.get((name, args_in[1] if len(args_in) > 1 else ""))
         module = importlib.import_module(route or COMMANDS[name][0])
+        from gait.cli.parser import ArgumentParser
+
         parser = ArgumentParser(prog="gait")
         sub = parser.add_subparsers(dest="command")
         cmd = sub.add_parser(name, help=COMMANDS[name][1], description=COMMANDS[name][1])
