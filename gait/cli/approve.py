@@ -59,8 +59,8 @@ def run(args: argparse.Namespace) -> Outcome:
     scope = [part for part in args.scope.split(",") if part.strip()]
     if args.intent:
         from gait.cli.gate import _read_json
-        from gait.cli.policy import check_intent_schema
         from gait.gate.intent import normalize_intent
+        from gait.gate.policytest import check_intent_schema
 
         raw = _read_json(args.intent, "intent", "E_INTENT_INVALID")
         check_intent_schema(raw, "intent")

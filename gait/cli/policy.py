@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from gait.cli.main import add_common, add_group
 from gait.cli.output import Outcome
 from gait.errors import ExitCode
+
+if TYPE_CHECKING:
+    from gait.gate.policytest import PolicyTestRun
 
 TEST_EXPLAIN = (
     "gait policy test evaluates one intent (JSON) or many (JSONL) against a policy without "
@@ -51,6 +54,7 @@ SIMULATE_EXPLAIN = (
 def run_simulate(args: argparse.Namespace) -> Outcome:
     from gait.canon import loads_strict
     from gait.gate.policy import load_policy
+    from gait.gate.policytest import check_intent_schema
     from gait.gate.simulate import fixture_paths, simulate
 
     paths = fixture_paths(args.fixtures)
@@ -135,133 +139,57 @@ def _read_intents(path: str) -> tuple[list[Any], bool]:
     return [loads_strict(data, what=f"intent {path}", code="E_INTENT_INVALID")], False
 
 
-def check_intent_schema(intent: Any, what: str) -> None:
-    """Schema-check an IntentRequest at the CLI boundary (never on the decision path)."""
-    from gait import schema
-
-    schema.validate("gait.gate.intent_request", intent, what=what)
-
-
 def _read_expectations(path: str) -> list[dict[str, Any]]:
     from gait.canon import loads_strict
     from gait.errors import InvalidInput
+    from gait.gate.policytest import check_expectation
 
     try:
         data = Path(path).read_bytes()
     except OSError as exc:
         raise InvalidInput(f"cannot read {path}: {exc.strerror or exc}", code="E_USAGE") from exc
-    out = []
-    for n, line in enumerate(data.splitlines(), 1):
-        if not line.strip():
-            continue
-        item = loads_strict(line, what=f"{path} line {n}", code="E_EXPECT_INVALID")
-        if not isinstance(item, dict) or not isinstance(item.get("verdict"), str):
-            raise InvalidInput(f'{path} line {n}: needs a "verdict"', code="E_EXPECT_INVALID")
-        out.append(item)
-    return out
-
-
-def _mismatch(result: dict[str, Any], expected: dict[str, Any]) -> str:
-    from gait.gate.policytest import EXIT_FOR_VERDICT
-
-    if result["verdict"] != expected["verdict"]:
-        return f"verdict {result['verdict']} != expected {expected['verdict']}"
-    code = expected.get("exit_code")
-    if code is not None and EXIT_FOR_VERDICT[result["verdict"]] != code:
-        return f"exit code {EXIT_FOR_VERDICT[result['verdict']]} != expected {code}"
-    reasons = expected.get("reason_codes")
-    if reasons is not None and sorted(reasons) != result["reason_codes"]:
-        return f"reason codes {result['reason_codes']} != expected {sorted(reasons)}"
-    must = expected.get("reason_codes_must_include") or []
-    missing = [code for code in must if code not in result["reason_codes"]]
-    if missing:
-        return f"reason codes lack {','.join(missing)}"
-    return ""
+    return [
+        check_expectation(
+            loads_strict(line, what=f"{path} line {n}", code="E_EXPECT_INVALID"),
+            f"{path} line {n}",
+        )
+        for n, line in enumerate(data.splitlines(), 1)
+        if line.strip()
+    ]
 
 
 def run_test(args: argparse.Namespace) -> Outcome:
-    from gait.errors import InvalidInput, RegressFailed
-    from gait.gate.evaluate import most_restrictive
     from gait.gate.policy import load_policy
-    from gait.gate.policytest import EXIT_FOR_VERDICT, run_policy_test
+    from gait.gate.policytest import run_policy_tests
 
     policy = load_policy(args.policy)
     intents, many = _read_intents(args.intent)
-    results = []
-    for index, intent in enumerate(intents):
-        what = f"intent {index}" if many else "intent"
-        check_intent_schema(intent, what)
-        try:
-            results.append(run_policy_test(policy, intent))
-        except InvalidInput as exc:
-            if many:
-                exc.message = f"{what}: {exc.message}"
-            raise
-    expectations = _read_expectations(args.expect) if args.expect else None
-    failures: list[str] = []
-    if expectations is not None:
-        if len(expectations) != len(results):
-            failures.append(f"{len(expectations)} expectations for {len(results)} intents")
-        for index, (result, expected) in enumerate(zip(results, expectations, strict=False)):
-            problem = _mismatch(result, expected)
-            if problem:
-                failures.append(f"intent {index}: {problem}")
+    run = run_policy_tests(policy, intents, many=many)
+    if args.expect:
+        run.match(_read_expectations(args.expect))
     if args.junit:
-        _write_junit(args.junit, args.intent, results, expectations)
-
-    verdict = "allow"
-    for result in results:
-        verdict = most_restrictive(verdict, result["verdict"])
-    exit_code = EXIT_FOR_VERDICT[verdict]
-    if many:
-        payload: dict[str, Any] = {
-            "ok": True,
-            "policy_digest": policy.digest,
-            "verdict": verdict,
-            "results": results,
-            "summary": f"policy test intents={len(results)} most_restrictive={verdict}",
-        }
-    else:
-        payload = {"ok": True, **results[0]}
-    lines = [r["summary"] for r in results]
-    if many:
-        lines = [payload["summary"], *lines]
-    if expectations is not None:
-        if failures:
-            raise RegressFailed(
-                f"policy test expectations not met: {'; '.join(failures[:3])}"
-                + (f" (and {len(failures) - 3} more)" if len(failures) > 3 else ""),
-                code="E_POLICY_TEST_FAIL",
-                details={"results": results} if many else dict(results[0]),
-            )
-        exit_code = ExitCode.OK
-        payload["expectations_met"] = True
-        lines.append("expectations met")
-    return Outcome(payload, exit_code, lines)
+        _write_junit(args.junit, args.intent, run)
+    run.raise_for_expectations()
+    return Outcome(run.to_json(), run.exit_code, run.lines())
 
 
-def _write_junit(
-    path: str,
-    source: str,
-    results: list[dict[str, Any]],
-    expectations: list[dict[str, Any]] | None,
-) -> None:
+def _write_junit(path: str, source: str, run: PolicyTestRun) -> None:
     from junit_xml import TestCase, TestSuite, to_xml_report_string
 
     from gait.fsutil import atomic_write
 
     cases = []
-    for index, result in enumerate(results):
+    for index, result in enumerate(run.results):
         case = TestCase(
             name=f"intent_{index}",
             classname="gait.policy_test",
             stdout=result["summary"],
         )
-        if expectations is not None and index < len(expectations):
-            problem = _mismatch(result, expectations[index])
+        if run.expectations is not None and index < len(run.expectations):
+            problem = run.mismatch(index)
             if problem:
                 case.add_failure_info(message=problem)
-        elif expectations is None and result["verdict"] in ("block", "require_approval"):
+        elif run.expectations is None and result["verdict"] in ("block", "require_approval"):
             case.add_failure_info(message=f"verdict {result['verdict']}")
         cases.append(case)
     suite = TestSuite("gait policy test", cases, package=source)

@@ -200,8 +200,6 @@ def _record_input(args: argparse.Namespace, rules: list, key: Any) -> tuple[Any,
         ) from exc
     doc = loads_strict(raw, what=args.input, code="E_RECORD_INPUT_INVALID")
     redactor = Redactor(rules)
-    if redactor and isinstance(doc, dict):
-        doc = _redact_input(doc, redactor)
     evidence = getattr(args, "context_evidence_mode", None)
     written = write_record_input(
         doc,
@@ -209,30 +207,10 @@ def _record_input(args: argparse.Namespace, rules: list, key: Any) -> tuple[Any,
         out_dir=args.out_dir,
         capture_mode=args.capture_mode,
         signing_keys=[key],
+        redactor=redactor,
         **({"evidence_mode_default": evidence} if evidence else {}),
     )
     return written, written.capture_mode, redactor.report.to_json()
-
-
-def _redact_input(doc: dict[str, Any], redactor: Any) -> dict[str, Any]:
-    """Redaction happens before digesting, so given digests of redacted payloads are dropped."""
-    out = dict(doc)
-    for list_key, kind in (("intents", "args"), ("results", "result")):
-        items = doc.get(list_key)
-        if not isinstance(items, list):
-            continue
-        new_items = []
-        for i, item in enumerate(items):
-            if isinstance(item, dict) and item.get(kind) is not None:
-                item = dict(item)
-                where = str(item.get("intent_id") or f"{list_key}[{i}]")
-                redacted = redactor.apply(kind, item[kind], where)
-                if redacted != item[kind]:
-                    item.pop(f"{kind}_digest", None)
-                item[kind] = redacted
-            new_items.append(item)
-        out[list_key] = new_items
-    return out
 
 
 def _record_log(args: argparse.Namespace, rules: list, key: Any) -> tuple[Any, str, Any, Any]:

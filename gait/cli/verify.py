@@ -73,33 +73,20 @@ def private_verify_key(args: argparse.Namespace) -> VerifyKey | None:
 
 def run(args: argparse.Namespace) -> Outcome:
     from gait.runpack.resolve import resolve
-    from gait.runpack.verify import VerifyOptions, verify_runpack
+    from gait.runpack.verify import archive_limits, verification_options, verify_runpack
     from gait.sign.keyring import explicit_verify_key, key_mode, load_keyring
 
     path = resolve(args.runpack)
-    prod = key_mode(args) == "prod"
-    strict = args.profile == "strict" or prod
     keyring = load_keyring()
     explicit = explicit_verify_key(args) or private_verify_key(args)
-    from gait.errors import InvalidInput
-    from gait.runpack.archive import Limits
-
-    if min(args.max_member_mib, args.max_total_mib, args.max_ratio) < 1:
-        raise InvalidInput(
-            "--max-member-mib, --max-total-mib and --max-ratio must be >= 1", code="E_USAGE"
-        )
-    options = VerifyOptions(
-        limits=Limits(
-            member_bytes=args.max_member_mib * 1024 * 1024,
-            total_bytes=args.max_total_mib * 1024 * 1024,
-            ratio=args.max_ratio,
-        ),
-        keys=(explicit,) if explicit else tuple(keyring.trusted_keys()),
-        explicit_keys=explicit is not None,
-        require_signature=args.require_signature or strict,
-        require_trusted=args.require_trusted or strict,
-        production=prod,
+    options = verification_options(
+        mode=key_mode(args),
+        profile=args.profile,
+        require_signature=args.require_signature,
+        require_trusted=args.require_trusted,
+        key=explicit,
         keyring=keyring,
+        limits=archive_limits(args.max_member_mib, args.max_total_mib, args.max_ratio),
     )
     shown = args.runpack if "/" in args.runpack or "\\" in args.runpack else str(path)
     report = verify_runpack(path, options)

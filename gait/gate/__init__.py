@@ -28,6 +28,7 @@ _EXPORTS = {
     "evaluate": "gait.gate.evaluate",
     "load_policy": "gait.gate.policy",
     "normalize_intent": "gait.gate.intent",
+    "run_policy_tests": "gait.gate.policytest",
 }
 
 __all__ = sorted(_EXPORTS)

@@ -223,6 +223,34 @@ class Redactor:
 _DROP = object()
 
 
+def redact_record_input(doc: dict[str, Any], redactor: Redactor) -> dict[str, Any]:
+    """A record input ``{run, intents, results, ...}`` with every ``args``/``result`` redacted.
+
+    Redaction happens before digesting, so a digest the input gives for a payload that the
+    rules changed is dropped (it would name, and so confirm, the unredacted value); the writer
+    computes the digest of what is kept. Digests of payloads the rules left alone stay.
+    """
+    if not redactor:
+        return doc
+    out = dict(doc)
+    for list_key, kind in (("intents", "args"), ("results", "result")):
+        items = doc.get(list_key)
+        if not isinstance(items, list):
+            continue
+        new_items = []
+        for i, item in enumerate(items):
+            if isinstance(item, dict) and item.get(kind) is not None:
+                item = dict(item)
+                where = str(item.get("intent_id") or f"{list_key}[{i}]")
+                redacted = redactor.apply(kind, item[kind], where)
+                if redacted != item[kind]:
+                    item.pop(f"{kind}_digest", None)
+                item[kind] = redacted
+            new_items.append(item)
+        out[list_key] = new_items
+    return out
+
+
 def _copy(value: Any) -> Any:
     if isinstance(value, dict):
         return {k: _copy(v) for k, v in value.items()}

@@ -184,6 +184,60 @@ def _parse_manifest(members: Members) -> dict[str, Any]:
     return manifest
 
 
+PROFILES = ("standard", "strict")
+MIB = 1024 * 1024
+
+
+def archive_limits(member_mib: int = 256, total_mib: int = 1024, ratio: int = 200) -> Limits:
+    """Hostile-zip limits in MiB (``gait verify --max-member-mib/--max-total-mib/--max-ratio``);
+    each at least 1, so a limit can tighten the check but never switch it off."""
+    if min(member_mib, total_mib, ratio) < 1:
+        raise InvalidInput(
+            "--max-member-mib, --max-total-mib and --max-ratio must be >= 1", code="E_USAGE"
+        )
+    return Limits(member_bytes=member_mib * MIB, total_bytes=total_mib * MIB, ratio=ratio)
+
+
+def verification_options(
+    *,
+    mode: str = "dev",
+    profile: str = "standard",
+    require_signature: bool = False,
+    require_trusted: bool = False,
+    key: VerifyKey | None = None,
+    keyring: Keyring | None = None,
+    limits: Limits | None = None,
+) -> VerifyOptions:
+    """What a verification demands, decided in one place for ``gait verify`` and SDK callers.
+
+    Production (``mode="prod"``) and the strict profile both require a signature by a trusted
+    signer; production also applies the production signer rules (no dev-key signatures). A
+    ``key`` given explicitly is the only key verified against (the trust store is not read for
+    keys, but still says whether that signer is trusted); otherwise the trust store's keys are.
+    """
+    if mode not in ("dev", "prod"):
+        raise InvalidInput(f"key mode must be dev or prod, not {mode!r}", code="E_USAGE")
+    if profile not in PROFILES:
+        raise InvalidInput(
+            f"verify profile must be standard or strict, not {profile!r}", code="E_USAGE"
+        )
+    if keyring is None:
+        from gait.sign.keyring import load_keyring
+
+        keyring = load_keyring()
+    production = mode == "prod"
+    strict = profile == "strict" or production
+    return VerifyOptions(
+        limits=limits or Limits(),
+        keys=(key,) if key else tuple(keyring.trusted_keys()),
+        explicit_keys=key is not None,
+        require_signature=require_signature or strict,
+        require_trusted=require_trusted or strict,
+        production=production,
+        keyring=keyring,
+    )
+
+
 def verify_runpack(path: str | Path, options: VerifyOptions | None = None) -> VerifyReport:
     """Verify one runpack; raises InvalidInput only when it cannot be read as a runpack at all."""
     return verify_members(path, read_members(path, (options or VerifyOptions()).limits), options)

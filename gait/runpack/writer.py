@@ -10,6 +10,7 @@ from gait.canon import canonical_bytes
 from gait.runpack import model
 from gait.runpack.archive import write_zip
 from gait.runpack.build import jsonl, manifest_for, normalize_input, signed_manifest_digest
+from gait.runpack.redact import Redactor, redact_record_input
 
 if TYPE_CHECKING:  # cryptography loads only when a runpack is signed
     from gait.sign.keys import SigningKey
@@ -120,10 +121,14 @@ def write_record_input(
     capture_mode: str | None = None,
     signing_keys: list[SigningKey] | None = None,
     evidence_mode_default: str = "best_effort",
+    redactor: Redactor | None = None,
 ) -> Written:
     """The one way from a record input ``{run, intents, results, refs, capture_mode}`` to a
-    runpack: normalized as the reference does, written to ``path`` (default
+    runpack: redacted first when a ``redactor`` is given (its report says what matched),
+    normalized as the reference does, written to ``path`` (default
     ``<out_dir>/runpack_<run_id>.zip``)."""
+    if redactor and isinstance(doc, dict):
+        doc = redact_record_input(doc, redactor)
     mode, run, intents, results, refs = normalize_input(
         doc, capture_mode=capture_mode, evidence_mode_default=evidence_mode_default
     )
