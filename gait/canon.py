@@ -10,6 +10,7 @@ import hashlib
 import json
 import math
 import re
+from collections.abc import Mapping
 from typing import Any
 
 from gait.errors import InvalidInput
@@ -283,21 +284,44 @@ def _pretty(value: Any, out: list[str], newline: str) -> None:
         raise _NotPlain
 
 
-def dumps_pretty(value: Any) -> bytes:
-    """2-space indented JSON plus newline, keys sorted: traces, tokens and regress files.
+def dumps_pretty(value: Any, *, sort_keys: bool = True, ascii_only: bool = False) -> bytes:
+    """2-space indented JSON plus newline: traces, tokens, state and regress files, and every
+    human-readable JSON file Gait writes. Keys sorted unless ``sort_keys=False`` keeps the
+    caller's order; ``ascii_only`` escapes non-ASCII (files whose earlier bytes did).
 
-    The bytes of ``json.dumps(value, indent=2, sort_keys=True, ensure_ascii=False)`` (FORMATS
-    fixes them), made without json's indenting encoder, which runs in pure Python through a
-    generator per container and costs several times more than this for a trace. Anything but
-    plain JSON types goes to ``json.dumps`` itself, which also raises its usual errors.
+    The bytes of ``json.dumps(value, indent=2, sort_keys=..., ensure_ascii=...)`` (FORMATS
+    fixes them). The default (sorted, UTF-8) is made without json's indenting encoder, which
+    runs in pure Python through a generator per container and costs several times more than
+    this for a trace. Anything but plain JSON types goes to ``json.dumps`` itself, which also
+    raises its usual errors.
     """
-    out: list[str] = []
-    try:
-        _pretty(value, out, "\n")
-    except (_NotPlain, RecursionError):
-        return (json.dumps(value, indent=2, sort_keys=True, ensure_ascii=False) + "\n").encode()
-    out.append("\n")
-    return "".join(out).encode()
+    if sort_keys and not ascii_only:
+        out: list[str] = []
+        try:
+            _pretty(value, out, "\n")
+        except (_NotPlain, RecursionError):
+            pass
+        else:
+            out.append("\n")
+            return "".join(out).encode()
+    text = json.dumps(value, indent=2, sort_keys=sort_keys, ensure_ascii=ascii_only)
+    return (text + "\n").encode()
+
+
+def dumps_pretty_struct(doc: Mapping[str, Any]) -> bytes:
+    """``dumps_pretty`` as the reference writes a Go struct: the caller's key order at every
+    level, except that objects under a ``details`` key (Go maps) have sorted keys
+    (FORMATS.md section 0: regress results, fixture.json, gait.yaml)."""
+    return dumps_pretty(_sort_details(doc), sort_keys=False)
+
+
+def _sort_details(value: Any, inside: bool = False) -> Any:
+    if isinstance(value, Mapping):
+        items = sorted(value.items()) if inside else value.items()
+        return {k: _sort_details(v, inside or k == "details") for k, v in items}
+    if isinstance(value, list):
+        return [_sort_details(v, inside) for v in value]
+    return value
 
 
 def dumps_compact(value: Any) -> str:

@@ -11,6 +11,7 @@ dependency or a broken installation), which is 7. ``--strict`` turns any failed 
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import importlib.metadata
 import importlib.util
@@ -19,7 +20,6 @@ import re
 import shlex
 import shutil
 import sys
-import tempfile
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -354,16 +354,16 @@ def check_cli_on_path() -> Check:
 
 
 def _probe_write(directory: Path) -> str:
-    """'' when a file can be created in ``directory``, else why not."""
+    """'' when a file can be created in ``directory``, else why not (written as every Gait
+    writer writes, so a probe a kill interrupts is cleaned by the next one)."""
+    from gait.fsutil import stage
+
     try:
-        fd, name = tempfile.mkstemp(prefix=".gait-doctor-", dir=directory)
+        probe = stage(directory / ".gait-doctor-probe", b"", sync=False)
     except OSError as exc:
         return exc.strerror or type(exc).__name__
-    os.close(fd)
-    try:
-        os.unlink(name)
-    except OSError:
-        pass
+    with contextlib.suppress(OSError):
+        probe.unlink()
     return ""
 
 

@@ -6,8 +6,9 @@ import contextlib
 import os
 import re
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import BinaryIO
 
 from gait.errors import IOFailure
 
@@ -30,8 +31,21 @@ def make_temp(target: Path) -> tuple[int, str]:
     )
 
 
+def make_temp_dir(target: Path) -> Path:
+    """A staging directory beside ``target`` (same file system, so it can be renamed into
+    place): ``.<name>.<pid>.<random>.tmp``, cleaned like a temp file when its writer died."""
+    import tempfile
+
+    clean_stale_temps(target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    return Path(
+        tempfile.mkdtemp(prefix=f".{target.name}.{os.getpid()}.", suffix=".tmp", dir=target.parent)
+    )
+
+
 def clean_stale_temps(target: Path) -> int:
-    """Remove temp files of dead writers of ``target``; how many were removed."""
+    """Remove temp files and staging directories of dead writers of ``target`` (their process
+    is gone, or they are an hour old); how many were removed."""
     import glob
 
     removed = 0
@@ -47,11 +61,16 @@ def clean_stale_temps(target: Path) -> int:
         pid = int(match.group("pid"))
         try:
             alive = pid != os.getpid() and _pid_alive(pid)
-            if alive and now - path.stat().st_mtime < STALE_TEMP_SECONDS:
+            if alive and now - path.lstat().st_mtime < STALE_TEMP_SECONDS:
                 continue
             if pid == os.getpid():
                 continue  # our own, in use by another thread
-            path.unlink()
+            if path.is_dir() and not path.is_symlink():
+                import shutil
+
+                shutil.rmtree(path)
+            else:
+                path.unlink()
             removed += 1
         except OSError:
             continue
@@ -68,6 +87,60 @@ def _pid_alive(pid: int) -> bool:
     return True
 
 
+def stage(
+    target: Path,
+    content: bytes | Callable[[BinaryIO], object],
+    *,
+    mode: int = 0o644,
+    sync: bool = True,
+) -> Path:
+    """A complete file beside ``target``, not yet in place: ``content`` (bytes, or a function
+    writing to the handle) written, flushed, fsynced unless ``sync=False``, given ``mode``.
+
+    The one way Gait writes a file it then renames (``atomic_write``), hard-links
+    (``create_exclusive``) or renames with others (``commit_files``); on any failure, an
+    interrupt included, the temp file is removed, and one a kill leaves is cleaned by the
+    next writer of the same target.
+    """
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = make_temp(target)
+    try:
+        with os.fdopen(fd, "w+b") as handle:
+            if isinstance(content, bytes):
+                handle.write(content)
+            else:
+                content(handle)
+            handle.flush()
+            if sync:
+                os.fsync(handle.fileno())
+        os.chmod(tmp, mode)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+    return Path(tmp)
+
+
+def replace_with(
+    path: str | os.PathLike[str],
+    content: bytes | Callable[[BinaryIO], object],
+    *,
+    mode: int = 0o644,
+    sync: bool = True,
+) -> Path:
+    """``stage`` then rename over ``path``: readers see the old file or the new one, never
+    half of one. OS errors propagate as they are (``atomic_write`` words them)."""
+    target = Path(path)
+    tmp = stage(target, content, mode=mode, sync=sync)
+    try:
+        os.replace(tmp, target)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+    return target
+
+
 def atomic_write(
     path: str | os.PathLike[str], data: bytes, *, mode: int = 0o644, sync: bool = True
 ) -> Path:
@@ -78,23 +151,43 @@ def atomic_write(
     """
     target = Path(path)
     try:
-        target.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = make_temp(target)
+        return replace_with(target, data, mode=mode, sync=sync)
     except OSError as exc:
         raise IOFailure(f"cannot write {target}: {exc.strerror}", code="E_IO_WRITE") from exc
+
+
+@contextlib.contextmanager
+def signals_held() -> Iterator[None]:
+    """Hold SIGINT/SIGTERM back for the few renames that must all happen (delivered after)."""
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    held = {signal.SIGINT, signal.SIGTERM}
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, held)
     try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            if sync:
-                os.fsync(handle.fileno())
-        os.chmod(tmp, mode)
-        os.replace(tmp, target)
-    except OSError as exc:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise IOFailure(f"cannot write {target}: {exc.strerror}", code="E_IO_WRITE") from exc
-    return target
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+
+
+def commit_files(files: list[tuple[Path, bytes]]) -> None:
+    """Write every file aside first, then rename each into place: a failure while preparing
+    leaves every original untouched. SIGINT/SIGTERM wait until the whole step is done (a
+    fraction of a second), so an interrupt never leaves a temp file or half of the set."""
+    staged: list[tuple[Path, Path]] = []
+    with signals_held():
+        try:
+            for target, data in files:
+                staged.append((stage(target, data), target))
+            for tmp, target in staged:
+                os.replace(tmp, target)
+        finally:
+            for tmp, _ in staged:
+                with contextlib.suppress(OSError):
+                    tmp.unlink()
 
 
 def gait_home() -> Path:
@@ -145,18 +238,24 @@ def read_no_follow(path: str | os.PathLike[str]) -> bytes:
 
 @contextlib.contextmanager
 def file_lock(path: str | os.PathLike[str]) -> Iterator[None]:
-    """Exclusive advisory lock across processes for read-modify-write of small state files."""
+    """Exclusive advisory lock across processes (and threads: each call opens its own
+    descriptor) for read-modify-write of state files and the decision log. On the hot path
+    (the gate's log) it costs one open and one flock: the directory is made only when missing."""
     import fcntl
 
-    lock_path = Path(path)
-    lock_path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o600)
-    with os.fdopen(fd, "r+b") as handle:
-        fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
+    try:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    except FileNotFoundError:
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
         try:
             yield
         finally:
-            fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+            fcntl.flock(fd, fcntl.LOCK_UN)
+    finally:
+        os.close(fd)
 
 
 def create_exclusive(path: str | os.PathLike[str], data: bytes, *, mode: int = 0o644) -> bool:
@@ -165,14 +264,8 @@ def create_exclusive(path: str | os.PathLike[str], data: bytes, *, mode: int = 0
     The file appears complete or not at all (written aside, then hard-linked into place).
     """
     target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = make_temp(target)
+    tmp = stage(target, data, mode=mode)
     try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.chmod(tmp, mode)
         try:
             os.link(tmp, target)
         except FileExistsError:

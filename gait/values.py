@@ -13,10 +13,10 @@ The rule, in order (first match wins; containers are converted recursively):
 value                          JSON value
 =============================  ==============================================================
 None, bool, int, str           itself
-float                          itself (non-finite floats: see ``_float``)
+float                          itself; NaN and Infinity are refused (no JSON form)
 pydantic model (v2)            ``model_dump(mode="json", by_alias=True)`` (field names as on
                                the wire, e.g. MCP's ``isError``), then this rule again
-pydantic model (v1)            ``json.loads(value.json())``
+pydantic model (v1)            ``value.json()`` read strictly (duplicate keys refused)
 dataclass instance             ``{field name: value}`` for every field (``dataclasses.fields``)
 attrs instance                 ``{attribute name: value}`` for every attribute
 enum member                    its ``value``
@@ -47,6 +47,7 @@ import dataclasses
 import datetime as _dt
 import enum
 import json
+import math
 import threading
 import uuid
 import warnings
@@ -71,10 +72,16 @@ def type_name(value: Any) -> str:
     return f"{kind.__module__}.{kind.__qualname__}"
 
 
-def _float(value: float) -> Any:
-    # Non-finite floats have no JSON form; the recorder's earlier rule stored null and the
-    # canonical-JSON layer refuses them, so this keeps the earlier behaviour unchanged.
-    return value if value == value and value not in (float("inf"), float("-inf")) else None
+def _float(value: float, code: str, where: str) -> float:
+    # Non-finite floats have no JSON form: storing null would give NaN, Infinity and None the
+    # same digest and hide what the tool really returned, so they are refused (issue 11).
+    if math.isfinite(value):
+        return value
+    raise InvalidInput(
+        f"{where}: {value} has no JSON form (NaN and Infinity cannot be recorded)",
+        code=code,
+        hint='return a finite number, null or a string such as "NaN" from the tool',
+    )
 
 
 def to_json_value(
@@ -107,7 +114,7 @@ def _convert(value: Any, strict: bool, code: str, where: str, depth: int) -> Any
     if isinstance(value, int):
         return int(value)
     if isinstance(value, float):
-        return _float(float(value))
+        return _float(float(value), code, where)
     dump = getattr(value, "model_dump", None)
     if callable(dump) and not isinstance(value, type):
         try:
@@ -131,10 +138,16 @@ def _convert(value: Any, strict: bool, code: str, where: str, depth: int) -> Any
         }
     legacy = getattr(value, "json", None)
     if callable(legacy) and hasattr(type(value), "__fields__") and hasattr(value, "dict"):
+        from gait.canon import loads_strict
+
         try:
-            return _convert(json.loads(legacy()), strict, code, where, depth + 1)
+            text = legacy()
         except Exception as exc:  # noqa: BLE001
             raise _refuse(value, code, where, f"json() failed: {exc}") from exc
+        # JSON text: a duplicate key or NaN in it is refused, never last-key-wins or null
+        return _convert(
+            loads_strict(text, what=f"{where} json()", code=code), strict, code, where, depth + 1
+        )
     if isinstance(value, Mapping):
         out: dict[str, Any] = {}
         for key, item in value.items():

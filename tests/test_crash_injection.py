@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -187,6 +188,60 @@ def test_approve_and_prod_key_init_killed_at_every_step(
         assert _temps(tmp_path) == [], f"step {step}"
 
     _every_step(tmp_path, gait_home, argv, token_check)
+
+
+def test_regress_init_killed_at_every_step(
+    tmp_path: Path, gait_home: Path, capsys, monkeypatch
+) -> None:  # noqa: ANN001
+    """The fixture directory appears whole or not at all; a staging directory a kill leaves
+    is removed by the next init (issue 11 item 9)."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("PYTEST_DISABLE_PLUGIN_AUTOLOAD", "1")
+    assert _cli(capsys, "demo")[0] == 0
+    argv = ("regress", "init", "--from", "run_demo")
+    fixture = tmp_path / "fixtures" / "run_demo"
+
+    def check(step: int) -> None:
+        if fixture.exists():  # complete, or not there at all
+            assert sorted(p.name for p in fixture.iterdir()) == ["fixture.json", "runpack.zip"]
+            json.loads((fixture / "fixture.json").read_text())
+        assert _cli(capsys, *argv, "--force")[0] == 0, f"step {step}"
+        assert _temps(tmp_path) == [], f"step {step}: temp files left"
+        assert [p.name for p in fixture.parent.iterdir()] == ["run_demo"], f"step {step}"
+        shutil.rmtree(fixture)
+        (tmp_path / "gait.yaml").unlink()
+
+    assert _every_step(tmp_path, gait_home, argv, check) > 3
+
+
+def test_registry_install_killed_at_every_step(
+    tmp_path: Path, gait_home: Path, capsys, monkeypatch
+) -> None:  # noqa: ANN001
+    """An installed version is whole or absent; staging a kill leaves goes on the next run."""
+    monkeypatch.chdir(tmp_path)
+    src = tmp_path / "src"
+    (src / "policies").mkdir(parents=True)
+    (src / "policies" / "p.yaml").write_text(POLICY)
+    (src / "README.md").write_text("pack\n")
+    pack = ("registry", "pack", "src", "--name", "base", "--version", "1.0.0", "--publisher", "a")
+    assert _cli(capsys, *pack)[0] == 0
+    argv = ("registry", "install", "src")
+    registry = gait_home / "registry"
+    version = registry / "base" / "1.0.0"
+
+    def check(step: int) -> None:
+        if version.exists():
+            assert sorted(p.name for p in version.rglob("*")) == [
+                "README.md", "p.yaml", "policies", "registry_pack.json",
+            ], f"step {step}"  # fmt: skip
+        assert _cli(capsys, *argv)[0] == 0, f"step {step}"
+        left = sorted(p.relative_to(registry).as_posix() for p in registry.rglob("*"))
+        assert [p for p in left if not p.startswith("base/1.0.0/")] == [
+            ".lock", "base", "base/1.0.0", "base/installed.json",
+        ], f"step {step}: left behind"  # fmt: skip
+        shutil.rmtree(registry)
+
+    assert _every_step(tmp_path, gait_home, argv, check) > 3
 
 
 def test_truncated_log_and_orphan_trace(tmp_path: Path, run_gait) -> None:

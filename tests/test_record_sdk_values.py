@@ -152,3 +152,69 @@ def test_decorated_tool_returning_sdk_object(tmp_path: Path) -> None:
             refund("o-9")
     stored = _results(tmp_path / "d.zip")[0]["result"]
     assert stored["content"][0]["text"] == "refund approved for o-9"
+
+
+# -- issue 11 item 17: NaN, Infinity and duplicate keys are refused, never stored as null ----
+
+
+@dataclasses.dataclass
+class Reading:
+    value: float
+
+
+@pytest.mark.parametrize(
+    ("args", "result"),
+    [
+        ({"q": 1}, {"score": float("nan")}),
+        ({"q": float("inf")}, {"ok": True}),
+        ({"q": 1}, Reading(float("-inf"))),  # inside an object read by the rule
+    ],
+)
+def test_non_finite_numbers_are_refused_by_the_sdk(tmp_path: Path, args, result) -> None:
+    with pytest.raises(InvalidInput) as info:
+        with gait.record(run_id="run_nan", out=tmp_path / "n.zip", capture_mode="raw") as run:
+            intent_id = run.intent("measure", args)
+            run.result(intent_id, result)
+    assert info.value.code == "E_RECORD_INPUT_INVALID"
+    assert "no JSON form" in info.value.message
+    # the run still closes (the refusal is recorded as what ended it), holding no made-up null
+    with zipfile.ZipFile(tmp_path / "n.zip") as archive:
+        stored = archive.read("results.jsonl") + archive.read("intents.jsonl")
+    assert b":null" not in stored
+    assert to_json_value({"a": [1.5, -0.0]}) == {"a": [1.5, -0.0]}  # finite floats stay
+
+
+def test_duplicate_keys_in_recorded_json_text_are_refused(tmp_path: Path) -> None:
+    pydantic_v1 = pytest.importorskip("pydantic.v1")
+
+    class Legacy(pydantic_v1.BaseModel):
+        status: str
+
+        def json(self, **_: Any) -> str:  # JSON text as a v1 model with custom encoders gives
+            return '{"status":"refunded","status":"failed"}'
+
+    with pytest.raises(InvalidInput) as info:
+        to_json_value(Legacy(status="x"), where="$.result")
+    assert info.value.code == "E_RECORD_INPUT_INVALID"
+    assert "duplicate" in info.value.message
+
+
+def test_duplicate_keys_in_an_otel_message_exit_6(run_gait, tmp_path: Path) -> None:
+    messages = '[{"role":"assistant","parts":[],"parts":[{"type":"text","content":"x"}]}]'
+    span = {
+        "traceId": "5b8efff798038103d269b633813fc60c",
+        "spanId": "a1b2c3d4e5f60718",
+        "name": "chat gpt-4o",
+        "startTimeUnixNano": "1772366400000000000",
+        "endTimeUnixNano": "1772366400900000000",
+        "attributes": [
+            {"key": "gen_ai.operation.name", "value": {"stringValue": "chat"}},
+            {"key": "gen_ai.output.messages", "value": {"stringValue": messages}},
+        ],
+    }
+    log = tmp_path / "spans.jsonl"
+    log.write_text(json.dumps({"resourceSpans": [{"scopeSpans": [{"spans": [span]}]}]}) + "\n")
+    proc = run_gait("run", "record", "--from", "otel", "--input", str(log), "--json", cwd=tmp_path)
+    assert proc.returncode == 6, proc.stdout + proc.stderr
+    doc = json.loads(proc.stdout)
+    assert doc["error_code"] == "E_RECORD_INPUT_INVALID" and "duplicate" in doc["error"]

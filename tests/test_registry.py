@@ -132,7 +132,7 @@ def test_pack_install_list_verify(run_gait, tmp_path: Path, gait_home: Path) -> 
     target = gait_home / "registry" / "baseline" / "1.0.0"
     assert (target / "policies" / "baseline.yaml").read_bytes() == POLICY
     assert (target / "registry_pack.json").exists()
-    assert not list((gait_home / "registry" / ".staging").iterdir())
+    assert not list((gait_home / "registry").rglob("*.tmp"))  # no staging left behind
 
     listed = run_gait("registry", "list", "--json", cwd=tmp_path)
     again = run_gait("registry", "list", "--json", cwd=tmp_path)
@@ -405,7 +405,7 @@ def test_install_is_atomic_when_the_rename_fails(
     root = gait_home / "registry"
     assert not (root / "baseline" / "1.0.0").exists()
     assert not (root / "baseline" / "installed.json").exists()
-    assert list((root / ".staging").iterdir()) == []
+    assert list(root.rglob("*.tmp")) == []  # the staging directory went with the failure
     monkeypatch.undo()
     monkeypatch.setenv("GAIT_HOME", str(gait_home))
     assert store.install(source, policy).status == "installed"

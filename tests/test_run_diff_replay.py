@@ -136,7 +136,7 @@ def _rezip(src: str, dst: Path, change) -> None:  # noqa: ANN001
 def test_diff_non_canonical_member_is_exit_6(run_gait, conformance_dir, tmp_path) -> None:
     """Pretty-printed refs.json, its hash re-listed: verifies, but is not canonical."""
     from gait.canon import sha256_hex
-    from gait.runpack.build import manifest_digest
+    from gait.runpack.manifest import manifest_digest
 
     def pretty(members: dict[str, bytes]) -> dict[str, bytes]:
         refs = json.dumps(json.loads(members["refs.json"]), indent=2).encode()

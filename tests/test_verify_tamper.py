@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from gait.canon import canonical_bytes, sha256_hex
-from gait.runpack.build import manifest_digest, signed_manifest_digest
+from gait.runpack.manifest import manifest_digest, signed_manifest_digest
 from gait.runpack.writer import write_record_input
 from gait.sign.keys import SigningKey
 from gait.sign.signature import sign_digest

@@ -25,6 +25,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from gait.canon import dumps_pretty
 from gait.compat.models import (
     DemoCapture,
     GateEvalResult,
@@ -480,8 +481,8 @@ def evaluate_gate(
         )
     with tempfile.TemporaryDirectory(prefix="gait-intent-") as tmp_dir:
         intent_path = Path(tmp_dir) / "intent.json"
-        intent_path.write_text(
-            json.dumps(_json_ready(intent.to_dict()), indent=2) + "\n", encoding="utf-8"
+        intent_path.write_bytes(
+            dumps_pretty(_json_ready(intent.to_dict()), sort_keys=False, ascii_only=True)
         )
         command = _command_prefix(gait_bin) + [
             "gate",
@@ -659,8 +660,8 @@ def record_runpack(
         )
     with tempfile.TemporaryDirectory(prefix="gait-run-record-") as tmp_dir:
         input_path = Path(tmp_dir) / "run_record.json"
-        input_path.write_text(
-            json.dumps(_json_ready(dict(record_input)), indent=2) + "\n", encoding="utf-8"
+        input_path.write_bytes(
+            dumps_pretty(_json_ready(dict(record_input)), sort_keys=False, ascii_only=True)
         )
         command = _command_prefix(gait_bin) + [
             "run",

@@ -242,10 +242,10 @@ def load_state(path: str | Path) -> State:
 
 
 def write_state(path: str | Path, state: State) -> None:
+    from gait.canon import dumps_pretty
     from gait.fsutil import atomic_write
 
-    text = json.dumps(state.to_json(), indent=2, ensure_ascii=False) + "\n"
-    atomic_write(Path(path), text.encode("utf-8"), mode=0o600)
+    atomic_write(Path(path), dumps_pretty(state.to_json(), sort_keys=False), mode=0o600)
 
 
 def journal_path(state_path: str | Path) -> Path:

@@ -10,13 +10,12 @@ detectable.
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import hashlib
 import os
 import re
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -25,7 +24,7 @@ from typing import Any
 from gait import timefmt
 from gait.canon import canonical_bytes, digest, dumps_pretty, id24, loads_strict
 from gait.errors import TraceUnwritable
-from gait.fsutil import atomic_write
+from gait.fsutil import atomic_write, file_lock
 from gait.sign.keys import SigningKey, VerifyKey
 from gait.sign.signature import check_signature, sign_digest
 
@@ -428,36 +427,20 @@ _TRACE_TEMP = ".decisions.trace.tmp"
 _HEAD_TEMP = ".decisions.head.tmp"
 
 
-class _Locked:
-    """An exclusive lock on a trace directory's decision log, across processes and threads."""
-
-    def __init__(self, directory: Path) -> None:
-        self.directory = directory
-        self.fd = -1
-
-    def __enter__(self) -> _Locked:
-        lock = self.directory / _LOG_LOCK
-        try:
-            try:
-                self.fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o600)
-            except FileNotFoundError:
-                self.directory.mkdir(parents=True, exist_ok=True)
-                self.fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o600)
-            fcntl.flock(self.fd, fcntl.LOCK_EX)
-        except OSError as exc:
-            if self.fd >= 0:
-                os.close(self.fd)
-                self.fd = -1
-            raise TraceUnwritable(
-                f"cannot lock decision log in {self.directory}: {exc.strerror}",
-                code="E_TRACE_UNWRITABLE",
-            ) from exc
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        if self.fd >= 0:
-            fcntl.flock(self.fd, fcntl.LOCK_UN)
-            os.close(self.fd)
+@contextlib.contextmanager
+def _locked(directory: Path) -> Iterator[None]:
+    """``fsutil.file_lock`` on a trace directory's decision log; failing to take it is
+    ``TraceUnwritable`` (a decision that cannot be logged is not made)."""
+    stack = contextlib.ExitStack()
+    try:
+        stack.enter_context(file_lock(directory / _LOG_LOCK))
+    except OSError as exc:
+        raise TraceUnwritable(
+            f"cannot lock decision log in {directory}: {exc.strerror}",
+            code="E_TRACE_UNWRITABLE",
+        ) from exc
+    with stack:
+        yield
 
 
 # The last line this process appended to each decision log, by the log's (st_dev, st_ino), with
@@ -603,7 +586,7 @@ def record_decision(
     """
     trace_bytes = dumps_pretty(trace)
     log_path = directory / DECISION_LOG
-    with _Locked(directory):
+    with _locked(directory):
         seq, prev = _chain_head(log_path)
         seq += 1
         path = trace_path or directory / f"trace_{trace['trace_id']}_{seq:06d}.json"

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import os
-import tempfile
+import io
 from pathlib import Path
 
 from gait.errors import InvalidInput, VerificationFailed
-from gait.runpack.archive import Members, read_members
+from gait.runpack.archive import Members, read_members, read_members_from
 
 
 def read_zip(path: str | Path, *, what: str = "pack") -> Members:
@@ -24,29 +23,33 @@ def read_zip(path: str | Path, *, what: str = "pack") -> Members:
     except InvalidInput as exc:
         exc.hint = exc.hint or f"pass a zip gait wrote (pack, evidence pack or runpack), not {path}"
         raise
+    return _checked(members, f"{what} {path}")
+
+
+def read_zip_bytes(data: bytes, *, what: str) -> Members:
+    """Members of an embedded zip (a pack's ``source/runpack.zip``), with the same checks,
+    read from memory: no temp file that a crash could leave behind."""
+    try:
+        members = read_members_from(io.BytesIO(data), what, keep=None)
+    except InvalidInput as exc:
+        exc.hint = exc.hint or "rebuild the pack from its sources"
+        raise
+    return _checked(members, what)
+
+
+def _checked(members: Members, label: str) -> Members:
     if members.problems:
         first = members.problems[0]
         raise VerificationFailed(
-            f"{what} {path}: member {first.path or '?'}: {first.message}",
+            f"{label}: member {first.path or '?'}: {first.message}",
             code="E_PACK_UNSAFE_MEMBER",
             hint="rebuild the pack from its sources; do not trust this file",
         )
     if members.unreadable:
         name = sorted(members.unreadable)[0]
         raise VerificationFailed(
-            f"{what} {path}: member {name}: {members.unreadable[name]}",
+            f"{label}: member {name}: {members.unreadable[name]}",
             code="E_PACK_MEMBER_CORRUPT",
             hint="rebuild the pack from its sources",
         )
     return members
-
-
-def read_zip_bytes(data: bytes, *, what: str) -> Members:
-    """Members of an embedded zip (a pack's ``source/runpack.zip``), with the same checks."""
-    fd, tmp = tempfile.mkstemp(suffix=".zip")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-        return read_zip(tmp, what=what)
-    finally:
-        os.unlink(tmp)

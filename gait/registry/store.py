@@ -1,8 +1,9 @@
 """Installed packs under ``GAIT_HOME/registry/``: atomic install, list, re-verify.
 
 Layout: ``<name>/<version>/`` holds the verified files and their ``registry_pack.json``;
-``<name>/installed.json`` names the current version. A version directory is written aside in
-``.staging/`` and renamed into place, then ``installed.json`` is replaced atomically: a crash
+``<name>/installed.json`` names the current version. A version directory is written aside
+(``<name>/.<version>.<pid>.<random>.tmp``, removed by the next install when a crash leaves it)
+and renamed into place, then ``installed.json`` is replaced atomically: a crash
 leaves either the old install or the new one, never a half-written pack. Old versions stay on
 disk so a rollback (``--allow-downgrade``) needs no re-download.
 """
@@ -13,7 +14,6 @@ import contextlib
 import os
 import re
 import shutil
-import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,7 +22,7 @@ from typing import Any
 from gait import timefmt
 from gait.canon import dumps_pretty, loads_strict
 from gait.errors import GaitError, InvalidInput, VerificationFailed
-from gait.fsutil import atomic_write, file_lock, gait_home
+from gait.fsutil import atomic_write, file_lock, gait_home, make_temp_dir
 from gait.registry.backend import METADATA, PackSource, path_problem
 from gait.registry.pack import (
     TrustPolicy,
@@ -173,12 +173,11 @@ def install(
                     hint="a publisher must bump pack_version for new contents",
                 )
         else:
-            staging_root = root / ".staging"
-            staging_root.mkdir(parents=True, exist_ok=True)
-            staging = Path(tempfile.mkdtemp(prefix=f"{name}-", dir=staging_root))
+            # beside its final place, named for this process: a kill leaves it for the next
+            # install of this version to remove (fsutil.clean_stale_temps)
+            staging = make_temp_dir(version_dir)
             try:
                 _write_tree(staging, source, meta)
-                pack_dir.mkdir(parents=True, exist_ok=True)
                 os.rename(staging, version_dir)
             finally:
                 shutil.rmtree(staging, ignore_errors=True)

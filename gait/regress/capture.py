@@ -81,14 +81,14 @@ def _trace_record(path: Path) -> bool:
 
 
 def write_receipt(receipt: Receipt, out: str | os.PathLike[str]) -> Path:
+    from gait.canon import dumps_pretty_struct
     from gait.fsutil import atomic_write
-    from gait.regress.results import pretty
 
     target = Path(out)
     if not str(out).strip():
         raise InvalidInput("--out is empty", code="E_USAGE", hint=f"--out {DEFAULT_OUT}")
     receipt.output_path = target.as_posix()
-    atomic_write(target, pretty(receipt.to_json()))
+    atomic_write(target, dumps_pretty_struct(receipt.to_json()))
     return target
 
 

@@ -8,17 +8,17 @@ Nothing is half-written: a new fixture directory appears complete or not at all.
 
 from __future__ import annotations
 
-import contextlib
 import os
 import re
 import shutil
-import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from gait.canon import dumps_pretty_struct
 from gait.errors import InvalidInput
+from gait.fsutil import commit_files
 from gait.regress.config import (
     CONFIG_NAME,
     CONFIG_SCHEMA,
@@ -184,7 +184,7 @@ def init_fixture(
         _check_command(command)
         existing = {**existing, "command": command}
     config_bytes = _config_bytes(existing, {fixture_name: entry}, config_path)
-    files = {RUNPACK_FILE: path.read_bytes(), FIXTURE_FILE: _pretty(ordered_meta(meta))}
+    files = {RUNPACK_FILE: path.read_bytes(), FIXTURE_FILE: dumps_pretty_struct(ordered_meta(meta))}
     if occupied:
         commit_files([(target / n, data) for n, data in files.items()])
     else:
@@ -251,12 +251,6 @@ def _check_command(command: str) -> None:
         raise InvalidInput("--command is empty", code="E_USAGE")
 
 
-def _pretty(doc: Mapping[str, Any]) -> bytes:
-    from gait.regress.results import pretty
-
-    return pretty(doc)
-
-
 def _read_config(path: Path) -> dict[str, Any]:
     """The gait.yaml being extended (as parsed), or a fresh skeleton; an invalid one refuses."""
     if not path.exists():
@@ -297,7 +291,7 @@ def _config_bytes(
     problems = schema.errors(CONFIG_SCHEMA, ordered)
     if problems:
         raise InvalidInput(f"{path}: {problems[0]}", code="E_REGRESS_CONFIG_INVALID")
-    return _pretty(ordered)
+    return dumps_pretty_struct(ordered)
 
 
 def config_bytes_with_run_ids(root: Path, run_ids: Mapping[str, str]) -> bytes:
@@ -313,9 +307,13 @@ def config_bytes_with_run_ids(root: Path, run_ids: Mapping[str, str]) -> bytes:
 
 
 def _create_dir(target: Path, files: Mapping[str, bytes]) -> None:
-    target.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
+    """The fixture directory appears whole or not at all: staged beside it (cleaned by the
+    next writer when a kill leaves it), then renamed into place."""
+    from gait.fsutil import make_temp_dir
+
+    staging: Path | None = None
     try:
+        staging = make_temp_dir(target)
         for name, data in files.items():
             (staging / name).write_bytes(data)
             os.chmod(staging / name, 0o644)
@@ -324,50 +322,8 @@ def _create_dir(target: Path, files: Mapping[str, bytes]) -> None:
             target.rmdir()  # empty (checked by the caller)
         os.rename(staging, target)
     except OSError as exc:
-        shutil.rmtree(staging, ignore_errors=True)
+        if staging is not None:
+            shutil.rmtree(staging, ignore_errors=True)
         from gait.errors import IOFailure
 
         raise IOFailure(f"cannot create {target}: {exc.strerror}", code="E_IO_WRITE") from exc
-
-
-@contextlib.contextmanager
-def _signals_held() -> Any:
-    """Hold SIGINT/SIGTERM back for the few renames that must all happen (delivered after)."""
-    import signal
-    import threading
-
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    held = {signal.SIGINT, signal.SIGTERM}
-    previous = signal.pthread_sigmask(signal.SIG_BLOCK, held)
-    try:
-        yield
-    finally:
-        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
-
-
-def commit_files(files: list[tuple[Path, bytes]]) -> None:
-    """Write every file aside first, then rename each into place: a failure while preparing
-    leaves every original untouched. SIGINT/SIGTERM wait until the whole step is done (a
-    fraction of a second), so an interrupt never leaves a temp file or half of the set."""
-    staged: list[tuple[Path, Path]] = []
-    with _signals_held():
-        try:
-            for target, data in files:
-                target.parent.mkdir(parents=True, exist_ok=True)
-                from gait.fsutil import make_temp
-
-                fd, tmp_name = make_temp(target)
-                staged.append((Path(tmp_name), target))
-                with os.fdopen(fd, "wb") as handle:
-                    handle.write(data)
-                    handle.flush()
-                    os.fsync(handle.fileno())
-                os.chmod(tmp_name, 0o644)
-            for tmp, target in staged:
-                os.replace(tmp, target)
-        finally:
-            for tmp, _ in staged:
-                with contextlib.suppress(OSError):
-                    tmp.unlink()

@@ -13,31 +13,16 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from gait import __version__
-from gait.fsutil import atomic_write
+from gait.canon import dumps_pretty_struct
+from gait.fsutil import atomic_write, commit_files
 from gait.regress.api import FAIL
 from gait.regress.config import RegressConfig
 from gait.regress.engine import Entry
+from gait.regress.init import config_bytes_with_run_ids, ordered_meta, validate_meta
 
 RESULT_SCHEMA = "gait.regress.result"
 DEFAULT_OUTPUT = "regress_result.json"
 ARTIFACT_DIR = "gait-out/regress"
-
-
-def pretty(doc: Mapping[str, Any]) -> bytes:
-    """2-space JSON + newline (FORMATS.md section 0) in the caller's key order, as the reference
-    writes its structs; nested ``details`` objects are sorted, as Go writes its maps."""
-    import json
-
-    return (json.dumps(_sort_nested(doc), indent=2, ensure_ascii=False) + "\n").encode("utf-8")
-
-
-def _sort_nested(value: Any, inside_details: bool = False) -> Any:
-    if isinstance(value, Mapping):
-        items = sorted(value.items()) if inside_details else value.items()
-        return {k: _sort_nested(v, inside_details or k == "details") for k, v in items}
-    if isinstance(value, list):
-        return [_sort_nested(v, inside_details) for v in value]
-    return value
 
 
 def diff_path(fixture: str) -> str:
@@ -84,7 +69,7 @@ def next_commands(config: RegressConfig, entries: list[Entry]) -> list[str]:
 
 
 def result_bytes(doc: Mapping[str, Any]) -> bytes:
-    return pretty(doc)
+    return dumps_pretty_struct(doc)
 
 
 def write_result(path: Path, doc: Mapping[str, Any]) -> Path:
@@ -122,7 +107,7 @@ def write_partial(
         "graders": doc["graders"],
     }
     path = output.with_name(PARTIAL_NAME)
-    atomic_write(path, pretty(partial))
+    atomic_write(path, dumps_pretty_struct(partial))
     return path
 
 
@@ -171,7 +156,7 @@ def write_diffs(
         if diff is not None:
             doc["runpack_diff"] = diff
         rel = diff_path(fixture)
-        atomic_write(out_dir / rel, pretty(doc))
+        atomic_write(out_dir / rel, dumps_pretty_struct(doc))
         written.append(rel)
     return written
 
@@ -221,7 +206,6 @@ def apply_updates(config: RegressConfig, entries: Iterable[Entry]) -> UpdateRepo
     interrupted update leaves every fixture either as it was or (rename step reached) updated.
     """
     from gait.canon import loads_strict
-    from gait.regress import init as regress_init
     from gait.regress.config import CONFIG_NAME, load_fixture_meta
     from gait.runpack.archive import read_members
 
@@ -253,18 +237,18 @@ def apply_updates(config: RegressConfig, entries: Iterable[Entry]) -> UpdateRepo
                     f"{_short(before.get(key))} -> {_short(meta.get(key))}"
                 )
         if meta != before:
-            regress_init.validate_meta(meta, str(fixture.meta_path))
-            staged.append((fixture.meta_path, pretty(regress_init.ordered_meta(meta))))
+            validate_meta(meta, str(fixture.meta_path))
+            staged.append((fixture.meta_path, dumps_pretty_struct(ordered_meta(meta))))
         report.fixtures.append(name)
     if run_ids:
         staged.append(
             (
                 config.root / CONFIG_NAME,
-                regress_init.config_bytes_with_run_ids(config.root, run_ids),
+                config_bytes_with_run_ids(config.root, run_ids),
             )
         )
         report.changed.append("gait.yaml: fixture run ids updated")
-    regress_init.commit_files(staged)
+    commit_files(staged)
     return report
 
 

@@ -15,7 +15,7 @@ import zipfile
 import zlib
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
-from typing import Any
+from typing import Any, BinaryIO
 
 from gait.errors import InvalidInput
 from gait.fsutil import atomic_write
@@ -121,7 +121,25 @@ def read_members(
     if size == 0:
         raise InvalidInput(f"{path} is empty, not a runpack zip", code="E_VERIFY_INPUT_INVALID")
     try:
-        with open(target, "rb") as raw, zipfile.ZipFile(raw) as archive:
+        with open(target, "rb") as raw:
+            return read_members_from(raw, str(path), limits, keep=keep)
+    except OSError as exc:
+        raise InvalidInput(
+            f"{path} is not a readable zip ({exc})", code="E_VERIFY_INPUT_INVALID"
+        ) from exc
+
+
+def read_members_from(
+    raw: BinaryIO,
+    name: str,
+    limits: Limits | None = None,
+    *,
+    keep: frozenset[str] | None = KEPT_MEMBERS,
+) -> Members:
+    """``read_members`` of an open, seekable zip (a file, or an embedded zip's bytes in a
+    ``BytesIO``: nothing is written to disk to read it); ``name`` names it in errors."""
+    try:
+        with zipfile.ZipFile(raw) as archive:
             structure = [
                 Problem(ARCHIVE_CODE, n, why) for n, why in structure_problems(raw, archive)
             ]
@@ -139,7 +157,7 @@ def read_members(
         UnicodeDecodeError,
     ) as exc:
         raise InvalidInput(
-            f"{path} is not a readable zip ({exc})", code="E_VERIFY_INPUT_INVALID"
+            f"{name} is not a readable zip ({exc})", code="E_VERIFY_INPUT_INVALID"
         ) from exc
 
 

@@ -16,6 +16,7 @@ from gait import __version__, timefmt
 from gait.canon import canonical_bytes, digest, sha256_hex
 from gait.errors import InvalidInput
 from gait.runpack import model
+from gait.runpack.manifest import manifest_digest
 from gait.runpack.model import SCHEMA_VERSION
 
 RECEIPT_KEYS = (
@@ -408,29 +409,3 @@ def manifest_for(run: dict[str, Any], capture_mode: str, data: dict[str, bytes])
     }
     manifest["manifest_digest"] = manifest_digest(manifest)
     return manifest
-
-
-def manifest_digest(manifest: Mapping[str, Any]) -> str:
-    """``H(manifest)`` over the known keys, ``manifest_digest`` blank, no signatures.
-
-    Times are re-printed in canonical form, as the reference does when it re-reads a manifest.
-    """
-    known = {k: manifest[k] for k in model.MANIFEST_KEYS if k in manifest and k != "signatures"}
-    known["manifest_digest"] = ""
-    if isinstance(known.get("created_at"), str):
-        try:
-            known["created_at"] = timefmt.canonical(known["created_at"])
-        except InvalidInput:
-            pass
-    return digest(known)
-
-
-def signed_manifest_digest(manifest: Mapping[str, Any]) -> str:
-    """``H(stored manifest minus signatures)``: the digest a manifest signature covers."""
-    known = {k: manifest[k] for k in model.MANIFEST_KEYS if k in manifest and k != "signatures"}
-    if isinstance(known.get("created_at"), str):
-        try:
-            known["created_at"] = timefmt.canonical(known["created_at"])
-        except InvalidInput:
-            pass
-    return digest(known)

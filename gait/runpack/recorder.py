@@ -41,9 +41,10 @@ from typing import IO, TYPE_CHECKING, Any, Literal, TypeVar
 from gait import __version__, timefmt
 from gait.canon import canonical_bytes, digest
 from gait.errors import GaitError, InvalidInput
-from gait.fsutil import make_temp
+from gait.fsutil import replace_with
 from gait.runpack import build, model
 from gait.runpack.archive import MAX_MEMBER_BYTES
+from gait.runpack.manifest import manifest_digest, signed_manifest_digest
 from gait.runpack.redact import Hook, Redactor, Rule
 from gait.runpack.replay import RECORD_TO_ENV, REPLAY_FROM_ENV, ReplayedToolError
 from gait.runpack.writer import Written, default_path
@@ -117,14 +118,6 @@ def _utf8(text: str) -> bytes:
 
 
 fast_now = timefmt.now  # the recorder's clock: thread-safe, the date formatted once a second
-
-
-def _safe_payload(value: Any) -> Any:
-    try:
-        canonical_bytes(value)
-        return value
-    except InvalidInput:
-        return jsonable(value)
 
 
 class _Member:
@@ -538,12 +531,12 @@ class Recorder:
                 "files": [{"path": n, "sha256": data_hashes[n]} for n in sorted(data_hashes)],
                 "manifest_digest": "",
             }
-            manifest["manifest_digest"] = build.manifest_digest(manifest)
+            manifest["manifest_digest"] = manifest_digest(manifest)
             key = self._key()
             if key is not None:
                 from gait.sign.signature import sign_digest
 
-                manifest["signatures"] = [sign_digest(key, build.signed_manifest_digest(manifest))]
+                manifest["signatures"] = [sign_digest(key, signed_manifest_digest(manifest))]
             try:
                 _write_zip_streaming(self.path, self._members, canonical_bytes(manifest))
             finally:
@@ -581,36 +574,26 @@ def _write_zip_streaming(path: Path, members: dict[str, _Member], manifest: byte
     """The bytes ``archive.zip_bytes`` makes, written from spool files, then renamed in."""
     from gait.runpack.archive import _ZIP_EPOCH
 
-    target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = make_temp(target)
-    try:
-        with os.fdopen(fd, "w+b") as handle:
-            with zipfile.ZipFile(handle, "w") as archive:
-                for name in model.MEMBER_ORDER:
-                    info = zipfile.ZipInfo(name, date_time=_ZIP_EPOCH)
-                    info.compress_type = zipfile.ZIP_DEFLATED
-                    info.create_system = 3
-                    info.external_attr = (0o100000 | 0o644) << 16
-                    info._compresslevel = 6  # type: ignore[attr-defined]
-                    if name == model.MANIFEST:
-                        info.file_size = len(manifest)
-                        with archive.open(info, "w") as dest:
-                            dest.write(manifest)
-                        continue
-                    member = members[name]
-                    info.file_size = member.size
+    def write(handle: Any) -> None:
+        with zipfile.ZipFile(handle, "w") as archive:
+            for name in model.MEMBER_ORDER:
+                info = zipfile.ZipInfo(name, date_time=_ZIP_EPOCH)
+                info.compress_type = zipfile.ZIP_DEFLATED
+                info.create_system = 3
+                info.external_attr = (0o100000 | 0o644) << 16
+                info._compresslevel = 6  # type: ignore[attr-defined]
+                if name == model.MANIFEST:
+                    info.file_size = len(manifest)
                     with archive.open(info, "w") as dest:
-                        for chunk in member.read_chunks():
-                            dest.write(chunk)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, target)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+                        dest.write(manifest)
+                    continue
+                member = members[name]
+                info.file_size = member.size
+                with archive.open(info, "w") as dest:
+                    for chunk in member.read_chunks():
+                        dest.write(chunk)
+
+    replace_with(path, write)
 
 
 def record(run_id: str | None = None, **options: Any) -> Recorder:

@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any, TypeGuard
 
 from gait import __version__, timefmt
-from gait.canon import loads_strict
+from gait.canon import dumps_pretty, loads_strict
 from gait.errors import GaitError, InvalidInput, VerificationFailed
 from gait.fsutil import atomic_write, file_lock
 from gait.sign.keys import SigningKey, VerifyKey
@@ -368,7 +368,7 @@ def _chain(journal: Journal, checkpoints: list[dict[str, Any]]) -> dict[str, Any
 
 
 def write_chain(path: str | Path, chain: dict[str, Any]) -> Path:
-    return atomic_write(path, (json.dumps(chain, indent=2) + "\n").encode(), mode=0o600)
+    return atomic_write(path, dumps_pretty(chain, sort_keys=False, ascii_only=True), mode=0o600)
 
 
 def _checkpoint_runpack_input(

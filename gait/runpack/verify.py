@@ -12,8 +12,8 @@ from gait.canon import loads_strict
 from gait.errors import InvalidInput
 from gait.runpack import model
 from gait.runpack.archive import Limits, Members, read_members
-from gait.runpack.build import manifest_digest, signed_manifest_digest
 from gait.runpack.lines import member_document, member_strict_records
+from gait.runpack.manifest import manifest_digest, signed_manifest_digest
 
 if TYPE_CHECKING:  # cryptography loads only when a runpack carries signatures to check
     from gait.sign.keyring import Keyring

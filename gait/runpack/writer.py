@@ -9,7 +9,8 @@ from typing import TYPE_CHECKING, Any
 from gait.canon import canonical_bytes
 from gait.runpack import model
 from gait.runpack.archive import write_zip
-from gait.runpack.build import jsonl, manifest_for, normalize_input, signed_manifest_digest
+from gait.runpack.build import jsonl, manifest_for, normalize_input
+from gait.runpack.manifest import signed_manifest_digest
 from gait.runpack.redact import Redactor, redact_record_input
 
 if TYPE_CHECKING:  # cryptography loads only when a runpack is signed

@@ -23,14 +23,14 @@ collector's file exporter format), or one such document.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from gait.canon import loads_strict
 from gait.errors import InvalidInput
 
-from . import Call, Event, Output, Skip, fail, safe_id
+from . import CODE, Call, Event, Output, Skip, fail, safe_id
 from ._io import as_time, documents, maybe_json, parse_json_text
 
 TOOL_OP = "execute_tool"
@@ -189,10 +189,10 @@ def _messages(attrs: dict[str, Any], key: str, where: str, ts: str | None) -> It
         return
     at = f"{where} attribute {key}"
     if isinstance(raw, str):
-        try:
-            raw = json.loads(raw)
-        except ValueError as exc:
-            raise fail(at, f"not JSON ({exc})") from exc
+        try:  # strict: a duplicate key would hide a message part, NaN has no JSON form
+            raw = loads_strict(raw, what=at, code=CODE)
+        except InvalidInput as exc:
+            raise fail(at, f"not JSON ({exc.message})") from exc
     if not isinstance(raw, list):
         raise fail(at, "must be a list of messages")
     for m, message in enumerate(raw):

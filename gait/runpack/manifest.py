@@ -1,0 +1,37 @@
+"""The manifest's two digests, shared by the writers (which sign) and verify (which checks):
+neither side should reach into the other for them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from gait import timefmt
+from gait.canon import digest
+from gait.errors import InvalidInput
+from gait.runpack import model
+
+
+def _known(manifest: Mapping[str, Any]) -> dict[str, Any]:
+    """The manifest's known keys without signatures, its time re-printed in canonical form
+    (as the reference does when it re-reads a manifest)."""
+    known = {k: manifest[k] for k in model.MANIFEST_KEYS if k in manifest and k != "signatures"}
+    if isinstance(known.get("created_at"), str):
+        try:
+            known["created_at"] = timefmt.canonical(known["created_at"])
+        except InvalidInput:
+            pass
+    return known
+
+
+def manifest_digest(manifest: Mapping[str, Any]) -> str:
+    """``H(manifest)`` over the known keys, ``manifest_digest`` blank, no signatures."""
+    known = _known(manifest)
+    known["manifest_digest"] = ""
+    return digest(known)
+
+
+def signed_manifest_digest(manifest: Mapping[str, Any]) -> str:
+    """``H(stored manifest minus signatures)``: the digest a manifest signature covers."""
+    return digest(_known(manifest))
