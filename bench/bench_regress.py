@@ -31,8 +31,8 @@ CALLS = (
 
 def build_set(root: Path, count: int) -> Path:
     """``count`` fixtures written directly (regress init per fixture would dominate the bench)."""
+    from gait.canon import dumps_pretty_struct as pretty
     from gait.regress.init import expectations, ordered_meta
-    from gait.regress.results import pretty
     from gait.regress.testing import write_run
     from gait.runpack.reader import load_runpack
 
