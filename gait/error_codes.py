@@ -131,6 +131,9 @@ _TABLE: dict[str, list[tuple[str, ExitCode, str, str]]] = {
         ("E_PROJECT_CONFIG_INVALID", _E.INVALID_INPUT, _IN, "The project config is not YAML, not a mapping, or holds a key or value gait does not know (refused by name)."),
         ("E_GATE_EVALUATION_TIME_SKEW", _E.INVALID_INPUT, _IN, "In production mode, the evaluation time given is too far from the clock."),
         ("E_WRKR_INVENTORY_UNAVAILABLE", _E.POLICY_BLOCKED, _PB, "The policy needs the wrkr inventory, it cannot be read, and the policy fails closed: the intent is blocked."),
+        ("E_CONTEXT_ENVELOPE_INVALID", _E.INVALID_INPUT, _IN, "A context envelope (--context-envelope) cannot be read, is not strict JSON, has an unknown field, breaks the envelope format, or its context_set_digest does not match its records."),
+        ("E_CONTEXT_ENVELOPE_MISMATCH", _E.INVALID_INPUT, _IN, "The intent claims a context_set_digest or context_evidence_mode the verified envelope does not have (a fail-closed risk class blocks instead)."),
+        ("E_RECORD_CONTEXT_EVIDENCE", _E.INVALID_INPUT, _IN, "run record: context evidence mode required but no context_set_digest, or raw context receipts without --unsafe-context-raw."),
         ("E_APPROVED_SCRIPT_REGISTRY", _E.INVALID_INPUT, _IN, "The approved-script registry is unreadable, malformed or has a bad signature."),
         ("E_REGISTRY", _E.INVALID_INPUT, _IN, "The approved-script registry file is not strict JSON."),
         ("E_STATE_IO", _E.INTERNAL, _IO, "The gate state store (rate limits, spent tokens) could not be read or written."),
@@ -276,7 +279,6 @@ _TABLE: dict[str, list[tuple[str, ExitCode, str, str]]] = {
         ("E_MIGRATE_INPUT_INVALID", _E.INVALID_INPUT, _IN, "A migrate input is unreadable, not strict JSON, or holds no artifacts."),
         ("E_MIGRATE_UNKNOWN_SCHEMA", _E.INVALID_INPUT, _IN, "A migrate input has no schema_id or one gait does not know."),
         ("E_MIGRATE_UNSUPPORTED_VERSION", _E.INVALID_INPUT, _IN, "The artifact's schema version (or the --target) has no migration path."),
-        ("E_CONTEXT_ENVELOPE_UNSUPPORTED", _E.INVALID_INPUT, _IN, "Compat SDK: context envelopes are read only by the gait binary; pass gait_bin."),
     ],
 }
 # fmt: on

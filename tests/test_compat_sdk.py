@@ -342,11 +342,18 @@ def test_reference_normalization_block(tmp_path: Path, run_gait, gait_argv) -> N
         record_runpack(record_input=doc, cwd=tmp_path)
     assert (raised.value.exit_code, raised.value.code) == (6, "E_RECORD_INPUT_INVALID")
     del doc["intents"][0]["args_digest"]
+    # The mode reaches the binary: required evidence without a context_set_digest is refused
+    # there, as by the reference's run record.
+    with pytest.raises(GaitCommandError) as raised:
+        record_runpack(
+            record_input=doc, gait_bin=gait_argv, cwd=tmp_path, context_evidence_mode="required"
+        )
+    assert (raised.value.exit_code, raised.value.code) == (6, "E_RECORD_CONTEXT_EVIDENCE")
     via_cli = record_runpack(
-        record_input=doc, gait_bin=gait_argv, cwd=tmp_path, context_evidence_mode="required"
+        record_input=doc, gait_bin=gait_argv, cwd=tmp_path, context_evidence_mode="best_effort"
     )
     with zipfile.ZipFile(tmp_path / via_cli.bundle_path) as bundle:
-        assert json.loads(bundle.read("refs.json"))["context_evidence_mode"] == "required"
+        assert json.loads(bundle.read("refs.json"))["context_evidence_mode"] == "best_effort"
 
 
 def test_run_session_parallel_attempts_get_unique_ids(tmp_path: Path) -> None:

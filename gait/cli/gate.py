@@ -107,6 +107,12 @@ def register(parser: argparse.ArgumentParser) -> None:
         help="variable holding the registry verify key",
     )
     ev.add_argument(
+        "--context-envelope",
+        metavar="PATH",
+        help="verified context evidence envelope (gait.context.envelope) bound to the intent: "
+        "what require_context_evidence rules see",
+    )
+    ev.add_argument(
         "--wrkr-inventory",
         metavar="PATH",
         help="tool inventory JSON whose context rules can match (high risk fails closed "
@@ -349,13 +355,22 @@ def _gate_inputs(args: argparse.Namespace, intent: Any, now: str | None) -> Any:
     delegation = _delegation(args)
     settings = _broker(args)
     oss_prod = args.profile == "oss-prod"
-    if not (
-        delegation or settings or args.approved_script_registry or args.wrkr_inventory or oss_prod
-    ):
+    envelope = None
+    if args.context_envelope is not None:
+        from gait.contextproof import read_envelope
+
+        envelope = read_envelope(args.context_envelope)
+    wanted = args.approved_script_registry or args.wrkr_inventory or envelope is not None
+    if not (delegation or settings or wanted or oss_prod):
         return None
     from gait.gate.gate_inputs import GateInputs
 
-    inputs = GateInputs(delegation=delegation, broker=settings, explicit_verify_keys=oss_prod)
+    inputs = GateInputs(
+        delegation=delegation,
+        broker=settings,
+        explicit_verify_keys=oss_prod,
+        context_envelope=envelope,
+    )
     risk = ""
     if isinstance(intent, dict) and isinstance(intent.get("context"), dict):
         risk = str(intent["context"].get("risk_class") or "").strip().lower()

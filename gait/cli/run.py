@@ -57,8 +57,19 @@ def register(parser: argparse.ArgumentParser) -> None:
         "--context-evidence-mode",
         choices=("best_effort", "required"),
         default=None,
-        help="refs.context_evidence_mode when the input does not set one (the reference SDK's "
-        "run_session passes it)",
+        help="refs.context_evidence_mode (default: the input's, else best_effort); required "
+        "refuses a run without a context_set_digest",
+    )
+    rec.add_argument(
+        "--context-envelope",
+        metavar="PATH",
+        help="context evidence envelope (gait.context.envelope): its records become the "
+        "receipts and its digest refs.context_set_digest",
+    )
+    rec.add_argument(
+        "--unsafe-context-raw",
+        action="store_true",
+        help="allow context records or receipts with redaction_mode=raw",
     )
     rec.add_argument(
         "--redact",
@@ -133,12 +144,22 @@ def record(args: argparse.Namespace) -> Outcome:
     key, key_mode, key_warnings = resolve_signing_key(args)
     report: dict[str, Any] | None = None
     imported: dict[str, Any] | None = None
+    evidence_warnings: list[str] = []
     if args.from_format:
+        if args.context_envelope is not None or args.unsafe_context_raw:
+            from gait.errors import InvalidInput
+
+            raise InvalidInput(
+                "--context-envelope and --unsafe-context-raw apply to a record input, not to "
+                "an imported log (--from)",
+                code="E_USAGE",
+                hint="record without --from, or drop the context flags",
+            )
         written, mode, report, imported = _record_log(args, rules, key)
     else:
-        written, mode, report = _record_input(args, rules, key)
+        written, mode, report = _record_input(args, rules, key, evidence_warnings)
     remember(written.path, written.run_id)
-    warnings = [RAW_WARNING if mode == "raw" else REFERENCE_WARNING]
+    warnings = [RAW_WARNING if mode == "raw" else REFERENCE_WARNING, *evidence_warnings]
     payload: dict[str, Any] = {
         "ok": True,
         "run_id": written.run_id,
@@ -186,7 +207,9 @@ def record(args: argparse.Namespace) -> Outcome:
     return Outcome(payload, ExitCode.OK, lines, stderr)
 
 
-def _record_input(args: argparse.Namespace, rules: list, key: Any) -> tuple[Any, str, Any]:
+def _record_input(
+    args: argparse.Namespace, rules: list, key: Any, warnings: list[str]
+) -> tuple[Any, str, Any]:
     from gait.canon import loads_strict
     from gait.errors import InvalidInput
     from gait.runpack.redact import Redactor
@@ -200,7 +223,16 @@ def _record_input(args: argparse.Namespace, rules: list, key: Any) -> tuple[Any,
         ) from exc
     doc = loads_strict(raw, what=args.input, code="E_RECORD_INPUT_INVALID")
     redactor = Redactor(rules)
-    evidence = getattr(args, "context_evidence_mode", None)
+    if isinstance(doc, dict):
+        from gait.contextproof import record_evidence
+
+        doc, more = record_evidence(
+            doc,
+            mode=args.context_evidence_mode,
+            envelope_path=args.context_envelope,
+            unsafe_raw=args.unsafe_context_raw,
+        )
+        warnings.extend(more)
     written = write_record_input(
         doc,
         args.out or None,
@@ -208,7 +240,6 @@ def _record_input(args: argparse.Namespace, rules: list, key: Any) -> tuple[Any,
         capture_mode=args.capture_mode,
         signing_keys=[key],
         redactor=redactor,
-        **({"evidence_mode_default": evidence} if evidence else {}),
     )
     return written, written.capture_mode, redactor.report.to_json()
 

@@ -701,28 +701,22 @@ def _record_in_process(
     context_envelope: str | Path | None,
 ) -> RunRecordCapture:
     command = _describe("run", "record", "--out-dir", out_dir, "--capture-mode", capture_mode)
-    if context_envelope is not None:
-        raise GaitCommandError(
-            "context envelopes are read by the gait binary only; pass gait_bin",
-            command=command,
-            exit_code=6,
-            stdout=json.dumps({"ok": False, "error_code": "E_CONTEXT_ENVELOPE_UNSUPPORTED"}),
-            stderr="",
-            code="E_CONTEXT_ENVELOPE_UNSUPPORTED",
-        )
     try:
+        from gait.contextproof import record_evidence
         from gait.runpack.resolve import remember
         from gait.runpack.writer import write_record_input
         from gait.sign.keyring import ensure_dev_key
 
         doc = _json_ready(dict(record_input))
+        # as ``gait run record --context-evidence-mode --context-envelope`` does
+        envelope = None if context_envelope is None else str(_in(cwd, context_envelope))
+        doc, _warnings = record_evidence(doc, mode=context_evidence_mode, envelope_path=envelope)
         key, _ = ensure_dev_key()
         written = write_record_input(
             doc,
             out_dir=_in(cwd, out_dir) or Path(out_dir),
             capture_mode=capture_mode,
             signing_keys=[key],
-            evidence_mode_default=context_evidence_mode or "best_effort",
         )
         remember(written.path, written.run_id)
     except GaitError:

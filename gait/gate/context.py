@@ -10,7 +10,10 @@ claims are stripped before evaluation, so only an envelope the gate verified can
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from gait.gate.intent import NormalizedIntent
 
 _MATCH_KEYS = (
     ("context_tool_names", "ContextToolNames", "wrkr.tool_name"),
@@ -162,3 +165,38 @@ def enrich(intent: Any, inventory: dict[str, dict[str, str]] | None) -> Any:
     doc = dict(intent.doc)
     doc["context"] = ctx
     return NormalizedIntent(doc, intent.created_at)
+
+
+# ---------------------------------------------------------------------------------------------
+# A verified context envelope (``--context-envelope``), bound to the intent before evaluation.
+
+
+def bind_envelope(intent: NormalizedIntent, envelope: dict[str, Any], now: str) -> NormalizedIntent:
+    """``intent`` (normalized, claims not yet stripped) with the envelope's evidence in its
+    context; raises ``gait.contextproof.EnvelopeMismatch`` when the intent claims a digest or
+    mode the envelope does not have. The intent digest covers the bound evidence."""
+    from gait.contextproof import bound_context
+    from gait.gate.intent import NormalizedIntent
+
+    doc = dict(intent.doc)
+    doc["context"] = bound_context(intent.context, envelope, now)
+    return NormalizedIntent(doc, intent.created_at)
+
+
+def evidence_fields(intent: Any) -> dict[str, Any]:
+    """What a decision reports of the bound evidence (gate result and trace fields)."""
+    ctx = intent.context
+    out: dict[str, Any] = {}
+    if ctx.get("context_set_digest"):
+        out["context_set_digest"] = ctx["context_set_digest"]
+    if ctx.get("context_evidence_mode"):
+        out["context_evidence_mode"] = ctx["context_evidence_mode"]
+    if ctx.get("context_refs"):
+        out["context_ref_count"] = len(ctx["context_refs"])
+    return out
+
+
+def merge_source(current: str, extra: str) -> str:
+    """Context sources, distinct and sorted, comma-joined (as the reference merges them)."""
+    parts = {p.strip() for p in (*current.split(","), extra) if p.strip()}
+    return ",".join(sorted(parts))

@@ -57,3 +57,28 @@ def compile_match(
         return True
 
     return check
+
+
+def trace_delegation_ref(
+    delegation: dict[str, Any], token_ref: str, reason_codes: list[str]
+) -> dict[str, Any]:
+    """The trace's ``delegation_ref`` object for an intent carrying a delegation, as the
+    reference writes it: the valid token ids (else the intent's first token ref), requester,
+    chain depth, scope class, the chain's canonical digest and the ``delegation_*`` reasons;
+    empty fields omitted."""
+    from gait.canon import digest
+
+    ref = token_ref.strip() or next(iter(delegation.get("token_refs") or []), "").strip()
+    out: dict[str, Any] = {}
+    if ref:
+        out["delegation_token_ref"] = ref
+    out["requester_identity"] = delegation["requester_identity"]
+    if delegation.get("chain"):
+        out["delegation_depth"] = len(delegation["chain"])
+    if delegation.get("scope_class"):
+        out["scope_class"] = delegation["scope_class"]
+    out["chain_digest"] = digest(delegation)
+    reasons = sorted({r for r in reason_codes if r.startswith("delegation_")})
+    if reasons:
+        out["reason_codes"] = reasons
+    return out

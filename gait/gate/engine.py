@@ -150,24 +150,45 @@ class GateOutcome:
 
 
 def _with_inputs(
-    policy: Policy, prepared: NormalizedIntent, extra: tuple[str, ...], now: str, inputs: Any
+    policy: Policy,
+    prepared: NormalizedIntent,
+    extra: tuple[str, ...],
+    now: str,
+    inputs: Any,
+    normalized: NormalizedIntent | None = None,
 ) -> tuple[NormalizedIntent, Decision, dict[str, Any]]:
-    """Evaluation with ``gait gate eval``'s further inputs (gait.gate.gate_inputs): the tool
-    inventory's context, then the approved-script fast path, else the policy."""
+    """Evaluation with ``gait gate eval``'s further inputs (gait.gate.gate_inputs): a verified
+    context envelope bound to the intent, the tool inventory's context, then the
+    approved-script fast path, else the policy."""
     from gait.gate import gate_inputs
     from gait.gate.context import enrich
 
     fields: dict[str, Any] = {"warnings": list(inputs.warnings)}
+    if inputs.context_envelope is not None and normalized is not None:
+        bound = _bind_envelope(policy, normalized, prepared, now, inputs.context_envelope)
+        if isinstance(bound, Decision):
+            return prepared, bound, fields
+        prepared = bound
+        from gait.contextproof import CONTEXT_SOURCE
+        from gait.gate.context import evidence_fields
+
+        fields.update(evidence_fields(prepared))
+        fields["context_source"] = CONTEXT_SOURCE
     inventory = inputs.inventory
     if inventory:
         tools = [s["tool_name"] for s in prepared.script["steps"]] if prepared.script else []
+        source = ""
         if prepared.script is None:
             enriched = enrich(prepared, inventory)
             if enriched is not prepared:
                 prepared = enriched
-                fields["context_source"] = inputs.inventory_source or "wrkr_inventory"
+                source = inputs.inventory_source or "wrkr_inventory"
         elif any(tool in inventory for tool in tools):
-            fields["context_source"] = inputs.inventory_source or "wrkr_inventory"
+            source = inputs.inventory_source or "wrkr_inventory"
+        if source:
+            from gait.gate.context import merge_source
+
+            fields["context_source"] = merge_source(fields.get("context_source", ""), source)
     if inputs.approved_scripts and prepared.script is not None:
         if gate_inputs.policy_requires_context_evidence(policy):
             fields["warnings"].append(
@@ -204,6 +225,63 @@ def _oss_prod_key(what: str, flag: str, private: str) -> ProfileRefused:
         f"({flag}/{flag}-env or {private}private key source)",
         code="E_PROFILE_OSS_PROD",
     )
+
+
+def _bind_envelope(
+    policy: Policy,
+    normalized: NormalizedIntent,
+    prepared: NormalizedIntent,
+    now: str,
+    envelope: dict[str, Any],
+) -> NormalizedIntent | Decision:
+    """The intent with the envelope's evidence bound in; when the intent claims evidence the
+    envelope does not back, a fail-closed risk class blocks (as the reference: the intent is
+    not evaluable) and any other raises ``E_CONTEXT_ENVELOPE_MISMATCH`` (exit 6)."""
+    from gait.contextproof import EnvelopeMismatch
+    from gait.gate.context import bind_envelope
+
+    try:
+        return bind_envelope(normalized, envelope, now)
+    except EnvelopeMismatch:
+        if not policy.fail_closed_for(prepared.risk_class):
+            raise
+        return Decision(
+            "block",
+            ["fail_closed_intent_invalid"],
+            ["intent_not_evaluable"],
+            prepared.created_at,
+            prepared,
+        )
+
+
+# Decision fields a trace records beside the boundary findings (the reference's trace fields).
+_TRACE_DECISION_FIELDS = ("context_source", "pre_approved", "pattern_id", "registry_reason")
+
+
+def _trace_extra(outcome: GateOutcome, doc: dict[str, Any]) -> dict[str, Any]:
+    """``outcome.extra`` plus what the trace takes from the decision: context source, the
+    approved-script fast path, a script's composite risk class, the freeze-window and sandbox
+    decisions, and the ``delegation_ref`` of an intent that carries a delegation."""
+    fields = outcome.extra_fields
+    more = outcome.decision.more if outcome.decision is not None else None
+    if not fields and not more and "delegation" not in doc:
+        return outcome.extra
+    out = dict(outcome.extra)
+    for name in _TRACE_DECISION_FIELDS:
+        if fields.get(name):
+            out[name] = fields[name]
+    if more:
+        for name in ("composite_risk_class", "freeze_window", "sandbox"):
+            if more.get(name):
+                out[name] = more[name]
+    delegation = doc.get("delegation")
+    if delegation:
+        from gait.gate.delegation import trace_delegation_ref
+
+        out["delegation_ref"] = trace_delegation_ref(
+            delegation, fields.get("delegation_ref", ""), outcome.reason_codes
+        )
+    return out
 
 
 def _merge(values: list[str], *extra: str) -> list[str]:
@@ -629,7 +707,9 @@ class Gate:
         if inputs is None:
             decision = evaluate_normalized(policy, prepared, extra, now=now)
         else:
-            prepared, decision, fields = _with_inputs(policy, prepared, extra, now, inputs)
+            prepared, decision, fields = _with_inputs(
+                policy, prepared, extra, now, inputs, normalized
+            )
         more_warnings = fields.pop("warnings", [])
         if self.signing_key is None:
             raise SigningKeyRequired(
@@ -670,6 +750,8 @@ class Gate:
                 now,
                 self._verify_keys(),
             )
+            if delegated.ref:  # the trace's delegation_ref names the valid tokens
+                outcome.extra_fields["delegation_ref"] = delegated.ref
         entries: list[dict[str, Any]] = []
         required = 0
         token_ids: list[str] = []
@@ -991,7 +1073,7 @@ class Gate:
             step_verdicts=step_verdicts,
             script_hash=script_hash,
             step_count=len(step_verdicts),
-            extra=outcome.extra,
+            extra=_trace_extra(outcome, doc),
         )
         trace = build_trace(data, self.signing_key, now_observed())
         outcome.trace = trace

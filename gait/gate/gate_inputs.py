@@ -1,6 +1,6 @@
 """What ``gait gate eval`` was given beyond the intent (issue 15): delegation evidence, the
-verified approved-script entries and a tool inventory, bundled so the engine takes one
-argument for them and a plain decision pays nothing."""
+verified approved-script entries, a tool inventory and a context envelope, bundled so the
+engine takes one argument for them and a plain decision pays nothing."""
 
 from __future__ import annotations
 
@@ -20,6 +20,9 @@ class GateInputs:
     broker: Any = None  # gait.gate.broker.BrokerSettings
     # oss-prod: approvals and delegations verify only with an explicitly given key
     explicit_verify_keys: bool = False
+    # A verified ``gait.context.envelope`` (gait.contextproof): bound to the intent before
+    # evaluation, so evidence rules see it (unverified claims are stripped otherwise).
+    context_envelope: dict[str, Any] | None = None
 
 
 def policy_requires_context_evidence(policy: Any) -> bool:

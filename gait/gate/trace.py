@@ -316,6 +316,43 @@ def now_observed() -> str:
     return timefmt.format_utc(datetime.fromtimestamp(seconds, UTC), nanos)
 
 
+# Context copies the reference writes into a trace when the (prepared) intent has them; the
+# plain context (identity, workspace, risk class, phase) has none, so most traces skip this.
+_PLAIN_CONTEXT_SIZE = 4
+_CONTEXT_COPIES = (
+    "workflow_id",
+    "repo",
+    "credential_ref",
+    "credential_source",
+    "credential_access_type",
+    "credential_issuer",
+    "credential_subject",
+    "credential_owner",
+    "credential_target_binding",
+    "credential_run_binding",
+    "credential_job_binding",
+    "credential_ttl_seconds",
+    "approval_ref",
+    "wrkr_inventory_ref",
+    "agent_action_bom_ref",
+    "agent_identity",
+    "context_set_digest",
+    "context_evidence_mode",
+)
+# Decision fields other than objects a trace takes from ``TraceInput.extra`` (issue 15).
+_EXTRA_SCALARS = frozenset(
+    {"context_source", "composite_risk_class", "pre_approved", "pattern_id", "registry_reason"}
+)
+
+
+def _context_copies(record: dict[str, Any], ctx: dict[str, Any]) -> None:
+    for name in _CONTEXT_COPIES:
+        if ctx.get(name):
+            record[name] = ctx[name]
+    if ctx.get("context_refs"):
+        record["context_ref_count"] = len(ctx["context_refs"])
+
+
 def build_trace(data: TraceInput, key: SigningKey, observed_at: str) -> dict[str, Any]:
     """The signed trace record for one decision."""
     trace_id = id24(f"{data.policy_digest}:{data.intent_digest}:{data.verdict}")
@@ -341,6 +378,8 @@ def build_trace(data: TraceInput, key: SigningKey, observed_at: str) -> dict[str
     for name in ("agent_id", "run_id", "environment"):
         if ctx.get(name):
             record[name] = ctx[name]
+    if len(ctx) > _PLAIN_CONTEXT_SIZE:
+        _context_copies(record, ctx)
     record["policy_id"] = data.policy_id
     record["policy_version"] = data.policy_version
     if matched_rule_ids:
@@ -362,8 +401,9 @@ def build_trace(data: TraceInput, key: SigningKey, observed_at: str) -> dict[str
     if data.approval_token_ref:
         record["approval_token_ref"] = data.approval_token_ref
     for name in sorted(data.extra):
-        if name in _TRACE_OBJECTS and data.extra[name]:
-            record[name] = data.extra[name]
+        value = data.extra[name]
+        if value and (name in _TRACE_OBJECTS or name in _EXTRA_SCALARS):
+            record[name] = value
     record["relationship"] = trace_relationship(
         intent_doc=data.intent_doc,
         trace_id=trace_id,

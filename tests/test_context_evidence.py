@@ -1,0 +1,248 @@
+"""Context evidence (issue 15, item 3): ``--context-envelope`` on gate eval and run record,
+``require_context_evidence`` rules seeing only verified evidence, and what lands in traces and
+runpacks. Flows follow the reference's own end-to-end test (internal/e2e/v25_context_cli_test)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import zipfile
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from gait.canon import canonical_bytes
+
+RECORD = {
+    "ref_id": "ctx_001",
+    "source_type": "doc_store",
+    "source_locator": "docs://policy/security",
+    "query_digest": "1" * 64,
+    "content_digest": "2" * 64,
+    "retrieved_at": "2026-02-14T00:00:00Z",
+    "redaction_mode": "reference",
+    "immutability": "immutable",
+}
+POLICY = """schema_id: gait.gate.policy
+schema_version: 1.0.0
+default_verdict: allow
+rules:
+  - name: require-context
+    priority: 1
+    effect: allow
+    match:
+      risk_classes: [high]
+    require_context_evidence: true
+    required_context_evidence_mode: required
+    max_context_age_seconds: 120
+"""
+
+
+def envelope(**over: Any) -> dict[str, Any]:
+    doc: dict[str, Any] = {
+        "schema_id": "gait.context.envelope",
+        "schema_version": "1.0.0",
+        "created_at": "2026-02-14T00:00:00Z",
+        "producer_version": "0.0.0-e2e",
+        "context_set_id": "ctx_set_e2e",
+        "context_set_digest": "",
+        "evidence_mode": "required",
+        "records": [dict(RECORD)],
+    }
+    doc.update(over)
+    return doc
+
+
+def intent(**context: Any) -> dict[str, Any]:
+    return {
+        "schema_id": "gait.gate.intent_request",
+        "schema_version": "1.0.0",
+        "created_at": "2026-02-14T00:00:00Z",
+        "producer_version": "0.0.0-e2e",
+        "tool_name": "tool.demo",
+        "args": {"x": "y"},
+        "targets": [{"kind": "path", "value": "/tmp/demo", "operation": "write"}],
+        "context": {"identity": "alice", "workspace": "/repo/gait", "risk_class": "high"} | context,
+    }
+
+
+def write(path: Path, doc: Any) -> Path:
+    path.write_text(doc if isinstance(doc, str) else json.dumps(doc, indent=2), encoding="utf-8")
+    return path
+
+
+def expected_digest(records: list[dict[str, Any]]) -> str:
+    """The reference's context_set_digest: RFC 8785 digest of the normalized records."""
+    return hashlib.sha256(canonical_bytes(records)).hexdigest()
+
+
+@pytest.fixture
+def gate(tmp_path: Path, run_gait):
+    policy = write(tmp_path / "policy.yaml", POLICY)
+
+    def run(doc: dict[str, Any], *flags: str, name: str = "t") -> tuple[int, dict[str, Any]]:
+        intent_path = write(tmp_path / f"intent_{name}.json", doc)
+        proc = run_gait(
+            "gate", "eval", "--policy", str(policy), "--intent", str(intent_path),
+            "--evaluation-time", "2026-02-14T00:01:00Z",
+            "--trace-out", str(tmp_path / f"trace_{name}.json"), "--json", *flags,
+        )  # fmt: skip
+        return proc.returncode, json.loads(proc.stdout)
+
+    return run
+
+
+def test_gate_eval_binds_a_verified_envelope(tmp_path: Path, gate, run_gait) -> None:
+    env_path = write(tmp_path / "env.json", envelope())
+    code, missing = gate(intent(), name="missing")
+    assert code == 3 and missing["verdict"] == "block"
+    assert set(missing["reason_codes"]) >= {
+        "context_evidence_missing",
+        "context_set_digest_missing",
+        "context_evidence_mode_mismatch",
+    }
+    # A claim in the intent alone is stripped: still blocked, and the same digest.
+    claimed = intent(context_set_digest="a" * 64, context_evidence_mode="required")
+    code, unverified = gate(claimed, name="claimed")
+    assert code == 3 and unverified["intent_digest"] == missing["intent_digest"]
+
+    code, out = gate(intent(), "--context-envelope", str(env_path), name="bound")
+    digest = expected_digest([RECORD])
+    assert code == 0 and out["verdict"] == "allow", out
+    assert out["context_set_digest"] == digest
+    assert out["context_evidence_mode"] == "required"
+    assert out["context_ref_count"] == 1
+    assert out["context_source"] == "context_envelope"
+    assert out["intent_digest"] != missing["intent_digest"]  # the evidence is in the digest
+    trace = json.loads((tmp_path / "trace_bound.json").read_text())
+    assert trace["context_set_digest"] == digest
+    assert trace["context_evidence_mode"] == "required"
+    assert trace["context_ref_count"] == 1 and trace["context_source"] == "context_envelope"
+    verified = run_gait("trace", "verify", str(tmp_path / "trace_bound.json"), "--json")
+    assert verified.returncode == 0 and json.loads(verified.stdout)["ok"] is True
+    # The intent may repeat the envelope's own digest and mode.
+    code, same = gate(
+        intent(context_set_digest=digest, context_evidence_mode="required"),
+        "--context-envelope", str(env_path), name="same",
+    )  # fmt: skip
+    assert code == 0 and same["intent_digest"] == out["intent_digest"]
+
+
+def test_context_age_comes_from_the_envelope(tmp_path: Path, gate) -> None:
+    old = dict(RECORD, retrieved_at="2026-02-13T23:58:59Z")  # 121 s before evaluation
+    env_path = write(tmp_path / "old.json", envelope(records=[dict(RECORD), old]))
+    code, out = gate(intent(), "--context-envelope", str(env_path), name="old")
+    assert code == 3
+    assert out["reason_codes"] == ["context_freshness_exceeded", "matched_rule_require_context"]
+    assert out["violations"] == ["context_freshness_violation"]
+    # best_effort evidence does not satisfy required_context_evidence_mode: required.
+    lax = write(tmp_path / "lax.json", envelope(evidence_mode="best_effort"))
+    code, out = gate(intent(), "--context-envelope", str(lax), name="lax")
+    assert code == 3 and "context_evidence_mode_mismatch" in out["reason_codes"]
+
+
+def test_intent_claims_that_contradict_the_envelope(tmp_path: Path, gate, run_gait) -> None:
+    env_path = write(tmp_path / "env.json", envelope())
+    wrong = intent(context_set_digest="b" * 64)
+    code, out = gate(wrong, "--context-envelope", str(env_path), name="wrong")
+    assert code == 6 and out["error_code"] == "E_CONTEXT_ENVELOPE_MISMATCH", out
+    # A policy failing closed for the risk class blocks instead (the intent is not evaluable).
+    closed = write(
+        tmp_path / "closed.yaml",
+        "default_verdict: allow\nfail_closed:\n  enabled: true\n  risk_classes: [high]\n",
+    )
+    proc = run_gait(
+        "gate", "eval", "--policy", str(closed), "--intent", str(tmp_path / "intent_wrong.json"),
+        "--context-envelope", str(env_path), "--json",
+    )  # fmt: skip
+    out = json.loads(proc.stdout)
+    assert proc.returncode == 3, out
+    assert out["reason_codes"] == ["fail_closed_intent_invalid"]
+    assert out["violations"] == ["intent_not_evaluable"]
+
+
+@pytest.mark.parametrize(
+    ("doc", "message"),
+    [
+        (envelope(context_set_digest="c" * 64), "context_set_digest mismatch"),
+        (envelope(extra=1), 'unknown field "extra"'),
+        (envelope(context_set_id=" "), "context_set_id is required"),
+        (envelope(evidence_mode="always"), "best_effort or required"),
+        (envelope(records=[dict(RECORD, query_digest="xyz")]), "sha256 hex"),
+        (envelope(schema_version="2.0.0"), "unsupported context envelope schema_version"),
+        ("{not json", "parse context envelope"),
+    ],
+)
+def test_bad_envelopes_are_refused(tmp_path: Path, gate, doc: Any, message: str) -> None:
+    env_path = write(tmp_path / "bad.json", doc)
+    code, out = gate(intent(), "--context-envelope", str(env_path))
+    assert code == 6 and out["error_code"] == "E_CONTEXT_ENVELOPE_INVALID", out
+    assert message in out["error"]
+
+
+def _record_input(run_id: str = "run_ctx") -> dict[str, Any]:
+    run = {
+        "schema_id": "gait.runpack.run",
+        "schema_version": "1.0.0",
+        "created_at": "2026-02-14T00:00:00Z",
+        "producer_version": "0.0.0-e2e",
+        "run_id": run_id,
+        "env": {"os": "linux", "arch": "amd64", "runtime": "python"},
+        "timeline": [{"event": "run_started", "ts": "2026-02-14T00:00:00Z"}],
+    }
+    refs = {"run_id": run_id, "created_at": "2026-02-14T00:00:00Z", "receipts": []}
+    return {"run": run, "intents": [], "results": [], "refs": refs}
+
+
+def test_run_record_context_evidence_modes(tmp_path: Path, run_gait) -> None:
+    record_path = write(tmp_path / "record.json", _record_input())
+    env_path = write(tmp_path / "env.json", envelope(evidence_mode="best_effort"))
+
+    def record(*flags: str) -> tuple[int, dict[str, Any]]:
+        proc = run_gait(
+            "run", "record", "--input", str(record_path), "--out-dir", str(tmp_path / "out"),
+            "--json", *flags,
+        )  # fmt: skip
+        return proc.returncode, json.loads(proc.stdout)
+
+    code, out = record("--context-envelope", str(env_path), "--context-evidence-mode", "required")
+    assert code == 0, out
+    with zipfile.ZipFile(tmp_path / "out" / "runpack_run_ctx.zip") as zf:
+        refs = json.loads(zf.read("refs.json"))
+    assert refs["context_set_digest"] == expected_digest([RECORD])
+    assert refs["context_evidence_mode"] == "required"  # the flag wins over the envelope
+    assert refs["context_ref_count"] == 1
+    assert [r["ref_id"] for r in refs["receipts"]] == ["ctx_001"]
+    assert refs["receipts"][0]["immutability"] == "immutable"
+
+    code, out = record("--context-evidence-mode", "required")
+    assert code == 6 and out["error_code"] == "E_RECORD_CONTEXT_EVIDENCE"
+    assert "context_set_digest is missing" in out["error"]
+    # best_effort: an unreadable envelope is ignored with a warning.
+    code, out = record("--context-envelope", str(tmp_path / "absent.json"))
+    assert code == 0 and any("context envelope ignored" in w for w in out["warnings"])
+    code, out = record("--context-envelope", str(tmp_path / "absent.json"),
+                       "--context-evidence-mode", "required")  # fmt: skip
+    assert code == 6 and out["error_code"] == "E_CONTEXT_ENVELOPE_INVALID"
+    raw = write(tmp_path / "raw.json", envelope(records=[dict(RECORD, redaction_mode="raw")]))
+    code, out = record("--context-envelope", str(raw))
+    assert code == 6 and "--unsafe-context-raw" in out["error"]
+    code, out = record("--context-envelope", str(raw), "--unsafe-context-raw")
+    assert code == 0, out
+
+
+def test_sdk_record_runpack_reads_the_envelope_in_process(tmp_path: Path) -> None:
+    from gait.compat.client import record_runpack
+
+    env_path = write(tmp_path / "env.json", envelope())
+    capture = record_runpack(
+        record_input=_record_input("run_sdk_ctx"),
+        out_dir=tmp_path / "out",
+        context_evidence_mode="required",
+        context_envelope=env_path,
+    )
+    with zipfile.ZipFile(capture.bundle_path) as zf:
+        refs = json.loads(zf.read("refs.json"))
+    assert refs["context_set_digest"] == expected_digest([RECORD])
+    assert refs["context_evidence_mode"] == "required"
