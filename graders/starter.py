@@ -4,7 +4,7 @@ third-party package registers its own (pyproject: ``starter = "graders.starter"`
 from __future__ import annotations
 
 from gait.regress import Grader, hookimpl
-from graders import extra, reference
+from graders import context, extra, reference
 
 
 @hookimpl
@@ -34,6 +34,16 @@ def gait_grader_register() -> list[Grader]:
             reference.diff,
             description="candidate vs fixture runpack; only diff_allow_changed_files may change",
             update=reference.replace_runpack,
+        ),
+        # The reference's fifth: on every fixture once --context-conformance or a fixture's
+        # context expectations ask for it (gait.regress.engine), or where named.
+        Grader(
+            "context_conformance",
+            context.context_conformance,
+            default=False,
+            description="context evidence unchanged (or runtime-only drift, when allowed)",
+            update=reference.replace_runpack,
+            options={"enforce": "bool", "allow_runtime_drift": "bool"},
         ),
         # Opt-in: named under `graders` in gait.yaml or fixture.json.
         Grader(

@@ -60,6 +60,18 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="run graders that declare themselves non-deterministic (pins required)",
     )
     group.addoption(
+        "--gait-context-conformance",
+        action="store_true",
+        default=False,
+        help="enforce the context_conformance grader on every fixture",
+    )
+    group.addoption(
+        "--gait-allow-context-runtime-drift",
+        action="store_true",
+        default=False,
+        help="accept runtime-only context drift when context conformance is enforced",
+    )
+    group.addoption(
         "--gait-record-mode",
         default=None,
         choices=("none", "new_episodes"),
@@ -160,6 +172,8 @@ class GaitSession:
                 # The controller (or the only process) checks every fixture once; workers
                 # grade what it accepted.
                 check_fixtures=not self.is_worker,
+                context_conformance=opt("gait_context_conformance"),
+                allow_context_runtime_drift=opt("gait_allow_context_runtime_drift"),
             )
             self.engine.plan()
         except GaitError as exc:
@@ -376,6 +390,8 @@ class GaitSession:
             work_dir=self._work_dir(),
             allow_nondeterministic=self.config.getoption("gait_allow_nondeterministic"),
             check_fixtures=False,  # checked before grading; an accepted runpack was verified
+            context_conformance=self.config.getoption("gait_context_conformance"),
+            allow_context_runtime_drift=self.config.getoption("gait_allow_context_runtime_drift"),
         )
         for name in fixtures:
             source = self.candidates.get(name)

@@ -246,3 +246,67 @@ def test_sdk_record_runpack_reads_the_envelope_in_process(tmp_path: Path) -> Non
         refs = json.loads(zf.read("refs.json"))
     assert refs["context_set_digest"] == expected_digest([RECORD])
     assert refs["context_evidence_mode"] == "required"
+
+
+def _conformance(result_path: Path) -> dict[str, dict[str, Any]]:
+    result = json.loads(result_path.read_text())
+    return {
+        g["name"].split("/")[0]: g
+        for g in result["graders"]
+        if g["name"].endswith("/context_conformance")
+    }
+
+
+def test_regress_context_conformance(tmp_path: Path, run_gait) -> None:
+    runs = tmp_path / "runs"
+    runs.mkdir()
+    later = dict(RECORD, retrieved_at="2026-02-14T00:05:00Z")  # runtime-only drift
+    other = dict(RECORD, content_digest="3" * 64)  # semantic drift
+    record_in = write(runs / "in.json", _record_input())
+    for name, records in (("base", [RECORD]), ("later", [later]), ("other", [other])):
+        env = write(runs / f"{name}.json", envelope(records=records))
+        out = run_gait(
+            "run", "record", "--input", str(record_in), "--out", str(runs / f"{name}.zip"),
+            "--context-envelope", str(env),
+        )  # fmt: skip
+        assert out.returncode == 0, out.stderr
+    plain = write(runs / "plain_in.json", _record_input("run_plain"))
+    assert run_gait("run", "record", "--input", str(plain), "--out-dir", str(runs)).returncode == 0
+    suite = tmp_path / "suite"
+    suite.mkdir()
+    sources = {"same": "base.zip", "later": "base.zip", "other": "base.zip"}
+    sources["bare"] = "runpack_run_plain.zip"
+    for name, source in sources.items():
+        init = run_gait("regress", "init", "--from", str(runs / source), "--name", name, cwd=suite)
+        assert init.returncode == 0, init.stderr
+    meta = json.loads((suite / "fixtures" / "same" / "fixture.json").read_text())
+    assert meta["context_conformance"] == "required"
+    assert meta["expected_context_set_digest"] == expected_digest([RECORD])
+    assert "context_conformance" not in (suite / "fixtures" / "bare" / "fixture.json").read_text()
+    for name in ("later", "other"):
+        path = suite / "fixtures" / name / "fixture.json"
+        doc = json.loads(path.read_text())
+        doc["candidate_runpack"] = str(runs / f"{name}.zip")
+        path.write_text(json.dumps(doc))
+
+    proc = run_gait("regress", "run", "--json", cwd=suite)
+    graded = _conformance(suite / "regress_result.json")
+    assert proc.returncode == 5
+    assert graded["same"]["reason_codes"] == ["context_conformance_pass"]
+    assert graded["same"]["context_conformance"] == "none"
+    assert graded["later"]["reason_codes"] == ["context_runtime_drift_blocked"]
+    assert graded["later"]["context_conformance"] == "runtime_only"
+    assert graded["later"]["details"]["context_runtime_only"] is True
+    assert graded["other"]["reason_codes"] == ["context_set_digest_mismatch"]
+    assert graded["other"]["context_conformance"] == "semantic"
+    # Run because other fixtures ask for it; nothing to enforce on this one.
+    assert graded["bare"]["reason_codes"] == ["context_conformance_not_required"]
+
+    proc = run_gait(
+        "regress", "run", "--context-conformance", "--allow-context-runtime-drift", cwd=suite
+    )
+    graded = _conformance(suite / "regress_result.json")
+    assert graded["later"]["status"] == "pass"
+    assert graded["later"]["context_conformance"] == "runtime_only"
+    assert graded["bare"]["reason_codes"] == ["context_evidence_missing"]
+    assert graded["bare"]["context_conformance"] == "missing"

@@ -81,6 +81,16 @@ def register(parser: argparse.ArgumentParser) -> None:
         help="run non-deterministic graders (they must be pinned in gait.yaml)",
     )
     run.add_argument(
+        "--context-conformance",
+        action="store_true",
+        help="enforce the context_conformance grader on every fixture",
+    )
+    run.add_argument(
+        "--allow-context-runtime-drift",
+        action="store_true",
+        help="with context conformance, accept drift in retrieval times only",
+    )
+    run.add_argument(
         "--record-mode",
         choices=("none", "new_episodes"),
         default=None,
@@ -121,6 +131,16 @@ def register(parser: argparse.ArgumentParser) -> None:
         "--allow-nondeterministic",
         action="store_true",
         help="run non-deterministic graders (they must be pinned in gait.yaml)",
+    )
+    boot.add_argument(
+        "--context-conformance",
+        action="store_true",
+        help="enforce the context_conformance grader on every fixture",
+    )
+    boot.add_argument(
+        "--allow-context-runtime-drift",
+        action="store_true",
+        help="with context conformance, accept drift in retrieval times only",
     )
     add_common(boot, BOOTSTRAP_EXPLAIN)
     boot.set_defaults(handler=run_bootstrap)
@@ -273,6 +293,10 @@ def _pytest_args(
         argv.append("--gait-update")
     if args.allow_nondeterministic:
         argv.append("--gait-allow-nondeterministic")
+    if args.context_conformance:
+        argv.append("--gait-context-conformance")
+    if args.allow_context_runtime_drift:
+        argv.append("--gait-allow-context-runtime-drift")
     if args.record_mode:
         argv += ["--gait-record-mode", args.record_mode]
     if args.unsafe_real_tools:
@@ -546,6 +570,8 @@ def run_bootstrap(args: argparse.Namespace) -> Outcome:
         update=False,
         numprocesses=None,
         allow_nondeterministic=args.allow_nondeterministic,
+        context_conformance=args.context_conformance,
+        allow_context_runtime_drift=args.allow_context_runtime_drift,
         record_mode=None,
         unsafe_real_tools=False,
         pytest_args=[],

@@ -52,6 +52,9 @@ class GradeResult:
     details: dict[str, Any] = field(default_factory=dict)
     message: str = ""
     divergence: list[str] = field(default_factory=list)
+    # The reference's context_conformance field of a result element (none, runtime_only,
+    # semantic or missing); only its context_conformance grader sets it.
+    context_conformance: str = ""
 
     @classmethod
     def passed(cls, *reason_codes: str, details: Mapping[str, Any] | None = None) -> GradeResult:

@@ -24,6 +24,7 @@ from gait.regress.manager import GraderRegistry
 GRADER_ERROR_CODE = "E_REGRESS_GRADER_ERROR"
 UNPINNED_CODE = "E_REGRESS_GRADER_UNPINNED"
 NONDETERMINISTIC_SKIPPED = "nondeterministic_not_allowed"
+CONTEXT_CONFORMANCE = "context_conformance"  # graders/context.py (the starter plugin)
 
 
 @dataclass
@@ -45,6 +46,7 @@ class Entry:
     refused: str = ""  # why --update will not accept this fixture's candidate
     live: bool = False  # graded against a command's or a given candidate, not only itself
     exception: BaseException | None = field(default=None, compare=False, repr=False)
+    context_conformance: str = ""  # the reference's result field (context_conformance grader)
 
     @property
     def name(self) -> str:
@@ -56,8 +58,10 @@ class Entry:
             "name": self.name,
             "status": self.status,
             "reason_codes": list(self.reason_codes),
-            "details": self.details,
         }
+        if self.context_conformance:
+            out["context_conformance"] = self.context_conformance
+        out["details"] = self.details
         if self.error_code:
             out["error_code"] = self.error_code
         if self.nondeterministic:
@@ -81,6 +85,7 @@ class Entry:
             "update": self.update,
             "refused": self.refused,
             "live": self.live,
+            "context_conformance": self.context_conformance,
         }
 
     @classmethod
@@ -106,9 +111,14 @@ class RegressEngine:
         record_mode: str = "",
         unsafe_real_tools: bool = False,
         check_fixtures: bool = True,
+        context_conformance: bool = False,
+        allow_context_runtime_drift: bool = False,
     ) -> None:
         self.config = config
         self.check_fixtures = check_fixtures
+        # --context-conformance / --allow-context-runtime-drift (the reference's run flags)
+        self.context_conformance = context_conformance
+        self.allow_context_runtime_drift = allow_context_runtime_drift
         self.registry = registry
         self.allow_nondeterministic = allow_nondeterministic
         self.update = update
@@ -140,6 +150,8 @@ class RegressEngine:
     def graders_for(self, fixture: FixtureSpec) -> list[str]:
         options = self.options_for(fixture)
         names = set(self.registry.default_names())
+        if self._context_conformance_active():
+            names.add(CONTEXT_CONFORMANCE)
         for name, value in options.items():
             self.registry_get(name, fixture)
             if value is False:
@@ -147,6 +159,21 @@ class RegressEngine:
             else:
                 names.add(name)
         return sorted(names)
+
+    def _context_conformance_active(self) -> bool:
+        """As the reference: the flag, or any fixture.json naming a context expectation, runs
+        the context conformance grader on every fixture."""
+        if self.context_conformance:
+            return True
+        for spec in self.config.fixtures:
+            meta = spec.meta
+            if str(meta.get("context_conformance") or "").strip():
+                return True
+            if str(meta.get("expected_context_set_digest") or "").strip():
+                return True
+            if meta.get("allow_context_runtime_drift"):
+                return True
+        return False
 
     def registry_get(self, name: str, fixture: FixtureSpec | None = None) -> Grader:
         try:
@@ -286,11 +313,18 @@ class RegressEngine:
     # grading ----------------------------------------------------------------------------
     def context(self, fixture: FixtureSpec, grader: Grader) -> GradeContext:
         options = self.options_for(fixture).get(grader.name)
+        options = options if isinstance(options, dict) else {}
+        if grader.name == CONTEXT_CONFORMANCE:
+            options = dict(options)
+            if self.context_conformance:
+                options["enforce"] = True
+            if self.allow_context_runtime_drift:
+                options["allow_runtime_drift"] = True
         return GradeContext(
             config=self.config,
             fixture=fixture,
             grader=grader.name,
-            options=options if isinstance(options, dict) else {},
+            options=options,
             candidate=self.resolver.get(fixture),
             cache=self.cache,
             pin=self.config.pins.get(grader.name),
@@ -350,6 +384,7 @@ class RegressEngine:
             candidate=ctx.candidate_label,
             live=ctx.candidate.origin != "fixture",
             exception=caught,
+            context_conformance=str(getattr(result, "context_conformance", "") or ""),
         )
         if status == FAIL:
             entry.error_code = GRADER_ERROR_CODE if crashed else grader.error_code

@@ -109,15 +109,22 @@ def validate_meta(meta: Mapping[str, Any], what: str) -> None:
 
 
 def expectations(runpack: Any) -> dict[str, Any]:
-    """What init reads from a run: replay exit code, tool and verdict sequences."""
+    """What init reads from a run: replay exit code, tool and verdict sequences, and the
+    context evidence a run recorded with one must keep."""
     from gait.regress.sequences import tool_sequence, verdict_sequence
     from gait.runpack.replay import stub_replay
 
-    return {
+    out: dict[str, Any] = {
         "expected_replay_exit_code": stub_replay(runpack).exit_code,
         "expected_tool_sequence": tool_sequence(runpack),
         "expected_verdict_sequence": verdict_sequence(runpack),
     }
+    # A run recorded with context evidence: its context must conform (as the reference's init).
+    context_digest = str(runpack.refs.get("context_set_digest") or "").strip()
+    if context_digest:
+        out["context_conformance"] = "required"
+        out["expected_context_set_digest"] = context_digest
+    return out
 
 
 def init_fixture(
