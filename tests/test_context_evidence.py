@@ -310,3 +310,33 @@ def test_regress_context_conformance(tmp_path: Path, run_gait) -> None:
     assert graded["later"]["context_conformance"] == "runtime_only"
     assert graded["bare"]["reason_codes"] == ["context_evidence_missing"]
     assert graded["bare"]["context_conformance"] == "missing"
+
+
+def test_mcp_proxy_binds_the_boundary_envelope(tmp_path: Path, run_gait) -> None:
+    policy = write(tmp_path / "policy.yaml", POLICY.replace("max_context_age_seconds: 120", ""))
+    env_path = write(tmp_path / "env.json", envelope())
+    call = {
+        "name": "tool.demo",
+        "args": {"x": "y"},
+        "targets": [{"kind": "path", "value": "/tmp/demo", "operation": "write"}],
+        "context": {"identity": "alice", "workspace": "/repo/gait", "risk_class": "high"},
+    }
+    call_path = write(tmp_path / "call.json", call)
+    base = ("mcp", "proxy", "--policy", str(policy), "--call", str(call_path), "--json")
+    proc = run_gait(*base)
+    assert (
+        proc.returncode == 3
+        and "context_evidence_missing" in json.loads(proc.stdout)["reason_codes"]
+    )
+    trace = tmp_path / "trace.json"
+    proc = run_gait(*base, "--context-envelope", str(env_path), "--trace-out", str(trace))
+    assert proc.returncode == 0, proc.stdout
+    recorded = json.loads(trace.read_text())
+    assert recorded["context_set_digest"] == expected_digest([RECORD])
+    assert recorded["context_source"] == "context_envelope"
+    # A call naming its own envelope is refused at a proxy boundary.
+    call["context"]["context_envelope_path"] = str(env_path)
+    proc = run_gait(*base[:4], "--call", str(write(tmp_path / "own.json", call)), "--json")
+    out = json.loads(proc.stdout)
+    assert proc.returncode == 6 and out["error_code"] == "E_CONTEXT_ENVELOPE_INVALID"
+    assert "use --context-envelope at the boundary" in out["error"]

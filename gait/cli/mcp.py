@@ -40,6 +40,11 @@ def register(parser: argparse.ArgumentParser) -> None:
         p.add_argument("--adapter", default="mcp", help="|".join(ADAPTERS) + " (default mcp)")
         p.add_argument("--profile", default="standard", help="standard (default) or oss-prod")
         p.add_argument("--kill-switch-state", metavar="PATH", help="kill-switch state JSON")
+        p.add_argument(
+            "--context-envelope",
+            metavar="PATH",
+            help="verified context evidence envelope bound to every call at this boundary",
+        )
         p.add_argument("--trace-out", metavar="PATH", help="write the trace here")
         p.add_argument(
             "--trace-dir",
@@ -130,6 +135,16 @@ def _read_call(path: str) -> bytes:
         ) from exc
 
 
+def boundary_envelope(args: argparse.Namespace) -> Any:
+    """The verified ``--context-envelope``, read once at the boundary (None when not given)."""
+    path = getattr(args, "context_envelope", None)
+    if path is None:
+        return None
+    from gait.contextproof import read_envelope
+
+    return read_envelope(path)
+
+
 def run_proxy(args: argparse.Namespace) -> Any:
     from gait.errors import InvalidInput
 
@@ -165,6 +180,7 @@ def run_proxy(args: argparse.Namespace) -> Any:
         otel_out=args.export_otel_out,
         correlation_id=args.correlation_id,
         now=timefmt.canonical(args.evaluation_time) if args.evaluation_time else None,
+        context_envelope=boundary_envelope(args),
     )
     answer = decide_call(gate, call, trust, options)
     payload = answer.payload

@@ -29,6 +29,11 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
     p.add_argument("--adapter", default="mcp", help="default adapter of requests (default mcp)")
     p.add_argument("--profile", default="standard", help="standard (default) or oss-prod")
     p.add_argument("--kill-switch-state", metavar="PATH", help="kill-switch state JSON")
+    p.add_argument(
+        "--context-envelope",
+        metavar="PATH",
+        help="verified context evidence envelope bound to every call at the serve boundary",
+    )
     p.add_argument("--auth-mode", default="off", help="off (default, loopback only) or token")
     p.add_argument("--auth-token-env", metavar="VAR", help="variable holding the bearer token")
     p.add_argument("--max-request-bytes", type=int, default=1 << 20, help="body limit (1 MiB)")
@@ -115,6 +120,9 @@ def build_service(args: argparse.Namespace) -> Any:
     durability = args.durability.strip().lower()
     if durability not in ("batch", "fsync"):
         raise _usage("unsupported --durability value (expected batch or fsync)")
+    from gait.cli.mcp import boundary_envelope
+
+    envelope = boundary_envelope(args)
     gate, trust = open_boundary_gate(args, trace_dir=args.trace_dir)
     config = ServeConfig(
         adapter=args.adapter.strip().lower() or "mcp",
@@ -131,6 +139,7 @@ def build_service(args: argparse.Namespace) -> Any:
         log_out=args.export_log_out or "",
         otel_out=args.export_otel_out or "",
         durability=durability,
+        context_envelope=envelope,
     )
     return DecisionService(gate, trust, config)
 

@@ -121,6 +121,9 @@ class GateOutcome:
         decision = self.decision
         if decision is not None:
             optional["delegation_required"] = decision.require_delegation
+            if decision.more:
+                for name in ("freeze_window", "sandbox"):
+                    optional[name] = decision.more.get(name)
             if decision.step_verdicts:
                 optional["script"] = True
                 optional["step_count"] = len(decision.step_verdicts)

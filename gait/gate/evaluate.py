@@ -295,7 +295,11 @@ def _endpoint(rule: Rule, intent: NormalizedIntent) -> tuple[str, set[str], set[
     return effect, reasons, violations
 
 
-def _rule_outcome(rule: Rule, intent: NormalizedIntent) -> tuple[str, set[str], set[str]]:
+def _rule_outcome(
+    rule: Rule, intent: NormalizedIntent
+) -> tuple[str, set[str], set[str], dict[str, Any] | None]:
+    """(effect, reasons, violations, decision records): the records are the rule's
+    freeze-window and sandbox decisions (None when the rule has no such constraint)."""
     effect = rule.effect
     reasons = set(rule.default_reasons)
     violations = set(rule.violations)
@@ -310,9 +314,18 @@ def _rule_outcome(rule: Rule, intent: NormalizedIntent) -> tuple[str, set[str], 
             reasons |= hit[1]
             violations |= hit[2]
     destructive = intent.destructive
+    decisions: dict[str, Any] | None = None
     if rule.extras is not None and rule.extras.constraints:
+        decisions = {}
         effect, sandbox_valid = apply_constraints(
-            rule.extras, intent, _utc_now, effect, reasons, violations, most_restrictive
+            rule.extras,
+            intent,
+            _utc_now,
+            effect,
+            reasons,
+            violations,
+            most_restrictive,
+            decisions,
         )
         if destructive and sandbox_valid and _only_proc_exec(intent):
             destructive = False
@@ -323,7 +336,7 @@ def _rule_outcome(rule: Rule, intent: NormalizedIntent) -> tuple[str, set[str], 
         else:
             effect = most_restrictive(effect, "require_approval")
             reasons.add("destructive_apply_requires_approval")
-    return effect, reasons, violations
+    return effect, reasons, violations, decisions or None
 
 
 _EVALUATION_TIME: ContextVar[str | None] = ContextVar("gait_evaluation_time", default=None)
@@ -428,7 +441,7 @@ def _combined_decision(matched: list[Rule], intent: NormalizedIntent) -> Decisio
     """The decision of one or more matching rules: most restrictive effect wins (FORMATS 5.5)."""
     outcomes = [(rule, *_rule_outcome(rule, intent)) for rule in matched]
     verdict = "allow"
-    for _, effect, _, _ in outcomes:
+    for _, effect, _, _, _ in outcomes:
         if VERDICT_RANK[effect] > VERDICT_RANK[verdict]:
             verdict = effect
     reasons: set[str] = set()
@@ -436,7 +449,8 @@ def _combined_decision(matched: list[Rule], intent: NormalizedIntent) -> Decisio
     min_approvals = 0
     distinct = False
     winners = []
-    for rule, effect, rule_reasons, rule_violations in outcomes:
+    records: dict[str, Any] = {}
+    for rule, effect, rule_reasons, rule_violations, decisions in outcomes:
         if effect != verdict:
             continue
         winners.append(rule)
@@ -444,9 +458,14 @@ def _combined_decision(matched: list[Rule], intent: NormalizedIntent) -> Decisio
         violations |= rule_violations
         min_approvals = max(min_approvals, rule.min_approvals)
         distinct = distinct or rule.require_distinct_approvers
+        if decisions:
+            _pick_records(records, decisions)
     if verdict == "require_approval" and min_approvals == 0:
         min_approvals = 1
     names = tuple(sorted(rule.name for rule in matched))
+    more = _gate_requirements(winners)
+    if records:
+        more = {**more, **records}
     return Decision(
         verdict,
         sorted(reasons),
@@ -461,8 +480,18 @@ def _combined_decision(matched: list[Rule], intent: NormalizedIntent) -> Decisio
         destructive_budgets=tuple(
             (r.name, r.destructive_budget) for r in winners if r.destructive_budget
         ),
-        more=_gate_requirements(winners) or None,
+        more=more or None,
     )
+
+
+def _pick_records(records: dict[str, Any], found: dict[str, Any]) -> None:
+    """Merge freeze-window and sandbox decision records as the reference picks among rules
+    and script steps (gait.gate.freeze_window.pick, gait.gate.sandbox.pick)."""
+    from gait.gate import freeze_window, sandbox
+
+    for name, pick in (("freeze_window", freeze_window.pick), ("sandbox", sandbox.pick)):
+        if found.get(name):
+            records[name] = pick(records.get(name), found[name])
 
 
 def _evaluate_script(policy: Policy, intent: NormalizedIntent) -> Decision:
@@ -482,6 +511,7 @@ def _evaluate_script(policy: Policy, intent: NormalizedIntent) -> Decision:
     budgets: list[tuple[str, RateLimit]] = []
     risk_classes: set[str] = set()
     requirements: dict[str, Any] = {}
+    records: dict[str, Any] = {}
     steps = []
     count = len(intent.script["steps"])
     for index in range(count):
@@ -515,6 +545,8 @@ def _evaluate_script(policy: Policy, intent: NormalizedIntent) -> Decision:
         risk_classes.add(script_policy.step_risk(step.targets))
         if outcome.require_delegation or outcome.require_broker_credential:
             requirements = _merge_requirements(requirements, outcome)
+        if outcome.more and ("freeze_window" in outcome.more or "sandbox" in outcome.more):
+            _pick_records(records, outcome.more)
     verdict, min_approvals = script_policy.apply_script_policy(
         policy.scripts,
         count,
@@ -542,7 +574,11 @@ def _evaluate_script(policy: Policy, intent: NormalizedIntent) -> Decision:
         rate_limits=tuple(dict.fromkeys(rate_limits)),
         destructive_budgets=tuple(dict.fromkeys(budgets)),
         step_verdicts=steps,
-        more={**requirements, "composite_risk_class": script_policy.composite_risk(risk_classes)},
+        more={
+            **requirements,
+            **records,
+            "composite_risk_class": script_policy.composite_risk(risk_classes),
+        },
     )
 
 

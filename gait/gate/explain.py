@@ -69,11 +69,16 @@ def policy_explain(policy: Any, outcome: Any, producer_version: str) -> dict[str
     if intent is not None:
         optional["credential_posture"] = credential_posture(intent.context)
         optional["context_evidence_status"] = context_evidence_status(intent.context)
+    more = decision.more if decision is not None and decision.more else {}
+    optional["freeze_window"] = more.get("freeze_window")
+    optional["kill_switch"] = outcome.extra.get("kill_switch")
+    optional["sandbox"] = more.get("sandbox")
     refs = {
         "trace_id": outcome.trace["trace_id"] if outcome.trace else "",
         "trace_path": outcome.trace_path,
         "approval_audit_path": outcome.approval_audit_path,
         "delegation_audit_path": outcome.extra_fields.get("delegation_audit_path", ""),
+        "credential_evidence_path": outcome.extra_fields.get("credential_evidence_path", ""),
     }
     optional["proof_refs"] = {k: v for k, v in refs.items() if v}
     for name, value in optional.items():

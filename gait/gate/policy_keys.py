@@ -219,14 +219,21 @@ def apply_constraints(
     reasons: set[str],
     violations: set[str],
     most_restrictive: Callable[[str, str], str],
+    decisions: dict[str, Any] | None = None,
 ) -> tuple[str, bool]:
-    """Apply the rule's constraints in the reference's order; (effect, sandbox is valid)."""
+    """Apply the rule's constraints in the reference's order; (effect, sandbox is valid).
+
+    A constraint that reports a decision record (freeze window, sandbox) returns it as a fifth
+    element, ``(trace field, record)``; it goes into ``decisions`` when one is given.
+    """
     sandbox_valid = False
     for constraint in extras.constraints:
         hit = constraint(intent, now)
         if hit is None:
             continue
-        hit_effect, hit_reasons, hit_violations, status = hit
+        hit_effect, hit_reasons, hit_violations, status = hit[:4]
+        if len(hit) > 4 and decisions is not None:
+            decisions[hit[4][0]] = hit[4][1]
         if status == "valid":
             sandbox_valid = True
         if hit_effect:

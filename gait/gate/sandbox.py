@@ -76,7 +76,8 @@ def compile_rule(raw: dict[str, Any], payload: dict[str, Any], name: str) -> Any
         box = intent.context.get("sandbox")
         if box is None:
             codes = {"sandbox_metadata_missing"}
-            return "block", codes, set(codes), "missing"
+            missing = {"status": "missing", "reason_codes": ["sandbox_metadata_missing"]}
+            return "block", codes, set(codes), "missing", ("sandbox", missing)
         reasons: set[str] = set()
 
         if not box.get("evidence_ref") or not box.get("evidence_digest"):
@@ -111,10 +112,49 @@ def compile_rule(raw: dict[str, Any], payload: dict[str, Any], name: str) -> Any
             if not have or any(root not in have for root in read_only):
                 reasons.add("sandbox_read_only_root_missing")
         if not reasons:
-            return "", set(), set(), "valid"
-        return "block", reasons, set(reasons), _status(reasons)
+            return "", set(), set(), "valid", ("sandbox", decision(box, "valid", reasons))
+        status = _status(reasons)
+        return "block", reasons, set(reasons), status, ("sandbox", decision(box, status, reasons))
 
     return constraint
+
+
+def decision(box: dict[str, Any], status: str, reasons: set[str]) -> dict[str, Any]:
+    """The trace's ``sandbox`` record, as the reference writes it (empty fields omitted)."""
+    out: dict[str, Any] = {"status": status}
+    for name in (
+        "network_mode",
+        "env_exposure_mode",
+        "timeout_seconds",
+        "filesystem_isolation",
+        "user_mode",
+        "evidence_ref",
+        "evidence_digest",
+    ):
+        if box.get(name):
+            out[name] = box[name]
+    if reasons:
+        out["reason_codes"] = sorted(reasons)
+    return out
+
+
+_SANDBOX_RANK = {"missing": 4, "disallowed": 3, "invalid": 2, "valid": 1}
+
+
+def pick(current: dict[str, Any] | None, candidate: dict[str, Any] | None) -> Any:
+    """Of two rules' (or steps') sandbox records, the one the reference reports: the worse
+    status, then the smaller evidence digest."""
+    if candidate is None:
+        return current
+    if current is None:
+        return candidate
+    a = _SANDBOX_RANK.get(current.get("status", ""), 0)
+    b = _SANDBOX_RANK.get(candidate.get("status", ""), 0)
+    if b != a:
+        return candidate if b > a else current
+    if candidate.get("evidence_digest", "") < current.get("evidence_digest", ""):
+        return candidate
+    return current
 
 
 def _under(path: str, prefix: str) -> bool:

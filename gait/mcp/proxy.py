@@ -49,6 +49,10 @@ class ProxyOptions:
     correlation_id: str = ""
     now: str | None = None
     approval_tokens: list[Any] = field(default_factory=list)
+    # A verified context envelope (--context-envelope at the boundary); a call's own
+    # context.context_envelope_path is read only when the server allows client artifact paths.
+    context_envelope: dict[str, Any] | None = None
+    allow_payload_envelope: bool = False
 
 
 @dataclass
@@ -84,6 +88,30 @@ def trust_check(trust: MCPTrustPolicy | None, call: ToolCall) -> Callable[..., A
     return check
 
 
+def _call_envelope(call: ToolCall, options: ProxyOptions) -> dict[str, Any] | None:
+    """The context envelope for ``call``: the boundary's, or (only where the server allows
+    client artifact paths) the one the call names in ``context.context_envelope_path``."""
+    named = call.context_str("context_envelope_path")
+    if not named:
+        return options.context_envelope
+    if not options.allow_payload_envelope:
+        raise InvalidInput(
+            "call.context.context_envelope_path is not supported; use --context-envelope at "
+            "the boundary",
+            code="E_CONTEXT_ENVELOPE_INVALID",
+            hint="gait mcp proxy --context-envelope envelope.json ...",
+        )
+    if options.context_envelope is not None:
+        raise InvalidInput(
+            "context envelope is already configured at the boundary; remove "
+            "call.context.context_envelope_path",
+            code="E_CONTEXT_ENVELOPE_INVALID",
+        )
+    from gait.contextproof import read_envelope
+
+    return read_envelope(named)
+
+
 def decide_call(
     gate: Any,
     call: ToolCall,
@@ -103,8 +131,14 @@ def decide_call(
         raise InvalidInput(
             "oss-prod profile requires --key-mode prod", code="E_USAGE", hint="add --key-mode prod"
         )
+    envelope = _call_envelope(call, options)
     intent = to_intent(call, strict=strict)
     check = trust_check(trust, call)
+    inputs = None
+    if envelope is not None:
+        from gait.gate.gate_inputs import GateInputs
+
+        inputs = GateInputs(context_envelope=envelope)
     outcome = gate.decide(
         intent,
         approval_tokens=options.approval_tokens,
@@ -114,6 +148,7 @@ def decide_call(
         validate_schema=True,
         checks=(check,) if check else (),
         approvals=bool(options.approval_tokens),
+        inputs=inputs,
     )
     warnings = list(outcome.warnings)
     if not strict and not all(call.context_str(k) for k in ("identity", "workspace", "session_id")):

@@ -71,6 +71,8 @@ class ServeConfig:
     # (group commit); "fsync": each decision is fsynced before it is answered.
     durability: str = "batch"
     flush_interval: float = 0.05
+    # --context-envelope: verified once at startup, bound to every call's intent.
+    context_envelope: dict[str, Any] | None = None
 
 
 class RequestError(Exception):
@@ -347,6 +349,8 @@ class DecisionService:
                 runpack_out=runpack_out,
                 log_out=cfg.log_out or None,
                 otel_out=cfg.otel_out or None,
+                context_envelope=cfg.context_envelope,
+                allow_payload_envelope=cfg.allow_client_artifact_paths,
             )
             self.dirty = True
             answer = decide_call(self.gate, call, self.trust, options)

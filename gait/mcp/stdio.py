@@ -258,10 +258,11 @@ def run_stdio_proxy(args: argparse.Namespace) -> Any:
             f"the stdio proxy needs the official MCP SDK: {exc}",
             hint="pip install 'pytest-gait[mcp]'",
         ) from exc
-    from gait.cli.mcp import open_boundary_gate
+    from gait.cli.mcp import boundary_envelope, open_boundary_gate
     from gait.mcp.proxy import ProxyOptions, normalize_run_id
     from gait.runpack.recorder import Recorder, new_run_id
 
+    envelope = boundary_envelope(args)
     gate, trust = open_boundary_gate(args, trace_dir=args.trace_dir)
     run_id = normalize_run_id(args.run_id) or new_run_id()
     out = args.session_runpack or f"gait-out/runpacks/{run_id}.zip"
@@ -273,6 +274,7 @@ def run_stdio_proxy(args: argparse.Namespace) -> Any:
         run_id=run_id,
         log_out=args.export_log_out,
         otel_out=args.export_otel_out,
+        context_envelope=envelope,
     )
     defaults = {"session_id": run_id}
     try:
