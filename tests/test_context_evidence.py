@@ -340,3 +340,21 @@ def test_mcp_proxy_binds_the_boundary_envelope(tmp_path: Path, run_gait) -> None
     out = json.loads(proc.stdout)
     assert proc.returncode == 6 and out["error_code"] == "E_CONTEXT_ENVELOPE_INVALID"
     assert "use --context-envelope at the boundary" in out["error"]
+
+
+def test_a_fail_closed_block_names_no_context_source(tmp_path: Path, run_gait) -> None:
+    policy = write(
+        tmp_path / "closed.yaml",
+        "default_verdict: allow\nfail_closed:\n  enabled: true\n  risk_classes: [high]\n"
+        "  required_fields: [arg_provenance]\n",
+    )
+    env_path = write(tmp_path / "env.json", envelope())
+    intent_path = write(tmp_path / "i.json", intent())
+    proc = run_gait(
+        "gate", "eval", "--policy", str(policy), "--intent", str(intent_path),
+        "--context-envelope", str(env_path), "--json",
+    )  # fmt: skip
+    out = json.loads(proc.stdout)
+    assert proc.returncode == 3 and out["reason_codes"] == ["fail_closed_missing_arg_provenance"]
+    assert "context_source" not in out  # as the reference: decided before the rules
+    assert out["context_set_digest"] == expected_digest([RECORD])  # the intent is still bound

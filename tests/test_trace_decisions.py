@@ -190,3 +190,59 @@ def test_explain_json_matches_its_schema(evaluate, tmp_path: Path) -> None:
     # The schema is not vacuous: an unknown key or a bad status is refused.
     assert not validator.is_valid({**out, "surprise": 1})
     assert not validator.is_valid({**out, "freeze_window": {"status": "paused"}})
+
+
+SCRIPT_POLICY = """\
+default_verdict: allow
+rules:
+  - name: write-needs-approval
+    effect: require_approval
+    match:
+      tool_names: [tool.write]
+"""
+
+
+def test_approved_script_fields_in_the_trace(tmp_path: Path, run_gait) -> None:
+    keys = run_gait(
+        "keys", "init", "--key-mode", "prod", "--out", str(tmp_path / "keys"), "--json"
+    )  # fmt: skip
+    private, public = (json.loads(keys.stdout)[k] for k in ("private_key_path", "public_key_path"))
+    policy = tmp_path / "policy.yaml"
+    policy.write_text(SCRIPT_POLICY)
+    steps = [
+        {"tool_name": t, "args": {"path": p}, "targets": [{"kind": "path", "value": p}]}
+        for t, p in (("tool.read", "/tmp/a"), ("tool.write", "/tmp/b"))
+    ]
+    script = intent("script") | {"script": {"steps": steps}}
+    script_path = tmp_path / "script.json"
+    script_path.write_text(json.dumps(script))
+    other = intent("script") | {"script": {"steps": steps[:1]}}
+    other_path = tmp_path / "other.json"
+    other_path.write_text(json.dumps(other))
+    registry = tmp_path / "reg.json"
+    approved = run_gait(
+        "approve-script", "--policy", str(policy), "--intent", str(script_path),
+        "--registry", str(registry), "--approver", "secops", "--key-mode", "prod",
+        "--private-key", private, "--json",
+    )  # fmt: skip
+    assert approved.returncode == 0, approved.stdout
+    pattern = json.loads(registry.read_text())["entries"][0]["pattern_id"]
+
+    def gate(path: Path, name: str) -> dict[str, Any]:
+        trace = tmp_path / f"{name}.json"
+        proc = run_gait(
+            "gate", "eval", "--policy", str(policy), "--intent", str(path),
+            "--approved-script-registry", str(registry),
+            "--approved-script-public-key", public, "--trace-out", str(trace), "--json",
+        )  # fmt: skip
+        assert proc.returncode in (0, 4), proc.stdout
+        assert run_gait("trace", "verify", str(trace)).returncode == 0
+        return dict(json.loads(trace.read_text()))
+
+    fast = gate(script_path, "fast")
+    assert fast["pre_approved"] is True and fast["pattern_id"] == pattern
+    assert fast["registry_reason"] == "approved_script_match"
+    assert fast["script"] is True and fast["composite_risk_class"] in ("low", "medium", "high")
+    missed = gate(other_path, "missed")
+    assert "pre_approved" not in missed and "pattern_id" not in missed
+    assert missed["registry_reason"] == "approved_script_not_found"

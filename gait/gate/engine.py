@@ -209,7 +209,23 @@ def _with_inputs(
                 return prepared, decision, fields
             fields["registry_reason"] = detail
     decision = evaluate_normalized(policy, prepared, extra, now=now, inventory=inventory)
+    if "context_source" in fields and _fail_closed_early(decision):
+        del fields["context_source"]  # the reference names none for a block before the rules
     return prepared, decision, fields
+
+
+_FAIL_CLOSED_EARLY = ("fail_closed_", "context_evidence_missing")
+
+
+def _fail_closed_early(decision: Decision) -> bool:
+    """A fail-closed block decided before any rule (missing required fields): no rule matched
+    and every reason is a fail-closed one."""
+    return (
+        decision.verdict == "block"
+        and not decision.matched_rule
+        and not decision.step_verdicts
+        and all(r.startswith(_FAIL_CLOSED_EARLY) for r in decision.reason_codes)
+    )
 
 
 def delegation_binding(intent: NormalizedIntent) -> str:
