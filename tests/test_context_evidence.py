@@ -358,3 +358,20 @@ def test_a_fail_closed_block_names_no_context_source(tmp_path: Path, run_gait) -
     assert proc.returncode == 3 and out["reason_codes"] == ["fail_closed_missing_arg_provenance"]
     assert "context_source" not in out  # as the reference: decided before the rules
     assert out["context_set_digest"] == expected_digest([RECORD])  # the intent is still bound
+
+
+def test_sdk_raw_session_still_records(tmp_path: Path) -> None:
+    """run_session's receipts carry redaction_mode raw under raw capture: recorded in process
+    (raw capture is the caller's opt-in), while the binary asks for --unsafe-context-raw."""
+    from gait.compat.client import record_runpack
+
+    doc = _record_input("run_raw_ctx")
+    doc["refs"]["receipts"] = [dict(RECORD, redaction_mode="raw")]
+    capture = record_runpack(record_input=doc, out_dir=tmp_path / "out", capture_mode="raw")
+    with zipfile.ZipFile(capture.bundle_path) as zf:
+        assert json.loads(zf.read("refs.json"))["receipts"][0]["redaction_mode"] == "raw"
+    from gait.compat.client import GaitCommandError
+
+    with pytest.raises(GaitCommandError, match="unsafe-context-raw") as raised:
+        record_runpack(record_input=doc, out_dir=tmp_path / "out2", capture_mode="reference")
+    assert raised.value.code == "E_RECORD_CONTEXT_EVIDENCE"

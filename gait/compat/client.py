@@ -708,9 +708,16 @@ def _record_in_process(
         from gait.sign.keyring import ensure_dev_key
 
         doc = _json_ready(dict(record_input))
-        # as ``gait run record --context-evidence-mode --context-envelope`` does
+        # as ``gait run record --context-evidence-mode --context-envelope`` does; a raw-capture
+        # record (run_session's own receipts then say redaction_mode raw) is the caller's
+        # explicit opt-in, which the binary takes as --unsafe-context-raw
         envelope = None if context_envelope is None else str(_in(cwd, context_envelope))
-        doc, _warnings = record_evidence(doc, mode=context_evidence_mode, envelope_path=envelope)
+        doc, _warnings = record_evidence(
+            doc,
+            mode=context_evidence_mode,
+            envelope_path=envelope,
+            unsafe_raw=capture_mode == "raw",
+        )
         key, _ = ensure_dev_key()
         written = write_record_input(
             doc,
