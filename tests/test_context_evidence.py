@@ -375,3 +375,44 @@ def test_sdk_raw_session_still_records(tmp_path: Path) -> None:
     with pytest.raises(GaitCommandError, match="unsafe-context-raw") as raised:
         record_runpack(record_input=doc, out_dir=tmp_path / "out2", capture_mode="reference")
     assert raised.value.code == "E_RECORD_CONTEXT_EVIDENCE"
+
+
+def test_mcp_serve_binds_the_boundary_envelope(tmp_path: Path, gait_argv, gait_home) -> None:
+    import http.client
+    import os
+    import subprocess
+
+    write(tmp_path / "policy.yaml", POLICY.replace("max_context_age_seconds: 120", ""))
+    env_path = write(tmp_path / "env.json", envelope())
+    proc = subprocess.Popen(
+        [*gait_argv, "mcp", "serve", "--policy", "policy.yaml", "--listen", "127.0.0.1:0",
+         "--context-envelope", str(env_path), "--allow-client-artifact-paths", "--json"],
+        cwd=tmp_path, env={**os.environ, "GAIT_HOME": str(gait_home)},
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        assert proc.stdout is not None
+        host, port = json.loads(proc.stdout.readline())["listen"].rsplit(":", 1)
+        conn = http.client.HTTPConnection(host, int(port), timeout=30)
+
+        def post(call: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+            body = json.dumps({"call": call}).encode()
+            conn.request("POST", "/v1/evaluate", body, {"content-type": "application/json"})
+            resp = conn.getresponse()
+            return resp.status, json.loads(resp.read())
+
+        call = {
+            "name": "tool.demo",
+            "targets": [{"kind": "path", "value": "/tmp/demo", "operation": "write"}],
+            "context": {"identity": "alice", "workspace": "/repo", "risk_class": "high"},
+        }
+        status, doc = post(call)
+        assert doc["verdict"] == "allow", doc
+        trace = json.loads((tmp_path / doc["trace_path"]).read_text())
+        assert trace["context_set_digest"] == expected_digest([RECORD])
+        call["context"]["context_envelope_path"] = str(env_path)
+        status, doc = post(call)
+        assert status == 400 and "already configured at the boundary" in doc["error"]
+    finally:
+        proc.terminate()
+        proc.wait(timeout=20)
