@@ -203,7 +203,11 @@ BAD_CONFIGS = {
     "duplicate-fixture": (None, "E_REGRESS_CONFIG_INVALID", "listed twice"),
     "duplicate-yaml-key": (None, "E_REGRESS_CONFIG_INVALID", "duplicate key 'fixture_set'"),
     "missing-dir": (None, "E_REGRESS_FIXTURE_INVALID", "does not exist"),
-    "unknown-grader": (None, "E_REGRESS_GRADER_UNKNOWN", "known graders: args_match, diff"),
+    "unknown-grader": (
+        None,
+        "E_REGRESS_GRADER_UNKNOWN",
+        "known graders: args_match, context_conformance, diff",
+    ),
 }
 
 
