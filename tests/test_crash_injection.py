@@ -7,6 +7,12 @@ verifies (an orphan trace is only a ``trace_uncommitted`` warning), a runpack is
 verifies, a key pair never mixes processes, and the next run leaves no temp files behind.
 The default run covers ``gate eval`` and ``run record`` fully; ``GAIT_FUZZ=long`` adds
 ``approve`` and ``keys init``.
+
+Each crashing run is its own process, forked from one server per command that has already
+imported what the command imports (a warm-up run in a scratch copy of the directory lists the
+modules): a step costs a fork, not an interpreter start-up and the command's imports. The
+counting wraps ``os`` in the child after the fork, and gait calls ``os.X`` at call time, so the
+steps counted are those of a fresh interpreter (test_fork_server_counts_as_a_fresh_process).
 """
 
 from __future__ import annotations
@@ -16,6 +22,7 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -40,8 +47,129 @@ def counted(fn):
     return call
 for name in ("open", "write", "fsync", "replace", "rename", "link", "unlink", "mkdir", "chmod"):
     setattr(os, name, counted(getattr(os, name)))
-sys.exit(main(sys.argv[1:]))
+code = main(sys.argv[1:])
+if os.environ.get("GAIT_TEST_COUNT_FILE"):
+    with open(os.environ["GAIT_TEST_COUNT_FILE"], "w") as f:
+        f.write(str(count))
+sys.exit(code)
 """
+
+# The same wrapper as a fork server: reads a step per line on stdin, forks a child that counts
+# and dies at that step exactly as WRAPPER does, answers "exit-code" per line. Step 0 is the
+# warm-up: a run without counting in a scratch copy of the directory and GAIT_HOME, whose
+# imported module names the server then imports (imports only: no command state is kept).
+SERVER = """
+import atexit, importlib, os, shutil, sys, tempfile, traceback
+from gait.cli.main import main
+argv, outdir = sys.argv[2:], sys.argv[1]
+NAMES = ("open", "write", "fsync", "replace", "rename", "link", "unlink", "mkdir", "chmod")
+
+def child(limit, names_fd):
+    out = os.open(os.path.join(outdir, "out"), os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    err = os.open(os.path.join(outdir, "err"), os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    os.dup2(out, 1)
+    os.dup2(err, 2)
+    count = 0
+    def counted(fn):
+        def call(*args, **kwargs):
+            nonlocal count
+            count += 1
+            if count == limit:
+                os._exit(137)
+            return fn(*args, **kwargs)
+        return call
+    if limit:
+        for name in NAMES:
+            setattr(os, name, counted(getattr(os, name)))
+    try:
+        code = main(argv)
+    except SystemExit as exc:
+        code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+    except BaseException:
+        traceback.print_exc()
+        code = 1
+    atexit._run_exitfuncs()
+    if limit and os.environ.get("GAIT_TEST_COUNT_FILE"):
+        with open(os.environ["GAIT_TEST_COUNT_FILE"], "w") as f:
+            f.write(str(count))
+    if names_fd is not None:
+        os.write(names_fd, "\\n".join(sorted(sys.modules)).encode())
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
+
+def fork(limit, names_fd=None):
+    sys.stdout.flush()
+    pid = os.fork()
+    if pid == 0:
+        child(limit, names_fd)
+    return os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1])
+
+for line in sys.stdin:
+    step = int(line)
+    if step == 0:
+        scratch = tempfile.mkdtemp()
+        work, home = os.path.join(scratch, "w"), os.path.join(scratch, "h")
+        shutil.copytree(os.getcwd(), work, symlinks=True)
+        shutil.copytree(os.environ["GAIT_HOME"], home, symlinks=True)
+        here, old_home = os.getcwd(), os.environ["GAIT_HOME"]
+        os.chdir(work)
+        os.environ["GAIT_HOME"] = home
+        read, write = os.pipe()
+        pid = os.fork()
+        if pid == 0:
+            os.close(read)
+            child(0, write)
+        os.close(write)
+        with os.fdopen(read) as names:
+            listed = names.read().split()
+        os.waitpid(pid, 0)
+        os.chdir(here)
+        os.environ["GAIT_HOME"] = old_home
+        shutil.rmtree(scratch, ignore_errors=True)
+        for name in listed:
+            if name.startswith(("gait", "yaml", "cryptography", "jsonschema", "rfc8785")):
+                try:
+                    importlib.import_module(name)
+                except Exception:
+                    pass
+        print(len(listed), flush=True)
+        continue
+    print(fork(step), flush=True)
+"""
+
+
+class _Server:
+    """One forking wrapper process for one command (see SERVER)."""
+
+    def __init__(self, tmp: Path, home: Path, outdir: Path, argv: tuple[str, ...]) -> None:
+        env = {**os.environ, "GAIT_HOME": str(home)}
+        self.outdir = outdir
+        self.proc = subprocess.Popen(
+            [sys.executable, "-c", SERVER, str(outdir), *argv],
+            cwd=tmp,
+            env=env,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        self.ask(0)
+
+    def ask(self, step: int) -> int:
+        assert self.proc.stdin is not None and self.proc.stdout is not None
+        self.proc.stdin.write(f"{step}\n")
+        self.proc.stdin.flush()
+        return int(self.proc.stdout.readline())
+
+    def run(self, step: int) -> tuple[int, str, str]:
+        code = self.ask(step)
+        return code, (self.outdir / "out").read_text(), (self.outdir / "err").read_text()
+
+    def close(self) -> None:
+        assert self.proc.stdin is not None
+        self.proc.stdin.close()
+        self.proc.wait(timeout=60)
+
 
 POLICY = "default_verdict: allow\n"
 INTENT = {
@@ -54,19 +182,6 @@ INTENT = {
     "targets": [{"kind": "path", "value": "/tmp/x", "operation": "read"}],
     "context": {"identity": "bot", "workspace": "/w", "risk_class": "low"},
 }
-
-
-def _crash_run(tmp: Path, step: int, *argv: str, home: Path) -> subprocess.CompletedProcess:
-    env = {**os.environ, "GAIT_HOME": str(home), "GAIT_TEST_CRASH_AT": str(step)}
-    return subprocess.run(
-        [sys.executable, "-c", WRAPPER, *argv],
-        cwd=tmp,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
 
 
 def _cli(capsys, *argv: str) -> tuple[int, str]:  # noqa: ANN001
@@ -84,14 +199,67 @@ def _temps(root: Path) -> list[Path]:
 
 def _every_step(tmp: Path, home: Path, argv: tuple[str, ...], check) -> int:  # noqa: ANN001
     """Crash at step 1, 2, ... until the command completes; ``check`` after each crash."""
-    for step in range(1, MAX_STEPS):
-        proc = _crash_run(tmp, step, *argv, home=home)
-        assert "Traceback" not in proc.stderr, proc.stderr
-        if proc.returncode != 137:
-            assert proc.returncode == 0, proc.stdout + proc.stderr
-            return step
-        check(step)
+    outdir = Path(tempfile.mkdtemp(prefix="gait-crash-"))
+    server = _Server(tmp, home, outdir, argv)
+    try:
+        for step in range(1, MAX_STEPS):
+            code, out, err = server.run(step)
+            assert "Traceback" not in err, err
+            if code != 137:
+                assert code == 0, out + err
+                return step
+            check(step)
+    finally:
+        server.close()
+        shutil.rmtree(outdir, ignore_errors=True)
     raise AssertionError(f"{argv[:2]} did not complete within {MAX_STEPS} steps")
+
+
+def test_fork_server_counts_as_a_fresh_process(
+    tmp_path: Path, gait_home: Path, conformance_dir: Path, capsys, monkeypatch
+) -> None:  # noqa: ANN001
+    """A forked child of the warmed server meets exactly the steps a fresh interpreter meets
+    (the same count of wrapped calls to completion), for both commands the default run kills."""
+    (tmp_path / "policy.yaml").write_text(POLICY)
+    (tmp_path / "intent.json").write_text(json.dumps(INTENT))
+    monkeypatch.chdir(tmp_path)
+    assert (
+        _cli(capsys, "gate", "eval", "--policy", "policy.yaml", "--intent", "intent.json")[0] == 0
+    )
+    src = str(conformance_dir / "reference/inputs/run_ref.json")
+    gate = ("gate", "eval", "--policy", "policy.yaml", "--intent", "intent.json")
+    for argv in (gate, ("run", "record", "--input", src)):
+        counts = []
+        for fresh in (True, False):
+            work, home = (
+                tmp_path / f"w{len(counts)}{argv[0]}",
+                tmp_path / f"h{len(counts)}{argv[0]}",
+            )
+            shutil.copytree(tmp_path, work, ignore=shutil.ignore_patterns("w*", "h*"))
+            shutil.copytree(gait_home, home)
+            count_file = tmp_path / "count"
+            monkeypatch.setenv("GAIT_TEST_COUNT_FILE", str(count_file))
+            if fresh:
+                env = {**os.environ, "GAIT_TEST_CRASH_AT": str(10**9)}
+                env["GAIT_HOME"] = str(home)
+                proc = subprocess.run(
+                    [sys.executable, "-c", WRAPPER, *argv],
+                    cwd=work,
+                    env=env,
+                    check=False,
+                    capture_output=True,
+                )
+                assert proc.returncode == 0, proc.stderr
+            else:
+                outdir = tmp_path / "server_out"
+                outdir.mkdir(exist_ok=True)
+                server = _Server(work, home, outdir, argv)
+                try:
+                    assert server.run(10**9)[0] == 0
+                finally:
+                    server.close()
+            counts.append(int(count_file.read_text()))
+        assert counts[0] == counts[1] > 5, (argv[:2], counts)
 
 
 def test_gate_eval_killed_at_every_step(
