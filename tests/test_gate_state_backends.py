@@ -1,8 +1,13 @@
 """The gate's state guarantees, run against both backends: SQLite and a real PostgreSQL.
 
-16 processes x 100 calls against one limit: exactly the limit is allowed; 16 processes racing
-for the same single-use tokens: each token is spent exactly once; a restarted PostgreSQL keeps
-every spent token; ``gait gate state show|reset`` on both.
+16 processes x 40 calls against one limit of 250: exactly the limit is allowed; 16 processes
+racing for the same 40 single-use tokens: each token is spent exactly once; a restarted
+PostgreSQL keeps every spent token; ``gait gate state show|reset`` on both.
+
+The 16 racers are forked from one launcher process that has imported the store code (not 16
+interpreter start-ups importing psycopg); each child then opens its own store (its own
+connections or SQLite handle), says it is ready and waits for one "go", so all 16 contend from
+the first call rather than as fast as interpreters happen to start.
 """
 
 from __future__ import annotations
@@ -20,24 +25,60 @@ import pytest
 from gait.cli.main import main
 
 PROCS = 16
-CALLS = 100
+CALLS = 40
+LIMIT = 250  # below PROCS * CALLS = 640 attempts
 
 WORKER = textwrap.dedent(
     """
-    import json, sys
+    import json, os, sys, traceback
     from gait.gate.state import open_state
-    spec, kind, start, CALLS = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
-    state = open_state(spec)
-    wins = 0
-    if kind == "rate":
-        for _ in range(CALLS):
-            allowed, _used = state.consume("minute|tool|tool.read", "2026-06-01T10:00:00Z", 250)
-            wins += allowed
-    else:
-        for i in range(CALLS):
-            spent = state.redeem([f"tok-{i}"], needed=1, used_at="t", decision_ref=start)
-            wins += not spent
-    print(json.dumps({"wins": wins}))
+    spec, kind, PROCS, CALLS, LIMIT = sys.argv[1:3] + [int(a) for a in sys.argv[3:6]]
+    BUCKET = "2026-06-01T10:00:00Z"
+    if spec.startswith("postgresql://"):  # imported once, before the forks
+        import gait.gate.state_pg, psycopg, psycopg_pool
+
+    def race(start, ready, go, result):
+        state = open_state(spec)
+        state.is_spent("warm-up")  # connected (PostgreSQL) or opened (SQLite) before the start
+        os.write(ready, b"r")
+        assert os.read(go, 1) == b"g"
+        wins = 0
+        if kind == "rate":
+            for _ in range(CALLS):
+                allowed, _ = state.consume("minute|tool|tool.read", BUCKET, LIMIT)
+                wins += allowed
+        else:
+            for i in range(CALLS):
+                spent = state.redeem([f"tok-{i}"], needed=1, used_at="t", decision_ref=str(start))
+                wins += not spent
+        os.write(result, b"%d\\n" % wins)
+
+    ready_r, ready_w = os.pipe()
+    go_r, go_w = os.pipe()
+    result_r, result_w = os.pipe()
+    children = []
+    for n in range(PROCS):
+        pid = os.fork()
+        if pid == 0:
+            code = 1
+            try:
+                race(n, ready_w, go_r, result_w)
+                code = 0
+            except BaseException:
+                traceback.print_exc()
+            finally:
+                sys.stderr.flush()
+                os._exit(code)
+        children.append(pid)
+    os.close(ready_w)  # a child dying before "ready" ends the wait below instead of hanging it
+    for _ in range(PROCS):  # all 16 hold an open store before any of them makes a call
+        assert os.read(ready_r, 1) == b"r"
+    os.write(go_w, b"g" * PROCS)
+    codes = [os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]) for pid in children]
+    os.close(result_w)
+    with os.fdopen(result_r) as results:
+        wins = [int(line) for line in results]
+    print(json.dumps({"codes": codes, "wins": wins}))
     """
 )
 
@@ -76,31 +117,29 @@ def _race(spec: str, kind: str, tmp_path: Path) -> list[int]:
     script.write_text(WORKER)
     path = [str(Path(__file__).parent), os.environ.get("PYTHONPATH", "")]
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in path if p)}
-    procs = [
-        subprocess.Popen(
-            [sys.executable, str(script), spec, kind, str(n), str(CALLS)],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            env=env,
-        )
-        for n in range(PROCS)
-    ]
-    wins = []
-    for proc in procs:
-        out, err = proc.communicate(timeout=120)
-        assert proc.returncode == 0, err.decode()[-800:]
-        wins.append(json.loads(out)["wins"])
-    return wins
+    proc = subprocess.run(
+        [sys.executable, str(script), spec, kind, str(PROCS), str(CALLS), str(LIMIT)],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=180,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr[-800:]
+    done = json.loads(proc.stdout)
+    assert done["codes"] == [0] * PROCS, proc.stderr[-800:]
+    assert len(done["wins"]) == PROCS
+    return done["wins"]
 
 
 def test_rate_limit_exact_under_16_processes(state_spec: str, tmp_path: Path) -> None:
     wins = _race(state_spec, "rate", tmp_path)
-    assert sum(wins) == 250, wins  # 1600 attempts, a limit of 250: exactly 250 allowed
+    assert sum(wins) == LIMIT, wins  # 640 attempts, a limit of 250: exactly 250 allowed
 
 
 def test_each_token_spent_once_under_16_processes(state_spec: str, tmp_path: Path) -> None:
     wins = _race(state_spec, "token", tmp_path)
-    assert sum(wins) == CALLS, wins  # 100 tokens, 16 processes racing for each
+    assert sum(wins) == CALLS, wins  # 40 tokens, 16 processes racing for each
 
 
 def test_redeem_is_all_or_nothing(state_spec: str) -> None:
