@@ -34,12 +34,34 @@ def _rezip(path: Path, members: dict[str, bytes]) -> Path:
     return path
 
 
-@pytest.fixture
-def workspace(tmp_path: Path, conformance_dir: Path, run_gait) -> Path:  # noqa: ANN001
-    """A demo run and an approved gate decision (the reference's approval-token scenario)."""
-    assert run_gait("demo", cwd=tmp_path).returncode == 0
+@pytest.fixture(scope="module")
+def _built(
+    tmp_path_factory: pytest.TempPathFactory, conformance_dir: Path
+) -> tuple[Path, Path, dict]:
+    """Built once per module: a demo run, an approved gate decision (the reference's
+    approval-token scenario) and a guard pack with its rendered PDF, in their own directory and
+    GAIT_HOME. The demo and the PDF rendering are the slow part; the tests below each get a
+    copy of both directories, never these."""
+    from conftest import gait_executable
+
+    work, home = tmp_path_factory.mktemp("guard_work"), tmp_path_factory.mktemp("guard_home")
+    env = {**os.environ, "GAIT_HOME": str(home)}
+    env.pop("GAIT_MODE", None)
+
+    def run(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [*gait_executable(), *args],
+            cwd=work,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+
+    assert run("demo").returncode == 0
     scenario = conformance_dir / "reference-scenarios" / "approval-token-valid"
-    proc = run_gait(
+    proc = run(
         "gate",
         "eval",
         "--policy",
@@ -51,15 +73,9 @@ def workspace(tmp_path: Path, conformance_dir: Path, run_gait) -> Path:  # noqa:
         "--approval-public-key",
         str(scenario / "approval_public.key"),
         "--json",
-        cwd=tmp_path,
     )
     assert _json(proc)["verdict"] == "allow", proc.stdout
-    return tmp_path
-
-
-@pytest.fixture
-def evidence_pack(workspace: Path, run_gait) -> tuple[Path, dict]:  # noqa: ANN001
-    proc = run_gait(
+    proc = run(
         "guard",
         "pack",
         "--run",
@@ -70,10 +86,26 @@ def evidence_pack(workspace: Path, run_gait) -> tuple[Path, dict]:  # noqa: ANN0
         "--case-id",
         "INC-42",
         "--json",
-        cwd=workspace,
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    doc = _json(proc)
+    return work, home, _json(proc)
+
+
+@pytest.fixture
+def workspace(_built: tuple[Path, Path, dict], tmp_path: Path, gait_home: Path) -> Path:
+    """A demo run and an approved gate decision, with this test's GAIT_HOME holding the dev key
+    that signed them (a copy of the module's build, so a test changes only its own)."""
+    work, home, _ = _built
+    shutil.copytree(work, tmp_path, dirs_exist_ok=True, symlinks=True)
+    shutil.copytree(home, gait_home, dirs_exist_ok=True, symlinks=True)
+    return tmp_path
+
+
+@pytest.fixture
+def evidence_pack(workspace: Path, _built: tuple[Path, Path, dict]) -> tuple[Path, dict]:
+    """``gait guard pack --run run_demo --trace gait-out/traces --render-pdf --case-id INC-42``
+    in the workspace, and its --json output."""
+    doc = _built[2]
     return workspace / doc["pack_path"], doc
 
 
