@@ -8,8 +8,6 @@ verifies, becomes a regress fixture and passes ``pytest --gait``.
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +17,11 @@ pytest.importorskip(
     "langchain.agents", reason="LangChain not installed (pip install '.[langchain]')"
 )
 
+from agent_scenario import (  # noqa: E402
+    fixture_round_trip,
+    tool_functions,
+    workdir_fixture,  # noqa: F401 (the workdir fixture)
+)
 from langchain.agents import create_agent  # noqa: E402
 from langchain_core.language_models.fake_chat_models import GenericFakeChatModel  # noqa: E402
 from langchain_core.messages import AIMessage, ToolMessage  # noqa: E402
@@ -32,24 +35,6 @@ from gait import (  # noqa: E402
     ToolAdapter,
     run_session,
 )
-
-POLICY = """\
-default_verdict: block
-rules:
-  - name: allow-read
-    priority: 10
-    effect: allow
-    match:
-      tool_names: [read_file]
-    reason_codes: [read_ok]
-  - name: block-delete
-    priority: 20
-    effect: block
-    match:
-      tool_names: [delete_file]
-    reason_codes: [destructive_delete]
-    violations: [destructive]
-"""
 
 
 class ToolCallingFakeModel(GenericFakeChatModel):
@@ -71,27 +56,8 @@ def scripted_model() -> ToolCallingFakeModel:
     )
 
 
-@pytest.fixture
-def workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    (tmp_path / "policy.yaml").write_text(POLICY, encoding="utf-8")
-    monkeypatch.chdir(tmp_path)
-    return tmp_path
-
-
 def make_tools(ran: list[str]) -> list[Any]:
-    @tool
-    def read_file(path: str) -> str:
-        """Read a file."""
-        ran.append("read")
-        return f"contents of {path}"
-
-    @tool
-    def delete_file(path: str) -> str:
-        """Delete a file."""
-        ran.append("delete")
-        return "deleted"
-
-    return [read_file, delete_file]
+    return [tool(fn) for fn in tool_functions(ran)]
 
 
 def test_create_agent_allows_read_blocks_delete_and_records(workdir: Path, run_gait) -> None:
@@ -119,17 +85,7 @@ def test_create_agent_allows_read_blocks_delete_and_records(workdir: Path, run_g
     assert [a.status for a in session.attempts] == ["ok", "block"]
     assert session.capture is not None
     bundle = session.capture.bundle_path
-    assert run_gait("verify", bundle).returncode == 0
-    assert run_gait("regress", "init", "--from", "run_langchain").returncode == 0
-    replay = subprocess.run(
-        [sys.executable, "-m", "pytest", "--gait", "-q", "-p", "no:cacheprovider"],
-        cwd=workdir,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    assert replay.returncode == 0, replay.stdout[-2000:]
-    assert "passed" in replay.stdout
+    assert "passed" in fixture_round_trip(run_gait, workdir, "run_langchain", bundle)
 
 
 def test_records_into_gait_record_too(workdir: Path, run_gait) -> None:

@@ -9,8 +9,6 @@ guardrail record both attempts, and the runpack verifies, becomes a regress fixt
 from __future__ import annotations
 
 import asyncio
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +16,11 @@ import pytest
 
 pytest.importorskip("agents", reason="openai-agents not installed (pip install '.[openai-agents]')")
 
+from agent_scenario import (  # noqa: E402
+    fixture_round_trip,
+    tool_functions,
+    workdir_fixture,  # noqa: F401 (the workdir fixture)
+)
 from agents import Agent, Runner, function_tool, set_tracing_disabled  # noqa: E402
 from agents.exceptions import ToolInputGuardrailTripwireTriggered  # noqa: E402
 from agents.items import ModelResponse  # noqa: E402
@@ -38,23 +41,6 @@ from gait.integrations.openai_agents import (  # noqa: E402
 )
 
 set_tracing_disabled(True)  # offline: the SDK would try to export its traces to OpenAI
-
-POLICY = """\
-default_verdict: block
-rules:
-  - name: allow-read
-    priority: 10
-    effect: allow
-    match:
-      tool_names: [read_file]
-    reason_codes: [read_ok]
-  - name: block-delete
-    priority: 20
-    effect: block
-    match:
-      tool_names: [delete_file]
-    reason_codes: [destructive_delete]
-"""
 
 
 class ScriptedModel(Model):
@@ -89,32 +75,15 @@ class ScriptedModel(Model):
         raise NotImplementedError
 
 
-@pytest.fixture
-def workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    (tmp_path / "policy.yaml").write_text(POLICY, encoding="utf-8")
-    monkeypatch.chdir(tmp_path)
-    return tmp_path
-
-
 def make_agent(ran: list[str], on_block: str = "reject") -> Agent:
-    @function_tool
-    def read_file(path: str) -> str:
-        """Read a file."""
-        ran.append("read")
-        return f"contents of {path}"
-
-    @function_tool
-    def delete_file(path: str) -> str:
-        """Delete a file."""
-        ran.append("delete")
-        return "deleted"
-
     guardrail = gait_tool_guardrail(
         ToolAdapter(policy_path="policy.yaml"),
         on_block=on_block,  # type: ignore[arg-type]
     )
     return Agent(
-        name="cleaner", model=ScriptedModel(), tools=gate_tools([read_file, delete_file], guardrail)
+        name="cleaner",
+        model=ScriptedModel(),
+        tools=gate_tools([function_tool(fn) for fn in tool_functions(ran)], guardrail),
     )
 
 
@@ -127,18 +96,9 @@ def test_runner_read_allowed_delete_rejected_and_recorded(workdir: Path, run_gai
     assert result.final_output.startswith("contents of /srv/app/data.db | gait gate: verdict=block")
     assert "destructive_delete" in result.final_output
     assert run.written is not None
-    assert run_gait("verify", "run_openai_agents").returncode == 0
     inspect = run_gait("run", "inspect", "run_openai_agents", "--json")
     assert inspect.stdout.index('"read_file"') < inspect.stdout.index('"delete_file"')
-    assert run_gait("regress", "init", "--from", "run_openai_agents").returncode == 0
-    replay = subprocess.run(
-        [sys.executable, "-m", "pytest", "--gait", "-q", "-p", "no:cacheprovider"],
-        cwd=workdir,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    assert replay.returncode == 0, replay.stdout[-2000:]
+    fixture_round_trip(run_gait, workdir, "run_openai_agents")
 
 
 def test_raise_mode_and_run_session(workdir: Path) -> None:

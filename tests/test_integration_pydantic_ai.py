@@ -7,8 +7,6 @@ verifies, becomes a regress fixture and passes ``pytest --gait``.
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -17,6 +15,11 @@ pytest.importorskip(
     "pydantic_ai", reason="pydantic-ai not installed (pip install '.[pydantic-ai]')"
 )
 
+from agent_scenario import (  # noqa: E402
+    fixture_round_trip,
+    tool_functions,
+    workdir_fixture,  # noqa: F401 (the workdir fixture)
+)
 from pydantic_ai import Agent  # noqa: E402
 from pydantic_ai.messages import (  # noqa: E402
     ModelMessage,
@@ -33,43 +36,9 @@ import gait  # noqa: E402
 from gait import GateEnforcementError, ToolAdapter, run_session  # noqa: E402
 from gait.integrations.pydantic_ai import GaitToolset  # noqa: E402
 
-POLICY = """\
-default_verdict: block
-rules:
-  - name: allow-read
-    priority: 10
-    effect: allow
-    match:
-      tool_names: [read_file]
-    reason_codes: [read_ok]
-  - name: block-delete
-    priority: 20
-    effect: block
-    match:
-      tool_names: [delete_file]
-    reason_codes: [destructive_delete]
-"""
-
-
-@pytest.fixture
-def workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    (tmp_path / "policy.yaml").write_text(POLICY, encoding="utf-8")
-    monkeypatch.chdir(tmp_path)
-    return tmp_path
-
 
 def make_toolset(ran: list[str]) -> FunctionToolset:
-    def read_file(path: str) -> str:
-        """Read a file."""
-        ran.append("read")
-        return f"contents of {path}"
-
-    def delete_file(path: str) -> str:
-        """Delete a file."""
-        ran.append("delete")
-        return "deleted"
-
-    return FunctionToolset([read_file, delete_file])
+    return FunctionToolset(tool_functions(ran))
 
 
 def scripted(messages: list[ModelMessage], info: AgentInfo) -> ModelResponse:
@@ -97,18 +66,9 @@ def test_agent_read_allowed_delete_blocked_and_recorded(workdir: Path, run_gait)
     assert result.output.startswith("contents of /srv/app/data.db | gait gate: verdict=block")
     assert "destructive_delete" in result.output
     assert run.written is not None
-    assert run_gait("verify", str(run.written.path)).returncode == 0
     inspect = run_gait("run", "inspect", "run_pydantic_ai", "--json")
     assert '"read_file"' in inspect.stdout and '"delete_file"' in inspect.stdout
-    assert run_gait("regress", "init", "--from", "run_pydantic_ai").returncode == 0
-    replay = subprocess.run(
-        [sys.executable, "-m", "pytest", "--gait", "-q", "-p", "no:cacheprovider"],
-        cwd=workdir,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    assert replay.returncode == 0, replay.stdout[-2000:]
+    fixture_round_trip(run_gait, workdir, "run_pydantic_ai", str(run.written.path))
 
 
 def test_run_session_and_raise_mode_with_test_model(workdir: Path) -> None:

@@ -164,6 +164,37 @@ def mint_token(
         raise InvalidInput("--scope must include at least one value", code="E_USAGE")
     if max_targets < 0 or max_ops < 0:
         raise InvalidInput("--max-targets and --max-ops must be >= 0", code="E_USAGE")
+    created_at, expires_at = token_window(now, ttl_ns)
+    token_id = token_id_for(
+        intent_digest,
+        policy_digest,
+        approver,
+        reason_code,
+        scopes,
+        max_targets,
+        max_ops,
+        expires_at,
+    )
+    return signed_token(
+        key,
+        (TOKEN_SCHEMA_ID, SCHEMA_VERSION, created_at, producer_version, token_id),
+        [
+            ("approver_identity", approver),
+            ("reason_code", reason_code),
+            ("intent_digest", intent_digest),
+            ("policy_digest", policy_digest),
+            ("delegation_binding_digest", binding),
+            ("scope", scopes),
+            ("max_targets", max_targets),
+            ("max_ops", max_ops),
+        ],
+        expires_at,
+    )
+
+
+def token_window(now: str, ttl_ns: int) -> tuple[str, str]:
+    """(created_at, expires_at) of a token minted at ``now`` for ``ttl_ns``: approval and
+    delegation tokens alike (E_USAGE for a ttl that is not positive or ends past 9999)."""
     if ttl_ns <= 0:
         raise InvalidInput("--ttl must be greater than 0", code="E_USAGE")
     created_at = timefmt.canonical(now)
@@ -173,33 +204,27 @@ def mint_token(
         raise InvalidInput(
             f"expiry {created_at} + ttl is past the year 9999", code="E_USAGE"
         ) from None
+    return created_at, expires_at
+
+
+def signed_token(
+    key: SigningKey,
+    header: tuple[str, str, str, str, str],
+    fields: Sequence[tuple[str, Any]],
+    expires_at: str,
+) -> dict[str, Any]:
+    """A token as the reference writes it: ``header`` (schema id and version, created_at,
+    producer_version, token_id), the ``fields`` that are set (empty ones are left out, as Go's
+    omitempty does), ``expires_at``, and the signature over the canonical digest of all that."""
+    schema_id, schema_version, created_at, producer_version, token_id = header
     token: dict[str, Any] = {
-        "schema_id": TOKEN_SCHEMA_ID,
-        "schema_version": SCHEMA_VERSION,
+        "schema_id": schema_id,
+        "schema_version": schema_version,
         "created_at": created_at,
         "producer_version": producer_version,
-        "token_id": token_id_for(
-            intent_digest,
-            policy_digest,
-            approver,
-            reason_code,
-            scopes,
-            max_targets,
-            max_ops,
-            expires_at,
-        ),
-        "approver_identity": approver,
-        "reason_code": reason_code,
-        "intent_digest": intent_digest,
-        "policy_digest": policy_digest,
+        "token_id": token_id,
     }
-    if binding:
-        token["delegation_binding_digest"] = binding
-    token["scope"] = scopes
-    if max_targets:
-        token["max_targets"] = max_targets
-    if max_ops:
-        token["max_ops"] = max_ops
+    token.update((name, value) for name, value in fields if value)
     token["expires_at"] = expires_at
     token["signature"] = sign_digest(key, digest(token))
     return token

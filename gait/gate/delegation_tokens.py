@@ -22,7 +22,7 @@ from gait import timefmt
 from gait.canon import digest
 from gait.errors import InvalidInput, VerificationFailed
 from gait.sign.keys import SigningKey, VerifyKey
-from gait.sign.signature import check_signature, sign_digest
+from gait.sign.signature import check_signature
 
 TOKEN_SCHEMA_ID = "gait.gate.delegation_token"
 AUDIT_SCHEMA_ID = "gait.gate.delegation_audit_record"
@@ -99,7 +99,7 @@ def mint_token(
     policy_digest: str = "",
 ) -> dict[str, Any]:
     """A signed delegation token with exactly the reference's fields."""
-    from gait.gate.approval import _ns_of, _time_of_ns
+    from gait.gate.approval import signed_token, token_window
 
     delegator, delegate = delegator.strip(), delegate.strip()
     if not delegator or not delegate:
@@ -112,33 +112,24 @@ def mint_token(
     for value, name in ((intent_digest, "intent"), (policy_digest, "policy")):
         if value and not _HEX64.match(value):
             raise InvalidInput(f"{name} digest must be sha256 hex when set", code="E_USAGE")
-    if ttl_ns <= 0:
-        raise InvalidInput("--ttl must be greater than 0", code="E_USAGE")
-    created_at = timefmt.canonical(now)
-    expires_at = _time_of_ns(_ns_of(created_at) + ttl_ns)
+    created_at, expires_at = token_window(now, ttl_ns)
     scope_class = scope_class.strip().lower()
-    token: dict[str, Any] = {
-        "schema_id": TOKEN_SCHEMA_ID,
-        "schema_version": SCHEMA_VERSION,
-        "created_at": created_at,
-        "producer_version": producer_version,
-        "token_id": token_id_for(
-            delegator, delegate, scopes, scope_class, intent_digest, policy_digest, expires_at
-        ),
-        "delegator_identity": delegator,
-        "delegate_identity": delegate,
-        "scope": scopes,
-    }
-    for name, value in (
-        ("scope_class", scope_class),
-        ("intent_digest", intent_digest),
-        ("policy_digest", policy_digest),
-    ):
-        if value:
-            token[name] = value
-    token["expires_at"] = expires_at
-    token["signature"] = sign_digest(key, digest(token))
-    return token
+    token_id = token_id_for(
+        delegator, delegate, scopes, scope_class, intent_digest, policy_digest, expires_at
+    )
+    return signed_token(
+        key,
+        (TOKEN_SCHEMA_ID, SCHEMA_VERSION, created_at, producer_version, token_id),
+        [
+            ("delegator_identity", delegator),
+            ("delegate_identity", delegate),
+            ("scope", scopes),
+            ("scope_class", scope_class),
+            ("intent_digest", intent_digest),
+            ("policy_digest", policy_digest),
+        ],
+        expires_at,
+    )
 
 
 @dataclass
