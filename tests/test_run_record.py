@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import subprocess
 import zipfile
 from pathlib import Path
 
@@ -66,9 +67,28 @@ def test_record_input_matches_reference(run_gait, conformance_dir, tmp_path, nam
         assert "raw capture" in proc.stderr
 
 
+def _in_process(capsys, monkeypatch):  # noqa: ANN001, ANN202
+    """``run_gait``'s signature, through ``main()`` in this process (same GAIT_HOME)."""
+    from gait.cli.main import main
+
+    def run(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+        if cwd is not None:
+            monkeypatch.chdir(cwd)
+        capsys.readouterr()
+        code = main(list(args))
+        out, err = capsys.readouterr()
+        return subprocess.CompletedProcess(list(args), code, out, err)
+
+    return run
+
+
 @pytest.mark.parametrize(("fmt", "sample"), [(f, s) for f, ss in SAMPLES.items() for s in ss])
-def test_import_round_trip(run_gait, tmp_path, fmt, sample) -> None:
-    """record -> verify -> replay -> diff (with itself, and with a raw import) per format."""
+def test_import_round_trip(run_gait, tmp_path, fmt, sample, capsys, monkeypatch) -> None:  # noqa: ANN001
+    """record -> verify -> replay -> diff (with itself, and with a raw import) per format. The
+    first sample goes through the installed ``gait`` processes; the others call ``main()`` in
+    process (the same commands and checks, without six interpreter start-ups per format)."""
+    if sample != SAMPLES["openai"][0]:
+        run_gait = _in_process(capsys, monkeypatch)
     out = tmp_path / "a.zip"
     proc = run_gait(
         "run",
