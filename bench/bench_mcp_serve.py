@@ -16,6 +16,7 @@ import http.client
 import json
 import multiprocessing
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -163,6 +164,8 @@ def main() -> int:
     finally:
         server.terminate()
         server.wait(timeout=30)
+        # A full run leaves ~20,000 trace files: never leave them in the temp directory.
+        shutil.rmtree(work, ignore_errors=True)
 
 
 if __name__ == "__main__":

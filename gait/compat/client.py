@@ -164,17 +164,24 @@ class _GateCache:
         self._gates: dict[tuple[Any, ...], tuple[Any, str, tuple[int, int, int]]] = {}
         self._lock = threading.Lock()
 
-    def get(self, key: tuple[Any, ...], policy: Any, build: Any) -> Any:
-        """The gate for ``key``; ``policy()`` gives the policy file's absolute path."""
+    def hit(self, key: tuple[Any, ...]) -> Any:
+        """The cached gate for ``key`` if its policy file is unchanged, else ``None``."""
         entry = self._gates.get(key)
         if entry is not None:
             gate, path, signature = entry
             try:
                 info = os.stat(path)
             except OSError:
-                info = None
-            if info is not None and signature == (info.st_mtime_ns, info.st_size, info.st_ino):
+                return None
+            if signature == (info.st_mtime_ns, info.st_size, info.st_ino):
                 return gate
+        return None
+
+    def get(self, key: tuple[Any, ...], policy: Any, build: Any) -> Any:
+        """The gate for ``key``; ``policy()`` gives the policy file's absolute path."""
+        gate = self.hit(key)
+        if gate is not None:
+            return gate
         with self._lock:
             policy = policy()
             try:
@@ -225,6 +232,10 @@ def _open_gate(
         trace_dir,
         environ.get("GAIT_HOME"),
     )
+
+    hit = _GATES.hit(key)
+    if hit is not None:
+        return hit
 
     def policy() -> Path:
         return _in(cwd, policy_path) or Path(policy_path)

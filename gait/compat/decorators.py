@@ -5,12 +5,12 @@ from __future__ import annotations
 import functools
 import inspect
 from collections.abc import Callable, Mapping, Sequence
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, ParamSpec, TypeVar, cast
 
 from gait.compat.adapter import GateEnforcementError, ToolAdapter
-from gait.compat.client import capture_intent
-from gait.compat.models import IntentArgProvenance, IntentContext, IntentTarget
+from gait.compat.models import IntentArgProvenance, IntentContext, IntentRequest, IntentTarget
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -47,23 +47,38 @@ def gate_tool(
         name = tool_name or function.__name__
         bind = _binder(signature)
 
+        # What does not depend on the call is resolved once, at decoration: the same values
+        # ``capture_intent`` would build per call (fresh lists each call, as there).
+        fixed_context = None if callable(context) else context
+        fixed_targets = None if callable(targets) else tuple(targets or ())
+        fixed_provenance = None if callable(arg_provenance) else tuple(arg_provenance or ())
+
         @functools.wraps(function)
         def gated(*args: P.args, **kwargs: P.kwargs) -> R:
+            # ``bind`` returns a fresh dict and a mapper's result is copied: the intent owns it
+            # (``capture_intent`` would copy it once more, to no effect).
             payload = (
                 dict(args_mapper(args, kwargs)) if args_mapper is not None else bind(args, kwargs)
             )
-            intent = capture_intent(
+            intent = IntentRequest(
                 tool_name=name,
                 args=payload,
-                context=context(args, kwargs) if callable(context) else context,
-                targets=_resolve(targets, args, kwargs),
-                arg_provenance=_resolve(arg_provenance, args, kwargs),
+                context=fixed_context
+                if fixed_context is not None
+                else cast(ContextResolver, context)(args, kwargs),
+                targets=list(fixed_targets)
+                if fixed_targets is not None
+                else _resolve(targets, args, kwargs),
+                arg_provenance=list(fixed_provenance)
+                if fixed_provenance is not None
+                else _resolve(arg_provenance, args, kwargs),
+                created_at=datetime.now(UTC),
             )
             outcome = adapter.execute(
                 intent=intent,
                 executor=lambda _: function(*args, **kwargs),
-                cwd=_resolve_path(cwd, args, kwargs),
-                trace_out=_resolve_path(trace_out, args, kwargs),
+                cwd=None if cwd is None else _resolve_path(cwd, args, kwargs),
+                trace_out=None if trace_out is None else _resolve_path(trace_out, args, kwargs),
             )
             if not outcome.executed:
                 raise GateEnforcementError(outcome.decision)
