@@ -23,12 +23,16 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import orjson
+
 from gait.canon import STRICT_DECODER, canonical_bytes, loads_strict
 from gait.errors import InvalidInput
 from gait.runpack.archive import Members
 
 _SCAN = json.JSONDecoder().scan_once  # type: ignore[attr-defined]  # set by __init__ (C scanner)
 _CHUNK = 512
+_DEEP = 100  # '[' and '{' bytes on a line from which its nesting may reach the stdlib's limit
+_NOT_OPENERS = bytes(b for b in range(256) if b not in b"[{\n")
 
 
 def canonical_records(raw: bytes) -> list[Any] | None:
@@ -66,17 +70,61 @@ def strict_records(raw: bytes) -> list[Any] | None:
     (valid UTF-8, no duplicate keys, no NaN/Infinity, one value per line), or None when any
     line is not; the caller then takes the line-by-line path for its error message. Cheaper
     than ``canonical_records``: verify and replay need the records, not the canonical proof.
+
+    orjson parses each line (about three times the speed of the stdlib scanner with the
+    duplicate-key hook); its records count only where they are proven equal to the strict
+    parse, see ``_proven_records``. Any line it refuses sends the whole member to the strict
+    parse, so the answer, records or None, never depends on which parser ran.
     """
     if not raw:
         return []
     if not raw.endswith(b"\n"):
         return None
+    lines = raw[:-1].split(b"\n")
+    proven = _proven_records(raw, lines)
+    return proven if proven is not None else _strict_lines(lines)
+
+
+def _proven_records(raw: bytes, lines: list[bytes]) -> list[Any] | None:
+    """orjson's records of ``lines``, each proven equal to ``loads_strict`` of its line (else
+    that line is parsed strictly); None when orjson refuses a line or a strict parse fails.
+
+    The proof: orjson's compact serialization of the records, joined like the lines, equals
+    the lines. Equal bytes mean each line is exactly its record's serialization (each line is
+    one complete JSON text, and a JSON text followed by ``,`` is never a prefix of another),
+    so a line holds no duplicate key (a parsed object has each key once), no NaN or Infinity,
+    no whitespace, and its numbers print back to themselves, which pins the same double or
+    integer any correct parser reads. orjson's nesting limit (1024) passes the stdlib
+    parser's recursion limit (about 990 deep, less when called deep in a stack), so a line
+    with ``_DEEP`` or more openers is parsed strictly whatever orjson says.
+    """
+    try:
+        records = list(map(orjson.loads, lines))
+    except (ValueError, RecursionError):  # orjson.JSONDecodeError is a ValueError
+        return None
+    suspect: list[int] = []
+    if orjson.dumps(records) != b"[" + b",".join(lines) + b"]":
+        dumped = list(map(orjson.dumps, records))
+        suspect = [i for i, line in enumerate(lines) if dumped[i] != line]
+    openers = raw[:-1].translate(None, _NOT_OPENERS).split(b"\n")
+    if max(map(len, openers)) >= _DEEP:
+        suspect = sorted({*suspect, *(i for i, o in enumerate(openers) if len(o) >= _DEEP)})
+    for i in suspect:
+        strict = _strict_lines([lines[i]])
+        if strict is None:
+            return None
+        records[i] = strict[0]
+    return records
+
+
+def _strict_lines(lines: list[bytes]) -> list[Any] | None:
     decode = STRICT_DECODER.raw_decode
     try:
         records = []
-        for line in raw[:-1].decode("utf-8").split("\n"):
-            value, end = decode(line)
-            if end != len(line):
+        for line in lines:
+            text = line.decode("utf-8")
+            value, end = decode(text)
+            if end != len(text):
                 return None
             records.append(value)
     except (ValueError, RecursionError):
