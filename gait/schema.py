@@ -546,9 +546,7 @@ class _Compiler:
             if low is None and same is not None:
                 return _string_check(spec, lambda text: isinstance(text, str) and text == same)
             if same is None and low is not None:
-                return _string_check(
-                    spec, lambda text: isinstance(text, str) and len(text) >= low
-                )
+                return _string_check(spec, lambda text: isinstance(text, str) and len(text) >= low)
 
         # len() counts code points, as jsonschema does.
         def check(text: Any) -> bool:
@@ -892,7 +890,10 @@ def _all_columns(
             rows = list(map(itemgetter(*names), values))
         except KeyError:
             return False
-        columns = dict(zip(names, zip(*rows), strict=True)) if len(names) > 1 else {names[0]: rows}
+        if len(names) == 1:
+            columns = {names[0]: rows}
+        else:  # rows are tuples of len(names): one column per name
+            columns = dict(zip(names, zip(*rows, strict=True), strict=True))
     present = {name: count for name in needed}
     for name, _ in checked:
         if name not in present:

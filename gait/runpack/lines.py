@@ -102,13 +102,24 @@ def _proven_records(raw: bytes, lines: list[bytes]) -> list[Any] | None:
         records = list(map(orjson.loads, lines))
     except (ValueError, RecursionError):  # orjson.JSONDecodeError is a ValueError
         return None
-    suspect: list[int] = []
-    if orjson.dumps(records) != b"[" + b",".join(lines) + b"]":
-        dumped = list(map(orjson.dumps, records))
-        suspect = [i for i, line in enumerate(lines) if dumped[i] != line]
     openers = raw[:-1].translate(None, _NOT_OPENERS).split(b"\n")
-    if max(map(len, openers)) >= _DEEP:
-        suspect = sorted({*suspect, *(i for i, o in enumerate(openers) if len(o) >= _DEEP)})
+    deep = (
+        [i for i, o in enumerate(openers) if len(o) >= _DEEP]
+        if max(map(len, openers)) >= _DEEP
+        else []
+    )
+    shown = lines
+    if deep:  # orjson.dumps stops at 254 levels: those records are not printed at all
+        shown = list(lines)
+        for i in deep:
+            records[i], shown[i] = None, b"null"
+    suspect = deep
+    try:
+        if orjson.dumps(records) != b"[" + b",".join(shown) + b"]":
+            dumped = list(map(orjson.dumps, records))
+            suspect = sorted({*deep, *(i for i, line in enumerate(shown) if dumped[i] != line)})
+    except TypeError:  # orjson.JSONEncodeError; nothing it parsed should fail to print
+        return None
     for i in suspect:
         strict = _strict_lines([lines[i]])
         if strict is None:
