@@ -1,7 +1,17 @@
-"""Runpack benchmarks: recorder overhead, replay and diff of big runpacks, import memory.
+"""Runpack benchmarks: recorder overhead, replay and diff of big runpacks, import memory, and
+the speed goals of issue 14 item 6 beside the reference's figures.
 
     python bench/bench_runpack.py                 # modest sizes, about a minute
     python bench/bench_runpack.py --otel-mb 1024  # the 1 GB OTEL import
+    python bench/bench_runpack.py --goals-only    # only the item 6 goals (1k/10k/100k curve)
+    python bench/bench_runpack.py --goals-only --curve 1000,10000
+
+The goals section (``goals``) times ``run record``, ``verify`` and ``run diff`` through the CLI
+(a fresh process: wall, its CPU, its peak RSS) and in-process (best of a few: wall and CPU),
+each beside SHA-256 over the same inflated member bytes (``x_hash``: how many times the
+time to hash them), at each size of the curve, plus a small signed runpack verified and
+diffed in-process (microseconds). The machine is shared: read CPU beside wall, and the
+load average printed with them.
 
 Prints one JSON summary. Import memory is the peak RSS (VmHWM, which unlike ru_maxrss
 does not inherit the parent's high-water mark) of a ``gait run record --from otel``
@@ -214,17 +224,227 @@ def bench_import(megabytes: int, folder: Path) -> dict[str, Any]:
     return out
 
 
+# issue 14 item 6: the reference (Go) on this machine, same inputs, one run; and the goals
+REFERENCE = {
+    "verify_10k_s": 0.047,
+    "diff_10k_s": 1.26,
+    "diff_10k_peak_mib": 84,
+    "record_10k_s": 1.04,
+    "small_verify_us": 286,
+    "small_diff_us": 590,
+}
+GOALS = {
+    "verify_10k_s": 0.1,
+    "diff_10k_s": 1.0,
+    "diff_10k_peak_mib": 90,
+    "record_10k_s": 0.8,
+    "small_verify_us": 300,
+    "small_diff_us": 600,
+}
+_STATS = (
+    "import resource, sys\n"
+    "from gait.cli.main import main\n"
+    "code = main(sys.argv[1:])\n"
+    "hwm = [ln for ln in open('/proc/self/status') if ln.startswith('VmHWM')]\n"
+    "use = resource.getrusage(resource.RUSAGE_SELF)\n"
+    "print('STATS', hwm[0].split()[1] if hwm else 0, use.ru_utime + use.ru_stime, "
+    "file=sys.stderr)\n"
+    "sys.exit(code)\n"
+)
+
+
+def record_input(path: Path, calls: int, *, changed_every: int = 0) -> Path:
+    """The reference's record input (``gait run record --input``): raw capture, N calls."""
+    doc = {
+        "run": {"run_id": f"run_{path.stem}", "created_at": "2026-01-01T00:00:00Z"},
+        "capture_mode": "raw",
+        "intents": [
+            {
+                "intent_id": f"intent_{i}",
+                "tool_name": f"tool.t{i % 7}",
+                "args": {
+                    "query": f"q{i}",
+                    "page": 2 if changed_every and i % changed_every == 0 else 1,
+                    "filters": {"lang": "en", "k": i % 13},
+                },
+            }
+            for i in range(calls)
+        ],
+        "results": [
+            {
+                "intent_id": f"intent_{i}",
+                "status": "ok",
+                "result": {"hits": [f"doc_{i}_{j}" for j in range(5)], "count": 5},
+            }
+            for i in range(calls)
+        ],
+        "refs": {"receipts": []},
+    }
+    path.write_text(json.dumps(doc))
+    return path
+
+
+def cli(argv: list[str], env: dict[str, str]) -> dict[str, Any]:
+    """One ``gait`` process: wall, its own CPU (user+sys) and peak RSS, exit code."""
+    start = time.perf_counter()
+    proc = subprocess.run(
+        [sys.executable, "-c", _STATS, *argv], capture_output=True, text=True, env=env
+    )
+    wall = time.perf_counter() - start
+    stats = [ln.split() for ln in proc.stderr.splitlines() if ln.startswith("STATS")]
+    return {
+        "wall_s": round(wall, 3),
+        "cpu_s": round(float(stats[0][2]), 3) if stats else None,
+        "peak_mib": round(int(stats[0][1]) / 1024, 1) if stats else None,
+        "exit": proc.returncode,
+    }
+
+
+def best(fn: Any, repeat: int) -> dict[str, float]:
+    """Best wall and best CPU of ``repeat`` runs (each after one warm-up)."""
+    fn()
+    walls, cpus = [], []
+    for _ in range(repeat):
+        wall, cpu = time.perf_counter(), time.process_time()
+        fn()
+        cpus.append(time.process_time() - cpu)
+        walls.append(time.perf_counter() - wall)
+    return {"wall_s": round(min(walls), 4), "cpu_s": round(min(cpus), 4)}
+
+
+def hash_seconds(paths: list[Path], repeat: int = 5) -> float:
+    """SHA-256 of every member's inflated bytes (what verify must at least read and hash)."""
+    import hashlib
+    import zipfile
+
+    blobs = []
+    for path in paths:
+        with zipfile.ZipFile(path) as archive:
+            blobs += [archive.read(info) for info in archive.infolist()]
+    times = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        for blob in blobs:
+            hashlib.sha256(blob).digest()
+        times.append(time.perf_counter() - start)
+    return min(times)
+
+
+def bench_goals(sizes: list[int], folder: Path) -> dict[str, Any]:
+    from gait.runpack.verify import VerifyOptions, verify_runpack
+
+    env = {**os.environ, "GAIT_HOME": str(folder / "home")}
+    curve: dict[str, Any] = {}
+    for calls in sizes:
+        repeat = 5 if calls <= 10_000 else 2
+        left_in = record_input(folder / f"left_{calls}.json", calls)
+        right_in = record_input(folder / f"right_{calls}.json", calls, changed_every=1000)
+        left, right = folder / f"left_{calls}.zip", folder / f"right_{calls}.zip"
+        record = cli(["run", "record", "--input", str(left_in), "--out", str(left), "--json"], env)
+        cli(["run", "record", "--input", str(right_in), "--out", str(right), "--json"], env)
+        one = hash_seconds([left])
+        two = hash_seconds([left, right])
+        verify_in = best(lambda p=left: verify_runpack(p, VerifyOptions()), repeat)
+        diff_in = best(lambda a=left, b=right: _diff_in_process(a, b), max(repeat - 2, 1))
+        verify_cli = cli(["verify", str(left), "--json"], env)
+        diff_cli = cli(["run", "diff", str(left), str(right), "--json"], env)
+        curve[str(calls)] = {
+            "record_cli": record,
+            "verify_in_process": {**verify_in, "x_hash": round(verify_in["wall_s"] / one, 1)},
+            "verify_cli": {**verify_cli, "x_hash": round(verify_cli["wall_s"] / one, 1)},
+            "diff_in_process": {**diff_in, "x_hash": round(diff_in["wall_s"] / two, 1)},
+            "diff_cli": {**diff_cli, "x_hash": round(diff_cli["wall_s"] / two, 1)},
+            "hash_members_s": round(one, 4),
+        }
+        for path in (left_in, right_in):
+            path.unlink()
+    return {
+        "curve": curve,
+        "small_signed": bench_small(folder),
+        "reference": REFERENCE,
+        "goals": GOALS,
+        "load_average": [round(x, 2) for x in os.getloadavg()],
+    }
+
+
+def _diff_in_process(left: Path, right: Path) -> Any:
+    """What ``gait run diff`` does: load both (verify, canonical proof), then diff."""
+    from gait.runpack.diff import diff_runpacks
+
+    return diff_runpacks(
+        load_runpack(left, prove_canonical=True), load_runpack(right, prove_canonical=True)
+    ).to_result_json()
+
+
+def bench_small(folder: Path) -> dict[str, Any]:
+    """A three-call runpack signed with a trusted key: verified (signature checked) and diffed
+    in-process; median microseconds over many runs."""
+    import statistics
+
+    from gait.runpack.verify import VerifyOptions, verify_runpack
+    from gait.runpack.writer import write_record_input
+    from gait.sign.keys import SigningKey
+
+    key = SigningKey.generate()
+    paths = []
+    for name in ("small_left", "small_right"):
+        doc = {
+            "run": {"run_id": f"run_{name}", "created_at": "2026-01-01T00:00:00Z"},
+            "intents": [
+                {"intent_id": f"intent_{i}", "tool_name": "tool.search", "args": {"q": f"q{i}"}}
+                for i in range(3)
+            ],
+            "results": [
+                {"intent_id": f"intent_{i}", "status": "ok", "result": {"n": i}} for i in range(3)
+            ],
+        }
+        paths.append(write_record_input(doc, folder / f"{name}.zip", signing_keys=[key]).path)
+    options = VerifyOptions(keys=(key.public(),), explicit_keys=True)
+    assert verify_runpack(paths[0], options).signature_status == "verified"
+
+    def median_us(fn: Any, runs: int = 300) -> float:
+        fn()
+        times = []
+        for _ in range(runs):
+            start = time.perf_counter()
+            fn()
+            times.append(time.perf_counter() - start)
+        return round(statistics.median(times) * 1e6, 1)
+
+    def diff() -> Any:
+        from gait.runpack.diff import diff_runpacks
+
+        pair = [load_runpack(p, options=options, prove_canonical=True) for p in paths]
+        return diff_runpacks(*pair).to_result_json()
+
+    cpu = time.process_time()
+    verify_us = median_us(lambda: verify_runpack(paths[0], options))
+    diff_us = median_us(diff)
+    return {
+        "verify_us": verify_us,
+        "diff_us": diff_us,
+        "cpu_s_total": round(time.process_time() - cpu, 2),
+    }
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--calls", type=int, default=10_000)
     parser.add_argument("--steps", type=int, default=10_000)
     parser.add_argument("--otel-mb", type=int, default=64, help="OTEL log size (1024 = 1 GB)")
+    parser.add_argument("--curve", default="1000,10000,100000", help="call counts for the goals")
+    parser.add_argument("--goals-only", action="store_true", help="only the item 6 goals")
     args = parser.parse_args()
     warnings.simplefilter("ignore")
+    sizes = [int(n) for n in args.curve.split(",") if n]
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         os.environ["GAIT_HOME"] = str(folder / "home")
+        if args.goals_only:
+            print(json.dumps({"goals": bench_goals(sizes, folder)}, indent=2, sort_keys=True))
+            return 0
         summary = {
+            "goals": bench_goals(sizes, folder),
             "python": sys.version.split()[0],
             "recorder_reference_int_payloads": bench_recorder(
                 args.calls, folder / "rec1.zip", floats=False

@@ -158,6 +158,45 @@ def test_known_non_canonical_members(raw: bytes) -> None:
     assert _slow(raw) is None
 
 
+@pytest.mark.parametrize(
+    "raw",
+    [
+        b'{"a":1e21}\n',  # orjson's spelling of 1e21; RFC 8785 writes 1e+21
+        b"1.0\n",  # a whole line: RFC 8785 writes 1
+        b'{"a":1}\n1e16\n',
+        b'{"a":1e16}\n',
+        b'{"a":[0.5,1.0]}\n',
+        b'{"\xee\x80\x80":1,"\xf0\x9f\x98\x80":1}\n',  # code-point order, not UTF-16
+        b'{"a":"\\u007f"}\n',
+        b'{"a":"\\u00e9"}\n',
+        b'{"a":1}\n{"b":[1,{"d":1,"c":2}]}\n',
+    ],
+)
+def test_orjson_forms_that_are_not_canonical(raw: bytes) -> None:
+    assert canonical_records(raw) is None
+    assert _slow(raw) is None
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        b'{"a":1e+21}\n',
+        b'{"a":10000000000000000}\n',
+        b'{"a":[0.5,1,-1e-7]}\n1.5\n[2.5]\n',
+        b'{"\xf0\x9f\x98\x80":1,"\xee\x80\x80":1}\n',  # UTF-16 order
+        b'{"a":"\\u001f\\n\\"\\\\","b":"\x7f\xe2\x80\xa8"}\n',
+        b'{"t":"2026-01-01T00:00:00.5Z","v":"1.5,2e5:[3.5"}\n',
+        b'{"a":9007199254740992}\n',
+    ],
+)
+def test_canonical_lines_orjson_prints_otherwise(raw: bytes) -> None:
+    """RFC 8785 lines whose orjson spelling differs (or might): checked one by one, kept."""
+    slow = _slow(raw)
+    assert slow is not None
+    fast = canonical_records(raw)
+    assert fast is not None and _strict(fast, slow)
+
+
 def _runpack(tmp_path: Any, intents: bytes, refs: bytes) -> Any:
     data = {
         model.INTENTS: intents,

@@ -21,6 +21,9 @@ path, which gives the same records or errors as before.
 from __future__ import annotations
 
 import json
+import re
+from bisect import bisect_right
+from itertools import accumulate
 from typing import Any
 
 import orjson
@@ -41,11 +44,72 @@ def canonical_records(raw: bytes) -> list[Any] | None:
     Non-None means: ``raw`` is empty or ends with a newline, and the records equal
     ``[loads_strict(line) for line in raw.split(b"\\n")[:-1]]`` with every line equal to
     ``canonical_bytes`` of its record.
+
+    The records are ``_proven_records``'s. A line is then canonical when it is also orjson's
+    sorted serialization of its record and holds nothing where orjson and RFC 8785 may print
+    differently (``_jcs_suspects``): for such a record ``canonical_bytes`` is plain sorted
+    compact JSON, which orjson's sorted output is, byte for byte (keys below U+E000 sort the
+    same by code point as by UTF-16 unit). Any other line is compared with
+    ``canonical_bytes`` of its record, as the stdlib path (``_canonical_stdlib``) does.
     """
     if not raw:
         return []
     if not raw.endswith(b"\n"):
         return None
+    lines = raw[:-1].split(b"\n")
+    proven = _proven_records(raw, lines)
+    if proven is None:
+        return _canonical_stdlib(raw)
+    records, suspect = proven
+    suspect = sorted({*suspect, *_jcs_suspects(raw, lines)})
+    shown, plain = lines, records
+    if suspect:
+        shown, plain = list(lines), list(records)
+        for i in suspect:
+            try:
+                if canonical_bytes(records[i]) != lines[i]:
+                    return None
+            except (InvalidInput, RecursionError):
+                return None
+            shown[i], plain[i] = b"null", None
+    if orjson.dumps(plain, option=orjson.OPT_SORT_KEYS) != b"[" + b",".join(shown) + b"]":
+        return None
+    return records
+
+
+_NUMBER = rb"-?(?:\d+[.eE]|\d{16})"
+_FLAGS = (
+    re.compile(rb"\\"),  # an escape: orjson and canonical_bytes may spell it differently
+    # a number with a fraction or exponent (printed the ECMAScript way), or of 16 digits (may
+    # pass 2**53, printed as a double): after a key's colon, in an array, or a whole line
+    # (one pattern per first byte: the regex engine finds a literal first byte fastest)
+    re.compile(rb'":' + _NUMBER),
+    re.compile(rb"," + _NUMBER),
+    re.compile(rb"\[" + _NUMBER),
+    re.compile(rb"\n" + _NUMBER),
+)
+_HIGH = re.compile(rb"[\xee-\xff]")  # a lead byte of U+E000 and up: UTF-16 order differs
+_BELOW_HIGH = bytes(range(0xEE))
+
+
+def _jcs_suspects(raw: bytes, lines: list[bytes]) -> list[int]:
+    """Lines where orjson's sorted form may differ from RFC 8785's (``_FLAGS``, ``_HIGH``), found by
+    searching the whole member once per pattern. In a line without backslashes that is
+    orjson's compact form, ``"`` only delimits strings and a number outside strings follows
+    ``":``, ``,``, ``[`` or the line start; a match inside a string only costs a check.
+    """
+    text = b"\n" + raw  # one byte before every line, so a whole-line number matches too
+    flags = _FLAGS + (_HIGH,) if raw.translate(None, _BELOW_HIGH) else _FLAGS
+    at = [match.end() - 1 for pattern in flags for match in pattern.finditer(text)]
+    if not at:
+        return []
+    ends = list(accumulate(map(len, lines), lambda total, size: total + size + 1, initial=1))
+    return sorted({bisect_right(ends, position) - 1 for position in at})
+
+
+def _canonical_stdlib(raw: bytes) -> list[Any] | None:
+    """``canonical_records`` with the stdlib scanner and ``canonical_bytes`` a chunk at a
+    time, for members orjson does not read."""
     byte_lines = raw[:-1].split(b"\n")
     try:
         text_lines = raw[:-1].decode("utf-8").split("\n")
@@ -82,12 +146,13 @@ def strict_records(raw: bytes) -> list[Any] | None:
         return None
     lines = raw[:-1].split(b"\n")
     proven = _proven_records(raw, lines)
-    return proven if proven is not None else _strict_lines(lines)
+    return proven[0] if proven is not None else _strict_lines(lines)
 
 
-def _proven_records(raw: bytes, lines: list[bytes]) -> list[Any] | None:
+def _proven_records(raw: bytes, lines: list[bytes]) -> tuple[list[Any], list[int]] | None:
     """orjson's records of ``lines``, each proven equal to ``loads_strict`` of its line (else
-    that line is parsed strictly); None when orjson refuses a line or a strict parse fails.
+    that line is parsed strictly: its index is in the list returned beside the records);
+    None when orjson refuses a line or a strict parse fails.
 
     The proof: orjson's compact serialization of the records, joined like the lines, equals
     the lines. Equal bytes mean each line is exactly its record's serialization (each line is
@@ -125,7 +190,7 @@ def _proven_records(raw: bytes, lines: list[bytes]) -> list[Any] | None:
         if strict is None:
             return None
         records[i] = strict[0]
-    return records
+    return records, suspect
 
 
 def _strict_lines(lines: list[bytes]) -> list[Any] | None:
