@@ -24,8 +24,6 @@ import json
 import re
 from collections.abc import Callable, Mapping, Sequence
 from functools import cache, partial
-from itertools import repeat
-from operator import itemgetter
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -197,13 +195,10 @@ class _Unsupported(Exception):
 
 
 class _Compiled(NamedTuple):
-    """A schema's fast check, or None and why not (kept so tests and profiling can see it);
-    ``many`` answers "every one valid?" for a list, a column at a time (``_columns``), when
-    the schema is a flat object schema."""
+    """A schema's fast check, or None and why not (kept so tests and profiling can see it)."""
 
     check: _Check | None
     reason: str
-    many: Callable[[list[Any]], bool] | None = None
 
 
 # Compiled checks by schema file, filled lazily under _LOCK; read without it once filled.
@@ -369,43 +364,6 @@ def _count(value: Any, name: str, *, number: bool = False) -> Any:
     return value
 
 
-class _Strings(NamedTuple):
-    """A string check's keywords, so a column of strings can be checked with C loops."""
-
-    low: int | None
-    high: int | None
-    search: Callable[[str], Any] | None
-    time: bool
-    same: str | None
-    names: frozenset[str] | None
-
-
-# String checks by closure (filled while compiling, under _LOCK; read-only afterwards).
-_STRING_CHECKS: dict[_Check, _Strings] = {}
-
-
-def _string_check(spec: _Strings, check: _Check) -> _Check:
-    _STRING_CHECKS[check] = spec
-    return check
-
-
-def _strings_pass(spec: _Strings, texts: set[str]) -> bool:
-    """``all(check(t) for t in texts)`` for distinct strings and the check ``spec`` came from."""
-    if not texts:
-        return True
-    if spec.same is not None and texts != {spec.same}:
-        return False
-    if spec.names is not None and not texts <= spec.names:
-        return False
-    if spec.low is not None and min(map(len, texts)) < spec.low:
-        return False
-    if spec.high is not None and max(map(len, texts)) > spec.high:
-        return False
-    if spec.search is not None and not all(map(spec.search, texts)):
-        return False
-    return not spec.time or all(map(_date_time, texts))
-
-
 class _Compiler:
     """Turns one schema document into closures; local ``$ref``s are compiled once each."""
 
@@ -540,13 +498,12 @@ class _Compiler:
         ):
             return None
         miss = not typed
-        spec = _Strings(low, high, search, time, same, names)
         # The commonest leaves (a const id, a non-empty name) get a closure of their own.
         if typed and high is None and search is None and not time and names is None:
             if low is None and same is not None:
-                return _string_check(spec, lambda text: isinstance(text, str) and text == same)
+                return lambda text: isinstance(text, str) and text == same
             if same is None and low is not None:
-                return _string_check(spec, lambda text: isinstance(text, str) and len(text) >= low)
+                return lambda text: isinstance(text, str) and len(text) >= low
 
         # len() counts code points, as jsonschema does.
         def check(text: Any) -> bool:
@@ -564,7 +521,7 @@ class _Compiler:
                 return False
             return not time or _date_time(text)
 
-        return _string_check(spec, check)
+        return check
 
     def number(
         self, schema: dict[str, Any], is_kind: _Check, typed: bool, *_: Any
@@ -608,7 +565,6 @@ class _Compiler:
             return None
         start = len(prefix_raw)
         miss = not typed
-        many = self.columns(schema["items"], items) if "items" in schema else None
 
         def check(values: Any) -> bool:
             if not isinstance(values, list):
@@ -621,14 +577,9 @@ class _Compiler:
                 if not each(value):
                     return False
             if items is not _always:
-                rest = values[start:] if start else values
-                if many is not None and len(rest) >= _MANY:
-                    if not many(rest):
+                for value in values[start:] if start else values:
+                    if not items(value):
                         return False
-                else:
-                    for value in rest:
-                        if not items(value):
-                            return False
             return not unique or _uniq(values)
 
         return check
@@ -678,41 +629,6 @@ class _Compiler:
             return all(names(name) for name in obj) and rest(obj)
 
         return check
-
-    def columns(
-        self, schema: Any, each: _Check, *, root: bool = False
-    ) -> Callable[[list[Any]], bool] | None:
-        """For a flat object schema (``type: object`` with only properties, required and a
-        boolean additionalProperties), a check of a whole list that equals ``all(each(v) for
-        v in values)``: key sets checked once per distinct set, each property's values once
-        per distinct string. None for any other schema."""
-        if not isinstance(schema, dict) or schema.get("type") != "object":
-            return None
-        for key in schema:
-            if not (
-                key in _FLAT
-                or key in _ANNOTATIONS
-                or (root and key in _ROOT_ONLY)
-                or (isinstance(key, str) and key.startswith("x-"))
-            ):
-                return None
-        props = schema.get("properties", {})
-        required = schema.get("required", [])
-        extra = schema.get("additionalProperties", True)
-        if not (
-            isinstance(props, dict)
-            and isinstance(required, list)
-            and all(isinstance(name, str) for name in required)
-            and isinstance(extra, bool)
-        ):
-            return None
-        checked = tuple(
-            (name, check)
-            for name, check in ((name, self.compile(sub)) for name, sub in props.items())
-            if check is not _always
-        )
-        known = None if extra else frozenset(props)
-        return partial(_all_columns, frozenset(required), known, checked, each)
 
     def generic(self, schema: dict[str, Any], same: bool, names: bool) -> list[_Check]:
         """Keywords for any type; ``same``/``names``: const/enum already checked by string()."""
@@ -851,86 +767,9 @@ def _one(subs: tuple[_Check, ...], value: Any) -> bool:
     return found == 1
 
 
-_MANY = 16  # a list this long is checked by column (fewer, and a loop is as quick)
-_FLAT = frozenset({"type", "properties", "required", "additionalProperties"})
-# Checks that are exactly "is an instance of": a column of only that type passes whole.
-_PURE: dict[Any, type] = {
-    _TYPES["object"]: dict,
-    _TYPES["array"]: list,
-    _TYPES["string"]: str,
-    _TYPES["boolean"]: bool,
-    _TYPES["null"]: type(None),
-}
-
-
-def _all_columns(
-    needed: frozenset[str],
-    known: frozenset[str] | None,
-    checked: tuple[tuple[str, _Check], ...],
-    each: _Check,
-    values: list[Any],
-) -> bool:
-    """``all(each(v) for v in values)`` for a flat object schema, a column at a time.
-
-    An object is valid when it has the required keys, no key outside ``known`` (when
-    additionalProperties is false) and each property's value passes that property's check.
-    So the required values are taken out in one pass (a missing one is a KeyError), an extra
-    key shows as more keys in all than the known keys present, and a property's values are
-    checked once per distinct value when they are all strings or all integers (a check is a
-    function of its value; equal strings, or equal integers, are the same value). Anything
-    but plain dicts goes one by one.
-    """
-    if any(type(value) is not dict for value in values):
-        return all(map(each, values))
-    count = len(values)
-    columns: dict[str, Sequence[Any]] = {}
-    if needed and count:
-        names = tuple(needed)
-        try:
-            rows = list(map(itemgetter(*names), values))
-        except KeyError:
-            return False
-        if len(names) == 1:
-            columns = {names[0]: rows}
-        else:  # rows are tuples of len(names): one column per name
-            columns = dict(zip(names, zip(*rows, strict=True), strict=True))
-    present = {name: count for name in needed}
-    for name, _ in checked:
-        if name not in present:
-            present[name] = sum(map(dict.__contains__, values, repeat(name)))
-    if known is not None:
-        for name in known:
-            if name not in present:
-                present[name] = sum(map(dict.__contains__, values, repeat(name)))
-        if sum(map(len, values)) != sum(present[name] for name in known):
-            return False
-    for name, check in checked:
-        if not present[name]:
-            continue
-        column = columns.get(name)
-        if column is None:
-            column = [value[name] for value in values if name in value]
-        kinds = set(map(type, column))
-        if len(kinds) == 1:
-            kind = kinds.pop()
-            if _PURE.get(check) is kind:
-                continue
-            if kind is str and check in _STRING_CHECKS:
-                if not _strings_pass(_STRING_CHECKS[check], set(column)):
-                    return False
-                continue
-            if kind is str or kind is int:
-                column = list(set(column))
-        if not all(map(check, column)):
-            return False
-    return True
-
-
 def _compile(document: Any) -> _Compiled:
     try:
-        compiler = _Compiler(document)
-        check = compiler.compile(document, root=True)
-        return _Compiled(check, "", compiler.columns(document, check, root=True))
+        return _Compiled(_Compiler(document).compile(document, root=True), "")
     except _Unsupported as exc:
         return _Compiled(None, str(exc))
     except RecursionError:
@@ -981,17 +820,15 @@ def is_valid(schema_id: str, instance: Any) -> bool:
 
 
 def all_valid(schema_id: str, instances: list[Any]) -> bool:
-    """Whether every instance is valid; False may also mean "not answered here" (a schema
-    without a compiled check, a closure that raised): ask ``errors`` of each then. Records of
-    one kind (runpack lines) are checked by column, see ``_all_columns``."""
-    compiled = _compiled(schema_path(schema_id))
-    if compiled.check is None:
+    """Whether every instance is valid, in one pass of the compiled check (the records of a
+    runpack member); False may also mean "not answered here" (no compiled check, a check
+    that raised): ask ``errors`` of each then, which answers as jsonschema does."""
+    check = _compiled(schema_path(schema_id)).check
+    if check is None:
         return False
     try:
-        if compiled.many is not None:
-            return compiled.many(instances)
-        return all(map(compiled.check, instances))
-    except Exception:  # noqa: BLE001 - the caller asks errors(), which answers as jsonschema
+        return all(map(check, instances))
+    except Exception:  # noqa: BLE001 - errors() of each instance decides, as jsonschema
         return False
 
 

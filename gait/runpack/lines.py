@@ -20,9 +20,12 @@ path, which gives the same records or errors as before.
 
 from __future__ import annotations
 
+import gc
 import json
 import re
 from bisect import bisect_right
+from collections.abc import Iterator
+from contextlib import contextmanager
 from itertools import accumulate
 from typing import Any
 
@@ -164,7 +167,8 @@ def _proven_records(raw: bytes, lines: list[bytes]) -> tuple[list[Any], list[int
     with ``_DEEP`` or more openers is parsed strictly whatever orjson says.
     """
     try:
-        records = list(map(orjson.loads, lines))
+        with _collector_paused():
+            records = list(map(orjson.loads, lines))
     except (ValueError, RecursionError):  # orjson.JSONDecodeError is a ValueError
         return None
     openers = raw[:-1].translate(None, _NOT_OPENERS).split(b"\n")
@@ -191,6 +195,22 @@ def _proven_records(raw: bytes, lines: list[bytes]) -> tuple[list[Any], list[int
             return None
         records[i] = strict[0]
     return records, suspect
+
+
+@contextmanager
+def _collector_paused() -> Iterator[None]:
+    """No cyclic garbage collection while a member is parsed: parsing allocates hundreds of
+    thousands of containers, each allocation counts toward a collection, and each full
+    collection walks every record parsed so far (it halves the parse of 100,000 calls).
+    The parsed values hold no cycles, so nothing collectable is left for later."""
+    if not gc.isenabled():
+        yield
+        return
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
 
 
 def _strict_lines(lines: list[bytes]) -> list[Any] | None:
