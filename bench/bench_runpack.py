@@ -427,6 +427,55 @@ def bench_small(folder: Path) -> dict[str, Any]:
     }
 
 
+def hostile_listed_member(folder: Path, mib: int) -> dict[str, Any]:
+    """Issue 11 item 11's leftover: a small zip whose listed ``intents.jsonl`` (``mib`` MiB,
+    under the 100 MiB kept-member cap and the 200x ratio, hashes and digest right, unsigned)
+    parses into the most containers per byte. Peak RSS of ``gait verify`` on it (goal: under
+    200 MiB for any input)."""
+    from gait.canon import canonical_bytes
+    from gait.runpack import model
+    from gait.runpack.archive import write_zip
+    from gait.runpack.build import manifest_for
+
+    head = {
+        "created_at": "2026-01-01T00:00:00Z",
+        "producer_version": "0.1.0",
+        "run_id": "run_hostile",
+        "schema_version": "1.0.0",
+    }
+    run = {**head, "schema_id": "gait.runpack.run", "env": {}, "timeline": []}
+    run["env"] = {"arch": "x", "os": "x", "runtime": "x"}
+    refs = {**head, "schema_id": "gait.runpack.refs", "receipts": []}
+    nested = b"[" + b",".join([b"[]"] * 30000) + b"]"
+    lines, size = [], 0
+    while size < mib * 1024 * 1024:
+        intent = {
+            **head,
+            "schema_id": "gait.runpack.intent",
+            "intent_id": f"intent_{len(lines)}",
+            "args_digest": "0" * 64,
+            "tool_name": os.urandom(1500).hex(),  # incompressible: keeps the ratio under 200x
+        }
+        line = b'{"args":{"x":' + nested + b"}," + canonical_bytes(intent)[1:] + b"\n"
+        lines.append(line)
+        size += len(line)
+    data = {
+        model.RUN: canonical_bytes(run),
+        model.REFS: canonical_bytes(refs),
+        model.INTENTS: b"".join(lines),
+        model.RESULTS: b"",
+    }
+    data[model.MANIFEST] = canonical_bytes(manifest_for(run, "raw", data))
+    path = folder / "hostile.zip"
+    write_zip(path, [(name, data[name]) for name in model.MEMBER_ORDER])
+    env = {**os.environ, "GAIT_HOME": str(folder / "home")}
+    return {
+        "zip_mib": round(path.stat().st_size / 1048576, 2),
+        "listed_member_mib": round(size / 1048576, 1),
+        "verify_cli": cli(["verify", str(path), "--json"], env),
+    }
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--calls", type=int, default=10_000)
@@ -434,6 +483,9 @@ def main() -> int:
     parser.add_argument("--otel-mb", type=int, default=64, help="OTEL log size (1024 = 1 GB)")
     parser.add_argument("--curve", default="1000,10000,100000", help="call counts for the goals")
     parser.add_argument("--goals-only", action="store_true", help="only the item 6 goals")
+    parser.add_argument(
+        "--hostile-mib", type=int, default=0, help="also verify a hostile listed member this big"
+    )
     args = parser.parse_args()
     warnings.simplefilter("ignore")
     sizes = [int(n) for n in args.curve.split(",") if n]
@@ -441,7 +493,10 @@ def main() -> int:
         folder = Path(tmp)
         os.environ["GAIT_HOME"] = str(folder / "home")
         if args.goals_only:
-            print(json.dumps({"goals": bench_goals(sizes, folder)}, indent=2, sort_keys=True))
+            goals = {"goals": bench_goals(sizes, folder)}
+            if args.hostile_mib:
+                goals["hostile_listed_member"] = hostile_listed_member(folder, args.hostile_mib)
+            print(json.dumps(goals, indent=2, sort_keys=True))
             return 0
         summary = {
             "goals": bench_goals(sizes, folder),
