@@ -211,13 +211,17 @@ def test_run_session_writes_a_runpack_that_verifies_and_regresses(
 ) -> None:
     adapter = ToolAdapter(policy_path=policy)
     with run_session(run_id="run_compat", cwd=tmp_path) as session:
-        adapter.execute(intent=intent("tool.read", path="/srv/app/a"), executor=lambda _: {"n": 1})
+        read = intent("tool.read", path="/srv/app/a")
+        adapter.execute(intent=read, executor=lambda _: {"n": 1}, cwd=tmp_path)
         with pytest.raises(GateEnforcementError):
-            adapter.execute(intent=intent("tool.delete", path="/srv/app/a"), executor=print)
+            adapter.execute(
+                intent=intent("tool.delete", path="/srv/app/a"), executor=print, cwd=tmp_path
+            )
         with pytest.raises(RuntimeError, match="boom"):
             adapter.execute(
                 intent=intent("tool.read", path="/srv/app/b"),
                 executor=lambda _: (_ for _ in ()).throw(RuntimeError("boom")),
+                cwd=tmp_path,
             )
     assert [a.status for a in session.attempts] == ["ok", "block", "error"]
     capture = session.capture

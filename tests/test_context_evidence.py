@@ -154,7 +154,7 @@ def test_intent_claims_that_contradict_the_envelope(tmp_path: Path, gate, run_ga
     )
     proc = run_gait(
         "gate", "eval", "--policy", str(closed), "--intent", str(tmp_path / "intent_wrong.json"),
-        "--context-envelope", str(env_path), "--json",
+        "--context-envelope", str(env_path), "--json", cwd=tmp_path,
     )  # fmt: skip
     out = json.loads(proc.stdout)
     assert proc.returncode == 3, out
@@ -323,20 +323,23 @@ def test_mcp_proxy_binds_the_boundary_envelope(tmp_path: Path, run_gait) -> None
     }
     call_path = write(tmp_path / "call.json", call)
     base = ("mcp", "proxy", "--policy", str(policy), "--call", str(call_path), "--json")
-    proc = run_gait(*base)
+    proc = run_gait(*base, cwd=tmp_path)
     assert (
         proc.returncode == 3
         and "context_evidence_missing" in json.loads(proc.stdout)["reason_codes"]
     )
     trace = tmp_path / "trace.json"
-    proc = run_gait(*base, "--context-envelope", str(env_path), "--trace-out", str(trace))
+    proc = run_gait(
+        *base, "--context-envelope", str(env_path), "--trace-out", str(trace), cwd=tmp_path
+    )
     assert proc.returncode == 0, proc.stdout
     recorded = json.loads(trace.read_text())
     assert recorded["context_set_digest"] == expected_digest([RECORD])
     assert recorded["context_source"] == "context_envelope"
     # A call naming its own envelope is refused at a proxy boundary.
     call["context"]["context_envelope_path"] = str(env_path)
-    proc = run_gait(*base[:4], "--call", str(write(tmp_path / "own.json", call)), "--json")
+    own = write(tmp_path / "own.json", call)
+    proc = run_gait(*base[:4], "--call", str(own), "--json", cwd=tmp_path)
     out = json.loads(proc.stdout)
     assert proc.returncode == 6 and out["error_code"] == "E_CONTEXT_ENVELOPE_INVALID"
     assert "use --context-envelope at the boundary" in out["error"]
@@ -352,7 +355,7 @@ def test_a_fail_closed_block_names_no_context_source(tmp_path: Path, run_gait) -
     intent_path = write(tmp_path / "i.json", intent())
     proc = run_gait(
         "gate", "eval", "--policy", str(policy), "--intent", str(intent_path),
-        "--context-envelope", str(env_path), "--json",
+        "--context-envelope", str(env_path), "--json", cwd=tmp_path,
     )  # fmt: skip
     out = json.loads(proc.stdout)
     assert proc.returncode == 3 and out["reason_codes"] == ["fail_closed_missing_arg_provenance"]
