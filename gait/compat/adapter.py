@@ -60,6 +60,23 @@ class ToolAdapter:
     delegation_private_key: str | Path | None = None
     delegation_private_key_env: str | None = None
 
+    def _key_options(self) -> dict[str, Any]:
+        """The approval, key and delegation-key settings both decision paths take."""
+        return {
+            "approval_token": self.approval_token,
+            "key_mode": self.key_mode,
+            "private_key": self.private_key,
+            "private_key_env": self.private_key_env,
+            "approval_public_key": self.approval_public_key,
+            "approval_public_key_env": self.approval_public_key_env,
+            "approval_private_key": self.approval_private_key,
+            "approval_private_key_env": self.approval_private_key_env,
+            "delegation_public_key": self.delegation_public_key,
+            "delegation_public_key_env": self.delegation_public_key_env,
+            "delegation_private_key": self.delegation_private_key,
+            "delegation_private_key_env": self.delegation_private_key_env,
+        }
+
     def gate_intent(
         self,
         *,
@@ -76,18 +93,7 @@ class ToolAdapter:
                     policy_path=self.policy_path,
                     cwd=cwd,
                     trace_out=trace_out,
-                    approval_token=self.approval_token,
-                    key_mode=self.key_mode,
-                    private_key=self.private_key,
-                    private_key_env=self.private_key_env,
-                    approval_public_key=self.approval_public_key,
-                    approval_public_key_env=self.approval_public_key_env,
-                    approval_private_key=self.approval_private_key,
-                    approval_private_key_env=self.approval_private_key_env,
-                    delegation_public_key=self.delegation_public_key,
-                    delegation_public_key_env=self.delegation_public_key_env,
-                    delegation_private_key=self.delegation_private_key,
-                    delegation_private_key_env=self.delegation_private_key_env,
+                    **self._key_options(),
                 )
         return evaluate_gate(
             policy_path=self.policy_path,
@@ -95,20 +101,9 @@ class ToolAdapter:
             gait_bin=self.gait_bin,
             cwd=cwd,
             trace_out=trace_out,
-            approval_token=self.approval_token,
-            key_mode=self.key_mode,
-            private_key=self.private_key,
-            private_key_env=self.private_key_env,
-            approval_public_key=self.approval_public_key,
-            approval_public_key_env=self.approval_public_key_env,
-            approval_private_key=self.approval_private_key,
-            approval_private_key_env=self.approval_private_key_env,
             delegation_token=self.delegation_token,
             delegation_token_chain=self.delegation_token_chain,
-            delegation_public_key=self.delegation_public_key,
-            delegation_public_key_env=self.delegation_public_key_env,
-            delegation_private_key=self.delegation_private_key,
-            delegation_private_key_env=self.delegation_private_key_env,
+            **self._key_options(),
         )
 
     def execute(
