@@ -45,6 +45,20 @@ def register(parser: argparse.ArgumentParser) -> None:
     limits.add_argument(
         "--max-ratio", type=int, default=200, metavar="N", help="inflated/compressed (default 200)"
     )
+    limits.add_argument(
+        "--max-line-mib",
+        type=int,
+        default=10,
+        metavar="MIB",
+        help="one .jsonl line or .json member (default 10)",
+    )
+    limits.add_argument(
+        "--max-json-values",
+        type=int,
+        default=500_000,
+        metavar="N",
+        help="JSON values in one line or member, records in one .jsonl member (default 500000)",
+    )
     add_common(parser, EXPLAIN)
     parser.set_defaults(handler=run)
 
@@ -86,7 +100,13 @@ def run(args: argparse.Namespace) -> Outcome:
         require_trusted=args.require_trusted,
         key=explicit,
         keyring=keyring,
-        limits=archive_limits(args.max_member_mib, args.max_total_mib, args.max_ratio),
+        limits=archive_limits(
+            args.max_member_mib,
+            args.max_total_mib,
+            args.max_ratio,
+            args.max_line_mib,
+            args.max_json_values,
+        ),
     )
     shown = args.runpack if "/" in args.runpack or "\\" in args.runpack else str(path)
     report = verify_runpack(path, options)

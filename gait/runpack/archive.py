@@ -13,9 +13,10 @@ import stat
 import struct
 import zipfile
 import zlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, Protocol
 
 from gait.errors import InvalidInput
 from gait.fsutil import atomic_write
@@ -25,6 +26,8 @@ MAX_MEMBERS = 256
 MAX_RATIO = 200
 MAX_INFLATED_BYTES = 256 * 1024 * 1024  # any member, streamed (hashed, never kept)
 MAX_TOTAL_BYTES = 1024 * 1024 * 1024  # all members together
+MAX_LINE_BYTES = 10 * 1024 * 1024  # one JSON text parsed while streaming (the reference's line cap)
+MAX_JSON_VALUES = 500_000  # JSON values in one text, records in one member
 _ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)
 _CHUNK = 1024 * 1024
 ARCHIVE_CODE = "E_VERIFY_ARCHIVE"
@@ -44,6 +47,23 @@ class Limits:
     member_bytes: int = MAX_INFLATED_BYTES
     total_bytes: int = MAX_TOTAL_BYTES
     ratio: int = MAX_RATIO
+    # What one parse may cost, for readers that parse while streaming (verify): bytes of one
+    # JSON text (a .jsonl line or a .json member), and JSON values in one text or records in
+    # one member (counted without parsing: see gait.runpack.lines.RecordStream).
+    line_bytes: int = MAX_LINE_BYTES
+    json_values: int = MAX_JSON_VALUES
+
+
+class Sink(Protocol):
+    """Takes a member's inflated bytes chunk by chunk while it is hashed (nothing is kept for
+    it); may raise ``LimitExceeded`` to stop inflating that member."""
+
+    def feed(self, chunk: bytes) -> None: ...
+
+    def close(self) -> None: ...
+
+
+SinkFactory = Callable[[str], Sink | None]
 
 
 def zip_bytes(members: list[tuple[str, bytes]]) -> bytes:
@@ -101,10 +121,16 @@ def read_members(
     limits: Limits | None = None,
     *,
     keep: frozenset[str] | None = KEPT_MEMBERS,
+    sinks: SinkFactory | None = None,
+    first: str = "",
 ) -> Members:
     """Every member's SHA-256, streamed and bounded, and the bytes of the members in ``keep``
     (the runpack members by default; None keeps all: packs parse every member); raises
-    InvalidInput when ``path`` is not a zip at all."""
+    InvalidInput when ``path`` is not a zip at all.
+
+    ``sinks(name)`` may give a member a ``Sink`` that takes its bytes as they inflate instead
+    of keeping them; ``first`` names a member to read before the others (problems are still
+    listed in the zip's order)."""
     target = Path(path)
     if target.is_dir():
         raise InvalidInput(
@@ -122,7 +148,7 @@ def read_members(
         raise InvalidInput(f"{path} is empty, not a runpack zip", code="E_VERIFY_INPUT_INVALID")
     try:
         with open(target, "rb") as raw:
-            return read_members_from(raw, str(path), limits, keep=keep)
+            return read_members_from(raw, str(path), limits, keep=keep, sinks=sinks, first=first)
     except OSError as exc:
         raise InvalidInput(
             f"{path} is not a readable zip ({exc})", code="E_VERIFY_INPUT_INVALID"
@@ -135,6 +161,8 @@ def read_members_from(
     limits: Limits | None = None,
     *,
     keep: frozenset[str] | None = KEPT_MEMBERS,
+    sinks: SinkFactory | None = None,
+    first: str = "",
 ) -> Members:
     """``read_members`` of an open, seekable zip (a file, or an embedded zip's bytes in a
     ``BytesIO``: nothing is written to disk to read it); ``name`` names it in errors."""
@@ -143,7 +171,7 @@ def read_members_from(
             structure = [
                 Problem(ARCHIVE_CODE, n, why) for n, why in structure_problems(raw, archive)
             ]
-            result = _read_all(archive, limits or Limits(), keep)
+            result = _read_all(archive, limits or Limits(), keep, sinks, first)
             result.problems[:0] = structure
             return result
     except (
@@ -257,7 +285,13 @@ def _local_header_problem(raw: Any, info: zipfile.ZipInfo) -> str:
     return ""
 
 
-def _read_all(archive: zipfile.ZipFile, limits: Limits, keep: frozenset[str] | None) -> Members:
+def _read_all(
+    archive: zipfile.ZipFile,
+    limits: Limits,
+    keep: frozenset[str] | None,
+    sinks: SinkFactory | None = None,
+    first: str = "",
+) -> Members:
     infos = archive.infolist()
     result = Members()
     if len(infos) > MAX_MEMBERS:
@@ -289,8 +323,13 @@ def _read_all(archive: zipfile.ZipFile, limits: Limits, keep: frozenset[str] | N
         else:
             readable.append(info)
     budget = [limits.total_bytes]
+    order = {info.filename: i for i, info in enumerate(infos)}
+    checked = len(result.problems)
+    if first:
+        readable.sort(key=lambda info: info.filename != first)  # stable: the rest keep order
     for info in readable:
-        data, digest, error = _read_one(archive, info, limits, budget, keep)
+        sink = sinks(info.filename) if sinks else None
+        data, digest, error = _read_one(archive, info, limits, budget, keep, sink)
         if error.startswith("limit:"):
             result.problems.append(Problem(ARCHIVE_CODE, info.filename, error[6:]))
             if budget[0] < 0:
@@ -298,9 +337,13 @@ def _read_all(archive: zipfile.ZipFile, limits: Limits, keep: frozenset[str] | N
         elif error:
             result.unreadable[info.filename] = error
         else:
-            if keep is None or info.filename in keep:
+            if sink is None and (keep is None or info.filename in keep):
                 result.data[info.filename] = data
             result.sha256[info.filename] = digest
+    if first:  # problems met while reading in the zip's order, as when read in order
+        result.problems[checked:] = sorted(
+            result.problems[checked:], key=lambda p: order.get(p.path, -1)
+        )
     return result
 
 
@@ -321,10 +364,11 @@ def _read_one(
     limits: Limits,
     budget: list[int],
     keep: frozenset[str] | None,
+    sink: Sink | None = None,
 ) -> tuple[bytes, str, str]:
     try:
-        data, digest = _read_bounded(archive, info, limits, budget, keep)
-    except _Oversize as exc:
+        data, digest = _read_bounded(archive, info, limits, budget, keep, sink)
+    except LimitExceeded as exc:
         return b"", "", f"limit:{exc}"
     except (
         zipfile.BadZipFile,
@@ -338,8 +382,9 @@ def _read_one(
     return data, digest, ""
 
 
-class _Oversize(Exception):
-    pass
+class LimitExceeded(Exception):
+    """A member passed a limit while streamed: it is refused (``E_VERIFY_ARCHIVE``) with this
+    message, and nothing more of it is inflated."""
 
 
 def _read_bounded(
@@ -348,10 +393,12 @@ def _read_bounded(
     limits: Limits,
     budget: list[int],
     keep: frozenset[str] | None,
+    sink: Sink | None = None,
 ) -> tuple[bytes, str]:
-    """Stream one member: hash every chunk, keep it only for a parsed member, and stop at the
-    first chunk past a limit (the declared sizes may lie; only what inflates counts)."""
-    kept = keep is None or info.filename in keep
+    """Stream one member: hash every chunk, keep it only for a parsed member (or hand it to
+    its sink), and stop at the first chunk past a limit (the declared sizes may lie; only what
+    inflates counts)."""
+    kept = sink is None and (keep is None or info.filename in keep)
     cap = _member_cap(info.filename, limits, keep)
     ratio_cap = _ratio_cap(info, limits)
     chunks = []
@@ -362,12 +409,18 @@ def _read_bounded(
             total += len(chunk)
             budget[0] -= len(chunk)
             if total > cap:
-                raise _Oversize(f"inflates past the {cap}-byte member limit")
+                raise LimitExceeded(f"inflates past the {cap}-byte member limit")
             if total > ratio_cap:
-                raise _Oversize(f"inflates past {limits.ratio}x its compressed size (zip bomb)")
+                raise LimitExceeded(f"inflates past {limits.ratio}x its compressed size (zip bomb)")
             if budget[0] < 0:
-                raise _Oversize(f"members inflate past the {limits.total_bytes}-byte archive limit")
+                raise LimitExceeded(
+                    f"members inflate past the {limits.total_bytes}-byte archive limit"
+                )
             hasher.update(chunk)
             if kept:
                 chunks.append(chunk)
+            elif sink is not None:
+                sink.feed(chunk)
+    if sink is not None:
+        sink.close()
     return b"".join(chunks), hasher.hexdigest()

@@ -24,7 +24,7 @@ import gc
 import json
 import re
 from bisect import bisect_right
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from itertools import accumulate
 from typing import Any
@@ -33,7 +33,7 @@ import orjson
 
 from gait.canon import STRICT_DECODER, canonical_bytes, loads_strict
 from gait.errors import InvalidInput
-from gait.runpack.archive import Members
+from gait.runpack.archive import LimitExceeded, Members
 
 _SCAN = json.JSONDecoder().scan_once  # type: ignore[attr-defined]  # set by __init__ (C scanner)
 _CHUNK = 512
@@ -265,3 +265,110 @@ def is_canonical(value: Any, raw: bytes) -> bool:
         return canonical_bytes(value) == raw
     except (InvalidInput, RecursionError):
         return False
+
+
+_COUNTED = (b"[", b"{", b",", b":")  # each JSON value but a line's first follows one of these
+
+
+def json_values(data: bytes) -> int:
+    """An upper bound on the JSON values (containers, scalars, keys) ``data`` parses into,
+    counted without parsing: every one but the first follows ``[``, ``{``, ``,`` or ``:``
+    (bytes inside strings count too, so it never undercounts)."""
+    return sum(map(data.count, _COUNTED))
+
+
+class RecordStream:
+    """A ``.jsonl`` member parsed as it inflates (an ``archive.Sink``): whole lines a block at
+    a time (about a chunk), each block's records handed to ``consume(first_line, records)``
+    and then dropped, so memory holds one block, never the member.
+
+    Bounded before anything is parsed: a line longer than ``line_bytes``, a line counting
+    more than ``values`` JSON values (``json_values``), or more than ``values`` lines raises
+    ``LimitExceeded``. The records are ``strict_records``'s; at the first line that does not
+    parse strictly, ``error`` holds ``loads_strict``'s message for it and nothing more is
+    parsed (lines are still bounded). ``close`` notes a member not ending with a newline.
+    """
+
+    def __init__(
+        self,
+        name: str,
+        consume: Callable[[int, list[Any]], None],
+        *,
+        line_bytes: int,
+        values: int,
+        code: str = "E_INVALID_JSON",
+    ) -> None:
+        self.name = name
+        self.consume = consume
+        self.line_bytes = line_bytes
+        self.values = values
+        self.code = code
+        self.error = ""
+        self.lines = 0
+        self._pending: list[bytes] = []
+        self._pending_size = 0
+
+    def feed(self, chunk: bytes) -> None:
+        cut = chunk.rfind(b"\n")
+        if cut < 0:
+            if chunk:
+                self._pending.append(chunk)
+                self._pending_size += len(chunk)
+                self._check_pending()
+            return
+        block = chunk[: cut + 1]
+        if self._pending:
+            block = b"".join(self._pending) + block
+        tail = chunk[cut + 1 :]
+        self._pending = [tail] if tail else []
+        self._pending_size = len(tail)
+        self._block(block)
+        self._check_pending()
+
+    def close(self) -> None:
+        if self._pending_size:
+            self.error = f"{self.name} does not end with a newline"
+        self._pending = []
+
+    def _check_pending(self) -> None:
+        if self._pending_size > self.line_bytes:
+            raise LimitExceeded(
+                f"line {self.lines + 1} is over the {self.line_bytes}-byte line limit "
+                "(--max-line-mib raises it)"
+            )
+
+    def _block(self, block: bytes) -> None:
+        lines = block[:-1].split(b"\n")
+        first = self.lines + 1
+        self.lines += len(lines)
+        if self.lines > self.values:
+            raise LimitExceeded(
+                f"more than {self.values} records (--max-json-values raises the limit)"
+            )
+        if len(block) > self.line_bytes:
+            for i, line in enumerate(lines):
+                if len(line) > self.line_bytes:
+                    raise LimitExceeded(
+                        f"line {first + i} is over the {self.line_bytes}-byte line limit "
+                        "(--max-line-mib raises it)"
+                    )
+        if json_values(block) > self.values:
+            for i, line in enumerate(lines):
+                if json_values(line) > self.values:
+                    raise LimitExceeded(
+                        f"line {first + i} holds more than {self.values} JSON values "
+                        "(--max-json-values raises the limit)"
+                    )
+        if self.error:
+            return
+        proven = _proven_records(block, lines)
+        records = proven[0] if proven is not None else _strict_lines(lines)
+        if records is None:
+            records = []
+            for i, line in enumerate(lines, start=first):
+                try:
+                    records.append(loads_strict(line, what=f"{self.name} line {i}", code=self.code))
+                except InvalidInput as exc:
+                    self.error = exc.message
+                    return
+        self.consume(first, records)

@@ -4,6 +4,7 @@ signer trust and member schemas, each reported as a named check with its own fai
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
 from itertools import repeat
 from pathlib import Path
@@ -13,8 +14,15 @@ from typing import TYPE_CHECKING, Any
 from gait.canon import loads_strict
 from gait.errors import InvalidInput
 from gait.runpack import model
-from gait.runpack.archive import Limits, Members, read_members
-from gait.runpack.lines import member_document, member_strict_records
+from gait.runpack.archive import (
+    MAX_JSON_VALUES,
+    MAX_LINE_BYTES,
+    LimitExceeded,
+    Limits,
+    Members,
+    read_members,
+)
+from gait.runpack.lines import RecordStream, json_values, member_document, member_strict_records
 from gait.runpack.manifest import manifest_digest, signed_manifest_digest
 
 if TYPE_CHECKING:  # cryptography loads only when a runpack carries signatures to check
@@ -190,14 +198,29 @@ PROFILES = ("standard", "strict")
 MIB = 1024 * 1024
 
 
-def archive_limits(member_mib: int = 256, total_mib: int = 1024, ratio: int = 200) -> Limits:
-    """Hostile-zip limits in MiB (``gait verify --max-member-mib/--max-total-mib/--max-ratio``);
-    each at least 1, so a limit can tighten the check but never switch it off."""
-    if min(member_mib, total_mib, ratio) < 1:
+def archive_limits(
+    member_mib: int = 256,
+    total_mib: int = 1024,
+    ratio: int = 200,
+    line_mib: int = MAX_LINE_BYTES // MIB,
+    json_values: int = MAX_JSON_VALUES,
+) -> Limits:
+    """Hostile-zip limits (``gait verify --max-member-mib/--max-total-mib/--max-ratio/
+    --max-line-mib/--max-json-values``); each at least 1, so a limit can tighten the check but
+    never switch it off."""
+    if min(member_mib, total_mib, ratio, line_mib, json_values) < 1:
         raise InvalidInput(
-            "--max-member-mib, --max-total-mib and --max-ratio must be >= 1", code="E_USAGE"
+            "--max-member-mib, --max-total-mib, --max-ratio, --max-line-mib and "
+            "--max-json-values must be >= 1",
+            code="E_USAGE",
         )
-    return Limits(member_bytes=member_mib * MIB, total_bytes=total_mib * MIB, ratio=ratio)
+    return Limits(
+        member_bytes=member_mib * MIB,
+        total_bytes=total_mib * MIB,
+        ratio=ratio,
+        line_bytes=line_mib * MIB,
+        json_values=json_values,
+    )
 
 
 def verification_options(
@@ -241,8 +264,19 @@ def verification_options(
 
 
 def verify_runpack(path: str | Path, options: VerifyOptions | None = None) -> VerifyReport:
-    """Verify one runpack; raises InvalidInput only when it cannot be read as a runpack at all."""
-    return verify_members(path, read_members(path, (options or VerifyOptions()).limits), options)
+    """Verify one runpack; raises InvalidInput only when it cannot be read as a runpack at all.
+
+    Every member is checked as it inflates and nothing of it is kept past its block (see
+    ``_Streamed``): memory is bounded by the limits, whatever the zip holds."""
+    opts = options or VerifyOptions()
+    streamed = _Streamed(opts)
+    members = read_members(
+        path, opts.limits, keep=frozenset(), sinks=streamed.sink, first=model.MANIFEST
+    )
+    members.data.update(streamed.docs)
+    for name, stream in streamed.streams.items():
+        streamed.checks[name].error = stream.error
+    return _verify(path, members, opts, streamed.checks)
 
 
 def verify_members(
@@ -251,6 +285,15 @@ def verify_members(
     """Verify members already read with ``read_members``, so a caller that goes on to parse
     them (regress, replay, diff) reads and inflates the zip only once."""
     opts = options or VerifyOptions()
+    return _verify(path, members, opts, None)
+
+
+def _verify(
+    path: str | Path,
+    members: Members,
+    opts: VerifyOptions,
+    checks: dict[str, _RecordCheck] | None,
+) -> VerifyReport:
     report = VerifyReport(path=str(path))
     _check_archive(report, members)
     if model.MANIFEST not in members.data and any(
@@ -263,50 +306,193 @@ def verify_members(
     _check_files(report, members, manifest)
     _check_manifest_digest(report, manifest)
     _check_signatures(report, manifest, opts)
+    if checks is None:
+        checks = _parsed_checks(members, manifest["run_id"], opts)
     if opts.check_schemas:
-        _check_schemas(report, members, manifest)
-    _check_unique_ids(report, members)
+        _check_schemas(report, members, manifest, checks)
+    _check_unique_ids(report, members, checks)
     return report
 
 
-def _check_unique_ids(report: VerifyReport, members: Members) -> None:
+RECORD_MEMBERS = (model.INTENTS, model.RESULTS)
+_SHORT_ID = 48  # longer intent ids are remembered by a 128-bit digest (bounded memory)
+
+
+class _RecordCheck:
+    """What verify checks of one ``.jsonl`` member, record by record, in one pass: schema and
+    run id (the first 50 problems, in record order) and duplicate ``intent_id``s (the first
+    three). Keeps only the ids seen, so it can take a member a block of records at a time."""
+
+    def __init__(self, name: str, run_id: str | None, *, schemas: bool) -> None:
+        self.name = name
+        self.schema_id = model.SCHEMA_IDS[name]
+        self.run_id = run_id
+        self.schemas = schemas
+        self.errors: list[str] = []
+        self.duplicates: list[str] = []
+        self.seen: set[str | bytes] = set()
+        self.error = ""  # the member does not parse: this message, instead of the above
+
+    def __call__(self, first: int, records: list[Any]) -> None:
+        if self.schemas and len(self.errors) < MAX_SCHEMA_ERRORS:
+            self._schemas(first, records)
+        self._ids(first, records)
+
+    def _schemas(self, first: int, records: list[Any]) -> None:
+        from gait import schema
+
+        if _records_pass(schema, self.schema_id, records, self.run_id):
+            return
+        for index, doc in enumerate(records, start=first):
+            where = f"{self.name}:{index}"
+            self.errors.extend(f"{where}: {e}" for e in schema.errors(self.schema_id, doc))
+            if isinstance(doc, dict) and doc.get("run_id") not in (None, self.run_id):
+                self.errors.append(f"{where}: run_id {doc.get('run_id')!r} is not the manifest's")
+            if len(self.errors) >= MAX_SCHEMA_ERRORS:
+                del self.errors[MAX_SCHEMA_ERRORS:]
+                return
+
+    def _ids(self, first: int, records: list[Any]) -> None:
+        """Fast when the block's ids are short strings, distinct and new (one set each);
+        otherwise record by record, naming each duplicate."""
+        ids: list[Any]
+        try:
+            ids = list(map(dict.get, records, repeat("intent_id")))
+        except TypeError:  # a record that is not an object
+            ids = [r.get("intent_id") if isinstance(r, dict) else None for r in records]
+        if ids and set(map(type, ids)) == {str} and max(map(len, ids)) <= _SHORT_ID:
+            block: set[str] = set(ids)
+            if len(block) == len(ids) and self.seen.isdisjoint(block):
+                self.seen |= block
+                return
+        for index, ident in enumerate(ids, start=first):
+            if not isinstance(ident, str):
+                continue
+            key = _id_key(ident)
+            if key in self.seen:
+                if len(self.duplicates) < 3:
+                    self.duplicates.append(
+                        f"{self.name}:{index}: intent_id {ident!r} appears twice"
+                    )
+            else:
+                self.seen.add(key)
+
+
+def _id_key(ident: str) -> str | bytes:
+    if len(ident) <= _SHORT_ID:
+        return ident
+    return hashlib.blake2b(ident.encode("utf-8", "surrogatepass"), digest_size=16).digest()
+
+
+MAX_SCHEMA_ERRORS = 50
+
+
+class _DocSink:
+    """A ``.json`` member's bytes, kept (to parse once read) up to the line limit, its JSON
+    values counted as they come."""
+
+    def __init__(self, name: str, limits: Limits, docs: dict[str, bytes]) -> None:
+        self.name, self.limits, self.docs = name, limits, docs
+        self.chunks: list[bytes] = []
+        self.size = self.values = 0
+
+    def feed(self, chunk: bytes) -> None:
+        self.size += len(chunk)
+        self.values += json_values(chunk)
+        if self.size > self.limits.line_bytes:
+            raise LimitExceeded(
+                f"over the {self.limits.line_bytes}-byte limit for one JSON document "
+                "(--max-line-mib raises it)"
+            )
+        if self.values > self.limits.json_values:
+            raise LimitExceeded(
+                f"holds more than {self.limits.json_values} JSON values "
+                "(--max-json-values raises the limit)"
+            )
+        self.chunks.append(chunk)
+
+    def close(self) -> None:
+        self.docs[self.name] = b"".join(self.chunks)
+        self.chunks = []
+
+
+class _Streamed:
+    """``verify_runpack``'s sinks: each member checked while it inflates. The manifest is read
+    first (its run id is what records are checked against); ``.json`` members are kept to be
+    parsed whole (bounded by the line limit); ``.jsonl`` members go through a
+    ``RecordStream`` into a ``_RecordCheck``, so no record outlives its block."""
+
+    def __init__(self, opts: VerifyOptions) -> None:
+        self.opts = opts
+        self.docs: dict[str, bytes] = {}
+        self.checks: dict[str, _RecordCheck] = {}
+        self.streams: dict[str, RecordStream] = {}
+
+    def sink(self, name: str) -> _DocSink | RecordStream | None:
+        if name in RECORD_MEMBERS:
+            check = _RecordCheck(name, self._run_id(), schemas=self.opts.check_schemas)
+            stream = RecordStream(
+                name,
+                check,
+                line_bytes=self.opts.limits.line_bytes,
+                values=self.opts.limits.json_values,
+                code=INPUT_INVALID,
+            )
+            self.checks[name], self.streams[name] = check, stream
+            return stream
+        if name in model.SCHEMA_IDS:
+            return _DocSink(name, self.opts.limits, self.docs)
+        return None  # anything else is only hashed
+
+    def _run_id(self) -> str | None:
+        raw = self.docs.get(model.MANIFEST)
+        try:
+            manifest = loads_strict(raw, code=INPUT_INVALID) if raw is not None else None
+        except InvalidInput:
+            return None  # verify stops at the manifest, before any record check is read
+        run_id = manifest.get("run_id") if isinstance(manifest, dict) else None
+        return run_id if isinstance(run_id, str) else None
+
+
+def _parsed_checks(members: Members, run_id: str, opts: VerifyOptions) -> dict[str, _RecordCheck]:
+    """``_RecordCheck``s of members already in memory: over the records parsed once for the
+    reader (``member_strict_records``), else line by line for the first parse error."""
+    checks: dict[str, _RecordCheck] = {}
+    for name in RECORD_MEMBERS:
+        raw = members.data.get(name)
+        if raw is None:
+            continue
+        check = checks[name] = _RecordCheck(name, run_id, schemas=opts.check_schemas)
+        records = member_strict_records(members, name)
+        if records is not None:
+            check(1, records)
+            continue
+        stream = RecordStream(
+            name, check, line_bytes=len(raw) + 1, values=len(raw) + 1, code=INPUT_INVALID
+        )
+        stream.feed(raw)
+        stream.close()
+        check.error = stream.error
+    return checks
+
+
+def _check_unique_ids(
+    report: VerifyReport, members: Members, checks: dict[str, _RecordCheck]
+) -> None:
     """Records are keyed by ``intent_id`` (replay, diff, regress): a second record with the same
     id would be hidden behind the first, so a runpack holding one is refused."""
     tampered = {m["path"] for m in report.hash_mismatches}
     duplicates: list[str] = []
-    for name in (model.INTENTS, model.RESULTS):
-        raw = members.data.get(name)
-        if raw is None or name in tampered or _ids_distinct(member_strict_records(members, name)):
-            continue
-        try:
-            docs = _member_docs(name, raw, members)
-        except InvalidInput:
-            continue  # already reported by the schema check
-        seen: set[str] = set()
-        for index, doc in docs:
-            ident = doc.get("intent_id") if isinstance(doc, dict) else None
-            if not isinstance(ident, str):
-                continue
-            if ident in seen:
-                duplicates.append(f"{name}:{index}: intent_id {ident!r} appears twice")
-            seen.add(ident)
+    for name in RECORD_MEMBERS:
+        check = checks.get(name)
+        if check is None or name not in members.sha256 or name in tampered or check.error:
+            continue  # absent, refused, tampered, or not parsed (the schema check says so)
+        duplicates += check.duplicates
     report.checks.append(
         Check("unique_ids", "fail", "E_VERIFY_DUPLICATE_ID", "; ".join(duplicates[:3]))
         if duplicates
         else Check("unique_ids", "pass")
     )
-
-
-def _ids_distinct(records: list[Any] | None) -> bool:
-    """Every record's ``intent_id`` differs from every other's (one set, no loop); False
-    also when that cannot be told this way (the loop then names the duplicates)."""
-    if records is None:
-        return False
-    try:
-        ids = list(map(dict.get, records, repeat("intent_id")))
-        return len(set(ids)) == len(ids)
-    except TypeError:  # a record that is not an object, an id that is not hashable
-        return False
 
 
 def _check_archive(report: VerifyReport, members: Members) -> None:
@@ -457,38 +643,42 @@ def _check_trust(report: VerifyReport, signer: str, opts: VerifyOptions) -> None
         )
 
 
-def _check_schemas(report: VerifyReport, members: Members, manifest: dict[str, Any]) -> None:
+def _check_schemas(
+    report: VerifyReport,
+    members: Members,
+    manifest: dict[str, Any],
+    checks: dict[str, _RecordCheck],
+) -> None:
     from gait import schema
 
     errors = [f"manifest.json: {e}" for e in schema.errors("gait.runpack.manifest", manifest)]
     run_id = manifest["run_id"]
     tampered = {m["path"] for m in report.hash_mismatches}
     for name in model.DATA_MEMBERS:
-        raw = members.data.get(name)
-        if raw is None or name in tampered:
+        if name in RECORD_MEMBERS:
+            check = checks.get(name)
+            if check is None or name not in members.sha256 or name in tampered:
+                continue
+            errors += [f"{name}: {check.error}"] if check.error else check.errors
             continue
-        if name.endswith(".jsonl") and _records_pass(
-            schema, model.SCHEMA_IDS[name], member_strict_records(members, name), run_id
-        ):
+        if name not in members.data or name in tampered:
             continue
         try:
-            docs = _member_docs(name, raw, members)
+            doc = member_document(members, name, code=INPUT_INVALID)
         except InvalidInput as exc:
             errors.append(f"{name}: {exc.message}")
             continue
-        for index, doc in docs:
-            where = f"{name}:{index}" if index else name
-            errors.extend(f"{where}: {e}" for e in schema.errors(model.SCHEMA_IDS[name], doc))
-            if isinstance(doc, dict) and doc.get("run_id") not in (None, run_id):
-                errors.append(f"{where}: run_id {doc.get('run_id')!r} is not the manifest's")
-    report.schema_errors = errors[:50]
+        errors.extend(f"{name}: {e}" for e in schema.errors(model.SCHEMA_IDS[name], doc))
+        if isinstance(doc, dict) and doc.get("run_id") not in (None, run_id):
+            errors.append(f"{name}: run_id {doc.get('run_id')!r} is not the manifest's")
+    report.schema_errors = errors[:MAX_SCHEMA_ERRORS]
     report.checks.append(
         Check("schemas", "fail", INPUT_INVALID, errors[0]) if errors else Check("schemas", "pass")
     )
 
 
 def _records_pass(
-    schema: ModuleType, schema_id: str, records: list[Any] | None, run_id: str
+    schema: ModuleType, schema_id: str, records: list[Any] | None, run_id: str | None
 ) -> bool:
     """A whole member's records valid and of this run, checked by column in one pass
     (``schema.all_valid``); False sends the member record by record, naming each problem."""
@@ -498,17 +688,3 @@ def _records_pass(
         return set(map(dict.get, records, repeat("run_id"))) <= {None, run_id}
     except TypeError:
         return False
-
-
-def _member_docs(name: str, raw: bytes, members: Members) -> list[tuple[int, Any]]:
-    if not name.endswith(".jsonl"):
-        return [(0, member_document(members, name, code=INPUT_INVALID))]
-    records = member_strict_records(members, name)  # parsed once, kept for the reader
-    if records is not None:
-        return list(enumerate(records, start=1))
-    if raw and not raw.endswith(b"\n"):
-        raise InvalidInput(f"{name} does not end with a newline", code=INPUT_INVALID)
-    return [
-        (i, loads_strict(line, what=f"{name} line {i}", code=INPUT_INVALID))
-        for i, line in enumerate(raw.split(b"\n")[:-1], start=1)
-    ]
