@@ -211,3 +211,107 @@ def test_registry_install_of_a_malformed_zip_is_an_error_code(run_gait, tmp_path
     assert "Traceback" not in proc.stderr, proc.stderr
     assert proc.returncode in (2, 6), proc.stdout + proc.stderr
     assert json.loads(proc.stdout)["error_code"].startswith("E_REGISTRY_"), proc.stdout
+
+
+# Issue 11 item 11: a listed member with hashes right and under the size/ratio caps can still
+# parse into many tiny containers per byte. verify streams it (a block of lines at a time) and
+# refuses a line that would cost too much to parse, before parsing it.
+_PEAK = (
+    "import sys\n"
+    "from gait.cli.main import main\n"
+    "code = main(sys.argv[1:])\n"
+    # VmHWM is this process's own peak (ru_maxrss would include the forking parent's)
+    "peak = open('/proc/self/status').read().split('VmHWM:')[1].split()[0]\n"
+    "print('PEAK_KIB', peak, file=sys.stderr)\n"
+    "sys.exit(code)\n"
+)
+
+
+def _listed_containers(path: Path, lines: int, per_line: int) -> Path:
+    """A valid unsigned runpack whose intents.jsonl lines each hold ``per_line`` empty arrays
+    (3 bytes each, about 80 bytes once parsed), listed with the right hash."""
+    import os
+
+    from gait.canon import canonical_bytes
+    from gait.runpack import model
+    from gait.runpack.archive import write_zip
+    from gait.runpack.build import manifest_for
+
+    head = {
+        "created_at": "2026-01-01T00:00:00Z",
+        "producer_version": "0.1.0",
+        "run_id": "run_hostile",
+        "schema_version": "1.0.0",
+    }
+    run = {**head, "schema_id": "gait.runpack.run", "timeline": []}
+    run["env"] = {"arch": "x", "os": "x", "runtime": "x"}
+    refs = {**head, "schema_id": "gait.runpack.refs", "receipts": []}
+    nested = b"[" + b",".join([b"[]"] * per_line) + b"]"
+    body = []
+    for i in range(lines):
+        intent = {
+            **head,
+            "schema_id": "gait.runpack.intent",
+            "intent_id": f"intent_{i}",
+            "args_digest": "0" * 64,
+            "tool_name": os.urandom(per_line // 60 + 1).hex(),  # keeps the ratio under 200x
+        }
+        body.append(b'{"args":{"x":' + nested + b"}," + canonical_bytes(intent)[1:] + b"\n")
+    data = {
+        model.RUN: canonical_bytes(run),
+        model.REFS: canonical_bytes(refs),
+        model.INTENTS: b"".join(body),
+        model.RESULTS: b"",
+    }
+    data[model.MANIFEST] = canonical_bytes(manifest_for(run, "raw", data))
+    write_zip(path, [(name, data[name]) for name in model.MEMBER_ORDER])
+    return path
+
+
+def _verify_peak(path: Path, gait_home: Path, *extra: str) -> tuple[int, dict, int]:
+    import os
+
+    proc = subprocess.run(
+        [sys.executable, "-c", _PEAK, "verify", str(path), "--json", *extra],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "GAIT_HOME": str(gait_home)},
+        timeout=120,
+        check=False,
+    )
+    assert "Traceback" not in proc.stderr, proc.stderr
+    peak = [ln.split()[1] for ln in proc.stderr.splitlines() if ln.startswith("PEAK_KIB")]
+    return proc.returncode, json.loads(proc.stdout.strip().splitlines()[-1]), int(peak[0]) // 1024
+
+
+@pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="peak memory via /proc (Linux)")
+def test_listed_member_of_tiny_containers_is_streamed(tmp_path: Path, gait_home: Path) -> None:
+    """12 MiB of empty arrays, hashes right: parsed whole it costs over 300 MiB; streamed, verify
+    accepts it (it is a valid runpack) with a peak under 200 MiB."""
+    path = _listed_containers(tmp_path / "many.zip", lines=140, per_line=30_000)
+    code, doc, peak_mib = _verify_peak(path, gait_home)
+    assert code == 0 and doc["ok"], doc
+    assert peak_mib < 200, f"peak RSS {peak_mib} MiB"
+
+
+@pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="peak memory via /proc (Linux)")
+def test_a_line_over_the_json_value_limit_is_refused_before_parsing(
+    tmp_path: Path, gait_home: Path
+) -> None:
+    """One line of 400,000 empty arrays counts 800,000 values, over the default 500,000: refused
+    (E_VERIFY_ARCHIVE, exit 2) with the flag that raises the limit; raised, it verifies."""
+    path = _listed_containers(tmp_path / "wide.zip", lines=1, per_line=400_000)
+    code, doc, peak_mib = _verify_peak(path, gait_home)
+    assert code == 2 and doc["error_codes"] == ["E_VERIFY_ARCHIVE"], doc
+    archive = next(c for c in doc["checks"] if c["name"] == "archive")
+    assert archive["detail"] == (
+        "intents.jsonl: line 1 holds more than 500000 JSON values "
+        "(--max-json-values raises the limit)"
+    )
+    assert peak_mib < 200, f"peak RSS {peak_mib} MiB"
+    code, doc, _ = _verify_peak(path, gait_home, "--max-json-values", "1000000")
+    assert code == 0 and doc["ok"], doc
+    code, doc, _ = _verify_peak(path, gait_home, "--max-line-mib", "1")
+    archive = next(c for c in doc["checks"] if c["name"] == "archive")
+    assert code == 2, doc
+    assert "line 1 is over the 1048576-byte line limit (--max-line-mib" in archive["detail"]
