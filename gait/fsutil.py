@@ -32,21 +32,23 @@ def make_temp(target: Path) -> tuple[int, str]:
     )
 
 
-def make_temp_dir(target: Path) -> Path:
+def make_temp_dir(target: Path, *, max_age: float | None = STALE_TEMP_SECONDS) -> Path:
     """A staging directory beside ``target`` (same file system, so it can be renamed into
     place): ``.<name>.<pid>.<random>.tmp``, cleaned like a temp file when its writer died."""
     import tempfile
 
-    clean_stale_temps(target)
+    clean_stale_temps(target, max_age=max_age)
     target.parent.mkdir(parents=True, exist_ok=True)
     return Path(
         tempfile.mkdtemp(prefix=f".{target.name}.{os.getpid()}.", suffix=".tmp", dir=target.parent)
     )
 
 
-def clean_stale_temps(target: Path) -> int:
+def clean_stale_temps(target: Path, *, max_age: float | None = STALE_TEMP_SECONDS) -> int:
     """Remove temp files and staging directories of dead writers of ``target`` (their process
-    is gone, or they are an hour old); how many were removed."""
+    is gone, or they are ``max_age`` seconds old: a pid the system gave to another process);
+    how many were removed. ``max_age=None`` spares every live process's (``scratch_dir``: a
+    run may use its directory for longer than an hour)."""
     import glob
 
     removed = 0
@@ -62,7 +64,7 @@ def clean_stale_temps(target: Path) -> int:
         pid = int(match.group("pid"))
         try:
             alive = pid != os.getpid() and _pid_alive(pid)
-            if alive and now - path.lstat().st_mtime < STALE_TEMP_SECONDS:
+            if alive and (max_age is None or now - path.lstat().st_mtime < max_age):
                 continue
             if pid == os.getpid():
                 continue  # our own, in use by another thread
@@ -76,6 +78,29 @@ def clean_stale_temps(target: Path) -> int:
         except OSError:
             continue
     return removed
+
+
+def scratch_dir(name: str) -> Path:
+    """A private (0700) working directory in the system temp directory for this process:
+    ``.<name>.<pid>.<random>.tmp``. A process killed before removing its own leaves it; the
+    next process asking for one of the same ``name`` removes those whose process is gone, as
+    writers remove dead writers' temp files (``clean_stale_temps``)."""
+    import tempfile
+
+    return make_temp_dir(Path(tempfile.gettempdir()) / name, max_age=None)
+
+
+@contextlib.contextmanager
+def scratch(name: str) -> Iterator[Path]:
+    """``scratch_dir`` removed when the block ends (``tempfile.TemporaryDirectory`` leaves one
+    a kill interrupted for ever; this one is cleaned by the next run)."""
+    import shutil
+
+    path = scratch_dir(name)
+    try:
+        yield path
+    finally:
+        shutil.rmtree(path, ignore_errors=True)
 
 
 def _pid_alive(pid: int) -> bool:
@@ -328,11 +353,7 @@ def file_lock(path: str | os.PathLike[str]) -> Iterator[None]:
     (the gate's log) it costs one open and one flock: the directory is made only when missing."""
     import fcntl
 
-    try:
-        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
-    except FileNotFoundError:
-        Path(path).parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    fd = _open_made(path, os.O_RDWR | os.O_CREAT)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX)
         try:
@@ -341,6 +362,36 @@ def file_lock(path: str | os.PathLike[str]) -> Iterator[None]:
             fcntl.flock(fd, fcntl.LOCK_UN)
     finally:
         os.close(fd)
+
+
+def append_locked(
+    path: str | os.PathLike[str], line: bytes | Callable[[], bytes], *, sync: bool = False
+) -> bytes:
+    """Append ``line`` (or what ``line()`` returns: computed under the lock, for a record
+    chained to the one before) to an owner-only file in one write, holding ``file_lock``'s
+    lock on the file itself: concurrent appenders, threads included, never interleave and a
+    chained record sees its predecessor. What was appended is returned."""
+    import fcntl
+
+    fd = _open_made(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)  # released by the close
+        data = line if isinstance(line, bytes) else line()
+        os.write(fd, data)
+        if sync:
+            os.fsync(fd)
+    finally:
+        os.close(fd)
+    return data
+
+
+def _open_made(path: str | os.PathLike[str], flags: int) -> int:
+    """Open ``path`` (owner-only when created), making its directory only when missing."""
+    try:
+        return os.open(path, flags, 0o600)
+    except FileNotFoundError:
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        return os.open(path, flags, 0o600)
 
 
 def create_exclusive(path: str | os.PathLike[str], data: bytes, *, mode: int = 0o644) -> bool:

@@ -8,19 +8,10 @@ import sys
 from pathlib import Path
 
 import pytest
+from gate_cli import WRITE_INTENT
 
 from gait.cli.main import main
 
-INTENT = {
-    "schema_id": "gait.gate.intent_request",
-    "schema_version": "1.0.0",
-    "created_at": "2026-02-18T00:00:00Z",
-    "producer_version": "test",
-    "tool_name": "tool.write",
-    "args": {"path": "/tmp/x.txt"},
-    "targets": [{"kind": "path", "value": "/tmp/x.txt", "operation": "write"}],
-    "context": {"identity": "agent.worker", "workspace": "/repo", "risk_class": "high"},
-}
 POLICY = """\
 default_verdict: block
 rules:
@@ -40,7 +31,7 @@ def work(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("GAIT_HOME", str(tmp_path / "home"))
     monkeypatch.delenv("GAIT_CREDENTIAL_COMMAND_ALLOWLIST", raising=False)
     (tmp_path / "p.yaml").write_text(POLICY)
-    (tmp_path / "i.json").write_text(json.dumps(INTENT))
+    (tmp_path / "i.json").write_text(json.dumps(WRITE_INTENT))
     return tmp_path
 
 
@@ -135,7 +126,10 @@ def test_a_failing_command_blocks(work: Path, capsys, body: str, why: str) -> No
 
 
 def test_a_receipt_the_rule_refuses_blocks(work: Path, capsys) -> None:
-    bound = {**INTENT, "context": {**INTENT["context"], "credential_ref": "cmd:expected"}}
+    bound = {
+        **WRITE_INTENT,
+        "context": {**WRITE_INTENT["context"], "credential_ref": "cmd:expected"},
+    }
     (work / "i.json").write_text(json.dumps(bound))
     other = _script(work, "other.py", "print(json.dumps({'credential_ref': 'cmd:other'}))")
     code, out = _eval(capsys, other)

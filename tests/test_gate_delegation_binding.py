@@ -7,24 +7,18 @@ import json
 from pathlib import Path
 
 import pytest
+from gate_cli import (
+    DELEGATION,
+    WRITE_INTENT,
+    approve_token,
+    mint_delegation,
+    prod_keys,
+    run_json,
+    work_fixture,  # noqa: F401 (the work fixture)
+    write_input,
+)
 
-from gait.cli.main import main
-
-INTENT = {
-    "schema_id": "gait.gate.intent_request",
-    "schema_version": "1.0.0",
-    "created_at": "2026-02-18T00:00:00Z",
-    "producer_version": "test",
-    "tool_name": "tool.write",
-    "args": {"path": "/tmp/x.txt"},
-    "targets": [{"kind": "path", "value": "/tmp/x.txt", "operation": "write"}],
-    "context": {"identity": "agent.worker", "workspace": "/repo", "risk_class": "high"},
-    "delegation": {
-        "requester_identity": "agent.worker",
-        "scope_class": "write",
-        "chain": [{"delegator_identity": "agent.lead", "delegate_identity": "agent.worker"}],
-    },
-}
+INTENT = {**WRITE_INTENT, "delegation": DELEGATION}
 APPROVAL_POLICY = """\
 default_verdict: block
 rules:
@@ -46,57 +40,13 @@ rules:
 """
 
 
-@pytest.fixture
-def work(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.setenv("GAIT_HOME", str(tmp_path / "home"))
-    return tmp_path
-
-
-def _run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, dict]:
-    code = main([*argv, "--json"])
-    return code, json.loads(capsys.readouterr().out)
-
-
-def _keys(capsys: pytest.CaptureFixture[str], where: str) -> tuple[str, str]:
-    code, out = _run(capsys, "keys", "init", "--key-mode", "prod", "--out", where)
-    assert code == 0, out
-    return out["private_key_path"], out["public_key_path"]
-
-
-def _write(path: Path, data: object) -> str:
-    path.write_text(data if isinstance(data, str) else json.dumps(data))
-    return str(path)
-
-
-def _approve(capsys, private: str, out: str, *extra: str) -> None:
-    code, minted = _run(
-        capsys,
-        "approve",
-        *extra,
-        "--approver",
-        "alice",
-        "--reason-code",
-        "CHG-1",
-        "--ttl",
-        "1h",
-        "--key-mode",
-        "prod",
-        "--private-key",
-        private,
-        "--out",
-        out,
-    )
-    assert code == 0, minted
-
-
 def test_approval_tokens_are_bound_to_the_delegation_chain(work: Path, capsys) -> None:
-    private, public = _keys(capsys, str(work / "k"))
-    policy = _write(work / "p.yaml", APPROVAL_POLICY)
-    intent = _write(work / "i.json", INTENT)
+    private, public = prod_keys(capsys, str(work / "k"))
+    policy = write_input(work / "p.yaml", APPROVAL_POLICY)
+    intent = write_input(work / "i.json", INTENT)
     base = ["gate", "eval", "--policy", policy, "--intent", intent]
     base += ["--approval-public-key", public]
-    code, out = _run(capsys, *base)
+    code, out = run_json(capsys, *base)
     assert code == 4, out
     # the suggested approve command carries the binding, so following it gets the call through
     approve = out["next_commands"][0]
@@ -105,14 +55,14 @@ def test_approval_tokens_are_bound_to_the_delegation_chain(work: Path, capsys) -
     digests = ["--intent-digest", out["intent_digest"], "--policy-digest", out["policy_digest"]]
     scope = ["--scope", "tool:tool.write"]
 
-    _approve(
+    approve_token(
         capsys, private, "bound.json", *digests, *scope, "--delegation-binding-digest", binding
     )
-    code, out = _run(capsys, *base, "--approval-token", "bound.json")
+    code, out = run_json(capsys, *base, "--approval-token", "bound.json")
     assert code == 0 and "approval_granted" in out["reason_codes"], out
 
-    _approve(capsys, private, "unbound.json", *digests, *scope)  # minted without the binding
-    code, out = _run(capsys, *base, "--approval-token", "unbound.json")
+    approve_token(capsys, private, "unbound.json", *digests, *scope)  # minted without the binding
+    code, out = run_json(capsys, *base, "--approval-token", "unbound.json")
     assert code == 4 and "approval_token_delegation_binding_mismatch" in out["reason_codes"]
     audit = json.loads(Path(out["approval_audit_path"]).read_text())
     assert audit["entries"][0]["error_code"] == "approval_token_delegation_binding_mismatch"
@@ -120,18 +70,20 @@ def test_approval_tokens_are_bound_to_the_delegation_chain(work: Path, capsys) -
     # a token bound to another delegator's chain does not approve this one
     other = json.loads(json.dumps(INTENT))
     other["delegation"]["chain"][0]["delegator_identity"] = "agent.rogue"
-    other_path = _write(work / "other.json", other)
-    code, out = _run(capsys, "gate", "eval", "--policy", policy, "--intent", other_path)
+    other_path = write_input(work / "other.json", other)
+    code, out = run_json(capsys, "gate", "eval", "--policy", policy, "--intent", other_path)
     rogue = out["next_commands"][0].split("--delegation-binding-digest ")[1].split()[0]
     assert rogue != binding
-    _approve(capsys, private, "rogue.json", *digests, *scope, "--delegation-binding-digest", rogue)
-    code, out = _run(capsys, *base, "--approval-token", "rogue.json")
+    approve_token(
+        capsys, private, "rogue.json", *digests, *scope, "--delegation-binding-digest", rogue
+    )
+    code, out = run_json(capsys, *base, "--approval-token", "rogue.json")
     assert code == 4 and "approval_token_delegation_binding_mismatch" in out["reason_codes"]
     # gait approve --intent derives the binding, and refuses one that contradicts it
-    _approve(capsys, private, "derived.json", "--intent", intent, "--policy", policy)
-    code, out = _run(capsys, *base, "--approval-token", "derived.json")
+    approve_token(capsys, private, "derived.json", "--intent", intent, "--policy", policy)
+    code, out = run_json(capsys, *base, "--approval-token", "derived.json")
     assert code == 0, out
-    code, out = _run(
+    code, out = run_json(
         capsys,
         "approve",
         "--intent",
@@ -151,17 +103,17 @@ def test_approval_tokens_are_bound_to_the_delegation_chain(work: Path, capsys) -
 
 
 def test_oss_prod_requires_explicit_verify_keys(work: Path, capsys) -> None:
-    private, public = _keys(capsys, str(work / "k"))
-    intent = _write(work / "i.json", INTENT)
+    private, public = prod_keys(capsys, str(work / "k"))
+    intent = write_input(work / "i.json", INTENT)
     prod = ["--profile", "oss-prod", "--key-mode", "prod", "--private-key", private]
-    approval = _write(
+    approval = write_input(
         work / "a.yaml",
         APPROVAL_POLICY.replace("match:", "require_broker_credential: true\n    match:"),
     )
-    code, out = _run(capsys, "gate", "eval", "--policy", approval, "--intent", intent, *prod)
+    code, out = run_json(capsys, "gate", "eval", "--policy", approval, "--intent", intent, *prod)
     assert code == 6 and out["error_code"] == "E_PROFILE_OSS_PROD", out
     assert "explicit approval verify key" in out["error"]
-    code, out = _run(
+    code, out = run_json(
         capsys,
         "gate",
         "eval",
@@ -175,46 +127,25 @@ def test_oss_prod_requires_explicit_verify_keys(work: Path, capsys) -> None:
     )
     assert code == 4 and out["verdict"] == "require_approval", out
 
-    delegated = _write(work / "d.yaml", DELEGATION_POLICY)
+    delegated = write_input(work / "d.yaml", DELEGATION_POLICY)
     argv = ["gate", "eval", "--policy", delegated, "--intent", intent, *prod]
     argv += ["--credential-broker", "stub"]
-    code, out = _run(capsys, *argv)
+    code, out = run_json(capsys, *argv)
     assert code == 6 and "explicit delegation verify key" in out["error"], out
-    code, out = _run(capsys, *argv, "--delegation-public-key", public)
+    code, out = run_json(capsys, *argv, "--delegation-public-key", public)
     assert code == 3 and "delegation_token_missing" in out["reason_codes"], out
-    code, out = _run(capsys, "gate", "eval", "--policy", delegated, "--intent", intent)
+    code, out = run_json(capsys, "gate", "eval", "--policy", delegated, "--intent", intent)
     assert code == 3 and "delegation_token_missing" in out["reason_codes"]  # standard: no key
 
 
 def test_sdk_evaluate_gate_verifies_delegation_in_process(work: Path, capsys) -> None:
     from gait import GaitCommandError, IntentRequest, evaluate_gate
 
-    private, public = _keys(capsys, str(work / "k"))
-    policy = _write(
+    private, public = prod_keys(capsys, str(work / "k"))
+    policy = write_input(
         work / "p.yaml", DELEGATION_POLICY.replace("    require_broker_credential: true\n", "")
     )
-    code, _ = _run(
-        capsys,
-        "delegate",
-        "mint",
-        "--delegator",
-        "agent.lead",
-        "--delegate",
-        "agent.worker",
-        "--scope",
-        "tool:tool.write",
-        "--scope-class",
-        "write",
-        "--ttl",
-        "1h",
-        "--key-mode",
-        "prod",
-        "--private-key",
-        private,
-        "--out",
-        "d.json",
-    )
-    assert code == 0
+    mint_delegation(capsys, private, "d.json")
     intent = IntentRequest.from_dict(json.loads(json.dumps(INTENT)))
     granted = evaluate_gate(
         policy_path=policy,
@@ -226,7 +157,7 @@ def test_sdk_evaluate_gate_verifies_delegation_in_process(work: Path, capsys) ->
     missing = evaluate_gate(policy_path=policy, intent=intent, delegation_public_key=public)
     assert missing.verdict == "block" and "delegation_token_missing" in missing.reason_codes
     # the wrong verify key (another key pair) fails the chain, fail closed
-    _, other_public = _keys(capsys, str(work / "k2"))
+    _, other_public = prod_keys(capsys, str(work / "k2"))
     refused = evaluate_gate(
         policy_path=policy,
         intent=intent,
@@ -252,11 +183,11 @@ def test_sdk_evaluate_gate_verifies_delegation_in_process(work: Path, capsys) ->
 def test_gate_sdk_check_and_tool_verify_delegation(work: Path, capsys) -> None:
     import gait.gate
 
-    private, public = _keys(capsys, str(work / "k"))
-    policy = _write(
+    private, public = prod_keys(capsys, str(work / "k"))
+    policy = write_input(
         work / "p.yaml", DELEGATION_POLICY.replace("    require_broker_credential: true\n", "")
     )
-    _mint_delegation(capsys, private, "d.json")
+    mint_delegation(capsys, private, "d.json")
     gate = gait.gate.load(policy, trace_dir=str(work / "traces"))
     intent = json.loads(json.dumps(INTENT))
     outcome = gait.gate.check(
@@ -268,7 +199,7 @@ def test_gate_sdk_check_and_tool_verify_delegation(work: Path, capsys) -> None:
     with pytest.raises(gait.gate.GateBlocked) as blocked:
         gait.gate.check(gate, intent)
     assert "delegation_token_missing" in blocked.value.result.reason_codes
-    _, other = _keys(capsys, str(work / "k2"))
+    _, other = prod_keys(capsys, str(work / "k2"))
     with pytest.raises(gait.gate.GateBlocked) as blocked:
         gait.gate.check(gate, intent, delegation_tokens=["d.json"], delegation_public_key=other)
     assert "delegation_chain_insufficient" in blocked.value.result.reason_codes
@@ -294,16 +225,22 @@ def test_gate_sdk_check_and_tool_verify_delegation(work: Path, capsys) -> None:
 def test_sdk_evaluate_gate_derives_the_approval_key(work: Path, capsys) -> None:
     from gait import IntentRequest, evaluate_gate
 
-    private, _ = _keys(capsys, str(work / "k"))
-    policy = _write(work / "p.yaml", APPROVAL_POLICY)
+    private, _ = prod_keys(capsys, str(work / "k"))
+    policy = write_input(work / "p.yaml", APPROVAL_POLICY)
     intent = IntentRequest.from_dict(json.loads(json.dumps(INTENT)))
     first = evaluate_gate(policy_path=policy, intent=intent)
     assert first.verdict == "require_approval"
-    _approve(
-        capsys, private, "t.json", "--intent", _write(work / "i.json", INTENT), "--policy", policy
+    approve_token(
+        capsys,
+        private,
+        "t.json",
+        "--intent",
+        write_input(work / "i.json", INTENT),
+        "--policy",
+        policy,
     )
     # the given key is the only one trusted: another key's pair refuses the token
-    other, _ = _keys(capsys, str(work / "k2"))
+    other, _ = prod_keys(capsys, str(work / "k2"))
     refused = evaluate_gate(
         policy_path=policy, intent=intent, approval_token="t.json", approval_private_key=other
     )
@@ -313,28 +250,3 @@ def test_sdk_evaluate_gate_derives_the_approval_key(work: Path, capsys) -> None:
         policy_path=policy, intent=intent, approval_token="t.json", approval_private_key=private
     )
     assert granted.verdict == "allow" and "approval_granted" in granted.reason_codes
-
-
-def _mint_delegation(capsys, private: str, out: str) -> None:
-    code, minted = _run(
-        capsys,
-        "delegate",
-        "mint",
-        "--delegator",
-        "agent.lead",
-        "--delegate",
-        "agent.worker",
-        "--scope",
-        "tool:tool.write",
-        "--scope-class",
-        "write",
-        "--ttl",
-        "1h",
-        "--key-mode",
-        "prod",
-        "--private-key",
-        private,
-        "--out",
-        out,
-    )
-    assert code == 0, minted

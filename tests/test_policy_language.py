@@ -7,42 +7,17 @@ import json
 from pathlib import Path
 
 import pytest
+from gate_cli import (
+    DELEGATION,
+    WRITE_INTENT,
+    mint_delegation,
+    prod_keys,
+    run_json,
+    work_fixture,  # noqa: F401 (the work fixture)
+    write_input,
+)
 
 from gait.cli.main import main
-
-WRITE = {
-    "schema_id": "gait.gate.intent_request",
-    "schema_version": "1.0.0",
-    "created_at": "2026-02-18T00:00:00Z",
-    "producer_version": "test",
-    "tool_name": "tool.write",
-    "args": {"path": "/tmp/x.txt"},
-    "targets": [{"kind": "path", "value": "/tmp/x.txt", "operation": "write"}],
-    "context": {"identity": "agent.worker", "workspace": "/repo", "risk_class": "high"},
-}
-
-
-@pytest.fixture
-def work(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    monkeypatch.chdir(tmp_path)
-    return tmp_path
-
-
-def _run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, dict]:
-    code = main([*argv, "--json"])
-    return code, json.loads(capsys.readouterr().out)
-
-
-def _write(path: Path, data: object) -> str:
-    path.write_text(data if isinstance(data, str) else json.dumps(data))
-    return str(path)
-
-
-def _key(work: Path, capsys: pytest.CaptureFixture[str]) -> tuple[str, str]:
-    code, out = _run(capsys, "keys", "init", "--key-mode", "prod", "--out", str(work / "keys"))
-    assert code == 0, out
-    return out["private_key_path"], out["public_key_path"]
-
 
 DELEGATION_POLICY = """\
 default_verdict: block
@@ -59,40 +34,16 @@ rules:
 
 
 def test_delegation_tokens_grant_and_refuse(work: Path, capsys) -> None:
-    private, public = _key(work, capsys)
-    policy = _write(work / "policy.yaml", DELEGATION_POLICY)
-    intent = dict(WRITE)
-    intent["delegation"] = {
-        "requester_identity": "agent.worker",
-        "scope_class": "write",
-        "chain": [{"delegator_identity": "agent.lead", "delegate_identity": "agent.worker"}],
-    }
-    intent_path = _write(work / "intent.json", intent)
-    code, minted = _run(
-        capsys,
-        "delegate",
-        "mint",
-        "--delegator",
-        "agent.lead",
-        "--delegate",
-        "agent.worker",
-        "--scope",
-        "tool:tool.write",
-        "--scope-class",
-        "write",
-        "--ttl",
-        "1h",
-        "--key-mode",
-        "prod",
-        "--private-key",
-        private,
-        "--out",
-        "d.json",
-    )
-    assert code == 0 and minted["token_id"], minted
-    code, out = _run(capsys, "delegate", "verify", "--token", "d.json", "--public-key", public)
+    private, public = prod_keys(capsys, str(work / "keys"))
+    policy = write_input(work / "policy.yaml", DELEGATION_POLICY)
+    intent = dict(WRITE_INTENT)
+    intent["delegation"] = DELEGATION
+    intent_path = write_input(work / "intent.json", intent)
+    minted = mint_delegation(capsys, private, "d.json")
+    assert minted["token_id"], minted
+    code, out = run_json(capsys, "delegate", "verify", "--token", "d.json", "--public-key", public)
     assert code == 0 and out["delegator_identity"] == "agent.lead"
-    code, out = _run(
+    code, out = run_json(
         capsys,
         "delegate",
         "verify",
@@ -106,7 +57,7 @@ def test_delegation_tokens_grant_and_refuse(work: Path, capsys) -> None:
     assert code == 2 and out["error_code"] == "E_DELEGATION_DELEGATE_MISMATCH"
 
     base = ["gate", "eval", "--policy", policy, "--intent", intent_path]
-    code, out = _run(
+    code, out = run_json(
         capsys, *base, "--delegation-token", "d.json", "--delegation-public-key", public
     )
     assert code == 0 and out["verdict"] == "allow", out
@@ -114,13 +65,13 @@ def test_delegation_tokens_grant_and_refuse(work: Path, capsys) -> None:
     audit = json.loads(Path(out["delegation_audit_path"]).read_text())
     assert audit["schema_id"] == "gait.gate.delegation_audit_record" and audit["delegated"]
 
-    code, out = _run(capsys, *base)
+    code, out = run_json(capsys, *base)
     assert code == 3 and "delegation_token_missing" in out["reason_codes"]
 
     tampered = json.loads(Path("d.json").read_text())
     tampered["delegate_identity"] = "agent.worker2"
-    _write(work / "bad.json", tampered)
-    code, out = _run(
+    write_input(work / "bad.json", tampered)
+    code, out = run_json(
         capsys, *base, "--delegation-token", "bad.json", "--delegation-public-key", public
     )
     assert code == 3 and "delegation_chain_insufficient" in out["reason_codes"], out
@@ -128,7 +79,7 @@ def test_delegation_tokens_grant_and_refuse(work: Path, capsys) -> None:
 
 
 SCRIPT = {
-    **{k: v for k, v in WRITE.items() if k not in ("args", "targets", "tool_name")},
+    **{k: v for k, v in WRITE_INTENT.items() if k not in ("args", "targets", "tool_name")},
     "tool_name": "script",
     "script": {
         "steps": [
@@ -158,15 +109,15 @@ rules:
 
 
 def test_approved_script_registry_fast_path(work: Path, capsys) -> None:
-    private, public = _key(work, capsys)
-    policy = _write(work / "policy.yaml", APPROVAL_POLICY)
-    intent = _write(work / "script.json", SCRIPT)
+    private, public = prod_keys(capsys, str(work / "keys"))
+    policy = write_input(work / "policy.yaml", APPROVAL_POLICY)
+    intent = write_input(work / "script.json", SCRIPT)
     base = ["gate", "eval", "--policy", policy, "--intent", intent]
-    code, out = _run(capsys, *base)
+    code, out = run_json(capsys, *base)
     assert code == 4 and out["matched_rule"] == "write-needs-approval"
     assert out["script"] is True and out["step_count"] == 2
 
-    code, out = _run(
+    code, out = run_json(
         capsys,
         "approve-script",
         "--policy",
@@ -183,18 +134,18 @@ def test_approved_script_registry_fast_path(work: Path, capsys) -> None:
         private,
     )
     assert code == 0 and out["tool_sequence"] == ["tool.read", "tool.write"], out
-    code, listed = _run(capsys, "list-scripts", "--registry", "reg.json")
+    code, listed = run_json(capsys, "list-scripts", "--registry", "reg.json")
     assert listed["count"] == 1 and listed["entries"][0]["expired"] is False
 
     registry = ["--approved-script-registry", "reg.json", "--approved-script-public-key", public]
-    code, out = _run(capsys, *base, *registry)
+    code, out = run_json(capsys, *base, *registry)
     assert code == 0 and out["pre_approved"] is True, out
     assert out["reason_codes"] == ["approved_script_match"]
 
     doc = json.loads(Path("reg.json").read_text())
     doc["entries"][0]["approver_identity"] = "mallory"
-    _write(work / "reg.json", doc)
-    code, out = _run(capsys, *base, *registry)
+    write_input(work / "reg.json", doc)
+    code, out = run_json(capsys, *base, *registry)
     assert code == 3 and out["ok"] is False
     assert "approved script registry verification failed at entry 0" in out["error"]
 
@@ -224,45 +175,47 @@ rules:
     ],
 )
 def test_freeze_window_uses_evaluation_time(work: Path, capsys, when, code, reason) -> None:
-    policy = _write(work / "policy.yaml", FREEZE_POLICY)
-    intent = _write(work / "i.json", {**WRITE, "tool_name": "tool.deploy", "targets": []})
-    got, out = _run(
+    policy = write_input(work / "policy.yaml", FREEZE_POLICY)
+    intent = write_input(
+        work / "i.json", {**WRITE_INTENT, "tool_name": "tool.deploy", "targets": []}
+    )
+    got, out = run_json(
         capsys, "gate", "eval", "--policy", policy, "--intent", intent, "--evaluation-time", when
     )
     assert got == code and reason in out["reason_codes"], out
 
 
 def test_broker_credential_requirement(work: Path, capsys, monkeypatch) -> None:
-    policy = _write(
+    policy = write_input(
         work / "policy.yaml",
         "default_verdict: block\nrules:\n  - name: w\n    effect: allow\n"
         "    require_broker_credential: true\n    broker_reference: egress\n"
         "    broker_scopes: [write]\n    match:\n      tool_names: [tool.write]\n",
     )
-    intent = _write(work / "i.json", WRITE)
-    code, out = _run(capsys, "policy", "test", policy, intent)
+    intent = write_input(work / "i.json", WRITE_INTENT)
+    code, out = run_json(capsys, "policy", "test", policy, intent)
     assert code == 0 and out["verdict"] == "allow"  # policy test: the rule alone
     base = ["gate", "eval", "--policy", policy, "--intent", intent]
-    code, out = _run(capsys, *base)  # broker off (the default): such an allow blocks
+    code, out = run_json(capsys, *base)  # broker off (the default): such an allow blocks
     assert code == 3 and "broker_credential_required" in out["reason_codes"]
 
-    code, out = _run(capsys, *base, "--credential-broker", "stub")
+    code, out = run_json(capsys, *base, "--credential-broker", "stub")
     assert code == 0 and "broker_credential_present" in out["reason_codes"], out
     assert out["credential_ref"].startswith("stub:") and out["credential_access_type"] == "jit"
     record = json.loads(Path(out["credential_evidence_path"]).read_text())
     assert record["schema_id"] == "gait.gate.broker_credential_record"
     assert record["scope"] == ["write"] and record["reference"] == "egress"
 
-    code, out = _run(capsys, *base, "--credential-broker", "env")
+    code, out = run_json(capsys, *base, "--credential-broker", "env")
     assert code == 3 and "broker_credential_missing" in out["reason_codes"]
     monkeypatch.setenv("GAIT_BROKER_TOKEN_EGRESS", "not-recorded")
-    code, out = _run(capsys, *base, "--credential-broker", "env")
+    code, out = run_json(capsys, *base, "--credential-broker", "env")
     assert code == 0 and out["credential_ref"].startswith("env:")
     assert "not-recorded" not in json.dumps(out)
 
 
 def test_sandbox_rule_checks_the_declared_sandbox(work: Path, capsys) -> None:
-    policy = _write(
+    policy = write_input(
         work / "policy.yaml",
         "default_verdict: block\nrules:\n  - name: exec\n    effect: allow\n"
         "    match:\n      tool_names: [tool.exec]\n    sandbox:\n"
@@ -278,12 +231,12 @@ def test_sandbox_rule_checks_the_declared_sandbox(work: Path, capsys) -> None:
         "evidence_ref": "sandbox:run-1",
         "evidence_digest": "a" * 64,
     }
-    intent = {**WRITE, "tool_name": "tool.exec", "targets": [target]}
-    intent["context"] = {**WRITE["context"], "sandbox": sandbox}
-    code, out = _run(capsys, "policy", "test", policy, _write(work / "ok.json", intent))
+    intent = {**WRITE_INTENT, "tool_name": "tool.exec", "targets": [target]}
+    intent["context"] = {**WRITE_INTENT["context"], "sandbox": sandbox}
+    code, out = run_json(capsys, "policy", "test", policy, write_input(work / "ok.json", intent))
     assert code == 0 and out["verdict"] == "allow", out
-    intent["context"] = {**WRITE["context"], "sandbox": {**sandbox, "network_mode": "full"}}
-    code, out = _run(capsys, "policy", "test", policy, _write(work / "bad.json", intent))
+    intent["context"] = {**WRITE_INTENT["context"], "sandbox": {**sandbox, "network_mode": "full"}}
+    code, out = run_json(capsys, "policy", "test", policy, write_input(work / "bad.json", intent))
     # a sandbox that fails the rule no longer exempts the exec from the destructive escalation
     assert code == 3 and out["reason_codes"] == [
         "destructive_apply_requires_approval",
@@ -293,19 +246,22 @@ def test_sandbox_rule_checks_the_declared_sandbox(work: Path, capsys) -> None:
 
 
 def test_keys_without_a_feature_are_still_refused_by_name(work: Path, capsys) -> None:
-    policy = _write(
+    policy = write_input(
         work / "p.yaml", "rules:\n  - name: a\n    effect: allow\n    require_sandbox: true\n"
     )
-    code, out = _run(capsys, "policy", "validate", policy)
+    code, out = run_json(capsys, "policy", "validate", policy)
     assert code == 6 and "'rules[0].require_sandbox' is not evaluated" in out["error"]
 
 
 def test_gate_eval_explain_json_decides_and_explains(work: Path, capsys) -> None:
-    policy = _write(work / "policy.yaml", APPROVAL_POLICY)
-    intent = _write(
-        work / "w.json", {**WRITE, "context": {**WRITE["context"], "risk_class": "low"}}
+    policy = write_input(work / "policy.yaml", APPROVAL_POLICY)
+    intent = write_input(
+        work / "w.json",
+        {**WRITE_INTENT, "context": {**WRITE_INTENT["context"], "risk_class": "low"}},
     )
-    code, out = _run(capsys, "gate", "eval", "--policy", policy, "--intent", intent, "--explain")
+    code, out = run_json(
+        capsys, "gate", "eval", "--policy", policy, "--intent", intent, "--explain"
+    )
     assert code == 4, out  # the decision's exit code, as the reference
     assert out["schema_id"] == "gait.gate.policy_explain" and out["approval_required"] is True
     assert out["matched_rules"] == [
@@ -321,31 +277,33 @@ def test_gate_eval_explain_json_decides_and_explains(work: Path, capsys) -> None
 def test_policy_simulate_recommends_a_rollout_stage(work: Path, capsys) -> None:
     fixtures = work / "fixtures"
     fixtures.mkdir()
-    _write(fixtures / "write.json", WRITE)
-    _write(fixtures / "read.json", {**WRITE, "tool_name": "tool.read"})
-    current = _write(work / "current.yaml", "default_verdict: allow\n")
-    stricter = _write(work / "candidate.yaml", APPROVAL_POLICY.replace("require_approval", "block"))
+    write_input(fixtures / "write.json", WRITE_INTENT)
+    write_input(fixtures / "read.json", {**WRITE_INTENT, "tool_name": "tool.read"})
+    current = write_input(work / "current.yaml", "default_verdict: allow\n")
+    stricter = write_input(
+        work / "candidate.yaml", APPROVAL_POLICY.replace("require_approval", "block")
+    )
     argv = ["policy", "simulate", "--fixtures", str(fixtures)]
-    code, out = _run(capsys, *argv, "--policy", stricter, "--baseline", current)
+    code, out = run_json(capsys, *argv, "--policy", stricter, "--baseline", current)
     assert code == 0 and out["recommendation"] == "require_approval", out
     assert out["fixtures_total"] == 2 and out["changed_fixtures"] == 1
     assert out["changed"][0]["candidate_verdict"] == "block"
-    code, out = _run(capsys, *argv, "--policy", current, "--baseline", stricter)
+    code, out = run_json(capsys, *argv, "--policy", current, "--baseline", stricter)
     assert out["recommendation"] == "observe"
-    code, out = _run(capsys, *argv, "--policy", current, "--baseline", current)
+    code, out = run_json(capsys, *argv, "--policy", current, "--baseline", current)
     assert out["recommendation"] == "enforce" and "changed" not in out
 
 
 def test_oss_prod_profile_refuses_lax_setups(work: Path, capsys) -> None:
-    private, _ = _key(work, capsys)
-    intent = _write(work / "i.json", WRITE)
-    lax = _write(work / "lax.yaml", "default_verdict: allow\n")
-    unbrokered = _write(
+    private, _ = prod_keys(capsys, str(work / "keys"))
+    intent = write_input(work / "i.json", WRITE_INTENT)
+    lax = write_input(work / "lax.yaml", "default_verdict: allow\n")
+    unbrokered = write_input(
         work / "unbrokered.yaml",
         "default_verdict: block\nrules:\n  - name: w\n    effect: allow\n"
         "    match:\n      risk_classes: [high]\n",
     )
-    brokered = _write(
+    brokered = write_input(
         work / "brokered.yaml",
         "default_verdict: block\nrules:\n  - name: w\n    effect: allow\n"
         "    require_broker_credential: true\n    match:\n      risk_classes: [high]\n",
@@ -353,7 +311,7 @@ def test_oss_prod_profile_refuses_lax_setups(work: Path, capsys) -> None:
     prod = ["--profile", "oss-prod", "--key-mode", "prod", "--private-key", private]
 
     def run(policy: str, *extra: str) -> tuple[int, dict]:
-        return _run(capsys, "gate", "eval", "--policy", policy, "--intent", intent, *extra)
+        return run_json(capsys, "gate", "eval", "--policy", policy, "--intent", intent, *extra)
 
     for policy, extra, needle in (
         (brokered, ["--profile", "oss-prod"], "requires --key-mode prod"),

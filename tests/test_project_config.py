@@ -8,19 +8,8 @@ import json
 from pathlib import Path
 
 import pytest
+from gate_cli import WRITE_INTENT, run_json
 
-from gait.cli.main import main
-
-INTENT = {
-    "schema_id": "gait.gate.intent_request",
-    "schema_version": "1.0.0",
-    "created_at": "2026-02-18T00:00:00Z",
-    "producer_version": "test",
-    "tool_name": "tool.write",
-    "args": {"path": "/tmp/x.txt"},
-    "targets": [{"kind": "path", "value": "/tmp/x.txt", "operation": "write"}],
-    "context": {"identity": "agent.worker", "workspace": "/repo", "risk_class": "high"},
-}
 POLICY = """\
 default_verdict: block
 rules:
@@ -38,13 +27,8 @@ def work(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("GAIT_HOME", str(tmp_path / "home"))
     monkeypatch.delenv("GAIT_MODE", raising=False)
     (tmp_path / "p.yaml").write_text(POLICY)
-    (tmp_path / "i.json").write_text(json.dumps(INTENT))
+    (tmp_path / "i.json").write_text(json.dumps(WRITE_INTENT))
     return tmp_path
-
-
-def _run(capsys, *argv: str) -> tuple[int, dict]:
-    code = main([*argv, "--json"])
-    return code, json.loads(capsys.readouterr().out)
 
 
 def _config(work: Path, text: str, name: str = ".gait/config.yaml") -> Path:
@@ -55,29 +39,29 @@ def _config(work: Path, text: str, name: str = ".gait/config.yaml") -> Path:
 
 
 def test_gate_eval_takes_defaults_from_the_project_config(work: Path, capsys) -> None:
-    code, out = _run(capsys, "gate", "eval", "--intent", "i.json")
+    code, out = run_json(capsys, "gate", "eval", "--intent", "i.json")
     assert code == 6 and out["error_code"] == "E_USAGE"  # no --policy, no config
     assert "--policy and --intent are required" in out["error"]
 
     _config(work, "gate:\n  policy: p.yaml\n  credential_broker: stub\n  trace_path: t.json\n")
-    code, out = _run(capsys, "gate", "eval", "--intent", "i.json")
+    code, out = run_json(capsys, "gate", "eval", "--intent", "i.json")
     assert code == 0 and "broker_credential_present" in out["reason_codes"], out
     assert out["trace_path"] == "t.json" and Path("t.json").is_file()
     # the flag wins over the file
-    code, out = _run(capsys, "gate", "eval", "--intent", "i.json", "--credential-broker", "off")
+    code, out = run_json(capsys, "gate", "eval", "--intent", "i.json", "--credential-broker", "off")
     assert code == 3 and "broker_credential_required" in out["reason_codes"]
     # --no-config: the built-in defaults
-    code, out = _run(capsys, "gate", "eval", "--intent", "i.json", "--no-config")
+    code, out = run_json(capsys, "gate", "eval", "--intent", "i.json", "--no-config")
     assert code == 6 and out["error_code"] == "E_USAGE"
-    code, out = _run(
+    code, out = run_json(
         capsys, "gate", "eval", "--intent", "i.json", "--policy", "p.yaml", "--no-config"
     )
     assert code == 3 and "broker_credential_required" in out["reason_codes"]
 
     other = _config(work, "gate:\n  policy: p.yaml\n  credential_broker: env\n", "other.yaml")
-    code, out = _run(capsys, "gate", "eval", "--intent", "i.json", "--config", str(other))
+    code, out = run_json(capsys, "gate", "eval", "--intent", "i.json", "--config", str(other))
     assert code == 3 and "broker_credential_missing" in out["reason_codes"], out
-    code, out = _run(capsys, "gate", "eval", "--intent", "i.json", "--config", "nope.yaml")
+    code, out = run_json(capsys, "gate", "eval", "--intent", "i.json", "--config", "nope.yaml")
     assert code == 6 and out["error_code"] == "E_PROJECT_CONFIG_READ"
 
 
@@ -97,13 +81,13 @@ def test_unknown_or_mistyped_keys_are_refused_by_name(
     work: Path, capsys, text: str, needle: str
 ) -> None:
     _config(work, text)
-    code, out = _run(capsys, "gate", "eval", "--intent", "i.json", "--policy", "p.yaml")
+    code, out = run_json(capsys, "gate", "eval", "--intent", "i.json", "--policy", "p.yaml")
     assert code == 6 and out["error_code"] == "E_PROJECT_CONFIG_INVALID", out
     assert needle in out["error"]
 
 
 def test_config_profile_and_keys_reach_the_gate(work: Path, capsys) -> None:
-    code, keys = _run(capsys, "keys", "init", "--key-mode", "prod", "--out", "keys")
+    code, keys = run_json(capsys, "keys", "init", "--key-mode", "prod", "--out", "keys")
     assert code == 0
     limited = POLICY.replace(
         "    match:", "    rate_limit:\n      requests: 5\n      window: hour\n    match:"
@@ -115,10 +99,10 @@ def test_config_profile_and_keys_reach_the_gate(work: Path, capsys) -> None:
         f"  private_key: {keys['private_key_path']}\n  credential_broker: stub\n"
         "  rate_limit_state: gait-out/state.sqlite3\n",
     )
-    code, out = _run(capsys, "gate", "eval", "--intent", "i.json")
+    code, out = run_json(capsys, "gate", "eval", "--intent", "i.json")
     assert code == 0 and out["profile"] == "oss-prod", out
     assert Path("gait-out/state.sqlite3").is_file()  # rate_limit_state is this gate's --state
-    code, out = _run(capsys, "gate", "eval", "--intent", "i.json", "--simulate")
+    code, out = run_json(capsys, "gate", "eval", "--intent", "i.json", "--simulate")
     assert code == 6 and out["error_code"] == "E_PROFILE_OSS_PROD"
 
 
@@ -144,22 +128,23 @@ retention:
 
 
 def _production(capsys) -> tuple[int, dict[str, dict]]:
-    code, out = _run(capsys, "doctor", "--production-readiness")
+    code, out = run_json(capsys, "doctor", "--production-readiness")
     checks = {c["id"]: c for c in out["checks"] if c["id"].startswith("production")}
     assert code == (2 if out["status"] == "fail" else 0) and out["ok"] == (code == 0), out
     return code, checks
 
 
 def test_init_writes_the_config_and_doctor_checks_it(work: Path, capsys) -> None:
-    code, _ = _run(capsys, "doctor", "--production-readiness")
+    code, _ = run_json(capsys, "doctor", "--production-readiness")
     assert code == 2
-    code, out = _run(capsys, "init")
+    code, out = run_json(capsys, "init")
     assert code == 0 and out["config_written"] is True and out["config_path"] == ".gait/config.yaml"
-    code, out = _run(capsys, "gate", "eval", "--intent", "i.json")  # policy from the config
+    code, out = run_json(capsys, "gate", "eval", "--intent", "i.json")  # policy from the config
     assert (
-        out["policy_digest"] == _run(capsys, "policy", "validate", ".gait.yaml")[1]["policy_digest"]
+        out["policy_digest"]
+        == run_json(capsys, "policy", "validate", ".gait.yaml")[1]["policy_digest"]
     )
-    code, out = _run(capsys, "init", "--force")
+    code, out = run_json(capsys, "init", "--force")
     assert code == 0 and out["config_written"] is False  # the operator's file is kept
 
     code, checks = _production(capsys)
@@ -198,10 +183,10 @@ def test_init_writes_the_config_and_doctor_checks_it(work: Path, capsys) -> None
 
 
 def test_check_reads_the_project_config(work: Path, capsys) -> None:
-    assert _run(capsys, "init")[0] == 0
+    assert run_json(capsys, "init")[0] == 0
 
     def finding() -> dict:
-        code, out = _run(capsys, "check")
+        code, out = run_json(capsys, "check")
         assert code == 0, out
         return next(f for f in out["findings"] if f["id"] == "project_config")
 

@@ -126,9 +126,12 @@ def test_pack_install_list_verify(run_gait, tmp_path: Path, gait_home: Path) -> 
     sig = meta["signatures"][0]
     assert sig["signed_digest"] == pack.pack_digest(meta)
 
+    old_staging = gait_home / "registry" / ".staging" / "baseline-x1y2z3"  # an earlier crash's
+    old_staging.mkdir(parents=True)
     installed = run_gait("registry", "install", str(src), "--json", cwd=tmp_path)
     doc = _json(installed)
     assert installed.returncode == 0 and doc["status"] == "installed"
+    assert not old_staging.parent.exists()
     target = gait_home / "registry" / "baseline" / "1.0.0"
     assert (target / "policies" / "baseline.yaml").read_bytes() == POLICY
     assert (target / "registry_pack.json").exists()

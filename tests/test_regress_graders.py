@@ -4,6 +4,7 @@ reason code and its E_REGRESS_GRADER_FAIL_* code; on the fixture itself every gr
 from __future__ import annotations
 
 import json
+import os
 import zipfile
 from pathlib import Path
 
@@ -221,14 +222,25 @@ def test_only_drifted_graders_fail(drift_result):
     assert names == sorted(names)
 
 
-def test_plain_python_grading_and_a_registered_plugin():
-    """Graders run without pytest; a plugin object registered by hand joins the starter ones."""
+def test_plain_python_grading_and_a_registered_plugin(tmp_path: Path, monkeypatch) -> None:
+    """Graders run without pytest; a plugin object registered by hand joins the starter ones.
+    The engine's working directory is cleaned by the next run once its process is gone."""
+    import subprocess
+    import sys
+    import tempfile
+
     from gait.regress import Grader, GradeResult, GraderRegistry, grade_fixture_set, hookimpl
     from gait.regress.config import load_config
     from gait.regress.engine import RegressEngine
 
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], stdout=-1)
+    left = tmp_path / f".gait-regress.{int(dead.stdout)}.k1ll3d.tmp"  # what a kill left
+    (left / "fixture").mkdir(parents=True)
     examples = Path(__file__).resolve().parents[1] / "example_fixtures" / "gait.yaml"
     entries = grade_fixture_set(str(examples))
+    assert not left.exists()
+    assert [p.name.split(".")[2] for p in tmp_path.glob(".gait-regress.*")] == [str(os.getpid())]
     assert [e.name for e in entries][:4] == [
         "run_demo/diff",
         "run_demo/expected_exit_code",

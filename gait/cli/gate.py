@@ -24,70 +24,8 @@ def register(parser: argparse.ArgumentParser) -> None:
     ev = sub.add_parser("eval", help="evaluate an intent against a policy and enforce it")
     ev.add_argument("--policy", help="policy YAML file (default: gate.policy of the config)")
     ev.add_argument("--intent", help="IntentRequest JSON file")
-    ev.add_argument(
-        "--approval-token",
-        action="append",
-        default=[],
-        metavar="PATH",
-        help="signed approval token (repeat, or comma-separate, for several)",
-    )
-    ev.add_argument(
-        "--approval-token-chain",
-        default="",
-        metavar="PATHS",
-        help="comma-separated additional approval tokens",
-    )
-    ev.add_argument(
-        "--approval-public-key",
-        metavar="PATH",
-        help="key that verifies approval tokens (default: this gate's key, trust store)",
-    )
-    ev.add_argument(
-        "--approval-public-key-env", metavar="VAR", help="variable holding the approval verify key"
-    )
-    ev.add_argument(
-        "--approval-private-key",
-        metavar="PATH",
-        help="derive the approval verify key from this private key",
-    )
-    ev.add_argument(
-        "--approval-private-key-env",
-        metavar="VAR",
-        help="variable holding the private key the approval verify key is derived from",
-    )
-    ev.add_argument(
-        "--delegation-token",
-        action="append",
-        default=[],
-        metavar="PATH",
-        help="signed delegation token (repeat, or comma-separate, for several)",
-    )
-    ev.add_argument(
-        "--delegation-token-chain",
-        default="",
-        metavar="PATHS",
-        help="comma-separated additional delegation tokens",
-    )
-    ev.add_argument(
-        "--delegation-public-key",
-        metavar="PATH",
-        help="key that verifies delegation tokens (default: the approval key)",
-    )
-    ev.add_argument(
-        "--delegation-public-key-env",
-        metavar="VAR",
-        help="variable holding the delegation verify key",
-    )
-    ev.add_argument(
-        "--delegation-private-key",
-        metavar="PATH",
-        help="derive the delegation verify key from this private key",
-    )
-    ev.add_argument(
-        "--delegation-private-key-env",
-        metavar="VAR",
-        help="variable holding the private key the delegation verify key is derived from",
-    )
+    _token_options(ev, "approval", "this gate's key, trust store")
+    _token_options(ev, "delegation", "the approval key")
     ev.add_argument(
         "--delegation-audit-out", metavar="PATH", help="write the delegation audit here"
     )
@@ -157,12 +95,7 @@ def register(parser: argparse.ArgumentParser) -> None:
         metavar="RFC3339",
         help="the time used as 'now' for token expiry and rate-limit windows",
     )
-    ev.add_argument("--trace-out", metavar="PATH", help="write the trace here")
-    ev.add_argument(
-        "--trace-dir",
-        default="gait-out/traces",
-        help="directory for traces and the decision log (default gait-out/traces)",
-    )
+    add_trace_options(ev)
     ev.add_argument("--approval-audit-out", metavar="PATH", help="write the approval audit here")
     ev.add_argument(
         "--state",
@@ -190,6 +123,53 @@ def register(parser: argparse.ArgumentParser) -> None:
     from gait.cli import gate_state
 
     gate_state.register(sub)
+
+
+def add_trace_options(p: argparse.ArgumentParser) -> None:
+    """--trace-out and --trace-dir, alike for every command deciding one call (gate eval,
+    mcp proxy)."""
+    p.add_argument("--trace-out", metavar="PATH", help="write the trace here")
+    p.add_argument(
+        "--trace-dir",
+        default="gait-out/traces",
+        help="directory for traces and the decision log (default gait-out/traces)",
+    )
+
+
+def _token_options(ev: argparse.ArgumentParser, kind: str, default_key: str) -> None:
+    """--KIND-token (repeatable), --KIND-token-chain, and the four ways to name the key that
+    verifies them: approval and delegation tokens are given and checked alike."""
+    ev.add_argument(
+        f"--{kind}-token",
+        action="append",
+        default=[],
+        metavar="PATH",
+        help=f"signed {kind} token (repeat, or comma-separate, for several)",
+    )
+    ev.add_argument(
+        f"--{kind}-token-chain",
+        default="",
+        metavar="PATHS",
+        help=f"comma-separated additional {kind} tokens",
+    )
+    ev.add_argument(
+        f"--{kind}-public-key",
+        metavar="PATH",
+        help=f"key that verifies {kind} tokens (default: {default_key})",
+    )
+    ev.add_argument(
+        f"--{kind}-public-key-env", metavar="VAR", help=f"variable holding the {kind} verify key"
+    )
+    ev.add_argument(
+        f"--{kind}-private-key",
+        metavar="PATH",
+        help=f"derive the {kind} verify key from this private key",
+    )
+    ev.add_argument(
+        f"--{kind}-private-key-env",
+        metavar="VAR",
+        help=f"variable holding the private key the {kind} verify key is derived from",
+    )
 
 
 def _read_json(path: str, what: str, code: str) -> Any:

@@ -26,6 +26,7 @@ ADAPTERS = ["mcp", "openai", "anthropic", "langchain", "claude_code"]
 
 
 def register(parser: argparse.ArgumentParser) -> None:
+    from gait.cli.gate import add_trace_options
     from gait.sign.keyring import add_key_options
 
     sub = add_group(parser)
@@ -38,25 +39,12 @@ def register(parser: argparse.ArgumentParser) -> None:
         p.add_argument("--policy", help="policy YAML file")
         p.add_argument("--call", metavar="FILE|-", help="tool call JSON file, or - for stdin")
         p.add_argument("--adapter", default="mcp", help="|".join(ADAPTERS) + " (default mcp)")
-        p.add_argument("--profile", default="standard", help="standard (default) or oss-prod")
-        p.add_argument("--kill-switch-state", metavar="PATH", help="kill-switch state JSON")
-        p.add_argument(
-            "--context-envelope",
-            metavar="PATH",
-            help="verified context evidence envelope bound to every call at this boundary",
-        )
-        p.add_argument("--trace-out", metavar="PATH", help="write the trace here")
-        p.add_argument(
-            "--trace-dir",
-            default="gait-out/traces",
-            help="directory for traces and the decision log (default gait-out/traces)",
-        )
+        add_boundary_options(p, "this boundary")
+        add_trace_options(p)
         p.add_argument("--run-id", default="", help="run id for the proxy's artifacts")
         p.add_argument("--runpack-out", metavar="PATH", help="write a runpack of this decision")
         p.add_argument("--pack-out", metavar="PATH", help="write a PackSpec run pack of it")
-        p.add_argument("--export-log-out", metavar="PATH", help="append a JSONL log event")
-        p.add_argument("--export-otel-out", metavar="PATH", help="append an OTEL-style JSONL event")
-        p.add_argument("--state", metavar="PATH|URL", help="gate state (SQLite path or PG URL)")
+        add_export_options(p, "")
         p.add_argument(
             "--evaluation-time", metavar="RFC3339", help="the time used as 'now' for the decision"
         )
@@ -85,6 +73,24 @@ def register(parser: argparse.ArgumentParser) -> None:
     except ImportError:  # pragma: no cover - the module ships with the package
         return
     mcp_serve.register(sub)
+
+
+def add_boundary_options(p: argparse.ArgumentParser, where: str) -> None:
+    """What every MCP boundary (proxy, bridge, serve) checks before a call's rules."""
+    p.add_argument("--profile", default="standard", help="standard (default) or oss-prod")
+    p.add_argument("--kill-switch-state", metavar="PATH", help="kill-switch state JSON")
+    p.add_argument(
+        "--context-envelope",
+        metavar="PATH",
+        help=f"verified context evidence envelope bound to every call at {where}",
+    )
+
+
+def add_export_options(p: argparse.ArgumentParser, per: str) -> None:
+    """Where an MCP boundary appends its log and OTEL events, and its gate state."""
+    p.add_argument("--export-log-out", metavar="PATH", help=f"append a JSONL log event{per}")
+    p.add_argument("--export-otel-out", metavar="PATH", help="append an OTEL-style JSONL event")
+    p.add_argument("--state", metavar="PATH|URL", help="gate state (SQLite path or PG URL)")
 
 
 def open_boundary_gate(args: argparse.Namespace, *, trace_dir: str | None) -> tuple[Any, Any]:

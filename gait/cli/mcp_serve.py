@@ -19,6 +19,7 @@ RETAINED = ("trace", "runpack", "pack", "session")
 
 
 def register(sub: argparse._SubParsersAction[Any]) -> None:
+    from gait.cli.mcp import add_boundary_options, add_export_options
     from gait.sign.keyring import add_key_options
 
     p = sub.add_parser("serve", help="run the local decision service (HTTP, loopback)")
@@ -27,13 +28,7 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
         "--listen", default="127.0.0.1:8787", help="address:port (default 127.0.0.1:8787)"
     )
     p.add_argument("--adapter", default="mcp", help="default adapter of requests (default mcp)")
-    p.add_argument("--profile", default="standard", help="standard (default) or oss-prod")
-    p.add_argument("--kill-switch-state", metavar="PATH", help="kill-switch state JSON")
-    p.add_argument(
-        "--context-envelope",
-        metavar="PATH",
-        help="verified context evidence envelope bound to every call at the serve boundary",
-    )
+    add_boundary_options(p, "the serve boundary")
     p.add_argument("--auth-mode", default="off", help="off (default, loopback only) or token")
     p.add_argument("--auth-token-env", metavar="VAR", help="variable holding the bearer token")
     p.add_argument("--max-request-bytes", type=int, default=1 << 20, help="body limit (1 MiB)")
@@ -56,9 +51,7 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
     for kind in RETAINED:
         p.add_argument(f"--{kind}-max-age", default="0", help=f"{kind} retention age (e.g. 168h)")
         p.add_argument(f"--{kind}-max-count", type=int, default=0, help=f"{kind} files kept")
-    p.add_argument("--export-log-out", metavar="PATH", help="append a JSONL log event per call")
-    p.add_argument("--export-otel-out", metavar="PATH", help="append an OTEL-style JSONL event")
-    p.add_argument("--state", metavar="PATH|URL", help="gate state (SQLite path or PG URL)")
+    add_export_options(p, " per call")
     p.add_argument(
         "--durability",
         default="batch",

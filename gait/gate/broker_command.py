@@ -343,43 +343,32 @@ def _provider_receipt(provider: str, doc: dict[str, Any], request: Request, now:
     )
 
 
+# The reference's credential reference for a provider receipt without ``credential_ref``:
+# provider -> (identifier fields, the first one set is used; a field appended after ":" if set).
+_DERIVED_REFS: dict[str, tuple[tuple[str, ...], str]] = {
+    "aws_sts": (("assumed_role_arn", "session_arn"), ""),
+    "github_oidc": (("repository",), "workflow_ref"),
+    "vault_dynamic": (("lease_id",), ""),
+    "gcp_sts": (("principal", "workload_identity_provider"), ""),
+    "azure_federated": (("service_principal_id",), "federated_credential_id"),
+    "okta_cyberark": (("broker_session_id",), ""),
+}
+
+
 def _derive_ref(provider: str, f: dict[str, str]) -> str:
-    """The reference's credential reference for a provider receipt without ``credential_ref``."""
-
-    def need(message: str) -> CredentialUnavailable:
-        return CredentialUnavailable(
-            f"{provider} provider receipt requires {message} when credential_ref is omitted"
+    """``<provider>:<identifier>[:<suffix>]`` by ``_DERIVED_REFS``."""
+    rule = _DERIVED_REFS.get(provider)
+    if rule is None:
+        raise CredentialUnavailable(f"{provider} provider receipt requires credential_ref")
+    names, suffix = rule
+    value = next((f[name] for name in names if f[name]), "")
+    if not value:
+        raise CredentialUnavailable(
+            f"{provider} provider receipt requires {' or '.join(names)} "
+            "when credential_ref is omitted"
         )
-
-    if provider == "aws_sts":
-        value = f["assumed_role_arn"] or f["session_arn"]
-        if not value:
-            raise need("assumed_role_arn or session_arn")
-        return f"aws_sts:{value}"
-    if provider == "github_oidc":
-        if not f["repository"]:
-            raise need("repository")
-        tail = f":{f['workflow_ref']}" if f["workflow_ref"] else ""
-        return f"github_oidc:{f['repository']}{tail}"
-    if provider == "vault_dynamic":
-        if not f["lease_id"]:
-            raise need("lease_id")
-        return f"vault_dynamic:{f['lease_id']}"
-    if provider == "gcp_sts":
-        value = f["principal"] or f["workload_identity_provider"]
-        if not value:
-            raise need("principal or workload_identity_provider")
-        return f"gcp_sts:{value}"
-    if provider == "azure_federated":
-        if not f["service_principal_id"]:
-            raise need("service_principal_id")
-        tail = f":{f['federated_credential_id']}" if f["federated_credential_id"] else ""
-        return f"azure_federated:{f['service_principal_id']}{tail}"
-    if provider == "okta_cyberark":
-        if not f["broker_session_id"]:
-            raise need("broker_session_id")
-        return f"okta_cyberark:{f['broker_session_id']}"
-    raise CredentialUnavailable(f"{provider} provider receipt requires credential_ref")
+    tail = f":{f[suffix]}" if suffix and f[suffix] else ""
+    return f"{provider}:{value}{tail}"
 
 
 def _response(text: str, request: Request, name: str) -> Receipt:

@@ -464,20 +464,17 @@ def journal_record(fields: Mapping[str, Any], prev_digest: str, key: Any) -> dic
 
 def append_journal(path: Path, fields: Mapping[str, Any], key: Any) -> dict[str, Any]:
     """Append one signed record chained to the previous one (under an exclusive lock)."""
-    import fcntl
-
     from gait.canon import canonical_bytes
+    from gait.fsutil import append_locked
 
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
-        record = journal_record(fields, _journal_tail(path), key)
-        os.write(fd, canonical_bytes(record) + b"\n")
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-    return record
+    records: list[dict[str, Any]] = []
+
+    def chained() -> bytes:
+        records.append(journal_record(fields, _journal_tail(path), key))
+        return canonical_bytes(records[0]) + b"\n"
+
+    append_locked(path, chained, sync=True)
+    return records[0]
 
 
 def verify_journal(path: Path, keys: Sequence[Any]) -> tuple[int, list[str]]:

@@ -248,11 +248,10 @@ def write_pack(
     out: str, runpack_path: str, run_id: str, outcome: Any, intent: Mapping[str, Any], gate: Any
 ) -> tuple[str, str]:
     """A PackSpec run pack of the decision (built from its runpack, as the reference builds it)."""
-    import tempfile
-
+    from gait.fsutil import scratch
     from gait.pack.spec import build_run_pack
 
-    with tempfile.TemporaryDirectory(prefix="gait-mcp-pack-") as tmp:
+    with scratch("gait-mcp-pack") as tmp:
         source = runpack_path or write_runpack(
             str(Path(tmp) / "runpack.zip"), run_id, outcome, intent, gate.signing_key
         )
@@ -310,15 +309,7 @@ def _otel_event(event: Mapping[str, Any]) -> dict[str, Any]:
 
 def _append_line(path: str, record: Mapping[str, Any]) -> None:
     """One JSON line appended under an exclusive lock, owner-only mode (the reference's)."""
-    import fcntl
-    import os
+    from gait.fsutil import append_locked
 
-    target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
     line = (json.dumps(record, sort_keys=True, separators=(",", ":")) + "\n").encode("utf-8")
-    fd = os.open(target, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
-        os.write(fd, line)
-    finally:
-        os.close(fd)
+    append_locked(path, line)

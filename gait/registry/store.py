@@ -130,6 +130,15 @@ def _write_tree(staging: Path, source: PackSource, metadata: Mapping[str, Any]) 
         os.fsync(handle.fileno())
 
 
+def _remove_old_staging(root: Path) -> None:
+    """Earlier builds staged installs in ``root/.staging`` and never removed what a crash
+    left there; stage beside the version now (``make_temp_dir``). Under the registry lock no
+    install is using it, so whatever is there is a leftover."""
+    old = root / ".staging"
+    if old.is_dir() and not old.is_symlink() and not (old / INSTALLED).exists():
+        shutil.rmtree(old, ignore_errors=True)
+
+
 def install(
     source: PackSource, policy: TrustPolicy, *, allow_downgrade: bool = False
 ) -> InstallResult:
@@ -149,6 +158,7 @@ def install(
             hint="gait doctor",
         ) from exc
     with file_lock(root / ".lock"):
+        _remove_old_staging(root)
         current = _read_installed(pack_dir)
         previous = current["pack_version"] if current else ""
         status = "installed"
@@ -181,37 +191,22 @@ def install(
                 os.rename(staging, version_dir)
             finally:
                 shutil.rmtree(staging, ignore_errors=True)
-        if status == "already_installed":
-            return InstallResult(
-                name,
-                version,
-                previous,
-                status,
-                version_dir,
-                verified,
-                unlisted(meta, source.files),
-            )
-        record = {
-            "schema_id": INSTALLED_SCHEMA,
-            "schema_version": "1.0.0",
-            "pack_name": name,
-            "pack_version": version,
-            "publisher": meta["publisher"],
-            "pack_digest": verified.pack_digest,
-            "signer_key_id": verified.signer_key_id,
-            "signer_mode": verified.signer_mode,
-            "source": source.origin,
-            "installed_at": timefmt.now(),
-        }
-        atomic_write(pack_dir / INSTALLED, dumps_pretty(record))
+        if status != "already_installed":
+            record = {
+                "schema_id": INSTALLED_SCHEMA,
+                "schema_version": "1.0.0",
+                "pack_name": name,
+                "pack_version": version,
+                "publisher": meta["publisher"],
+                "pack_digest": verified.pack_digest,
+                "signer_key_id": verified.signer_key_id,
+                "signer_mode": verified.signer_mode,
+                "source": source.origin,
+                "installed_at": timefmt.now(),
+            }
+            atomic_write(pack_dir / INSTALLED, dumps_pretty(record))
     return InstallResult(
-        name,
-        version,
-        previous,
-        status,
-        version_dir,
-        verified,
-        unlisted(meta, source.files),
+        name, version, previous, status, version_dir, verified, unlisted(meta, source.files)
     )
 
 

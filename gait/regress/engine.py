@@ -8,13 +8,13 @@ only; a grader that cannot get its input fails with a reason code.
 from __future__ import annotations
 
 import os
-import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from gait.errors import InvalidInput
+from gait.fsutil import scratch_dir
 from gait.regress.api import FAIL, PASS, SKIP, GradeInputError, Grader, GradeResult
 from gait.regress.candidates import CandidateResolver
 from gait.regress.config import FixtureSpec, RegressConfig
@@ -132,7 +132,9 @@ class RegressEngine:
     @property
     def resolver(self) -> CandidateResolver:
         if self._resolver is None:
-            work = self._work_dir or Path(tempfile.mkdtemp(prefix="gait-regress-"))
+            # kept after the run (its candidates may be read); the next run removes it once
+            # this process is gone
+            work = self._work_dir or scratch_dir("gait-regress")
             self._resolver = CandidateResolver(
                 self.config,
                 work,
