@@ -13,6 +13,8 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
+import orjson
+
 from gait.errors import InvalidInput
 
 _SAFE_INT = 2**53
@@ -22,7 +24,7 @@ _ENCODER = json.JSONEncoder(
 
 
 _PLAIN, _NUMBERS, _SLOW = 0, 1, 2
-_MARK = re.compile(r'"\\u0000(\d+)\\u0000"')
+_MARK = re.compile(rb'"\\u0000(\d+)\\u0000"')
 
 
 def _scan(value: Any) -> int:
@@ -143,20 +145,70 @@ def _as_doubles(value: Any) -> Any:
     return value
 
 
+# orjson gives JCS bytes for a value of exact dict/list/str/int/bool/None with no float: keys
+# sorted by code point (UTF-8 byte order), the same escapes as JCS (the two-character ones and
+# lowercase \u00xx for other controls, nothing else), integers in decimal. It is refused where
+# that could differ: an integer beyond +-(2**53-1) (STRICT_INTEGER raises), a subclass, a
+# dataclass or a datetime (passed to ``_refuse``), a non-string key, a lone surrogate; and its
+# bytes are not used when they hold a character at or above U+E000 (UTF-8 lead bytes EE..F4),
+# whose code-point order may differ from JCS's UTF-16 order. tests/test_canon.py checks the
+# equality on arbitrary values.
+_ORJSON_OPTIONS = (
+    orjson.OPT_SORT_KEYS
+    | orjson.OPT_STRICT_INTEGER
+    | orjson.OPT_PASSTHROUGH_SUBCLASS
+    | orjson.OPT_PASSTHROUGH_DATACLASS
+    | orjson.OPT_PASSTHROUGH_DATETIME
+)
+_HIGH_CHARACTER = re.compile(rb"[\xee-\xf4]")
+
+
+def _refuse(value: Any) -> Any:
+    raise TypeError(type(value).__name__)
+
+
+def _orjson_or_none(value: Any) -> bytes | None:
+    try:
+        return orjson.dumps(value, default=_refuse, option=_ORJSON_OPTIONS)
+    except TypeError:  # orjson.JSONEncodeError included
+        return None
+
+
+def canonical_bytes_floatless(value: Any) -> bytes:
+    """``canonical_bytes`` of a value its caller knows holds no float (NaN included) and no
+    object orjson would encode by itself (enum, UUID, numpy): a normalised intent, whose
+    normaliser saw every value. Everything else it may hold (subclasses, big integers, high
+    keys) falls back to ``canonical_bytes``.
+    """
+    out = _orjson_or_none(value)
+    if out is not None and (out.isascii() or _HIGH_CHARACTER.search(out) is None):
+        return out
+    return canonical_bytes(value)
+
+
+def digest_floatless(value: Any) -> str:
+    """``digest`` through ``canonical_bytes_floatless`` (same caller promise)."""
+    return hashlib.sha256(canonical_bytes_floatless(value)).hexdigest()
+
+
 def canonical_bytes(value: Any) -> bytes:
     """JCS bytes of a JSON value; raises InvalidInput for what JSON cannot hold (NaN, bytes...).
 
-    The C JSON encoder does the work whenever it provably gives JCS bytes; rfc8785 covers the
-    rest (tests/test_canon.py checks the two agree on arbitrary values).
+    orjson or the C JSON encoder does the work whenever it provably gives JCS bytes; rfc8785
+    covers the rest (tests/test_canon.py checks they agree on arbitrary values).
     """
     mode = _scan(value)
     try:
-        if mode == _PLAIN:
+        if mode == _PLAIN:  # no float, no high key: orjson's bytes are JCS whenever it encodes
+            out = _orjson_or_none(value)
+            if out is not None:
+                return out
             return _ENCODER.encode(value).encode("utf-8")
         if mode == _NUMBERS:
             numbers: list[str] = []
-            text = _ENCODER.encode(_mark_numbers(value, numbers))
-            return _MARK.sub(lambda m: numbers[int(m.group(1))], text).encode("utf-8")
+            marked = _mark_numbers(value, numbers)
+            data = _orjson_or_none(marked) or _ENCODER.encode(marked).encode("utf-8")
+            return _MARK.sub(lambda m: numbers[int(m.group(1))].encode(), data)
     except (_Unmarkable, UnicodeEncodeError, ValueError, OverflowError, RecursionError):
         pass
     import rfc8785  # only values the fast path cannot take pay for the import

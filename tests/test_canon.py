@@ -3,6 +3,8 @@ byte-equality with rfc8785 for every input it accepts."""
 
 from __future__ import annotations
 
+import collections
+import enum
 import json
 import math
 
@@ -11,7 +13,14 @@ import rfc8785
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from gait.canon import canonical_bytes, digest, dumps_pretty, id24, loads_strict
+from gait.canon import (
+    canonical_bytes,
+    canonical_bytes_floatless,
+    digest,
+    dumps_pretty,
+    id24,
+    loads_strict,
+)
 from gait.errors import InvalidInput
 
 
@@ -145,6 +154,96 @@ def test_equal_to_rfc8785_for_every_value(value):
             canonical_bytes(value)
     else:
         assert canonical_bytes(value) == expected
+
+
+# Every character class where orjson's bytes could differ from JCS: controls (escapes), DEL and
+# the separators JCS leaves alone, the surrogate range (unencodable alone) and the characters
+# at and above U+E000, whose UTF-16 order is not their code-point order.
+wide_text = st.text(
+    st.one_of(
+        st.characters(max_codepoint=0x7F),
+        st.characters(min_codepoint=0x2027, max_codepoint=0x2029),
+        st.characters(min_codepoint=0xD7F0, max_codepoint=0xE010, exclude_categories=()),
+        st.characters(min_codepoint=0xFFF0, max_codepoint=0x1F610),
+        st.characters(exclude_categories=()),
+    ),
+    max_size=8,
+)
+# Keys whose UTF-16 order differs from their code-point order (U+E000.. against U+10000..).
+_ORDER_KEYS = ["\ue000", "\U0001f600", "\ufb33", "a", "\x7f", "\u20ac"]
+floatless_values = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers(min_value=-(2**70), max_value=2**70)
+    | st.sampled_from([2**53, -(2**53), 2**53 - 1, -(2**53 - 1)])
+    | wide_text,
+    lambda children: (
+        st.lists(children, max_size=5)
+        | st.tuples(children, children)
+        | st.dictionaries(wide_text | st.sampled_from(_ORDER_KEYS), children, max_size=5)
+    ),
+    max_leaves=25,
+)
+
+
+@settings(max_examples=500, deadline=None)
+@given(floatless_values)
+def test_floatless_path_equals_rfc8785(value):
+    """The orjson path (gait.canon.canonical_bytes_floatless, the intent digests' path) gives
+    JCS bytes or the same refusal for every float-free value, odd characters included."""
+    expected = _rfc8785_or_none(_tuples_as_lists(value))
+    if expected is None:
+        with pytest.raises(InvalidInput):
+            canonical_bytes_floatless(value)
+        with pytest.raises(InvalidInput):
+            canonical_bytes(value)
+    else:
+        assert canonical_bytes_floatless(value) == expected
+        assert canonical_bytes(value) == expected
+
+
+def _tuples_as_lists(value):
+    if isinstance(value, (list, tuple)):
+        return [_tuples_as_lists(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _tuples_as_lists(v) for k, v in value.items()}
+    return value
+
+
+class _Text(str):
+    pass
+
+
+class _Level(enum.IntEnum):
+    HIGH = 3
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        {"k": _Text("v")},
+        {_Text("k"): 1},
+        {"k": _Level.HIGH},
+        collections.OrderedDict([("b", 1), ("a", 2)]),
+        {"k": collections.OrderedDict([("b", [1]), ("a", None)])},
+        {"\ue000": 1, "\U0001f600": 2, "a": "\ufb33"},
+        [2**53, -(2**53), 2**64],
+        {"deep": [[[[[["x"]]]]]] * 2},
+    ],
+)
+def test_floatless_path_takes_what_orjson_would_encode_differently_elsewhere(value):
+    assert canonical_bytes_floatless(value) == canonical_bytes(value)
+    assert canonical_bytes(value) == rfc8785.dumps(_as_doubles(_tuples_as_lists(value)))
+
+
+def test_floatless_path_refuses_unrepresentable_values():
+    deep: list = []
+    for _ in range(300):  # beyond orjson's nesting limit: the general path takes it
+        deep = [deep]
+    assert canonical_bytes_floatless(deep) == canonical_bytes(deep)
+    for bad in ({"k": b"bytes"}, {1: "x"}, {"k": "\ud800"}, {"k": {1, 2}}):
+        with pytest.raises(InvalidInput):
+            canonical_bytes_floatless(bad)
 
 
 @settings(max_examples=300, deadline=None)

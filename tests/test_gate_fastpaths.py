@@ -236,3 +236,127 @@ def test_rule_index_and_fixed_outcome_equal_the_full_scan(raw: dict[str, Any]) -
     for rule in policy.rules:
         if rule.fixed_outcome and not intent.destructive:
             assert _fixed_rule_decision(rule, intent) == _combined_decision([rule], intent)
+
+
+json_leaf = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(-(2**60), 2**60),
+    st.floats(),
+    st.text(max_size=6),
+    st.sampled_from([" x ", "\ue000", "\U0001f600", "sk-0123456789abcdefXYZ"]),
+)
+json_args = st.recursive(
+    json_leaf,
+    lambda children: (
+        st.lists(children, max_size=3)
+        | st.dictionaries(
+            st.sampled_from(["path", " p ", "\ue000", "\U0001f600", "n", "api_key"]),
+            children,
+            max_size=3,
+        )
+    ),
+    max_leaves=10,
+)
+
+
+@SETTINGS
+@given(
+    args=st.dictionaries(st.sampled_from(["path", "\ue000", "\U0001f600", "x"]), json_args),
+    auth=st.one_of(st.none(), st.dictionaries(st.sampled_from(["scope", "n"]), json_args)),
+)
+def test_intent_digests_equal_the_general_canonicaliser(args: Any, auth: Any) -> None:
+    """A normalised intent's digests (orjson's path when its normaliser saw no float) are
+    H(doc) and H(args) by the general canonicaliser, or the same refusal."""
+    from gait.canon import digest
+
+    raw: dict[str, Any] = {
+        "tool_name": "tool.write",
+        "args": args,
+        "targets": [{"kind": "path", "value": "/tmp/x", "operation": "write"}],
+        "context": {"identity": "u", "workspace": "/tmp", "risk_class": "high"},
+    }
+    if auth is not None:
+        raw["context"]["auth_context"] = auth
+    try:
+        intent = normalize_intent(raw)
+    except IntentInvalid:
+        return
+    assert intent.floatless == ("auth_context" not in intent.context and _no_floats(intent.args))
+    assert _outcome(lambda: intent.digest) == _outcome(digest, intent.doc)
+    assert _outcome(lambda: intent.args_digest) == _outcome(digest, intent.args)
+
+
+def _no_floats(value: Any) -> bool:
+    if isinstance(value, float):
+        return False
+    if isinstance(value, dict):
+        return all(_no_floats(v) for v in value.values())
+    if isinstance(value, list):
+        return all(_no_floats(v) for v in value)
+    return True
+
+
+def _fail_closed_by_definition(
+    intent: Any, fields: tuple[str, ...], check_classes: bool
+) -> tuple[list[str], list[str]]:
+    """The field-by-field definition ``evaluate._fail_closed`` shortcuts, kept as the oracle."""
+    reasons: set[str] = set()
+    violations: set[str] = set()
+    unknown = any(t["endpoint_class"] in ("", "other") for t in intent.targets)
+    present = {
+        "targets": bool(intent.targets),
+        "arg_provenance": bool(intent.provenance),
+        "endpoint_class": not unknown,
+        "delegation": "delegation" in intent.doc,
+    }
+    for name in fields:
+        if name == "context_evidence":
+            if not intent.context.get("context_set_digest"):
+                reasons.add("context_evidence_missing")
+                violations.add("missing_context_evidence")
+        elif not present[name]:
+            reasons.add(f"fail_closed_missing_{name}")
+            violations.add(f"missing_{name}")
+    if check_classes and unknown:
+        reasons.add("fail_closed_endpoint_class_unknown")
+        violations.add("endpoint_class_unknown")
+    return sorted(reasons), sorted(violations)
+
+
+@SETTINGS
+@given(
+    targets=st.lists(
+        st.fixed_dictionaries(
+            {
+                "kind": st.sampled_from(["path", "other", "host"]),
+                "value": st.just("v"),
+                "operation": st.sampled_from(["write", "", "exec"]),
+            }
+        ),
+        max_size=2,
+    ),
+    with_provenance=st.booleans(),
+    fields=st.lists(
+        st.sampled_from(
+            ["targets", "arg_provenance", "endpoint_class", "delegation", "context_evidence"]
+        ),
+        unique=True,
+    ),
+    check_classes=st.booleans(),
+)
+def test_fail_closed_fast_path_equals_definition(
+    targets: Any, with_provenance: bool, fields: list[str], check_classes: bool
+) -> None:
+    from gait.gate.evaluate import _fail_closed
+
+    raw: dict[str, Any] = {
+        "tool_name": "tool.x",
+        "targets": targets,
+        "context": {"identity": "u", "workspace": "/w", "risk_class": "high"},
+    }
+    if with_provenance:
+        raw["arg_provenance"] = [{"arg_path": "$.a", "source": "user"}]
+    intent = normalize_intent(raw)
+    got = _fail_closed(intent, tuple(fields), check_classes)
+    assert got == _fail_closed_by_definition(intent, tuple(fields), check_classes)

@@ -160,7 +160,7 @@ def evaluate_normalized(
             return evaluate_normalized(policy, intent, extra_required_fields)
         finally:
             _EVALUATION_TIME.reset(time_token)
-    closed = policy.fail_closed_for(intent.risk_class)
+    closed = policy.fail_closed_enabled and intent.risk_class in policy.fail_closed_risk_classes
     if closed or extra_required_fields:
         fields = policy.required_fields if closed else ()
         if extra_required_fields:
@@ -180,10 +180,21 @@ def evaluate_normalized(
 def _fail_closed(
     intent: NormalizedIntent, fields: tuple[str, ...], check_classes: bool
 ) -> tuple[list[str], list[str]]:
+    targets = intent.targets
+    unknown_class = False
+    for target in targets:
+        if target["endpoint_class"] in _UNKNOWN_CLASSES:
+            unknown_class = True
+            break
+    if (
+        not unknown_class
+        and targets
+        and intent.provenance
+        and _TARGETS_AND_PROVENANCE.issuperset(fields)
+    ):
+        return [], []  # the common case: every field it can ask for is there
     reasons: set[str] = set()
     violations: set[str] = set()
-    targets = intent.targets
-    unknown_class = any(t["endpoint_class"] in ("", "other") for t in targets)
     for name in fields:
         if name == "targets":
             if not targets:
@@ -209,6 +220,10 @@ def _fail_closed(
         reasons.add("fail_closed_endpoint_class_unknown")
         violations.add("endpoint_class_unknown")
     return sorted(reasons), sorted(violations)
+
+
+_UNKNOWN_CLASSES = ("", "other")
+_TARGETS_AND_PROVENANCE = frozenset({"targets", "arg_provenance"})
 
 
 def _missing_high_risk(intent: NormalizedIntent, fields: tuple[str, ...]) -> list[str]:
@@ -383,10 +398,13 @@ def matching_rules(policy: Policy, intent: NormalizedIntent) -> list[Rule]:
     """Every matching rule at the first priority where any rule matches (not first-match)."""
     matched: list[Rule] = []
     priority = None
-    for rule in policy.candidate_rules(intent.tool_name):
+    for rule in policy.rules_by_tool.get(intent.tool_name, policy.rules_for_any_tool):
         if priority is not None and rule.priority != priority:
             break
-        if rule_matches(rule, intent):
+        for check in rule.checks:  # rule_matches, inlined: this loop runs for every rule
+            if not check(intent):
+                break
+        else:
             matched.append(rule)
             priority = rule.priority
     return matched

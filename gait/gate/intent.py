@@ -275,6 +275,8 @@ def _target_sort_key(target: dict[str, Any]) -> tuple[Any, ...]:
 
 def normalize_targets(raw: Any, tool_name: str, where: str = "targets") -> list[dict[str, Any]]:
     items = array(raw, where)
+    if len(items) == 1:  # most intents name one target: nothing to sort or de-duplicate
+        return [_normalize_target(items[0], tool_name, where, 0)]
     targets = [_normalize_target(item, tool_name, where, i) for i, item in enumerate(items)]
     if len(targets) < 2:
         return targets
@@ -333,6 +335,8 @@ def _build_provenance(
 
 def normalize_provenance(raw: Any, where: str = "arg_provenance") -> list[dict[str, Any]]:
     items = array(raw, where)
+    if len(items) == 1:
+        return [_normalize_provenance_entry(items[0], where, 0)]
     entries = [_normalize_provenance_entry(item, where, i) for i, item in enumerate(items)]
     if len(entries) < 2:
         return entries
@@ -452,21 +456,23 @@ def _normalize_agent_identity(raw: Any) -> dict[str, Any] | None:
 
 
 _CONTEXT_TRIMMED_SET = frozenset(_CONTEXT_TRIMMED)
+_CONTEXT_REQUIRED = frozenset({"identity", "workspace", "risk_class", "phase"})
 _CONTEXT_LISTS_SET = frozenset(_CONTEXT_LISTS)
 
 
 def normalize_context(raw: Any) -> dict[str, Any]:
-    data = mapping(raw, "context")
-    identity = string(data.get("identity"), "context.identity").strip()
-    workspace = string(data.get("workspace"), "context.workspace").strip()
-    risk_class = string(data.get("risk_class"), "context.risk_class").strip().lower()
+    data = raw if type(raw) is dict else mapping(raw, "context")
+    get = data.get
+    identity = string(get("identity"), "context.identity").strip()
+    workspace = string(get("workspace"), "context.workspace").strip()
+    risk_class = string(get("risk_class"), "context.risk_class").strip().lower()
     if not identity:
         raise fail("context.identity is required")
     if not workspace:
         raise fail("context.workspace is required")
     if not risk_class:
         raise fail("context.risk_class is required")
-    phase = string(data.get("phase"), "context.phase").strip().lower() or "apply"
+    phase = string(get("phase"), "context.phase").strip().lower() or "apply"
     if phase not in ("plan", "apply"):
         raise fail("context.phase must be plan or apply")
     out: dict[str, Any] = {
@@ -477,6 +483,8 @@ def normalize_context(raw: Any) -> dict[str, Any]:
     }
     # Only the keys present are visited: most intents carry few of the optional fields.
     for name, value in data.items():
+        if name in _CONTEXT_REQUIRED:
+            continue
         if name in _CONTEXT_TRIMMED_SET:
             text = string(value, f"context.{name}").strip()
             if text:
@@ -645,12 +653,12 @@ def _expires_after_issued(issued: str, expires: str, message: str) -> None:
         raise fail(message)
 
 
-def _normalize_args(raw: Any, where: str) -> dict[str, Any]:
+def _normalize_args(raw: Any, where: str, floats: list[float] | None = None) -> dict[str, Any]:
     if raw is None:
         return {}
     if type(raw) is not dict and not isinstance(raw, Mapping):
         raise fail(f"{where} must be a JSON object")
-    obj: dict[str, Any] = normalize_json(raw, where)
+    obj: dict[str, Any] = normalize_json(raw, where, floats)
     return obj
 
 
@@ -691,15 +699,24 @@ def normalize_intent(raw: Any) -> NormalizedIntent:
         data = mapping(raw, "intent")
         if not isinstance(raw, Mapping):
             raise fail("intent must be a JSON object")
-    script = _normalize_script(data.get("script"))
-    tool_name = string(data.get("tool_name"), "tool_name").strip().lower()
+    # Absent optional blocks are tested here rather than in their readers (one call fewer
+    # each, on every decision); the readers' own ``None`` handling is the same.
+    get = data.get
+    script_raw = get("script")
+    script = None if script_raw is None else _normalize_script(script_raw)
+    tool_name = string(get("tool_name"), "tool_name").strip().lower()
     if script is not None:
         tool_name = "script"
     if not tool_name:
         raise fail("tool_name is required")
-    args = _normalize_args(data.get("args"), "args")
+    floats: list[float] = []
+    args_raw = get("args")
+    if type(args_raw) is dict:
+        args = normalize_json(args_raw, "args", floats)
+    else:
+        args = _normalize_args(args_raw, "args", floats)
     refuse_credentials("args", args)
-    targets_raw = array(data.get("targets"), "targets")
+    targets_raw = array(get("targets"), "targets")
     if script is not None and not targets_raw:
         targets_raw = [
             t
@@ -707,7 +724,7 @@ def normalize_intent(raw: Any) -> NormalizedIntent:
             for t in array(mapping(step, "s").get("targets"), "s")
         ]
     targets = normalize_targets(targets_raw, tool_name)
-    provenance_raw = array(data.get("arg_provenance"), "arg_provenance")
+    provenance_raw = array(get("arg_provenance"), "arg_provenance")
     if script is not None and not provenance_raw:
         provenance_raw = [
             p
@@ -715,10 +732,12 @@ def normalize_intent(raw: Any) -> NormalizedIntent:
             for p in array(mapping(step, "s").get("arg_provenance"), "s")
         ]
     provenance = normalize_provenance(provenance_raw)
-    skill = _normalize_skill_provenance(data.get("skill_provenance"))
-    context = normalize_context(data.get("context"))
-    delegation = _normalize_delegation(data.get("delegation"))
-    created_raw = data.get("created_at")
+    skill_raw = get("skill_provenance")
+    skill = None if skill_raw is None else _normalize_skill_provenance(skill_raw)
+    context = normalize_context(get("context"))
+    delegation_raw = get("delegation")
+    delegation = None if delegation_raw is None else _normalize_delegation(delegation_raw)
+    created_raw = get("created_at")
     created_at = timefmt.EPOCH_1980
     if created_raw is not None:
         created = rfc3339(created_raw, "created_at")
@@ -735,4 +754,8 @@ def normalize_intent(raw: Any) -> NormalizedIntent:
     if delegation is not None:
         doc["delegation"] = delegation
     doc["context"] = context
-    return NormalizedIntent(doc, created_at)
+    # Every value of ``doc`` was built here from checked strings, booleans and integers, except
+    # the arguments (normalize_json counted their floats), the script's and auth_context (not
+    # counted): without floats the digests take orjson's path (gait.canon.digest_floatless).
+    floatless = not floats and script is None and "auth_context" not in context
+    return NormalizedIntent(doc, created_at, floatless)

@@ -96,8 +96,13 @@ def time_before_eq(a: str, b: str) -> bool:
     return timefmt.parse(a) <= timefmt.parse(b)
 
 
-def normalize_json(value: Any, where: str = "args") -> Any:
-    """Trim keys and strings recursively; an empty key is an error."""
+def normalize_json(value: Any, where: str = "args", floats: list[float] | None = None) -> Any:
+    """Trim keys and strings recursively; an empty key is an error.
+
+    The result holds only exact dict, list, str, int, bool, None and float; ``floats``, when
+    given, collects the floats met, so a caller knows whether its digest may take
+    ``gait.canon.digest_floatless``.
+    """
     kind = type(value)
     if kind is str:
         return value.strip()
@@ -109,11 +114,17 @@ def normalize_json(value: Any, where: str = "args") -> Any:
             trimmed = key.strip()
             if not trimmed:
                 raise fail(f"{where} contains an empty key")
-            out[trimmed] = normalize_json(nested, where)
+            out[trimmed] = (
+                nested.strip() if type(nested) is str else normalize_json(nested, where, floats)
+            )
         return out
     if kind is list or kind is tuple:
-        return [normalize_json(item, where) for item in value]
-    if value is None or kind is bool or kind is int or kind is float:
+        return [normalize_json(item, where, floats) for item in value]
+    if value is None or kind is bool or kind is int:
+        return value
+    if kind is float:
+        if floats is not None:
+            floats.append(value)
         return value
     raise fail(f"{where} holds a value that is not JSON ({kind.__name__})")
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from gait.canon import digest
+from gait.canon import digest, digest_floatless
 
 # Claims an intent makes about context evidence: dropped unless a verified envelope backs them.
 EVIDENCE_CLAIMS = ("context_set_digest", "context_evidence_mode", "context_refs")
@@ -36,12 +36,16 @@ class NormalizedIntent:
         "risk_class",
         "phase",
         "destructive",
+        "floatless",
         "_digest",
         "_args_digest",
     )
 
-    def __init__(self, doc: dict[str, Any], created_at: str) -> None:
+    def __init__(self, doc: dict[str, Any], created_at: str, floatless: bool = False) -> None:
         self.doc = doc
+        # True when the normaliser saw every value of ``doc`` and none was a float: its digests
+        # then take orjson's path (``gait.canon.digest_floatless``); False is always correct.
+        self.floatless = floatless
         self.tool_name: str = doc["tool_name"]
         self.args: dict[str, Any] = doc["args"]
         self.targets: list[dict[str, Any]] = doc["targets"]
@@ -54,7 +58,12 @@ class NormalizedIntent:
         self.workspace: str = ctx["workspace"]
         self.risk_class: str = ctx["risk_class"]
         self.phase: str = ctx["phase"]
-        self.destructive = any("destructive" in target for target in self.targets)
+        destructive = False
+        for target in self.targets:
+            if "destructive" in target:
+                destructive = True
+                break
+        self.destructive = destructive
         self._digest: str | None = None
         self._args_digest: str | None = None
 
@@ -62,14 +71,15 @@ class NormalizedIntent:
     def digest(self) -> str:
         """``intent_digest``: H(normalised intent)."""
         if self._digest is None:
-            self._digest = digest(self.doc)
+            self._digest = digest_floatless(self.doc) if self.floatless else digest(self.doc)
         return self._digest
 
     @property
     def args_digest(self) -> str:
         """The gate's ``args_digest``: H(trimmed args)."""
         if self._args_digest is None:
-            self._args_digest = digest(self.args)
+            args = self.args
+            self._args_digest = digest_floatless(args) if self.floatless else digest(args)
         return self._args_digest
 
     def stripped(self) -> NormalizedIntent:
@@ -77,7 +87,9 @@ class NormalizedIntent:
         ctx = self.context
         auth = ctx.get("auth_context")
         has_age = auth is not None and "context_age_seconds" in auth
-        if not has_age and not any(name in ctx for name in EVIDENCE_CLAIMS):
+        if not has_age and not (
+            "context_set_digest" in ctx or "context_evidence_mode" in ctx or "context_refs" in ctx
+        ):  # EVIDENCE_CLAIMS, spelled out: this runs on every decision
             return self
         new_ctx = {key: val for key, val in ctx.items() if key not in EVIDENCE_CLAIMS}
         if has_age and auth is not None:
@@ -88,7 +100,7 @@ class NormalizedIntent:
                 del new_ctx["auth_context"]
         doc = dict(self.doc)
         doc["context"] = new_ctx
-        return NormalizedIntent(doc, self.created_at)
+        return NormalizedIntent(doc, self.created_at, self.floatless)
 
     def step(self, index: int) -> NormalizedIntent:
         """Script step ``index`` as a single intent sharing this intent's context."""
@@ -105,4 +117,4 @@ class NormalizedIntent:
         for shared in ("skill_provenance", "delegation"):  # steps keep the script's own
             if shared in self.doc:
                 doc[shared] = self.doc[shared]
-        return NormalizedIntent(doc, self.created_at)
+        return NormalizedIntent(doc, self.created_at, self.floatless)
