@@ -67,6 +67,8 @@ SECTIONS = ("gate", "mcp_serve", "retention")
 
 @dataclass
 class ProjectConfig:
+    """``.gait/config.yaml``'s defaults; ``present`` is False when there is no file."""
+
     path: str = ""
     present: bool = False
     gate: dict[str, str] = field(default_factory=dict)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import copy
 import json
 import os
+import re
 import threading
 import time
 import zipfile
@@ -191,11 +192,19 @@ def test_unsupported_keywords_leave_schema_to_jsonschema(monkeypatch: pytest.Mon
         ({"$ref": "other.schema.json"}, "$ref"),
         ({"$defs": {"a": {"$id": "x"}}, "$ref": "#/$defs/a"}, "$id"),
         ({"type": "string", "format": "email"}, "format"),
-        ({"pattern": "("}, "pattern"),
         ({"type": "strng"}, "type"),
     ):
         compiled = schema._compile(document)
         assert compiled.check is None and needle in compiled.reason, (document, compiled)
+    # A pattern is compiled when first used: one that does not compile raises there, and the
+    # callers leave that value to jsonschema (which raises as it always did).
+    lazy = schema._compile({"pattern": "("}).check
+    assert lazy is not None and lazy(1) is True
+    with pytest.raises(re.error):
+        lazy("x")
+    assert Draft202012Validator({"pattern": "("}).is_valid(1) is True
+    with pytest.raises(re.error):
+        Draft202012Validator({"pattern": "("}).is_valid("x")
     # An uncompiled schema still answers, through jsonschema alone.
     path = schema.schema_path("gait.runpack.intent")
     monkeypatch.setitem(schema._FAST, path, schema._Compiled(None, "test"))

@@ -139,7 +139,55 @@ def _explain_text(
     return None
 
 
+def _defer_inspect() -> None:
+    """Run ``inspect`` on first use instead of when ``dataclasses`` imports it.
+
+    ``dataclasses`` imports ``inspect`` (with ast, dis and tokenize) only to write a signature
+    into ``__doc__`` of a class that has no docstring; a gate decision's dataclasses all have
+    one, and that import was a tenth of a ``gait gate eval`` process. ``inspect`` is put in
+    ``sys.modules`` unexecuted; the first read of a name it defines runs it, in that same module
+    object, so every holder of it sees the whole module. (The stdlib's ``LazyLoader`` does not
+    help here: any later ``import inspect`` reads ``__spec__``, and that runs the module.)
+    """
+    if "inspect" in sys.modules:
+        return
+    import importlib.util
+    import types
+
+    spec = importlib.util.find_spec("inspect")
+    if spec is None or spec.loader is None:
+        return
+    loader = spec.loader
+
+    class Unexecuted(types.ModuleType):
+        """A module whose code runs the first time a name it should define is read."""
+
+        def __getattr__(self, name: str) -> object:
+            if name == "__path__":  # the import system asking whether this is a package
+                raise AttributeError(name)
+            import _imp
+
+            _imp.acquire_lock()  # the import lock: a second thread waits for the first one
+            try:
+                if type(self) is Unexecuted:
+                    self.__class__ = types.ModuleType  # type: ignore[assignment]
+                    loader.exec_module(self)
+            finally:
+                _imp.release_lock()
+            return getattr(self, name)
+
+    module = importlib.util.module_from_spec(spec)
+    module.__class__ = Unexecuted
+    sys.modules["inspect"] = module
+
+
+# Commands whose process is one short decision: they run inspect only if something reads it.
+LAZY_INSPECT = frozenset({"gate", "policy"})
+
+
 def _run(args_in: list[str]) -> int:
+    if args_in[0] in LAZY_INSPECT:
+        _defer_inspect()
     from gait.errors import DependencyMissing, ExitCode, GaitError, InvalidInput
 
     as_json = "--json" in args_in
@@ -225,11 +273,12 @@ def _ignore_late_signals() -> None:
     """Ctrl-C or SIGTERM after the command has finished and reported (its files written, its
     agents reaped) changes nothing: the command's own exit code stands, instead of the
     interpreter dying of the signal on its way out."""
-    import signal
+    # What ``signal`` wraps: loaded with the interpreter, unlike the enums ``signal`` builds.
+    import _signal  # type: ignore[import-not-found]
 
-    for signum in (signal.SIGINT, signal.SIGTERM):
+    for signum in (_signal.SIGINT, _signal.SIGTERM):
         try:
-            signal.signal(signum, signal.SIG_IGN)
+            _signal.signal(signum, _signal.SIG_IGN)
         except (ValueError, OSError):  # not the main thread
             pass
 

@@ -19,6 +19,8 @@ MAX_SUMMARY_LINES = 12
 
 @dataclass
 class Outcome:
+    """What a command hands back: the CLI alone decides how (and whether) to print it."""
+
     payload: dict[str, Any]
     exit_code: int = ExitCode.OK
     lines: list[str] = field(default_factory=list)

@@ -30,6 +30,8 @@ _PART = re.compile(r"(\d*\.?\d*)(ns|us|µs|μs|ms|s|m|h)")
 
 @dataclass(frozen=True)
 class MCPTrustPolicy:
+    """The policy's ``mcp_trust`` block, compiled once with the policy and digested with it."""
+
     snapshot: str
     action: str
     required_risk_classes: tuple[str, ...]

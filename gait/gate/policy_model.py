@@ -21,6 +21,8 @@ from gait.gate.scripts import ScriptPolicy
 
 @dataclass(frozen=True)
 class RateLimit:
+    """A rule's request budget per window; counted in the gate state, not in the policy."""
+
     requests: int
     window: str
     scope: str
@@ -31,6 +33,8 @@ class RateLimit:
 
 @dataclass(frozen=True)
 class Dataflow:
+    """A taint rule: data from these sources may not reach these destinations."""
+
     tainted_sources: frozenset[str]
     destination_kinds: frozenset[str]
     destination_values: frozenset[str]
@@ -43,6 +47,8 @@ class Dataflow:
 
 @dataclass(frozen=True)
 class Endpoint:
+    """Path and domain allow/deny lists, matched as compiled predicates."""
+
     path_allow: tuple[Callable[[str], bool], ...]
     path_deny: tuple[Callable[[str], bool], ...]
     domain_allow: tuple[Callable[[str], bool], ...]
@@ -57,6 +63,8 @@ class Endpoint:
 
 @dataclass(frozen=True)
 class Rule:
+    """One compiled rule: its match keys as predicates and what it decides when they hold."""
+
     name: str
     priority: int
     effect: str

@@ -16,6 +16,8 @@ MAX_STEPS_DEFAULT = 64
 
 @dataclass(frozen=True)
 class ScriptPolicy:
+    """The policy's ``scripts`` limits; all zero/False means script intents are not limited."""
+
     max_steps: int = 0
     require_approval_above: int = 0
     block_mixed_risk: bool = False

@@ -48,6 +48,8 @@ CREATE TABLE IF NOT EXISTS used_tokens (
 
 @dataclass(frozen=True)
 class RateDecision:
+    """A rate-limit check's answer, with the counts the trace and the error message report."""
+
     allowed: bool
     limit: int
     used: int

@@ -620,6 +620,8 @@ def record_decision(
 
 @dataclass
 class TraceCheck:
+    """One trace file's verification result, reported rather than raised."""
+
     path: str
     ok: bool
     trace_id: str = ""
@@ -656,6 +658,8 @@ def verify_trace_file(path: Path, keys: Sequence[VerifyKey], *, explicit: bool) 
 
 @dataclass
 class ChainReport:
+    """The decision log checked against its traces: every problem, not just the first."""
+
     ok: bool
     entries: int = 0
     traces_checked: int = 0

@@ -38,6 +38,8 @@ KEYRING_SCHEMA = "gait.keyring"
 
 @dataclass
 class KeyEntry:
+    """One key the keyring knows, with the trust and rotation state a verifier needs."""
+
     key_id: str
     public_key: str
     mode: str
@@ -56,6 +58,8 @@ class KeyEntry:
 
 @dataclass
 class Keyring:
+    """The keyring file's entries, read whole so a rotation rewrites it atomically."""
+
     path: Path
     entries: list[KeyEntry] = field(default_factory=list)
 

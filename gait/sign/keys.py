@@ -45,6 +45,8 @@ def _decode(text: str, what: str) -> bytes:
 
 @dataclass(frozen=True)
 class VerifyKey:
+    """An Ed25519 public key by its raw bytes; the key id is derived from them, never trusted."""
+
     raw: bytes
     key_id: str
 
@@ -80,6 +82,8 @@ class VerifyKey:
 
 @dataclass(frozen=True)
 class SigningKey:
+    """An Ed25519 private key kept as its 32-byte seed, so it can be written and read back raw."""
+
     seed: bytes
     public_raw: bytes
     key_id: str

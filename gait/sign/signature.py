@@ -27,6 +27,8 @@ def sign_digest(key: SigningKey, digest_hex: str) -> dict[str, str]:
 
 @dataclass(frozen=True)
 class SignatureCheck:
+    """A signature's verdict as data: callers report a bad or skipped check, never raise."""
+
     ok: bool
     key_id: str
     error: str = ""
