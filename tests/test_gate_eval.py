@@ -288,6 +288,18 @@ NOT_FOR_A_PLAIN_DECISION = (
     "gait.gate.delegation_tokens",
     "gait.gate.gate_inputs",
     "gait.gate.sdk",
+    # features this policy does not use load with the rule or block that uses them
+    "gait.gate.approval",  # no approval token to check
+    "gait.gate.state",  # no rate limit or destructive budget
+    "gait.gate.mcp_trust",
+    "gait.gate.agent_identity",
+    "gait.gate.context",
+    "gait.gate.credential",
+    "gait.gate.delegation",
+    "gait.gate.freeze_window",
+    "gait.gate.sandbox",
+    "gait.projectconfig",  # no .gait/config.yaml here
+    "gait.cli.gate_state",  # gait gate state's parsers are built only for that command
     # dataclasses imports inspect only for the __doc__ of a class without a docstring; the
     # CLI defers running it (gait.cli.main._defer_inspect) and every dataclass on this path
     # has a docstring, so none of inspect's own imports may load

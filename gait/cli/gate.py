@@ -17,6 +17,10 @@ EVAL_EXPLAIN = (
 )
 
 
+DEFAULT_CONFIG = ".gait/config.yaml"  # projectconfig.DEFAULT_PATH, without importing it
+STATE_HELP = "show or reset the gate state (limits, spent tokens)"
+
+
 def register(parser: argparse.ArgumentParser) -> None:
     from gait.sign.keyring import add_key_options
 
@@ -120,9 +124,9 @@ def register(parser: argparse.ArgumentParser) -> None:
     add_common(ev, EVAL_EXPLAIN)
     # --explain --json evaluates and prints the decision's explanation (gait.gate.explain)
     ev.set_defaults(handler=run_eval, explain_json_runs=True)
-    from gait.cli import gate_state
-
-    gate_state.register(sub)
+    # ``gait gate state ...`` is routed to gait.cli.gate_state (main.SUBROUTES), which builds
+    # its parsers; here it is only listed, so a decision does not build them.
+    sub.add_parser("state", help=STATE_HELP)
 
 
 def add_trace_options(p: argparse.ArgumentParser) -> None:
@@ -303,7 +307,7 @@ def _apply_config(args: argparse.Namespace) -> None:
 
     if args.no_config and args.config:
         raise InvalidInput("give --config or --no-config, not both", code="E_USAGE")
-    if not args.no_config:
+    if not args.no_config and not (args.config is None and _no_default_config()):
         from gait.projectconfig import DEFAULT_PATH, apply_gate_defaults, load
 
         apply_gate_defaults(args, load(args.config or DEFAULT_PATH))
@@ -321,6 +325,21 @@ def _apply_config(args: argparse.Namespace) -> None:
             hint="gait gate eval --policy POLICY --intent INTENT (or set gate.policy in "
             ".gait/config.yaml)",
         )
+
+
+def _no_default_config() -> bool:
+    """True when ``.gait/config.yaml`` does not exist, which ``projectconfig.load`` reads as
+    no defaults: then its module (and dataclasses) need not load. Any other answer (it exists,
+    or cannot be looked at) goes to ``load``, which decides as before."""
+    import os
+
+    try:
+        os.stat(DEFAULT_CONFIG)
+    except FileNotFoundError:
+        return True
+    except OSError:
+        return False
+    return False
 
 
 def _gate_inputs(args: argparse.Namespace, intent: Any, now: str | None) -> Any:

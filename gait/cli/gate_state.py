@@ -5,7 +5,8 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from gait.cli.main import add_common
+from gait.cli.gate import STATE_HELP
+from gait.cli.main import add_common, add_group
 from gait.cli.output import Outcome
 from gait.errors import ExitCode
 
@@ -17,8 +18,10 @@ EXPLAIN = (
 )
 
 
-def register(sub: argparse._SubParsersAction[Any]) -> None:
-    state = sub.add_parser("state", help="show or reset the gate state (limits, spent tokens)")
+def register(parser: argparse.ArgumentParser) -> None:
+    """``gait gate`` with only its ``state`` group (main.SUBROUTES routes ``gait gate state``
+    here, so ``gait gate eval`` never builds these parsers)."""
+    state = add_group(parser).add_parser("state", help=STATE_HELP)
     group = state.add_subparsers(dest="gate_state_command", metavar="command")
     group.required = True
     show = group.add_parser("show", help="show rate-limit counters and spent tokens")

@@ -55,6 +55,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
 SUBROUTES: dict[tuple[str, str], str] = {
     ("verify", "session-chain"): "gait.cli.verify_chain",
     ("verify", "chain"): "gait.cli.verify_chain",
+    ("gate", "state"): "gait.cli.gate_state",
 }
 
 

@@ -7,10 +7,19 @@ import argparse
 import sys
 from typing import Any, NoReturn
 
+_COLUMNS: list[int] = []
+
 
 def _columns() -> int:
     """The terminal width as ``shutil.get_terminal_size`` finds it, without importing shutil
-    (and the compression modules it loads), which argparse does for every parser it builds."""
+    (and the compression modules it loads), which argparse does for every parser it builds.
+    Looked up once per process: argparse builds a formatter for every argument it adds."""
+    if not _COLUMNS:
+        _COLUMNS.append(_terminal_columns())
+    return _COLUMNS[0]
+
+
+def _terminal_columns() -> int:
     import os
 
     try:

@@ -12,7 +12,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from gait import __version__, timefmt
 from gait.canon import digest
@@ -23,11 +23,9 @@ from gait.errors import (
     SigningKeyRequired,
     TraceUnwritable,
 )
-from gait.gate import approval as tokens
 from gait.gate.evaluate import Decision, evaluate_normalized
 from gait.gate.intent import IntentInvalid, NormalizedIntent, normalize_intent
 from gait.gate.policy import Policy
-from gait.gate.state import GateState, RateDecision
 from gait.gate.trace import (
     TraceInput,
     approval_audit,
@@ -37,6 +35,10 @@ from gait.gate.trace import (
     write_json,
 )
 from gait.sign.keys import SigningKey, VerifyKey
+
+if TYPE_CHECKING:  # loaded by the decisions that use them: approvals, rate limits and budgets
+    from gait.gate import approval as tokens
+    from gait.gate.state import GateState, RateDecision
 
 EXIT_FOR_VERDICT = {"allow": 0, "dry_run": 0, "block": 3, "require_approval": 4}
 DEFAULT_FAIL_CLOSED = frozenset({"critical", "high"})
@@ -942,6 +944,8 @@ class Gate:
     def _consume(
         self, limit: Any, tool: str, identity: str, now: str, simulate: bool
     ) -> RateDecision:
+        from gait.gate.state import RateDecision
+
         scope_key = {"tool": tool, "identity": identity}.get(limit.scope, f"{tool}|{identity}")
         bucket = _bucket(limit.window, now)
         key = f"{limit.window}|{limit.scope}|{scope_key}"
@@ -981,6 +985,8 @@ class Gate:
             outcome.reason_codes = _merge(outcome.reason_codes, "approval_token_missing")
             outcome.violations = _merge(outcome.violations, "approval_not_granted")
             return [], []
+        from gait.gate import approval as tokens
+
         keys = self._verify_keys()
         expect = tokens.Expectation(
             intent_digest=intent.digest,

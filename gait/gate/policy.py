@@ -20,7 +20,6 @@ from gait.errors import InvalidInput
 from gait.gate import policy_digest, policy_keys
 from gait.gate.arg_constraints import ArgConstraint, compile_arg_constraint
 from gait.gate.arg_constraints import lookup_arg as lookup_arg  # re-exported
-from gait.gate.mcp_trust import compile_mcp_trust
 from gait.gate.policy_model import Dataflow, Endpoint
 from gait.gate.policy_model import Policy as Policy  # re-exported, as the engine imports them
 from gait.gate.policy_model import RateLimit as RateLimit
@@ -366,7 +365,7 @@ def compile_policy(data: dict[str, Any]) -> Policy:
     for name in fc_high_risk:
         if name not in REQUIRED_HIGH_RISK_FIELDS:
             raise _err(f"unsupported fail_closed required_high_risk_field: {name}")
-    mcp_trust, mcp_payload = compile_mcp_trust(data.get("mcp_trust"))
+    mcp_trust, mcp_payload = _mcp_trust(data.get("mcp_trust"))
     scripts, scripts_payload = compile_scripts(data.get("scripts"))
 
     compiled: list[tuple[Rule, dict[str, Any]]] = []
@@ -679,6 +678,16 @@ def _compile_endpoint(raw: dict[str, Any], name: str) -> Endpoint | None:
         violation=violation,
         payload=payload,
     )
+
+
+def _mcp_trust(raw: Any) -> tuple[Any, dict[str, Any] | None]:
+    """``compile_mcp_trust``, whose module loads only for a policy that has the block (an empty
+    or absent block compiles to nothing there too)."""
+    if not raw:
+        return None, None
+    from gait.gate.mcp_trust import compile_mcp_trust
+
+    return compile_mcp_trust(raw)
 
 
 def load_policy_text(text: str | bytes) -> Policy:

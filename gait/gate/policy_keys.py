@@ -13,8 +13,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from gait.gate import agent_identity, context, credential, delegation, freeze_window, sandbox
-
 STR, INT, BOOL, STRS, NUM = "str", "int", "bool", "strs", "num"
 
 MATCH_SPEC = {
@@ -134,6 +132,9 @@ def compile_rule_extras(
     """(extras or None, additions to the Match payload, additions to the rule payload)."""
     if _RULE_KEYS.isdisjoint(raw) and _MATCH_KEYS.isdisjoint(match):
         return None, {}, {}  # most rules: none of these keys, nothing to compile
+    # The features' modules load only for a rule that uses one (not per gate process).
+    from gait.gate import agent_identity, context, credential, delegation, freeze_window, sandbox
+
     match_payload: dict[str, Any] = {}
     rule_payload: dict[str, Any] = {}
     checks: list[Check] = []

@@ -11,12 +11,14 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from gait.gate import policy_digest, policy_keys
 from gait.gate.arg_constraints import ArgConstraint, lookup_arg
-from gait.gate.mcp_trust import MCPTrustPolicy
 from gait.gate.scripts import ScriptPolicy
+
+if TYPE_CHECKING:  # loaded only by a policy with an mcp_trust block
+    from gait.gate.mcp_trust import MCPTrustPolicy
 
 
 @dataclass(frozen=True)
