@@ -7,7 +7,10 @@ signed trace (built and signed in memory, and written with the decision log); ``
 wall time beside ``python -c pass``; and, when the optional ``bench`` extra (cedarpy) is
 installed, the same decisions with cedarpy on an equivalent Cedar policy.
 
-Run: ``python bench/bench_gate.py [--quick]``.
+Run: ``python bench/bench_gate.py [--quick] [--instructions]``; ``--cli-only`` prints only the
+per-process figures (issue 16 item 6: ``gait gate eval`` and ``gait policy test`` within 3x,
+``gait --version`` within 1.5x of ``python -c pass``), ``--instructions`` adds instruction
+counts under valgrind, which a loaded machine does not move.
 """
 
 from __future__ import annotations
@@ -190,33 +193,59 @@ def bench_traces(iterations: int) -> dict[str, Any]:
     return out
 
 
+CLI_GOALS = {"gate_eval": 3.0, "policy_test": 3.0, "gait_version": 1.5}  # x python -c pass
+
+
+def _cli_commands(root: Path) -> dict[str, list[str]]:
+    gait = [sys.executable, "-m", "gait"]
+    (root / "policy.yaml").write_text(TYPICAL_POLICY)
+    (root / "intent.json").write_text(json.dumps(TYPICAL_INTENT))
+    return {
+        "python_c_pass": [sys.executable, "-c", "pass"],
+        "gait_version": [*gait, "--version"],
+        # as users run it: dev-mode key, a signed trace and a decision-log line written
+        "gate_eval": [
+            *gait,
+            "gate",
+            "eval",
+            "--policy",
+            "policy.yaml",
+            "--intent",
+            "intent.json",
+            "--json",
+        ],
+        "policy_test": [*gait, "policy", "test", "policy.yaml", "intent.json", "--json"],
+    }
+
+
+def _cli_env(root: Path) -> dict[str, str]:
+    """Bytecode may be written (PYTHONDONTWRITEBYTECODE would make every process compile gait
+    from source, and the CLI's dataclass method cache is bytecode too)."""
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+    env["GAIT_HOME"] = str(root / "home")
+    return env
+
+
+def _bytecode_cached() -> bool:
+    import importlib.util
+
+    import gait.gate.engine as engine
+
+    return Path(importlib.util.cache_from_source(engine.__file__)).exists()
+
+
 def bench_cli(runs: int) -> dict[str, Any]:
     """Wall and CPU time (user + system of the child) per process, beside ``python -c pass``;
-    CPU is the figure to compare on a loaded machine. The policy cache is warmed first."""
+    CPU is the figure to compare on a loaded machine. Each command runs once first (policy
+    cache, dev key, bytecode and the dataclass method cache warm)."""
     import resource
 
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
-        (root / "policy.yaml").write_text(TYPICAL_POLICY)
-        (root / "intent.json").write_text(json.dumps(TYPICAL_INTENT))
-        env = {**os.environ, "GAIT_HOME": str(root / "home")}
-        gait = [sys.executable, "-m", "gait"]
-        commands = {
-            "python_c_pass": [sys.executable, "-c", "pass"],
-            "gait_version": [*gait, "--version"],
-            "gate_eval": [
-                *gait,
-                "gate",
-                "eval",
-                "--policy",
-                "policy.yaml",
-                "--intent",
-                "intent.json",
-                "--json",
-            ],
-            "policy_test": [*gait, "policy", "test", "policy.yaml", "intent.json", "--json"],
-        }
-        subprocess.run(commands["gate_eval"], cwd=root, env=env, capture_output=True, check=False)
+        commands = _cli_commands(root)
+        env = _cli_env(root)
+        for argv in commands.values():
+            subprocess.run(argv, cwd=root, env=env, capture_output=True, check=False)
         walls: dict[str, list[float]] = {name: [] for name in commands}
         cpus: dict[str, list[float]] = {name: [] for name in commands}
         for _ in range(runs):  # interleaved, so load changes hit every command alike
@@ -229,7 +258,12 @@ def bench_cli(runs: int) -> dict[str, Any]:
                 cpus[name].append(
                     after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
                 )
-        out: dict[str, Any] = {"runs": runs, "load_average": list(os.getloadavg())}
+        out: dict[str, Any] = {
+            "runs": runs,
+            "load_average": [round(x, 2) for x in os.getloadavg()],
+            "bytecode_cached": _bytecode_cached(),
+            "goals_x_python": CLI_GOALS,
+        }
         base_wall = statistics.median(walls["python_c_pass"])
         base_cpu = statistics.median(cpus["python_c_pass"])
         for name in commands:
@@ -239,6 +273,41 @@ def bench_cli(runs: int) -> dict[str, Any]:
             if name != "python_c_pass":
                 out[f"{name}_x_python_wall"] = round(wall / base_wall, 2)
                 out[f"{name}_x_python_cpu"] = round(cpu / base_cpu, 2)
+        return out
+
+
+def bench_cli_instructions() -> dict[str, Any]:
+    """Instructions each process executes (valgrind's callgrind, one run each), beside
+    ``python -c pass``: unlike time, this does not move with the machine's load, so two
+    changes can be compared on a busy machine. Slow (about a minute)."""
+    import re
+    import shutil
+
+    valgrind = shutil.which("valgrind")
+    if valgrind is None:
+        return {"skipped": "valgrind not installed"}
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        commands = _cli_commands(root)
+        env = _cli_env(root)
+        out: dict[str, Any] = {}
+        for name, argv in commands.items():
+            subprocess.run(argv, cwd=root, env=env, capture_output=True, check=False)
+            proc = subprocess.run(
+                [valgrind, "--tool=callgrind", f"--callgrind-out-file={root / 'cg.out'}", *argv],
+                cwd=root,
+                env=env,
+                capture_output=True,
+                text=True,
+                check=False,
+            )
+            found = re.search(r"Collected : (\d+)", proc.stderr)
+            out[f"{name}_instructions"] = int(found.group(1)) if found else None
+        base = out["python_c_pass_instructions"]
+        for name in commands:
+            count = out[f"{name}_instructions"]
+            if name != "python_c_pass" and base and count:
+                out[f"{name}_x_python_instructions"] = round(count / base, 2)
         return out
 
 
@@ -280,13 +349,32 @@ def bench_cedar(iterations: int) -> dict[str, Any]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--quick", action="store_true", help="fewer iterations")
+    parser.add_argument(
+        "--cli-only",
+        action="store_true",
+        help="only the per-process figures (gait --version, gate eval, policy test)",
+    )
+    parser.add_argument(
+        "--instructions",
+        action="store_true",
+        help="also count each process's instructions with valgrind (load-independent)",
+    )
     args = parser.parse_args()
+    if args.cli_only:
+        cli = {"cli": bench_cli(5 if args.quick else 20)}
+        if args.instructions:
+            cli["cli_instructions"] = bench_cli_instructions()
+        print(json.dumps(cli, indent=2, sort_keys=True))
+        return
     iterations = 2000 if args.quick else 20000
     summary = {
         "python": sys.version.split()[0],
         "decisions": bench_decisions(iterations),
         "traces": bench_traces(max(iterations // 4, 500)),
         "cli": bench_cli(3 if args.quick else 10),
+        "cli_instructions": bench_cli_instructions()
+        if args.instructions
+        else {"skipped": "--instructions"},
         "cedarpy": bench_cedar(iterations),
     }
     ours = summary["decisions"]

@@ -182,13 +182,32 @@ def _defer_inspect() -> None:
     sys.modules["inspect"] = module
 
 
-# Commands whose process is one short decision: they run inspect only if something reads it.
-LAZY_INSPECT = frozenset({"gate", "policy"})
+# Commands whose process is one short decision (a process per tool call): inspect runs only
+# if something reads it, the cyclic garbage collector is off while the command runs (imports and
+# one decision leave little garbage, and its passes walked every object the imports had made),
+# and the process ends without tearing the interpreter down (see entry()).
+ONE_SHOT = frozenset({"gate", "policy"})
 
 
 def _run(args_in: list[str]) -> int:
-    if args_in[0] in LAZY_INSPECT:
-        _defer_inspect()
+    if args_in[0] not in ONE_SHOT:
+        return _run_command(args_in)
+    import gc
+
+    _defer_inspect()
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        return _run_command(args_in)
+    finally:
+        if collecting:
+            gc.enable()
+
+
+def _run_command(args_in: list[str]) -> int:
+    from gait.cli import methodcache
+
+    methodcache.install()
     from gait.errors import DependencyMissing, ExitCode, GaitError, InvalidInput
 
     as_json = "--json" in args_in
@@ -267,7 +286,32 @@ def entry() -> NoReturn:
             code = 130  # ExitCode.INTERRUPTED, without importing the error tree here
     except BrokenPipeError:
         _end_on_closed_pipe()
+    if type(code) is int and sys.argv[1:2] and sys.argv[1] in ONE_SHOT:
+        _exit_without_teardown(code)
     sys.exit(code)
+
+
+def _exit_without_teardown(code: int) -> None:
+    """End a one-shot command's process as soon as its work is done and reported.
+
+    Tearing the interpreter down (clearing every module, a last garbage collection) cost a gate
+    decision as much as the decision itself. What teardown would still do that matters is done
+    here: exit handlers run and the standard streams are flushed; the command's files are
+    already written and closed (atomic writes, locks released). Only when no thread can exist
+    (``threading`` never imported: a thread to wait for means the ordinary exit).
+    """
+    if "threading" in sys.modules:
+        return
+    import atexit
+    import os
+
+    atexit._run_exitfuncs()
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):
+            pass
+    os._exit(code)
 
 
 def _ignore_late_signals() -> None:

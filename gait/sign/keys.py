@@ -143,7 +143,10 @@ class SigningKey:
 
 
 def _no_encryption() -> NoEncryption:
-    from cryptography.hazmat.primitives.serialization import NoEncryption
+    try:  # as for the enums: the public module loads the SSH code (and inspect) for one class
+        from cryptography.hazmat.primitives._serialization import NoEncryption
+    except ImportError:  # pragma: no cover - a cryptography without the private module
+        from cryptography.hazmat.primitives.serialization import NoEncryption
 
     return NoEncryption()
 

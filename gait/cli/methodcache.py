@@ -1,0 +1,124 @@
+"""Dataclass methods compiled once per installation, the way Python keeps module bytecode.
+
+``@dataclass`` writes the source of each class's ``__init__``, ``__repr__``, ``__eq__``... and
+compiles it with ``exec`` every time the class is defined. A ``gait gate eval`` process defines
+about twenty dataclasses: their hundred compilations were a fifth of its instructions, more than
+the decision and the signature together. For CLI processes, the ``exec`` that ``dataclasses``
+calls is shadowed (a global of that module only) by one that compiles each source text once and
+reuses the code object, as ``exec`` on the text would have built it (filename ``<string>``, no
+inherited ``__future__`` flags). The code objects are kept between processes in one ``marshal``
+file in the package's ``__pycache__`` (under ``sys.pycache_prefix`` when set), named by the
+interpreter's cache tag and stamped with its bytecode magic number.
+
+Why this is safe to keep on disk: an entry is looked up by the exact source text
+``dataclasses`` generated in this process, so an entry can never be stale, only absent; the file
+sits where Python's own bytecode for these modules sits, so anyone able to change it could
+already change that bytecode. ``PYTHONDONTWRITEBYTECODE`` (``sys.dont_write_bytecode``) is
+honoured: the file is then read but never written. Any problem reading or writing it means
+compiling as before.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from types import CodeType
+
+_NAME = "dataclass-methods"
+_MAX_ENTRIES = 4096  # beyond this (many upgrades), keep only what this process used
+
+
+def _path() -> str | None:
+    try:
+        import gait
+
+        folder = os.path.dirname(os.path.abspath(gait.__file__))
+    except (ImportError, AttributeError, TypeError):
+        return None
+    tag = sys.implementation.cache_tag
+    if tag is None:
+        return None
+    if sys.pycache_prefix:
+        base = os.path.join(sys.pycache_prefix, folder.lstrip(os.sep))
+    else:
+        base = os.path.join(folder, "__pycache__")
+    return os.path.join(base, f"{_NAME}.{tag}.marshal")
+
+
+def _magic() -> bytes:
+    from importlib.util import MAGIC_NUMBER
+
+    return MAGIC_NUMBER
+
+
+def _read(path: str) -> dict[str, CodeType]:
+    import marshal
+    from types import CodeType
+
+    try:
+        with open(path, "rb") as handle:
+            data = handle.read()
+        magic = _magic()
+        if not data.startswith(magic):
+            return {}
+        table = marshal.loads(data[len(magic) :])
+    except (OSError, ValueError, EOFError, TypeError):
+        return {}
+    if not isinstance(table, dict):
+        return {}
+    return {
+        text: code for text, code in table.items() if type(text) is str and type(code) is CodeType
+    }
+
+
+def _write(path: str, table: dict[str, CodeType]) -> None:
+    import marshal
+
+    temp = f"{path}.{os.getpid()}.tmp"
+    try:
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        with open(temp, "wb") as handle:
+            handle.write(_magic() + marshal.dumps(table))
+        os.replace(temp, path)
+    except (OSError, ValueError):
+        try:
+            os.unlink(temp)
+        except OSError:
+            pass
+
+
+def install() -> None:
+    """Route ``dataclasses``' compilations through the cache (once per process)."""
+    import builtins
+    import dataclasses
+
+    if getattr(dataclasses, "exec", None) is not None:
+        return  # already installed (or dataclasses defines its own exec: leave it alone)
+    path = _path()
+    known = _read(path) if path else {}
+    used: dict[str, CodeType] = {}
+    run = builtins.exec
+
+    def exec_(source: object, globals: object = None, locals: object = None) -> None:
+        if type(source) is str and globals is not None:
+            code = known.get(source)
+            if code is None:
+                code = compile(source, "<string>", "exec", dont_inherit=True)
+            used[source] = code
+            source = code
+        run(source, globals, locals)  # type: ignore[arg-type]
+
+    dataclasses.exec = exec_  # type: ignore[attr-defined]
+    if path and not sys.dont_write_bytecode:
+        import atexit
+
+        def save() -> None:
+            if all(text in known for text in used):
+                return
+            table = {**known, **used} if len(known) + len(used) <= _MAX_ENTRIES else used
+            _write(path, table)
+
+        atexit.register(save)

@@ -1,0 +1,176 @@
+"""Start-up work the CLI saves between processes (issue 16 item 6): dataclass methods compiled
+once per installation (gait.cli.methodcache) and ``inspect`` left unexecuted. What a command
+prints and exits with must not depend on whether that saved work was there, absent or damaged."""
+
+from __future__ import annotations
+
+import json
+import marshal
+import os
+import subprocess
+import sys
+from importlib.util import MAGIC_NUMBER
+from pathlib import Path
+
+import pytest
+
+POLICY = """\
+default_verdict: require_approval
+rules:
+  - name: allow-safe-write
+    priority: 10
+    effect: allow
+    match:
+      tool_names: [tool.write]
+      target_kinds: [path]
+    reason_codes: [safe_write]
+"""
+
+INTENT = {
+    "schema_id": "gait.gate.intent_request",
+    "schema_version": "1.0.0",
+    "created_at": "2026-02-18T00:00:00Z",
+    "producer_version": "test",
+    "tool_name": "tool.write",
+    "args": {"path": "/tmp/out.txt"},
+    "targets": [{"kind": "path", "value": "/tmp/out.txt", "operation": "write"}],
+    "context": {"identity": "alice", "workspace": "/tmp", "risk_class": "low"},
+}
+
+
+@pytest.fixture
+def cli(tmp_path: Path) -> tuple[Path, dict[str, str]]:
+    """A work directory with a policy and an intent, and an environment whose bytecode (and so
+    the method cache) goes to a prefix of its own, not to the checkout's __pycache__."""
+    (tmp_path / "policy.yaml").write_text(POLICY)
+    (tmp_path / "intent.json").write_text(json.dumps(INTENT))
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+    env["PYTHONPYCACHEPREFIX"] = str(tmp_path / "pycache")
+    env["GAIT_HOME"] = str(tmp_path / "home")
+    return tmp_path, env
+
+
+def _eval(work: Path, env: dict[str, str], run: int) -> tuple[int, str]:
+    cwd = work / f"run{run}"  # each run its own trace directory: same trace id, same output
+    cwd.mkdir()
+    argv = ["gate", "eval", "--policy", "../policy.yaml", "--intent", "../intent.json", "--json"]
+    proc = subprocess.run(
+        [sys.executable, "-m", "gait", *argv], cwd=cwd, env=env, capture_output=True, text=True
+    )
+    return proc.returncode, proc.stdout
+
+
+def _cache_files(work: Path) -> list[Path]:
+    return sorted((work / "pycache").rglob("dataclass-methods.*.marshal"))
+
+
+def test_method_cache_is_written_reused_and_never_changes_an_answer(
+    cli: tuple[Path, dict[str, str]],
+) -> None:
+    work, env = cli
+    first = _eval(work, env, 1)
+    assert first[0] == 0 and json.loads(first[1])["verdict"] == "allow"
+    [cache] = _cache_files(work)
+    written = cache.read_bytes()
+    sources = _sources(written)
+    assert len(sources) > 20 and all("def " in text for text in sources)
+
+    assert _eval(work, env, 2) == first  # from the cache
+    assert cache.read_bytes() == written  # nothing new to compile: not rewritten
+
+    cache.write_bytes(b"not a marshal file")  # damaged: compiled as before, then rewritten
+    assert _eval(work, env, 3) == first
+    rewritten = _sources(cache.read_bytes())
+    assert rewritten and rewritten <= sources  # what this decision used (no key to create now)
+
+    cache.write_bytes(written[:-200])  # truncated
+    assert _eval(work, env, 4) == first
+    assert _sources(cache.read_bytes()) == rewritten
+
+    cache.write_bytes(written[:4] + marshal.dumps({"x": 1}))  # wrong shape
+    assert _eval(work, env, 5) == first
+
+
+def _sources(data: bytes) -> set[str]:
+    """The source texts a cache file holds code for (after the bytecode magic number)."""
+    assert data.startswith(MAGIC_NUMBER)
+    table = marshal.loads(data[len(MAGIC_NUMBER) :])
+    return set(table)
+
+
+def test_method_cache_honours_dont_write_bytecode(cli: tuple[Path, dict[str, str]]) -> None:
+    work, env = cli
+    env["PYTHONDONTWRITEBYTECODE"] = "1"
+    code, out = _eval(work, env, 1)
+    assert code == 0 and json.loads(out)["verdict"] == "allow"
+    assert _cache_files(work) == []
+
+
+def test_cached_methods_are_the_methods_dataclasses_builds(tmp_path: Path) -> None:
+    """A class defined with the cache in place has the same generated methods (code, names,
+    defaults, annotations, behaviour) as one defined without it, first and second time."""
+    script = """
+import dataclasses, json, sys
+from gait.cli import methodcache
+if sys.argv[1] == "cached":
+    methodcache.install()
+
+@dataclasses.dataclass(frozen=True)
+class Point:
+    x: int
+    y: "tuple[str, ...]" = dataclasses.field(default_factory=tuple)
+    z: float = 1.5
+
+p = Point(1, ("a",))
+out = {}
+for name in ("__init__", "__repr__", "__eq__", "__hash__", "__setattr__", "__delattr__"):
+    code = getattr(Point, name).__code__
+    out[name] = [code.co_code.hex(), code.co_filename, code.co_firstlineno, code.co_varnames,
+                 repr(getattr(Point, name).__annotations__)]
+out["repr"] = repr(p)
+out["eq"] = p == Point(1, ("a",))
+out["hash"] = hash(Point(2)) == hash(Point(2))
+try:
+    p.x = 3
+except dataclasses.FrozenInstanceError as exc:
+    out["frozen"] = str(exc)
+print(json.dumps(out, sort_keys=True))
+"""
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+    env["PYTHONPYCACHEPREFIX"] = str(tmp_path / "pycache")
+
+    def run(mode: str) -> str:
+        proc = subprocess.run(
+            [sys.executable, "-c", script, mode], env=env, capture_output=True, text=True
+        )
+        assert proc.returncode == 0, proc.stderr
+        return proc.stdout
+
+    plain = run("plain")
+    assert run("cached") == plain  # compiled, then saved
+    assert run("cached") == plain  # read back from the file
+    assert sorted(tmp_path.joinpath("pycache").rglob("dataclass-methods.*.marshal"))
+
+
+def test_inspect_is_whole_when_a_gate_command_reads_it(cli: tuple[Path, dict[str, str]]) -> None:
+    """The gate command leaves ``inspect`` unexecuted; whoever reads it later (in that process)
+    gets the real module, by ``import inspect`` or ``from inspect import ...``."""
+    work, env = cli
+    assert _eval(work, env, 1)[0] == 0  # creates the dev key (a first run loads more)
+    script = (
+        "import io, contextlib, sys\n"
+        "from gait.cli.main import main\n"
+        "with contextlib.redirect_stdout(io.StringIO()):\n"
+        "    code = main(['gate', 'eval', '--policy', 'policy.yaml', '--intent', 'intent.json'])\n"
+        "assert code == 0 and 'tokenize' not in sys.modules\n"
+        "from inspect import signature\n"
+        "import inspect, dataclasses\n"
+        "assert dataclasses.inspect is inspect is sys.modules['inspect']\n"
+        "assert type(inspect).__name__ == 'module' and 'tokenize' in sys.modules\n"
+        "print(signature(main), inspect.isfunction(main))\n"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", script], cwd=work, env=env, capture_output=True, text=True
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout == "(argv: 'Sequence[str] | None' = None) -> 'int' True\n"
