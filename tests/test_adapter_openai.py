@@ -67,3 +67,41 @@ def test_unrecognised_payload_is_refused_not_silently_empty(payload) -> None:
     with pytest.raises(InvalidInput) as info:
         extract_calls(payload)
     assert info.value.code == "E_ADAPTER_INPUT_INVALID"
+
+
+def _response_with_arguments(arguments: str) -> dict:
+    call = {"id": "call_1", "type": "function", "function": {"name": "tool.read"}}
+    call["function"]["arguments"] = arguments
+    return {"choices": [{"index": 0, "message": {"role": "assistant", "tool_calls": [call]}}]}
+
+
+@pytest.mark.parametrize(
+    ("arguments", "said"),
+    [
+        ('{"path": "/repo/a.txt", "path": "/etc/shadow"}', "duplicate key 'path'"),
+        ('{"path": "/repo/a.txt", "limit": NaN}', "NaN"),
+        ('{"path": "/repo/a.txt", "limit": -Infinity}', "Infinity"),
+    ],
+)
+def test_arguments_other_readers_take_differently_are_refused(
+    tmp_path: Path, arguments: str, said: str
+) -> None:
+    """The gate allowed /repo/a.txt; a tool whose JSON reader keeps the first key would read
+    it, one keeping the last would read /etc/shadow: the call is refused, not decided."""
+    policy = tmp_path / "policy.yaml"
+    policy.write_text(POLICY)
+    gate = gait.gate.load(policy, trace_dir=tmp_path / "traces")
+    with pytest.raises(InvalidInput) as info:
+        gate_tool_calls(gate, _response_with_arguments(arguments), context=CONTEXT)
+    assert info.value.code == "E_ADAPTER_INPUT_INVALID"
+    assert said in info.value.message and "tool_calls[0].function.arguments" in info.value.message
+    assert not (tmp_path / "traces").exists()  # nothing was decided
+
+
+def test_arguments_that_are_no_json_are_denied_per_call(tmp_path: Path) -> None:
+    policy = tmp_path / "policy.yaml"
+    policy.write_text(POLICY)
+    gate = gait.gate.load(policy, trace_dir=tmp_path / "traces")
+    gated = gate_tool_calls(gate, _response_with_arguments('{"path": "/repo/a'), context=CONTEXT)
+    assert gated.allowed == [] and [c.call_id for c in gated.denied] == ["call_1"]
+    assert json.loads(gated.messages[0]["content"])["verdict"] == "error"

@@ -46,8 +46,9 @@ set_tracing_disabled(True)  # offline: the SDK would try to export its traces to
 class ScriptedModel(Model):
     """A ``Model`` that asks for a read, then a delete, then echoes the tool outputs."""
 
-    def __init__(self) -> None:
+    def __init__(self, arguments: str = '{"path": "/srv/app/data.db"}') -> None:
         self.turn = 0
+        self.arguments = arguments
 
     async def get_response(self, system_instructions: Any, input: Any, *args: Any, **kw: Any):  # noqa: ANN201
         self.turn += 1
@@ -57,7 +58,7 @@ class ScriptedModel(Model):
                 type="function_call",
                 call_id=f"call_{self.turn}",
                 name=name,
-                arguments='{"path": "/srv/app/data.db"}',
+                arguments=self.arguments,
             )
             return ModelResponse(output=[call], usage=Usage(), response_id=None)
         outputs = [
@@ -75,14 +76,14 @@ class ScriptedModel(Model):
         raise NotImplementedError
 
 
-def make_agent(ran: list[str], on_block: str = "reject") -> Agent:
+def make_agent(ran: list[str], on_block: str = "reject", arguments: str | None = None) -> Agent:
     guardrail = gait_tool_guardrail(
         ToolAdapter(policy_path="policy.yaml"),
         on_block=on_block,  # type: ignore[arg-type]
     )
     return Agent(
         name="cleaner",
-        model=ScriptedModel(),
+        model=ScriptedModel(arguments) if arguments else ScriptedModel(),
         tools=gate_tools([function_tool(fn) for fn in tool_functions(ran)], guardrail),
     )
 
@@ -124,3 +125,20 @@ def test_replay_answers_from_the_runpack(workdir: Path, monkeypatch: pytest.Monk
     second = asyncio.run(Runner.run(make_agent(ran), "clean up", hooks=GaitRunHooks()))
     assert second.final_output == first.final_output
     assert ran == ["read"]
+
+
+def test_arguments_with_a_duplicate_key_stop_the_run(workdir: Path) -> None:
+    """The gate would judge one path and the tool might read the other: nothing runs, and the
+    SDK's error carries the refusal (E_ADAPTER_INPUT_INVALID) as its cause."""
+    from agents.exceptions import UserError
+
+    from gait.errors import InvalidInput
+
+    ran: list[str] = []
+    agent = make_agent(ran, arguments='{"path": "/tmp/scratch", "path": "/srv/app/data.db"}')
+    with pytest.raises(UserError) as info:
+        asyncio.run(Runner.run(agent, "clean up", hooks=GaitRunHooks()))
+    cause = info.value.__cause__
+    assert isinstance(cause, InvalidInput) and cause.code == "E_ADAPTER_INPUT_INVALID"
+    assert "duplicate key 'path'" in cause.message
+    assert ran == []

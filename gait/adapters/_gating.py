@@ -55,13 +55,43 @@ def plain(payload: Any, where: str = "payload") -> Any:
     return to_json_value(payload, strict=True, code=CODE, where=where)
 
 
-def parse_arguments(raw: Any) -> Any:
+def parse_arguments(raw: Any, where: str = "tool-call arguments") -> Any:
+    """The arguments as the model sent them: JSON text read strictly, or already a value.
+
+    Text that is not JSON at all stays text, and the core refuses the call (fail closed). JSON
+    that other readers take differently (a duplicate key: which value does the tool get? NaN,
+    which canonical JSON cannot hold) raises ``E_ADAPTER_INPUT_INVALID``: the gate decides on
+    exactly the arguments the tool would run with, or not at all.
+    """
     if isinstance(raw, str):
-        try:
-            return json.loads(raw) if raw.strip() else {}
-        except json.JSONDecodeError:
-            return raw  # not an object: the core refuses it (fail closed)
+        if not raw.strip():
+            return {}
+        parsed = strict_json_text(raw, where)
+        return raw if parsed is NOT_JSON else parsed
     return {} if raw is None else raw
+
+
+NOT_JSON: Any = object()
+
+
+def strict_json_text(text: str, where: str) -> Any:
+    """``text`` parsed by the project's strict reader; ``NOT_JSON`` when it is no JSON at all;
+    ``E_ADAPTER_INPUT_INVALID`` when it is JSON only a lenient reader accepts."""
+    from gait.canon import loads_strict
+
+    try:
+        return loads_strict(text, what=where, code=CODE)
+    except InvalidInput as exc:
+        try:
+            json.loads(text)
+        except (ValueError, RecursionError):
+            return NOT_JSON
+        raise InvalidInput(
+            exc.message,
+            code=CODE,
+            hint="the call was not run: its arguments must be JSON without duplicate keys, "
+            "NaN or Infinity",
+        ) from exc
 
 
 def denial_body(call: ToolCall, outcome: GateOutcome | None, error: str = "") -> str:

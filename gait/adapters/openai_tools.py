@@ -160,7 +160,7 @@ def _from_item(item: Any, where: str) -> list[ToolCall]:
         name = function.get("name")
         if not isinstance(name, str) or not name:
             raise refuse(f"{where}: tool call has no function.name")
-        args = parse_arguments(function.get("arguments"))
+        args = parse_arguments(function.get("arguments"), f"{where}.function.arguments")
         return [ToolCall(str(item.get("id") or ""), name, args, "chat", item, "function")]
     if kind == "custom" and isinstance(item.get("custom"), Mapping):
         custom = item["custom"]
@@ -192,10 +192,8 @@ def _responses_call(item: Mapping[str, Any], kind: str, where: str) -> ToolCall:
         call_id = item.get("call_id") or item.get("id")
     if not call_id:
         raise refuse(f"{where}: {kind} has no call id")
-    if kind == "function_call":
-        args: Any = parse_arguments(item.get("arguments"))
-    elif kind == "mcp_approval_request":
-        args = parse_arguments(item.get("arguments"))
+    if kind in ("function_call", "mcp_approval_request"):
+        args: Any = parse_arguments(item.get("arguments"), f"{where}.arguments")
     elif kind == "custom_tool_call":
         args = {"input": item.get("input", "")}
     elif kind == "apply_patch_call":

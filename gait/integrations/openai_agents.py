@@ -62,9 +62,13 @@ _LOCK = threading.Lock()
 
 
 def _arguments(text: str | None) -> dict[str, Any]:
-    try:
-        value = json.loads(text or "{}")
-    except json.JSONDecodeError:
+    """The call's arguments; text that is no JSON reaches the gate as ``raw_arguments``, and
+    JSON with a duplicate key or NaN is refused (``E_ADAPTER_INPUT_INVALID``: the tool might
+    read a value other than the one the gate decided on), so the run stops before the tool."""
+    from gait.adapters._gating import NOT_JSON, strict_json_text
+
+    value = strict_json_text(text or "{}", "tool-call arguments")
+    if value is NOT_JSON:
         return {"raw_arguments": text or ""}
     return value if isinstance(value, dict) else {"value": value}
 

@@ -93,13 +93,26 @@ def parse_json_text(text: Any, where: str) -> Any:
         ) from exc
 
 
-def maybe_json(text: Any) -> Any:
-    """Tool outputs are often JSON text; keep plain text as it is."""
+def maybe_json(text: Any, where: str) -> Any:
+    """Tool outputs are often JSON text: parsed strictly, and plain text kept as it is.
+
+    Text that is JSON only to a lenient reader (NaN, Infinity, a duplicate key) is refused, as
+    ``run record`` refuses such a value given directly: kept as text it would replay as
+    something no JSON reader agrees on, and parsed it would have to lose a key or hold a NaN.
+    """
     if isinstance(text, str) and text[:1] in ("{", "["):
-        # strict: text with NaN or a duplicate key stays the text it is, rather than becoming
-        # a value that cannot be canonical (NaN) or that silently lost a key
         try:
             return loads_strict(text, what="tool output", code=CODE)
-        except InvalidInput:
-            return text
+        except InvalidInput as exc:
+            try:
+                json.loads(text)
+            except (ValueError, RecursionError):
+                return text  # not JSON: text it is
+            raise InvalidInput(
+                f"{where}: {exc.message}",
+                code=CODE,
+                hint="fix the tool output at its source (finite numbers, unique keys); "
+                "gait records no value it cannot write as canonical JSON",
+            ) from exc
+    return text
     return text

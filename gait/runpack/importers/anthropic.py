@@ -129,7 +129,9 @@ def _from_block(block: Any, at: str, ts: str | None, truncated: bool = False) ->
         if not block.get("tool_use_id"):
             raise fail(at, f"{kind} block has no field tool_use_id")
         status = "error" if block.get("is_error") else "ok"
-        yield Output(safe_id(block["tool_use_id"]), _content(block.get("content")), at, status, ts)
+        yield Output(
+            safe_id(block["tool_use_id"]), _content(block.get("content"), at), at, status, ts
+        )
         return
     if kind in SERVER_RESULTS:
         if not block.get("tool_use_id"):
@@ -145,12 +147,12 @@ def _from_block(block: Any, at: str, ts: str | None, truncated: bool = False) ->
     raise fail(at, f"unknown content block kind {kind!r}: gait cannot tell what it holds")
 
 
-def _content(content: Any) -> Any:
+def _content(content: Any, where: str) -> Any:
     if isinstance(content, list) and all(
         isinstance(b, dict) and b.get("type") == "text" for b in content
     ):
-        return maybe_json("".join(str(b.get("text", "")) for b in content))
-    return maybe_json(content)
+        return maybe_json("".join(str(b.get("text", "")) for b in content), where)
+    return maybe_json(content, where)
 
 
 # --- streams -----------------------------------------------------------------------------------

@@ -190,7 +190,11 @@ def _from_item(item: Any, where: str, ts: str | None, truncated: bool = False) -
             raise fail(where, f"{kind} has no field call_id")
         failed = item.get("status") in ("failed", "incomplete")
         yield Output(
-            safe_id(call_id), maybe_json(item.get("output")), where, "error" if failed else "ok", ts
+            safe_id(call_id),
+            maybe_json(item.get("output"), where),
+            where,
+            "error" if failed else "ok",
+            ts,
         )
         return
     if kind == "mcp_call":
@@ -203,7 +207,7 @@ def _from_item(item: Any, where: str, ts: str | None, truncated: bool = False) -
         if item.get("error"):
             yield Output(call.call_id, {"error": item["error"]}, where, "error", ts)
         elif item.get("output") is not None or item.get("status") == "completed":
-            yield Output(call.call_id, maybe_json(item.get("output")), where, "ok", ts)
+            yield Output(call.call_id, maybe_json(item.get("output"), where), where, "ok", ts)
         return
     if kind in HOSTED:
         name, arg_fields, result_fields = HOSTED[kind]
@@ -225,7 +229,7 @@ def _from_item(item: Any, where: str, ts: str | None, truncated: bool = False) -
         call_id = item.get("tool_call_id")
         if not call_id:
             raise fail(where, "tool message has no field tool_call_id")
-        yield Output(safe_id(call_id), _content(item.get("content")), where, "ok", ts)
+        yield Output(safe_id(call_id), _content(item.get("content"), where), where, "ok", ts)
         return
     if role in ("system", "user", "developer", "assistant") and kind in (None, "message"):
         yield Skip(f"{role} message", where)
@@ -275,12 +279,12 @@ def _assistant(
         )
 
 
-def _content(content: Any) -> Any:
+def _content(content: Any, where: str) -> Any:
     if isinstance(content, list) and all(
         isinstance(p, dict) and p.get("type") == "text" for p in content
     ):
-        return maybe_json("".join(str(p.get("text", "")) for p in content))
-    return maybe_json(content)
+        return maybe_json("".join(str(p.get("text", "")) for p in content), where)
+    return maybe_json(content, where)
 
 
 # --- streams -----------------------------------------------------------------------------------

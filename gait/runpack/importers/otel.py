@@ -172,7 +172,7 @@ def _tool_span(
     code = status.get("code") if isinstance(status, dict) else None
     failed = code in (2, "STATUS_CODE_ERROR", "ERROR") or bool(attrs.get("error.type"))
     if "gen_ai.tool.call.result" in attrs:
-        result = maybe_json(attrs["gen_ai.tool.call.result"])
+        result = maybe_json(attrs["gen_ai.tool.call.result"], where)
     elif failed:
         result = {
             "error": (status.get("message") if isinstance(status, dict) else "")
@@ -229,6 +229,6 @@ def _part(part: Any, where: str, ts: str | None) -> Iterator[Event]:
         if not call_id:
             raise fail(where, f"{kind} part has no id: gait cannot pair it with its call")
         field = "response" if kind == "tool_call_response" else "server_tool_call_response"
-        yield Output(safe_id(call_id), maybe_json(part.get(field)), where, "ok", ts)
+        yield Output(safe_id(call_id), maybe_json(part.get(field), where), where, "ok", ts)
         return
     # text, reasoning, blobs, files, uris: content, not calls
