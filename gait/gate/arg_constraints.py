@@ -88,14 +88,25 @@ def compile_arg_constraint(raw: dict[str, Any], where: str) -> ArgConstraint:
         def check(value: Any) -> bool:
             return value is not MISSING and any(_json_equal(value, o) for o in options)
     elif kind == "regex":
+        from gait.gate.linear_regex import UnsupportedPattern, compile_linear
+
+        if not isinstance(raw["regex"], str):
+            raise err(f"{where}.regex must be a string")
         try:
-            regex = re.compile(raw["regex"])
+            regex = compile_linear(raw["regex"])
         except re.error as exc:
             raise err(f"{where}.regex is not a valid regular expression: {exc}") from exc
+        except UnsupportedPattern as exc:
+            # Matched without backtracking (an argument cannot make the gate hang), so what
+            # needs backtracking is refused, as Go's RE2 (the reference's regexp) refuses it.
+            raise err(
+                f"{where}.regex uses {exc}, which a linear-time matcher (RE2, Go's regexp) "
+                "cannot run: rewrite it without that construct"
+            ) from exc
         payload["Regex"] = raw["regex"]
 
         def check(value: Any) -> bool:
-            return isinstance(value, str) and regex.fullmatch(value) is not None
+            return isinstance(value, str) and regex.fullmatch(value)
     elif kind in ("min", "max"):
         low = raw.get("min")
         high = raw.get("max")
