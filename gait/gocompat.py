@@ -168,3 +168,112 @@ def clean_path(path: str) -> str:
     if rooted:
         return "/" + cleaned
     return cleaned or "."
+
+
+# Go's time.ParseDuration units, in nanoseconds ("µs" is U+00B5, "μs" U+03BC: Go takes both).
+_DURATION_UNITS = {
+    "ns": 1,
+    "us": 1_000,
+    "\u00b5s": 1_000,
+    "\u03bcs": 1_000,
+    "ms": 1_000_000,
+    "s": 1_000_000_000,
+    "m": 60_000_000_000,
+    "h": 3_600_000_000_000,
+}
+_INT64_MAX = (1 << 63) - 1
+
+
+def parse_duration(text: str) -> int:
+    """Go's ``time.ParseDuration``, in nanoseconds: ``[-+]`` then one or more decimal numbers
+    with a unit each (``300ms``, ``-1.5h``, ``2h45m``); a bare ``0`` is zero. ``ValueError``
+    with Go's message (invalid duration, missing unit, unknown unit) otherwise, overflow of
+    int64 included. The fraction is scaled as Go scales it (through a float64)."""
+    quoted = f'"{text}"'
+    rest = text
+    negative = False
+    if rest[:1] in ("-", "+"):
+        negative = rest[0] == "-"
+        rest = rest[1:]
+    if rest == "0":
+        return 0
+    if not rest:
+        raise ValueError(f"time: invalid duration {quoted}")
+    total = 0
+    while rest:
+        if not (rest[0] == "." or "0" <= rest[0] <= "9"):
+            raise ValueError(f"time: invalid duration {quoted}")
+        i = 0
+        while i < len(rest) and "0" <= rest[i] <= "9":
+            i += 1
+        whole_digits, rest = rest[:i], rest[i:]
+        whole = int(whole_digits) if whole_digits else 0
+        if whole > 1 << 63:
+            raise ValueError(f"time: invalid duration {quoted}")
+        fraction, scale, fraction_digits = 0, 1.0, ""
+        if rest[:1] == ".":
+            rest = rest[1:]
+            i = 0
+            while i < len(rest) and "0" <= rest[i] <= "9":
+                i += 1
+            fraction_digits, rest = rest[:i], rest[i:]
+            for digit in fraction_digits:  # Go stops taking digits once they would overflow
+                taken = fraction * 10 + int(digit)
+                if fraction > _INT64_MAX // 10 or taken > _INT64_MAX:
+                    break
+                fraction = taken
+                scale *= 10
+        if not whole_digits and not fraction_digits:
+            raise ValueError(f"time: invalid duration {quoted}")  # "." or ".s"
+        i = 0
+        while i < len(rest) and not (rest[i] == "." or "0" <= rest[i] <= "9"):
+            i += 1
+        if i == 0:
+            raise ValueError(f"time: missing unit in duration {quoted}")
+        unit_name, rest = rest[:i], rest[i:]
+        unit = _DURATION_UNITS.get(unit_name)
+        if unit is None:
+            raise ValueError(f'time: unknown unit "{unit_name}" in duration {quoted}')
+        if whole > (1 << 63) // unit:
+            raise ValueError(f"time: invalid duration {quoted}")
+        value = whole * unit
+        if fraction:
+            value += int(float(fraction) * (float(unit) / scale))
+            if value > 1 << 63:
+                raise ValueError(f"time: invalid duration {quoted}")
+        total += value
+        if total > 1 << 63:
+            raise ValueError(f"time: invalid duration {quoted}")
+    if negative:
+        return -total
+    if total > _INT64_MAX:
+        raise ValueError(f"time: invalid duration {quoted}")
+    return total
+
+
+def format_duration(nanos: int) -> str:
+    """Go's ``time.Duration.String``: ``1h2m3.5s``, ``1.5ms``, ``0s``."""
+    if nanos == 0:
+        return "0s"
+    sign = "-" if nanos < 0 else ""
+    nanos = abs(nanos)
+    if nanos < 1_000_000_000:
+        for unit, size in (("ms", 1_000_000), ("\u00b5s", 1_000), ("ns", 1)):
+            if nanos >= size:
+                whole, part = divmod(nanos, size)
+                digits = len(str(size)) - 1
+                value = (
+                    f"{whole}.{part:0{digits}d}".rstrip("0").rstrip(".") if digits else f"{whole}"
+                )
+                return f"{sign}{value}{unit}"
+    hours, rest = divmod(nanos, 3_600_000_000_000)
+    minutes, rest = divmod(rest, 60_000_000_000)
+    seconds, frac = divmod(rest, 1_000_000_000)
+    sec = str(seconds)
+    if frac:
+        sec += "." + f"{frac:09d}".rstrip("0")
+    if hours:
+        return f"{sign}{hours}h{minutes}m{sec}s"
+    if minutes:
+        return f"{sign}{minutes}m{sec}s"
+    return f"{sign}{sec}s"

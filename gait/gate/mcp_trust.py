@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,9 +22,6 @@ from typing import Any
 from gait import timefmt
 
 ACTIONS = frozenset({"block", "require_approval"})
-_UNITS = {"ns": 1, "us": 1_000, "µs": 1_000, "μs": 1_000, "ms": 1_000_000}
-_UNITS.update({"s": 1_000_000_000, "m": 60_000_000_000, "h": 3_600_000_000_000})
-_PART = re.compile(r"(\d*\.?\d*)(ns|us|µs|μs|ms|s|m|h)")
 
 
 @dataclass(frozen=True)
@@ -108,49 +104,19 @@ def compile_mcp_trust(
 def parse_go_duration(text: str) -> int:
     """Go ``time.ParseDuration`` in nanoseconds; raises the policy error when malformed."""
     from gait.gate.policy_keys import err
+    from gait.gocompat import parse_duration
 
-    body = text
-    sign = 1
-    if body[:1] in "+-":
-        sign = -1 if body[0] == "-" else 1
-        body = body[1:]
-    if body == "0":
-        return 0
-    total = 0.0
-    pos = 0
-    if not body:
-        raise err(f"parse mcp_trust.max_age: invalid duration {text!r}")
-    while pos < len(body):
-        match = _PART.match(body, pos)
-        if not match or match.group(1) in ("", "."):
-            raise err(f"parse mcp_trust.max_age: invalid duration {text!r}")
-        total += float(match.group(1)) * _UNITS[match.group(2)]
-        pos = match.end()
-    return sign * int(total)
+    try:
+        return parse_duration(text)
+    except ValueError:
+        raise err(f"parse mcp_trust.max_age: invalid duration {text!r}") from None
 
 
 def format_go_duration(nanos: int) -> str:
-    """Go ``time.Duration.String`` for a positive whole-second-or-finer duration."""
-    if nanos == 0:
-        return "0s"
-    sign = "-" if nanos < 0 else ""
-    nanos = abs(nanos)
-    if nanos < 1_000_000_000:
-        for unit, size in (("ms", 1_000_000), ("µs", 1_000), ("ns", 1)):
-            if nanos >= size:
-                value = f"{nanos / size:.9f}".rstrip("0").rstrip(".")
-                return f"{sign}{value}{unit}"
-    hours, rest = divmod(nanos, 3_600_000_000_000)
-    minutes, rest = divmod(rest, 60_000_000_000)
-    seconds, frac = divmod(rest, 1_000_000_000)
-    sec = str(seconds)
-    if frac:
-        sec += "." + f"{frac:09d}".rstrip("0")
-    if hours:
-        return f"{sign}{hours}h{minutes}m{sec}s"
-    if minutes:
-        return f"{sign}{minutes}m{sec}s"
-    return f"{sign}{sec}s"
+    """Go ``time.Duration.String``."""
+    from gait.gocompat import format_duration
+
+    return format_duration(nanos)
 
 
 def duration_seconds(text: str) -> float:
