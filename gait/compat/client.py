@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from gait.canon import dumps_pretty
+from gait.compat.environ import getenv as env
 from gait.compat.models import (
     DemoCapture,
     GateEvalResult,
@@ -213,7 +214,6 @@ def _open_gate(
     approval_private_key: str | Path | None = None,
     approval_private_key_env: str | None = None,
 ) -> Any:
-    environ = os.environ
     # Relative paths resolve against cwd (or the process's working directory), so that is
     # part of the key; so are the key variables' values and GAIT_HOME (the dev key's home).
     key = (
@@ -222,15 +222,15 @@ def _open_gate(
         key_mode,
         private_key,
         private_key_env,
-        environ.get(private_key_env) if private_key_env else None,
+        env(private_key_env) if private_key_env else None,
         approval_public_key,
         approval_public_key_env,
-        environ.get(approval_public_key_env) if approval_public_key_env else None,
+        env(approval_public_key_env) if approval_public_key_env else None,
         approval_private_key,
         approval_private_key_env,
-        environ.get(approval_private_key_env) if approval_private_key_env else None,
+        env(approval_private_key_env) if approval_private_key_env else None,
         trace_dir,
-        environ.get("GAIT_HOME"),
+        env("GAIT_HOME"),
     )
 
     hit = _GATES.hit(key)

@@ -26,6 +26,7 @@ from collections.abc import Callable
 from typing import Any
 
 from gait.canon import id24
+from gait.compat.environ import getenv
 
 # A decision appends its trace job here and returns: no lock handed over, no thread woken (a
 # wake-up per decision cost more than the decision). The writer polls while traces keep
@@ -123,7 +124,7 @@ def warn_unwritten() -> None:
 def enabled() -> bool:
     if _STATE.get("forked"):
         return False
-    return os.environ.get("GAIT_SDK_TRACES", "").strip().lower() != "sync"
+    return (getenv("GAIT_SDK_TRACES") or "").strip().lower() != "sync"
 
 
 def defer_traces(gate: Any) -> Any:

@@ -378,7 +378,7 @@ def _evidence_path(out: Any, directory: Path | None, name: str) -> Path | None:
 def _raw_field(raw: Any, *path: str) -> str:
     value = raw
     for name in path:
-        if not isinstance(value, Mapping):
+        if type(value) is not dict and not isinstance(value, Mapping):  # dict: no ABC check
             return ""
         value = value.get(name)
     return value.strip() if isinstance(value, str) else ""
