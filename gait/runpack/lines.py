@@ -48,18 +48,72 @@ def canonical_records(raw: bytes) -> list[Any] | None:
     ``[loads_strict(line) for line in raw.split(b"\\n")[:-1]]`` with every line equal to
     ``canonical_bytes`` of its record.
 
-    The records are ``_proven_records``'s. A line is then canonical when it is also orjson's
-    sorted serialization of its record and holds nothing where orjson and RFC 8785 may print
-    differently (``_jcs_suspects``): for such a record ``canonical_bytes`` is plain sorted
-    compact JSON, which orjson's sorted output is, byte for byte (keys below U+E000 sort the
-    same by code point as by UTF-16 unit). Any other line is compared with
-    ``canonical_bytes`` of its record, as the stdlib path (``_canonical_stdlib``) does.
+    One parse and one serialization: a line that is orjson's sorted compact form of what
+    orjson read from it is that record's only serialization (see ``_proven_records``: no
+    duplicate key, whitespace or respelled number, so the strict parse reads the same), and
+    holds its keys sorted; unless it holds something orjson and RFC 8785 may print
+    differently (``_jcs_suspects``), that form is ``canonical_bytes`` of the record, byte for
+    byte (keys below U+E000 sort the same by code point as by UTF-16 unit). Suspect lines
+    (and lines nested too deep for the stdlib parser, see ``_DEEP``) are parsed strictly and
+    compared with ``canonical_bytes`` one by one. The comparison runs a chunk at a time, so
+    its temporaries stay small beside the records. Anything else is settled by the two-pass
+    proof (``_canonical_slow``), which gives the same answer for every input.
     """
     if not raw:
         return []
     if not raw.endswith(b"\n"):
         return None
-    lines = raw[:-1].split(b"\n")
+    lines = raw.split(b"\n")
+    lines.pop()  # the empty text after the last newline (raw[:-1] would copy the member)
+    try:
+        with _collector_paused():
+            records = list(map(orjson.loads, lines))
+    except (ValueError, RecursionError):
+        return _canonical_stdlib(raw)
+    suspect = sorted({*_deep_lines(raw), *_jcs_suspects(raw, lines)})
+    shown, plain = lines, records
+    if suspect:
+        shown, plain = list(lines), list(records)
+        for i in suspect:
+            strict = _strict_lines([lines[i]])
+            if strict is None:
+                return None  # not even strictly parseable: no canonical line either
+            try:
+                if canonical_bytes(strict[0]) != lines[i]:
+                    return None
+            except (InvalidInput, RecursionError):
+                return None
+            records[i] = strict[0]
+            shown[i], plain[i] = b"null", None
+    sort = orjson.OPT_SORT_KEYS
+    try:
+        for start in range(0, len(lines), _PROOF_CHUNK):
+            end = start + _PROOF_CHUNK
+            if (
+                orjson.dumps(plain[start:end], option=sort)
+                != b"[" + b",".join(shown[start:end]) + b"]"
+            ):
+                return _canonical_slow(raw, lines)
+    except TypeError:  # orjson.JSONEncodeError; nothing it parsed should fail to print
+        return _canonical_slow(raw, lines)
+    return records
+
+
+_PROOF_CHUNK = 2048
+
+
+def _deep_lines(raw: bytes) -> list[int]:
+    """Lines with ``_DEEP`` or more openers (orjson's nesting limit passes the stdlib's)."""
+    openers = raw.translate(None, _NOT_OPENERS).split(b"\n")
+    openers.pop()
+    if max(map(len, openers)) < _DEEP:
+        return []
+    return [i for i, o in enumerate(openers) if len(o) >= _DEEP]
+
+
+def _canonical_slow(raw: bytes, lines: list[bytes]) -> list[Any] | None:
+    """The two-pass proof: records proven equal to the strict parse first
+    (``_proven_records``), then their sorted form against the lines."""
     proven = _proven_records(raw, lines)
     if proven is None:
         return _canonical_stdlib(raw)
@@ -91,6 +145,7 @@ _FLAGS = (
     re.compile(rb"\[" + _NUMBER),
     re.compile(rb"\n" + _NUMBER),
 )
+_FIRST_NUMBER = re.compile(_NUMBER)
 _HIGH = re.compile(rb"[\xee-\xff]")  # a lead byte of U+E000 and up: UTF-16 order differs
 _BELOW_HIGH = bytes(range(0xEE))
 
@@ -101,13 +156,14 @@ def _jcs_suspects(raw: bytes, lines: list[bytes]) -> list[int]:
     orjson's compact form, ``"`` only delimits strings and a number outside strings follows
     ``":``, ``,``, ``[`` or the line start; a match inside a string only costs a check.
     """
-    text = b"\n" + raw  # one byte before every line, so a whole-line number matches too
     flags = _FLAGS + (_HIGH,) if raw.translate(None, _BELOW_HIGH) else _FLAGS
-    at = [match.end() - 1 for pattern in flags for match in pattern.finditer(text)]
+    at = [match.end() - 1 for pattern in flags for match in pattern.finditer(raw)]
+    if _FIRST_NUMBER.match(raw):  # the first line is a number (the others follow a newline)
+        at.append(0)
     if not at:
         return []
-    ends = list(accumulate(map(len, lines), lambda total, size: total + size + 1, initial=1))
-    return sorted({bisect_right(ends, position) - 1 for position in at})
+    starts = list(accumulate(map(len, lines), lambda total, size: total + size + 1, initial=0))
+    return sorted({bisect_right(starts, position) - 1 for position in at})
 
 
 def _canonical_stdlib(raw: bytes) -> list[Any] | None:
