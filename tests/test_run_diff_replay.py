@@ -161,6 +161,38 @@ def test_diff_non_canonical_member_is_exit_6(run_gait, conformance_dir, tmp_path
     assert doc["error_code"] == "E_DIFF_NONDETERMINISTIC_INPUT" and "refs.json" in doc["error"]
 
 
+def test_diff_verifies_both_before_the_canonical_check(run_gait, conformance_dir, tmp_path) -> None:
+    """Each run is reduced as soon as it is verified; a non-canonical left is still reported
+    only after the right one verified (a tampered right is exit 2, not 6)."""
+    bad = tmp_path / "runpack_pretty.zip"
+
+    def pretty(members: dict[str, bytes]) -> dict[str, bytes]:
+        from gait.canon import sha256_hex
+        from gait.runpack.manifest import manifest_digest
+
+        refs = json.dumps(json.loads(members["refs.json"]), indent=2).encode()
+        manifest = json.loads(members["manifest.json"])
+        for entry in manifest["files"]:
+            if entry["path"] == "refs.json":
+                entry["sha256"] = sha256_hex(refs)
+        manifest.pop("signatures", None)
+        manifest["manifest_digest"] = manifest_digest(manifest)
+        members["refs.json"] = refs
+        members["manifest.json"] = json.dumps(manifest, sort_keys=True).encode()
+        return members
+
+    _rezip(_pack(conformance_dir, "run_ref"), bad, pretty)
+    tampered = str(conformance_dir / "reference/runpacks/runpack_run_ref.tampered.zip")
+    proc = run_gait("run", "diff", str(bad), tampered, "--json")
+    assert proc.returncode == 2
+    assert json.loads(proc.stdout)["error_code"] == "E_VERIFY_HASH_MISMATCH"
+    proc = run_gait("run", "diff", str(bad), _pack(conformance_dir, "run_ref"), "--json")
+    assert proc.returncode == 6
+    doc = json.loads(proc.stdout)
+    assert doc["error_code"] == "E_DIFF_NONDETERMINISTIC_INPUT"
+    assert doc["error"].startswith("left runpack member ")
+
+
 def test_tampered_runpack_is_exit_2(run_gait, conformance_dir) -> None:
     tampered = str(conformance_dir / "reference/runpacks/runpack_run_ref.tampered.zip")
     for argv in (

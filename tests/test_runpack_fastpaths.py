@@ -415,3 +415,78 @@ def test_strict_records_defer_what_only_orjson_reads() -> None:
     assert strict_records(b'"\\ud800"\n1e400\n') == ["\ud800", float("inf")]
     # not in orjson's compact form: that line is parsed strictly, the rest kept
     assert _strict(strict_records(b'{"a":1}\n{"b" : 1E2}\n[-0]\n'), [{"a": 1}, {"b": 100.0}, [0]])
+
+
+class _Name(str):
+    """The same JSON string, of a type the reduced diff does not take: the record-by-record
+    path compares the run that holds it."""
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=list(HealthCheck))
+@given(
+    st.lists(
+        st.tuples(
+            st.sampled_from(["t.a", "t.b", "t.c"]), st.dictionaries(KEYS, VALUES, max_size=3)
+        ),
+        max_size=6,
+    ),
+    st.lists(
+        st.tuples(st.integers(0, 5), st.sampled_from(["drop", "args", "tool", "status", "swap"]))
+    ),
+    st.sampled_from(["full", "metadata"]),
+)
+def test_reduced_diff_equals_the_record_path(
+    tmp_path_factory: Any, calls: list[tuple], edits: list[tuple], privacy: str
+) -> None:
+    """diff_runpacks reduces verified runs to names, digests and payload tokens; a run with
+    one odd record is compared record by record. Both give the same report."""
+    from gait.runpack.diff import diff_runpacks
+    from gait.runpack.writer import write_record_input
+
+    def doc(run_id: str, items: list[tuple]) -> dict[str, Any]:
+        return {
+            "run": {"run_id": run_id, "created_at": "2026-01-01T00:00:00Z"},
+            "capture_mode": "raw",
+            "intents": [
+                {"intent_id": i, "tool_name": tool, "args": args} for i, tool, args, _ in items
+            ],
+            "results": [
+                {"intent_id": i, "status": status, "result": {"n": len(i)}}
+                for i, _, _, status in items
+            ],
+        }
+
+    left = [(f"intent_{n}", tool, args, "ok") for n, (tool, args) in enumerate(calls)]
+    right = list(left)
+    for at, edit in edits:
+        if at >= len(right):
+            continue
+        i, tool, args, status = right[at]
+        if edit == "drop":
+            del right[at]
+        elif edit == "args":
+            right[at] = (i, tool, {**args, "x": at}, status)
+        elif edit == "tool":
+            right[at] = (i, tool + "x", args, status)
+        elif edit == "status":
+            right[at] = (i, tool, args, "error")
+        elif at + 1 < len(right):
+            right[at], right[at + 1] = right[at + 1], right[at]
+    folder = tmp_path_factory.mktemp("views")
+    try:
+        packs = [
+            load_runpack(write_record_input(doc(name, items), folder / f"{name}.zip").path)
+            for name, items in (("run_l", left), ("run_r", right))
+        ]
+    except InvalidInput:
+        return  # a value the record input refuses
+    reduced = diff_runpacks(*packs, privacy=privacy)
+    for pack in packs:
+        if pack.intents:
+            odd = dataclasses.replace(pack, intents=[dict(r) for r in pack.intents])
+            odd.intents[0]["tool_name"] = _Name(odd.intents[0]["tool_name"])
+            exact = diff_runpacks(
+                *((odd, packs[1]) if pack is packs[0] else (packs[0], odd)), privacy=privacy
+            )
+            assert canonical_bytes(exact.to_diff_json()) == canonical_bytes(reduced.to_diff_json())
+            assert exact.summary_lines() == reduced.summary_lines()

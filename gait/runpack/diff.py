@@ -20,8 +20,13 @@ from __future__ import annotations
 import difflib
 import json
 import marshal
-from dataclasses import dataclass, field
+import sys
+from dataclasses import dataclass
+from itertools import repeat
+from pathlib import Path
 from typing import Any
+
+import orjson
 
 from gait import __version__
 from gait.canon import canonical_bytes, loads_strict
@@ -65,23 +70,54 @@ class Change:
         return out
 
 
-@dataclass
 class Step:
-    index: int
-    status: str
-    left: dict[str, Any] | None
-    right: dict[str, Any] | None
-    changes: list[Change] = field(default_factory=list)
+    """One aligned step. Its sides (``left``, ``right``: the call's names, digests, status and,
+    with privacy ``full``, its payloads) are built when first read: a diff of 10,000 equal steps
+    prints none of them, so none is built."""
+
+    __slots__ = ("index", "status", "changes", "_left", "_right")
+
+    def __init__(
+        self,
+        index: int,
+        status: str,
+        left: dict[str, Any] | _SideRef | None,
+        right: dict[str, Any] | _SideRef | None,
+        changes: list[Change] | None = None,
+    ) -> None:
+        self.index = index
+        self.status = status
+        self.changes: list[Change] = changes if changes is not None else []
+        self._left = left
+        self._right = right
+
+    @property
+    def left(self) -> dict[str, Any] | None:
+        if isinstance(self._left, _SideRef):
+            self._left = self._left.side()
+        return self._left
+
+    @property
+    def right(self) -> dict[str, Any] | None:
+        if isinstance(self._right, _SideRef):
+            self._right = self._right.side()
+        return self._right
+
+    def _field(self, name: str) -> Any:
+        ref = self._left if self._left is not None else self._right
+        if ref is None:
+            return ""
+        if isinstance(ref, _SideRef):
+            return ref.field(name)
+        return ref.get(name, "")
 
     @property
     def intent_id(self) -> str:
-        side = self.left or self.right or {}
-        return str(side.get("intent_id", ""))
+        return str(self._field("intent_id"))
 
     @property
     def tool_name(self) -> str:
-        side = self.left or self.right or {}
-        return str(side.get("tool_name", ""))
+        return str(self._field("tool_name"))
 
     def to_json(self, *, brief: bool) -> dict[str, Any]:
         out: dict[str, Any] = {"index": self.index, "status": self.status}
@@ -98,8 +134,8 @@ class Step:
 @dataclass
 class DiffReport:
     privacy: str
-    left: Runpack
-    right: Runpack
+    left: RunView
+    right: RunView
     summary: dict[str, Any]
     steps: list[Step]
     run_changes: list[Change]
@@ -185,7 +221,7 @@ class DiffReport:
         return lines
 
 
-def _run_ref(pack: Runpack) -> dict[str, Any]:
+def _run_ref(pack: RunView) -> dict[str, Any]:
     return {
         "run_id": pack.run_id,
         "manifest_digest": str(pack.manifest.get("manifest_digest", "")),
@@ -434,6 +470,204 @@ def run_metadata_changes(left: dict[str, Any], right: dict[str, Any]) -> list[Ch
     return sorted(changes + timeline[:MAX_TIMELINE_CHANGES], key=lambda c: c.path)
 
 
+# --- what diff keeps of a runpack -------------------------------------------------------------
+
+_ABSENT: Any = type("_Absent", (), {"__repr__": lambda self: "<absent>", "__slots__": ()})()
+# A payload's comparison token: orjson's sorted compact form. Equal tokens mean equal values of
+# equal types, as equal ``_COMPARE`` encodings do (both are one-to-one on JSON values: floats
+# in shortest round-trip form, 1 and 1.0 and True told apart), and the token parses back to
+# the value. What orjson prints unlike the stdlib encoder (NaN as null, datetimes, subclasses)
+# is refused, so the records holding it take the record-by-record path.
+_TOKEN_OPTIONS = (
+    orjson.OPT_SORT_KEYS
+    | orjson.OPT_PASSTHROUGH_DATETIME
+    | orjson.OPT_PASSTHROUGH_DATACLASS
+    | orjson.OPT_PASSTHROUGH_SUBCLASS
+)
+_INTENT_FIELDS = ("intent_id", "tool_name", "args_digest", "schema_id", "schema_version")
+_RESULT_FIELDS = ("intent_id", "status", "result_digest", "schema_id", "schema_version")
+
+
+def _token(value: Any) -> bytes:
+    token = orjson.dumps(value, option=_TOKEN_OPTIONS)
+    if b"null" in token and _has_nan(value):  # orjson prints NaN as null
+        raise TypeError("NaN in payload")
+    # A copy: orjson's own bytes object keeps its whole output buffer (4 KiB at least).
+    return memoryview(token).tobytes()
+
+
+def _has_nan(value: Any) -> bool:
+    pending = [value]
+    while pending:
+        item = pending.pop()
+        if isinstance(item, float) and item != item:
+            return True
+        if isinstance(item, dict):
+            pending.extend(item.values())
+        elif isinstance(item, (list, tuple)):
+            pending.extend(item)
+    return False
+
+
+def _entries(
+    records: list[dict[str, Any]], fields: tuple[str, ...], payload: str, with_payloads: bool
+) -> list[tuple[Any, ...]] | None:
+    """Each record as ``(*fields, payload token)``, or None when any record is not plain:
+    a dict whose ``fields`` are all strings and whose payload (absent: ``_ABSENT``; not
+    compared: None) has a token. Plain records compare on these tuples exactly as on the
+    records; verified records always are plain (the schemas make every other field a string)."""
+    try:
+        columns: list[list[Any]] = [list(map(dict.get, records, repeat(name))) for name in fields]
+    except TypeError:  # a record that is not a dict
+        return None
+    for column in columns:
+        if not set(map(type, column)) <= {str}:  # absent (None) or not a string
+            return None
+    for at in (1, 3, 4):  # tool name or status, schema id and version: a few values, shared
+        columns[at] = list(map(sys.intern, columns[at]))
+    if not with_payloads:
+        tokens: list[Any] = [None] * len(records)
+    else:
+        values = list(map(dict.get, records, repeat(payload), repeat(_ABSENT)))
+        try:
+            tokens = [v if v is _ABSENT else _token(v) for v in values]
+        except (TypeError, ValueError):  # orjson.JSONEncodeError is a TypeError
+            return None
+    return list(zip(*columns, tokens, strict=True))
+
+
+class RunView:
+    """What diff keeps of a runpack: its small documents, and of each record its names,
+    digests and a token of its payload (``_entries``), not the record: a 10,000-call run
+    takes a few MiB this way. Records that are not plain (hand-built runpacks) are kept
+    whole and compared the record-by-record way (``odd``).
+    """
+
+    def __init__(self, pack: Runpack, *, payloads: bool = True) -> None:
+        self.manifest = pack.manifest
+        self.run = pack.run
+        self.refs = pack.refs
+        self.run_id = pack.run_id
+        self.capture_mode = pack.capture_mode
+        self.payloads = payloads
+        self.error: InvalidInput | None = None  # raised by the diff (after both are verified)
+        intents = _entries(pack.intents, _INTENT_FIELDS, "args", payloads)
+        results = _entries(pack.results, _RESULT_FIELDS, "result", payloads)
+        self.odd = intents is None or results is None
+        self.results_side: dict[str, Any]
+        if intents is None or results is None:
+            self.intents: list[Any] = list(pack.intents)
+            self.results: list[Any] = list(pack.results)
+            self.results_side = {str(r.get("intent_id")): r for r in pack.results}
+            self.ids = [str(i.get("intent_id", "")) for i in pack.intents]
+            self.tools = [str(i.get("tool_name", "")) for i in pack.intents]
+        else:
+            self.intents, self.results = intents, results
+            self.results_side = {r[0]: r for r in results}
+            self.ids = [i[0] for i in intents]
+            self.tools = [i[1] for i in intents]
+
+    def records(self, results: bool) -> list[dict[str, Any]]:
+        """The records again, with what diff compares of them (``_compare_records``): to
+        compare with a view that kept odd records."""
+        if self.odd:
+            return self.results if results else self.intents
+        names = _RESULT_FIELDS if results else _INTENT_FIELDS
+        payload = "result" if results else "args"
+        out = []
+        for entry in self.results if results else self.intents:
+            record = dict(zip(names, entry[:5], strict=True))
+            if entry[5] is not None and entry[5] is not _ABSENT:
+                record[payload] = orjson.loads(entry[5])
+            out.append(record)
+        return out
+
+    def side(self, index: int, privacy: str) -> dict[str, Any]:
+        """The step's side as the diff prints it (``_side``)."""
+        intent = self.intents[index]
+        if self.odd:
+            result = self.results_side.get(str(intent.get("intent_id", "")))
+            return _side(intent, result, privacy, index) or {}
+        intent_id, tool_name, args_digest, _, _, args = intent
+        side: dict[str, Any] = {
+            "index": index,
+            "intent_id": intent_id,
+            "tool_name": tool_name,
+            "args_digest": args_digest,
+        }
+        result = self.results_side.get(intent_id)
+        if result is not None:
+            side["status"] = result[1]
+            side["result_digest"] = result[2]
+        else:
+            side["status"] = "missing_result"
+        if privacy == "full":
+            if args is not _ABSENT:
+                side["args"] = orjson.loads(args)
+            if result is not None and result[5] is not _ABSENT:
+                side["result"] = orjson.loads(result[5])
+        return side
+
+    def sigs(self, privacy: str) -> list[tuple[Any, ...]]:
+        """Each step's signature (``_sig`` of its side), without building the sides."""
+        if self.odd:
+            return [_sig(self.side(i, privacy), privacy) for i in range(len(self.intents))]
+        results = self.results_side
+        missing = (None, "missing_result", "", None, None, _ABSENT)
+        full = privacy == "full"
+        out: list[tuple[Any, ...]] = []
+        for intent in self.intents:
+            result = results.get(intent[0], missing)
+            base = (intent[0], intent[1], intent[2], result[1], result[2])
+            if full:
+                out.append((*base, intent[5] is not _ABSENT, result[5] is not _ABSENT))
+            else:
+                out.append(base)
+        return out
+
+
+class _SideRef:
+    """A step's side, built when the step is printed."""
+
+    __slots__ = ("view", "index", "privacy")
+
+    def __init__(self, view: RunView, index: int, privacy: str) -> None:
+        self.view, self.index, self.privacy = view, index, privacy
+
+    def side(self) -> dict[str, Any]:
+        return self.view.side(self.index, self.privacy)
+
+    def field(self, name: str) -> Any:
+        intent = self.view.intents[self.index]
+        if self.view.odd:
+            return intent.get(name, "")
+        return intent[_INTENT_FIELDS.index(name)]
+
+
+def _keyed_changes(
+    left: RunView, right: RunView, payload: bool, results: bool
+) -> tuple[bool, list[Any], list[Any]]:
+    """``_compare_records`` on the views: (changed, left-only ids, right-only ids), records
+    keyed by intent id (the last of an id counts), compared without the envelope."""
+    if left.odd or right.odd:
+        keys, drop = (RESULT_KEYS, ("result",)) if results else (INTENT_KEYS, ("args",))
+        return _compare_records(
+            left.records(results),
+            right.records(results),
+            keys,
+            ENVELOPE_SKIP + (() if payload else drop),
+        )
+    lmap = {e[0]: e for e in (left.results if results else left.intents)}
+    rmap = {e[0]: e for e in (right.results if results else right.intents)}
+    left_only = sorted(set(lmap) - set(rmap))
+    right_only = sorted(set(rmap) - set(lmap))
+    if left_only or right_only:
+        return True, left_only, right_only
+    if payload:  # plain entries: the tuples compare as the records' encodings do
+        return any(a != rmap[key] for key, a in lmap.items()), [], []
+    return any(a[:5] != rmap[key][:5] for key, a in lmap.items()), [], []
+
+
 def _side(
     intent: dict[str, Any] | None, result: dict[str, Any] | None, privacy: str, index: int
 ) -> dict[str, Any] | None:
@@ -491,16 +725,15 @@ def _step_changes(left: dict[str, Any], right: dict[str, Any], privacy: str) -> 
     return sorted(changes, key=lambda c: c.path)
 
 
-def align_steps(
-    left: list[dict[str, Any]], right: list[dict[str, Any]], privacy: str
-) -> list[Step]:
+def align_steps(left: RunView, right: RunView, privacy: str) -> list[Step]:
     """Pair steps in order: common prefix and suffix first, then a bounded sequence match."""
-    lsig = [_sig(s, privacy) for s in left]
-    rsig = [_sig(s, privacy) for s in right]
+    lsig = left.sigs(privacy)
+    rsig = right.sigs(privacy)
+    n_left, n_right = len(lsig), len(rsig)
     start = 0
-    while start < len(left) and start < len(right) and lsig[start] == rsig[start]:
+    while start < n_left and start < n_right and lsig[start] == rsig[start]:
         start += 1
-    end_l, end_r = len(left), len(right)
+    end_l, end_r = n_left, n_right
     while end_l > start and end_r > start and lsig[end_l - 1] == rsig[end_r - 1]:
         end_l -= 1
         end_r -= 1
@@ -508,9 +741,7 @@ def align_steps(
     mid_l, mid_r = list(range(start, end_l)), list(range(start, end_r))
     if len(mid_l) <= ALIGN_LIMIT and len(mid_r) <= ALIGN_LIMIT:
         matcher = difflib.SequenceMatcher(
-            a=[left[i]["tool_name"] for i in mid_l],
-            b=[right[j]["tool_name"] for j in mid_r],
-            autojunk=False,
+            a=[lsig[i][1] for i in mid_l], b=[rsig[j][1] for j in mid_r], autojunk=False
         )
         for tag, a0, a1, b0, b1 in matcher.get_opcodes():
             if tag == "equal":
@@ -525,11 +756,11 @@ def align_steps(
         pairs.extend((mid_l[k], mid_r[k]) for k in range(common))
         pairs.extend((i, None) for i in mid_l[common:])
         pairs.extend((None, j) for j in mid_r[common:])
-    pairs.extend((end_l + k, end_r + k) for k in range(len(left) - end_l))
+    pairs.extend((end_l + k, end_r + k) for k in range(n_left - end_l))
     steps = []
     for index, (i, j) in enumerate(pairs):
-        a = left[i] if i is not None else None
-        b = right[j] if j is not None else None
+        a = _SideRef(left, i, privacy) if i is not None else None
+        b = _SideRef(right, j, privacy) if j is not None else None
         if a is None:
             steps.append(Step(index, "added", None, b))
         elif b is None:
@@ -537,42 +768,68 @@ def align_steps(
         elif lsig[i] == rsig[j]:  # type: ignore[index]
             steps.append(Step(index, "same", a, b))
         else:
-            steps.append(Step(index, "changed", a, b, _step_changes(a, b, privacy)))
+            step = Step(index, "changed", a, b)
+            step.changes = _step_changes(step.left, step.right, privacy)  # type: ignore[arg-type]
+            steps.append(step)
     return steps
 
 
-def _sides(pack: Runpack, privacy: str) -> list[dict[str, Any]]:
-    results = pack.results_by_intent()
-    return [
-        _side(intent, results.get(str(intent.get("intent_id", ""))), privacy, i)  # type: ignore[misc]
-        for i, intent in enumerate(pack.intents)
-    ]
+def _canonical_error(pack: Runpack, label: str) -> InvalidInput | None:
+    try:
+        check_canonical(pack, label)
+    except InvalidInput as exc:
+        return exc
+    return None
+
+
+def load_view(path: str | Path, label: str, *, privacy: str = "full") -> RunView:
+    """A runpack verified (refused as ``load_runpack`` refuses it) and reduced to what diff
+    keeps; its records are dropped on return, so diffing two runs holds one run's records
+    at a time. A member that is not canonical is reported by the diff (``diff_views``), after
+    the other runpack has been verified too, as when both are loaded first."""
+    from gait.runpack.reader import load_runpack
+
+    _check_privacy(privacy)
+    pack = load_runpack(path, prove_canonical=True)
+    view = RunView(pack, payloads=privacy == "full")
+    view.error = _canonical_error(pack, label)
+    return view
 
 
 def diff_runpacks(left: Runpack, right: Runpack, *, privacy: str = "full") -> DiffReport:
     """Compare two verified runpacks; pure and deterministic."""
-    if privacy not in PRIVACY_MODES:
-        raise InvalidInput(f"privacy must be full or metadata, not {privacy!r}", code="E_USAGE")
+    _check_privacy(privacy)
     check_canonical(left, "left")
     check_canonical(right, "right")
+    payloads = privacy == "full"
+    return diff_views(RunView(left, payloads=payloads), RunView(right, payloads=payloads), privacy)
+
+
+def _check_privacy(privacy: str) -> None:
+    if privacy not in PRIVACY_MODES:
+        raise InvalidInput(f"privacy must be full or metadata, not {privacy!r}", code="E_USAGE")
+
+
+def diff_views(left: RunView, right: RunView, privacy: str = "full") -> DiffReport:
+    """``diff_runpacks`` of two runpacks reduced by ``RunView`` (or ``load_view``)."""
+    _check_privacy(privacy)
+    for view in (left, right):
+        if view.error is not None:
+            raise view.error
+        if privacy == "full" and not view.payloads:
+            raise InvalidInput(
+                "a view reduced without payloads diffs with privacy metadata only", code="E_USAGE"
+            )
     metadata = privacy == "metadata"
-    intent_drop = ENVELOPE_SKIP + (("args",) if metadata else ())
-    result_drop = ENVELOPE_SKIP + (("result",) if metadata else ())
-    intents_changed, li, ri = _compare_records(
-        left.intents, right.intents, INTENT_KEYS, intent_drop
-    )
-    results_changed, lr, rr = _compare_records(
-        left.results, right.results, RESULT_KEYS, result_drop
-    )
+    intents_changed, li, ri = _keyed_changes(left, right, not metadata, results=False)
+    results_changed, lr, rr = _keyed_changes(left, right, not metadata, results=True)
     lrefs, rrefs = _refs_shape(left.refs), _refs_shape(right.refs)
     drift = classify_context_drift(lrefs, rrefs)
     lman, rman = _manifest_shape(left.manifest), _manifest_shape(right.manifest)
     manifest_changed = canonical_bytes(lman) != canonical_bytes(rman)
-    steps = align_steps(_sides(left, privacy), _sides(right, privacy), privacy)
-    left_tools = [str(i.get("tool_name", "")) for i in left.intents]
-    right_tools = [str(i.get("tool_name", "")) for i in right.intents]
-    left_ids = [str(i.get("intent_id", "")) for i in left.intents]
-    right_ids = [str(i.get("intent_id", "")) for i in right.intents]
+    steps = align_steps(left, right, privacy)
+    left_ids, right_ids = left.ids, right.ids
+    changed_steps = [s.index for s in steps if s.status != "same"]
     summary: dict[str, Any] = {
         "run_id_left": left.run_id,
         "run_id_right": right.run_id,
@@ -581,12 +838,12 @@ def diff_runpacks(left: Runpack, right: Runpack, *, privacy: str = "full") -> Di
         "results_changed": results_changed,
         "refs_changed": drift != "none",
         "context_drift_classification": drift,
-        "tool_sequence_changed": left_tools != right_tools
+        "tool_sequence_changed": left.tools != right.tools
         or (sorted(left_ids) == sorted(right_ids) and left_ids != right_ids),
         "steps_left": len(left.intents),
         "steps_right": len(right.intents),
-        "steps_changed": sum(1 for s in steps if s.status != "same"),
-        "first_divergent_step": next((s.index for s in steps if s.status != "same"), None),
+        "steps_changed": len(changed_steps),
+        "first_divergent_step": changed_steps[0] if changed_steps else None,
     }
     for key, values in (
         ("left_only_intents", li),
