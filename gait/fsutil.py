@@ -5,10 +5,11 @@ from __future__ import annotations
 import contextlib
 import os
 import re
+import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 from gait.errors import IOFailure
 
@@ -118,6 +119,7 @@ def stage(
     *,
     mode: int = 0o644,
     sync: bool = True,
+    temp: Path | None = None,
 ) -> Path:
     """A complete file beside ``target``, not yet in place: ``content`` (bytes, or a function
     writing to the handle) written, flushed, fsynced unless ``sync=False``, given ``mode``.
@@ -126,24 +128,59 @@ def stage(
     (``create_exclusive``) or renames with others (``commit_files``); on any failure, an
     interrupt included, the temp file is removed, and one a kill leaves is cleaned by the
     next writer of the same target.
+
+    ``temp`` names the temp file, for a writer holding a lock that every writer of that name
+    takes (the decision log's): a dead writer's leftover is then simply replaced by the next
+    one, with no scan of the directory for leftovers (a scan costs in proportion to the files
+    beside ``target``: thousands of traces). Writers not serialized by such a lock would share
+    the name: they take the default, a name of their own.
     """
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = make_temp(target)
+    if temp is None:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd, name = make_temp(target)
+        tmp = Path(name)
+    else:
+        tmp = temp
+        fd = _create_fixed(temp, target)
     try:
-        with os.fdopen(fd, "w+b") as handle:
-            if isinstance(content, bytes):
-                handle.write(content)
-            else:
+        if isinstance(content, bytes):
+            try:
+                view = memoryview(content)
+                while view:
+                    view = view[os.write(fd, view) :]
+                _finish(fd, mode, sync)
+            finally:
+                os.close(fd)
+        else:
+            with os.fdopen(fd, "w+b") as handle:
                 content(handle)
-            handle.flush()
-            if sync:
-                os.fsync(handle.fileno())
-        os.chmod(tmp, mode)
+                handle.flush()
+                _finish(handle.fileno(), mode, sync)
     except BaseException:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
         raise
-    return Path(tmp)
+    return tmp
+
+
+def _finish(fd: int, mode: int, sync: bool) -> None:
+    if sync:
+        os.fsync(fd)
+    os.fchmod(fd, mode)  # not masked by the umask, unlike the mode given at creation
+
+
+def _create_fixed(temp: Path, target: Path) -> int:
+    """Create ``temp`` exclusively (never writing through a file or link someone planted
+    there), replacing a dead writer's leftover; the directories are made only when missing."""
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
+    with contextlib.suppress(FileNotFoundError):
+        os.unlink(temp)
+    try:
+        return os.open(temp, flags | getattr(os, "O_CLOEXEC", 0), 0o600)
+    except FileNotFoundError:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        temp.parent.mkdir(parents=True, exist_ok=True)
+        return os.open(temp, flags | getattr(os, "O_CLOEXEC", 0), 0o600)
 
 
 def replace_with(
@@ -152,18 +189,66 @@ def replace_with(
     *,
     mode: int = 0o644,
     sync: bool = True,
+    temp: Path | None = None,
+    exchange: bool = False,
 ) -> Path:
     """``stage`` then rename over ``path``: readers see the old file or the new one, never
-    half of one. OS errors propagate as they are (``atomic_write`` words them)."""
+    half of one. OS errors propagate as they are (``atomic_write`` words them).
+
+    ``exchange`` swaps the new file with an existing ``path`` instead (``renameat2`` with
+    ``RENAME_EXCHANGE`` where Linux has it) and removes the old one it leaves at the temp
+    name: as atomic for readers, but ext4 flushes a file renamed over another before the
+    rename (auto_da_alloc, milliseconds), which a writer that skips the fsync does not want.
+    Where the exchange is unavailable, or ``path`` does not exist yet, it renames.
+    """
     target = Path(path)
-    tmp = stage(target, content, mode=mode, sync=sync)
+    tmp = stage(target, content, mode=mode, sync=sync, temp=temp)
     try:
-        os.replace(tmp, target)
+        if exchange and _exchange(tmp, target):
+            os.unlink(tmp)
+        else:
+            os.replace(tmp, target)
     except BaseException:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
         raise
     return target
+
+
+# renameat2(2) where the platform has it: None until first looked up, False where it is not.
+_RENAMEAT2: Any = None
+_AT_FDCWD = -100
+_RENAME_EXCHANGE = 2
+
+
+def _exchange(first: Path, second: Path) -> bool:
+    """Atomically exchange two existing paths; False where that is unavailable (or fails:
+    ENOENT when ``second`` does not exist yet, EINVAL on a file system without it)."""
+    global _RENAMEAT2
+    if _RENAMEAT2 is None:
+        _RENAMEAT2 = False
+        if sys.platform.startswith("linux"):
+            try:
+                import ctypes
+
+                function = ctypes.CDLL(None, use_errno=True).renameat2
+                function.argtypes = [
+                    ctypes.c_int,
+                    ctypes.c_char_p,
+                    ctypes.c_int,
+                    ctypes.c_char_p,
+                    ctypes.c_uint,
+                ]
+                function.restype = ctypes.c_int
+                _RENAMEAT2 = function
+            except (OSError, AttributeError, ImportError):
+                _RENAMEAT2 = False
+    if not _RENAMEAT2:
+        return False
+    result: int = _RENAMEAT2(
+        _AT_FDCWD, os.fsencode(first), _AT_FDCWD, os.fsencode(second), _RENAME_EXCHANGE
+    )
+    return result == 0
 
 
 def atomic_write(

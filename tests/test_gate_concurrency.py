@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 from pathlib import Path
+from typing import NamedTuple
 
 PROCS = 16
 POLICY = """\
@@ -40,7 +41,13 @@ def _intent(tool: str) -> dict:
     }
 
 
-def _run_all(gait: list[str], argv: list[str], cwd: Path, home: Path) -> list[tuple[int, dict]]:
+class Result(NamedTuple):
+    code: int
+    out: dict
+    stderr: str
+
+
+def _run_all(gait: list[str], argv: list[str], cwd: Path, home: Path) -> list[Result]:
     env = {**os.environ, "GAIT_HOME": str(home)}
     procs = [
         subprocess.Popen(
@@ -54,9 +61,25 @@ def _run_all(gait: list[str], argv: list[str], cwd: Path, home: Path) -> list[tu
     ]
     results = []
     for proc in procs:
-        out, _ = proc.communicate(timeout=120)
-        results.append((proc.returncode, json.loads(out)))
+        out, err = proc.communicate(timeout=120)
+        try:
+            doc = json.loads(out)
+        except ValueError:
+            doc = {"unparsed_stdout": out.decode("utf-8", "replace")}
+        results.append(Result(proc.returncode, doc, err.decode("utf-8", "replace")))
     return results
+
+
+def _failures(results: list[Result], expected: set[int]) -> str:
+    """Every process whose exit code is not one of ``expected``, with its whole stdout and
+    stderr (a rare failure must be diagnosable from the one run that showed it)."""
+    lines = [f"exit codes: {sorted(r.code for r in results)}"]
+    for index, result in enumerate(results):
+        if result.code not in expected:
+            lines.append(f"--- process {index}: exit {result.code}")
+            lines.append(f"stdout: {json.dumps(result.out, sort_keys=True)}")
+            lines.append(f"stderr:\n{result.stderr}")
+    return "\n".join(lines)
 
 
 def test_rate_limit_allows_exactly_n(tmp_path: Path, gait_home: Path, gait_argv: list[str]) -> None:
@@ -78,9 +101,9 @@ def test_rate_limit_allows_exactly_n(tmp_path: Path, gait_home: Path, gait_argv:
         tmp_path,
         gait_home,
     )
-    codes = sorted(code for code, _ in results)
-    assert codes == [0] * 5 + [3] * (PROCS - 5), results
-    blocked = [out for code, out in results if code == 3]
+    codes = sorted(r.code for r in results)
+    assert codes == [0] * 5 + [3] * (PROCS - 5), _failures(results, {0, 3})
+    blocked = [r.out for r in results if r.code == 3]
     assert all("rate_limit_exceeded" in out["reason_codes"] for out in blocked)
     # sixteen traces, one unbroken log
     traces = list((tmp_path / "gait-out" / "traces").glob("trace_*.json"))
@@ -136,8 +159,6 @@ def test_token_is_used_exactly_once(tmp_path: Path, gait_home: Path, gait_argv: 
         tmp_path,
         gait_home,
     )
-    allowed = [out for code, out in results if code == 0]
-    assert len(allowed) == 1, results
-    refused = [out for code, out in results if code == 4]
-    assert len(refused) == PROCS - 1
+    assert sorted(r.code for r in results) == [0] + [4] * (PROCS - 1), _failures(results, {0, 4})
+    refused = [r.out for r in results if r.code == 4]
     assert all("approval_token_replayed" in out["reason_codes"] for out in refused)

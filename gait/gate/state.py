@@ -135,27 +135,53 @@ class SQLiteGateState:
         conn = getattr(self._local, "conn", None)
         if conn is not None:
             return conn
+        import time
+
+        deadline = time.monotonic() + self._timeout
+        pause = 0.002
+        while True:
+            try:
+                conn = self._open()
+            except sqlite3.OperationalError as exc:
+                # SQLite answers "locked" at once, without its busy timeout, where waiting could
+                # deadlock: on first use several processes convert the new file to WAL, each
+                # reading it and then needing the write lock another one holds. Our statement
+                # has ended (its read lock is gone), so trying again until the timeout is safe.
+                if _transient(exc) and time.monotonic() + pause < deadline:
+                    time.sleep(pause)
+                    pause = min(pause * 2, 0.05)
+                    continue
+                raise _state_error(self.path, exc) from exc
+            except sqlite3.DatabaseError as exc:
+                raise IOFailure(
+                    f"gate state {self.path} is unreadable: {exc}", code="E_STATE_CORRUPT"
+                ) from exc
+            except OSError as exc:
+                raise IOFailure(
+                    f"gate state {self.path}: {exc.strerror or exc}", code="E_STATE_IO"
+                ) from exc
+            self._local.conn = conn
+            return conn
+
+    def _open(self) -> sqlite3.Connection:
+        """A connection in WAL mode with the schema in place; closed again if a step fails."""
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        conn = sqlite3.connect(
+            str(self.path),
+            timeout=self._timeout,
+            isolation_level=None,
+            check_same_thread=False,
+        )
         try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            conn = sqlite3.connect(
-                str(self.path),
-                timeout=self._timeout,
-                isolation_level=None,
-                check_same_thread=False,
-            )
             conn.execute(f"PRAGMA busy_timeout = {int(self._timeout * 1000)}")
             mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()
             if not mode or str(mode[0]).lower() != "wal":
                 raise IOFailure(f"gate state {self.path}: WAL mode unavailable", code="E_STATE_IO")
             conn.execute("PRAGMA synchronous = FULL")
             conn.executescript(_SCHEMA)
-        except sqlite3.OperationalError as exc:
-            raise _state_error(self.path, exc) from exc
-        except sqlite3.DatabaseError as exc:
-            raise IOFailure(
-                f"gate state {self.path} is unreadable: {exc}", code="E_STATE_CORRUPT"
-            ) from exc
-        self._local.conn = conn
+        except BaseException:
+            conn.close()
+            raise
         return conn
 
     def consume(self, counter_key: str, bucket: str, limit: int) -> tuple[bool, int]:
@@ -184,7 +210,7 @@ class SQLiteGateState:
                 conn.execute("COMMIT")
                 return True, used
             except BaseException:
-                conn.execute("ROLLBACK")
+                _rollback(conn)
                 raise
         except sqlite3.OperationalError as exc:
             raise _state_error(self.path, exc) from exc
@@ -221,7 +247,7 @@ class SQLiteGateState:
                 conn.execute("COMMIT")
                 return spent
             except BaseException:
-                conn.execute("ROLLBACK")
+                _rollback(conn)
                 raise
         except sqlite3.OperationalError as exc:
             raise _state_error(self.path, exc) from exc
@@ -259,7 +285,7 @@ class SQLiteGateState:
             tokens = conn.execute("DELETE FROM used_tokens").rowcount
             conn.execute("COMMIT")
         except sqlite3.OperationalError as exc:
-            conn.execute("ROLLBACK")
+            _rollback(conn)  # a BEGIN that timed out opened nothing to roll back
             raise _state_error(self.path, exc) from exc
         return {"rate_counters": rates, "used_tokens": tokens}
 
@@ -268,6 +294,23 @@ class SQLiteGateState:
         if conn is not None:
             conn.close()
             self._local.conn = None
+
+
+def _rollback(conn: sqlite3.Connection) -> None:
+    """Roll back what is open, if anything: SQLite may already have rolled back on the error,
+    and a failing ROLLBACK must not hide the error that caused it."""
+    import contextlib
+
+    if conn.in_transaction:
+        with contextlib.suppress(sqlite3.Error):
+            conn.execute("ROLLBACK")
+
+
+def _transient(exc: sqlite3.OperationalError) -> bool:
+    """Lock contention (SQLITE_BUSY, SQLITE_LOCKED) or WAL lock churn (SQLITE_PROTOCOL):
+    gone once the other connection moves on."""
+    text = str(exc)
+    return "locked" in text or "busy" in text or "locking protocol" in text
 
 
 def _state_error(path: Path, exc: sqlite3.OperationalError) -> Exception:

@@ -13,7 +13,6 @@ import contextlib
 import hashlib
 import os
 import re
-import sys
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
@@ -24,7 +23,7 @@ from typing import Any
 from gait import timefmt
 from gait.canon import canonical_bytes, digest, dumps_pretty, id24, loads_strict
 from gait.errors import TraceUnwritable
-from gait.fsutil import atomic_write, file_lock
+from gait.fsutil import atomic_write, file_lock, replace_with
 from gait.sign.keys import SigningKey, VerifyKey
 from gait.sign.signature import check_signature, sign_digest
 
@@ -531,83 +530,6 @@ def _chain_head(log_path: Path) -> tuple[int, str]:
     return int(last.get("seq", 0)), digest(body)
 
 
-# renameat2(2) with RENAME_EXCHANGE where the platform has it: None until first looked up.
-_EXCHANGE: Any = None
-_AT_FDCWD = -100
-_RENAME_EXCHANGE = 2
-
-
-def _swap(temp: Path, path: Path) -> bool:
-    """Atomically exchange ``temp`` and an existing ``path``; False where that is unavailable.
-
-    Renaming an unsynced file over an existing one makes ext4 write the new file's data out
-    first (auto_da_alloc), a few milliseconds per decision for the head record; an exchange
-    is as atomic for readers (``path`` always holds the old or the new record) without that.
-    """
-    global _EXCHANGE
-    if _EXCHANGE is None:
-        _EXCHANGE = False
-        if sys.platform.startswith("linux"):
-            try:
-                import ctypes
-
-                function = ctypes.CDLL(None, use_errno=True).renameat2
-                function.argtypes = [
-                    ctypes.c_int,
-                    ctypes.c_char_p,
-                    ctypes.c_int,
-                    ctypes.c_char_p,
-                    ctypes.c_uint,
-                ]
-                function.restype = ctypes.c_int
-                _EXCHANGE = function
-            except (OSError, AttributeError, ImportError):
-                _EXCHANGE = False
-    if not _EXCHANGE:
-        return False
-    result: int = _EXCHANGE(
-        _AT_FDCWD, os.fsencode(temp), _AT_FDCWD, os.fsencode(path), _RENAME_EXCHANGE
-    )
-    return result == 0  # ENOENT (no record yet), EINVAL (file system): a plain rename
-
-
-def _replace_into(
-    path: Path, temp: Path, data: bytes, *, sync: bool, exchange: bool = False
-) -> None:
-    """Write ``data`` to ``temp`` (a fixed name, replaced if a dead writer left it) and rename
-    it over ``path``: the file appears complete or not at all. Caller holds the log's lock.
-
-    ``exchange`` (an unsynced write over a file that usually exists) swaps the two instead and
-    removes the old record left at ``temp``.
-    """
-    with contextlib.suppress(FileNotFoundError):
-        os.unlink(temp)  # exclusive create below: never write through what someone planted
-    try:
-        fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
-    except FileNotFoundError:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        temp.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
-    try:
-        try:
-            os.fchmod(fd, 0o600)  # the umask may have narrowed it; never widened
-            view = memoryview(data)
-            while view:
-                view = view[os.write(fd, view) :]
-            if sync:
-                os.fsync(fd)
-        finally:
-            os.close(fd)
-        if exchange and not sync and _swap(temp, path):
-            os.unlink(temp)
-            return
-        os.replace(temp, path)
-    except OSError:
-        with contextlib.suppress(OSError):
-            os.unlink(temp)
-        raise
-
-
 def record_decision(
     *,
     directory: Path,
@@ -631,7 +553,7 @@ def record_decision(
         seq += 1
         path = trace_path or directory / f"trace_{trace['trace_id']}_{seq:06d}.json"
         try:
-            _replace_into(path, directory / _TRACE_TEMP, trace_bytes, sync=sync)
+            replace_with(path, trace_bytes, mode=0o600, sync=sync, temp=directory / _TRACE_TEMP)
         except OSError as exc:
             raise TraceUnwritable(
                 f"cannot write {path}: {exc.strerror}", code="E_TRACE_UNWRITABLE"
@@ -681,12 +603,13 @@ def record_decision(
         }
         head["signature"] = sign_digest(key, digest(head))
         with contextlib.suppress(OSError):  # the decision stands; verify reports a stale head
-            _replace_into(
+            replace_with(
                 directory / DECISION_HEAD,
-                directory / _HEAD_TEMP,
                 canonical_bytes(head) + b"\n",
+                mode=0o600,
                 sync=sync,
-                exchange=True,
+                temp=directory / _HEAD_TEMP,
+                exchange=not sync,  # no rename over it: ext4 would flush it (fsutil)
             )
     return path
 
