@@ -64,9 +64,27 @@ def gait_argv() -> list[str]:
     return gait_executable()
 
 
+def _inside_checkout(path: Path) -> bool:
+    here = path.resolve()
+    return here == REPO_ROOT or REPO_ROOT in here.parents
+
+
 @pytest.fixture
-def run_gait(gait_home: Path):
-    """Run the installed ``gait`` as a user would; returns the CompletedProcess."""
+def run_gait(gait_home: Path, tmp_path_factory: pytest.TempPathFactory):
+    """Run the installed ``gait`` as a user would; returns the CompletedProcess.
+
+    Without ``cwd`` it runs where the test is (a test that chdir'd into its own directory),
+    except inside the checkout: there it runs in a fresh temp directory of its own, so a
+    command writing its default outputs (``gait-out/``) never writes into the repository.
+    """
+    own: list[Path] = []
+
+    def default_cwd() -> Path | None:
+        if not _inside_checkout(Path.cwd()):
+            return None
+        if not own:
+            own.append(tmp_path_factory.mktemp("run_gait_cwd"))
+        return own[0]
 
     def run(
         *args: str,
@@ -78,7 +96,7 @@ def run_gait(gait_home: Path):
         full_env.update(env or {})
         return subprocess.run(
             [*gait_executable(), *args],
-            cwd=cwd,
+            cwd=cwd if cwd is not None else default_cwd(),
             env=full_env,
             capture_output=True,
             text=True,
