@@ -45,8 +45,10 @@ class IntentTarget:
 
     def to_dict(self) -> dict[str, str]:
         out: dict[str, str] = {"kind": self.kind, "value": self.value}
-        _put(out, "operation", self.operation)
-        _put(out, "sensitivity", self.sensitivity)
+        if self.operation:
+            out["operation"] = self.operation
+        if self.sensitivity:
+            out["sensitivity"] = self.sensitivity
         return out
 
     @classmethod
@@ -68,8 +70,10 @@ class IntentArgProvenance:
 
     def to_dict(self) -> dict[str, str]:
         out: dict[str, str] = {"arg_path": self.arg_path, "source": self.source}
-        _put(out, "source_ref", self.source_ref)
-        _put(out, "integrity_digest", self.integrity_digest)
+        if self.source_ref:
+            out["source_ref"] = self.source_ref
+        if self.integrity_digest:
+            out["integrity_digest"] = self.integrity_digest
         return out
 
     @classmethod
@@ -102,14 +106,23 @@ class IntentContext:
             "workspace": self.workspace,
             "risk_class": self.risk_class,
         }
-        _put(out, "session_id", self.session_id)
-        _put(out, "request_id", self.request_id)
-        _put(out, "auth_context", dict(self.auth_context) if self.auth_context else None)
-        _put(out, "credential_scopes", list(self.credential_scopes))
-        _put(out, "environment_fingerprint", self.environment_fingerprint)
-        _put(out, "context_set_digest", self.context_set_digest)
-        _put(out, "context_evidence_mode", self.context_evidence_mode)
-        _put(out, "context_refs", list(self.context_refs))
+        # _put's rule spelled out (this runs on every gated call): truthy fields only.
+        if self.session_id:
+            out["session_id"] = self.session_id
+        if self.request_id:
+            out["request_id"] = self.request_id
+        if self.auth_context:
+            out["auth_context"] = dict(self.auth_context)
+        if self.credential_scopes:
+            out["credential_scopes"] = list(self.credential_scopes)
+        if self.environment_fingerprint:
+            out["environment_fingerprint"] = self.environment_fingerprint
+        if self.context_set_digest:
+            out["context_set_digest"] = self.context_set_digest
+        if self.context_evidence_mode:
+            out["context_evidence_mode"] = self.context_evidence_mode
+        if self.context_refs:
+            out["context_refs"] = list(self.context_refs)
         return out
 
     @classmethod
@@ -242,14 +255,18 @@ class IntentRequest:
             "targets": [target.to_dict() for target in self.targets],
             "context": self.context.to_dict(),
         }
-        _put(out, "arg_provenance", [entry.to_dict() for entry in self.arg_provenance])
+        if self.arg_provenance:
+            out["arg_provenance"] = [entry.to_dict() for entry in self.arg_provenance]
         if self.delegation is not None:
             out["delegation"] = self.delegation.to_dict()
         if self.script is not None:
             out["script"] = self.script.to_dict()
-        _put(out, "args_digest", self.args_digest)
-        _put(out, "intent_digest", self.intent_digest)
-        _put(out, "script_hash", self.script_hash)
+        if self.args_digest:
+            out["args_digest"] = self.args_digest
+        if self.intent_digest:
+            out["intent_digest"] = self.intent_digest
+        if self.script_hash:
+            out["script_hash"] = self.script_hash
         return out
 
     @classmethod
