@@ -692,29 +692,21 @@ def production_checks(workdir: Path) -> list[Check]:
                 fix="mkdir -p .gait && printf 'gate:\\n  policy: .gait.yaml\\n' > " + where,
             )
         )
-    gate = config.gate
-    if gate.get("profile", "").lower() == "oss-prod":
-        checks.append(Check("production_profile", PASS, "gate.profile is oss-prod"))
-    else:
-        checks.append(
-            Check(
-                "production_profile",
-                FAIL,
-                f"gate.profile must be oss-prod for production readiness: "
-                f"set gate.profile=oss-prod in {where}",
+    for name, key, want in (
+        ("production_profile", "profile", "oss-prod"),
+        ("production_key_mode", "key_mode", "prod"),
+    ):
+        if config.gate.get(key, "").lower() == want:
+            checks.append(Check(name, PASS, f"gate.{key} is {want}"))
+        else:
+            checks.append(
+                Check(
+                    name,
+                    FAIL,
+                    f"gate.{key} must be {want} for production readiness: "
+                    f"set gate.{key}={want} in {where}",
+                )
             )
-        )
-    if gate.get("key_mode", "").lower() == "prod":
-        checks.append(Check("production_key_mode", PASS, "gate.key_mode is prod"))
-    else:
-        checks.append(
-            Check(
-                "production_key_mode",
-                FAIL,
-                f"gate.key_mode must be prod for production readiness: "
-                f"set gate.key_mode=prod in {where}",
-            )
-        )
     checks.append(_retention_check(config, where))
     checks.append(_service_check(config, where))
     checks.append(_context_check(config, where))

@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from gait.errors import IOFailure
+from gait.errors import InvalidInput, IOFailure
 
 STALE_TEMP_SECONDS = 3600
 _TEMP_NAME = re.compile(r"^\.(?P<name>.+)\.(?P<pid>\d+)\.[^.]+\.tmp$")
@@ -328,6 +328,16 @@ def private_dir(path: str | os.PathLike[str]) -> Path:
             raise IOFailure(f"cannot create {folder}: {exc.strerror}", code="E_IO_WRITE") from exc
         os.chmod(folder, 0o700)  # mkdir's mode is masked by the umask; chmod is not
     return target
+
+
+def read_input(path: str | os.PathLike[str], code: str, what: str = "") -> bytes:
+    """The bytes of a file the user named, or ``InvalidInput`` ``code`` in one line: "cannot
+    read [WHAT ]PATH: reason" (so every command words an unreadable input alike)."""
+    try:
+        return Path(path).read_bytes()
+    except OSError as exc:
+        shown = f"{what} {path}" if what else str(path)
+        raise InvalidInput(f"cannot read {shown}: {exc.strerror or exc}", code=code) from exc
 
 
 def read_no_follow(path: str | os.PathLike[str]) -> bytes:

@@ -156,7 +156,8 @@ def _build(path: Path) -> Any:
     return Draft202012Validator(_load(path), format_checker=_format_checker())
 
 
-def _json_path(parts: Any) -> str:
+def json_path(parts: Any) -> str:
+    """``$.a[0]["b c"]``: where in a document a schema error or a regress difference is."""
     out = "$"
     for part in parts:
         if isinstance(part, int):
@@ -164,7 +165,7 @@ def _json_path(parts: Any) -> str:
         elif isinstance(part, str) and part.isidentifier():
             out += f".{part}"
         else:
-            out += "[" + json.dumps(part, ensure_ascii=False) + "]"
+            out += "[" + json.dumps(str(part), ensure_ascii=False) + "]"
     return out
 
 
@@ -182,7 +183,7 @@ def _message(error: Any) -> str:
     message = error.message
     if len(message) > 300:
         message = message[:297] + "..."
-    return f"{_json_path(error.absolute_path)}: {message}"
+    return f"{json_path(error.absolute_path)}: {message}"
 
 
 # --- compiled fast path ------------------------------------------------------------------------

@@ -50,6 +50,16 @@ def refuse(message: str) -> InvalidInput:
     )
 
 
+def each(
+    items: list[Any], read: Callable[[Any, str], list[ToolCall]], where: str
+) -> list[ToolCall]:
+    """The calls of every item of a list, in order, each read with its position in ``where``."""
+    calls: list[ToolCall] = []
+    for i, item in enumerate(items):
+        calls.extend(read(item, f"{where}[{i}]"))
+    return calls
+
+
 def plain(payload: Any, where: str = "payload") -> Any:
     """SDK objects, dataclasses, attrs, mappings and sequences as plain JSON data (strict)."""
     return to_json_value(payload, strict=True, code=CODE, where=where)

@@ -23,6 +23,7 @@ from gait.adapters._gating import (
     TargetsFn,
     ToolCall,
     denial_body,
+    each,
     gate_calls,
     plain,
     refuse,
@@ -95,10 +96,7 @@ def _from_content(content: Any, where: str) -> list[ToolCall]:
         return []  # text only: nothing to gate
     if not isinstance(content, list):
         raise refuse(f"{where}: content must be text or a list of blocks")
-    calls: list[ToolCall] = []
-    for i, block in enumerate(content):
-        calls.extend(_from_block(block, f"{where}[{i}]"))
-    return calls
+    return each(content, _from_block, where)
 
 
 def _from_block(block: Any, where: str) -> list[ToolCall]:

@@ -34,6 +34,7 @@ from gait.adapters._gating import (
     TargetsFn,
     ToolCall,
     denial_body,
+    each,
     gate_calls,
     parse_arguments,
     plain,
@@ -91,10 +92,7 @@ def extract_calls(payload: Any) -> list[ToolCall]:
     if isinstance(data, Mapping):
         return _from_mapping(data, type(payload).__name__)
     if isinstance(data, list):
-        calls: list[ToolCall] = []
-        for i, item in enumerate(data):
-            calls.extend(_from_item(item, f"{type(payload).__name__}[{i}]"))
-        return calls
+        return each(data, _from_item, type(payload).__name__)
     raise refuse(
         f"not an OpenAI tool-call payload: a {type(payload).__name__} "
         "(expected a ChatCompletion, a message, a tool_calls list, a Response or its output)"
@@ -122,10 +120,7 @@ def _from_mapping(data: Mapping[str, Any], where: str) -> list[ToolCall]:
         output = data.get("output")
         if not isinstance(output, list):
             raise refuse(f"{where}: field output must be a list")
-        calls = []
-        for i, item in enumerate(output):
-            calls.extend(_from_item(item, f"{where}.output[{i}]"))
-        return calls
+        return each(output, _from_item, f"{where}.output")
     if "type" in data or "function" in data:
         return _from_item(data, where)
     keys = ", ".join(sorted(map(str, data))[:6]) or "none"
@@ -145,10 +140,7 @@ def _from_message(message: Mapping[str, Any], where: str) -> list[ToolCall]:
         return []  # a reply without tool calls: there is nothing to gate
     if not isinstance(raw_calls, list):
         raise refuse(f"{where}: field tool_calls must be a list")
-    calls: list[ToolCall] = []
-    for i, item in enumerate(raw_calls):
-        calls.extend(_from_item(item, f"{where}.tool_calls[{i}]"))
-    return calls
+    return each(raw_calls, _from_item, f"{where}.tool_calls")
 
 
 def _from_item(item: Any, where: str) -> list[ToolCall]:

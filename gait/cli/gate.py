@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 from typing import Any
 
 from gait.cli.main import add_common, add_group
@@ -178,13 +177,9 @@ def _token_options(ev: argparse.ArgumentParser, kind: str, default_key: str) -> 
 
 def _read_json(path: str, what: str, code: str) -> Any:
     from gait.canon import loads_strict
-    from gait.errors import InvalidInput
+    from gait.fsutil import read_input
 
-    try:
-        data = Path(path).read_bytes()
-    except OSError as exc:
-        raise InvalidInput(f"cannot read {what} {path}: {exc.strerror or exc}", code=code) from exc
-    return loads_strict(data, what=f"{what} {path}", code=code)
+    return loads_strict(read_input(path, code, what), what=f"{what} {path}", code=code)
 
 
 def _token_paths(args: argparse.Namespace) -> list[str]:

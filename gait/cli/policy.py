@@ -121,13 +121,9 @@ def _read_intents(path: str) -> tuple[list[Any], bool]:
     """Decoded intents and whether the file is JSONL (many) rather than one JSON document."""
     from gait.canon import loads_strict
     from gait.errors import InvalidInput
+    from gait.fsutil import read_input
 
-    try:
-        data = Path(path).read_bytes()
-    except OSError as exc:
-        raise InvalidInput(
-            f"cannot read intent {path}: {exc.strerror or exc}", code="E_INTENT_READ"
-        ) from exc
+    data = read_input(path, "E_INTENT_READ", "intent")
     if path.endswith(".jsonl"):
         lines = [line for line in data.splitlines() if line.strip()]
         if not lines:
@@ -141,13 +137,10 @@ def _read_intents(path: str) -> tuple[list[Any], bool]:
 
 def _read_expectations(path: str) -> list[dict[str, Any]]:
     from gait.canon import loads_strict
-    from gait.errors import InvalidInput
+    from gait.fsutil import read_input
     from gait.gate.policytest import check_expectation
 
-    try:
-        data = Path(path).read_bytes()
-    except OSError as exc:
-        raise InvalidInput(f"cannot read {path}: {exc.strerror or exc}", code="E_USAGE") from exc
+    data = read_input(path, "E_USAGE")
     return [
         check_expectation(
             loads_strict(line, what=f"{path} line {n}", code="E_EXPECT_INVALID"),

@@ -60,9 +60,7 @@ def register(parser: argparse.ArgumentParser) -> None:
     init.set_defaults(handler=run_init)
 
     run = sub.add_parser("run", help="grade every fixture (pytest -p gait --gait)")
-    run.add_argument("--config", default="gait.yaml", help="gait.yaml path (default: ./gait.yaml)")
-    run.add_argument("--output", default="regress_result.json", help="result file")
-    run.add_argument("--junit", default=None, metavar="FILE", help="also write JUnit XML")
+    _result_args(run)
     run.add_argument(
         "--update",
         action="store_true",
@@ -75,21 +73,7 @@ def register(parser: argparse.ArgumentParser) -> None:
         metavar="N",
         help="parallel workers (pytest-xdist: pip install 'pytest-gait[xdist]')",
     )
-    run.add_argument(
-        "--allow-nondeterministic",
-        action="store_true",
-        help="run non-deterministic graders (they must be pinned in gait.yaml)",
-    )
-    run.add_argument(
-        "--context-conformance",
-        action="store_true",
-        help="enforce the context_conformance grader on every fixture",
-    )
-    run.add_argument(
-        "--allow-context-runtime-drift",
-        action="store_true",
-        help="with context conformance, accept drift in retrieval times only",
-    )
+    _grading_args(run)
     run.add_argument(
         "--record-mode",
         choices=("none", "new_episodes"),
@@ -124,24 +108,8 @@ def register(parser: argparse.ArgumentParser) -> None:
 
     boot = sub.add_parser("bootstrap", help="init a fixture from a run, then run the set")
     _fixture_args(boot, metavar="RUN_ID|PATH", help="run id or runpack path")
-    boot.add_argument("--config", default="gait.yaml", help="gait.yaml path (default: ./gait.yaml)")
-    boot.add_argument("--output", default="regress_result.json", help="result file")
-    boot.add_argument("--junit", default=None, metavar="FILE", help="also write JUnit XML")
-    boot.add_argument(
-        "--allow-nondeterministic",
-        action="store_true",
-        help="run non-deterministic graders (they must be pinned in gait.yaml)",
-    )
-    boot.add_argument(
-        "--context-conformance",
-        action="store_true",
-        help="enforce the context_conformance grader on every fixture",
-    )
-    boot.add_argument(
-        "--allow-context-runtime-drift",
-        action="store_true",
-        help="with context conformance, accept drift in retrieval times only",
-    )
+    _result_args(boot)
+    _grading_args(boot)
     add_common(boot, BOOTSTRAP_EXPLAIN)
     boot.set_defaults(handler=run_bootstrap)
 
@@ -153,6 +121,34 @@ def register(parser: argparse.ArgumentParser) -> None:
     graders = sub.add_parser("graders", help="list installed graders")
     add_common(graders, GRADERS_EXPLAIN)
     graders.set_defaults(handler=run_graders)
+
+
+def _result_args(parser: argparse.ArgumentParser) -> None:
+    """Which fixture set a grading run reads and where its results go (run, bootstrap)."""
+    parser.add_argument(
+        "--config", default="gait.yaml", help="gait.yaml path (default: ./gait.yaml)"
+    )
+    parser.add_argument("--output", default="regress_result.json", help="result file")
+    parser.add_argument("--junit", default=None, metavar="FILE", help="also write JUnit XML")
+
+
+def _grading_args(parser: argparse.ArgumentParser) -> None:
+    """Which graders a grading run enforces (run, bootstrap)."""
+    parser.add_argument(
+        "--allow-nondeterministic",
+        action="store_true",
+        help="run non-deterministic graders (they must be pinned in gait.yaml)",
+    )
+    parser.add_argument(
+        "--context-conformance",
+        action="store_true",
+        help="enforce the context_conformance grader on every fixture",
+    )
+    parser.add_argument(
+        "--allow-context-runtime-drift",
+        action="store_true",
+        help="with context conformance, accept drift in retrieval times only",
+    )
 
 
 def _fixture_args(

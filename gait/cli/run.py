@@ -211,16 +211,11 @@ def _record_input(
     args: argparse.Namespace, rules: list, key: Any, warnings: list[str]
 ) -> tuple[Any, str, Any]:
     from gait.canon import loads_strict
-    from gait.errors import InvalidInput
+    from gait.fsutil import read_input
     from gait.runpack.redact import Redactor
     from gait.runpack.writer import write_record_input
 
-    try:
-        raw = Path(args.input).read_bytes()
-    except OSError as exc:
-        raise InvalidInput(
-            f"cannot read {args.input}: {exc.strerror}", code="E_RECORD_INPUT_INVALID"
-        ) from exc
+    raw = read_input(args.input, "E_RECORD_INPUT_INVALID")
     doc = loads_strict(raw, what=args.input, code="E_RECORD_INPUT_INVALID")
     redactor = Redactor(rules)
     if isinstance(doc, dict):

@@ -80,8 +80,8 @@ _REF_PREFIXES = (
 _SECRET_PREFIXES = ("ghp_", "gho_", "github_pat_", "sk-", "AKIA", "ASIA")
 # receipt fields that must never carry a raw secret (those naming credential, session, lease)
 _GUARDED = ("credential_ref", "session_arn", "lease_id", "broker_session_id")
-_PROVIDER_STRINGS = (
-    "provider",
+# String fields both receipt shapes carry, in the order they are read.
+_RECEIPT_STRINGS = (
     "source",
     "access_type",
     "issuer",
@@ -92,6 +92,10 @@ _PROVIDER_STRINGS = (
     "run_binding",
     "job_binding",
     "request_digest",
+)
+_PROVIDER_STRINGS = (
+    "provider",
+    *_RECEIPT_STRINGS,
     "issued_at",
     "expires_at",
     "assumed_role_arn",
@@ -105,19 +109,7 @@ _PROVIDER_STRINGS = (
     "federated_credential_id",
     "broker_session_id",
 )
-_RESPONSE_STRINGS = (
-    "issued_by",
-    "source",
-    "access_type",
-    "issuer",
-    "subject",
-    "owner",
-    "credential_ref",
-    "target_binding",
-    "run_binding",
-    "job_binding",
-    "request_digest",
-)
+_RESPONSE_STRINGS = ("issued_by", *_RECEIPT_STRINGS)
 
 
 def check_allowlist(command: str) -> None:

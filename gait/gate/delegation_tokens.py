@@ -15,12 +15,12 @@ import hashlib
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from gait import timefmt
 from gait.canon import digest
 from gait.errors import InvalidInput, VerificationFailed
+from gait.fsutil import read_input
 from gait.sign.keys import SigningKey, VerifyKey
 from gait.sign.signature import check_signature
 
@@ -438,13 +438,7 @@ class DelegationEvidence:
 
         out = list(self.tokens)
         for path in self.paths:
-            try:
-                data = Path(path).read_bytes()
-            except OSError as exc:
-                raise InvalidInput(
-                    f"cannot read delegation token {path}: {exc.strerror or exc}",
-                    code="E_DELEGATION_TOKEN_READ",
-                ) from exc
+            data = read_input(path, "E_DELEGATION_TOKEN_READ", "delegation token")
             out.append(
                 loads_strict(data, what=f"delegation token {path}", code="E_DELEGATION_TOKEN_READ")
             )

@@ -17,7 +17,7 @@ from typing import Any
 from gait import __version__, timefmt
 from gait.canon import canonical_bytes, loads_strict, sha256_hex
 from gait.errors import InvalidInput, VerificationFailed
-from gait.fsutil import atomic_write
+from gait.fsutil import atomic_write, read_input
 
 SCHEMA_ID = "gait.guard.encrypted_artifact"
 _KEYS = {
@@ -82,12 +82,7 @@ def encrypt(
 ) -> tuple[Path, dict[str, Any]]:
     from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-    try:
-        plain = path.read_bytes()
-    except OSError as exc:
-        raise InvalidInput(
-            f"cannot read {path}: {exc.strerror}", code="E_GUARD_INPUT_MISSING"
-        ) from exc
+    plain = read_input(path, "E_GUARD_INPUT_MISSING")
     nonce = os.urandom(12)
     sealed = AESGCM(key).encrypt(nonce, plain, None)
     artifact: dict[str, Any] = {
@@ -111,12 +106,7 @@ def decrypt(path: Path, out: Path | None, key: bytes) -> tuple[Path, dict[str, A
     from cryptography.exceptions import InvalidTag
     from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-    try:
-        raw = path.read_bytes()
-    except OSError as exc:
-        raise InvalidInput(
-            f"cannot read {path}: {exc.strerror}", code="E_GUARD_INPUT_MISSING"
-        ) from exc
+    raw = read_input(path, "E_GUARD_INPUT_MISSING")
     doc = loads_strict(raw, what=str(path), code="E_GUARD_ENCRYPTED_INVALID")
     if not isinstance(doc, dict) or doc.get("schema_id") != SCHEMA_ID or set(doc) - _KEYS:
         raise InvalidInput(

@@ -18,7 +18,7 @@ from typing import Any
 from gait import __version__, timefmt
 from gait.canon import canonical_bytes, digest, loads_strict, sha256_hex
 from gait.errors import GaitError, InvalidInput, VerificationFailed
-from gait.fsutil import atomic_write
+from gait.fsutil import atomic_write, read_input
 from gait.pack.spec import (
     PackVerifyOptions,
     PackVerifyResult,
@@ -128,12 +128,7 @@ def guard_pack_id(run_id: str, contents: list[dict[str, str]]) -> str:
 
 
 def _canonical_file(path: Path, what: str) -> tuple[bytes, Any]:
-    try:
-        raw = path.read_bytes()
-    except OSError as exc:
-        raise InvalidInput(
-            f"cannot read {what} {path}: {exc.strerror}", code="E_GUARD_INPUT_MISSING"
-        ) from exc
+    raw = read_input(path, "E_GUARD_INPUT_MISSING", what)
     doc = loads_strict(raw, what=f"{what} {path}", code="E_GUARD_INPUT_INVALID")
     return canonical_bytes(doc), doc
 

@@ -17,6 +17,7 @@ from typing import Any
 from gait import timefmt
 from gait.canon import canonical_bytes, loads_strict
 from gait.errors import GaitError, InvalidInput, VerificationFailed
+from gait.fsutil import read_input
 from gait.gate.policy_keys import norm
 from gait.runpack.archive import Members
 
@@ -492,12 +493,7 @@ def call_members(record_path: Path) -> tuple[str, list[tuple[str, bytes]]]:
     """(call_id, members) of the call pack for a call record file."""
     from gait.runpack.verify import verify_runpack
 
-    try:
-        data = record_path.read_bytes()
-    except OSError as exc:
-        raise InvalidInput(
-            f"cannot read call record {record_path}: {exc.strerror}", code="E_PACK_NOT_FOUND"
-        ) from exc
+    data = read_input(record_path, "E_PACK_NOT_FOUND", "call record")
     record = normalize_record(_strict(data, _RECORD, "call record", _build_fail), _build_fail)
     runpack = Path(record["runpack_path"])
     if not runpack.is_absolute():

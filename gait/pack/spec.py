@@ -930,17 +930,25 @@ def run_lineage(pack: Any) -> dict[str, Any]:
     return doc
 
 
+def _pack_or_runpack(path: str | Path) -> tuple[Members, Any]:
+    """The zip's members, and the runpack it is when it is not a pack (a legacy input both
+    inspect and diff accept); neither is ``E_PACK_MANIFEST_MISSING``."""
+    members = read_zip(path)
+    if MANIFEST_NAME in members.data:
+        return members, None
+    if "manifest.json" not in members.data:
+        raise InvalidInput(
+            f"{path} is neither a pack nor a runpack", code="E_PACK_MANIFEST_MISSING"
+        )
+    from gait.runpack.reader import runpack_from_members
+
+    return members, runpack_from_members(members)
+
+
 def inspect_pack(path: str | Path) -> dict[str, Any]:
     """The reference's inspect view: manifest, payload and lineage of what the pack holds."""
-    members = read_zip(path)
-    if MANIFEST_NAME not in members.data:
-        if "manifest.json" not in members.data:
-            raise InvalidInput(
-                f"{path} is neither a pack nor a runpack", code="E_PACK_MANIFEST_MISSING"
-            )
-        from gait.runpack.reader import runpack_from_members
-
-        pack = runpack_from_members(members)
+    members, pack = _pack_or_runpack(path)
+    if pack is not None:
         return {
             "pack_id": pack.manifest.get("manifest_digest", ""),
             "pack_type": "run",
@@ -1011,15 +1019,8 @@ class _Info:
 
 
 def _info(path: str | Path) -> _Info:
-    members = read_zip(path)
-    if MANIFEST_NAME not in members.data:
-        if "manifest.json" not in members.data:
-            raise InvalidInput(
-                f"{path} is neither a pack nor a runpack", code="E_PACK_MANIFEST_MISSING"
-            )
-        from gait.runpack.reader import runpack_from_members
-
-        pack = runpack_from_members(members)
+    members, pack = _pack_or_runpack(path)
+    if pack is not None:
         files = {
             str(e.get("path")): str(e.get("sha256"))
             for e in pack.manifest.get("files") or []

@@ -185,26 +185,14 @@ def payload_changes(left: Any, right: Any) -> list[tuple[str, str, str]]:
     from deepdiff import DeepDiff
     from deepdiff.helper import NotPresent
 
+    from gait.schema import json_path
+
     found: dict[str, tuple[str, str]] = {}
     tree = DeepDiff(left, right, view="tree", verbose_level=2)
     for levels in tree.values():
         for level in levels:
-            path = _json_path(level.path(output_format="list"))
+            path = json_path(level.path(output_format="list"))
             before = _ABSENT if isinstance(level.t1, NotPresent) else _short(level.t1)
             after = _ABSENT if isinstance(level.t2, NotPresent) else _short(level.t2)
             found[path] = (before, after)
     return [(path, *found[path]) for path in sorted(found)]
-
-
-def _json_path(parts: Sequence[Any]) -> str:
-    out = "$"
-    for part in parts:
-        if isinstance(part, int):
-            out += f"[{part}]"
-        elif isinstance(part, str) and part.isidentifier():
-            out += f".{part}"
-        else:
-            from gait.canon import dumps_compact
-
-            out += f"[{dumps_compact(str(part))}]"
-    return out

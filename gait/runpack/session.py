@@ -28,7 +28,7 @@ from typing import Any, TypeGuard
 from gait import __version__, timefmt
 from gait.canon import dumps_pretty, loads_strict
 from gait.errors import GaitError, InvalidInput, VerificationFailed
-from gait.fsutil import atomic_write, file_lock
+from gait.fsutil import atomic_write, file_lock, read_input
 from gait.sign.keys import SigningKey, VerifyKey
 
 JOURNAL_SCHEMA = "gait.runpack.session_journal"
@@ -524,13 +524,7 @@ def compact(
 
 
 def read_chain(path: str | Path) -> dict[str, Any]:
-    target = Path(path)
-    try:
-        raw = target.read_bytes()
-    except OSError as exc:
-        raise InvalidInput(
-            f"cannot read session chain {path}: {exc.strerror}", code="E_SESSION_NOT_FOUND"
-        ) from exc
+    raw = read_input(path, "E_SESSION_NOT_FOUND", "session chain")
     try:
         chain = loads_strict(raw, what=str(path), code="E_SESSION_CHAIN_INVALID")
     except InvalidInput as exc:
