@@ -59,8 +59,10 @@ def prod_keys(capsys: pytest.CaptureFixture[str], where: str) -> tuple[str, str]
 
 def mint_delegation(capsys: pytest.CaptureFixture[str], private: str, out: str) -> Any:
     """A delegation token (``DELEGATION``'s link, scope tool.write, 1 h) signed by ``private``."""
-    code, minted = run_json(
+    return _signed(
         capsys,
+        private,
+        out,
         "delegate",
         "mint",
         "--delegator",
@@ -71,37 +73,27 @@ def mint_delegation(capsys: pytest.CaptureFixture[str], private: str, out: str) 
         "tool:tool.write",
         "--scope-class",
         "write",
-        "--ttl",
-        "1h",
-        "--key-mode",
-        "prod",
-        "--private-key",
-        private,
-        "--out",
-        out,
     )
-    assert code == 0, minted
-    return minted
 
 
 def approve_token(capsys: pytest.CaptureFixture[str], private: str, out: str, *extra: str) -> Any:
     """An approval token by alice (CHG-1, 1 h) signed by ``private``; ``extra`` binds it."""
-    code, minted = run_json(
+    return _signed(
         capsys,
+        private,
+        out,
         "approve",
         *extra,
         "--approver",
         "alice",
         "--reason-code",
         "CHG-1",
-        "--ttl",
-        "1h",
-        "--key-mode",
-        "prod",
-        "--private-key",
-        private,
-        "--out",
-        out,
     )
+
+
+def _signed(capsys: pytest.CaptureFixture[str], private: str, out: str, *argv: str) -> Any:
+    """``gait ARGV`` minting a 1 h token signed by the prod key ``private`` into ``out``."""
+    signing = ("--ttl", "1h", "--key-mode", "prod", "--private-key", private, "--out", out)
+    code, minted = run_json(capsys, *argv, *signing)
     assert code == 0, minted
     return minted

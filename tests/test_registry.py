@@ -41,9 +41,9 @@ def _refused(proc, code: str) -> dict[str, Any]:  # noqa: ANN001
     return doc
 
 
-def _pack(run_gait, src: Path, *extra: str, version: str = "1.0.0", cwd: Path) -> Path:  # noqa: ANN001
-    out = cwd / f"pack-{version}-{len(extra)}.zip"
-    proc = run_gait(
+def _pack_argv(src: Path, version: str = "1.0.0") -> list[str]:
+    """``gait registry pack SRC`` as acme's ``baseline`` pack."""
+    return [
         "registry",
         "pack",
         str(src),
@@ -53,6 +53,13 @@ def _pack(run_gait, src: Path, *extra: str, version: str = "1.0.0", cwd: Path) -
         version,
         "--publisher",
         "acme",
+    ]
+
+
+def _pack(run_gait, src: Path, *extra: str, version: str = "1.0.0", cwd: Path) -> Path:  # noqa: ANN001
+    out = cwd / f"pack-{version}-{len(extra)}.zip"
+    proc = run_gait(
+        *_pack_argv(src, version),
         "--out",
         str(out),
         "--json",
@@ -66,15 +73,7 @@ def _pack(run_gait, src: Path, *extra: str, version: str = "1.0.0", cwd: Path) -
 def _sign_in_place(run_gait, src: Path, *, cwd: Path) -> None:  # noqa: ANN001
     """``registry pack`` without --out: writes a signed registry_pack.json into ``src``."""
     proc = run_gait(
-        "registry",
-        "pack",
-        str(src),
-        "--name",
-        "baseline",
-        "--version",
-        "1.0.0",
-        "--publisher",
-        "acme",
+        *_pack_argv(src),
         cwd=cwd,
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr
@@ -97,15 +96,7 @@ def _meta(files: dict[str, bytes], **over: Any) -> dict[str, Any]:
 def test_pack_install_list_verify(run_gait, tmp_path: Path, gait_home: Path) -> None:
     src = _tree(tmp_path / "src")
     made = run_gait(
-        "registry",
-        "pack",
-        str(src),
-        "--name",
-        "baseline",
-        "--version",
-        "1.0.0",
-        "--publisher",
-        "acme",
+        *_pack_argv(src),
         "--type",
         "policy",
         "--json",
@@ -156,15 +147,7 @@ def test_pack_zip_is_reproducible(run_gait, tmp_path: Path) -> None:
     outs = []
     for name in ("a.zip", "b.zip"):
         proc = run_gait(
-            "registry",
-            "pack",
-            str(src),
-            "--name",
-            "baseline",
-            "--version",
-            "1.0.0",
-            "--publisher",
-            "acme",
+            *_pack_argv(src),
             "--out",
             str(tmp_path / name),
             cwd=tmp_path,
