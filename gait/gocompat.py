@@ -12,6 +12,7 @@ as the rules they implement rather than as ports of a runtime.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -73,6 +74,25 @@ def path_match_regex(pattern: str) -> re.Pattern[str] | None:
             out.append(re.escape(ch))
         i += 1
     return re.compile("".join(out) + r"\Z", re.DOTALL)
+
+
+def path_matcher(pattern: str) -> Callable[[str], bool] | None:
+    """Go ``path.Match(pattern, ·)`` as a predicate; None when the pattern is malformed.
+
+    Go matches a glob without backtracking across stars; the regex it is written as here
+    would backtrack where two stars share a path segment (``*a*a*a*b`` against a long name
+    takes minutes), so such a pattern runs on the linear-time matcher; the others (stars
+    confined to their segments by ``/``) keep the compiled regex.
+    """
+    regex = path_match_regex(pattern)
+    if regex is None:
+        return None
+    if any(segment.count("*") > 1 for segment in pattern.split("/")):
+        from gait.gate.linear_regex import compile_linear
+
+        return compile_linear("(?s)" + regex.pattern).fullmatch  # the regex's DOTALL
+    match = regex.match
+    return lambda value: match(value) is not None
 
 
 def _class_char(pattern: str, i: int) -> tuple[str | None, int]:

@@ -269,7 +269,7 @@ def parse_policy_text(text: str | bytes) -> dict[str, Any]:
 
 
 def _path_matcher(pattern: str) -> Callable[[str], bool]:
-    regex = gocompat.path_match_regex(pattern)
+    glob = gocompat.path_matcher(pattern)
     prefix = pattern[:-3] if pattern.endswith("/**") else None
 
     def match(value: str) -> bool:
@@ -277,13 +277,13 @@ def _path_matcher(pattern: str) -> Callable[[str], bool]:
             return True
         if prefix is not None and (value == prefix or value.startswith(prefix + "/")):
             return True
-        return regex is not None and regex.match(value) is not None
+        return glob is not None and glob(value)
 
     return match
 
 
 def _domain_matcher(pattern: str) -> Callable[[str], bool]:
-    regex = gocompat.path_match_regex(pattern)
+    glob = gocompat.path_matcher(pattern)
     suffix = pattern[1:] if pattern.startswith("*.") else None
 
     def match(value: str) -> bool:
@@ -291,7 +291,7 @@ def _domain_matcher(pattern: str) -> Callable[[str], bool]:
             return True
         if suffix is not None and value.endswith(suffix):
             return True
-        return regex is not None and regex.match(value) is not None
+        return glob is not None and glob(value)
 
     return match
 
