@@ -36,6 +36,9 @@ _REFUSED = {
     C.POSSESSIVE_REPEAT: "a possessive repeat",
 }
 
+_START = (C.AT_BEGINNING, C.AT_BEGINNING_STRING)
+_END = (C.AT_END, C.AT_END_STRING)
+
 # Instructions: (CHAR, predicate) consumes one character; (SPLIT, a, b); (JMP, a);
 # (AT, kind, flags) asserts a position; (MATCH,).
 CHAR, SPLIT, JMP, AT, MATCH = range(5)
@@ -256,8 +259,16 @@ class LinearPattern:
             raise
         except (RecursionError, OverflowError) as exc:
             raise UnsupportedPattern("a pattern nested too deeply or too large") from exc
+        items = list(parsed)
+        # For a full match a leading ^ or \A (position 0) and a trailing $ or \Z (the end:
+        # nothing after them could consume a final newline) always hold: dropped, most
+        # patterns have no position test left and take the memoised path.
+        while items and items[0][0] is C.AT and items[0][1] in _START:
+            items.pop(0)
+        while items and items[-1][0] is C.AT and items[-1][1] in _END:
+            items.pop()
         compiler = _Compiler()
-        compiler.seq(parsed, parsed.state.flags)
+        compiler.seq(items, parsed.state.flags)
         compiler.emit(MATCH)
         self.pattern = pattern
         self._prog = compiler.prog
