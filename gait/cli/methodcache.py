@@ -26,6 +26,7 @@ import sys
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from types import CodeType
+    from typing import Any
 
 _NAME = "dataclass-methods"
 _MAX_ENTRIES = 4096  # beyond this (many upgrades), keep only what this process used
@@ -41,6 +42,8 @@ def _path() -> str | None:
     tag = sys.implementation.cache_tag
     if tag is None:
         return None
+    if sys.flags.optimize:  # as bytecode: code compiled under -O is kept apart
+        tag = f"{tag}.opt-{sys.flags.optimize}"
     if sys.pycache_prefix:
         base = os.path.join(sys.pycache_prefix, folder.lstrip(os.sep))
     else:
@@ -102,14 +105,14 @@ def install() -> None:
     used: dict[str, CodeType] = {}
     run = builtins.exec
 
-    def exec_(source: object, globals: object = None, locals: object = None) -> None:
+    def exec_(source: object, globals: object = None, locals: object = None, **kw: Any) -> None:
         if type(source) is str and globals is not None:
             code = known.get(source)
             if code is None:
                 code = compile(source, "<string>", "exec", dont_inherit=True)
             used[source] = code
             source = code
-        run(source, globals, locals)  # type: ignore[arg-type]
+        run(source, globals, locals, **kw)  # type: ignore[arg-type]
 
     dataclasses.exec = exec_  # type: ignore[attr-defined]
     if path and not sys.dont_write_bytecode:
