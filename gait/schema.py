@@ -24,6 +24,7 @@ import json
 import re
 from collections.abc import Callable, Mapping, Sequence
 from functools import cache, partial
+from operator import itemgetter
 from pathlib import Path
 from typing import Any
 
@@ -848,14 +849,171 @@ def is_valid(schema_id: str, instance: Any) -> bool:
 def all_valid(schema_id: str, instances: list[Any]) -> bool:
     """Whether every instance is valid, in one pass of the compiled check (the records of a
     runpack member); False may also mean "not answered here" (no compiled check, a check
-    that raised): ask ``errors`` of each then, which answers as jsonschema does."""
-    check = _compiled(schema_path(schema_id)).check
+    that raised): ask ``errors`` of each then, which answers as jsonschema does.
+
+    A flat object schema (a runpack record's) is first checked by column (``_columns_valid``):
+    each key set once, each property's distinct strings once; only a False from it pays for
+    the record-by-record pass."""
+    path = schema_path(schema_id)
+    check = _compiled(path).check
     if check is None:
         return False
     try:
+        flat = _flat(path)
+        if flat is not None and _columns_valid(flat, instances):
+            return True
         return all(map(check, instances))
     except Exception:  # noqa: BLE001 - errors() of each instance decides, as jsonschema
         return False
+
+
+class _Flat(NamedTuple):
+    """An object schema of properties only: the compiled check of each property, by name."""
+
+    required: frozenset[str]
+    checks: dict[str, _Check]
+    closed: bool  # additionalProperties: false
+    columns: dict[str, _Column | None]  # a whole column's check, where there is one
+
+
+_FLAT: dict[Path, _Flat | None] = {}
+_FLAT_KEYS = frozenset({"type", "required", "properties", "additionalProperties"})
+
+
+def _flat(path: Path) -> _Flat | None:
+    if path not in _FLAT:
+        with _LOCK:
+            if path not in _FLAT:
+                _FLAT[path] = _flat_of(_load(path))
+    return _FLAT[path]
+
+
+def _flat_of(document: Any) -> _Flat | None:
+    """The schema as a ``_Flat``, or None when it says more than type object, required,
+    properties and a boolean additionalProperties (the record-by-record check answers)."""
+    if not isinstance(document, dict) or document.get("type") != "object":
+        return None
+    for key in document:
+        if not (
+            key in _FLAT_KEYS
+            or key in _ANNOTATIONS
+            or key in _ROOT_ONLY
+            or (isinstance(key, str) and key.startswith("x-"))
+        ):
+            return None
+    props = document.get("properties", {})
+    required = document.get("required", [])
+    closed = document.get("additionalProperties", True)
+    if (
+        type(closed) is not bool
+        or not isinstance(props, dict)
+        or not isinstance(required, list)
+        or not all(type(name) is str for name in [*props, *required])
+    ):
+        return None
+    compiler = _Compiler(document)
+    try:
+        checks = {name: compiler.compile(sub) for name, sub in props.items()}
+        columns = {name: _column_of(sub) for name, sub in props.items()}
+    except (_Unsupported, RecursionError):
+        return None
+    return _Flat(frozenset(required), checks, not closed, columns)
+
+
+_Column = Callable[[list[Any]], bool]
+_LEAF_KEYS = frozenset({"type", "const", "enum", "minLength", "maxLength", "pattern", "format"})
+
+
+def _column_of(schema: Any) -> _Column | None:
+    """A whole column's check for a plain string or object property (builtins over the
+    column's distinct values, no call per value), else None (the compiled check per value).
+    Exactly the compiled string check's rules (``_Compiler.string``)."""
+    if not isinstance(schema, dict) or any(
+        key not in _LEAF_KEYS and key not in _ANNOTATIONS for key in schema
+    ):
+        return None
+    if set(schema) - _ANNOTATIONS == {"type"} and schema["type"] == "object":
+        return lambda column: set(map(type, column)) == {dict}
+    if schema.get("type") != "string":
+        return None
+    same = schema.get("const")
+    names = schema.get("enum")
+    if ("const" in schema and type(same) is not str) or (
+        "enum" in schema
+        and not (isinstance(names, list) and all(type(each) is str for each in names))
+    ):
+        return None
+    allowed = frozenset(names) if names is not None else None
+    low = _count(schema["minLength"], "minLength") if "minLength" in schema else None
+    high = _count(schema["maxLength"], "maxLength") if "maxLength" in schema else None
+    search = None
+    if "pattern" in schema:
+        if not isinstance(schema["pattern"], str):
+            return None
+        try:
+            search = re.compile(schema["pattern"]).search
+        except re.error:
+            return None
+    if "format" in schema and schema["format"] != "date-time":
+        return None
+    time = "format" in schema
+
+    def column(values: list[Any]) -> bool:
+        if set(map(type, values)) != {str}:
+            return False
+        distinct = set(values)
+        if "const" in schema and distinct != {same}:
+            return False
+        if allowed is not None and not distinct <= allowed:
+            return False
+        if low is not None and min(map(len, distinct)) < low:
+            return False
+        if high is not None and max(map(len, distinct)) > high:
+            return False
+        if search is not None and not all(map(search, distinct)):
+            return False
+        return not time or all(map(_date_time, distinct))
+
+    return column
+
+
+def _columns_valid(flat: _Flat, records: list[Any]) -> bool:
+    """True only when every record is valid: all plain dicts, each distinct key set holding
+    the required keys (and no other when closed), each property's values passing its check
+    (a string column's distinct values once: the checks are pure). False means "not shown"."""
+    if not records:
+        return True
+    if set(map(type, records)) != {dict}:
+        return False
+    shapes = set(map(tuple, records))
+    for shape in shapes:
+        keys = frozenset(shape)
+        if not flat.required <= keys or (flat.closed and not keys <= flat.checks.keys()):
+            return False
+    every = set(shapes.pop())
+    names = set(every)
+    for shape in shapes:
+        every.intersection_update(shape)
+        names.update(shape)
+    for name in names:
+        check = flat.checks.get(name, _always)
+        if check is _always:
+            continue
+        column: Any = (
+            list(map(itemgetter(name), records))
+            if name in every
+            else [record[name] for record in records if name in record]
+        )
+        whole = flat.columns.get(name)
+        if whole is not None:
+            if not whole(column):
+                return False
+            continue
+        if set(map(type, column)) == {str}:
+            column = set(column)
+        if not all(map(check, column)):
+            return False
+    return True
 
 
 def errors(schema_id: str, instance: Any) -> list[str]:

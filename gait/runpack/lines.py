@@ -223,7 +223,7 @@ def _proven_records(raw: bytes, lines: list[bytes]) -> tuple[list[Any], list[int
     with ``_DEEP`` or more openers is parsed strictly whatever orjson says.
     """
     try:
-        with _collector_paused():
+        with collector_paused():
             records = list(map(orjson.loads, lines))
     except (ValueError, RecursionError):  # orjson.JSONDecodeError is a ValueError
         return None
@@ -254,7 +254,7 @@ def _proven_records(raw: bytes, lines: list[bytes]) -> tuple[list[Any], list[int
 
 
 @contextmanager
-def _collector_paused() -> Iterator[None]:
+def collector_paused() -> Iterator[None]:
     """No cyclic garbage collection while a member is parsed: parsing allocates hundreds of
     thousands of containers, each allocation counts toward a collection, and each full
     collection walks every record parsed so far (it halves the parse of 100,000 calls).
@@ -408,7 +408,8 @@ class RecordStream:
                         f"line {first + i} is over the {self.line_bytes}-byte line limit "
                         "(--max-line-mib raises it)"
                     )
-        if json_values(block) > self.values:
+        # a line counts at most its length in values: only lines longer than the limit are counted
+        if max(map(len, lines)) > self.values and json_values(block) > self.values:
             for i, line in enumerate(lines):
                 if json_values(line) > self.values:
                     raise LimitExceeded(

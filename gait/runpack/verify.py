@@ -22,7 +22,13 @@ from gait.runpack.archive import (
     Members,
     read_members,
 )
-from gait.runpack.lines import RecordStream, json_values, member_document, member_strict_records
+from gait.runpack.lines import (
+    RecordStream,
+    collector_paused,
+    json_values,
+    member_document,
+    member_strict_records,
+)
 from gait.runpack.manifest import manifest_digest, signed_manifest_digest
 
 if TYPE_CHECKING:  # cryptography loads only when a runpack carries signatures to check
@@ -270,9 +276,10 @@ def verify_runpack(path: str | Path, options: VerifyOptions | None = None) -> Ve
     ``_Streamed``): memory is bounded by the limits, whatever the zip holds."""
     opts = options or VerifyOptions()
     streamed = _Streamed(opts)
-    members = read_members(
-        path, opts.limits, keep=frozenset(), sinks=streamed.sink, first=model.MANIFEST
-    )
+    with collector_paused():  # a block's records are freed by refcount, never by a collection
+        members = read_members(
+            path, opts.limits, keep=frozenset(), sinks=streamed.sink, first=model.MANIFEST
+        )
     members.data.update(streamed.docs)
     for name, stream in streamed.streams.items():
         streamed.checks[name].error = stream.error
