@@ -66,7 +66,7 @@ def canonical_records(raw: bytes) -> list[Any] | None:
     lines = raw.split(b"\n")
     lines.pop()  # the empty text after the last newline (raw[:-1] would copy the member)
     try:
-        with _collector_paused():
+        with collector_paused():
             records = list(map(orjson.loads, lines))
     except (ValueError, RecursionError):
         return _canonical_stdlib(raw)

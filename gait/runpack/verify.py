@@ -176,10 +176,9 @@ def _fail_input(message: str) -> InvalidInput:
 
 
 def _parse_manifest(members: Members) -> dict[str, Any]:
-    raw = members.data.get(model.MANIFEST)
-    if raw is None:
+    if members.data.get(model.MANIFEST) is None:
         raise _fail_input("runpack has no readable manifest.json")
-    manifest = loads_strict(raw, what="manifest.json", code=INPUT_INVALID)
+    manifest = member_document(members, model.MANIFEST, code=INPUT_INVALID)
     if not isinstance(manifest, dict):
         raise _fail_input("manifest.json is not a JSON object")
     if manifest.get("schema_id") != "gait.runpack.manifest":
@@ -281,6 +280,7 @@ def verify_runpack(path: str | Path, options: VerifyOptions | None = None) -> Ve
             path, opts.limits, keep=frozenset(), sinks=streamed.sink, first=model.MANIFEST
         )
     members.data.update(streamed.docs)
+    members.parsed.update(streamed.parsed)
     for name, stream in streamed.streams.items():
         streamed.checks[name].error = stream.error
     return _verify(path, members, opts, streamed.checks)
@@ -434,6 +434,7 @@ class _Streamed:
         self.docs: dict[str, bytes] = {}
         self.checks: dict[str, _RecordCheck] = {}
         self.streams: dict[str, RecordStream] = {}
+        self.parsed: dict[str, Any] = {}
 
     def sink(self, name: str) -> _DocSink | RecordStream | None:
         if name in RECORD_MEMBERS:
@@ -453,10 +454,14 @@ class _Streamed:
 
     def _run_id(self) -> str | None:
         raw = self.docs.get(model.MANIFEST)
-        try:
-            manifest = loads_strict(raw, code=INPUT_INVALID) if raw is not None else None
-        except InvalidInput:
-            return None  # verify stops at the manifest, before any record check is read
+        if model.MANIFEST not in self.parsed and raw is not None:
+            try:  # kept for verify's own parse (members.parsed): parsed once
+                self.parsed[model.MANIFEST] = loads_strict(
+                    raw, what=model.MANIFEST, code=INPUT_INVALID
+                )
+            except InvalidInput:
+                return None  # verify stops at the manifest, before any record check is read
+        manifest = self.parsed.get(model.MANIFEST)
         run_id = manifest.get("run_id") if isinstance(manifest, dict) else None
         return run_id if isinstance(run_id, str) else None
 
