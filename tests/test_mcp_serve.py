@@ -218,3 +218,33 @@ def test_token_auth_and_non_loopback_refusal(
     finally:
         svc.proc.terminate()
         svc.proc.wait(timeout=20)
+
+
+def test_head_record_is_swapped_between_two_files_and_the_directory_verifies(
+    tmp_path: Path, gait_argv: list[str], gait_home: Path, run_gait
+) -> None:
+    """Per decision the service frees no inode (ext4 without a journal makes every later file
+    creation skip each recently freed one): the head record and its spare trade places."""
+    (tmp_path / "policy.yaml").write_text(POLICY)
+    svc = _start(tmp_path, gait_argv, gait_home)
+    traces = tmp_path / "gait-out" / "mcp-serve" / "traces"
+    try:
+        conn = svc.conn()
+        inodes = []
+        for _ in range(6):
+            assert svc.post(conn, "/v1/evaluate", {"call": READ})[0] == 200
+            head = traces / "decisions.head.json"
+            spare = traces / ".decisions.head.spare"
+            inodes.append((head.stat().st_ino, spare.stat().st_ino if spare.exists() else None))
+    finally:
+        svc.proc.terminate()
+        svc.proc.wait(timeout=20)
+    # From the second decision on, the same two files alternate.
+    pairs = inodes[1:]
+    assert all(set(pair) == set(pairs[0]) for pair in pairs) and None not in pairs[0], inodes
+    assert [pair[0] for pair in pairs[:2]] == [pairs[0][0], pairs[0][1]]
+    assert (traces / ".decisions.head.spare").stat().st_mode & 0o777 == 0o600
+    done = run_gait("trace", "verify", str(traces), "--json", cwd=tmp_path)
+    report = json.loads(done.stdout)
+    assert done.returncode == 0 and report["ok"] and report["log_entries"] == 6, report
+    assert "warnings" not in report and "problems" not in report
