@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from gait.cli.main import main
+from gait.errors import GaitError
 
 COMPARED = (
     "ok",
@@ -275,3 +276,36 @@ def test_stdin_call_and_bad_input(work: Path, capsys, monkeypatch) -> None:
         capsys, "mcp", "proxy", "--policy", "policy.yaml", "--call", "noname.json", "--json"
     )
     assert code == 6 and "name is required" in got["error"]
+
+
+def test_service_decodes_parsed_calls_as_the_proxy_decodes_text() -> None:
+    """The decision service decodes the call it already parsed (``decode_value``); each adapter,
+    each malformed shape, must come out as ``decode`` of the same call's JSON text does."""
+    from gait.mcp.calls import decode, decode_value
+
+    cases = [(adapter, call) for adapter, call in sorted(ADAPTER_CALLS.items())]
+    cases += [
+        ("openai", {"function": "x"}),
+        ("openai", {"function": {"name": "t", "arguments": "{nope"}}),
+        ("langchain", {"tool": "t", "tool_input": "[1]"}),
+        ("anthropic", []),
+        ("mcp", {"name": "t", "targets": {"kind": "path"}}),
+        (
+            "mcp",
+            {"name": "t", "targets": [{"kind": "path", "value": "/a", "readOnlyHint": "true"}]},
+        ),
+        ("Claude-Code", ADAPTER_CALLS["claude_code"]),
+        (" MCP ", {"name": "t", "args": {"n": 1.5, "big": 10**30}}),
+        ("nope", {"name": "t"}),
+    ]
+    for adapter, call in cases:
+        try:
+            want: object = decode(adapter, json.dumps(call))
+        except GaitError as exc:
+            want = (type(exc), exc.code, exc.message)
+        try:
+            got: object = decode_value(adapter, call)
+        except GaitError as exc:
+            got = (type(exc), exc.code, exc.message)
+        assert got == want, (adapter, call)
+    assert isinstance(want, tuple) and want[1] == "E_USAGE"  # the unknown adapter

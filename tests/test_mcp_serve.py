@@ -155,6 +155,22 @@ def test_evaluate_endpoints_statuses_and_limits(service: Service) -> None:
     assert status == 400 and doc["error"] == "request.call is required"
     status, doc, _ = service.post(conn, "/v1/evaluate", {"call": READ})
     assert status == 200  # still serving on the same keep-alive connection
+    # The decision endpoints are answered ahead of Starlette's routing; the rest is still its.
+    conn.request("GET", "/v1/evaluate")
+    resp = conn.getresponse()
+    assert (resp.status, resp.getheader("allow"), resp.read()) == (
+        405,
+        "POST",
+        b"Method Not Allowed",
+    )
+    body = json.dumps({"call": READ}).encode()
+    conn.request("POST", "/v1/evaluate/sse", body=iter([body[:9], body[9:]]), headers={})
+    resp = conn.getresponse()  # a chunked body, no content type: read whole, taken as JSON
+    assert resp.getheader("content-type") == "text/event-stream; charset=utf-8"
+    assert resp.getheader("cache-control") == "no-cache"
+    text = resp.read()
+    assert resp.status == 200 and text.startswith(b"event: evaluate\ndata: {")
+    assert text.endswith(b"}\n\n") and int(resp.getheader("content-length")) == len(text)
 
 
 def test_concurrent_clients_lose_no_trace_or_log_line(service: Service) -> None:

@@ -106,29 +106,57 @@ def _str(value: Any) -> str:
     return value.strip() if isinstance(value, str) else ""
 
 
+# Each adapter name (and its spellings) with the word a parse error names it by.
+_LABELS = {
+    "": "mcp",
+    "mcp": "mcp",
+    "openai": "openai",
+    "anthropic": "anthropic",
+    "claude_code": "claude code",
+    "claude-code": "claude code",
+    "claudecode": "claude code",
+    "langchain": "langchain",
+}
+
+
 def decode(adapter: str, payload: bytes | str) -> ToolCall:
     """The call in ``payload`` read as ``adapter`` shapes it."""
     name = (adapter or "mcp").strip().lower()
+    label = _LABELS.get(name)
+    if label is None:
+        raise _unsupported(adapter)
+    return decode_value(name, _loads(payload, label))
+
+
+def decode_value(adapter: str, doc: Any) -> ToolCall:
+    """The call ``doc`` (already parsed JSON, e.g. the decision service's request) as
+    ``adapter`` shapes it: the same as ``decode`` of its JSON text, without writing and
+    re-reading that text."""
+    name = (adapter or "mcp").strip().lower()
     if name in ("", "mcp"):
-        return _decode_mcp(_loads(payload, "mcp"))
+        return _decode_mcp(doc)
     if name == "openai":
-        doc = _object(_loads(payload, "openai"), "openai tool call")
+        doc = _object(doc, "openai tool call")
         fn = _object(doc.get("function"), "openai function")
         return ToolCall(
             name=_str(fn.get("name")), args=_arguments(fn.get("arguments"), "openai arguments")
         )
     if name == "anthropic":
-        doc = _object(_loads(payload, "anthropic"), "anthropic tool call")
+        doc = _object(doc, "anthropic tool call")
         return ToolCall(name=_str(doc.get("name")), args=_object(doc.get("input"), "input"))
     if name in ("claude_code", "claude-code", "claudecode"):
-        return _decode_claude_code(_object(_loads(payload, "claude code"), "claude code call"))
+        return _decode_claude_code(_object(doc, "claude code call"))
     if name == "langchain":
-        doc = _object(_loads(payload, "langchain"), "langchain tool call")
+        doc = _object(doc, "langchain tool call")
         return ToolCall(
             name=_str(doc.get("tool")),
             args=_arguments(doc.get("tool_input"), "langchain tool_input"),
         )
-    raise CallInvalid(
+    raise _unsupported(adapter)
+
+
+def _unsupported(adapter: str) -> CallInvalid:
+    return CallInvalid(
         f"unsupported adapter: {adapter}",
         code="E_USAGE",
         hint="--adapter mcp|openai|anthropic|langchain|claude_code",
