@@ -309,3 +309,87 @@ def test_service_decodes_parsed_calls_as_the_proxy_decodes_text() -> None:
             got = (type(exc), exc.code, exc.message)
         assert got == want, (adapter, call)
     assert isinstance(want, tuple) and want[1] == "E_USAGE"  # the unknown adapter
+
+
+def _job_state(status: str, stop_reason: str, revision: int = 3) -> dict:
+    """A job state as the reference's job runtime writes it (``gait job submit|stop``)."""
+    return {
+        "schema_id": "gait.job.runtime",
+        "schema_version": "1.0.0",
+        "created_at": "2026-02-01T00:00:00Z",
+        "updated_at": "2026-02-01T00:05:00.5Z",
+        "producer_version": "0.0.0-dev",
+        "job_id": "job-7",
+        "status": status,
+        "stop_reason": stop_reason,
+        "status_reason_code": "emergency_stop_preempted",
+        "environment_fingerprint": "envfp:abc",
+        "revision": revision,
+        "checkpoints": [],
+    }
+
+
+def test_job_root_emergency_stop_blocks_and_records_the_dispatch(work: Path, capsys) -> None:
+    call = {"name": "tool.read", "context": {"identity": "a", "workspace": "/w", "job_id": "job-7"}}
+    Path("call.json").write_text(json.dumps(call))
+    argv = ("mcp", "proxy", "--policy", "policy.yaml", "--call", "call.json", "--json")
+    # No such job under the default root: its state cannot be read, so the call is blocked.
+    code, got = _run(capsys, *argv)
+    assert (code, got["verdict"]) == (3, "block"), got
+    assert got["reason_codes"] == ["emergency_stop_state_unavailable", "matched_rule_allow_reads"]
+    assert got["violations"] == ["emergency_stop_active"]
+    assert "job_status_unavailable=job not found" in got["warnings"]
+    job = work / "jobs" / "job-7"
+    job.mkdir(parents=True)
+    (job / "state.json").write_text(json.dumps(_job_state("running", "none"), indent=2))
+    code, got = _run(capsys, *argv, "--job-root", "jobs")
+    assert (code, got["verdict"], got["reason_codes"]) == (0, "allow", ["matched_rule_allow_reads"])
+    assert not any("job_" in w for w in got["warnings"])
+    (job / "state.json").write_text(
+        json.dumps(_job_state("emergency_stopped", "emergency_stopped"), indent=2)
+    )
+    code, got = _run(capsys, *argv, "--job-root", "jobs")
+    assert (code, got["verdict"]) == (3, "block")
+    assert got["reason_codes"] == ["emergency_stop_preempted", "matched_rule_allow_reads"]
+    assert json.loads(Path(got["trace_path"]).read_text())["verdict"] == "block"
+    # The refused dispatch is in the job's log as the reference records it, revision + 1.
+    (event,) = [json.loads(x) for x in (job / "events.jsonl").read_text().splitlines()]
+    assert event["schema_id"] == "gait.job.event" and event["type"] == "dispatch_blocked"
+    assert (event["job_id"], event["revision"], event["actor"]) == ("job-7", 4, "mcp-proxy")
+    assert event["reason_code"] == "emergency_stop_preempted"
+    assert event["payload"] == {"dispatch_path": "mcp.proxy"}
+    state = json.loads((job / "state.json").read_text())
+    assert state["revision"] == 4 and state["updated_at"] == event["created_at"]
+    assert state["status"] == "emergency_stopped" and state["safety_invariant_version"] == "1"
+    assert sorted(p.name for p in job.iterdir()) == ["events.jsonl", "state.json"]
+    assert (job / "events.jsonl").stat().st_mode & 0o777 == 0o600
+
+
+def test_job_root_finishes_an_interrupted_mutation_and_refuses_bad_ids(work: Path, capsys) -> None:
+    job = work / "jobs" / "job-7"
+    job.mkdir(parents=True)
+    stopped = _job_state("emergency_stopped", "emergency_stopped", revision=5)
+    running = _job_state("running", "none", revision=4)
+    (job / "state.json").write_text(json.dumps(running))
+    # A stop whose event was logged but whose state was not written when its writer died.
+    event = {"schema_id": "gait.job.event", "job_id": "job-7", "revision": 5, "type": "x"}
+    (job / "events.jsonl").write_text(json.dumps(event) + "\n")
+    pending = {
+        "schema_id": "gait.job.pending_mutation",
+        "job_id": "job-7",
+        "previous_state": running,
+        "updated_state": stopped,
+        "event": event,
+    }
+    (job / "pending_mutation.json").write_text(json.dumps(pending))
+    call = {"name": "tool.read", "context": {"job_id": "job-7"}}
+    Path("call.json").write_text(json.dumps(call))
+    argv = ("mcp", "bridge", "--policy", "policy.yaml", "--call", "call.json", "--json")
+    code, got = _run(capsys, *argv, "--job-root", "jobs")
+    assert (code, got["reason_codes"][0]) == (3, "emergency_stop_preempted"), got
+    assert not (job / "pending_mutation.json").exists()
+    assert json.loads((job / "state.json").read_text())["revision"] == 6
+    Path("call.json").write_text(json.dumps({"name": "tool.read", "context": {"job_id": "../x"}}))
+    code, got = _run(capsys, *argv, "--job-root", "jobs")
+    assert (code, got["reason_codes"][0]) == (3, "emergency_stop_state_unavailable")
+    assert any(w.startswith("job_status_unavailable=job_id must match") for w in got["warnings"])

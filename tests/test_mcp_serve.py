@@ -155,6 +155,10 @@ def test_evaluate_endpoints_statuses_and_limits(service: Service) -> None:
     assert status == 400 and doc["error"] == "request.call is required"
     status, doc, _ = service.post(conn, "/v1/evaluate", {"call": READ})
     assert status == 200  # still serving on the same keep-alive connection
+    # --job-root (default ./gait-out/jobs): a call of a job with no readable state is blocked.
+    job_call = {**READ, "context": {**READ["context"], "job_id": "job-1"}}
+    status, doc, _ = service.post(conn, "/v1/evaluate", {"call": job_call})
+    assert (status, doc["reason_codes"][0]) == (403, "emergency_stop_state_unavailable"), doc
     # The decision endpoints are answered ahead of Starlette's routing; the rest is still its.
     conn.request("GET", "/v1/evaluate")
     resp = conn.getresponse()

@@ -23,6 +23,10 @@ VERIFY_EXPLAIN = (
     "trusted (or not required), 3 block, 4 require_approval."
 )
 ADAPTERS = ["mcp", "openai", "anthropic", "langchain", "claude_code"]
+JOB_ROOT_HELP = (
+    "job runtime root: a call naming context.job_id is blocked while that job is "
+    "emergency-stopped or its state unreadable (default ./gait-out/jobs)"
+)
 
 
 def register(parser: argparse.ArgumentParser) -> None:
@@ -79,6 +83,7 @@ def add_boundary_options(p: argparse.ArgumentParser, where: str) -> None:
     """What every MCP boundary (proxy, bridge, serve) checks before a call's rules."""
     p.add_argument("--profile", default="standard", help="standard (default) or oss-prod")
     p.add_argument("--kill-switch-state", metavar="PATH", help="kill-switch state JSON")
+    p.add_argument("--job-root", default="./gait-out/jobs", help=JOB_ROOT_HELP)
     p.add_argument(
         "--context-envelope",
         metavar="PATH",
@@ -187,6 +192,7 @@ def run_proxy(args: argparse.Namespace) -> Any:
         correlation_id=args.correlation_id,
         now=timefmt.canonical(args.evaluation_time) if args.evaluation_time else None,
         context_envelope=boundary_envelope(args),
+        job_root=args.job_root,
     )
     answer = decide_call(gate, call, trust, options)
     payload = answer.payload

@@ -133,6 +133,7 @@ def build_service(args: argparse.Namespace) -> Any:
         otel_out=args.export_otel_out or "",
         durability=durability,
         context_envelope=envelope,
+        job_root=args.job_root,
     )
     return DecisionService(gate, trust, config)
 

@@ -53,6 +53,9 @@ class ProxyOptions:
     # context.context_envelope_path is read only when the server allows client artifact paths.
     context_envelope: dict[str, Any] | None = None
     allow_payload_envelope: bool = False
+    # --job-root: a call naming context.job_id is blocked while that job is emergency-stopped
+    # (or its state cannot be read); see gait/mcp/jobstop.py.
+    job_root: str = "./gait-out/jobs"
 
 
 @dataclass
@@ -86,6 +89,36 @@ def trust_check(trust: MCPTrustPolicy | None, call: ToolCall) -> Callable[..., A
         )
 
     return check
+
+
+def job_stop_check(
+    call: ToolCall, options: ProxyOptions
+) -> tuple[Callable[..., Any] | None, list[str]]:
+    """The boundary check for the call's job (if it names one) and the warnings it gave."""
+    job_id = call.context_str("job_id")
+    if not job_id:
+        return None, []
+    from gait.gate.engine import BoundaryFinding
+    from gait.mcp import jobstop
+
+    warnings: list[str] = []
+
+    def check(_intent: Any, _now: str) -> BoundaryFinding | None:
+        reason, notes = jobstop.check(
+            options.job_root, job_id, actor="mcp-proxy", dispatch_path="mcp.proxy"
+        )
+        warnings.extend(notes)
+        if not reason:
+            return None
+        return BoundaryFinding(
+            field="emergency_stop",
+            record={"job_id": job_id, "reason_code": reason},
+            verdict="block",
+            reason_codes=(reason,),
+            violations=(jobstop.VIOLATION,),
+        )
+
+    return check, warnings
 
 
 def _call_envelope(call: ToolCall, options: ProxyOptions) -> dict[str, Any] | None:
@@ -133,7 +166,10 @@ def decide_call(
         )
     envelope = _call_envelope(call, options)
     intent = to_intent(call, strict=strict)
-    check = trust_check(trust, call)
+    checks = [c for c in (trust_check(trust, call),) if c]
+    stop, stop_warnings = job_stop_check(call, options)
+    if stop is not None:
+        checks.append(stop)
     inputs = None
     if envelope is not None:
         from gait.gate.gate_inputs import GateInputs
@@ -146,11 +182,13 @@ def decide_call(
         trace_out=options.trace_out,
         correlation_id=options.correlation_id,
         validate_schema=True,
-        checks=(check,) if check else (),
+        checks=checks,
         approvals=bool(options.approval_tokens),
         inputs=inputs,
     )
     warnings = list(outcome.warnings)
+    if stop_warnings:  # the reference merges them with the key warnings, sorted
+        warnings = sorted(set(warnings) | set(stop_warnings))
     if not strict and not all(call.context_str(k) for k in ("identity", "workspace", "session_id")):
         warnings.append(FALLBACK_WARNING)
     run_id = normalize_run_id(options.run_id) or normalize_run_id(call.context_str("run_id"))

@@ -73,6 +73,8 @@ class ServeConfig:
     flush_interval: float = 0.05
     # --context-envelope: verified once at startup, bound to every call's intent.
     context_envelope: dict[str, Any] | None = None
+    # --job-root: job emergency stops (gait/mcp/jobstop.py), as for gait mcp proxy.
+    job_root: str = "./gait-out/jobs"
 
 
 class RequestError(Exception):
@@ -351,6 +353,7 @@ class DecisionService:
                 otel_out=cfg.otel_out or None,
                 context_envelope=cfg.context_envelope,
                 allow_payload_envelope=cfg.allow_client_artifact_paths,
+                job_root=cfg.job_root,
             )
             self.dirty = True
             answer = decide_call(self.gate, call, self.trust, options)

@@ -275,6 +275,7 @@ def run_stdio_proxy(args: argparse.Namespace) -> Any:
         log_out=args.export_log_out,
         otel_out=args.export_otel_out,
         context_envelope=envelope,
+        job_root=args.job_root,
     )
     defaults = {"session_id": run_id}
     try:
