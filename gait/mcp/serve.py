@@ -465,9 +465,9 @@ def sync_filesystem(path: str) -> None:
 def build_app(service: DecisionService) -> Any:
     """The ASGI application for ``service``: Starlette, with the decision endpoints answered
     before its routing (see docs/decision-service.md: same bytes, a tenth of the HTTP cost)."""
-    import asyncio
     import contextlib
     import gc
+    import threading
 
     from starlette.applications import Starlette
     from starlette.requests import Request
@@ -583,24 +583,31 @@ def build_app(service: DecisionService) -> Any:
 
     @contextlib.asynccontextmanager
     async def lifespan(_app: Any) -> Any:
-        async def flusher() -> None:
-            while True:
-                await asyncio.sleep(service.config.flush_interval)
-                await asyncio.to_thread(service.flush)
+        stop = threading.Event()
+
+        def flusher() -> None:
+            # Its own thread, not asyncio.to_thread: the event loop is never woken for it (no
+            # timer, executor hand-off and completion callback every 50 ms between requests),
+            # and syncfs runs without the GIL.
+            while not stop.wait(service.config.flush_interval):
+                with contextlib.suppress(OSError):  # retried on the next tick
+                    service.flush()
 
         # Everything loaded so far (modules, the compiled policy, the app) lives as long as the
         # service: frozen, the collector never walks it again, so a full collection during a
         # request costs what the request allocated, not the whole heap.
         gc.collect()
         gc.freeze()
-        task = None
+        thread = None
         if service.config.durability == "batch":
-            task = asyncio.create_task(flusher())
+            thread = threading.Thread(target=flusher, name="gait-serve-flush", daemon=True)
+            thread.start()
         try:
             yield
         finally:
-            if task is not None:
-                task.cancel()
+            if thread is not None:
+                stop.set()
+                thread.join()
             service.flush()
 
     starlette = Starlette(routes=routes, lifespan=lifespan)
