@@ -129,12 +129,14 @@ def main() -> int:
         }
         per = opts.requests // opts.clients
         deadline = time.time() + opts.max_seconds
+        load_cpu = _cpu_seconds(server.pid)
         started = time.perf_counter()
         with multiprocessing.get_context("fork").Pool(opts.clients) as pool:
             results = pool.map(
                 _client, [(host, int(port), per, deadline)] * opts.clients, chunksize=1
             )
         elapsed = time.perf_counter() - started
+        load_cpu = _cpu_seconds(server.pid) - load_cpu
         answered = sum(r[0] for r in results)
         paths = {p for r in results for p in r[2]}
         trace_dir = work / "gait-out" / "mcp-serve" / "traces"
@@ -146,6 +148,8 @@ def main() -> int:
             "answered_allow_with_trace": answered,
             "seconds": round(elapsed, 2),
             "requests_per_second": round(answered / elapsed, 1),
+            "server_cpu_ms_per_request": round(load_cpu * 1000 / max(answered, 1), 3),
+            "load_average": [round(x, 2) for x in os.getloadavg()],
             "distinct_trace_files": len(paths),
             "trace_files_on_disk": sum(1 for p in paths if (work / p).exists()),
             "decision_log_lines": len(log_lines),
