@@ -867,13 +867,23 @@ def all_valid(schema_id: str, instances: list[Any]) -> bool:
         return False
 
 
-class _Flat(NamedTuple):
-    """An object schema of properties only: the compiled check of each property, by name."""
+class _Flat:
+    """An object schema of properties only: the compiled check of each property, by name
+    (a plain class for the reason ``_Compiled`` is one)."""
 
-    required: frozenset[str]
-    checks: dict[str, _Check]
-    closed: bool  # additionalProperties: false
-    columns: dict[str, _Column | None]  # a whole column's check, where there is one
+    __slots__ = ("required", "checks", "closed", "columns")
+
+    def __init__(
+        self,
+        required: frozenset[str],
+        checks: dict[str, _Check],
+        closed: bool,  # additionalProperties: false
+        columns: dict[str, _Column | None],  # a whole column's check, where there is one
+    ) -> None:
+        self.required = required
+        self.checks = checks
+        self.closed = closed
+        self.columns = columns
 
 
 _FLAT: dict[Path, _Flat | None] = {}
