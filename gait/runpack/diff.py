@@ -23,6 +23,7 @@ import marshal
 import sys
 from dataclasses import dataclass
 from itertools import repeat
+from operator import is_not, itemgetter
 from pathlib import Path
 from typing import Any
 
@@ -496,6 +497,21 @@ def _token(value: Any) -> bytes:
     return memoryview(token).tobytes()
 
 
+def _tokens(values: list[Any]) -> list[Any]:
+    """``_token`` of each value (``_ABSENT`` stays), a whole column at a time."""
+    if _ABSENT in values:
+        return [v if v is _ABSENT else _token(v) for v in values]
+    # Copied one by one as made (lazy maps): orjson's own bytes object keeps its whole output
+    # buffer (4 KiB at least), so 10,000 of them at once would take 40 MiB.
+    dumped = map(orjson.dumps, values, repeat(None), repeat(_TOKEN_OPTIONS))
+    tokens = list(map(bytes, map(memoryview, dumped)))  # type: ignore[arg-type]
+    if any(map(bytes.__contains__, tokens, repeat(b"null"))):
+        for value, token in zip(values, tokens, strict=True):
+            if b"null" in token and _has_nan(value):  # orjson prints NaN as null
+                raise TypeError("NaN in payload")
+    return tokens
+
+
 def _has_nan(value: Any) -> bool:
     pending = [value]
     while pending:
@@ -530,7 +546,7 @@ def _entries(
     else:
         values = list(map(dict.get, records, repeat(payload), repeat(_ABSENT)))
         try:
-            tokens = [v if v is _ABSENT else _token(v) for v in values]
+            tokens = _tokens(values)
         except (TypeError, ValueError):  # orjson.JSONEncodeError is a TypeError
             return None
     return list(zip(*columns, tokens, strict=True))
@@ -612,18 +628,19 @@ class RunView:
         """Each step's signature (``_sig`` of its side), without building the sides."""
         if self.odd:
             return [_sig(self.side(i, privacy), privacy) for i in range(len(self.intents))]
-        results = self.results_side
         missing = (None, "missing_result", "", None, None, _ABSENT)
-        full = privacy == "full"
-        out: list[tuple[Any, ...]] = []
-        for intent in self.intents:
-            result = results.get(intent[0], missing)
-            base = (intent[0], intent[1], intent[2], result[1], result[2])
-            if full:
-                out.append((*base, intent[5] is not _ABSENT, result[5] is not _ABSENT))
-            else:
-                out.append(base)
-        return out
+        results = list(map(self.results_side.get, self.ids, repeat(missing)))
+        columns: list[Any] = [
+            self.ids,
+            self.tools,
+            map(itemgetter(2), self.intents),
+            map(itemgetter(1), results),
+            map(itemgetter(2), results),
+        ]
+        if privacy == "full":
+            columns.append(map(is_not, map(itemgetter(5), self.intents), repeat(_ABSENT)))
+            columns.append(map(is_not, map(itemgetter(5), results), repeat(_ABSENT)))
+        return list(zip(*columns, strict=True))
 
 
 class _SideRef:
@@ -824,7 +841,10 @@ def diff_views(left: RunView, right: RunView, privacy: str = "full") -> DiffRepo
     intents_changed, li, ri = _keyed_changes(left, right, not metadata, results=False)
     results_changed, lr, rr = _keyed_changes(left, right, not metadata, results=True)
     lrefs, rrefs = _refs_shape(left.refs), _refs_shape(right.refs)
-    drift = classify_context_drift(lrefs, rrefs)
+    # Equal values with equal canonical bytes have no value changes (``value_changes``' own
+    # first check): each document is serialized once.
+    refs_canonical = canonical_bytes(lrefs) == canonical_bytes(rrefs)
+    drift = "none" if refs_canonical else classify_context_drift(lrefs, rrefs)
     lman, rman = _manifest_shape(left.manifest), _manifest_shape(right.manifest)
     manifest_changed = canonical_bytes(lman) != canonical_bytes(rman)
     steps = align_steps(left, right, privacy)
@@ -865,6 +885,6 @@ def diff_views(left: RunView, right: RunView, privacy: str = "full") -> DiffRepo
         summary=summary,
         steps=steps,
         run_changes=run_changes,
-        refs_changes=value_changes(lrefs, rrefs),
-        manifest_changes=value_changes(lman, rman),
+        refs_changes=[] if refs_canonical and lrefs == rrefs else value_changes(lrefs, rrefs),
+        manifest_changes=[] if not manifest_changed and lman == rman else value_changes(lman, rman),
     )
