@@ -490,3 +490,50 @@ def test_reduced_diff_equals_the_record_path(
             )
             assert canonical_bytes(exact.to_diff_json()) == canonical_bytes(reduced.to_diff_json())
             assert exact.summary_lines() == reduced.summary_lines()
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=list(HealthCheck))
+@given(
+    st.lists(
+        st.tuples(NAMES, NAMES, st.dictionaries(KEYS, VALUES, max_size=3), VALUES),
+        max_size=4,
+        unique_by=lambda t: t[1],
+    ),
+    st.sampled_from(["raw", "reference"]),
+    st.booleans(),
+)
+def test_written_lines_are_the_canonical_records(
+    tmp_path_factory: Any, calls: list[tuple], mode: str, own_time: bool
+) -> None:
+    """write_record_input splices each line from its payload's canonical bytes (made for the
+    digest); write_runpack without them serializes each record: the same zip bytes."""
+    from gait.runpack.build import normalize_input
+    from gait.runpack.writer import write_record_input, write_runpack
+
+    doc = {
+        "run": {"run_id": "run_prop", "created_at": "2026-03-01T12:00:00.5Z"},
+        "capture_mode": mode,
+        "intents": [
+            {"intent_id": i, "tool_name": tool, "args": args}
+            | ({"created_at": "2026-03-01T13:00:00+01:00"} if own_time else {})
+            for tool, i, args, _ in calls
+        ],
+        "results": [
+            {"intent_id": i, "status": "ok", "result": {"v": value}} for _, i, _, value in calls
+        ],
+    }
+    folder = tmp_path_factory.mktemp("w")
+    try:
+        spliced = write_record_input(doc, folder / "spliced.zip")
+    except InvalidInput:
+        return  # a value canonical JSON cannot hold
+    mode, run, intents, results, refs = normalize_input(doc)
+    plain = write_runpack(
+        folder / "plain.zip",
+        capture_mode=mode,
+        run=run,
+        intents=intents,
+        results=results,
+        refs=refs,
+    )
+    assert spliced.path.read_bytes() == plain.path.read_bytes()

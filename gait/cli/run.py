@@ -157,7 +157,10 @@ def record(args: argparse.Namespace) -> Outcome:
             )
         written, mode, report, imported = _record_log(args, rules, key)
     else:
-        written, mode, report = _record_input(args, rules, key, evidence_warnings)
+        from gait import gcpause
+
+        with gcpause.paused():  # tens of thousands of acyclic records: nothing to collect
+            written, mode, report = _record_input(args, rules, key, evidence_warnings)
     remember(written.path, written.run_id)
     warnings = [RAW_WARNING if mode == "raw" else REFERENCE_WARNING, *evidence_warnings]
     payload: dict[str, Any] = {

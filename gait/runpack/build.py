@@ -7,6 +7,7 @@ same run gives the same bytes whichever way it was captured, here and in the ref
 
 from __future__ import annotations
 
+import json
 import platform
 import sys
 from collections.abc import Mapping
@@ -92,10 +93,14 @@ def _envelope(
     run_id = _text(record.get("run_id"), f"{what}.run_id", default=run["run_id"])
     if run_id != run["run_id"]:
         raise _fail(f"{what}.run_id {run_id!r} differs from the run's {run['run_id']!r}")
+    created_at = record.get("created_at")
     return {
         "schema_id": schema_id,
         "schema_version": SCHEMA_VERSION,
-        "created_at": _time(record.get("created_at"), f"{what}.created_at", run["created_at"]),
+        # The run's time is canonical already (most records have none of their own).
+        "created_at": run["created_at"]
+        if created_at is None or created_at == ""
+        else _time(created_at, f"{what}.created_at", run["created_at"]),
         "producer_version": _text(
             record.get("producer_version"),
             f"{what}.producer_version",
@@ -155,11 +160,20 @@ def normalize_run(raw: Any, *, producer_version: str = __version__) -> dict[str,
 
 
 def _payload_digest(
-    record: dict[str, Any], payload_key: str, digest_key: str, what: str
+    record: dict[str, Any],
+    payload_key: str,
+    digest_key: str,
+    what: str,
+    texts: list[Any] | None = None,
 ) -> tuple[str, Any]:
+    """(digest, payload); ``texts`` gets the payload's canonical bytes (None without one), so
+    the record's line can be spliced from them (``jsonl``) rather than serialized again."""
     payload = record.get(payload_key)
     given = record.get(digest_key)
-    computed = digest(payload) if payload is not None else ""
+    text = canonical_bytes(payload) if payload is not None else None
+    if texts is not None:
+        texts.append(text)
+    computed = sha256_hex(text) if text is not None else ""
     if given not in (None, ""):
         given = _hex(given, f"{what}.{digest_key}")
         if computed and given != computed:
@@ -170,7 +184,9 @@ def _payload_digest(
     return computed, payload
 
 
-def normalize_intents(raw: Any, run: dict[str, Any], capture_mode: str) -> list[dict[str, Any]]:
+def normalize_intents(
+    raw: Any, run: dict[str, Any], capture_mode: str, texts: list[Any] | None = None
+) -> list[dict[str, Any]]:
     items = raw or []
     if not isinstance(items, list):
         raise _fail("intents must be a list")
@@ -189,15 +205,21 @@ def normalize_intents(raw: Any, run: dict[str, Any], capture_mode: str) -> list[
         intent["tool_name"] = _text(record.get("tool_name"), f"{what}.tool_name")
         if not intent["tool_name"]:
             raise _fail(f"{what}.tool_name is required")
-        intent["args_digest"], args = _payload_digest(record, "args", "args_digest", what)
+        intent["args_digest"], args = _payload_digest(record, "args", "args_digest", what, texts)
         if capture_mode == "raw" and args is not None:
             intent["args"] = args
+        elif texts is not None:
+            texts[-1] = None  # not in the record
         out.append(intent)
     return out
 
 
 def normalize_results(
-    raw: Any, run: dict[str, Any], capture_mode: str, intent_ids: set[str]
+    raw: Any,
+    run: dict[str, Any],
+    capture_mode: str,
+    intent_ids: set[str],
+    texts: list[Any] | None = None,
 ) -> list[dict[str, Any]]:
     items = raw or []
     if not isinstance(items, list):
@@ -215,9 +237,13 @@ def normalize_results(
         if status not in ("ok", "error"):
             raise _fail(f"{what}.status must be ok or error, not {status!r}")
         result["status"] = status
-        result["result_digest"], payload = _payload_digest(record, "result", "result_digest", what)
+        result["result_digest"], payload = _payload_digest(
+            record, "result", "result_digest", what, texts
+        )
         if capture_mode == "raw" and payload is not None:
             result["result"] = payload
+        elif texts is not None:
+            texts[-1] = None  # not in the record
         out.append(result)
     return out
 
@@ -294,8 +320,10 @@ def normalize_input(
     capture_mode: str | None = None,
     producer_version: str = __version__,
     evidence_mode_default: str = "best_effort",
+    texts: tuple[list[Any], list[Any]] | None = None,
 ) -> tuple[str, dict[str, Any], list[dict[str, Any]], list[dict[str, Any]], dict[str, Any]]:
-    """(capture_mode, run, intents, results, refs) in their written form."""
+    """(capture_mode, run, intents, results, refs) in their written form; ``texts`` gets the
+    canonical bytes of each intent's and result's payload (``jsonl`` splices them)."""
     record = _obj(doc, "record input")
     mode = capture_mode or _text(record.get("capture_mode"), "capture_mode", default="reference")
     if mode not in model.CAPTURE_MODES:
@@ -303,8 +331,11 @@ def normalize_input(
     if record.get("normalization"):
         record = apply_normalization(record)
     run = normalize_run(record.get("run"), producer_version=producer_version)
-    intents = normalize_intents(record.get("intents"), run, mode)
-    results = normalize_results(record.get("results"), run, mode, {i["intent_id"] for i in intents})
+    intent_texts, result_texts = texts if texts is not None else (None, None)
+    intents = normalize_intents(record.get("intents"), run, mode, intent_texts)
+    results = normalize_results(
+        record.get("results"), run, mode, {i["intent_id"] for i in intents}, result_texts
+    )
     refs = normalize_refs(record.get("refs"), run, evidence_mode_default=evidence_mode_default)
     return mode, run, intents, results, refs
 
@@ -392,8 +423,51 @@ def apply_normalization(record: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def jsonl(records: list[dict[str, Any]]) -> bytes:
-    return b"".join(canonical_bytes(r) + b"\n" for r in records)
+def jsonl(records: list[dict[str, Any]], texts: list[Any] | None = None) -> bytes:
+    """The records' canonical lines. ``texts`` (from ``normalize_input``): each record's payload
+    already serialized, or None; a record's line is then spliced from it (``_spliced``)."""
+    if texts is None or len(texts) != len(records):
+        return b"".join(canonical_bytes(r) + b"\n" for r in records)
+    memo: dict[str, bytes] = {}
+    lines = []
+    for record, text in zip(records, texts, strict=True):
+        line = _spliced(record, text, memo)
+        lines.append(line if line is not None else canonical_bytes(record))
+    return b"".join(line + b"\n" for line in lines)
+
+
+_STRING = json.encoder.encode_basestring  # canonical_bytes's form of a string (RFC 8785)
+
+
+def _spliced(record: dict[str, Any], text: bytes | None, memo: dict[str, bytes]) -> bytes | None:
+    """``canonical_bytes(record)`` for a record of ASCII keys whose values are strings but for
+    one payload whose canonical bytes are ``text``: RFC 8785 prints an object as its members
+    sorted by key (code units, which is Python's order for ASCII), each value in its own
+    canonical form. None for any other record (``canonical_bytes`` then decides)."""
+    parts = []
+    for key in sorted(record):
+        name = memo.get(key)
+        if name is None:
+            if type(key) is not str or not key.isascii():
+                return None
+            name = memo[key] = _STRING(key).encode("utf-8")
+        value = record[key]
+        if type(value) is str:
+            encoded = memo.get(value)
+            if encoded is None:
+                try:
+                    encoded = memo[value] = _STRING(value).encode("utf-8")
+                except UnicodeEncodeError:  # a lone surrogate: canonical_bytes refuses it
+                    return None
+        elif text is not None and key in _PAYLOAD_KEYS:
+            encoded = text
+        else:
+            return None
+        parts.append(name + b":" + encoded)
+    return b"{" + b",".join(parts) + b"}"
+
+
+_PAYLOAD_KEYS = ("args", "result")
 
 
 def manifest_for(run: dict[str, Any], capture_mode: str, data: dict[str, bytes]) -> dict[str, Any]:

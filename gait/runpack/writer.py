@@ -45,11 +45,13 @@ def member_bytes(
     intents: list[dict[str, Any]],
     results: list[dict[str, Any]],
     refs: dict[str, Any],
+    texts: tuple[list[Any], list[Any]] | None = None,
 ) -> dict[str, bytes]:
+    intent_texts, result_texts = texts if texts is not None else (None, None)
     return {
-        model.INTENTS: jsonl(intents),
+        model.INTENTS: jsonl(intents, intent_texts),
         model.REFS: canonical_bytes(refs),
-        model.RESULTS: jsonl(results),
+        model.RESULTS: jsonl(results, result_texts),
         model.RUN: canonical_bytes(run),
     }
 
@@ -78,9 +80,12 @@ def write_runpack(
     results: list[dict[str, Any]],
     refs: dict[str, Any],
     signing_keys: list[SigningKey] | None = None,
+    texts: tuple[list[Any], list[Any]] | None = None,
 ) -> Written:
+    """``texts``: the payloads' canonical bytes from ``normalize_input`` (spliced, not
+    serialized again)."""
     _validate_records(run, intents, results, refs)
-    data = member_bytes(run, intents, results, refs)
+    data = member_bytes(run, intents, results, refs, texts)
     manifest = build_manifest(run, capture_mode, data, signing_keys)
     data[model.MANIFEST] = canonical_bytes(manifest)
     target = write_zip(path, [(name, data[name]) for name in model.MEMBER_ORDER])
@@ -102,8 +107,12 @@ def _validate_records(
         (model.RUN, model.RUN, run),
         (model.REFS, model.REFS, refs),
     ]
-    checks += [(model.INTENTS, f"{model.INTENTS}:{i}", doc) for i, doc in enumerate(intents, 1)]
-    checks += [(model.RESULTS, f"{model.RESULTS}:{i}", doc) for i, doc in enumerate(results, 1)]
+    # The records of a member in one pass of the compiled check; one by one (to name the
+    # first problem) only when that pass finds one.
+    if not schema.all_valid(model.SCHEMA_IDS[model.INTENTS], intents):
+        checks += [(model.INTENTS, f"{model.INTENTS}:{i}", d) for i, d in enumerate(intents, 1)]
+    if not schema.all_valid(model.SCHEMA_IDS[model.RESULTS], results):
+        checks += [(model.RESULTS, f"{model.RESULTS}:{i}", d) for i, d in enumerate(results, 1)]
     for member, where, doc in checks:
         problems = schema.errors(model.SCHEMA_IDS[member], doc)
         if problems:
@@ -130,8 +139,9 @@ def write_record_input(
     ``<out_dir>/runpack_<run_id>.zip``)."""
     if redactor and isinstance(doc, dict):
         doc = redact_record_input(doc, redactor)
+    texts: tuple[list[Any], list[Any]] = ([], [])
     mode, run, intents, results, refs = normalize_input(
-        doc, capture_mode=capture_mode, evidence_mode_default=evidence_mode_default
+        doc, capture_mode=capture_mode, evidence_mode_default=evidence_mode_default, texts=texts
     )
     target = Path(path) if path is not None else default_path(run["run_id"], out_dir)
     return write_runpack(
@@ -142,6 +152,7 @@ def write_record_input(
         results=results,
         refs=refs,
         signing_keys=signing_keys,
+        texts=texts,
     )
 
 
