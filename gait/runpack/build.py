@@ -172,7 +172,9 @@ def _payload_digest(
     given = record.get(digest_key)
     text = canonical_bytes(payload) if payload is not None else None
     if texts is not None:
-        texts.append(text)
+        # Kept until the lines are spliced: a copy, since canonical_bytes may hand back
+        # orjson's own bytes object, which keeps its whole output buffer (4 KiB at least).
+        texts.append(bytes(memoryview(text)) if text is not None else None)
     computed = sha256_hex(text) if text is not None else ""
     if given not in (None, ""):
         given = _hex(given, f"{what}.{digest_key}")
@@ -432,8 +434,8 @@ def jsonl(records: list[dict[str, Any]], texts: list[Any] | None = None) -> byte
     lines = []
     for record, text in zip(records, texts, strict=True):
         line = _spliced(record, text, memo)
-        lines.append(line if line is not None else canonical_bytes(record))
-    return b"".join(line + b"\n" for line in lines)
+        lines.append((line if line is not None else canonical_bytes(record)) + b"\n")
+    return b"".join(lines)
 
 
 _STRING = json.encoder.encode_basestring  # canonical_bytes's form of a string (RFC 8785)
