@@ -932,6 +932,9 @@ def _command_prefix(gait_bin: str | Sequence[str]) -> list[str]:
     return [str(part) for part in gait_bin]
 
 
+_JSON_SCALARS = frozenset({str, int, bool, float, type(None)})
+
+
 def _json_ready(value: Any, what: str = "Gait JSON payloads") -> Any:
     """A JSON value, converting what the reference converts (paths, datetimes, models)."""
     kind = type(value)
@@ -939,7 +942,9 @@ def _json_ready(value: Any, what: str = "Gait JSON payloads") -> Any:
         return value
     if kind is dict:
         return {
-            key if type(key) is str else str(key): _json_ready(item, what)
+            key if type(key) is str else str(key): (
+                item if type(item) in _JSON_SCALARS else _json_ready(item, what)
+            )
             for key, item in value.items()
         }
     if isinstance(value, Mapping):

@@ -103,7 +103,11 @@ def _binder(
     defaults = {p.name: p.default for p in params if p.default is not inspect.Parameter.empty}
     skip = {"self", "cls"} & set(names)
 
+    every_positional = simple and not skip
+
     def bind(args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> dict[str, Any]:
+        if every_positional and not kwargs and len(args) == len(names):
+            return dict(zip(names, args, strict=True))  # all given in order: nothing to place
         if simple and len(args) <= len(names) and not (set(kwargs) - set(names[len(args) :])):
             out = dict(zip(names, args, strict=False))
             out.update(kwargs)
