@@ -269,15 +269,20 @@ def _listed_containers(path: Path, lines: int, per_line: int) -> Path:
 
 
 def _verify_peak(path: Path, gait_home: Path, *extra: str) -> tuple[int, dict, int]:
+    return _gait_peak(gait_home, "verify", str(path), "--json", *extra)
+
+
+def _gait_peak(gait_home: Path, *argv: str, cwd: Path | None = None) -> tuple[int, dict, int]:
     import os
 
     proc = subprocess.run(
-        [sys.executable, "-c", _PEAK, "verify", str(path), "--json", *extra],
+        [sys.executable, "-c", _PEAK, *argv],
         capture_output=True,
         text=True,
         env={**os.environ, "GAIT_HOME": str(gait_home)},
         timeout=120,
         check=False,
+        cwd=cwd,
     )
     assert "Traceback" not in proc.stderr, proc.stderr
     peak = [ln.split()[1] for ln in proc.stderr.splitlines() if ln.startswith("PEAK_KIB")]
@@ -292,6 +297,26 @@ def test_listed_member_of_tiny_containers_is_streamed(tmp_path: Path, gait_home:
     code, doc, peak_mib = _verify_peak(path, gait_home)
     assert code == 0 and doc["ok"], doc
     assert peak_mib < 200, f"peak RSS {peak_mib} MiB"
+
+
+@pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="peak memory via /proc (Linux)")
+def test_regress_init_streams_its_source(tmp_path: Path, gait_home: Path) -> None:
+    """regress init reads the same hostile run as verify does, as a stream: its expectations
+    are written (every tool in order, no results: replay exit 2) with a peak under 200 MiB
+    (loading the run's records, as init did, peaked over 300 MiB)."""
+    path = _listed_containers(tmp_path / "many.zip", lines=140, per_line=30_000)
+    work = tmp_path / "work"
+    work.mkdir()
+    code, doc, peak_mib = _gait_peak(
+        gait_home, "regress", "init", "--from", str(path), "--name", "many", "--json", cwd=work
+    )
+    assert code == 0, doc
+    assert peak_mib < 200, f"peak RSS {peak_mib} MiB"
+    fixture = json.loads((work / "fixtures" / "many" / "fixture.json").read_text())
+    assert fixture["expected_replay_exit_code"] == 2
+    assert len(fixture["expected_tool_sequence"]) == 140
+    assert fixture["expected_verdict_sequence"] == []
+    assert (work / "fixtures" / "many" / "runpack.zip").read_bytes() == path.read_bytes()
 
 
 @pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="peak memory via /proc (Linux)")

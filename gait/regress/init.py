@@ -108,19 +108,21 @@ def validate_meta(meta: Mapping[str, Any], what: str) -> None:
         raise InvalidInput(f"{what}: {problems[0]}", code="E_REGRESS_FIXTURE_INVALID")
 
 
-def expectations(runpack: Any) -> dict[str, Any]:
+def expectations(run: Any) -> dict[str, Any]:
     """What init reads from a run: replay exit code, tool and verdict sequences, and the
-    context evidence a run recorded with one must keep."""
-    from gait.regress.sequences import tool_sequence, verdict_sequence
-    from gait.runpack.replay import stub_replay
+    context evidence a run recorded with one must keep. ``run`` is a ``RunOutline`` (init
+    streams its source) or a loaded ``Runpack`` (a grader's candidate): one reading of both."""
+    from gait.runpack.outline import RunOutline, outline_of
 
+    outline = run if isinstance(run, RunOutline) else outline_of(run)
     out: dict[str, Any] = {
-        "expected_replay_exit_code": stub_replay(runpack).exit_code,
-        "expected_tool_sequence": tool_sequence(runpack),
-        "expected_verdict_sequence": verdict_sequence(runpack),
+        # a stub replay exits 2 when an intent has no recorded result (replay.stub_replay)
+        "expected_replay_exit_code": 2 if outline.missing_result_ids() else 0,
+        "expected_tool_sequence": outline.tool_sequence(),
+        "expected_verdict_sequence": list(outline.verdicts),
     }
     # A run recorded with context evidence: its context must conform (as the reference's init).
-    context_digest = str(runpack.refs.get("context_set_digest") or "").strip()
+    context_digest = str(outline.refs.get("context_set_digest") or "").strip()
     if context_digest:
         out["context_conformance"] = "required"
         out["expected_context_set_digest"] = context_digest
@@ -138,15 +140,18 @@ def init_fixture(
     """Verify ``source``, copy it into ``fixtures/<name>/`` with its expectations, and list it
     in gait.yaml; ``command`` (the agent to replay against it) is written there too."""
     from gait.regress.manager import get_registry
-    from gait.runpack.reader import load_runpack, verification_error
+    from gait.runpack.outline import read_outline
+    from gait.runpack.reader import verification_error
     from gait.runpack.resolve import resolve
     from gait.runpack.verify import VerifyOptions, verify_runpack
 
     path = resolve(source)
-    report = verify_runpack(path, VerifyOptions())
+    options = VerifyOptions()
+    report = verify_runpack(path, options)
     if not report.ok:
         raise verification_error(source, report)
-    runpack = load_runpack(path, verify=False)
+    # Streamed, as verify was: a fixture's source is never held as records (issue 11 item 11).
+    runpack = read_outline(path, options.limits)
     fixture_name = name if name is not None else sanitize_name(runpack.run_id)
     if not NAME_PATTERN.match(fixture_name):
         raise InvalidInput(
@@ -213,22 +218,23 @@ def init_fixture(
 NEEDS_RESULTS = "E_REGRESS_REPLAY_NEEDS_RESULTS"
 
 
-def missing_results(runpack: Any) -> str:
-    """Why ``runpack`` cannot serve a ``command:`` agent its tool results ('' when it can)."""
-    if runpack.capture_mode != "raw":
+def missing_results(run: Any) -> str:
+    """Why ``run`` (a ``RunOutline`` or a ``Runpack``) cannot serve a ``command:`` agent its
+    tool results ('' when it can)."""
+    from gait.runpack.outline import RunOutline, outline_of
+
+    outline = run if isinstance(run, RunOutline) else outline_of(run)
+    if outline.capture_mode != "raw":
         return (
-            f"run {runpack.run_id} was recorded in reference capture, which keeps only digests "
+            f"run {outline.run_id} was recorded in reference capture, which keeps only digests "
             "of tool results: an agent replaying it would get digest markers, not results"
         )
-    results = runpack.results_by_intent()
-    absent = [str(i.get("intent_id")) for i in runpack.intents if i.get("intent_id") not in results]
+    absent = outline.missing_result_ids()
     if absent:
-        return f"run {runpack.run_id} has no recorded result for {', '.join(absent[:3])}"
-    no_payload = [r for r in results.values() if "result" not in r]
+        return f"run {outline.run_id} has no recorded result for {', '.join(absent[:3])}"
+    no_payload = sum(1 for has_payload in outline.results.values() if not has_payload)
     if no_payload:
-        return (
-            f"run {runpack.run_id}: {len(no_payload)} recorded result(s) carry no payload to replay"
-        )
+        return f"run {outline.run_id}: {no_payload} recorded result(s) carry no payload to replay"
     return ""
 
 
