@@ -256,6 +256,20 @@ def test_stdin_call_and_bad_input(work: Path, capsys, monkeypatch) -> None:
         capsys, "mcp", "proxy", "--policy", "policy.yaml", "--call", "bad.json", "--json"
     )
     assert code == 6 and got["error_code"] == "E_MCP_CALL_INVALID"
+    # A duplicate key (the policy would see one value, the tool maybe the other) or NaN is
+    # refused, in the call and in an adapter's JSON-text arguments alike.
+    for name, text in (
+        ("dup.json", '{"name":"tool.read","args":{"path":"/a","path":"/b"}}'),
+        ("nan.json", '{"name":"tool.read","args":{"n":NaN}}'),
+        ("dupargs.json", '{"function":{"name":"t","arguments":"{\\"a\\":1,\\"a\\":2}"}}'),
+    ):
+        Path(name).write_text(text)
+        adapter = ["--adapter", "openai"] if name == "dupargs.json" else []
+        code, got = _run(
+            capsys, "mcp", "proxy", "--policy", "policy.yaml", "--call", name, *adapter, "--json"
+        )
+        assert code == 6 and got["error_code"] == "E_MCP_CALL_INVALID", (name, got)
+        assert "duplicate key" in got["error"] or "NaN" in got["error"], got
     code, got = _run(
         capsys,
         "mcp",

@@ -142,6 +142,12 @@ def test_evaluate_endpoints_statuses_and_limits(service: Service) -> None:
     assert ctype.startswith("application/x-ndjson")
     # Bad input: each its own status and code, one JSON line, the service keeps serving.
     assert service.post(conn, "/v1/evaluate", b"{nope")[0] == 400
+    # Read strictly, as the proxy reads a call: which "path" would the tool see?
+    dup = b'{"call":{"name":"tool.read","args":{"path":"/a","path":"/etc/shadow"}}}'
+    status, doc, _ = service.post(conn, "/v1/evaluate", dup)
+    assert status == 400 and "duplicate key 'path'" in doc["error"], doc
+    status, doc, _ = service.post(conn, "/v1/evaluate", b'{"call":{"name":"t","args":{"n":NaN}}}')
+    assert status == 400 and "NaN" in doc["error"], doc
     status, doc, _ = service.post(conn, "/v1/evaluate", {"call": READ, "extra": 1})
     assert status == 400 and "unknown field" in doc["error"]
     status, doc, _ = service.post(conn, "/v1/evaluate", {"call": {"x": "y" * 5000}})

@@ -9,11 +9,11 @@ has the same intent digest.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from gait.canon import STRICT_DECODER
 from gait.errors import InvalidInput
 
 ADAPTERS = ("mcp", "openai", "anthropic", "langchain", "claude_code")
@@ -71,10 +71,16 @@ def _fail(message: str) -> CallInvalid:
     return CallInvalid(message, hint="check the call against the adapter's shape (--adapter)")
 
 
+def _strict(text: bytes | str) -> Any:
+    """JSON as the gate reads it everywhere: a duplicate key (which value would the tool see?)
+    or NaN/Infinity is refused, not resolved silently."""
+    return STRICT_DECODER.decode(text.decode("utf-8") if isinstance(text, bytes) else text)
+
+
 def _loads(payload: bytes | str, what: str) -> Any:
     try:
-        return json.loads(payload)
-    except (ValueError, UnicodeDecodeError) as exc:
+        return _strict(payload)
+    except (ValueError, UnicodeDecodeError, RecursionError) as exc:
         raise _fail(f"parse {what} tool call: {exc}") from exc
 
 
@@ -94,8 +100,8 @@ def _arguments(raw: Any, what: str) -> dict[str, Any]:
         if not raw.strip():
             return {}
         try:
-            raw = json.loads(raw)
-        except ValueError as exc:
+            raw = _strict(raw)
+        except (ValueError, RecursionError) as exc:
             raise _fail(f"decode {what}: {exc}") from exc
     if not isinstance(raw, Mapping):
         raise _fail(f"decode {what}: arguments must be a JSON object")

@@ -31,6 +31,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from gait.canon import STRICT_DECODER
 from gait.errors import GaitError, InvalidInput, StateUnavailable
 
 SERVICE = "gait.mcp.serve"
@@ -311,9 +312,9 @@ class DecisionService:
                 raise RequestError(415, "content-type must be application/json")
         if len(body) > self.config.max_request_bytes:
             raise RequestError(413, "request body exceeds max-request-bytes", "E_REQUEST_TOO_LARGE")
-        try:
-            doc = json.loads(body)
-        except (ValueError, UnicodeDecodeError) as exc:
+        try:  # strict, as the proxy reads a call: a duplicate key or NaN is refused
+            doc = STRICT_DECODER.decode(body.decode("utf-8"))
+        except (ValueError, UnicodeDecodeError, RecursionError) as exc:
             raise RequestError(400, f"decode request: {exc}") from exc
         if not isinstance(doc, dict):
             raise RequestError(400, "request body must contain a single JSON object")

@@ -375,8 +375,7 @@ def reduce_by_grader(
     out: Path | None = None,
     key: SigningKey | None = None,
 ) -> tuple[Path, dict[str, Any]]:
-    import tempfile
-
+    from gait.fsutil import scratch
     from gait.runpack.writer import write_record_input
 
     judge = GraderJudge(pred)
@@ -391,7 +390,7 @@ def reduce_by_grader(
     new_id = reduced_run_id(pack.run_id, pred)
     order = [str(i.get("intent_id", "")) for i in pack.intents if i.get("intent_id")]
 
-    with tempfile.TemporaryDirectory(prefix="gait-reduce-") as work:
+    with scratch("gait-reduce") as work:
         trial = 0
 
         def fails(subset: list[str]) -> bool:
