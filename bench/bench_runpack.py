@@ -284,11 +284,11 @@ def record_input(path: Path, calls: int, *, changed_every: int = 0) -> Path:
     return path
 
 
-def cli(argv: list[str], env: dict[str, str]) -> dict[str, Any]:
+def cli(argv: list[str], env: dict[str, str], cwd: Path | None = None) -> dict[str, Any]:
     """One ``gait`` process: wall, its own CPU (user+sys) and peak RSS, exit code."""
     start = time.perf_counter()
     proc = subprocess.run(
-        [sys.executable, "-c", _STATS, *argv], capture_output=True, text=True, env=env
+        [sys.executable, "-c", _STATS, *argv], capture_output=True, text=True, env=env, cwd=cwd
     )
     wall = time.perf_counter() - start
     stats = [ln.split() for ln in proc.stderr.splitlines() if ln.startswith("STATS")]
@@ -348,12 +348,14 @@ def bench_goals(sizes: list[int], folder: Path) -> dict[str, Any]:
         diff_in = best(lambda a=left, b=right: _diff_in_process(a, b), max(repeat - 2, 1))
         verify_cli = cli(["verify", str(left), "--json"], env)
         diff_cli = cli(["run", "diff", str(left), str(right), "--json"], env)
+        init_cli = _regress_init(left, folder / f"init_{calls}", env)
         curve[str(calls)] = {
             "record_cli": record,
             "verify_in_process": {**verify_in, "x_hash": round(verify_in["wall_s"] / one, 1)},
             "verify_cli": {**verify_cli, "x_hash": round(verify_cli["wall_s"] / one, 1)},
             "diff_in_process": {**diff_in, "x_hash": round(diff_in["wall_s"] / two, 1)},
             "diff_cli": {**diff_cli, "x_hash": round(diff_cli["wall_s"] / two, 1)},
+            "regress_init_cli": init_cli,
             "hash_members_s": round(one, 4),
         }
         for path in (left_in, right_in):
@@ -365,6 +367,14 @@ def bench_goals(sizes: list[int], folder: Path) -> dict[str, Any]:
         "goals": GOALS,
         "load_average": [round(x, 2) for x in os.getloadavg()],
     }
+
+
+def _regress_init(runpack: Path, work: Path, env: dict[str, str]) -> dict[str, Any]:
+    """``gait regress init`` of ``runpack`` in a fresh directory (its peak is issue 11 item 11's
+    other half: init reads its source streamed, as verify does)."""
+    work.mkdir(parents=True, exist_ok=True)
+    argv = ["regress", "init", "--from", str(runpack), "--name", "bench", "--force", "--json"]
+    return cli(argv, env, cwd=work)
 
 
 def _diff_in_process(left: Path, right: Path) -> Any:
@@ -470,6 +480,7 @@ def hostile_listed_member(folder: Path, mib: int) -> dict[str, Any]:
         "zip_mib": round(path.stat().st_size / 1048576, 2),
         "listed_member_mib": round(size / 1048576, 1),
         "verify_cli": cli(["verify", str(path), "--json"], env),
+        "regress_init_cli": _regress_init(path, folder / "init_hostile", env),
     }
 
 
