@@ -180,15 +180,21 @@ def canonical_bytes_floatless(value: Any) -> bytes:
     normaliser saw every value. Everything else it may hold (subclasses, big integers, high
     keys) falls back to ``canonical_bytes``.
     """
+    return _floatless(value, True)
+
+
+def _floatless(value: Any, exact: bool) -> bytes:
     out = _orjson_or_none(value)
     if out is not None and (out.isascii() or _HIGH_CHARACTER.search(out) is None):
-        return out
-    return canonical_bytes(value)
+        # orjson's own bytes object keeps its whole output buffer (4 KiB at least): a copy
+        # of the exact size for a caller that may keep it, the object itself to hash at once.
+        return bytes(memoryview(out)) if exact else out
+    return _jcs(value, exact)
 
 
 def digest_floatless(value: Any) -> str:
     """``digest`` through ``canonical_bytes_floatless`` (same caller promise)."""
-    return hashlib.sha256(canonical_bytes_floatless(value)).hexdigest()
+    return hashlib.sha256(_floatless(value, False)).hexdigest()
 
 
 def canonical_bytes(value: Any) -> bytes:
@@ -197,12 +203,18 @@ def canonical_bytes(value: Any) -> bytes:
     orjson or the C JSON encoder does the work whenever it provably gives JCS bytes; rfc8785
     covers the rest (tests/test_canon.py checks they agree on arbitrary values).
     """
+    return _jcs(value, True)
+
+
+def _jcs(value: Any, exact: bool) -> bytes:
+    """``canonical_bytes``; ``exact=False`` may return orjson's over-allocated bytes object
+    (for a digest, which drops it at once)."""
     mode = _scan(value)
     try:
         if mode == _PLAIN:  # no float, no high key: orjson's bytes are JCS whenever it encodes
             out = _orjson_or_none(value)
             if out is not None:
-                return out
+                return bytes(memoryview(out)) if exact else out
             return _ENCODER.encode(value).encode("utf-8")
         if mode == _NUMBERS:
             numbers: list[str] = []
@@ -234,7 +246,7 @@ def sha256_hex(data: bytes) -> str:
 
 def digest(value: Any) -> str:
     """``H(x)`` of FORMATS.md: lowercase hex SHA-256 of the canonical bytes."""
-    return hashlib.sha256(canonical_bytes(value)).hexdigest()
+    return hashlib.sha256(_jcs(value, False)).hexdigest()
 
 
 def id24(text: str) -> str:

@@ -304,3 +304,20 @@ def test_dumps_pretty_refuses_what_json_refuses():
         dumps_pretty(cycle)
     with pytest.raises(TypeError):
         dumps_pretty({"a": b"bytes"})
+
+
+def test_canonical_bytes_kept_by_a_caller_take_their_own_size():
+    """orjson's bytes object keeps its whole output buffer (4 KiB at least): what
+    canonical_bytes hands out is an exact-size copy, so callers may keep thousands."""
+    import tracemalloc
+
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        kept = [canonical_bytes({"n": n, "s": "x"}) for n in range(2000)]
+        kept += [canonical_bytes_floatless({"n": n}) for n in range(2000)]
+        grown = tracemalloc.get_traced_memory()[0] - before
+    finally:
+        tracemalloc.stop()
+    assert kept[0] == b'{"n":0,"s":"x"}'
+    assert grown < 1_000_000, grown  # 4,000 objects of ~60 bytes, not 4,000 x 4 KiB
