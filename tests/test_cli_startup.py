@@ -174,3 +174,38 @@ def test_inspect_is_whole_when_a_gate_command_reads_it(cli: tuple[Path, dict[str
     )
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout == "(argv: 'Sequence[str] | None' = None) -> 'int' True\n"
+
+
+def test_verify_and_run_diff_skip_inspect_and_keep_their_output(tmp_path: Path) -> None:
+    """``gait verify`` / ``gait run diff`` processes (issue 14 item 6) run no ``inspect`` (none
+    of their dataclasses lacks a docstring) and end without teardown: same bytes, same exit."""
+    env = {**os.environ, "GAIT_HOME": str(tmp_path / "home")}
+    demo = subprocess.run(
+        [sys.executable, "-m", "gait", "demo", "--json"], cwd=tmp_path, env=env, capture_output=True
+    )
+    assert demo.returncode == 0, demo.stderr
+    script = (
+        "import sys\n"
+        "from gait.cli.main import main, _run\n"
+        "code = _run(sys.argv[1:])\n"
+        "sys.stdout.flush()\n"
+        "print('MODULES', ' '.join(sorted(sys.modules)))\n"
+        "sys.exit(code)\n"
+    )
+    diff = ["run", "diff", "run_demo", "run_demo", "--json"]
+    for argv in (["verify", "run_demo", "--json"], diff):
+        inproc = subprocess.run(
+            [sys.executable, "-c", script, *argv], cwd=tmp_path, env=env, capture_output=True,
+            text=True,
+        )  # fmt: skip
+        assert inproc.returncode == 0, inproc.stderr
+        out, modules = inproc.stdout.split("MODULES ", 1)
+        loaded = set(modules.split())
+        assert "gait.runpack.verify" in loaded and "zipfile" in loaded  # it did verify
+        assert sorted({"ast", "dis", "tokenize", "linecache"} & loaded) == []
+        proc = subprocess.run(
+            [sys.executable, "-m", "gait", *argv], cwd=tmp_path, env=env, capture_output=True,
+            text=True,
+        )  # fmt: skip
+        assert (proc.returncode, proc.stdout) == (0, out)
+        assert json.loads(out)["ok"] is True

@@ -187,10 +187,23 @@ def _defer_inspect() -> None:
 # one decision leave little garbage, and its passes walked every object the imports had made),
 # and the process ends without tearing the interpreter down (see entry()).
 ONE_SHOT = frozenset({"gate", "policy"})
+# Commands a process runs once over a runpack (issue 14 item 6): inspect is deferred and the
+# process ends without teardown as for ONE_SHOT, but the collector stays on (a record or diff of
+# a big run may make cyclic garbage; the diff pauses the collector itself where it pays).
+LEAN = frozenset({"verify", "run diff", "run record"})
+
+
+def _lean(args_in: list[str]) -> bool:
+    """Whether the command skips inspect and interpreter teardown (ONE_SHOT or LEAN)."""
+    if not args_in:
+        return False
+    return args_in[0] in ONE_SHOT or " ".join(args_in[:2]) in LEAN or args_in[0] in LEAN
 
 
 def _run(args_in: list[str]) -> int:
     if args_in[0] not in ONE_SHOT:
+        if _lean(args_in):
+            _defer_inspect()
         return _run_command(args_in)
     import gc
 
@@ -286,7 +299,7 @@ def entry() -> NoReturn:
             code = 130  # ExitCode.INTERRUPTED, without importing the error tree here
     except BrokenPipeError:
         _end_on_closed_pipe()
-    if type(code) is int and sys.argv[1:2] and sys.argv[1] in ONE_SHOT:
+    if type(code) is int and _lean(sys.argv[1:3]):
         _exit_without_teardown(code)
     sys.exit(code)
 
@@ -297,10 +310,14 @@ def _exit_without_teardown(code: int) -> None:
     Tearing the interpreter down (clearing every module, a last garbage collection) cost a gate
     decision as much as the decision itself. What teardown would still do that matters is done
     here: exit handlers run and the standard streams are flushed; the command's files are
-    already written and closed (atomic writes, locks released). Only when no thread can exist
-    (``threading`` never imported: a thread to wait for means the ordinary exit).
+    already written and closed (atomic writes, locks released). Only when no other thread runs
+    (``zipfile`` imports ``threading``; a thread still running, or a threading exit hook, to
+    wait for means the ordinary exit).
     """
-    if "threading" in sys.modules:
+    threading = sys.modules.get("threading")
+    if threading is not None and (
+        threading.active_count() != 1 or getattr(threading, "_threading_atexits", None)
+    ):
         return
     import atexit
     import os

@@ -94,6 +94,8 @@ class Problem:
 
 @dataclass
 class Members:
+    """What reading a zip's members found (a docstring: dataclasses then skips inspect)."""
+
     names: list[str] = field(default_factory=list)
     data: dict[str, bytes] = field(default_factory=dict)
     sha256: dict[str, str] = field(default_factory=dict)

@@ -55,6 +55,9 @@ NONDETERMINISTIC = "E_DIFF_NONDETERMINISTIC_INPUT"
 
 @dataclass
 class Change:
+    """One difference between two runs (docstrings on these dataclasses keep dataclasses from
+    running inspect in a ``gait run diff`` process)."""
+
     path: str
     kind: str
     left: Any = None
@@ -134,6 +137,8 @@ class Step:
 
 @dataclass
 class DiffReport:
+    """Everything a diff of two runs found, as the CLI and SDK report it."""
+
     privacy: str
     left: RunView
     right: RunView

@@ -40,6 +40,8 @@ MANIFEST_KEYS = (
 
 @dataclass
 class Runpack:
+    """A runpack's parsed members (a docstring, so dataclasses need not run inspect)."""
+
     manifest: dict[str, Any]
     run: dict[str, Any]
     intents: list[dict[str, Any]]

@@ -63,6 +63,9 @@ INTEGRITY_CODES = {
 
 @dataclass(frozen=True)
 class VerifyOptions:
+    """How strict a verify is and which keys it trusts (docstrings on these dataclasses keep
+    dataclasses from running inspect in a ``gait verify`` process)."""
+
     keys: tuple[VerifyKey, ...] = ()
     explicit_keys: bool = False
     require_signature: bool = False
@@ -75,6 +78,8 @@ class VerifyOptions:
 
 @dataclass
 class Check:
+    """One named check of a verify and its outcome."""
+
     name: str
     status: str
     code: str = ""
@@ -91,6 +96,8 @@ class Check:
 
 @dataclass
 class VerifyReport:
+    """Everything a verify found, as the CLI and SDK report it."""
+
     path: str
     run_id: str = ""
     manifest_digest: str = ""
