@@ -1,0 +1,53 @@
+"""A small runpack's members are read in one inflate instead of streamed, and key objects are
+built once per key: neither may change what verify says, nor let a key that is no longer
+trusted still verify."""
+
+from __future__ import annotations
+
+import zipfile
+from pathlib import Path
+
+from gait.runpack.verify import verification_options, verify_runpack
+from gait.runpack.writer import write_record_input
+from gait.sign.keyring import trust_key, update_keyring
+from gait.sign.keys import SigningKey
+
+
+def _signed(tmp_path: Path, key: SigningKey) -> Path:
+    doc = {
+        "run": {"run_id": "run_small", "created_at": "2026-01-01T00:00:00Z"},
+        "intents": [{"intent_id": "intent_1", "tool_name": "tool.search", "args": {"q": "q"}}],
+        "results": [{"intent_id": "intent_1", "status": "ok", "result": {"n": 1}}],
+    }
+    return write_record_input(doc, tmp_path / "small.zip", signing_keys=[key]).path
+
+
+def test_trust_store_changed_between_two_verifies_in_one_process(tmp_path: Path) -> None:
+    signer, other = SigningKey.generate(), SigningKey.generate()
+    path = _signed(tmp_path, signer)
+    trust_key(signer.public(), mode="dev")
+    first = verify_runpack(path, verification_options(require_trusted=True))
+    assert (first.signature_status, first.ok) == ("verified", True)
+
+    def swap(ring: object) -> None:
+        ring.entries.clear()  # type: ignore[attr-defined]
+
+    update_keyring(swap)
+    trust_key(other.public(), mode="dev")
+    second = verify_runpack(path, verification_options(require_trusted=True))
+    assert second.signature_status != "verified"
+    assert not second.ok
+
+
+def test_corrupt_small_member_is_unreadable_not_accepted(tmp_path: Path) -> None:
+    path = _signed(tmp_path, SigningKey.generate())
+    with zipfile.ZipFile(path) as archive:
+        info = archive.getinfo("intents.jsonl")
+    data = bytearray(path.read_bytes())
+    start = info.header_offset + 30 + len(info.filename.encode()) + len(info.extra)
+    # flip one byte inside the member's (deflated) data: a zlib error or a CRC mismatch
+    data[start + info.compress_size // 2] ^= 0x55
+    path.write_bytes(bytes(data))
+    report = verify_runpack(path, verification_options()).to_json()
+    assert report["error_codes"] == ["E_VERIFY_HASH_MISMATCH"]
+    assert [(m["path"], m["actual"]) for m in report["hash_mismatches"]] == [("intents.jsonl", "")]
