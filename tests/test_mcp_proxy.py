@@ -377,6 +377,16 @@ def test_job_root_emergency_stop_blocks_and_records_the_dispatch(work: Path, cap
     assert state["status"] == "emergency_stopped" and state["safety_invariant_version"] == "1"
     assert sorted(p.name for p in job.iterdir()) == ["events.jsonl", "state.json"]
     assert (job / "events.jsonl").stat().st_mode & 0o777 == 0o600
+    # A dry-run rule's answer gives way too: the reference's proxy sets block on a stopped job.
+    Path("dry.yaml").write_text(
+        "default_verdict: block\nrules:\n  - name: try_reads\n    effect: dry_run\n"
+        "    match:\n      tool_names: [tool.read]\n"
+    )
+    dry = ("mcp", "proxy", "--policy", "dry.yaml", "--call", "call.json", "--json")
+    code, got = _run(capsys, *dry, "--job-root", "jobs")
+    assert (code, got["verdict"]) == (3, "block"), got
+    assert "emergency_stop_preempted" in got["reason_codes"]
+    assert got["violations"] == ["emergency_stop_active"]
 
 
 def test_job_root_finishes_an_interrupted_mutation_and_refuses_bad_ids(work: Path, capsys) -> None:

@@ -315,7 +315,9 @@ class BoundaryFinding:
 
     ``record`` goes into the trace under ``field``; ``verdict`` (if any) can only make the
     decision more restrictive, except with ``replace``, where the finding stands instead of the
-    rules' answer (a kill-switch state that cannot be read).
+    rules' answer (a kill-switch state that cannot be read), and with ``force``, where its
+    verdict stands even over a dry run (a job's emergency stop, as the reference's proxy sets
+    ``block`` whatever the rules said) while the rules' reasons are kept beside it.
     """
 
     field: str
@@ -324,6 +326,7 @@ class BoundaryFinding:
     reason_codes: tuple[str, ...] = ()
     violations: tuple[str, ...] = ()
     replace: bool = False
+    force: bool = False
 
 
 BoundaryCheck = Callable[[NormalizedIntent, str], "BoundaryFinding | None"]
@@ -355,7 +358,10 @@ def _apply_findings(
             continue
         outcome.reason_codes = _merge(outcome.reason_codes, *found.reason_codes)
         if found.verdict:
-            outcome.verdict = more_restrictive(outcome.verdict, found.verdict)
+            if found.force:
+                outcome.verdict = found.verdict
+            else:
+                outcome.verdict = more_restrictive(outcome.verdict, found.verdict)
             outcome.violations = _merge(outcome.violations, *found.violations)
 
 

@@ -116,6 +116,7 @@ def job_stop_check(
             verdict="block",
             reason_codes=(reason,),
             violations=(jobstop.VIOLATION,),
+            force=True,  # a dry-run rule does not dispatch a stopped job's call either
         )
 
     return check, warnings
