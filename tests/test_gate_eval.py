@@ -246,6 +246,9 @@ def test_fail_closed_intent_invalid(work: Path, capsys, prod_key: str) -> None:
     bad["targets"] = [{"kind": "disk", "value": "x"}]
     code, out = _eval(capsys, bad, "--key-mode", "prod", "--private-key", prod_key)
     assert code == 3 and out["reason_codes"] == ["fail_closed_intent_invalid"]
+    assert out["violations"] == ["intent_not_evaluable"]  # the reference's word for it
+    trace = json.loads(Path(out["trace_path"]).read_text())
+    assert trace["violations"] == ["intent_not_evaluable"]
     code, out = _eval(capsys, bad)
     assert code == 6 and out["error_code"] in ("E_INTENT_INVALID", "E_SCHEMA_INVALID")
 

@@ -216,6 +216,7 @@ def _with_inputs(
     return prepared, decision, fields
 
 
+_FAIL_CLOSED_VIOLATIONS = {"fail_closed_intent_invalid": "intent_not_evaluable"}
 _FAIL_CLOSED_EARLY = ("fail_closed_", "context_evidence_missing")
 
 
@@ -655,7 +656,8 @@ class Gate:
         write_trace: bool = True,
         error: str = "",
     ) -> GateOutcome:
-        violation = reason.removeprefix("fail_closed_")
+        # the reference names an intent it cannot evaluate so (core/gate: EvaluatePolicy)
+        violation = _FAIL_CLOSED_VIOLATIONS.get(reason) or reason.removeprefix("fail_closed_")
         if isinstance(intent, NormalizedIntent):
             doc, intent_digest, args_digest = intent.doc, intent.digest, intent.args_digest
             created = intent.created_at
