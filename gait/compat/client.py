@@ -17,7 +17,6 @@ import json
 import os
 import shutil
 import subprocess  # nosec B404 - the gait_bin path runs the binary the caller named
-import tempfile
 import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -39,6 +38,7 @@ from gait.compat.models import (
     RunRecordCapture,
     TraceRecord,
 )
+from gait.fsutil import scratch
 
 DEFAULT_COMMAND_TIMEOUT_SECONDS = 30.0
 GaitBin = str | Sequence[str] | None
@@ -581,7 +581,7 @@ def evaluate_gate(
             delegation_private_key=delegation_private_key,
             delegation_private_key_env=delegation_private_key_env,
         )
-    with tempfile.TemporaryDirectory(prefix="gait-intent-") as tmp_dir:
+    with scratch("gait-intent") as tmp_dir:
         intent_path = Path(tmp_dir) / "intent.json"
         intent_path.write_bytes(
             dumps_pretty(_json_ready(intent.to_dict()), sort_keys=False, ascii_only=True)
@@ -760,7 +760,7 @@ def record_runpack(
         return _record_in_process(
             record_input, cwd, out_dir, capture_mode, context_evidence_mode, context_envelope
         )
-    with tempfile.TemporaryDirectory(prefix="gait-run-record-") as tmp_dir:
+    with scratch("gait-run-record") as tmp_dir:
         input_path = Path(tmp_dir) / "run_record.json"
         input_path.write_bytes(
             dumps_pretty(_json_ready(dict(record_input)), sort_keys=False, ascii_only=True)
