@@ -7,7 +7,7 @@ import os
 import re
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -283,7 +283,7 @@ def signals_held() -> Iterator[None]:
         signal.pthread_sigmask(signal.SIG_SETMASK, previous)
 
 
-def commit_files(files: list[tuple[Path, bytes]]) -> None:
+def commit_files(files: Sequence[tuple[Path, bytes | Callable[[BinaryIO], object]]]) -> None:
     """Write every file aside first, then rename each into place: a failure while preparing
     leaves every original untouched. SIGINT/SIGTERM wait until the whole step is done (a
     fraction of a second), so an interrupt never leaves a temp file or half of the set."""

@@ -11,10 +11,10 @@ from __future__ import annotations
 import os
 import re
 import shutil
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from gait.canon import dumps_pretty_struct
 from gait.errors import InvalidInput
@@ -196,7 +196,11 @@ def init_fixture(
         _check_command(command)
         existing = {**existing, "command": command}
     config_bytes = _config_bytes(existing, {fixture_name: entry}, config_path)
-    files = {RUNPACK_FILE: path.read_bytes(), FIXTURE_FILE: dumps_pretty_struct(ordered_meta(meta))}
+    files: dict[str, bytes | Callable[[BinaryIO], object]] = {
+        # copied as a stream: the source is never held whole (issue 11 item 11)
+        RUNPACK_FILE: lambda out: _copy_into(path, out),
+        FIXTURE_FILE: dumps_pretty_struct(ordered_meta(meta)),
+    }
     if occupied:
         commit_files([(target / n, data) for n, data in files.items()])
     else:
@@ -319,7 +323,12 @@ def config_bytes_with_run_ids(root: Path, run_ids: Mapping[str, str]) -> bytes:
     return _config_bytes(existing, updates, path)
 
 
-def _create_dir(target: Path, files: Mapping[str, bytes]) -> None:
+def _copy_into(source: Path, out: BinaryIO) -> None:
+    with open(source, "rb") as handle:
+        shutil.copyfileobj(handle, out, 1 << 20)
+
+
+def _create_dir(target: Path, files: Mapping[str, bytes | Callable[[BinaryIO], object]]) -> None:
     """The fixture directory appears whole or not at all: staged beside it (cleaned by the
     next writer when a kill leaves it), then renamed into place."""
     from gait.fsutil import make_temp_dir
@@ -328,7 +337,11 @@ def _create_dir(target: Path, files: Mapping[str, bytes]) -> None:
     try:
         staging = make_temp_dir(target)
         for name, data in files.items():
-            (staging / name).write_bytes(data)
+            if isinstance(data, bytes):
+                (staging / name).write_bytes(data)
+            else:
+                with open(staging / name, "wb") as out:
+                    data(out)
             os.chmod(staging / name, 0o644)
         os.chmod(staging, 0o755)
         if target.exists():
