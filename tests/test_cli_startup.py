@@ -183,7 +183,7 @@ def test_verify_and_run_diff_skip_inspect_and_keep_their_output(tmp_path: Path) 
     demo = subprocess.run(
         [sys.executable, "-m", "gait", "demo", "--json"], cwd=tmp_path, env=env, capture_output=True
     )
-    assert demo.returncode == 0, demo.stderr
+    assert demo.returncode == 0, demo.stdout + demo.stderr
     script = (
         "import sys\n"
         "from gait.cli.main import main, _run\n"
@@ -209,3 +209,31 @@ def test_verify_and_run_diff_skip_inspect_and_keep_their_output(tmp_path: Path) 
         )  # fmt: skip
         assert (proc.returncode, proc.stdout) == (0, out)
         assert json.loads(out)["ok"] is True
+
+
+def test_unsigned_verify_imports_no_cryptography(tmp_path: Path) -> None:
+    """A runpack without signatures is verified without importing cryptography (issue 14 item 6:
+    a tenth of the process); a signed one (the demo's, above) still has its signature checked."""
+    from gait.runpack.recorder import Recorder
+
+    recorder = Recorder("run_plain", out=tmp_path / "plain.zip", sign=False)
+    recorder.result(recorder.intent("tool.read", {"path": "/tmp/a"}), {"ok": True})
+    recorder.close()
+    script = (
+        "import sys\n"
+        "from gait.cli.main import _run\n"
+        "code = _run(['verify', 'plain.zip', '--json'])\n"
+        "sys.stdout.flush()\n"
+        "print('MODULES', ' '.join(sorted(sys.modules)))\n"
+        "sys.exit(code)\n"
+    )
+    env = {**os.environ, "GAIT_HOME": str(tmp_path / "home")}
+    proc = subprocess.run(
+        [sys.executable, "-c", script], cwd=tmp_path, env=env, capture_output=True, text=True
+    )
+    assert proc.returncode == 0, proc.stderr
+    out, modules = proc.stdout.split("MODULES ", 1)
+    report = json.loads(out)
+    assert report["ok"] is True and report["signature_status"] == "missing"
+    loaded = set(modules.split())
+    assert "gait.sign.keys" in loaded and "cryptography" not in loaded

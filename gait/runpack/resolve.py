@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import difflib
 from pathlib import Path
 
 from gait.errors import InvalidInput
@@ -40,6 +39,8 @@ def resolve(ref: str) -> Path:
         candidate = folder / f"runpack_{ref}.zip"
         if candidate.is_file():
             return candidate
+    import difflib  # only for the suggestions of a run id that is not found
+
     close = difflib.get_close_matches(ref, known_run_ids(), n=3, cutoff=0.5)
     hint = f"known run ids close to it: {', '.join(close)}" if close else "gait demo"
     raise InvalidInput(

@@ -15,22 +15,38 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+from gait.errors import InvalidInput
 
-try:  # the enums alone: the public module also imports the SSH/PKCS12 code (20 ms per process)
-    from cryptography.hazmat.primitives._serialization import (
+# cryptography is imported by the functions that sign, verify or derive a key (issue 14 item 6):
+# reading key text, key ids and an unsigned runpack's verify need none of it, and its import was
+# a tenth of a ``gait verify`` process.
+if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import (
+        Ed25519PrivateKey,
+        Ed25519PublicKey,
+    )
+    from cryptography.hazmat.primitives.serialization import (
         Encoding,
+        NoEncryption,
         PrivateFormat,
         PublicFormat,
     )
-except ImportError:  # pragma: no cover - a cryptography without the private module
-    from cryptography.hazmat.primitives.serialization import Encoding, PrivateFormat, PublicFormat
 
-from gait.errors import InvalidInput
 
-if TYPE_CHECKING:
-    from cryptography.hazmat.primitives.serialization import NoEncryption
+def _raw_formats() -> tuple[type[Encoding], type[PrivateFormat], type[PublicFormat]]:
+    try:  # the enums alone: the public module also imports the SSH/PKCS12 code (20 ms per process)
+        from cryptography.hazmat.primitives._serialization import (
+            Encoding,
+            PrivateFormat,
+            PublicFormat,
+        )
+    except ImportError:  # pragma: no cover - a cryptography without the private module
+        from cryptography.hazmat.primitives.serialization import (
+            Encoding,
+            PrivateFormat,
+            PublicFormat,
+        )
+    return Encoding, PrivateFormat, PublicFormat
 
 
 def key_id_of(public_raw: bytes) -> str:
@@ -74,6 +90,8 @@ class VerifyKey:
         return base64.b64encode(self.raw).decode() + "\n"
 
     def verify(self, signature: bytes, message: bytes) -> bool:
+        from cryptography.exceptions import InvalidSignature
+
         try:
             _public_key(self.raw).verify(signature, message)
         except (InvalidSignature, ValueError):
@@ -91,6 +109,9 @@ class SigningKey:
 
     @classmethod
     def generate(cls) -> SigningKey:
+        from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+        Encoding, PrivateFormat, PublicFormat = _raw_formats()
         private = Ed25519PrivateKey.generate()
         seed = private.private_bytes(Encoding.Raw, PrivateFormat.Raw, _no_encryption())
         return cls.from_raw(
@@ -132,6 +153,8 @@ class SigningKey:
         """
         private = self.__dict__.get("_private")
         if private is None:
+            from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
             private = Ed25519PrivateKey.from_private_bytes(self.seed)
             object.__setattr__(self, "_private", private)
         return private
@@ -153,6 +176,9 @@ def _no_encryption() -> NoEncryption:
 
 
 def _public_of(seed: bytes) -> bytes:
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    Encoding, _, PublicFormat = _raw_formats()
     return (
         Ed25519PrivateKey.from_private_bytes(seed)
         .public_key()
@@ -181,4 +207,6 @@ def _public_key(raw: bytes) -> Ed25519PublicKey:
     """The key object for these 32 bytes, built once: building it is a tenth of checking one
     small signature. Keyed by the bytes themselves, so a changed or removed key never reuses
     another's object (and bad bytes raise ValueError every time: exceptions are not cached)."""
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
     return Ed25519PublicKey.from_public_bytes(raw)
