@@ -319,6 +319,21 @@ def test_regress_init_streams_its_source(tmp_path: Path, gait_home: Path) -> Non
     assert (work / "fixtures" / "many" / "runpack.zip").read_bytes() == path.read_bytes()
 
 
+def test_regress_init_takes_verify_limits(tmp_path: Path, gait_home: Path) -> None:
+    """A run over a default limit is refused by init as by verify (nothing written), and the
+    same flag raises the limit for init as for verify."""
+    path = _listed_containers(tmp_path / "wide.zip", lines=1, per_line=400_000)
+    work = tmp_path / "work"
+    work.mkdir()
+    argv = ("regress", "init", "--from", str(path), "--name", "wide", "--json")
+    code, doc, _ = _gait_peak(gait_home, *argv, cwd=work)
+    assert code == 2 and doc["error_code"] == "E_VERIFY_ARCHIVE", doc
+    assert "--max-json-values raises the limit" in doc["error"], doc
+    assert list(work.iterdir()) == []
+    code, doc, _ = _gait_peak(gait_home, *argv, "--max-json-values", "1000000", cwd=work)
+    assert code == 0 and doc["fixture_dir"] == "fixtures/wide", doc
+
+
 @pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="peak memory via /proc (Linux)")
 def test_a_line_over_the_json_value_limit_is_refused_before_parsing(
     tmp_path: Path, gait_home: Path

@@ -12,6 +12,7 @@ from typing import Any
 
 from gait.cli.main import add_common, add_group
 from gait.cli.output import Outcome
+from gait.cli.verify import add_archive_limits, archive_limits_from
 from gait.errors import ExitCode
 
 INIT_EXPLAIN = (
@@ -56,6 +57,7 @@ def register(parser: argparse.ArgumentParser) -> None:
         "command:), e.g. --command 'python agent.py'; needs a raw-capture run",
     )
     init.add_argument("--dir", default=".", help="fixture set directory (holds gait.yaml)")
+    add_archive_limits(init)
     add_common(init, INIT_EXPLAIN)
     init.set_defaults(handler=run_init)
 
@@ -103,6 +105,7 @@ def register(parser: argparse.ArgumentParser) -> None:
         help="capture receipt (gait capture --out), run id or runpack path",
     )
     add.add_argument("--dir", default=".", help="fixture set directory (holds gait.yaml)")
+    add_archive_limits(add)
     add_common(add, ADD_EXPLAIN)
     add.set_defaults(handler=run_add)
 
@@ -110,6 +113,7 @@ def register(parser: argparse.ArgumentParser) -> None:
     _fixture_args(boot, metavar="RUN_ID|PATH", help="run id or runpack path")
     _result_args(boot)
     _grading_args(boot)
+    add_archive_limits(boot)
     add_common(boot, BOOTSTRAP_EXPLAIN)
     boot.set_defaults(handler=run_bootstrap)
 
@@ -186,6 +190,7 @@ def run_init(args: argparse.Namespace) -> Outcome:
         directory=args.dir,
         force=args.force,
         command=args.command,
+        limits=archive_limits_from(args),
     )
     payload = result.to_json()
     expected = result.expected
@@ -536,7 +541,12 @@ def run_add(args: argparse.Namespace) -> Outcome:
             target = receipt.artifact_path
     target = _fixture_source(target, args.checkpoint)
     result = init_fixture(
-        target, name=args.name, directory=args.dir, force=args.force, command=args.command
+        target,
+        name=args.name,
+        directory=args.dir,
+        force=args.force,
+        command=args.command,
+        limits=archive_limits_from(args),
     )
     payload = {"source": source, **result.to_json()}
     lines = [
@@ -558,6 +568,7 @@ def run_bootstrap(args: argparse.Namespace) -> Outcome:
         directory=directory,
         force=args.force,
         command=args.command,
+        limits=archive_limits_from(args),
     )
     run_args = argparse.Namespace(
         config=str(config_path),

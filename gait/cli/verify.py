@@ -10,6 +10,7 @@ from gait.cli.output import Outcome
 from gait.sign.keyring import add_key_options
 
 if TYPE_CHECKING:
+    from gait.runpack.archive import Limits
     from gait.sign.keys import VerifyKey
 
 EXPLAIN = (
@@ -35,6 +36,14 @@ def register(parser: argparse.ArgumentParser) -> None:
         default="standard",
         help="strict = --require-signature --require-trusted",
     )
+    add_archive_limits(parser)
+    add_common(parser, EXPLAIN)
+    parser.set_defaults(handler=run)
+
+
+def add_archive_limits(parser: argparse.ArgumentParser) -> None:
+    """The hostile-zip limits of every command that reads a runpack zip it did not write
+    (verify, regress init/add/bootstrap): the same flags, the same defaults."""
     limits = parser.add_argument_group("hostile-zip limits (refused with E_VERIFY_ARCHIVE)")
     limits.add_argument(
         "--max-member-mib", type=int, default=256, metavar="MIB", help="one member (default 256)"
@@ -59,8 +68,18 @@ def register(parser: argparse.ArgumentParser) -> None:
         metavar="N",
         help="JSON values in one line or member, records in one .jsonl member (default 500000)",
     )
-    add_common(parser, EXPLAIN)
-    parser.set_defaults(handler=run)
+
+
+def archive_limits_from(args: argparse.Namespace) -> Limits:
+    from gait.runpack.verify import archive_limits
+
+    return archive_limits(
+        args.max_member_mib,
+        args.max_total_mib,
+        args.max_ratio,
+        args.max_line_mib,
+        args.max_json_values,
+    )
 
 
 def add_private_key_verify_options(parser: argparse.ArgumentParser) -> None:
@@ -87,7 +106,7 @@ def private_verify_key(args: argparse.Namespace) -> VerifyKey | None:
 
 def run(args: argparse.Namespace) -> Outcome:
     from gait.runpack.resolve import resolve
-    from gait.runpack.verify import archive_limits, verification_options, verify_runpack
+    from gait.runpack.verify import verification_options, verify_runpack
     from gait.sign.keyring import explicit_verify_key, key_mode, load_keyring
 
     path = resolve(args.runpack)
@@ -100,13 +119,7 @@ def run(args: argparse.Namespace) -> Outcome:
         require_trusted=args.require_trusted,
         key=explicit,
         keyring=keyring,
-        limits=archive_limits(
-            args.max_member_mib,
-            args.max_total_mib,
-            args.max_ratio,
-            args.max_line_mib,
-            args.max_json_values,
-        ),
+        limits=archive_limits_from(args),
     )
     shown = args.runpack if "/" in args.runpack or "\\" in args.runpack else str(path)
     report = verify_runpack(path, options)

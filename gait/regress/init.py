@@ -14,7 +14,7 @@ import shutil
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 from gait.canon import dumps_pretty_struct
 from gait.errors import InvalidInput
@@ -30,6 +30,9 @@ from gait.regress.config import (
     SCHEMA_VERSION,
     load_yaml_text,
 )
+
+if TYPE_CHECKING:
+    from gait.runpack.archive import Limits
 
 NAME_PATTERN = re.compile(r"^[a-z0-9][a-z0-9._-]*$")
 # The reference writes fixture.json in its struct's order; ours (graders) come last.
@@ -136,6 +139,7 @@ def init_fixture(
     directory: str | os.PathLike[str] = ".",
     force: bool = False,
     command: str | None = None,
+    limits: Limits | None = None,
 ) -> InitResult:
     """Verify ``source``, copy it into ``fixtures/<name>/`` with its expectations, and list it
     in gait.yaml; ``command`` (the agent to replay against it) is written there too."""
@@ -146,7 +150,9 @@ def init_fixture(
     from gait.runpack.verify import VerifyOptions, verify_runpack
 
     path = resolve(source)
-    options = VerifyOptions()
+    from gait.runpack.archive import Limits
+
+    options = VerifyOptions(limits=limits or Limits())  # gait verify's hostile-zip limits
     report = verify_runpack(path, options)
     if not report.ok:
         raise verification_error(source, report)
