@@ -11,6 +11,7 @@ from typing import Any, ParamSpec, TypeVar, cast
 
 from gait.compat.adapter import GateEnforcementError, ToolAdapter
 from gait.compat.models import IntentArgProvenance, IntentContext, IntentRequest, IntentTarget
+from gait.compat.session import get_active_run_session
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -22,6 +23,8 @@ TargetsResolver = Callable[[tuple[Any, ...], Mapping[str, Any]], Sequence[Intent
 ArgProvenanceResolver = Callable[
     [tuple[Any, ...], Mapping[str, Any]], Sequence[IntentArgProvenance]
 ]
+_EXECUTE = ToolAdapter.execute
+
 PathResolver = Callable[[tuple[Any, ...], Mapping[str, Any]], str | Path | None]
 
 
@@ -74,15 +77,40 @@ def gate_tool(
                 else _resolve(arg_provenance, args, kwargs),
                 created_at=datetime.now(UTC),
             )
-            outcome = adapter.execute(
-                intent=intent,
-                executor=lambda _: function(*args, **kwargs),
-                cwd=None if cwd is None else _resolve_path(cwd, args, kwargs),
-                trace_out=None if trace_out is None else _resolve_path(trace_out, args, kwargs),
-            )
-            if not outcome.executed:
-                raise GateEnforcementError(outcome.decision)
-            return cast(R, outcome.result)
+            call_cwd = None if cwd is None else _resolve_path(cwd, args, kwargs)
+            call_trace_out = None if trace_out is None else _resolve_path(trace_out, args, kwargs)
+            if type(adapter).execute is not _EXECUTE:  # a subclass's (or a patched) execute
+                outcome = adapter.execute(
+                    intent=intent,
+                    executor=lambda _: function(*args, **kwargs),
+                    cwd=call_cwd,
+                    trace_out=call_trace_out,
+                )
+                if not outcome.executed:
+                    raise GateEnforcementError(outcome.decision)
+                return cast(R, outcome.result)
+            # ``ToolAdapter.execute`` inlined (same order, same session records, same errors;
+            # its dry_run outcome is the GateEnforcementError raised below): no executor
+            # closure, no AdapterOutcome, one frame fewer on every gated call.
+            session = get_active_run_session()
+            decision = adapter.gate_intent(intent=intent, cwd=call_cwd, trace_out=call_trace_out)
+            if decision.ok and decision.verdict == "allow":
+                try:
+                    result = function(*args, **kwargs)
+                except Exception as error:
+                    if session is not None:
+                        session.record_attempt(
+                            intent=intent, decision=decision, executed=True, error=error
+                        )
+                    raise
+                if session is not None:
+                    session.record_attempt(
+                        intent=intent, decision=decision, executed=True, result=result
+                    )
+                return result
+            if session is not None:
+                session.record_attempt(intent=intent, decision=decision, executed=False)
+            raise GateEnforcementError(decision)
 
         return gated
 
