@@ -10,6 +10,7 @@ import json
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -399,3 +400,44 @@ def test_forked_child_writes_its_traces_before_returning(policy: Path, tmp_path:
 def _decide_in_child(policy: str, cwd: str) -> None:
     result = evaluate_gate(policy_path=policy, intent=intent("tool.delete"), cwd=cwd)
     assert result.trace_path and Path(result.trace_path).is_file()
+
+
+def test_gate_tool_inlined_execute_matches_a_subclass_execute(policy: Path, tmp_path: Path) -> None:
+    """gate_tool inlines ToolAdapter.execute; an adapter whose execute is its own (a subclass)
+    takes the call through it. Both give the same session records, results and errors."""
+
+    calls: list[str] = []
+
+    class Counting(ToolAdapter):
+        def execute(self, **kwargs: Any) -> Any:
+            calls.append("execute")
+            return ToolAdapter.execute(self, **kwargs)
+
+    def tools(adapter: ToolAdapter) -> dict[str, Any]:
+        made = {}
+        for name in ("tool.read", "tool.delete", "tool.deploy"):
+
+            @gate_tool(adapter=adapter, context=CONTEXT, tool_name=name, cwd=tmp_path)
+            def tool(path: str, fail: bool = False) -> str:
+                if fail:
+                    raise RuntimeError("boom")
+                return path.upper()
+
+            made[name] = tool
+        return made
+
+    seen = []
+    for adapter in (ToolAdapter(policy_path=policy), Counting(policy_path=policy)):
+        made = tools(adapter)
+        with run_session(run_id=f"run_{len(seen)}", cwd=tmp_path) as session:
+            assert made["tool.read"]("/srv/a") == "/SRV/A"
+            with pytest.raises(RuntimeError, match="boom"):
+                made["tool.read"]("/srv/a", fail=True)
+            for name in ("tool.delete", "tool.deploy"):
+                with pytest.raises(GateEnforcementError) as raised:
+                    made[name]("/srv/a")
+                assert raised.value.decision.reason_codes
+        seen.append([(a.verdict, a.status, a.executed) for a in session.attempts])
+    assert calls == ["execute"] * 4
+    assert seen[0] == seen[1]
+    assert [status for _, status, _ in seen[0]] == ["ok", "error", "block", "dry_run"]
