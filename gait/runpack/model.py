@@ -38,8 +38,22 @@ MANIFEST_KEYS = (
 )
 
 
+class ManifestView:
+    """What a run's manifest says of it, for anything holding the parsed manifest."""
+
+    manifest: dict[str, Any]
+
+    @property
+    def run_id(self) -> str:
+        return str(self.manifest.get("run_id", ""))
+
+    @property
+    def capture_mode(self) -> str:
+        return str(self.manifest.get("capture_mode", "reference"))
+
+
 @dataclass
-class Runpack:
+class Runpack(ManifestView):
     """A runpack's parsed members (a docstring, so dataclasses need not run inspect)."""
 
     manifest: dict[str, Any]
@@ -51,14 +65,6 @@ class Runpack:
     # Members the loader proved canonical while parsing them (name -> those very bytes), so
     # diff's canonical-form check need not re-serialize them; empty for hand-built runpacks.
     canonical_members: dict[str, bytes] = field(default_factory=dict, repr=False)
-
-    @property
-    def run_id(self) -> str:
-        return str(self.manifest.get("run_id", ""))
-
-    @property
-    def capture_mode(self) -> str:
-        return str(self.manifest.get("capture_mode", "reference"))
 
     def results_by_intent(self) -> dict[str, dict[str, Any]]:
         return {str(r.get("intent_id")): r for r in self.results}

@@ -18,7 +18,7 @@ from gait.regress.sequences import result_verdict
 from gait.runpack import model
 from gait.runpack.archive import Limits, read_members
 from gait.runpack.lines import RecordStream, collector_paused
-from gait.runpack.model import Runpack
+from gait.runpack.model import ManifestView, Runpack
 
 # Ids longer than this are kept as a digest: equal ids keep equal keys, and a hostile run of
 # megabyte-long ids costs 16 bytes each.
@@ -32,7 +32,7 @@ def _id_key(value: Any) -> Any:
 
 
 @dataclass
-class RunOutline:
+class RunOutline(ManifestView):
     """A run as regress init reads it. ``intents`` holds (id key, shown id, tool name) in
     order; ``results`` maps each result's ``str(intent_id)`` key to whether it has a payload
     (the last record of an id wins, as ``Runpack.results_by_intent``)."""
@@ -42,14 +42,6 @@ class RunOutline:
     intents: list[tuple[Any, str, str]] = field(default_factory=list)
     results: dict[Any, bool] = field(default_factory=dict)
     verdicts: list[str] = field(default_factory=list)
-
-    @property
-    def run_id(self) -> str:
-        return str(self.manifest.get("run_id", ""))
-
-    @property
-    def capture_mode(self) -> str:
-        return str(self.manifest.get("capture_mode", "reference"))
 
     def tool_sequence(self) -> list[str]:
         return [tool for _, _, tool in self.intents if tool]
