@@ -26,6 +26,12 @@ time.sleep(120)
 """
 
 
+def _interruptible() -> None:
+    # A suite started in the background by a non-interactive shell inherits SIGINT ignored,
+    # and Python then keeps it ignored: a user at a terminal has it.
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def start(gait_argv: list[str], root: Path, *args: str) -> subprocess.Popen[str]:
     return subprocess.Popen(
         [*gait_argv, "regress", "run", *args],
@@ -34,6 +40,7 @@ def start(gait_argv: list[str], root: Path, *args: str) -> subprocess.Popen[str]
         stderr=subprocess.PIPE,
         text=True,
         env={**os.environ, **FAST},
+        preexec_fn=_interruptible,
     )
 
 
