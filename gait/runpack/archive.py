@@ -7,13 +7,14 @@ report every one of them.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import io
 import stat
 import struct
 import zipfile
 import zlib
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO, Protocol
@@ -407,27 +408,13 @@ def _read_bounded(
     total = 0
     hasher = hashlib.sha256()
     whole = _read_small(archive, info)
-    if whole is not None:
-        # the same checks, in the same order, as the one chunk the stream below would give
-        if whole:
-            total = len(whole)
-            budget[0] -= total
-            if total > cap:
-                raise LimitExceeded(f"inflates past the {cap}-byte member limit")
-            if total > ratio_cap:
-                raise LimitExceeded(f"inflates past {limits.ratio}x its compressed size (zip bomb)")
-            if budget[0] < 0:
-                raise LimitExceeded(
-                    f"members inflate past the {limits.total_bytes}-byte archive limit"
-                )
-            hasher.update(whole)
-            if sink is not None:
-                sink.feed(whole)
-        if sink is not None:
-            sink.close()
-        return (whole if kept else b""), hasher.hexdigest()
-    with archive.open(info) as handle:
-        while chunk := handle.read(_CHUNK):
+    with contextlib.ExitStack() as stack:
+        if whole is not None:  # the one chunk the stream below would give, checked alike
+            source: Iterator[bytes] = iter((whole,) if whole else ())
+        else:
+            handle = stack.enter_context(archive.open(info))
+            source = iter(lambda: handle.read(_CHUNK), b"")
+        for chunk in source:
             total += len(chunk)
             budget[0] -= len(chunk)
             if total > cap:
