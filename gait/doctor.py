@@ -16,7 +16,6 @@ import importlib
 import importlib.metadata
 import importlib.util
 import os
-import re
 import shlex
 import shutil
 import sys
@@ -713,12 +712,10 @@ def production_checks(workdir: Path) -> list[Check]:
     return checks
 
 
-_DURATION = re.compile(r"[-+]?(?:0|(?:(?:\d+\.?\d*|\.\d+)(?:ns|us|µs|μs|ms|s|m|h))+)")
-
-
 def _retention_check(config: Any, where: str) -> Check:
     ttls = {
-        key: config.retention.get(key, "") for key in ("trace_ttl", "session_ttl", "export_ttl")
+        key: str(config.retention.get(key) or "").strip()
+        for key in ("trace_ttl", "session_ttl", "export_ttl")
     }
     if not all(ttls.values()):
         return Check(
@@ -727,13 +724,13 @@ def _retention_check(config: Any, where: str) -> Check:
             f"retention.trace_ttl, retention.session_ttl, and retention.export_ttl are required: "
             f"set retention trace/session/export TTLs in {where}",
         )
+    from gait.gocompat import parse_duration
+
     for key, value in ttls.items():
-        if not _DURATION.fullmatch(value):
-            return Check(
-                "production_retention",
-                FAIL,
-                f"invalid retention.{key}: {value!r} is not a duration (e.g. 168h, 90m)",
-            )
+        try:
+            parse_duration(value)
+        except ValueError as exc:  # the reference's message: Go's time.ParseDuration error
+            return Check("production_retention", FAIL, f"invalid retention.{key}: {exc}")
     return Check("production_retention", PASS, "retention TTLs are configured")
 
 

@@ -102,3 +102,37 @@ def now() -> str:
 def to_datetime(text: str) -> datetime:
     moment, nanos = parse(text)
     return moment + timedelta(microseconds=nanos // 1000)
+
+
+_FLAG_DURATION = re.compile(r"(\d+)(?:\.(\d+))?(ns|us|µs|μs|ms|s|m|h|d)")
+_FLAG_UNIT_NS = {
+    "ns": 1,
+    "us": 1_000,
+    "µs": 1_000,
+    "μs": 1_000,
+    "ms": 1_000_000,
+    "s": 1_000_000_000,
+    "m": 60_000_000_000,
+    "h": 3_600_000_000_000,
+    "d": 86_400_000_000_000,
+}
+
+
+def parse_flag_duration(text: str) -> int | None:
+    """Nanoseconds of a duration as people type it into a flag: Go's units plus ``d`` for days
+    (``15m``, ``1h30m``, ``7d``, ``1.5h``), unsigned, surrounding space ignored; None when
+    ``text`` is not one. Exact integer arithmetic, so no length overflows: callers bound it."""
+    value = text.strip()
+    total = 0
+    pos = 0
+    while pos < len(value):
+        match = _FLAG_DURATION.match(value, pos)
+        if match is None:
+            return None
+        whole, fraction, unit = match.groups()
+        size = _FLAG_UNIT_NS[unit]
+        total += int(whole) * size
+        if fraction:
+            total += int(fraction) * size // 10 ** len(fraction)
+        pos = match.end()
+    return total if value else None

@@ -135,3 +135,27 @@ def test_now_from_many_threads_crossing_second_boundaries(monkeypatch):
     finally:
         sys.setswitchinterval(interval)
     assert not errors, errors[:3]
+
+
+_UNITS = ["ns", "us", "µs", "ms", "s", "m", "h"]
+
+
+@given(st.lists(st.tuples(st.integers(0, 10**6), st.sampled_from(_UNITS)), min_size=1, max_size=5))
+def test_flag_duration_agrees_with_go_on_go_durations(parts: list[tuple[int, str]]) -> None:
+    from gait.gocompat import parse_duration
+
+    text = "".join(f"{number}{unit}" for number, unit in parts)
+    assert timefmt.parse_flag_duration(text) == parse_duration(text)
+
+
+@given(st.integers(0, 10**5), st.integers(0, 999))
+def test_flag_duration_days_and_fractions_are_exact(days: int, millis: int) -> None:
+    assert timefmt.parse_flag_duration(f" {days}d{millis}ms ") == (
+        days * 86_400 * 10**9 + millis * 10**6
+    )
+    assert timefmt.parse_flag_duration(f"{days}.5d") == days * 86_400 * 10**9 + 43_200 * 10**9
+
+
+@pytest.mark.parametrize("bad", ["", " ", "7", "d", "1x", "-1h", "1h 2m", "1e3h", ".5h", "1.h"])
+def test_flag_duration_refuses_what_is_not_one(bad: str) -> None:
+    assert timefmt.parse_flag_duration(bad) is None

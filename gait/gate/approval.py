@@ -53,17 +53,6 @@ E_CODES = {
 }
 
 _HEX64 = re.compile(r"^[0-9a-f]{64}$")
-_DURATION = re.compile(r"(\d+(?:\.\d+)?)(ns|us|µs|ms|s|m|h|d)")
-_UNIT_NS = {
-    "ns": 1,
-    "us": 1_000,
-    "µs": 1_000,
-    "ms": 1_000_000,
-    "s": 1_000_000_000,
-    "m": 60_000_000_000,
-    "h": 3_600_000_000_000,
-    "d": 86_400_000_000_000,
-}
 
 
 class TokenError(ApprovalRequired):
@@ -77,21 +66,12 @@ class TokenError(ApprovalRequired):
 
 def parse_ttl(text: str) -> int:
     """A Go-style duration (``15m``, ``1h30m``, ``8760h``; also ``d``) in nanoseconds."""
-    value = text.strip()
-    pos = 0
-    total = 0
-    while pos < len(value):
-        match = _DURATION.match(value, pos)
-        if not match:
-            raise InvalidInput(f"--ttl {text!r} is not a duration like 15m or 1h", code="E_USAGE")
-        try:
-            total += int(float(match.group(1)) * _UNIT_NS[match.group(2)])
-        except (OverflowError, ValueError):
-            total = MAX_TTL_NS + 1
-        pos = match.end()
-        if total > MAX_TTL_NS:
-            raise InvalidInput(f"--ttl {text[:40]!r} is longer than 100 years", code="E_USAGE")
-    if not value or total <= 0:
+    total = timefmt.parse_flag_duration(text)
+    if total is None:
+        raise InvalidInput(f"--ttl {text!r} is not a duration like 15m or 1h", code="E_USAGE")
+    if total > MAX_TTL_NS:
+        raise InvalidInput(f"--ttl {text[:40]!r} is longer than 100 years", code="E_USAGE")
+    if total <= 0:
         raise InvalidInput("--ttl must be greater than 0", code="E_USAGE")
     return total
 

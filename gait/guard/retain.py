@@ -8,7 +8,6 @@ deleted, and lists every file deleted or kept: nothing is removed that is not in
 from __future__ import annotations
 
 import os
-import re
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -18,21 +17,17 @@ from gait.canon import canonical_bytes
 from gait.errors import InvalidInput, IOFailure
 from gait.fsutil import atomic_write
 
-_DURATION = re.compile(r"(\d+(?:\.\d+)?)(ns|us|µs|ms|s|m|h|d)")
-_UNIT = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "ms": 1e-3, "s": 1, "m": 60, "h": 3600, "d": 86400}
-
 
 def parse_duration(text: str, what: str) -> int:
     """Seconds of a Go-style duration (``168h``, ``90m``, ``1h30m``; ``d`` accepted too)."""
-    value = text.strip()
-    parts = _DURATION.findall(value)
-    if not value or "".join(n + u for n, u in parts) != value:
+    nanos = timefmt.parse_flag_duration(text)
+    if nanos is None:
         raise InvalidInput(
             f"{what} {text!r} is not a duration like 168h or 30m",
             code="E_USAGE",
             hint=f"{what} 24h",
         )
-    return int(sum(float(n) * _UNIT[u] for n, u in parts))
+    return nanos // 1_000_000_000
 
 
 def classify(name: str) -> str:
