@@ -82,3 +82,41 @@ def test_cache_off(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     load_policy(path)
     assert not cache_dir().exists() or not any(cache_dir().iterdir())
     assert os.environ["GAIT_POLICY_CACHE"] == "0"
+
+
+@pytest.mark.parametrize(
+    "content",
+    [b"[" * 200_000 + b"]" * 200_000, b"\xff\xfe not utf-8", b""],
+    ids=["nested-past-recursion-limit", "not-utf8", "empty"],
+)
+def test_a_hostile_or_broken_entry_is_a_miss_not_a_crash(
+    tmp_path: Path, content: bytes, run_gait
+) -> None:  # noqa: ANN001
+    """GAIT_HOME is writable by the agent: whatever it leaves in the cache, gate eval still
+    decides from the policy file (exit 0 here), never an internal error."""
+    path = tmp_path / "policy.yaml"
+    path.write_text(POLICY)
+    load_policy(path)
+    entry = _entry()
+    entry.write_bytes(content)
+    entry.chmod(0o600)
+    intent = tmp_path / "intent.json"
+    intent.write_text(
+        json.dumps(
+            {
+                "schema_id": "gait.gate.intent_request",
+                "schema_version": "1.0.0",
+                "created_at": "2026-01-01T00:00:00Z",
+                "producer_version": "0.0.0",
+                "tool_name": "tool.read",
+                "args": {},
+                "targets": [],
+                "context": {"identity": "alice", "workspace": "/w", "risk_class": "low"},
+            }
+        )
+    )
+    proc = run_gait(
+        "gate", "eval", "--policy", str(path), "--intent", str(intent), "--json", cwd=tmp_path
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert json.loads(proc.stdout)["verdict"] == "allow"

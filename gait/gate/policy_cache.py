@@ -84,11 +84,13 @@ def _read(path: Path, key: str, fingerprint: str) -> Any:
             return None
         with os.fdopen(fd, "rb", closefd=False) as handle:
             raw = handle.read(16 * 1024 * 1024)
+    except OSError:  # an unreadable entry is a miss
+        return None
     finally:
         os.close(fd)
     try:
         doc = json.loads(raw)
-    except ValueError:
+    except (ValueError, RecursionError):  # a corrupt or hostile entry is a miss too
         return None
     if not isinstance(doc, dict) or doc.get("format") != FORMAT:
         return None
