@@ -254,7 +254,7 @@ def check_integration(
         return Check(
             check_id,
             PASS,
-            f"{dist} not installed (optional: {provides}; pip install 'gait[{extra}]')",
+            f"{dist} not installed (optional: {provides}; pip install 'pytest-gait[{extra}]')",
         )
     version = _dist_version(dist)
     key = _version_key(version)

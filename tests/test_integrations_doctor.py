@@ -19,7 +19,7 @@ def test_doctor_lists_every_integration(run_gait, tmp_path: Path) -> None:
 
 def test_integration_states() -> None:
     absent = check_integration("x", "no-such-dist", "no_such_module_gait", "1.0", "", "gait.x")
-    assert absent.status == "pass" and "pip install 'gait[x]'" in absent.message
+    assert absent.status == "pass" and "pip install 'pytest-gait[x]'" in absent.message
     old = check_integration("x", "pluggy", "pluggy", "99.0", "", "gait.x")
     assert old.status == "warn" and "needs pluggy>=99.0" in old.message
     assert old.fix and "pluggy>=99.0" in old.fix

@@ -138,3 +138,26 @@ def test_license_file_is_the_one_pyproject_declares() -> None:
     assert data["project"]["license"] == "Apache-2.0"
     text = (REPO / "LICENSE").read_text(encoding="utf-8")
     assert "Apache License" in text and "Version 2.0, January 2004" in text
+
+
+def test_every_install_hint_names_this_distribution_and_a_real_extra() -> None:
+    """A hint like ``pip install 'gait[langchain]'`` would install somebody else's
+    distribution (the reference's SDK is called ``gait``): every hint users may copy, in the
+    code and the docs, names ours and an extra pyproject defines."""
+    import re
+
+    project = tomllib.loads((REPO / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+    extras = set(project["optional-dependencies"])
+    hint = re.compile(r"pip install ['\"]?([A-Za-z0-9_.-]+)\[([^\]]+)\]")
+    files = [REPO / "README.md"]
+    for folder in ("gait", "pytest_gait", "graders", "docs", "recipes", "examples"):
+        files += [p for p in (REPO / folder).rglob("*") if p.suffix in (".py", ".md", ".yaml")]
+    wrong = []
+    for path in files:
+        for match in hint.finditer(path.read_text(encoding="utf-8", errors="replace")):
+            dist, wanted = match.group(1), match.group(2)
+            if "{" in wanted:  # a hint built from a variable, e.g. doctor's f-string
+                continue
+            if dist != project["name"] or not set(wanted.split(",")) <= extras:
+                wrong.append(f"{path.relative_to(REPO)}: {match.group(0)}")
+    assert not wrong, wrong

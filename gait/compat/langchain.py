@@ -14,7 +14,7 @@ For a LangGraph graph of your own, pass the same hooks to ``ToolNode``::
     ToolNode(tools, wrap_tool_call=middleware.wrap_tool_call,
              awrap_tool_call=middleware.awrap_tool_call)
 
-LangChain is an optional dependency (``pip install 'gait[langchain]'``): this module imports
+LangChain is an optional dependency (``pip install 'pytest-gait[langchain]'``): this module imports
 without it, and the middleware says how to install it when constructed.
 """
 
@@ -327,7 +327,7 @@ def _require_langchain() -> None:
         return
     raise ImportError(
         "LangChain integration requires optional dependencies; install them with "
-        "`pip install 'gait[langchain]'` (langchain>=1.0)."
+        "`pip install 'pytest-gait[langchain]'` (langchain>=1.0)."
     ) from _LANGCHAIN_IMPORT_ERROR
 
 

@@ -4,9 +4,9 @@
 - ``gait.integrations.pydantic_ai``: a pydantic-ai toolset wrapper.
 - LangChain 1.x: ``gait.GaitLangChainMiddleware`` (``gait.compat.langchain``).
 
-Each framework is an optional extra (``pip install 'gait[openai-agents]'``,
-``'gait[pydantic-ai]'``, ``'gait[langchain]'``) and is imported only by its own module;
-``gait doctor`` reports which are installed and usable (``gait.doctor.INTEGRATIONS``).
+Each framework is an optional extra (``pip install 'pytest-gait[openai-agents]'``,
+``'pytest-gait[pydantic-ai]'``, ``'pytest-gait[langchain]'``) and is imported only by its own
+module; ``gait doctor`` reports which are installed and usable (``gait.doctor.INTEGRATIONS``).
 """
 
 from __future__ import annotations

@@ -20,7 +20,7 @@ reference-style ``run_session`` each attempt is recorded there too. While
 ``GAIT_REPLAY_FROM`` names a runpack, the guardrail answers allowed calls from it (the
 recorded output reaches the model in place of the tool's) and the tools do not run.
 
-The Agents SDK is an optional dependency: ``pip install 'gait[openai-agents]'``.
+The Agents SDK is an optional dependency: ``pip install 'pytest-gait[openai-agents]'``.
 """
 
 from __future__ import annotations
@@ -43,7 +43,7 @@ try:
 except ImportError as exc:  # pragma: no cover - exercised only without the extra
     raise ImportError(
         "gait.integrations.openai_agents needs the OpenAI Agents SDK: "
-        "pip install 'gait[openai-agents]'"
+        "pip install 'pytest-gait[openai-agents]'"
     ) from exc
 
 from gait.compat.adapter import ToolAdapter

@@ -17,7 +17,7 @@ result (``on_block="message"``); ``"retry"`` sends it as a ``ModelRetry`` instea
 Without ``adapter`` the toolset only records. While ``GAIT_REPLAY_FROM`` names a runpack, allowed
 calls are answered from it and the tools do not run.
 
-pydantic-ai is an optional dependency: ``pip install 'gait[pydantic-ai]'``.
+pydantic-ai is an optional dependency: ``pip install 'pytest-gait[pydantic-ai]'``.
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ try:
     from pydantic_ai.toolsets import WrapperToolset
 except ImportError as exc:  # pragma: no cover - exercised only without the extra
     raise ImportError(
-        "gait.integrations.pydantic_ai needs pydantic-ai: pip install 'gait[pydantic-ai]'"
+        "gait.integrations.pydantic_ai needs pydantic-ai: pip install 'pytest-gait[pydantic-ai]'"
     ) from exc
 
 from gait.compat.adapter import GateEnforcementError, ToolAdapter
