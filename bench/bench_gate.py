@@ -7,10 +7,14 @@ signed trace (built and signed in memory, and written with the decision log); ``
 wall time beside ``python -c pass``; and, when the optional ``bench`` extra (cedarpy) is
 installed, the same decisions with cedarpy on an equivalent Cedar policy.
 
-Run: ``python bench/bench_gate.py [--quick] [--instructions]``; ``--cli-only`` prints only the
-per-process figures (issue 16 item 6: ``gait gate eval`` and ``gait policy test`` within 3x,
-``gait --version`` within 1.5x of ``python -c pass``), ``--instructions`` adds instruction
-counts under valgrind, which a loaded machine does not move.
+Run: ``python bench/bench_gate.py [--quick] [--instructions] [--wheel]``; ``--cli-only`` prints
+only the per-process figures (issue 16 item 6: ``gait gate eval`` and ``gait policy test`` within
+3x, ``gait --version`` within 1.5x of ``python -c pass``), ``--instructions`` adds instruction
+counts under valgrind, which a loaded machine does not move. ``--wheel`` measures the same
+processes a second time in a plain venv with this checkout installed from a wheel, as users
+install it: an editable install's import hook (a ``.pth`` finder) doubles the cost of
+``python -c pass`` itself, so the editable venv's ratios flatter the CLI. ``--wheel-venv DIR``
+keeps that venv in DIR (reinstalling only the wheel on the next run).
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -196,12 +201,15 @@ def bench_traces(iterations: int) -> dict[str, Any]:
 CLI_GOALS = {"gate_eval": 3.0, "policy_test": 3.0, "gait_version": 1.5}  # x python -c pass
 
 
-def _cli_commands(root: Path) -> dict[str, list[str]]:
-    gait = [sys.executable, "-m", "gait"]
+def _cli_commands(root: Path, python: str = sys.executable) -> dict[str, list[str]]:
+    """The processes measured; ``gait`` is the console script beside ``python`` (how users run
+    it), or ``python -m gait`` where there is none."""
+    script = Path(python).parent / "gait"
+    gait = [str(script)] if script.is_file() else [python, "-m", "gait"]
     (root / "policy.yaml").write_text(TYPICAL_POLICY)
     (root / "intent.json").write_text(json.dumps(TYPICAL_INTENT))
     return {
-        "python_c_pass": [sys.executable, "-c", "pass"],
+        "python_c_pass": [python, "-c", "pass"],
         "gait_version": [*gait, "--version"],
         # as users run it: dev-mode key, a signed trace and a decision-log line written
         "gate_eval": [
@@ -226,15 +234,26 @@ def _cli_env(root: Path) -> dict[str, str]:
     return env
 
 
-def _bytecode_cached() -> bool:
-    import importlib.util
+def _bytecode_cached(python: str = sys.executable) -> dict[str, bool]:
+    """Whether the gate engine's bytecode and the CLI's dataclass method cache
+    (gait.cli.methodcache) exist for ``python``'s gait: without them every process compiles."""
+    script = (
+        "import importlib.util, os, sys\n"
+        "import gait.gate.engine as engine\n"
+        "from gait.cli import methodcache\n"
+        "path = methodcache._path()\n"
+        "print(int(os.path.exists(importlib.util.cache_from_source(engine.__file__))),"
+        " int(bool(path) and os.path.exists(path)))\n"
+    )
+    proc = subprocess.run([python, "-c", script], capture_output=True, text=True, check=False)
+    found = proc.stdout.split()
+    return {
+        "bytecode": found[:1] == ["1"],
+        "dataclass_method_cache": found[1:2] == ["1"],
+    }
 
-    import gait.gate.engine as engine
 
-    return Path(importlib.util.cache_from_source(engine.__file__)).exists()
-
-
-def bench_cli(runs: int) -> dict[str, Any]:
+def bench_cli(runs: int, python: str = sys.executable) -> dict[str, Any]:
     """Wall and CPU time (user + system of the child) per process, beside ``python -c pass``;
     CPU is the figure to compare on a loaded machine. Each command runs once first (policy
     cache, dev key, bytecode and the dataclass method cache warm)."""
@@ -242,7 +261,7 @@ def bench_cli(runs: int) -> dict[str, Any]:
 
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
-        commands = _cli_commands(root)
+        commands = _cli_commands(root, python)
         env = _cli_env(root)
         for argv in commands.values():
             subprocess.run(argv, cwd=root, env=env, capture_output=True, check=False)
@@ -261,7 +280,8 @@ def bench_cli(runs: int) -> dict[str, Any]:
         out: dict[str, Any] = {
             "runs": runs,
             "load_average": [round(x, 2) for x in os.getloadavg()],
-            "bytecode_cached": _bytecode_cached(),
+            "python": python,
+            "bytecode_cached": _bytecode_cached(python),
             "goals_x_python": CLI_GOALS,
         }
         base_wall = statistics.median(walls["python_c_pass"])
@@ -276,7 +296,7 @@ def bench_cli(runs: int) -> dict[str, Any]:
         return out
 
 
-def bench_cli_instructions() -> dict[str, Any]:
+def bench_cli_instructions(python: str = sys.executable) -> dict[str, Any]:
     """Instructions each process executes (valgrind's callgrind, one run each), beside
     ``python -c pass``: unlike time, this does not move with the machine's load, so two
     changes can be compared on a busy machine. Slow (about a minute)."""
@@ -288,7 +308,7 @@ def bench_cli_instructions() -> dict[str, Any]:
         return {"skipped": "valgrind not installed"}
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
-        commands = _cli_commands(root)
+        commands = _cli_commands(root, python)
         env = _cli_env(root)
         out: dict[str, Any] = {}
         for name, argv in commands.items():
@@ -308,6 +328,42 @@ def bench_cli_instructions() -> dict[str, Any]:
             count = out[f"{name}_instructions"]
             if name != "python_c_pass" and base and count:
                 out[f"{name}_x_python_instructions"] = round(count / base, 2)
+        return out
+
+
+def wheel_venv(folder: Path) -> str:
+    """A plain venv in ``folder`` with this checkout installed from a wheel (no editable hook),
+    as ``pip install pytest-gait`` leaves it; its interpreter's path. An existing venv there
+    keeps its dependencies and gets the freshly built wheel reinstalled."""
+    repo = Path(__file__).resolve().parent.parent
+    dist = folder / "dist"
+    shutil.rmtree(dist, ignore_errors=True)
+    quiet = {"check": True, "stdout": subprocess.DEVNULL}
+    subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "--no-build-isolation"]
+        + ["-w", str(dist), str(repo)],
+        **quiet,  # type: ignore[arg-type]
+    )
+    [wheel] = sorted(dist.glob("*.whl"))
+    venv = folder / "venv"
+    python = venv / "bin" / "python"
+    reinstall: list[str] = ["--force-reinstall", "--no-deps"] if python.exists() else []
+    if not reinstall:
+        subprocess.run([sys.executable, "-m", "venv", str(venv)], **quiet)  # type: ignore[arg-type]
+    subprocess.run(
+        [str(python), "-m", "pip", "install", "-q", *reinstall, str(wheel)],
+        **quiet,  # type: ignore[arg-type]
+    )
+    return str(python)
+
+
+def bench_wheel(runs: int, instructions: bool, folder: str | None) -> dict[str, Any]:
+    """``bench_cli`` (and ``bench_cli_instructions``) in a wheel-installed venv."""
+    with tempfile.TemporaryDirectory() as tmp:
+        python = wheel_venv(Path(folder) if folder else Path(tmp))
+        out: dict[str, Any] = {"cli": bench_cli(runs, python)}
+        if instructions:
+            out["cli_instructions"] = bench_cli_instructions(python)
         return out
 
 
@@ -359,11 +415,25 @@ def main() -> None:
         action="store_true",
         help="also count each process's instructions with valgrind (load-independent)",
     )
+    parser.add_argument(
+        "--wheel",
+        action="store_true",
+        help="also measure the CLI in a plain venv installed from a wheel (as users install it)",
+    )
+    parser.add_argument(
+        "--wheel-venv",
+        metavar="DIR",
+        help="keep the --wheel venv in DIR and reuse it (implies --wheel)",
+    )
     args = parser.parse_args()
+    wheel = args.wheel or bool(args.wheel_venv)
     if args.cli_only:
-        cli = {"cli": bench_cli(5 if args.quick else 20)}
+        runs = 5 if args.quick else 20
+        cli: dict[str, Any] = {"cli": bench_cli(runs)}
         if args.instructions:
             cli["cli_instructions"] = bench_cli_instructions()
+        if wheel:
+            cli["wheel"] = bench_wheel(runs, args.instructions, args.wheel_venv)
         print(json.dumps(cli, indent=2, sort_keys=True))
         return
     iterations = 2000 if args.quick else 20000
@@ -377,6 +447,8 @@ def main() -> None:
         else {"skipped": "--instructions"},
         "cedarpy": bench_cedar(iterations),
     }
+    if wheel:
+        summary["wheel"] = bench_wheel(3 if args.quick else 10, args.instructions, args.wheel_venv)
     ours = summary["decisions"]
     cedar = summary["cedarpy"]
     if "rules_100_is_authorized" in cedar:
