@@ -240,3 +240,44 @@ def test_gait_recorder_fixture(tmp_path: Path) -> None:
     assert proc.returncode == 0, proc.stdout + proc.stderr
     pack = load_runpack(tmp_path / "out" / "runpack_run_test_agent_py_test_agent.zip")
     assert [i["tool_name"] for i in pack.intents] == ["tool.ping", "tool.note"]
+
+
+def _ids(path: Path, member: str) -> list[str]:
+    with zipfile.ZipFile(path) as archive:
+        return [json.loads(line)["intent_id"] for line in archive.read(member).splitlines()]
+
+
+def test_results_are_written_in_their_intents_order(tmp_path: Path, run_gait) -> None:  # noqa: ANN001
+    """Calls finishing in another order than they started (threads, tasks) leave the same
+    runpack; a call that never finishes holds nothing back from the written run."""
+    with gait.record(run_id="run_order", out_dir=tmp_path) as run:
+        first = run.intent("tool.slow", {})
+        second = run.intent("tool.fast", {})
+        hung = run.intent("tool.hung", {})
+        last = run.intent("tool.after", {})
+        run.result(last, {"n": 4})
+        run.result(second, {"n": 2})
+        run.result(first, {"n": 1})
+    path = run.written.path
+    assert _ids(path, "intents.jsonl") == [first, second, hung, last]
+    assert _ids(path, "results.jsonl") == [first, second, last]
+    assert run_gait("verify", str(path)).returncode == 0
+
+
+def test_expect_gives_a_turns_calls_their_ids_and_places_in_the_models_order(
+    tmp_path: Path,
+) -> None:
+    with gait.record(run_id="run_turn", out_dir=tmp_path) as run:
+        run.expect(["c1", "c2", "c3"])
+        run.expect(["c2", "c3"])  # a second announcement of the same turn changes nothing
+        third = run.intent("tool.c", {}, call_key="c3")
+        first = run.intent("tool.a", {}, call_key="c1")
+        other = run.intent("tool.other", {})  # not in the turn: after it
+        run.result(third, {})
+        run.result(other, {})
+        run.result(first, {})
+    # c2 was announced and never called: no line, no gap in the order of the rest.
+    assert (first, third, other) == ("intent_1", "intent_3", "intent_4")
+    path = run.written.path
+    assert _ids(path, "intents.jsonl") == [first, third, other]
+    assert _ids(path, "results.jsonl") == [first, third, other]

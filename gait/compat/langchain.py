@@ -111,7 +111,7 @@ class GaitLangChainMiddleware(_AgentMiddlewareBase):  # type: ignore[misc]  # An
 
     def wrap_tool_call(self, request: Any, handler: Callable[[Any], Any]) -> Any:
         intent = self._build_intent(request)
-        record = _Record.open(intent)
+        record = _Record.open(intent, request)
 
         def execute(_: IntentRequest) -> Any:
             try:
@@ -148,7 +148,7 @@ class GaitLangChainMiddleware(_AgentMiddlewareBase):  # type: ignore[misc]  # An
         from gait.compat.session import get_active_run_session
 
         intent = self._build_intent(request)
-        record = _Record.open(intent)
+        record = _Record.open(intent, request)
         try:
             decision = self._adapter.gate_intent(
                 intent=intent, cwd=self._cwd, trace_out=self._resolve_trace_path(request)
@@ -253,13 +253,18 @@ class _Record:
         self.intent_id = intent_id
 
     @classmethod
-    def open(cls, intent: IntentRequest) -> _Record:
+    def open(cls, intent: IntentRequest, request: Any) -> _Record:
         from gait.runpack.recorder import current_run
 
         run = current_run()
         if run is None:
             return cls(None, "")
-        return cls(run, run.intent(intent.tool_name, intent.args))
+        # A ToolNode runs a turn's calls in threads: announce the turn so each call takes its
+        # place in the model's order, not the order the threads got here in.
+        call_id, ids = _turn(request)
+        if ids:
+            run.expect(ids)
+        return cls(run, run.intent(intent.tool_name, intent.args, call_key=call_id or None))
 
     def close(
         self,
@@ -354,6 +359,22 @@ def _default_context(request: Any) -> IntentContext:
 def _runtime_context(request: Any) -> Any | None:
     runtime = getattr(request, "runtime", None)
     return getattr(runtime, "context", None) if runtime is not None else None
+
+
+def _turn(request: Any) -> tuple[str, list[str]]:
+    """This call's id and the ids of the AI message that asked for it, in its order."""
+    call_id = getattr(request, "tool_call", None)
+    call_id = call_id.get("id") if isinstance(call_id, Mapping) else None
+    state = getattr(request, "state", None)
+    messages = state.get("messages") if isinstance(state, Mapping) else None
+    if not isinstance(call_id, str) or not call_id or not isinstance(messages, list):
+        return "", []
+    for message in reversed(messages):
+        calls = getattr(message, "tool_calls", None) or ()
+        ids = [c.get("id") for c in calls if isinstance(c, Mapping)]
+        if call_id in ids:
+            return call_id, [i for i in ids if isinstance(i, str) and i]
+    return call_id, []
 
 
 def _tool_call(request: Any) -> Mapping[str, Any]:

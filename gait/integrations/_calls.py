@@ -54,8 +54,10 @@ class Call:
         recorder: Any,
         *,
         record_now: bool = True,
+        turn: tuple[str, list[str]] | None = None,
     ) -> None:
         self.intent = intent
+        self.turn = turn  # (this call's id, the ids of its model turn, in the model's order)
         self.decision: GateEvalResult | None = None
         if adapter is not None:
             self.decision = adapter.gate_intent(intent=intent)
@@ -76,7 +78,13 @@ class Call:
     def open(self) -> None:
         """Record the intent (once), before the tool runs or is refused."""
         if self.recorder is not None and not self.intent_id:
-            self.intent_id = self.recorder.intent(self.intent.tool_name, self.intent.args)
+            key = None
+            if self.turn is not None:
+                key, keys = self.turn
+                self.recorder.expect(keys)
+            self.intent_id = self.recorder.intent(
+                self.intent.tool_name, self.intent.args, call_key=key
+            )
 
     @property
     def allowed(self) -> bool:

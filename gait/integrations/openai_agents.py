@@ -15,7 +15,8 @@ runs: the model gets the guardrail's rejection (naming the verdict and reason co
 of the tool's output, or, with ``on_block="raise"``, the run stops with the SDK's
 ``ToolInputGuardrailTripwireTriggered``. ``GaitRunHooks`` records each call that runs (its
 arguments and output) into the current ``gait.record`` run (or ``recorder=``); calls the
-guardrail stopped are recorded by the guardrail, so the runpack holds every attempt. Inside a
+guardrail stopped are recorded by the guardrail, so the runpack holds every attempt, in the
+order the model asked for them (the hooks keep each call its place as the model answers). Inside a
 reference-style ``run_session`` each attempt is recorded there too. While
 ``GAIT_REPLAY_FROM`` names a runpack, the guardrail answers allowed calls from it (the
 recorded output reaches the model in place of the tool's) and the tools do not run.
@@ -93,7 +94,9 @@ def gait_tool_guardrail(
         tool_context = data.context
         args = _arguments(tool_context.tool_arguments)
         intent = build_intent(tool_context.tool_name, args, context, tool_context, "openai-agent")
-        call = Call(adapter, intent, recorder, record_now=False)
+        call = Call(
+            adapter, intent, recorder, record_now=False, turn=(tool_context.tool_call_id, [])
+        )
         decision = call.decision
         assert decision is not None
         info = {
@@ -112,6 +115,8 @@ def gait_tool_guardrail(
                 call.finished(value)
                 text = value if isinstance(value, str) else json.dumps(value, sort_keys=True)
                 return ToolGuardrailFunctionOutput.reject_content(text, {**info, "replayed": True})
+            # Recorded now, as a stopped call is, in the place GaitRunHooks kept for it.
+            call.open()
             with _LOCK:
                 _DECIDED[tool_context.tool_call_id] = call
             return ToolGuardrailFunctionOutput.allow(output_info=info)
@@ -149,6 +154,20 @@ class GaitRunHooks(RunHooks[Any]):
         self._open: dict[str, Call] = {}
         self._lock = threading.Lock()
 
+    async def on_llm_end(self, context: RunContextWrapper[Any], agent: Any, response: Any) -> None:
+        """Keep each tool call of this model response a place, in the model's order: the SDK
+        runs them concurrently, and the runpack must not depend on which got going first."""
+        from gait.runpack.recorder import current_run
+
+        recorder = self._recorder or current_run()
+        ids = [
+            item.call_id
+            for item in getattr(response, "output", ())
+            if getattr(item, "type", "") == "function_call" and getattr(item, "call_id", "")
+        ]
+        if recorder is not None and ids:
+            recorder.expect(ids)
+
     async def on_tool_start(self, context: RunContextWrapper[Any], agent: Any, tool: Any) -> None:
         if not isinstance(context, ToolContext):
             return
@@ -158,7 +177,7 @@ class GaitRunHooks(RunHooks[Any]):
             intent = build_intent(
                 context.tool_name, _arguments(context.tool_arguments), None, context, "openai-agent"
             )
-            call = Call(None, intent, None, record_now=False)
+            call = Call(None, intent, None, record_now=False, turn=(context.tool_call_id, []))
         if call.recorder is None or self._recorder is not None:
             call.use_recorder(self._recorder)
         call.open()

@@ -54,7 +54,7 @@ class GaitToolset(WrapperToolset[Any]):
         self, name: str, tool_args: dict[str, Any], ctx: RunContext[Any], tool: Any
     ) -> Any:
         intent = build_intent(name, tool_args, self.context, ctx, "pydantic-ai-agent")
-        call = Call(self.adapter, intent, self.recorder)
+        call = Call(self.adapter, intent, self.recorder, turn=_turn(ctx))
         if not call.allowed:
             call.stopped()
             assert call.decision is not None
@@ -64,3 +64,19 @@ class GaitToolset(WrapperToolset[Any]):
                 raise ModelRetry(stopped_message(call.decision))
             return stopped_message(call.decision)
         return await run_async(call, lambda: self.wrapped.call_tool(name, tool_args, ctx, tool))
+
+
+def _turn(ctx: RunContext[Any]) -> tuple[str, list[str]] | None:
+    """This call's id and those of the model response that asked for it, in its order."""
+    call_id = ctx.tool_call_id
+    if not call_id:
+        return None
+    for message in reversed(ctx.messages):
+        ids = [
+            part.tool_call_id
+            for part in getattr(message, "parts", ())
+            if getattr(part, "part_kind", "") == "tool-call"
+        ]
+        if call_id in ids:
+            return call_id, ids
+    return None

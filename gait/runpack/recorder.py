@@ -117,6 +117,7 @@ def _utf8(text: str) -> bytes:
         raise InvalidInput(f"text is not valid Unicode: {exc.reason}", code=_CODE) from exc
 
 
+_HELD_BYTES = 32 * 1024 * 1024
 fast_now = timefmt.now  # the recorder's clock: thread-safe, the date formatted once a second
 
 
@@ -166,6 +167,43 @@ class _Member:
         if self.spill is not None:
             self.spill.close()
         self.chunks = []
+
+
+class _InOrder:
+    """Writes lines to a member in the order of their places, holding a line until every
+    earlier place has its line. A line for a place already passed is written as it comes;
+    when what is held grows past a bound (a call that never ends), everything held is
+    written and the order given up for those places."""
+
+    def __init__(self, member: _Member) -> None:
+        self.member = member
+        self.next = 0
+        self.held: dict[int, list[bytes]] = {}
+        self.held_bytes = 0
+
+    def put(self, place: int, line: bytes) -> None:
+        if place > self.next:
+            self.held.setdefault(place, []).append(line)
+            self.held_bytes += len(line)
+            if self.held_bytes > _HELD_BYTES:
+                self.release()
+            return
+        self.member.write(line)
+        if place == self.next:
+            self.next += 1
+            while self.next in self.held:
+                for held in self.held.pop(self.next):
+                    self.held_bytes -= len(held)
+                    self.member.write(held)
+                self.next += 1
+
+    def release(self) -> None:
+        for place in sorted(self.held):
+            for held in self.held[place]:
+                self.member.write(held)
+            self.next = place + 1
+        self.held.clear()
+        self.held_bytes = 0
 
 
 class Recorder:
@@ -223,6 +261,15 @@ class Recorder:
         self._intents: dict[str, str] = {}  # intent_id -> tool_name
         self._open: dict[str, str] = {}  # intents without a result yet
         self._results: set[str] = set()
+        # Each call has a place: the order it was asked for (``expect``) or recorded in. Its
+        # intent and its result are written in that order, whatever order concurrent calls
+        # start and finish in, so a replay that runs them in another order is the same run.
+        self._place: dict[str, int] = {}  # intent_id -> place
+        self._places = 0
+        self._expected: dict[str, tuple[str, int]] = {}  # call key -> (intent_id, place)
+        self._reserved: set[str] = set()  # intent ids expected and not recorded yet
+        self._intent_order = _InOrder(self._intent_member)
+        self._result_order = _InOrder(self._result_member)
         self._receipts: list[dict[str, Any]] = []
         self._evidence_mode = context_evidence_mode
         self._counter = 0
@@ -303,10 +350,12 @@ class Recorder:
         intent_id: str | None = None,
         ts: str | None = None,
         args_digest: str | None = None,
+        call_key: str | None = None,
     ) -> str:
         """Record a tool call about to run; returns its intent id for ``result``.
 
         Non-object args are kept as ``{"value": args}``: runpack schemas want objects.
+        ``call_key`` names a call announced by ``expect``: it takes the id and place kept for it.
         """
         if not isinstance(tool_name, str) or not tool_name:
             raise InvalidInput("tool_name must be a non-empty string", code=_CODE)
@@ -315,16 +364,18 @@ class Recorder:
             args = {}
         payload, computed, data = self._payload("args", args, intent_id or "intent")
         with self._lock:
-            if intent_id is None:
-                self._counter += 1
-                intent_id = f"intent_{self._counter}"
-                while intent_id in self._intents:
-                    self._counter += 1
-                    intent_id = f"intent_{self._counter}"
+            kept = self._expected.get(call_key) if call_key is not None else None
+            if kept is not None and intent_id is None and kept[0] in self._reserved:
+                intent_id, place = kept
+                self._reserved.discard(intent_id)
+            elif intent_id is None:
+                intent_id, place = self._next_id(), self._next_place()
             elif not isinstance(intent_id, str) or not intent_id:
                 raise InvalidInput("intent_id must be a non-empty string", code=_CODE)
-            elif intent_id in self._intents:
+            elif intent_id in self._intents or intent_id in self._reserved:
                 raise InvalidInput(f"intent_id {intent_id!r} is used twice", code=_CODE)
+            else:
+                place = self._next_place()
             digest_hex = self._digest(computed, args_digest, intent_id, "args")
             # The canonical line, spliced: keys in JCS order, "args" (raw capture) first, its
             # bytes those already canonicalized for the digest (tests/test_runpack_fastpaths.py).
@@ -347,7 +398,8 @@ class Recorder:
                     line = canonical_bytes(record) + b"\n"
             else:
                 line = _utf8("{" + tail)
-            self._intent_member.write(line)
+            self._intent_order.put(place, line)
+            self._place[intent_id] = place
             self._intents[intent_id] = tool_name
             self._open[intent_id] = tool_name
             self._event("tool_call", when, intent_id)
@@ -394,11 +446,35 @@ class Recorder:
                     line = canonical_bytes(record) + b"\n"
             else:
                 line = _utf8(head + tail)
-            self._result_member.write(line)
+            self._result_order.put(self._place[intent_id], line)
             self._open.pop(intent_id, None)
             self._results.add(intent_id)
             if self._session is not None:
                 self._session.record(self._intents[intent_id], intent_id, status == "ok")
+
+    def expect(self, call_keys: Iterable[str]) -> None:
+        """Announce the calls one model turn asked for, in the model's order (keys such as the
+        tool call ids). Frameworks run a turn's calls concurrently; ``intent(call_key=...)``
+        then gives each the id and place kept here, so the runpack reads in the model's order
+        however the calls were scheduled. Keys seen before are ignored; a call announced but
+        never recorded leaves no line."""
+        with self._lock:
+            for key in call_keys:
+                if isinstance(key, str) and key and key not in self._expected:
+                    intent_id = self._next_id()
+                    self._reserved.add(intent_id)
+                    self._expected[key] = (intent_id, self._next_place())
+
+    def _next_id(self) -> str:
+        while True:
+            self._counter += 1
+            intent_id = f"intent_{self._counter}"
+            if intent_id not in self._intents and intent_id not in self._reserved:
+                return intent_id
+
+    def _next_place(self) -> int:
+        self._places += 1
+        return self._places - 1
 
     def _payload(self, kind: str, value: Any, where: str) -> tuple[Any, str | None, bytes | None]:
         """(payload as written, its digest, its canonical bytes): canonicalised once, after
@@ -503,6 +579,8 @@ class Recorder:
         if self.written is not None:
             return self.written
         with self._lock:
+            for order in (self._intent_order, self._result_order):
+                order.release()  # what waited on a call that was never recorded or finished
             self._event("finish", self._clock())
             refs = build.normalize_refs(
                 {"receipts": self._receipts, "context_evidence_mode": self._evidence_mode},
