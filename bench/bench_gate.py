@@ -339,9 +339,9 @@ def wheel_venv(folder: Path) -> str:
     dist = folder / "dist"
     shutil.rmtree(dist, ignore_errors=True)
     quiet = {"check": True, "stdout": subprocess.DEVNULL}
+    # through an sdist, as a release is built: nothing is written into the checkout's build/
     subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "--no-build-isolation"]
-        + ["-w", str(dist), str(repo)],
+        [sys.executable, "-m", "build", "--no-isolation", "--outdir", str(dist), str(repo)],
         **quiet,  # type: ignore[arg-type]
     )
     [wheel] = sorted(dist.glob("*.whl"))

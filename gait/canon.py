@@ -6,16 +6,14 @@ outside +-2**53 is rounded the way a Go ``float64`` rounds it before it is print
 
 from __future__ import annotations
 
-import hashlib
 import json
 import math
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
-import orjson
-
 from gait.errors import InvalidInput
+from gait.sha import sha256
 
 _SAFE_INT = 2**53
 _ENCODER = json.JSONEncoder(
@@ -153,13 +151,11 @@ def _as_doubles(value: Any) -> Any:
 # bytes are not used when they hold a character at or above U+E000 (UTF-8 lead bytes EE..F4),
 # whose code-point order may differ from JCS's UTF-16 order. tests/test_canon.py checks the
 # equality on arbitrary values.
-_ORJSON_OPTIONS = (
-    orjson.OPT_SORT_KEYS
-    | orjson.OPT_STRICT_INTEGER
-    | orjson.OPT_PASSTHROUGH_SUBCLASS
-    | orjson.OPT_PASSTHROUGH_DATACLASS
-    | orjson.OPT_PASSTHROUGH_DATETIME
-)
+#
+# orjson is imported by the first encoding that can use it, unless the process said it encodes
+# only a few small documents (``stdlib_only``): importing orjson (which imports uuid, platform
+# and datetime) costs a ``gait gate eval`` process more than it saves. The C JSON encoder gives
+# the same bytes wherever orjson's would be used (see ``_jcs``).
 _HIGH_CHARACTER = re.compile(rb"[\xee-\xf4]")
 
 
@@ -167,9 +163,41 @@ def _refuse(value: Any) -> Any:
     raise TypeError(type(value).__name__)
 
 
+def _load_orjson(value: Any, default: Any, option: int) -> bytes:
+    """The first call of ``_dumps``: import orjson, then be orjson.dumps from now on."""
+    global _dumps, _options
+    import orjson
+
+    _options = (
+        orjson.OPT_SORT_KEYS
+        | orjson.OPT_STRICT_INTEGER
+        | orjson.OPT_PASSTHROUGH_SUBCLASS
+        | orjson.OPT_PASSTHROUGH_DATACLASS
+        | orjson.OPT_PASSTHROUGH_DATETIME
+    )
+    _dumps = orjson.dumps
+    return _dumps(value, default=default, option=_options)
+
+
+def _without_orjson(value: Any, default: Any, option: int) -> bytes:
+    raise TypeError("orjson not used in this process")
+
+
+_dumps: Callable[..., bytes] = _load_orjson
+_options = 0
+
+
+def stdlib_only() -> None:
+    """Encode with the stdlib's C JSON encoder only, never importing orjson (a one-shot CLI
+    process: gait.cli.main). Same bytes: tests/test_canon.py checks both ways."""
+    global _dumps
+    if _dumps is _load_orjson:
+        _dumps = _without_orjson
+
+
 def _orjson_or_none(value: Any) -> bytes | None:
     try:
-        return orjson.dumps(value, default=_refuse, option=_ORJSON_OPTIONS)
+        return _dumps(value, default=_refuse, option=_options)
     except TypeError:  # orjson.JSONEncodeError included
         return None
 
@@ -194,7 +222,7 @@ def _floatless(value: Any, exact: bool) -> bytes:
 
 def digest_floatless(value: Any) -> str:
     """``digest`` through ``canonical_bytes_floatless`` (same caller promise)."""
-    return hashlib.sha256(_floatless(value, False)).hexdigest()
+    return sha256(_floatless(value, False)).hexdigest()
 
 
 def canonical_bytes(value: Any) -> bytes:
@@ -241,17 +269,17 @@ def _jcs(value: Any, exact: bool) -> bytes:
 
 
 def sha256_hex(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
+    return sha256(data).hexdigest()
 
 
 def digest(value: Any) -> str:
     """``H(x)`` of FORMATS.md: lowercase hex SHA-256 of the canonical bytes."""
-    return hashlib.sha256(_jcs(value, False)).hexdigest()
+    return sha256(_jcs(value, False)).hexdigest()
 
 
 def id24(text: str) -> str:
     """Hex of the first 12 bytes of SHA-256 of an ASCII/UTF-8 string (trace, token, event ids)."""
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:24]
+    return sha256(text.encode("utf-8")).hexdigest()[:24]
 
 
 class _DuplicateKey(ValueError):

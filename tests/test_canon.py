@@ -13,6 +13,7 @@ import rfc8785
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from gait import canon
 from gait.canon import (
     canonical_bytes,
     canonical_bytes_floatless,
@@ -200,6 +201,35 @@ def test_floatless_path_equals_rfc8785(value):
     else:
         assert canonical_bytes_floatless(value) == expected
         assert canonical_bytes(value) == expected
+
+
+@settings(max_examples=300, deadline=None)
+@given(floatless_values, json_values)
+def test_without_orjson_the_same_bytes(floatless, value):
+    """A one-shot CLI process never imports orjson (gait.canon.stdlib_only): the C JSON
+    encoder's path gives the bytes the orjson path gives, and the same refusals."""
+
+    def both(encode, item):
+        out = []
+        for dumps in (canon._dumps, canon._without_orjson):
+            saved, canon._dumps = canon._dumps, dumps
+            try:
+                out.append(encode(item))
+            except InvalidInput:
+                out.append(InvalidInput)
+            finally:
+                canon._dumps = saved
+        return out
+
+    canonical_bytes(0)  # orjson loaded: the first entry is its path
+    for encode, item in (
+        (canonical_bytes_floatless, floatless),
+        (canonical_bytes, floatless),
+        (canonical_bytes, value),
+        (digest, value),
+    ):
+        with_orjson, without = both(encode, item)
+        assert with_orjson == without
 
 
 def _tuples_as_lists(value):

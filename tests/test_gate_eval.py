@@ -311,6 +311,18 @@ NOT_FOR_A_PLAIN_DECISION = (
     "tokenize",
     "linecache",
     "signal",  # the CLI's exit path uses _signal, not the enum wrappers
+    # digests through CPython's own SHA-256 (gait.sha): hashlib loads OpenSSL's libcrypto and
+    # lists its algorithms
+    "hashlib",
+    "_hashlib",
+    # canonical JSON through the C JSON encoder (gait.canon.stdlib_only): orjson imports uuid,
+    # which imports platform
+    "orjson",
+    "uuid",
+    "platform",
+    # Ed25519 through cryptography's Rust binding alone (gait.sign.keys._ed25519)
+    "cryptography.utils",
+    "cryptography.hazmat.primitives",
 )
 
 

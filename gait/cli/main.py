@@ -185,7 +185,8 @@ def _defer_inspect() -> None:
 # Commands whose process is one short decision (a process per tool call): inspect runs only
 # if something reads it, the cyclic garbage collector is off while the command runs (imports and
 # one decision leave little garbage, and its passes walked every object the imports had made),
-# and the process ends without tearing the interpreter down (see entry()).
+# canonical JSON is encoded without importing orjson (gait.canon.stdlib_only), and the process
+# ends without tearing the interpreter down (see entry()).
 ONE_SHOT = frozenset({"gate", "policy"})
 # Commands a process runs once over a runpack (issue 14 item 6): inspect is deferred and the
 # process ends without teardown as for ONE_SHOT, but the collector stays on (a record or diff of
@@ -208,6 +209,12 @@ def _run(args_in: list[str]) -> int:
     import gc
 
     _defer_inspect()
+    from gait.cli import methodcache
+
+    methodcache.install()  # before gait.canon's imports define dataclasses
+    from gait import canon
+
+    canon.stdlib_only()  # a few small documents: orjson's import would cost more than it saves
     collecting = gc.isenabled()
     gc.disable()
     try:

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from gait import __version__, timefmt
-from gait.canon import digest
+from gait.canon import digest, sha256_hex
 from gait.errors import (
     GaitError,
     InvalidInput,
@@ -1154,7 +1154,6 @@ def open_gate(
     ``fail_closed_signing_key_missing``) and raises for the others. In dev mode both raise.
     """
     import dataclasses
-    import hashlib
 
     from gait.gate.policy import PolicyInvalid, load_policy, load_policy_text
 
@@ -1169,7 +1168,7 @@ def open_gate(
         except OSError:
             raw = b""
         stand_in = load_policy_text("default_verdict: block\n")
-        policy = dataclasses.replace(stand_in, digest=hashlib.sha256(raw).hexdigest())
+        policy = dataclasses.replace(stand_in, digest=sha256_hex(raw))
         policy_error = exc
     key_error: GaitError | None = None
     key: SigningKey | None = None

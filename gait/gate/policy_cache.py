@@ -23,13 +23,14 @@ Anything else is a miss: the policy is parsed from its YAML as if there were no 
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import stat
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+
+from gait.sha import sha256
 
 FORMAT = "gait.policy_cache/1"
 ENV = "GAIT_POLICY_CACHE"
@@ -61,7 +62,7 @@ def _safe_owner(st: os.stat_result) -> bool:
 
 def _digest(value: Any) -> str:
     data = json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    return hashlib.sha256(data.encode("utf-8")).hexdigest()
+    return sha256(data.encode("utf-8")).hexdigest()
 
 
 def cache_dir() -> Path:
@@ -127,7 +128,7 @@ def parsed_policy(data: bytes, parse: Callable[[bytes], Any]) -> Any:
     """``parse(data)``, from the cache when a valid entry for these exact bytes exists."""
     if os.environ.get(ENV, "").strip().lower() in ("0", "off", "false", "no"):
         return parse(data)
-    key = hashlib.sha256(data).hexdigest()
+    key = sha256(data).hexdigest()
     fingerprint = _parser_fingerprint()
     try:
         path = cache_dir() / f"{key}.json"

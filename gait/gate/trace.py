@@ -10,7 +10,6 @@ detectable.
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import os
 import re
 import stat
@@ -25,6 +24,7 @@ from gait import timefmt
 from gait.canon import canonical_bytes, digest, dumps_pretty, id24, loads_strict
 from gait.errors import TraceUnwritable
 from gait.fsutil import _exchange, atomic_write, file_lock, replace_with
+from gait.sha import sha256
 from gait.sign.keys import SigningKey, VerifyKey
 from gait.sign.signature import check_signature, sign_digest
 
@@ -611,7 +611,7 @@ def record_decision(
             "trace_id": trace["trace_id"],
             "event_id": trace["event_id"],
             "trace_file": relative.replace(os.sep, "/"),
-            "trace_sha256": hashlib.sha256(trace_bytes).hexdigest(),
+            "trace_sha256": sha256(trace_bytes).hexdigest(),
             "verdict": trace["verdict"],
             "reason_codes": sorted(set(reason_codes)),
             "matched_rules": sorted(set(matched_rules)),
@@ -861,7 +861,7 @@ def verify_directory(directory: Path, keys: Sequence[VerifyKey], *, explicit: bo
                     }
                 )
                 continue
-            actual = hashlib.sha256(target.read_bytes()).hexdigest()
+            actual = sha256(target.read_bytes()).hexdigest()
             if actual != body.get("trace_sha256"):
                 problems.append(
                     {

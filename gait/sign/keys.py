@@ -9,13 +9,13 @@ from __future__ import annotations
 import base64
 import binascii
 import functools
-import hashlib
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from gait.errors import InvalidInput
+from gait.sha import sha256
 
 # cryptography is imported by the functions that sign, verify or derive a key (issue 14 item 6):
 # reading key text, key ids and an unsigned runpack's verify need none of it, and its import was
@@ -25,32 +25,43 @@ if TYPE_CHECKING:
         Ed25519PrivateKey,
         Ed25519PublicKey,
     )
-    from cryptography.hazmat.primitives.serialization import (
-        Encoding,
-        NoEncryption,
-        PrivateFormat,
-        PublicFormat,
-    )
+
+_ED25519: list[Any] = []
 
 
-def _raw_formats() -> tuple[type[Encoding], type[PrivateFormat], type[PublicFormat]]:
-    try:  # the enums alone: the public module also imports the SSH/PKCS12 code (20 ms per process)
-        from cryptography.hazmat.primitives._serialization import (
-            Encoding,
-            PrivateFormat,
-            PublicFormat,
-        )
-    except ImportError:  # pragma: no cover - a cryptography without the private module
-        from cryptography.hazmat.primitives.serialization import (
-            Encoding,
-            PrivateFormat,
-            PublicFormat,
-        )
-    return Encoding, PrivateFormat, PublicFormat
+def _ed25519() -> Any:
+    """Where Ed25519 key objects are made: cryptography's Rust binding ``openssl.ed25519``,
+    which the public ``Ed25519PrivateKey.from_private_bytes`` / ``generate`` and
+    ``Ed25519PublicKey.from_public_bytes`` call and whose objects they return. Imported alone it
+    skips the public module's own imports (cryptography.utils, typing, the serialization enums,
+    hashes): a twelfth of a ``gait gate eval`` process (issue 16 item 6). A cryptography without
+    that binding gets the public classes' same-named constructors."""
+    if not _ED25519:
+        try:
+            from cryptography.hazmat.bindings._rust import openssl
+
+            binding: Any = openssl.ed25519
+            for name in ("from_private_bytes", "from_public_bytes", "generate_key"):
+                getattr(binding, name)
+        except (ImportError, AttributeError):  # pragma: no cover - another cryptography
+            from types import SimpleNamespace
+
+            from cryptography.hazmat.primitives.asymmetric.ed25519 import (
+                Ed25519PrivateKey,
+                Ed25519PublicKey,
+            )
+
+            binding = SimpleNamespace(
+                from_private_bytes=Ed25519PrivateKey.from_private_bytes,
+                from_public_bytes=Ed25519PublicKey.from_public_bytes,
+                generate_key=Ed25519PrivateKey.generate,
+            )
+        _ED25519.append(binding)
+    return _ED25519[0]
 
 
 def key_id_of(public_raw: bytes) -> str:
-    return hashlib.sha256(public_raw).hexdigest()
+    return sha256(public_raw).hexdigest()
 
 
 def _decode(text: str, what: str) -> bytes:
@@ -109,14 +120,8 @@ class SigningKey:
 
     @classmethod
     def generate(cls) -> SigningKey:
-        from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-
-        Encoding, PrivateFormat, PublicFormat = _raw_formats()
-        private = Ed25519PrivateKey.generate()
-        seed = private.private_bytes(Encoding.Raw, PrivateFormat.Raw, _no_encryption())
-        return cls.from_raw(
-            seed + private.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)
-        )
+        private = _ed25519().generate_key()
+        return cls.from_raw(private.private_bytes_raw() + private.public_key().public_bytes_raw())
 
     @classmethod
     def from_raw(cls, raw: bytes, what: str = "private key") -> SigningKey:
@@ -151,11 +156,9 @@ class SigningKey:
         instance ``__dict__`` (not a dataclass field, so equality, repr and ``asdict`` are
         unchanged; ``object.__setattr__`` because the dataclass is frozen).
         """
-        private = self.__dict__.get("_private")
+        private: Ed25519PrivateKey | None = self.__dict__.get("_private")
         if private is None:
-            from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-
-            private = Ed25519PrivateKey.from_private_bytes(self.seed)
+            private = _ed25519().from_private_bytes(self.seed)
             object.__setattr__(self, "_private", private)
         return private
 
@@ -166,24 +169,8 @@ class SigningKey:
         return state
 
 
-def _no_encryption() -> NoEncryption:
-    try:  # as for the enums: the public module loads the SSH code (and inspect) for one class
-        from cryptography.hazmat.primitives._serialization import NoEncryption
-    except ImportError:  # pragma: no cover - a cryptography without the private module
-        from cryptography.hazmat.primitives.serialization import NoEncryption
-
-    return NoEncryption()
-
-
 def _public_of(seed: bytes) -> bytes:
-    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-
-    Encoding, _, PublicFormat = _raw_formats()
-    return (
-        Ed25519PrivateKey.from_private_bytes(seed)
-        .public_key()
-        .public_bytes(Encoding.Raw, PublicFormat.Raw)
-    )
+    return bytes(_ed25519().from_private_bytes(seed).public_key().public_bytes_raw())
 
 
 def read_key_text(path: str | os.PathLike[str], what: str) -> str:
@@ -207,6 +194,4 @@ def _public_key(raw: bytes) -> Ed25519PublicKey:
     """The key object for these 32 bytes, built once: building it is a tenth of checking one
     small signature. Keyed by the bytes themselves, so a changed or removed key never reuses
     another's object (and bad bytes raise ValueError every time: exceptions are not cached)."""
-    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
-
-    return Ed25519PublicKey.from_public_bytes(raw)
+    return _ed25519().from_public_bytes(raw)  # type: ignore[no-any-return]
