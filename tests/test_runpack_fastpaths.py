@@ -402,6 +402,35 @@ def test_strict_records_equal_the_strict_parse_or_defer(lines):
         assert fast is None
 
 
+@settings(max_examples=200, deadline=None)
+@given(
+    st.one_of(
+        _line_values.map(lambda v: json.dumps(v, separators=(",", ":")).encode()),
+        _line_values.map(
+            lambda v: json.dumps(v, separators=(",", ":"), ensure_ascii=False).encode(
+                "utf-8", "surrogatepass"
+            )
+        ),
+        _line_values.map(lambda v: json.dumps(v, indent=1).encode()),
+        _odd_lines,
+        _odd_lines.map(lambda line: b'{"a":' + line + b"}"),
+    )
+)
+def test_strict_document_is_the_strict_parse(raw: bytes) -> None:
+    """A ``.json`` member read through orjson's proof gives loads_strict's value, or its very
+    error (message and code)."""
+    from gait.runpack.lines import strict_document
+
+    try:
+        slow: Any = loads_strict(raw, what="doc.json", code="E_X")
+    except InvalidInput as exc:
+        with pytest.raises(InvalidInput) as fast_error:
+            strict_document(raw, what="doc.json", code="E_X")
+        assert (fast_error.value.code, fast_error.value.message) == (exc.code, exc.message)
+        return
+    assert _strict(strict_document(raw, what="doc.json", code="E_X"), slow)
+
+
 def test_strict_records_defer_what_only_orjson_reads() -> None:
     """orjson reads these (nesting to 1024, last duplicate key wins on the C path), the strict
     parse does not: the member must come back None, never orjson's records."""

@@ -7,14 +7,14 @@ report every one of them.
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import io
+import os
 import stat
 import struct
 import zipfile
 import zlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO, Protocol
@@ -135,27 +135,33 @@ def read_members(
     of keeping them; ``first`` names a member to read before the others (problems are still
     listed in the zip's order)."""
     target = Path(path)
-    if target.is_dir():
-        raise InvalidInput(
-            f"{path} is a directory, not a runpack zip", code="E_VERIFY_INPUT_INVALID"
-        )
     try:
-        size = target.stat().st_size
+        found = os.stat(target)
     except FileNotFoundError as exc:
         raise InvalidInput(f"runpack not found: {path}", code="E_RUNPACK_NOT_FOUND") from exc
     except OSError as exc:
         raise InvalidInput(
             f"cannot read {path}: {exc.strerror}", code="E_VERIFY_INPUT_INVALID"
         ) from exc
-    if size == 0:
+    if stat.S_ISDIR(found.st_mode):
+        raise InvalidInput(
+            f"{path} is a directory, not a runpack zip", code="E_VERIFY_INPUT_INVALID"
+        )
+    if found.st_size == 0:
         raise InvalidInput(f"{path} is empty, not a runpack zip", code="E_VERIFY_INPUT_INVALID")
     try:
         with open(target, "rb") as raw:
-            return read_members_from(raw, str(path), limits, keep=keep, sinks=sinks, first=first)
+            # A small zip is read with one read and parsed from memory: the central directory,
+            # the end record and every local header are then read without a system call each.
+            source: BinaryIO = io.BytesIO(raw.read()) if found.st_size <= _WHOLE_FILE else raw
+            return read_members_from(source, str(path), limits, keep=keep, sinks=sinks, first=first)
     except OSError as exc:
         raise InvalidInput(
             f"{path} is not a readable zip ({exc})", code="E_VERIFY_INPUT_INVALID"
         ) from exc
+
+
+_WHOLE_FILE = 1024 * 1024
 
 
 def read_members_from(
@@ -171,10 +177,12 @@ def read_members_from(
     ``BytesIO``: nothing is written to disk to read it); ``name`` names it in errors."""
     try:
         with zipfile.ZipFile(raw) as archive:
+            headers: dict[int, _Header] = {}
             structure = [
-                Problem(ARCHIVE_CODE, n, why) for n, why in structure_problems(raw, archive)
+                Problem(ARCHIVE_CODE, n, why)
+                for n, why in structure_problems(raw, archive, headers)
             ]
-            result = _read_all(archive, limits or Limits(), keep, sinks, first)
+            result = _read_all(archive, limits or Limits(), keep, sinks, first, headers)
             result.problems[:0] = structure
             return result
     except (
@@ -192,14 +200,17 @@ def read_members_from(
         ) from exc
 
 
-def structure_problems(raw: Any, archive: zipfile.ZipFile) -> list[tuple[str, str]]:
+def structure_problems(
+    raw: Any, archive: zipfile.ZipFile, headers: dict[int, _Header] | None = None
+) -> list[tuple[str, str]]:
     """(member, why) for every way this zip reads differently to different readers.
 
     Python's ``zipfile`` trusts the central directory; a reader that walks local headers, or
     unpacks to disk (where mode bits make symlinks and directories), sees something else. So
     the entry count, each local header (method, flags, sizes, CRC, name), the method, the
     encryption flag and the file type in the mode bits must all agree with the central
-    directory. Costs one small read per member.
+    directory. Costs one small read per member; ``headers`` (by header offset) keeps what each
+    local header read said, so reading the member does not read it again.
     """
     problems: list[tuple[str, str]] = []
     infos = archive.infolist()
@@ -236,7 +247,7 @@ def structure_problems(raw: Any, archive: zipfile.ZipFile) -> list[tuple[str, st
         if info.external_attr & 0x10 and not info.is_dir():
             problems.append((name, "directory attribute on a file member"))
             continue
-        why = _local_header_problem(raw, info)
+        why = _local_header_problem(raw, info, headers)
         if why:
             problems.append((name, why))
     return problems
@@ -261,21 +272,29 @@ def _eocd_entry_count(raw: Any) -> int | None:
     return int(total)
 
 
-def _local_header_problem(raw: Any, info: zipfile.ZipInfo) -> str:
+# A local header as read: its flags, name length, extra length and name bytes as found.
+_Header = tuple[int, int, int, bytes]
+
+
+def _local_header_problem(
+    raw: Any, info: zipfile.ZipInfo, headers: dict[int, _Header] | None = None
+) -> str:
     raw.seek(info.header_offset)
     header = raw.read(_LOCAL_HEADER.size)
     if len(header) != _LOCAL_HEADER.size:
         return "local header truncated"
-    (sig, _v, _s, flags, method, _t, _d, crc, csize, usize, nlen, _elen) = _LOCAL_HEADER.unpack(
+    (sig, _v, _s, flags, method, _t, _d, crc, csize, usize, nlen, elen) = _LOCAL_HEADER.unpack(
         header
     )
     if sig != b"PK\x03\x04":
         return "local header missing"
+    name = raw.read(nlen)
+    if headers is not None:
+        headers[info.header_offset] = (flags, nlen, elen, name)
     if method != info.compress_type:
         return f"local header says method {method}, central directory {info.compress_type}"
     if (flags ^ info.flag_bits) & 0x1:
         return "local header and central directory disagree on encryption"
-    name = raw.read(nlen)
     expected = info.orig_filename.encode("utf-8" if info.flag_bits & 0x800 else "cp437", "replace")
     if name != expected:
         return "local header names another file"
@@ -294,6 +313,7 @@ def _read_all(
     keep: frozenset[str] | None,
     sinks: SinkFactory | None = None,
     first: str = "",
+    headers: dict[int, _Header] | None = None,
 ) -> Members:
     infos = archive.infolist()
     result = Members()
@@ -332,7 +352,7 @@ def _read_all(
         readable.sort(key=lambda info: info.filename != first)  # stable: the rest keep order
     for info in readable:
         sink = sinks(info.filename) if sinks else None
-        data, digest, error = _read_one(archive, info, limits, budget, keep, sink)
+        data, digest, error = _read_one(archive, info, limits, budget, keep, sink, headers)
         if error.startswith("limit:"):
             result.problems.append(Problem(ARCHIVE_CODE, info.filename, error[6:]))
             if budget[0] < 0:
@@ -368,9 +388,10 @@ def _read_one(
     budget: list[int],
     keep: frozenset[str] | None,
     sink: Sink | None = None,
+    headers: dict[int, _Header] | None = None,
 ) -> tuple[bytes, str, str]:
     try:
-        data, digest = _read_bounded(archive, info, limits, budget, keep, sink)
+        data, digest = _read_bounded(archive, info, limits, budget, keep, sink, headers)
     except LimitExceeded as exc:
         return b"", "", f"limit:{exc}"
     except (
@@ -397,55 +418,66 @@ def _read_bounded(
     budget: list[int],
     keep: frozenset[str] | None,
     sink: Sink | None = None,
+    headers: dict[int, _Header] | None = None,
 ) -> tuple[bytes, str]:
     """Stream one member: hash every chunk, keep it only for a parsed member (or hand it to
     its sink), and stop at the first chunk past a limit (the declared sizes may lie; only what
-    inflates counts)."""
+    inflates counts). A small member comes whole (``_read_small``), as the one chunk the stream
+    would give, and is checked alike."""
+    whole = _read_small(archive, info, headers)
+    if whole is not None:
+        return _take((whole,) if whole else (), info, limits, budget, keep, sink)
+    with archive.open(info) as handle:
+        return _take(iter(lambda: handle.read(_CHUNK), b""), info, limits, budget, keep, sink)
+
+
+def _take(
+    chunks: Iterable[bytes],
+    info: zipfile.ZipInfo,
+    limits: Limits,
+    budget: list[int],
+    keep: frozenset[str] | None,
+    sink: Sink | None,
+) -> tuple[bytes, str]:
     kept = sink is None and (keep is None or info.filename in keep)
     cap = _member_cap(info.filename, limits, keep)
     ratio_cap = _ratio_cap(info, limits)
-    chunks = []
+    parts = []
     total = 0
     hasher = hashlib.sha256()
-    whole = _read_small(archive, info)
-    with contextlib.ExitStack() as stack:
-        if whole is not None:  # the one chunk the stream below would give, checked alike
-            source: Iterator[bytes] = iter((whole,) if whole else ())
-        else:
-            handle = stack.enter_context(archive.open(info))
-            source = iter(lambda: handle.read(_CHUNK), b"")
-        for chunk in source:
-            total += len(chunk)
-            budget[0] -= len(chunk)
-            if total > cap:
-                raise LimitExceeded(f"inflates past the {cap}-byte member limit")
-            if total > ratio_cap:
-                raise LimitExceeded(f"inflates past {limits.ratio}x its compressed size (zip bomb)")
-            if budget[0] < 0:
-                raise LimitExceeded(
-                    f"members inflate past the {limits.total_bytes}-byte archive limit"
-                )
-            hasher.update(chunk)
-            if kept:
-                chunks.append(chunk)
-            elif sink is not None:
-                sink.feed(chunk)
+    for chunk in chunks:
+        total += len(chunk)
+        budget[0] -= len(chunk)
+        if total > cap:
+            raise LimitExceeded(f"inflates past the {cap}-byte member limit")
+        if total > ratio_cap:
+            raise LimitExceeded(f"inflates past {limits.ratio}x its compressed size (zip bomb)")
+        if budget[0] < 0:
+            raise LimitExceeded(f"members inflate past the {limits.total_bytes}-byte archive limit")
+        hasher.update(chunk)
+        if kept:
+            parts.append(chunk)
+        elif sink is not None:
+            sink.feed(chunk)
     if sink is not None:
         sink.close()
-    return b"".join(chunks), hasher.hexdigest()
+    return b"".join(parts), hasher.hexdigest()
 
 
 _SMALL = 64 * 1024
 _REFUSED_FLAGS = 0x1 | 0x20 | 0x40  # encrypted, patched data, strong encryption
 
 
-def _read_small(archive: zipfile.ZipFile, info: zipfile.ZipInfo) -> bytes | None:
+def _read_small(
+    archive: zipfile.ZipFile, info: zipfile.ZipInfo, headers: dict[int, _Header] | None = None
+) -> bytes | None:
     """A small member's inflated bytes in one read and one inflate, or None to take the
     streamed path (``ZipFile.open``'s per-member set-up is most of a small verify's cost).
 
     Only a member that reads cleanly comes back: local header as ``ZipFile.open`` checks it,
     whole deflate stream, declared size and CRC all right. Anything else (corrupt, truncated,
-    lying sizes) returns None, so the stream meets it and reports it in its own words."""
+    lying sizes) returns None, so the stream meets it and reports it in its own words. The
+    local header is the one ``structure_problems`` read into ``headers``, when it did."""
     if (
         info.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED)
         or info.flag_bits & _REFUSED_FLAGS
@@ -456,15 +488,19 @@ def _read_small(archive: zipfile.ZipFile, info: zipfile.ZipInfo) -> bytes | None
     raw = archive.fp
     if raw is None:
         return None
-    raw.seek(info.header_offset)
-    header = raw.read(_LOCAL_HEADER.size)
-    if len(header) != _LOCAL_HEADER.size:
-        return None
-    fields = _LOCAL_HEADER.unpack(header)
-    sig, flags, nlen, elen = fields[0], fields[3], fields[10], fields[11]
-    if sig != b"PK\x03\x04":
-        return None
-    fname = raw.read(nlen)
+    known = headers.get(info.header_offset) if headers is not None else None
+    if known is not None:
+        flags, nlen, elen, fname = known
+    else:
+        raw.seek(info.header_offset)
+        header = raw.read(_LOCAL_HEADER.size)
+        if len(header) != _LOCAL_HEADER.size:
+            return None
+        fields = _LOCAL_HEADER.unpack(header)
+        sig, flags, nlen, elen = fields[0], fields[3], fields[10], fields[11]
+        if sig != b"PK\x03\x04":
+            return None
+        fname = raw.read(nlen)
     try:
         decoded = fname.decode("utf-8" if flags & 0x800 else "cp437")
     except UnicodeDecodeError:

@@ -13,7 +13,7 @@ from gait.errors import InvalidInput
 from gait.runpack import model
 
 
-def _known(manifest: Mapping[str, Any]) -> dict[str, Any]:
+def known_keys(manifest: Mapping[str, Any]) -> dict[str, Any]:
     """The manifest's known keys without signatures, its time re-printed in canonical form
     (as the reference does when it re-reads a manifest)."""
     known = {k: manifest[k] for k in model.MANIFEST_KEYS if k in manifest and k != "signatures"}
@@ -25,13 +25,14 @@ def _known(manifest: Mapping[str, Any]) -> dict[str, Any]:
     return known
 
 
-def manifest_digest(manifest: Mapping[str, Any]) -> str:
-    """``H(manifest)`` over the known keys, ``manifest_digest`` blank, no signatures."""
-    known = _known(manifest)
-    known["manifest_digest"] = ""
-    return digest(known)
+def manifest_digest(manifest: Mapping[str, Any], *, known: dict[str, Any] | None = None) -> str:
+    """``H(manifest)`` over the known keys, ``manifest_digest`` blank, no signatures (a caller
+    that needs both digests passes ``known_keys(manifest)`` to each: taken once)."""
+    return digest({**(known_keys(manifest) if known is None else known), "manifest_digest": ""})
 
 
-def signed_manifest_digest(manifest: Mapping[str, Any]) -> str:
+def signed_manifest_digest(
+    manifest: Mapping[str, Any], *, known: dict[str, Any] | None = None
+) -> str:
     """``H(stored manifest minus signatures)``: the digest a manifest signature covers."""
-    return digest(_known(manifest))
+    return digest(known_keys(manifest) if known is None else known)

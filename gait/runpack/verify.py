@@ -11,7 +11,6 @@ from pathlib import Path
 from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
-from gait.canon import loads_strict
 from gait.errors import InvalidInput
 from gait.runpack import model
 from gait.runpack.archive import (
@@ -28,8 +27,9 @@ from gait.runpack.lines import (
     json_values,
     member_document,
     member_strict_records,
+    strict_document,
 )
-from gait.runpack.manifest import manifest_digest, signed_manifest_digest
+from gait.runpack.manifest import known_keys, manifest_digest, signed_manifest_digest
 
 if TYPE_CHECKING:  # cryptography loads only when a runpack carries signatures to check
     from gait.sign.keyring import Keyring
@@ -318,8 +318,9 @@ def _verify(
     report.run_id = manifest["run_id"]
     report.manifest_digest = str(manifest.get("manifest_digest", ""))
     _check_files(report, members, manifest)
-    _check_manifest_digest(report, manifest)
-    _check_signatures(report, manifest, opts)
+    known = known_keys(manifest)  # both digests are taken over these
+    _check_manifest_digest(report, manifest, known)
+    _check_signatures(report, manifest, opts, known)
     if checks is None:
         checks = _parsed_checks(members, manifest["run_id"], opts)
     if opts.check_schemas:
@@ -463,7 +464,7 @@ class _Streamed:
         raw = self.docs.get(model.MANIFEST)
         if model.MANIFEST not in self.parsed and raw is not None:
             try:  # kept for verify's own parse (members.parsed): parsed once
-                self.parsed[model.MANIFEST] = loads_strict(
+                self.parsed[model.MANIFEST] = strict_document(
                     raw, what=model.MANIFEST, code=INPUT_INVALID
                 )
             except InvalidInput:
@@ -569,8 +570,10 @@ def _check_files(report: VerifyReport, members: Members, manifest: dict[str, Any
     )
 
 
-def _check_manifest_digest(report: VerifyReport, manifest: dict[str, Any]) -> None:
-    recomputed = manifest_digest(manifest)
+def _check_manifest_digest(
+    report: VerifyReport, manifest: dict[str, Any], known: dict[str, Any]
+) -> None:
+    recomputed = manifest_digest(manifest, known=known)
     stored = str(manifest.get("manifest_digest", ""))
     if recomputed == stored.lower():
         report.checks.append(Check("manifest_digest", "pass"))
@@ -584,7 +587,9 @@ def _check_manifest_digest(report: VerifyReport, manifest: dict[str, Any]) -> No
     )
 
 
-def _check_signatures(report: VerifyReport, manifest: dict[str, Any], opts: VerifyOptions) -> None:
+def _check_signatures(
+    report: VerifyReport, manifest: dict[str, Any], opts: VerifyOptions, known: dict[str, Any]
+) -> None:
     sigs = manifest.get("signatures")
     sigs = sigs if isinstance(sigs, list) else ([] if sigs is None else [sigs])
     report.signatures_total = len(sigs)
@@ -603,7 +608,7 @@ def _check_signatures(report: VerifyReport, manifest: dict[str, Any], opts: Veri
         return
     from gait.sign.signature import check_signature
 
-    signed = signed_manifest_digest(manifest)
+    signed = signed_manifest_digest(manifest, known=known)
     results = [check_signature(s, signed, opts.keys, explicit=opts.explicit_keys) for s in sigs]
     valid = [r for r in results if r.ok]
     failed = [r for r in results if not r.ok and not r.skipped]
