@@ -24,6 +24,7 @@ import json
 import re
 from collections.abc import Callable, Mapping, Sequence
 from functools import cache, partial
+from itertools import repeat
 from operator import itemgetter
 from pathlib import Path
 from typing import Any
@@ -936,19 +937,25 @@ _LEAF_KEYS = frozenset({"type", "const", "enum", "minLength", "maxLength", "patt
 
 
 def _column_of(schema: Any) -> _Column | None:
-    """A whole column's check for a plain string or object property (builtins over the
-    column's distinct values, no call per value), else None (the compiled check per value).
-    Exactly the compiled string check's rules (``_Compiler.string``)."""
+    """A whole column's check for a plain string, string enum or object property (builtins
+    over the column's distinct values, no call per value), else None (the compiled check per
+    value). Exactly the compiled string check's rules (``_Compiler.string``), or stricter: a
+    False only sends the records to the record-by-record check."""
     if not isinstance(schema, dict) or any(
         key not in _LEAF_KEYS and key not in _ANNOTATIONS for key in schema
     ):
         return None
     if set(schema) - _ANNOTATIONS == {"type"} and schema["type"] == "object":
         return lambda column: set(map(type, column)) == {dict}
+    names = schema.get("enum")
+    if set(schema) - _ANNOTATIONS == {"enum"}:  # an enum of strings alone (a status)
+        if not (isinstance(names, list) and names and all(type(each) is str for each in names)):
+            return None
+        options = frozenset(names)
+        return lambda column: set(map(type, column)) == {str} and set(column) <= options
     if schema.get("type") != "string":
         return None
     same = schema.get("const")
-    names = schema.get("enum")
     if ("const" in schema and type(same) is not str) or (
         "enum" in schema
         and not (isinstance(names, list) and all(type(each) is str for each in names))
@@ -958,6 +965,7 @@ def _column_of(schema: Any) -> _Column | None:
     low = _count(schema["minLength"], "minLength") if "minLength" in schema else None
     high = _count(schema["maxLength"], "maxLength") if "maxLength" in schema else None
     search = None
+    spelled: _Spelled | None = None
     if "pattern" in schema:
         if not isinstance(schema["pattern"], str):
             return None
@@ -965,6 +973,7 @@ def _column_of(schema: Any) -> _Column | None:
             search = re.compile(schema["pattern"]).search
         except re.error:
             return None
+        spelled = _spelled(schema["pattern"])
     if "format" in schema and schema["format"] != "date-time":
         return None
     time = "format" in schema
@@ -977,44 +986,116 @@ def _column_of(schema: Any) -> _Column | None:
             return False
         if allowed is not None and not distinct <= allowed:
             return False
-        if low is not None and min(map(len, distinct)) < low:
+        if low == 1 and "" in distinct:
             return False
-        if high is not None and max(map(len, distinct)) > high:
-            return False
-        if search is not None and not all(map(search, distinct)):
+        bulk = spelled is not None and len(distinct) > 8
+        if (low is not None and low > 1) or high is not None or bulk:
+            lengths = set(map(len, distinct))
+            if (low is not None and min(lengths) < low) or (
+                high is not None and max(lengths) > high
+            ):
+                return False
+            if bulk and not spelled(distinct, min(lengths), max(lengths)):  # type: ignore[misc]
+                return False
+        if not bulk and search is not None and not all(map(search, distinct)):
             return False
         return not time or all(map(_date_time, distinct))
 
     return column
 
 
+_Spelled = Callable[[set[str], int, int], bool]
+# ``^[class]{m}$``, ``^[class]{m,n}$``, ``^[class]+$``, ``^[class]*$``: a digest or id pattern
+_RUN_PATTERN = re.compile(r"\^\[([A-Za-z0-9_.-]+)\](?:\{(\d+)(?:,(\d+))?\}|(\+)|(\*))\$")
+_CLASS_ITEM = re.compile(r"([A-Za-z0-9])-([A-Za-z0-9])|([A-Za-z0-9_.])|(-)$")
+
+
+def _spelled(pattern: str) -> _Spelled | None:
+    """A check of many distinct strings at once for a pattern that only spells a run of
+    ASCII characters from one class (``^[A-Fa-f0-9]{64}$``), else None.
+
+    True means every string is made of the class's characters only, with a length the
+    quantifier allows: then ``re.search(pattern, s)`` matches each. (The search also matches
+    such a run followed by one ``\\n``; a newline is outside every class read here, so such a
+    string gets False, and the caller's record-by-record check answers.) The class is read by
+    hand and then held against ``re`` itself on every ASCII character: any disagreement and
+    the pattern is not read here at all."""
+    found = _RUN_PATTERN.fullmatch(pattern)
+    if found is None:
+        return None
+    body, least, most, plus, star = found.groups()
+    members: set[int] = set()
+    at = 0
+    while at < len(body):
+        item = _CLASS_ITEM.match(body, at)
+        if item is None:
+            return None
+        if item[1]:
+            if ord(item[1]) > ord(item[2]):
+                return None
+            members.update(range(ord(item[1]), ord(item[2]) + 1))
+        else:
+            members.add(ord(item[3] or item[4]))
+        at = item.end()
+    try:
+        one = re.compile(f"[{body}]")
+    except re.error:
+        return None
+    if {c for c in range(128) if one.fullmatch(chr(c))} != members:
+        return None
+    low = int(least) if least is not None else (1 if plus else 0)
+    high = int(most) if most is not None else (low if least is not None else None)
+    keep = bytes(sorted(members))
+
+    def spelled(distinct: set[str], shortest: int, longest: int) -> bool:
+        if shortest < low or (high is not None and longest > high):
+            return False
+        text = "".join(distinct)
+        if not text.isascii():
+            return False
+        return not text.encode("ascii").translate(None, keep)
+
+    return spelled
+
+
 def _columns_valid(flat: _Flat, records: list[Any]) -> bool:
-    """True only when every record is valid: all plain dicts, each distinct key set holding
-    the required keys (and no other when closed), each property's values passing its check
-    (a string column's distinct values once: the checks are pure). False means "not shown"."""
+    """True only when every record is valid: all plain dicts, each holding the required keys
+    (and no other when closed), each property's values passing its check (a string column's
+    distinct values once: the checks are pure). False means "not shown".
+
+    The key sets are checked without a tuple per record: each required key is looked up in
+    every record (a missing one raises KeyError: False), each optional one counted, and when
+    closed the lengths add up to the declared keys found only if no record holds another."""
     if not records:
         return True
     if set(map(type, records)) != {dict}:
         return False
-    shapes = set(map(tuple, records))
-    for shape in shapes:
-        keys = frozenset(shape)
-        if not flat.required <= keys or (flat.closed and not keys <= flat.checks.keys()):
+    count = len(records)
+    found = 0  # declared keys over all records
+    for name in flat.required:
+        if name not in flat.checks:
+            if flat.closed or not all(map(dict.__contains__, records, repeat(name))):
+                return False
+        elif flat.checks[name] is _always and not all(
+            map(dict.__contains__, records, repeat(name))
+        ):
             return False
-    every = set(shapes.pop())
-    names = set(every)
-    for shape in shapes:
-        every.intersection_update(shape)
-        names.update(shape)
-    for name in names:
-        check = flat.checks.get(name, _always)
-        if check is _always:
-            continue
-        column: Any = (
-            list(map(itemgetter(name), records))
-            if name in every
-            else [record[name] for record in records if name in record]
-        )
+    for name, check in flat.checks.items():
+        if name in flat.required:
+            found += count
+            if check is _always:
+                continue
+            column: Any = list(map(itemgetter(name), records))  # KeyError: not all hold it
+        else:
+            holding = sum(map(dict.__contains__, records, repeat(name)))
+            found += holding
+            if not holding or check is _always:
+                continue
+            column = (
+                list(map(itemgetter(name), records))
+                if holding == count
+                else [record[name] for record in records if name in record]
+            )
         whole = flat.columns.get(name)
         if whole is not None:
             if not whole(column):
@@ -1024,7 +1105,7 @@ def _columns_valid(flat: _Flat, records: list[Any]) -> bool:
             column = set(column)
         if not all(map(check, column)):
             return False
-    return True
+    return not flat.closed or sum(map(len, records)) == found
 
 
 def errors(schema_id: str, instance: Any) -> list[str]:

@@ -23,6 +23,7 @@ from __future__ import annotations
 import gc
 import json
 import re
+import sys
 from bisect import bisect_right
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -39,6 +40,20 @@ _SCAN = json.JSONDecoder().scan_once  # type: ignore[attr-defined]  # set by __i
 _CHUNK = 512
 _DEEP = 100  # '[' and '{' bytes on a line from which its nesting may reach the stdlib's limit
 _NOT_OPENERS = bytes(b for b in range(256) if b not in b"[{\n")
+_DEEP_RUN = re.compile(rb"[^\n]{%d}" % _DEEP)
+_DUMP_DEPTH = 255  # orjson.dumps refuses a value nested this deep (JSONEncodeError)
+_FRAMES = 64  # the strict parser's own frames, and a margin
+
+
+def _stack_room() -> int:
+    """Recursion levels left to the stdlib JSON parser called from here (3.11 counts Python
+    frames and the C scanner's levels against the same limit)."""
+    frame: Any = sys._getframe()
+    depth = 0
+    while frame is not None:
+        depth += 1
+        frame = frame.f_back
+    return sys.getrecursionlimit() - depth
 
 
 def canonical_records(raw: bytes) -> list[Any] | None:
@@ -219,20 +234,23 @@ def _proven_records(raw: bytes, lines: list[bytes]) -> tuple[list[Any], list[int
     so a line holds no duplicate key (a parsed object has each key once), no NaN or Infinity,
     no whitespace, and its numbers print back to themselves, which pins the same double or
     integer any correct parser reads. orjson's nesting limit (1024) passes the stdlib
-    parser's recursion limit (about 990 deep, less when called deep in a stack), so a line
-    with ``_DEEP`` or more openers is parsed strictly whatever orjson says.
+    parser's recursion limit (the interpreter's limit less the frames already on the stack),
+    but ``orjson.dumps`` refuses anything nested ``_DUMP_DEPTH`` deep or more, and that
+    refusal sends the whole block to the strict parse: so where the stack has room for
+    ``_DUMP_DEPTH`` more levels, whatever the proof accepts the strict parse reads alike.
+    Called deeper in a stack than that, a line with ``_DEEP`` or more openers is parsed
+    strictly whatever orjson says.
     """
     try:
         with collector_paused():
             records = list(map(orjson.loads, lines))
     except (ValueError, RecursionError):  # orjson.JSONDecodeError is a ValueError
         return None
-    openers = raw[:-1].translate(None, _NOT_OPENERS).split(b"\n")
-    deep = (
-        [i for i, o in enumerate(openers) if len(o) >= _DEEP]
-        if max(map(len, openers)) >= _DEEP
-        else []
-    )
+    deep: list[int] = []
+    if _stack_room() < _DUMP_DEPTH + _FRAMES:  # called deep in a stack: see the docstring
+        openers = raw.translate(None, _NOT_OPENERS)
+        if _DEEP_RUN.search(openers):  # a line with _DEEP openers, found without a split
+            deep = [i for i, o in enumerate(openers.split(b"\n")) if len(o) >= _DEEP]
     shown = lines
     if deep:  # orjson.dumps stops at 254 levels: those records are not printed at all
         shown = list(lines)
@@ -240,9 +258,12 @@ def _proven_records(raw: bytes, lines: list[bytes]) -> tuple[list[Any], list[int
             records[i], shown[i] = None, b"null"
     suspect = deep
     try:
-        if orjson.dumps(records) != b"[" + b",".join(shown) + b"]":
-            dumped = list(map(orjson.dumps, records))
-            suspect = sorted({*deep, *(i for i, line in enumerate(shown) if dumped[i] != line)})
+        # the lines joined by "," are the member with its newlines turned into commas
+        joined = raw.replace(b"\n", b",") if not deep else b",".join(shown) + b","
+        dumped = orjson.dumps(records)
+        if len(dumped) != len(joined) + 1 or dumped[1:-1] != joined[:-1]:
+            each = list(map(orjson.dumps, records))
+            suspect = sorted({*deep, *(i for i, line in enumerate(shown) if each[i] != line)})
     except TypeError:  # orjson.JSONEncodeError; nothing it parsed should fail to print
         return None
     for i in suspect:
@@ -419,7 +440,8 @@ class RecordStream:
             )
 
     def _block(self, block: bytes) -> None:
-        lines = block[:-1].split(b"\n")
+        lines = block.split(b"\n")
+        lines.pop()  # the empty text after the block's last newline (no copy of the block)
         first = self.lines + 1
         self.lines += len(lines)
         if self.lines > self.values:
