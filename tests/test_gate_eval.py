@@ -320,6 +320,10 @@ NOT_FOR_A_PLAIN_DECISION = (
     "orjson",
     "uuid",
     "platform",
+    # the command line read from the command's recorded options (gait.cli.fastparse)
+    "argparse",
+    "gettext",
+    "locale",
     # Ed25519 through cryptography's Rust binding alone (gait.sign.keys._ed25519)
     "cryptography.utils",
     "cryptography.hazmat.primitives",

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-import argparse
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from gait.cli.main import add_common, add_group
 from gait.cli.output import Outcome
+
+if TYPE_CHECKING:
+    import argparse
 
 EVAL_EXPLAIN = (
     "gait gate eval evaluates one IntentRequest against a policy, applies rate limits and "

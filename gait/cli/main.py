@@ -140,6 +140,15 @@ def _explain_text(
     return None
 
 
+def _parse_plain(name: str, module: Any, args_in: list[str]) -> Any:
+    """The command line read without argparse (gait.cli.fastparse), or None: then argparse
+    reads it, and every error and usage text is its own."""
+    from gait.cli import fastparse
+
+    spec = fastparse.record(name, module.register)
+    return None if spec is None else fastparse.parse(spec, args_in)
+
+
 def _defer_inspect() -> None:
     """Run ``inspect`` on first use instead of when ``dataclasses`` imports it.
 
@@ -245,18 +254,20 @@ def _run_command(args_in: list[str]) -> int:
             raise InvalidInput(f"unknown command {name!r}", code="E_USAGE", hint="gait --help")
         route = SUBROUTES.get((name, args_in[1] if len(args_in) > 1 else ""))
         module = importlib.import_module(route or COMMANDS[name][0])
-        from gait.cli.parser import ArgumentParser
+        args = None if "--explain" in args_in else _parse_plain(name, module, args_in)
+        if args is None:
+            from gait.cli.parser import ArgumentParser
 
-        parser = ArgumentParser(prog="gait")
-        sub = parser.add_subparsers(dest="command")
-        cmd = sub.add_parser(name, help=COMMANDS[name][1], description=COMMANDS[name][1])
-        module.register(cmd)
-        if "--explain" in args_in:
-            text = _explain_text(parser, args_in, as_json)
-            if text:
-                print(text)
-                return ExitCode.OK
-        args = parser.parse_args(args_in)
+            parser = ArgumentParser(prog="gait")
+            sub = parser.add_subparsers(dest="command")
+            cmd = sub.add_parser(name, help=COMMANDS[name][1], description=COMMANDS[name][1])
+            module.register(cmd)
+            if "--explain" in args_in:
+                text = _explain_text(parser, args_in, as_json)
+                if text:
+                    print(text)
+                    return ExitCode.OK
+            args = parser.parse_args(args_in)
         args.correlation_id = correlation_id(args_in)
         handler: Callable[[argparse.Namespace], Any] = args.handler
         outcome = handler(args)

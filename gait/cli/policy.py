@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import argparse
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -11,6 +10,8 @@ from gait.cli.output import Outcome
 from gait.errors import ExitCode
 
 if TYPE_CHECKING:
+    import argparse
+
     from gait.gate.policytest import PolicyTestRun
 
 TEST_EXPLAIN = (

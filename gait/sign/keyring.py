@@ -8,12 +8,11 @@ artifacts; nothing about rotation is written into artifacts.
 
 from __future__ import annotations
 
-import argparse
 import os
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from gait import timefmt
 from gait.canon import dumps_pretty, loads_strict
@@ -27,6 +26,9 @@ from gait.fsutil import (
     read_no_follow,
 )
 from gait.sign.keys import SigningKey, VerifyKey, read_env_text, read_key_text
+
+if TYPE_CHECKING:
+    import argparse
 
 MODES = ("dev", "prod")
 DEV_WARNING = (
