@@ -57,18 +57,34 @@ _UTC_Z = re.compile(
 )
 
 
+# The last "YYYY-MM-DDTHH:MM:SS" ``canonical`` found to be a real date. Intents arrive with
+# times a few microseconds apart (an SDK stamps each call), so a cache of whole strings never
+# hits; their second does, and checking it is most of the fast path's cost. One string,
+# replaced whole: threads read a value some thread checked.
+_LAST_VALID_SECOND = ""
+
+
 def canonical(text: str) -> str:
     """Re-print an RFC 3339 time as UTC with ``Z`` and the shortest fraction."""
+    global _LAST_VALID_SECOND
     shape = _UTC_Z.fullmatch(text) if type(text) is str else None
     if shape is not None:
-        year, month, day, hour, minute, second, fraction = shape.groups()
-        try:
-            datetime(int(year), int(month), int(day), int(hour), int(minute), int(second))
-        except ValueError:
-            pass  # not a real date: the full path raises the usual error
+        whole = text[:19]
+        fraction = shape.group(7)
+        if whole == _LAST_VALID_SECOND:
+            valid = True
         else:
+            year, month, day, hour, minute, second, _ = shape.groups()
+            try:
+                datetime(int(year), int(month), int(day), int(hour), int(minute), int(second))
+            except ValueError:
+                valid = False  # not a real date: the full path raises the usual error
+            else:
+                valid = True
+                _LAST_VALID_SECOND = whole
+        if valid:
             fraction = (fraction or "").rstrip("0")
-            return f"{text[:19]}.{fraction}Z" if fraction else text[:19] + "Z"
+            return f"{whole}.{fraction}Z" if fraction else whole + "Z"
     moment, nanos = parse(text)
     return format_utc(moment, nanos)
 

@@ -159,3 +159,12 @@ def test_flag_duration_days_and_fractions_are_exact(days: int, millis: int) -> N
 @pytest.mark.parametrize("bad", ["", " ", "7", "d", "1x", "-1h", "1h 2m", "1e3h", ".5h", "1.h"])
 def test_flag_duration_refuses_what_is_not_one(bad: str) -> None:
     assert timefmt.parse_flag_duration(bad) is None
+
+
+def test_canonical_checks_each_new_second_after_a_valid_one():
+    """``canonical`` remembers the last valid second; another second is checked afresh."""
+    assert timefmt.canonical("2026-02-28T23:59:59.500Z") == "2026-02-28T23:59:59.5Z"
+    assert timefmt.canonical("2026-02-28T23:59:59.25000Z") == "2026-02-28T23:59:59.25Z"
+    with pytest.raises(InvalidInput):
+        timefmt.canonical("2026-02-29T23:59:59.500Z")
+    assert timefmt.canonical("2028-02-29T23:59:59Z") == "2028-02-29T23:59:59Z"

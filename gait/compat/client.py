@@ -319,12 +319,15 @@ def gate_decision(
     a signed trace and a decision-log line), cached per policy file and key, so a decision
     costs the evaluation and the trace, not a process and a policy parse.
     """
+    doc: Any = None
     if isinstance(intent, IntentRequest):
-        # The models hold strings; only the caller's own values need converting.
-        doc = intent.to_dict()
-        doc["args"] = _json_ready(doc["args"])
-        if "auth_context" in doc["context"]:
-            doc["context"]["auth_context"] = _json_ready(doc["context"]["auth_context"])
+        doc = _normalized(intent)  # the gate takes a normalised intent as it is
+        if doc is None:
+            # The models hold strings; only the caller's own values need converting.
+            doc = intent.to_dict()
+            doc["args"] = _json_ready(doc["args"])
+            if "auth_context" in doc["context"]:
+                doc["context"]["auth_context"] = _json_ready(doc["context"]["auth_context"])
     else:
         doc = _json_ready(dict(intent))
     try:
@@ -364,6 +367,148 @@ def gate_decision(
         command = _describe("gate", "eval", "--policy", policy_path, "--json")
         raise _command_error(exc, command) from exc
     return _result(outcome)
+
+
+class _Normalizer:
+    """``normalize_intent(intent.to_dict())`` for the common model, without the dict.
+
+    A gated tool sends the same context and provenance objects on every call (fixed at
+    decoration); both are frozen models of strings, so their normalised forms are kept, by
+    object identity (the object is held, so its id cannot be reused), and copied per call.
+    Anything else takes the general path: a script, a delegation, auth_context, evidence claims
+    (the gate strips those), non-string fields. Any error here also takes it, so errors, and
+    the fail-closed blocks they become, are exactly the general path's.
+    """
+
+    __slots__ = ("fields", "target", "contexts", "provenances")
+
+    def __init__(self) -> None:
+        from gait.gate.intent import normalize_fields, normalize_model_target
+
+        self.fields = normalize_fields
+        self.target = normalize_model_target
+        self.contexts: dict[int, tuple[IntentContext, dict[str, Any]]] = {}
+        self.provenances: dict[int, tuple[list[Any], list[dict[str, Any]]]] = {}
+
+    def __call__(self, intent: IntentRequest) -> Any:
+        ctx = intent.context
+        args = intent.args
+        if (
+            type(intent) is not IntentRequest  # a subclass may build its own dict
+            or type(args) is not dict
+            or intent.script is not None
+            or intent.delegation is not None
+            or type(ctx) is not IntentContext
+            or ctx.auth_context
+            or ctx.credential_scopes
+            or ctx.context_refs
+            or ctx.context_set_digest
+            or ctx.context_evidence_mode
+        ):
+            return None
+        tool_name = intent.tool_name
+        if type(tool_name) is not str:
+            return None
+        try:
+            targets = []
+            name = tool_name.strip().lower()
+            for target in intent.targets:
+                kind, value, operation, sensitivity = fields = (
+                    target.kind,
+                    target.value,
+                    target.operation,
+                    target.sensitivity,
+                )
+                if type(target) is not IntentTarget or not _STR_OR_NONE.issuperset(
+                    map(type, fields)
+                ):
+                    return None  # a subclass's to_dict, or fields the general path refuses
+                targets.append(self.target(name, kind, value, operation, sensitivity))
+            return self.fields(
+                tool_name,
+                # plain keys and values: normalize_json copies them as _json_ready would
+                args
+                if _STR_ONLY.issuperset(map(type, args))
+                and _JSON_SCALARS.issuperset(map(type, args.values()))
+                else _json_ready(args),
+                None,
+                None,
+                None,
+                None,
+                targets=targets,
+                provenance=self._provenance(intent.arg_provenance),
+                context=self._context(ctx),
+                created_at=_created_text(intent.created_at),
+            )
+        except Exception:  # noqa: BLE001 - the general path raises (or blocks) as it always has
+            return None
+
+    def _context(self, ctx: IntentContext) -> dict[str, Any]:
+        entry = self.contexts.get(id(ctx))
+        if entry is None or entry[0] is not ctx:
+            from gait.gate.intent import normalize_context
+
+            normalized = normalize_context(ctx.to_dict())
+            if len(self.contexts) >= 256:
+                self.contexts.clear()
+            entry = self.contexts[id(ctx)] = (ctx, normalized)
+        return dict(entry[1])
+
+    def _provenance(self, entries: Any) -> list[dict[str, Any]]:
+        if not entries:
+            if type(entries) is not list:
+                raise TypeError("not a list")
+            return []
+        if type(entries) is not list or not _PROVENANCE_ONLY.issuperset(map(type, entries)):
+            raise TypeError("not a list of IntentArgProvenance")
+        entry = self.provenances.get(id(entries[0]))
+        # A list compares its items by identity first: the same objects, the same list. Equal
+        # models otherwise (frozen, of strings: the cached ones were normalised).
+        if entry is None or entry[0] != entries:
+            from gait.gate.intent import normalize_provenance
+
+            normalized = normalize_provenance([e.to_dict() for e in entries])
+            if len(self.provenances) >= 256:
+                self.provenances.clear()
+            entry = self.provenances[id(entries[0])] = (list(entries), normalized)
+        return [dict(e) for e in entry[1]]
+
+
+_NORMALIZER: list[_Normalizer] = []
+_STR_OR_NONE = frozenset({str, type(None)})
+_STR_ONLY = frozenset({str})
+_PROVENANCE_ONLY = frozenset({IntentArgProvenance})
+
+
+def _normalized(intent: IntentRequest) -> Any:
+    """The gate's ``NormalizedIntent`` of ``intent``, or ``None`` for the general path."""
+    if not _NORMALIZER:
+        _NORMALIZER.append(_Normalizer())
+    return _NORMALIZER[0](intent)
+
+
+# (the second's fields, its printed "YYYY-MM-DDTHH:MM:SS") of the last ``_created_text``:
+# printing the date costs more than the rest, and a tool's calls share their second. One
+# tuple, replaced whole (any thread reads a second with its own text).
+_LAST_SECOND: tuple[tuple[int, ...], str] = ((), "")
+
+
+def _created_text(moment: datetime) -> str:
+    """``rfc3339(IntentRequest._isoformat(moment))`` (what normalisation makes of the
+    model's ``created_at``), printed directly: a datetime needs no parsing back."""
+    global _LAST_SECOND
+    utc = moment.astimezone(UTC)
+    second = (utc.year, utc.month, utc.day, utc.hour, utc.minute, utc.second)
+    last, text = _LAST_SECOND
+    if last != second:
+        text = utc.isoformat()[:19]
+        _LAST_SECOND = (second, text)
+    micro = utc.microsecond
+    if micro:
+        return f"{text}.{f'{micro:06d}'.rstrip('0')}Z"
+    if text == "0001-01-01T00:00:00":  # the zero time: unset, which normalisation reads so
+        return "1980-01-01T00:00:00Z"
+    return text + "Z"
 
 
 def _delegation_inputs(

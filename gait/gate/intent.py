@@ -273,11 +273,36 @@ def _target_sort_key(target: dict[str, Any]) -> tuple[Any, ...]:
     )
 
 
+def normalize_model_target(
+    tool_name: str, kind: str, value: str, operation: str | None, sensitivity: str | None
+) -> dict[str, Any]:
+    """A target given as the reference SDK model's four fields (strings, the last two may be
+    ``None``): ``_normalize_target`` of the dict that model's ``to_dict`` gives, without it."""
+    return _build_target(
+        tool_name,
+        kind.strip().lower(),
+        value.strip(),
+        operation.strip().lower() if operation else "",
+        sensitivity.strip().lower() if sensitivity else "",
+        "",
+        "",
+        "",
+        False,
+        _NO_HINTS,
+    )
+
+
 def normalize_targets(raw: Any, tool_name: str, where: str = "targets") -> list[dict[str, Any]]:
     items = array(raw, where)
     if len(items) == 1:  # most intents name one target: nothing to sort or de-duplicate
         return [_normalize_target(items[0], tool_name, where, 0)]
-    targets = [_normalize_target(item, tool_name, where, i) for i, item in enumerate(items)]
+    return _unique_targets(
+        [_normalize_target(item, tool_name, where, i) for i, item in enumerate(items)]
+    )
+
+
+def _unique_targets(targets: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Normalised targets de-duplicated and in the reference's order."""
     if len(targets) < 2:
         return targets
     unique: dict[tuple[Any, ...], dict[str, Any]] = {}
@@ -703,6 +728,15 @@ def normalize_intent(raw: Any) -> NormalizedIntent:
     # each, on every decision); the readers' own ``None`` handling is the same.
     get = data.get
     script_raw = get("script")
+    if script_raw is None and get("skill_provenance") is None and get("delegation") is None:
+        return normalize_fields(
+            get("tool_name"),
+            get("args"),
+            get("targets"),
+            get("arg_provenance"),
+            get("context"),
+            get("created_at"),
+        )
     script = None if script_raw is None else _normalize_script(script_raw)
     tool_name = string(get("tool_name"), "tool_name").strip().lower()
     if script is not None:
@@ -759,3 +793,56 @@ def normalize_intent(raw: Any) -> NormalizedIntent:
     # counted): without floats the digests take orjson's path (gait.canon.digest_floatless).
     floatless = not floats and script is None and "auth_context" not in context
     return NormalizedIntent(doc, created_at, floatless)
+
+
+def normalize_fields(
+    tool_name: Any,
+    args_raw: Any,
+    targets_raw: Any,
+    provenance_raw: Any,
+    context_raw: Any,
+    created_raw: Any,
+    *,
+    targets: list[dict[str, Any]] | None = None,
+    provenance: list[dict[str, Any]] | None = None,
+    context: dict[str, Any] | None = None,
+    created_at: str | None = None,
+) -> NormalizedIntent:
+    """``normalize_intent`` of an intent without script, skill provenance or delegation, from
+    its fields (the same checks, in the same order, the same errors).
+
+    A caller holding the normalised ``provenance``, ``context`` or canonical ``created_at`` of
+    these very fields (the compat SDK keeps them for a tool's fixed models) passes them to skip
+    re-normalising; the raw values are then not read. So for ``targets``: each target
+    normalised (``normalize_model_target``), in the intent's order. The doc takes them as given,
+    unshared.
+    """
+    name = string(tool_name, "tool_name").strip().lower()
+    if not name:
+        raise fail("tool_name is required")
+    floats: list[float] = []
+    if type(args_raw) is dict:
+        args = normalize_json(args_raw, "args", floats)
+    else:
+        args = _normalize_args(args_raw, "args", floats)
+    refuse_credentials("args", args)
+    if targets is None:
+        targets = normalize_targets(targets_raw, name)
+    elif len(targets) > 1:
+        targets = _unique_targets(targets)
+    if provenance is None:
+        provenance = normalize_provenance(provenance_raw)
+    if context is None:
+        context = normalize_context(context_raw)
+    if created_at is None:
+        created_at = timefmt.EPOCH_1980
+        if created_raw is not None:
+            created = rfc3339(created_raw, "created_at")
+            if created != timefmt.ZERO_TIME:
+                created_at = created
+    doc: dict[str, Any] = {"tool_name": name, "args": args, "targets": targets}
+    if provenance:
+        doc["arg_provenance"] = provenance
+    doc["context"] = context
+    # as in normalize_intent: without floats (and auth_context) the digests take orjson's path
+    return NormalizedIntent(doc, created_at, not floats and "auth_context" not in context)

@@ -7,7 +7,6 @@ These readers are the one place that rule lives; gait.gate.intent holds what the
 
 from __future__ import annotations
 
-import functools
 import re
 from collections.abc import Mapping
 from typing import Any
@@ -75,11 +74,6 @@ def array(value: Any, where: str) -> list[Any]:
     return value
 
 
-@functools.lru_cache(maxsize=4096)
-def _canonical_time(value: str) -> str:
-    return timefmt.canonical(value)
-
-
 def rfc3339(value: Any, where: str) -> str:
     """Canonical RFC 3339 (the zero time when unset), as the reference always prints it."""
     if value is None:
@@ -87,7 +81,9 @@ def rfc3339(value: Any, where: str) -> str:
     if not isinstance(value, str):
         raise fail(f"{where} must be an RFC 3339 time")
     try:
-        return _canonical_time(value)
+        # No cache of whole strings: an SDK's intents each carry their own microsecond, so
+        # one never hit (timefmt.canonical remembers the last valid second instead).
+        return timefmt.canonical(value)
     except InvalidInput as exc:
         raise fail(f"{where} is not an RFC 3339 time") from exc
 
