@@ -4,12 +4,13 @@ trusted still verify."""
 
 from __future__ import annotations
 
+import time
 import zipfile
 from pathlib import Path
 
 from gait.runpack.verify import verification_options, verify_runpack
 from gait.runpack.writer import write_record_input
-from gait.sign.keyring import trust_key, update_keyring
+from gait.sign.keyring import keyring_path, trust_key, update_keyring
 from gait.sign.keys import SigningKey
 
 
@@ -51,3 +52,44 @@ def test_corrupt_small_member_is_unreadable_not_accepted(tmp_path: Path) -> None
     report = verify_runpack(path, verification_options()).to_json()
     assert report["error_codes"] == ["E_VERIFY_HASH_MISMATCH"]
     assert [(m["path"], m["actual"]) for m in report["hash_mismatches"]] == [("intents.jsonl", "")]
+
+
+def _settle() -> None:
+    """Past the trust store's settling time, so the next verify may answer it from memory."""
+    time.sleep(0.15)
+
+
+def test_settled_trust_store_rewritten_in_place_is_read_again(tmp_path: Path) -> None:
+    """The trust store is parsed once while unchanged: a same-size rewrite in place (same
+    inode, same length: another key where the signer's was) must not leave the old answer."""
+    signer, other = SigningKey.generate(), SigningKey.generate()
+    path = _signed(tmp_path, signer)
+    trust_key(signer.public(), mode="dev")
+    _settle()
+    for _ in range(2):  # the second verify is answered from memory
+        report = verify_runpack(path, verification_options(require_trusted=True))
+        assert (report.signature_status, report.ok) == ("verified", True)
+    store = keyring_path()
+    text = store.read_text()
+    swapped = text.replace(signer.key_id, other.key_id).replace(
+        signer.public().to_text().strip(), other.public().to_text().strip()
+    )
+    assert swapped != text and len(swapped) == len(text)
+    inode = store.stat().st_ino
+    with open(store, "r+", encoding="utf-8") as handle:
+        handle.write(swapped)
+    assert store.stat().st_ino == inode
+    report = verify_runpack(path, verification_options(require_trusted=True))
+    assert report.signature_status != "verified" and not report.ok
+    assert report.error_codes == ["E_VERIFY_UNTRUSTED_SIGNER"]
+
+
+def test_settled_trust_store_removed_trusts_nothing(tmp_path: Path) -> None:
+    signer = SigningKey.generate()
+    path = _signed(tmp_path, signer)
+    trust_key(signer.public(), mode="dev")
+    _settle()
+    assert verify_runpack(path, verification_options(require_trusted=True)).ok
+    keyring_path().unlink()
+    report = verify_runpack(path, verification_options(require_trusted=True))
+    assert not report.ok and report.error_codes == ["E_VERIFY_UNTRUSTED_SIGNER"]

@@ -8,7 +8,9 @@ artifacts; nothing about rotation is written into artifacts.
 
 from __future__ import annotations
 
+import functools
 import os
+import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -55,7 +57,9 @@ class KeyEntry:
     publishers: list[str] = field(default_factory=list)
 
     def verify_key(self) -> VerifyKey:
-        return VerifyKey.from_text(self.public_key)
+        if isinstance(self.public_key, str):
+            return _verify_key_of(self.public_key)
+        return VerifyKey.from_text(self.public_key)  # a corrupt entry: its usual error
 
 
 @dataclass
@@ -91,12 +95,60 @@ class Keyring:
         }
 
 
+@functools.lru_cache(maxsize=256)
+def _verify_key_of(text: str) -> VerifyKey:
+    """Key text to key is pure: each text is decoded and its key id hashed once a process
+    (every verify and gate reads the trust store's keys)."""
+    return VerifyKey.from_text(text)
+
+
 def keyring_path() -> Path:
     return gait_home() / "keyring.json"
 
 
 def load_keyring() -> Keyring:
+    """The trust store as the files say now: parsed once and then answered from memory while
+    neither ``keyring.json`` nor the dev public key (which decides what counts as dev) has
+    changed. Each call stats both (device, inode, size, mtime, ctime; a rewrite in place or a
+    replacement changes at least the ctime), and only files whose ctime was already
+    ``_SETTLED_NS`` old when read are remembered: a change made after that read then has a
+    later ctime on any clock tick, so a removed or changed key is never answered from
+    memory. Each call gets its own entries (callers change them)."""
+    global _LAST
     path = keyring_path()
+    dev_public = dev_key_paths()[1]
+    started = time.time_ns()
+    stamp = (str(path), _stamp(path, follow=True), str(dev_public), _stamp(dev_public))
+    last = _LAST
+    if last is not None and last[0] == stamp:
+        return Keyring(
+            path, [KeyEntry(**{**item, "publishers": list(item["publishers"])}) for item in last[1]]
+        )
+    ring = _read_keyring(path)
+    settled = started - _SETTLED_NS
+    if all(part is None or part[-1] < settled for part in (stamp[1], stamp[3])):
+        _LAST = (stamp, [asdict(entry) for entry in ring.entries])
+    return ring
+
+
+_SETTLED_NS = 100_000_000  # far above any file system's timestamp granularity
+_Stamp = tuple[int, int, int, int, int]
+_LAST: tuple[tuple[str, _Stamp | None, str, _Stamp | None], list[dict[str, Any]]] | None = None
+
+
+def _stamp(path: Path, *, follow: bool = False) -> _Stamp | None:
+    """What says a file changed: None when it is absent; a stamp equal to no other when the
+    stat fails otherwise (nothing is then answered from memory)."""
+    try:
+        found = os.stat(path) if follow else os.lstat(path)
+    except (FileNotFoundError, NotADirectoryError):
+        return None
+    except OSError:
+        return (-1, -1, -1, -1, time.time_ns() + _SETTLED_NS)  # never settled, never equal
+    return (found.st_dev, found.st_ino, found.st_size, found.st_mtime_ns, found.st_ctime_ns)
+
+
+def _read_keyring(path: Path) -> Keyring:
     try:
         data = path.read_bytes()
     except FileNotFoundError:
@@ -142,7 +194,7 @@ def update_keyring(change: Callable[[Keyring], object]) -> Keyring:
     path = keyring_path()
     private_dir(path.parent)
     with file_lock(path.with_name(".keyring.lock")):
-        ring = load_keyring()
+        ring = _read_keyring(path)  # the file itself, never memory, under the lock
         change(ring)
         atomic_write(path, dumps_pretty(ring.to_json()))
     return ring
