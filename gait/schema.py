@@ -90,14 +90,20 @@ def schema_ids() -> list[str]:
 @cache
 def _direct(schema_id: str) -> Path | None:
     """The file an id names by convention (``gait.gate.intent_request`` is
-    ``intent_request.schema.json``) when that file says so: one file read instead of all."""
-    stem = schema_id.rsplit(".", 1)[-1]
-    path = _schema_dir() / f"{stem}{_SUFFIX}"
-    try:
-        doc = _load(path)
-    except (OSError, ValueError):
-        return None
-    return path if schema_id in (stem, doc.get(_ID_KEY)) else None
+    ``intent_request.schema.json``, ``gait.runpack.manifest`` is
+    ``runpack_manifest.schema.json``) when that file says so: a file or two read instead of
+    all of them (verify reads five schemas, not twenty-five files)."""
+    parts = schema_id.split(".")
+    # gait.gate.intent_request: intent_request; gait.runpack.manifest: runpack_manifest
+    for stem in dict.fromkeys((parts[-1], "_".join(parts[-2:]))):
+        path = _schema_dir() / f"{stem}{_SUFFIX}"
+        try:
+            doc = _load(path)
+        except (OSError, ValueError):
+            continue
+        if schema_id in (stem, doc.get(_ID_KEY)):
+            return path
+    return None
 
 
 def schema_path(schema_id: str) -> Path:

@@ -98,6 +98,26 @@ def _sources(data: bytes) -> set[str]:
     return set(table)
 
 
+def test_method_cache_entries_are_read_one_by_one(cli: tuple[Path, dict[str, str]]) -> None:
+    """Each entry is its own marshal bytes, unmarshalled only when its class is defined: a
+    damaged entry is compiled and written again, the others are kept as they were; a file of
+    the older shape (code objects themselves) is read as empty and rewritten."""
+    work, env = cli
+    first = _eval(work, env, 1)
+    [cache] = _cache_files(work)
+    table = marshal.loads(cache.read_bytes()[len(MAGIC_NUMBER) :])
+    assert table and all(type(blob) is bytes for blob in table.values())
+    damaged = sorted(table)[0]
+    cache.write_bytes(MAGIC_NUMBER + marshal.dumps({**table, damaged: b"\x00 not code"}))
+    assert _eval(work, env, 2) == first
+    assert marshal.loads(cache.read_bytes()[len(MAGIC_NUMBER) :]) == table
+
+    older = {text: marshal.loads(blob) for text, blob in table.items()}
+    cache.write_bytes(MAGIC_NUMBER + marshal.dumps(older))
+    assert _eval(work, env, 3) == first
+    assert marshal.loads(cache.read_bytes()[len(MAGIC_NUMBER) :]) == table
+
+
 def test_method_cache_honours_dont_write_bytecode(cli: tuple[Path, dict[str, str]]) -> None:
     work, env = cli
     env["PYTHONDONTWRITEBYTECODE"] = "1"

@@ -635,6 +635,15 @@ def test_member_columns_near_misses(conformance_dir: Path) -> None:
     assert seen == {"gait.runpack.intent", "gait.runpack.result"}
 
 
+def test_direct_lookup_names_the_indexed_file() -> None:
+    """The by-convention lookup (one file read, not all) finds the runpack schemas, and any
+    file it finds is the one the full index names."""
+    for schema_id in schema.schema_ids():
+        assert schema._direct(schema_id) in (None, schema._index()[schema_id]), schema_id
+    for schema_id in RUNPACK_LINE_SCHEMAS[:5]:
+        assert schema._direct(schema_id) == schema._index()[schema_id], schema_id
+
+
 SPELLED = ["^[A-Fa-f0-9]{64}$", "^[a-f0-9]{2,4}$", "^[a-z0-9_.-]+$", "^[A-Z]*$", "^[0-9a-z]{3}$"]
 
 

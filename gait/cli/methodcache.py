@@ -8,7 +8,10 @@ calls is shadowed (a global of that module only) by one that compiles each sourc
 reuses the code object, as ``exec`` on the text would have built it (filename ``<string>``, no
 inherited ``__future__`` flags). The code objects are kept between processes in one ``marshal``
 file in the package's ``__pycache__`` (under ``sys.pycache_prefix`` when set), named by the
-interpreter's cache tag and stamped with its bytecode magic number.
+interpreter's cache tag and stamped with its bytecode magic number. Each code object is kept
+as its own ``marshal`` bytes and unmarshalled only when its source text is asked for: the file
+holds the methods of every command run so far (hundreds), and a process reads the whole table
+but builds only the dozen or so code objects its own classes need.
 
 Why this is safe to keep on disk: an entry is looked up by the exact source text
 ``dataclasses`` generated in this process, so an entry can never be stale, only absent; the file
@@ -57,9 +60,10 @@ def _magic() -> bytes:
     return MAGIC_NUMBER
 
 
-def _read(path: str) -> dict[str, CodeType]:
+def _read(path: str) -> dict[str, bytes]:
+    """Source text -> that text's code object as ``marshal`` bytes (an older file that holds
+    the code objects themselves reads as empty, and is rewritten)."""
     import marshal
-    from types import CodeType
 
     try:
         with open(path, "rb") as handle:
@@ -72,12 +76,21 @@ def _read(path: str) -> dict[str, CodeType]:
         return {}
     if not isinstance(table, dict):
         return {}
-    return {
-        text: code for text, code in table.items() if type(text) is str and type(code) is CodeType
-    }
+    return {text: blob for text, blob in table.items() if type(text) is str and type(blob) is bytes}
 
 
-def _write(path: str, table: dict[str, CodeType]) -> None:
+def _code(blob: bytes) -> CodeType | None:
+    import marshal
+    from types import CodeType
+
+    try:
+        code = marshal.loads(blob)
+    except (ValueError, EOFError, TypeError):
+        return None
+    return code if type(code) is CodeType else None
+
+
+def _write(path: str, table: dict[str, bytes]) -> None:
     import marshal
 
     temp = f"{path}.{os.getpid()}.tmp"
@@ -102,15 +115,17 @@ def install() -> None:
         return  # already installed (or dataclasses defines its own exec: leave it alone)
     path = _path()
     known = _read(path) if path else {}
-    used: dict[str, CodeType] = {}
+    used: dict[str, CodeType | None] = {}  # None: read from the file (its bytes are in known)
     run = builtins.exec
 
     def exec_(source: object, globals: object = None, locals: object = None, **kw: Any) -> None:
         if type(source) is str and globals is not None:
-            code = known.get(source)
+            blob = known.get(source)
+            code = _code(blob) if blob is not None else None
             if code is None:
                 code = compile(source, "<string>", "exec", dont_inherit=True)
-            used[source] = code
+                known.pop(source, None)  # a damaged entry is written again
+            used[source] = code if blob is None or source not in known else None
             source = code
         run(source, globals, locals, **kw)  # type: ignore[arg-type]
 
@@ -119,9 +134,15 @@ def install() -> None:
         import atexit
 
         def save() -> None:
-            if all(text in known for text in used):
+            new = {text: code for text, code in used.items() if code is not None}
+            if not new:
                 return
-            table = {**known, **used} if len(known) + len(used) <= _MAX_ENTRIES else used
-            _write(path, table)
+            import marshal
+
+            blobs = {text: marshal.dumps(code) for text, code in new.items()}
+            if len(known) + len(blobs) <= _MAX_ENTRIES:
+                _write(path, {**known, **blobs})
+            else:  # keep only what this process used
+                _write(path, {text: known[text] for text in used if text in known} | blobs)
 
         atexit.register(save)
