@@ -418,9 +418,10 @@ class RecordStream:
                 self._pending_size += len(chunk)
                 self._check_pending()
             return
-        block = chunk[: cut + 1]
-        if self._pending:
-            block = b"".join(self._pending) + block
+        if self._pending:  # one copy: the pending tail and this chunk's whole lines
+            block = b"".join((*self._pending, memoryview(chunk)[: cut + 1]))
+        else:
+            block = chunk if cut + 1 == len(chunk) else chunk[: cut + 1]
         tail = chunk[cut + 1 :]
         self._pending = [tail] if tail else []
         self._pending_size = len(tail)
