@@ -10,10 +10,13 @@ import json
 import math
 import re
 from collections.abc import Callable, Mapping
-from typing import Any
 
 from gait.errors import InvalidInput
 from gait.sha import sha256
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 _SAFE_INT = 2**53
 _ENCODER = json.JSONEncoder(

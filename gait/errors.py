@@ -8,7 +8,10 @@ one line (or one JSON document) and the right exit code, never a traceback.
 from __future__ import annotations
 
 from enum import IntEnum
-from typing import Any
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 
 class ExitCode(IntEnum):

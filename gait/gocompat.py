@@ -13,8 +13,11 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from typing import Any
 from urllib.parse import urlsplit
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 
 def omit_empty(into: dict[str, Any], *fields: tuple[str, Any]) -> dict[str, Any]:

@@ -27,9 +27,12 @@ from functools import cache, partial
 from itertools import repeat
 from operator import itemgetter
 from pathlib import Path
-from typing import Any
 
 from gait.errors import InvalidInput
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 _SUFFIX = ".schema.json"
 _ID_KEY = "x-gait-schema-id"
@@ -196,7 +199,8 @@ def _message(error: Any) -> str:
 
 # --- compiled fast path ------------------------------------------------------------------------
 
-_Check = Callable[[Any], bool]
+if TYPE_CHECKING:  # typing is not loaded by a gate decision (issue 16 item 6)
+    _Check = Callable[[Any], bool]
 
 
 class _Unsupported(Exception):
@@ -938,7 +942,8 @@ def _flat_of(document: Any) -> _Flat | None:
     return _Flat(frozenset(required), checks, not closed, columns)
 
 
-_Column = Callable[[list[Any]], bool]
+if TYPE_CHECKING:
+    _Column = Callable[[list[Any]], bool]
 _LEAF_KEYS = frozenset({"type", "const", "enum", "minLength", "maxLength", "pattern", "format"})
 
 

@@ -18,9 +18,11 @@ caller's (``UnknownKey``): the policy explains legacy and unevaluated keys diffe
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:  # imported when a reader is made: a cached policy never loads PyYAML
+    from typing import Any
+
     import yaml
 
 STR = "str"
@@ -29,7 +31,8 @@ BOOL = "bool"
 STRS = "strs"
 NUM = "num"
 ANY = "any"
-Shape = Any  # STR | INT | BOOL | NUM | ANY | STRS | ("list", Shape) | dict[str, Shape]
+if TYPE_CHECKING:  # typing is not loaded by a decision (issue 16 item 6)
+    Shape = Any  # STR | INT | BOOL | NUM | ANY | STRS | ("list", Shape) | dict[str, Shape]
 
 # (message, node) -> the caller's exception
 Fail = Callable[[str, "yaml.Node | None"], Exception]

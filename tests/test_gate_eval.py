@@ -320,6 +320,8 @@ NOT_FOR_A_PLAIN_DECISION = (
     "orjson",
     "uuid",
     "platform",
+    # annotations only: the modules on this path import typing under TYPE_CHECKING
+    "typing",
     # the command line read from the command's recorded options (gait.cli.fastparse)
     "argparse",
     "gettext",

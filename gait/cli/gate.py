@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
-
 from gait.cli.main import add_common, add_group
 from gait.cli.output import Outcome
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
     import argparse
+    from typing import Any
 
 EVAL_EXPLAIN = (
     "gait gate eval evaluates one IntentRequest against a policy, applies rate limits and "

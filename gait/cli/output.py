@@ -9,10 +9,13 @@ from __future__ import annotations
 import os
 import sys
 from dataclasses import dataclass, field
-from typing import Any
 
 from gait.canon import dumps_compact, id24
 from gait.errors import ExitCode, GaitError
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 MAX_SUMMARY_LINES = 12
 

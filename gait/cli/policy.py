@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
 
 from gait.cli.main import add_common, add_group
 from gait.cli.output import Outcome
 from gait.errors import ExitCode
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
     import argparse
+    from typing import Any
 
     from gait.gate.policytest import PolicyTestRun
 

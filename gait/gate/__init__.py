@@ -12,7 +12,9 @@ SDK entry points (imported lazily so ``import gait.gate`` stays cheap)::
 
 from __future__ import annotations
 
-from typing import Any
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 _EXPORTS = {
     "load": "gait.gate.sdk",

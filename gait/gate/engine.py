@@ -12,7 +12,6 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
 
 from gait import __version__, timefmt
 from gait.canon import digest, sha256_hex
@@ -36,7 +35,10 @@ from gait.gate.trace import (
 )
 from gait.sign.keys import SigningKey, VerifyKey
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:  # loaded by the decisions that use them: approvals, rate limits and budgets
+    from typing import Any
+
     from gait.gate import approval as tokens
     from gait.gate.state import GateState, RateDecision
 

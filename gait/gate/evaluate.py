@@ -10,12 +10,15 @@ from __future__ import annotations
 from collections.abc import Mapping
 from contextvars import ContextVar
 from dataclasses import dataclass, field
-from typing import Any
 
 from gait.gate import scripts as script_policy
 from gait.gate.intent import IntentInvalid, NormalizedIntent, normalize_intent
 from gait.gate.policy import VERDICT_RANK, Policy, RateLimit, Rule
 from gait.gate.policy_keys import RuleExtras, apply_constraints
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 GATE_RESULT_SCHEMA_ID = "gait.gate.result"
 SCHEMA_VERSION = "1.0.0"

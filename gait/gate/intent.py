@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from typing import Any
 
 from gait import gocompat, timefmt
 from gait.canon import digest
@@ -44,6 +43,10 @@ from gait.gate.vocabulary import (
     TARGET_KINDS,
 )
 from gait.gocompat import omit_empty
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 MAX_SCRIPT_STEPS = 64
 

@@ -11,9 +11,12 @@ from __future__ import annotations
 
 import functools
 import re
-from typing import Any
 
 from gait.gate.intent_fields import HEX64, fail
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 _CREDENTIAL_KEY = re.compile(r"(token|secret|api[_-]?key|access[_-]?key|password|credential)")
 _SAFE_KEY_SUFFIXES = (

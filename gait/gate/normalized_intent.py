@@ -7,9 +7,11 @@ many decisions never print them.
 
 from __future__ import annotations
 
-from typing import Any
-
 from gait.canon import digest, digest_floatless
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 # Claims an intent makes about context evidence: dropped unless a verified envelope backs them.
 EVIDENCE_CLAIMS = ("context_set_digest", "context_evidence_mode", "context_refs")

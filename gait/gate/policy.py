@@ -12,7 +12,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from gait import gcpause, gocompat, yamlshape
 from gait.canon import digest
@@ -26,6 +25,10 @@ from gait.gate.policy_model import RateLimit as RateLimit
 from gait.gate.policy_model import Rule as Rule
 from gait.gate.scripts import compile_scripts
 from gait.gate.vocabulary import DISCOVERY_METHODS, ENDPOINT_CLASSES
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 
 class _LazyYaml:
@@ -121,7 +124,8 @@ def _yaml_fail(message: str, line: int | None) -> PolicyInvalid:
 # The policy's YAML shape (gait.yamlshape reads and checks it).
 
 STR, INT, BOOL, STRS = yamlshape.STR, yamlshape.INT, yamlshape.BOOL, yamlshape.STRS
-Spec = yamlshape.Shape
+if TYPE_CHECKING:  # typing is not loaded by a decision (issue 16 item 6)
+    Spec = yamlshape.Shape
 
 _RATE_SPEC = {"requests": INT, "window": STR, "scope": STR}
 _ARG_CONSTRAINT_SPEC = {

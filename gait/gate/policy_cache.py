@@ -28,9 +28,12 @@ import os
 import stat
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 from gait.sha import sha256
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 FORMAT = "gait.policy_cache/1"
 ENV = "GAIT_POLICY_CACHE"

@@ -11,9 +11,11 @@ that a reference policy digests alike. What a field means is policy.py's busines
 
 from __future__ import annotations
 
-from typing import Any
-
 from gait.gocompat import omit_empty
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 HINT_FIELDS = {
     "readOnlyHint": "ReadOnlyHint",

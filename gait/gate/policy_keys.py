@@ -11,7 +11,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 STR, INT, BOOL, STRS, NUM = "str", "int", "bool", "strs", "num"
 
@@ -87,9 +90,10 @@ FAIL_CLOSED_SPEC = {"required_high_risk_fields": STRS}
 _RULE_KEYS = frozenset(RULE_SPEC)
 _MATCH_KEYS = frozenset(MATCH_SPEC)
 
-Check = Callable[[Any], bool]
-# A constraint: (intent, now) -> None or (effect, reasons, violations, sandbox_status).
-Constraint = Callable[[Any, Callable[[], Any]], Any]
+if TYPE_CHECKING:  # typing is not loaded by a decision (issue 16 item 6)
+    Check = Callable[[Any], bool]
+    # A constraint: (intent, now) -> None or (effect, reasons, violations, sandbox_status).
+    Constraint = Callable[[Any, Callable[[], Any]], Any]
 
 
 def err(message: str) -> Exception:

@@ -11,13 +11,15 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
 
 from gait.gate import policy_digest, policy_keys
 from gait.gate.arg_constraints import ArgConstraint, lookup_arg
 from gait.gate.scripts import ScriptPolicy
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:  # loaded only by a policy with an mcp_trust block
+    from typing import Any
+
     from gait.gate.mcp_trust import MCPTrustPolicy
 
 

@@ -8,12 +8,15 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
 
 from gait.errors import InvalidInput, RegressFailed
 from gait.gate.evaluate import evaluate, most_restrictive
 from gait.gate.intent import normalize_intent
 from gait.gate.policy import Policy
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 POLICYTEST_SCHEMA_ID = "gait.policytest.result"
 SUMMARY_LIMIT = 240

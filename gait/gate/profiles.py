@@ -9,9 +9,11 @@ risk class. Each refusal is ``E_PROFILE_OSS_PROD`` (exit 6) naming what to chang
 
 from __future__ import annotations
 
-from typing import Any
-
 from gait.errors import InvalidInput
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 PROFILES = ("standard", "oss-prod")
 

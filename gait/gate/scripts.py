@@ -9,7 +9,10 @@ and ``block_mixed_risk`` blocks a script whose steps fall in more than one risk 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 MAX_STEPS_DEFAULT = 64
 

@@ -18,7 +18,6 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any
 
 from gait import timefmt
 from gait.canon import canonical_bytes, digest, dumps_pretty, id24, loads_strict
@@ -27,6 +26,10 @@ from gait.fsutil import _exchange, atomic_write, file_lock, replace_with
 from gait.sha import sha256
 from gait.sign.keys import SigningKey, VerifyKey
 from gait.sign.signature import check_signature, sign_digest
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 TRACE_SCHEMA_ID = "gait.gate.trace"
 AUDIT_SCHEMA_ID = "gait.gate.approval_audit_record"

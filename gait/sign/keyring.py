@@ -14,7 +14,6 @@ import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
 
 from gait import timefmt
 from gait.canon import dumps_pretty, loads_strict
@@ -29,8 +28,10 @@ from gait.fsutil import (
 )
 from gait.sign.keys import SigningKey, VerifyKey, read_env_text, read_key_text
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
     import argparse
+    from typing import Any
 
 MODES = ("dev", "prod")
 DEV_WARNING = (

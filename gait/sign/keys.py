@@ -12,7 +12,6 @@ import functools
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
 
 from gait.errors import InvalidInput
 from gait.sha import sha256
@@ -20,7 +19,10 @@ from gait.sha import sha256
 # cryptography is imported by the functions that sign, verify or derive a key (issue 14 item 6):
 # reading key text, key ids and an unsigned runpack's verify need none of it, and its import was
 # a tenth of a ``gait verify`` process.
+TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from typing import Any
+
     from cryptography.hazmat.primitives.asymmetric.ed25519 import (
         Ed25519PrivateKey,
         Ed25519PublicKey,

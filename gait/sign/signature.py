@@ -10,9 +10,12 @@ import base64
 import binascii
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
 
 from gait.sign.keys import SigningKey, VerifyKey
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 
 def sign_digest(key: SigningKey, digest_hex: str) -> dict[str, str]:
