@@ -233,7 +233,8 @@ def test_verify_and_run_diff_skip_inspect_and_keep_their_output(tmp_path: Path) 
 
 def test_unsigned_verify_imports_no_cryptography(tmp_path: Path) -> None:
     """A runpack without signatures is verified without importing cryptography (issue 14 item 6:
-    a tenth of the process); a signed one (the demo's, above) still has its signature checked."""
+    a tenth of the process); a signed one (the demo's, above) still has its signature checked.
+    Its plain command line is read without argparse (gait.cli.fastparse)."""
     from gait.runpack.recorder import Recorder
 
     recorder = Recorder("run_plain", out=tmp_path / "plain.zip", sign=False)
@@ -257,3 +258,4 @@ def test_unsigned_verify_imports_no_cryptography(tmp_path: Path) -> None:
     assert report["ok"] is True and report["signature_status"] == "missing"
     loaded = set(modules.split())
     assert "gait.sign.keys" in loaded and "cryptography" not in loaded
+    assert "gait.cli.fastparse" in loaded and sorted({"argparse", "gettext"} & loaded) == []

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-import argparse
 from typing import TYPE_CHECKING
 
 from gait.cli.main import add_common
 from gait.cli.output import Outcome
 from gait.sign.keyring import add_key_options
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # a plain command line is read without argparse (gait.cli.fastparse)
+    import argparse
+
     from gait.runpack.archive import Limits
     from gait.sign.keys import VerifyKey
 
