@@ -167,3 +167,22 @@ def test_kept_context_is_copied_per_decision() -> None:
     again = _normalized(intent)
     assert again.doc["context"]["identity"] == "agent"
     assert again.doc["arg_provenance"][0]["source"] == "user"
+
+
+def test_gate_tool_builds_intents_in_field_order() -> None:
+    """gate_tool builds each IntentRequest positionally: the fields it passes keep their order."""
+    import dataclasses
+
+    from gait import IntentRequest
+
+    names = [f.name for f in dataclasses.fields(IntentRequest)][:8]
+    assert names == [
+        "tool_name",
+        "args",
+        "context",
+        "targets",
+        "arg_provenance",
+        "delegation",
+        "script",
+        "created_at",
+    ]

@@ -63,19 +63,23 @@ def gate_tool(
             payload = (
                 dict(args_mapper(args, kwargs)) if args_mapper is not None else bind(args, kwargs)
             )
+            # Positionally, in field order (tests/test_compat_fastpaths.py pins it): keyword
+            # arguments cost a dataclass's __init__ twice as much.
             intent = IntentRequest(
-                tool_name=name,
-                args=payload,
-                context=fixed_context
+                name,  # tool_name
+                payload,  # args
+                fixed_context  # context
                 if fixed_context is not None
                 else cast(ContextResolver, context)(args, kwargs),
-                targets=list(fixed_targets)
+                list(fixed_targets)  # targets
                 if fixed_targets is not None
                 else _resolve(targets, args, kwargs),
-                arg_provenance=list(fixed_provenance)
+                list(fixed_provenance)  # arg_provenance
                 if fixed_provenance is not None
                 else _resolve(arg_provenance, args, kwargs),
-                created_at=datetime.now(UTC),
+                None,  # delegation
+                None,  # script
+                datetime.now(UTC),  # created_at
             )
             call_cwd = None if cwd is None else _resolve_path(cwd, args, kwargs)
             call_trace_out = None if trace_out is None else _resolve_path(trace_out, args, kwargs)

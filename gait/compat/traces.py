@@ -39,17 +39,21 @@ _ERRORS: list[str] = []
 _STATE: dict[str, Any] = {"thread": None, "parked": False, "unfinished": 0}
 _START = threading.Lock()
 _WAKE = threading.Event()
-_DONE = threading.Condition(threading.Lock())
+# _DONE's own lock, taken directly where nothing is waited for or notified (a submit): the
+# Condition's Python-level __enter__/__exit__ cost more than the lock.
+_DONE_LOCK = threading.Lock()
+_DONE = threading.Condition(_DONE_LOCK)
 
 
 def _after_fork() -> None:
     """A forked child has no writer thread and may leave by ``os._exit`` (multiprocessing
     does), skipping the exit flush: it writes its traces before returning, as in prod."""
-    global _PENDING, _START, _WAKE, _DONE
+    global _PENDING, _START, _WAKE, _DONE, _DONE_LOCK
     _PENDING = collections.deque()
     _START = threading.Lock()
     _WAKE = threading.Event()
-    _DONE = threading.Condition(threading.Lock())
+    _DONE_LOCK = threading.Lock()
+    _DONE = threading.Condition(_DONE_LOCK)
     _ERRORS.clear()
     _STATE.update(thread=None, parked=False, unfinished=0, forked=True)
 
@@ -95,7 +99,7 @@ def _submit(job: Callable[[], None]) -> None:
                 thread.start()
                 _STATE["thread"] = thread
                 atexit.register(warn_unwritten)
-    with _DONE:  # uncontended: no thread is woken by it
+    with _DONE_LOCK:  # uncontended: no thread is woken by it
         _STATE["unfinished"] += 1
     _PENDING.append(job)
     if _STATE["parked"]:

@@ -711,7 +711,13 @@ class Gate:
         inputs: Any = None,
     ) -> GateOutcome:
         policy = self.policy
-        now = timefmt.canonical(now) if now else timefmt.now()
+        # The clock is read once per decision, and only by a decision that needs it (a policy
+        # that reads it, further inputs, boundary checks; rate limits, approvals, delegation
+        # and brokers below): most need none. Traces carry their own observed_at.
+        if now:
+            now = timefmt.canonical(now)
+        elif policy.uses_clock or inputs is not None or self.checks or checks:
+            now = timefmt.now()
         if isinstance(intent, NormalizedIntent):
             normalized = intent
         else:
@@ -738,9 +744,21 @@ class Gate:
         if inputs is None:
             decision = evaluate_normalized(policy, prepared, extra, now=now)
         else:
+            assert now is not None
             prepared, decision, fields = _with_inputs(
                 policy, prepared, extra, now, inputs, normalized
             )
+        if now is None:
+            if (
+                decision.rate_limits
+                or (decision.destructive_budgets and prepared.destructive)
+                or decision.require_delegation
+                or decision.require_broker_credential
+                or (decision.verdict == "require_approval" and approvals)
+            ):
+                now = timefmt.now()
+            else:
+                now = ""  # read by nothing below
         more_warnings = fields.pop("warnings", [])
         if self.signing_key is None:
             raise SigningKeyRequired(
@@ -763,7 +781,8 @@ class Gate:
         )
         if self.checks or checks:
             _apply_findings(outcome, (*self.checks, *checks), prepared, now)
-        self._apply_rate_limits(outcome, decision, prepared, now, simulate)
+        if decision.rate_limits or (decision.destructive_budgets and prepared.destructive):
+            self._apply_rate_limits(outcome, decision, prepared, now, simulate)
         delegated = None
         if decision.require_delegation:
             from gait.gate import delegation_tokens
