@@ -228,11 +228,9 @@ def update_trajectory(ctx: GradeContext, result: GradeResult) -> FixturePatch | 
 
 
 # diff ---------------------------------------------------------------------------------------
-def changed_files(left: Any, right: Any) -> list[str]:
-    """Which runpack members differ (FORMATS.md 6.5), as the reference's diff grader lists them."""
-    from gait.runpack.diff import diff_runpacks
-
-    summary = diff_runpacks(left, right).summary
+def changed_files(summary: dict[str, Any]) -> list[str]:
+    """Which runpack members differ (FORMATS.md 6.5), as the reference's diff grader lists them
+    from a diff's summary."""
     changed = set(summary.get("files_changed") or [])
     flags = {
         "manifest_changed": "manifest.json",
@@ -247,6 +245,8 @@ def changed_files(left: Any, right: Any) -> list[str]:
 def diff(ctx: GradeContext) -> GradeResult:
     """Fixture runpack vs candidate: only members listed in ``diff_allow_changed_files`` may
     differ."""
+    from gait.runpack.diff import diff_runpacks
+
     candidate = ctx.candidate_runpack()
     fixture = ctx.fixture_runpack()
     allowed = sorted(
@@ -258,10 +258,20 @@ def diff(ctx: GradeContext) -> GradeResult:
     )
     details: dict[str, Any] = {"candidate_runpack": ctx.candidate_label, "allowed_files": allowed}
     try:
-        changed = [] if candidate is fixture else changed_files(fixture, candidate)
+        summary = {} if candidate is fixture else diff_runpacks(fixture, candidate).summary
     except Exception as exc:  # noqa: BLE001 - the reference's diff_error
         details["error"] = str(getattr(exc, "message", exc))[:300]
         return GradeResult.failed("diff_error", details=details, message=details["error"])
+    changed = changed_files(summary)
+    if (
+        ctx.candidate.origin == "command"
+        and summary.get("context_drift_classification") == "runtime_only"
+        and "refs.json" in changed
+    ):
+        # A live agent retrieves afresh: receipts that differ only in their retrieval times
+        # are not behaviour (context_conformance still judges runtime drift on its own terms).
+        changed.remove("refs.json")
+        details["refs_runtime_only"] = True
     ignored = _ignored_arg_paths(ctx)
     if ignored and "intents.jsonl" in changed and _same_calls(fixture, candidate, ignored):
         changed = [name for name in changed if name != "intents.jsonl"]

@@ -986,9 +986,15 @@ def _record_in_process(
             envelope_path=envelope,
             unsafe_raw=capture_mode == "raw",
         )
+        from gait.runpack.replay import RECORD_TO_ENV
+
         key, _ = ensure_dev_key()
+        # Under ``gait regress`` (a fixture's ``command:``) the run goes where regress reads the
+        # candidate, as a ``gait.record`` run does.
+        record_to = os.environ.get(RECORD_TO_ENV) or None
         written = write_record_input(
             doc,
+            record_to,
             out_dir=_in(cwd, out_dir) or Path(out_dir),
             capture_mode=capture_mode,
             signing_keys=[key],
@@ -998,7 +1004,7 @@ def _record_in_process(
         raise
     except Exception as exc:  # noqa: BLE001
         raise _command_error(exc, command) from exc
-    shown = Path(out_dir) / written.path.name
+    shown = written.path if record_to else Path(out_dir) / written.path.name
     return RunRecordCapture(
         run_id=written.run_id,
         bundle_path=str(shown),

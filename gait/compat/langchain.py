@@ -110,6 +110,12 @@ class GaitLangChainMiddleware(_AgentMiddlewareBase):  # type: ignore[misc]  # An
         self._blocked_response = blocked_response
 
     def wrap_tool_call(self, request: Any, handler: Callable[[Any], Any]) -> Any:
+        from gait.compat.session import turn_call
+
+        with turn_call(*_turn(request)):
+            return self._wrap_tool_call(request, handler)
+
+    def _wrap_tool_call(self, request: Any, handler: Callable[[Any], Any]) -> Any:
         intent = self._build_intent(request)
         record = _Record.open(intent, request)
 
@@ -145,6 +151,12 @@ class GaitLangChainMiddleware(_AgentMiddlewareBase):  # type: ignore[misc]  # An
 
     async def awrap_tool_call(self, request: Any, handler: Callable[[Any], Awaitable[Any]]) -> Any:
         """The async agent path: the decision is in-process and synchronous, the tool awaited."""
+        from gait.compat.session import turn_call
+
+        with turn_call(*_turn(request)):
+            return await self._awrap_tool_call(request, handler)
+
+    async def _awrap_tool_call(self, request: Any, handler: Callable[[Any], Awaitable[Any]]) -> Any:
         from gait.compat.session import get_active_run_session
 
         intent = self._build_intent(request)

@@ -10,6 +10,8 @@ from __future__ import annotations
 import platform
 import sys
 import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from contextvars import ContextVar, Token
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -20,10 +22,26 @@ from gait.compat.client import _json_ready, record_runpack
 from gait.compat.models import GateEvalResult, IntentRequest, RunRecordCapture
 
 _ACTIVE: ContextVar[RunSession | None] = ContextVar("gait_active_run_session", default=None)
+_CALL_KEY: ContextVar[str | None] = ContextVar("gait_session_call_key", default=None)
 
 
 def get_active_run_session() -> RunSession | None:
     return _ACTIVE.get()
+
+
+@contextmanager
+def turn_call(call_key: str, turn_keys: Sequence[str] = ()) -> Iterator[None]:
+    """Attempts recorded inside are the call ``call_key`` of a model turn that asked for
+    ``turn_keys`` (in the model's order, announced to the active session): the session lists
+    its attempts in that order, however the framework scheduled the calls."""
+    session = _ACTIVE.get()
+    if session is not None and turn_keys:
+        session.expect(turn_keys)
+    token = _CALL_KEY.set(call_key or None)
+    try:
+        yield
+    finally:
+        _CALL_KEY.reset(token)
 
 
 def run_session(
@@ -115,6 +133,9 @@ class RunSession:
         self._results: list[dict[str, Any]] = []
         self._receipts: list[dict[str, Any]] = []
         self._attempts: list[RunAttempt] = []
+        self._number = 0  # the last intent number given out
+        self._expected: dict[str, int] = {}  # a turn's call key -> the number kept for it
+        self._places: list[int] = []  # each recorded attempt's number, for finalize's order
         self._context_set_digest: str | None = None
         self._evidence_mode: str | None = context_evidence_mode
         self._context_refs: list[str] = []
@@ -146,6 +167,15 @@ class RunSession:
     def attempts(self) -> list[RunAttempt]:
         return list(self._attempts)
 
+    def expect(self, call_keys: Sequence[str]) -> None:
+        """Keep intent numbers for a model turn's calls, in the model's order (see
+        ``turn_call``); keys seen before are ignored."""
+        with self._lock:
+            for key in call_keys:
+                if isinstance(key, str) and key and key not in self._expected:
+                    self._number += 1
+                    self._expected[key] = self._number
+
     def record_attempt(
         self,
         *,
@@ -168,7 +198,12 @@ class RunSession:
     ) -> None:
         if self._closed:
             raise RuntimeError("run session already finalized")
-        intent_id = f"intent_{len(self._attempts) + 1:04d}"
+        kept = self._expected.pop(_CALL_KEY.get() or "", None)
+        if kept is None:
+            self._number += 1
+            kept = self._number
+        self._places.append(kept)
+        intent_id = f"intent_{kept:04d}"
         stamp = _stamp(_now())
         args = _session_json(intent.args)
         ctx = intent.context
@@ -251,6 +286,11 @@ class RunSession:
             )
         )
 
+    def _in_order(self, records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """One record per attempt, in intent-number order (the model's, for announced turns)."""
+        pairs = sorted(zip(self._places, records, strict=True), key=lambda pair: pair[0])
+        return [record for _, record in pairs]
+
     def finalize(self) -> RunRecordCapture:
         """Write the runpack (once); later calls return the same capture."""
         if self._capture is not None:
@@ -269,7 +309,7 @@ class RunSession:
             "schema_id": "gait.runpack.refs",
             **head,
             "created_at": finished,
-            "receipts": list(self._receipts),
+            "receipts": self._in_order(self._receipts),
         }
         if self._context_set_digest:
             refs["context_set_digest"] = self._context_set_digest
@@ -289,8 +329,8 @@ class RunSession:
                 },
                 "timeline": list(self._timeline),
             },
-            "intents": list(self._intents),
-            "results": list(self._results),
+            "intents": self._in_order(self._intents),
+            "results": self._in_order(self._results),
             "refs": refs,
             "capture_mode": self.capture_mode,
         }

@@ -90,10 +90,18 @@ class Call:
     def allowed(self) -> bool:
         return self.decision is None or (self.decision.ok and self.decision.verdict == "allow")
 
+    def _in_turn(self) -> Any:
+        from gait.compat.session import turn_call
+
+        return turn_call(*self.turn) if self.turn is not None else turn_call("")
+
     def stopped(self) -> None:
         assert self.decision is not None
         if self.session is not None:
-            self.session.record_attempt(intent=self.intent, decision=self.decision, executed=False)
+            with self._in_turn():
+                self.session.record_attempt(
+                    intent=self.intent, decision=self.decision, executed=False
+                )
         if self.recorder is not None:
             payload = {
                 "executed": False,
@@ -104,13 +112,14 @@ class Call:
 
     def finished(self, result: Any = None, error: BaseException | None = None) -> None:
         if self.session is not None and self.decision is not None:
-            self.session.record_attempt(
-                intent=self.intent,
-                decision=self.decision,
-                executed=True,
-                result=result,
-                error=error,
-            )
+            with self._in_turn():
+                self.session.record_attempt(
+                    intent=self.intent,
+                    decision=self.decision,
+                    executed=True,
+                    result=result,
+                    error=error,
+                )
         if self.recorder is not None:
             if error is not None:
                 payload = {"error": str(error), "type": type(error).__name__}

@@ -48,6 +48,7 @@ except ImportError as exc:  # pragma: no cover - exercised only without the extr
     ) from exc
 
 from gait.compat.adapter import ToolAdapter
+from gait.compat.session import get_active_run_session
 from gait.integrations._calls import (
     Call,
     ContextSource,
@@ -167,6 +168,9 @@ class GaitRunHooks(RunHooks[Any]):
         ]
         if recorder is not None and ids:
             recorder.expect(ids)
+        session = get_active_run_session()
+        if session is not None and ids:
+            session.expect(ids)
 
     async def on_tool_start(self, context: RunContextWrapper[Any], agent: Any, tool: Any) -> None:
         if not isinstance(context, ToolContext):

@@ -471,6 +471,22 @@ def differing_paths(left: Any, right: Any) -> list[str]:
     return [k for k in keys if k not in a or k not in b or digest(a[k]) != digest(b[k])]
 
 
+_ATTEMPT_KEYS = frozenset(
+    {"executed", "verdict", "reason_codes", "trace_id", "trace_path", "policy_digest"}
+)
+
+
+def tool_value(payload: Any) -> Any:
+    """What the tool returned, from a recorded result. The reference SDK's ``run_session``
+    records each attempt inside its gate envelope (``executed``, ``verdict``, ``trace_id``,
+    ... and the tool's value as ``result``); replaying such a run hands the tool's value back,
+    as a run recorded by ``gait.record`` does."""
+    if isinstance(payload, dict) and _ATTEMPT_KEYS <= payload.keys():
+        if payload.keys() <= _ATTEMPT_KEYS | {"intent_digest", "error", "result"}:
+            return payload.get("result")
+    return payload
+
+
 @dataclass
 class _Recorded:
     intent: dict[str, Any]
@@ -548,7 +564,7 @@ class StubProvider:
         if str(record.get("status", "ok")) == "error" and "result" in record:
             raise replayed_error(tool_name, record["result"])
         if self.runpack.capture_mode == "raw" and "result" in record:
-            return record["result"]
+            return tool_value(record["result"])
         return {
             "gait_stub": SOURCE_DIGEST,
             "intent_id": record.get("intent_id", ""),
