@@ -8,6 +8,10 @@ import time
 import zipfile
 from pathlib import Path
 
+import pytest
+
+from gait.runpack.diff import diff_runpacks
+from gait.runpack.reader import load_runpack
 from gait.runpack.verify import verification_options, verify_runpack
 from gait.runpack.writer import write_record_input
 from gait.sign.keyring import keyring_path, trust_key, update_keyring
@@ -93,3 +97,42 @@ def test_settled_trust_store_removed_trusts_nothing(tmp_path: Path) -> None:
     keyring_path().unlink()
     report = verify_runpack(path, verification_options(require_trusted=True))
     assert not report.ok and report.error_codes == ["E_VERIFY_UNTRUSTED_SIGNER"]
+
+
+def _run(tmp_path: Path, name: str, tools: list[str]) -> Path:
+    doc = {
+        "run": {"run_id": f"run_{name}", "created_at": "2026-01-01T00:00:00Z"},
+        "intents": [
+            {"intent_id": f"intent_{tool}", "tool_name": f"tool.{tool}", "args": {"q": tool}}
+            for tool in tools
+        ],
+        "results": [
+            {"intent_id": f"intent_{tool}", "status": "ok", "result": {"n": tool}} for tool in tools
+        ],
+    }
+    return write_record_input(doc, tmp_path / f"{name}.zip").path
+
+
+@pytest.mark.parametrize(
+    ("left", "right", "statuses"),
+    [
+        (["a", "b"], ["a", "b", "c", "d"], ["same", "same", "added", "added"]),
+        (["a", "b", "c"], ["a"], ["same", "removed", "removed"]),
+        (["a", "b"], ["a", "b"], ["same", "same"]),
+        ([], ["a"], ["added"]),
+        (["a", "b"], ["a", "x", "b"], ["same", "added", "same"]),
+        (["a", "x", "b"], ["a", "y", "b"], ["same", "changed", "same"]),
+    ],
+)
+def test_steps_only_added_or_removed_align_in_order(
+    tmp_path: Path, left: list[str], right: list[str], statuses: list[str]
+) -> None:
+    """Equal sequences, or one side's extra steps only, pair without the sequence matcher;
+    the steps come out as when it ran."""
+    pair = [
+        load_runpack(_run(tmp_path, side, tools), prove_canonical=True)
+        for side, tools in (("left", left), ("right", right))
+    ]
+    steps = diff_runpacks(*pair).to_diff_json()["steps"]
+    assert [s["status"] for s in steps] == statuses
+    assert [s["index"] for s in steps] == list(range(len(statuses)))

@@ -761,7 +761,9 @@ def align_steps(left: RunView, right: RunView, privacy: str) -> list[Step]:
         end_r -= 1
     pairs: list[tuple[int | None, int | None]] = [(i, i) for i in range(start)]
     mid_l, mid_r = list(range(start, end_l)), list(range(start, end_r))
-    if len(mid_l) <= ALIGN_LIMIT and len(mid_r) <= ALIGN_LIMIT:
+    # With one side's middle empty (equal sequences, or steps only added or only removed)
+    # the matcher's answer is the branch below's: no matcher built for it.
+    if mid_l and mid_r and len(mid_l) <= ALIGN_LIMIT and len(mid_r) <= ALIGN_LIMIT:
         matcher = difflib.SequenceMatcher(
             a=[lsig[i][1] for i in mid_l], b=[rsig[j][1] for j in mid_r], autojunk=False
         )
