@@ -857,21 +857,27 @@ def is_valid(schema_id: str, instance: Any) -> bool:
     return bool(_validator(path).is_valid(instance))
 
 
-def all_valid(schema_id: str, instances: list[Any]) -> bool:
+def all_valid(schema_id: str, instances: list[Any], *, parsed: bool = False) -> bool:
     """Whether every instance is valid, in one pass of the compiled check (the records of a
     runpack member); False may also mean "not answered here" (no compiled check, a check
     that raised): ask ``errors`` of each then, which answers as jsonschema does.
 
     A flat object schema (a runpack record's) is first checked by column (``_columns_valid``):
     each key set once, each property's distinct strings once; only a False from it pays for
-    the record-by-record pass."""
+    the record-by-record pass. ``parsed``: the instances are what a JSON parser returned
+    (dicts, lists, str, int, float, bool, None), so a string column's types are read off its
+    distinct values (nothing but a str equals a str among those), not off every value."""
     path = schema_path(schema_id)
     check = _compiled(path).check
     if check is None:
         return False
     try:
         flat = _flat(path)
-        if flat is not None and len(instances) >= _COLUMNS_FROM and _columns_valid(flat, instances):
+        if (
+            flat is not None
+            and len(instances) >= _COLUMNS_FROM
+            and _columns_valid(flat, instances, parsed)
+        ):
             return True
         return all(map(check, instances))
     except Exception:  # noqa: BLE001 - errors() of each instance decides, as jsonschema
@@ -943,7 +949,7 @@ def _flat_of(document: Any) -> _Flat | None:
 
 
 if TYPE_CHECKING:
-    _Column = Callable[[list[Any]], bool]
+    _Column = Callable[[list[Any], bool], bool]
 _LEAF_KEYS = frozenset({"type", "const", "enum", "minLength", "maxLength", "pattern", "format"})
 
 
@@ -957,13 +963,18 @@ def _column_of(schema: Any) -> _Column | None:
     ):
         return None
     if set(schema) - _ANNOTATIONS == {"type"} and schema["type"] == "object":
-        return lambda column: set(map(type, column)) == {dict}
+        return lambda column, _: set(map(type, column)) == {dict}
     names = schema.get("enum")
     if set(schema) - _ANNOTATIONS == {"enum"}:  # an enum of strings alone (a status)
         if not (isinstance(names, list) and names and all(type(each) is str for each in names)):
             return None
         options = frozenset(names)
-        return lambda column: set(map(type, column)) == {str} and set(column) <= options
+
+        def one_of(values: list[Any], parsed: bool) -> bool:
+            distinct = _strings(values, parsed)
+            return bool(distinct) and distinct <= options
+
+        return one_of
     if schema.get("type") != "string":
         return None
     same = schema.get("const")
@@ -989,10 +1000,10 @@ def _column_of(schema: Any) -> _Column | None:
         return None
     time = "format" in schema
 
-    def column(values: list[Any]) -> bool:
-        if set(map(type, values)) != {str}:
+    def column(values: list[Any], parsed: bool) -> bool:
+        distinct = _strings(values, parsed)
+        if not distinct:
             return False
-        distinct = set(values)
         if "const" in schema and distinct != {same}:
             return False
         if allowed is not None and not distinct <= allowed:
@@ -1015,9 +1026,21 @@ def _column_of(schema: Any) -> _Column | None:
     return column
 
 
-_Spelled = Callable[[set[str], int, int], bool]
+def _strings(values: list[Any], parsed: bool) -> set[str]:
+    """The distinct values of a column when every value is a str, else an empty set (or a
+    TypeError for an unhashable value: "not shown"). Of parsed JSON values only a str equals
+    a str, so there the distinct values' types stand for every value's."""
+    if parsed:
+        distinct = set(values)
+        return distinct if set(map(type, distinct)) == {str} else set()
+    return set(values) if set(map(type, values)) == {str} else set()
+
+
+if TYPE_CHECKING:
+    _Spelled = Callable[[set[str], int, int], bool]
 # ``^[class]{m}$``, ``^[class]{m,n}$``, ``^[class]+$``, ``^[class]*$``: a digest or id pattern
 _RUN_PATTERN = re.compile(r"\^\[([A-Za-z0-9_.-]+)\](?:\{(\d+)(?:,(\d+))?\}|(\+)|(\*))\$")
+_ASCII = "".join(map(chr, range(128)))
 _CLASS_ITEM = re.compile(r"([A-Za-z0-9])-([A-Za-z0-9])|([A-Za-z0-9_.])|(-)$")
 
 
@@ -1052,7 +1075,7 @@ def _spelled(pattern: str) -> _Spelled | None:
         one = re.compile(f"[{body}]")
     except re.error:
         return None
-    if {c for c in range(128) if one.fullmatch(chr(c))} != members:
+    if set(map(ord, one.findall(_ASCII))) != members:
         return None
     low = int(least) if least is not None else (1 if plus else 0)
     high = int(most) if most is not None else (low if least is not None else None)
@@ -1069,7 +1092,7 @@ def _spelled(pattern: str) -> _Spelled | None:
     return spelled
 
 
-def _columns_valid(flat: _Flat, records: list[Any]) -> bool:
+def _columns_valid(flat: _Flat, records: list[Any], parsed: bool = False) -> bool:
     """True only when every record is valid: all plain dicts, each holding the required keys
     (and no other when closed), each property's values passing its check (a string column's
     distinct values once: the checks are pure). False means "not shown".
@@ -1109,7 +1132,7 @@ def _columns_valid(flat: _Flat, records: list[Any]) -> bool:
             )
         whole = flat.columns.get(name)
         if whole is not None:
-            if not whole(column):
+            if not whole(column, parsed):
                 return False
             continue
         if set(map(type, column)) == {str}:

@@ -581,8 +581,11 @@ def test_member_columns_agree(conformance_dir: Path, data: st.DataObject) -> Non
         top = data.draw(st.booleans())
         docs[index] = _mutate_top(data, docs[index]) if top else _mutate(data, docs[index])
     verdicts = [_reference_verdict(schema_id, doc) for doc in docs]
+    parsed = json.loads(json.dumps(docs))  # as verify has them: straight from a JSON parser
     if all(isinstance(each, bool) for each in verdicts):
         assert schema.all_valid(schema_id, docs) == all(verdicts)
+        if parsed == docs:  # (JSON has no tuple or non-string key to come back unchanged)
+            assert schema.all_valid(schema_id, parsed, parsed=True) == all(verdicts)
     else:  # jsonschema raised on one: not answered by the one pass either
         assert schema.all_valid(schema_id, docs) is False
 
@@ -632,6 +635,7 @@ def test_member_columns_near_misses(conformance_dir: Path) -> None:
                 verdict = _reference_verdict(schema_id, doc)
                 assert isinstance(verdict, bool)
                 assert schema.all_valid(schema_id, member) is verdict, (key, doc)
+                assert schema.all_valid(schema_id, member, parsed=True) is verdict, (key, doc)
     assert seen == {"gait.runpack.intent", "gait.runpack.result"}
 
 

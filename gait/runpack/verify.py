@@ -706,7 +706,7 @@ def _records_pass(
 ) -> bool:
     """A whole member's records valid and of this run, checked by column in one pass
     (``schema.all_valid``); False sends the member record by record, naming each problem."""
-    if records is None or not schema.all_valid(schema_id, records):
+    if records is None or not schema.all_valid(schema_id, records, parsed=True):
         return False
     try:
         return set(map(dict.get, records, repeat("run_id"))) <= {None, run_id}
