@@ -14,6 +14,12 @@ Cases, all a ``gate_tool``-decorated function whose call the typical policy allo
 - ``reference_bare_evaluate_after_same_pause``: bench_gate's typical evaluation alone, timed
   after the same 1 ms pause: on a loaded machine the pause itself makes the next call several
   times slower than back to back, whatever the call is.
+- ``*_thread_cpu``: the same calls' CPU time on the calling thread (``time.thread_time``),
+  which other processes on a loaded machine do not inflate. The pause inflates it as much as
+  the wall time: after an idle spell the caches are cold and the same instructions take two to
+  three times longer (measured on a 2-vCPU KVM guest: alike with the trace writer off and the
+  collector disabled, and for a bare ``json.dumps``); a flush before the pause adds the
+  writer's own work (two Ed25519 signatures per trace) to what evicts them.
 
 Run: ``python bench/bench_sdk.py [--quick]``; prints one JSON document.
 """
@@ -74,14 +80,18 @@ def bench(iterations: int, runs: int) -> dict[str, Any]:
         tool("/tmp/out.txt", "hello")
     flush_traces()
     clock = time.perf_counter_ns
+    cpu = time.thread_time_ns
     samples = []
+    cpu_samples = []
     for _ in range(iterations):
-        start = clock()
+        start, start_cpu = clock(), cpu()
         tool("/tmp/out.txt", "hello")
+        cpu_samples.append(cpu() - start_cpu)
         samples.append(clock() - start)
         flush_traces()
         time.sleep(0.001)  # let the writer park (between tool calls an agent waits on a model)
     out["gate_tool_in_process"] = summary(samples)
+    out["gate_tool_in_process_thread_cpu"] = summary(cpu_samples)
 
     # The same pauses around a bare policy evaluation (no SDK, no trace, no writer): what a
     # 1 ms sleep alone costs the next call on this machine (cold caches, a descheduled CPU).
@@ -98,14 +108,17 @@ def bench(iterations: int, runs: int) -> dict[str, Any]:
     out["reference_bare_evaluate_after_same_pause"] = summary(samples)
 
     samples = []
+    cpu_samples = []
     for _ in range(iterations):
-        start = clock()
+        start, start_cpu = clock(), cpu()
         tool("/tmp/out.txt", "hello")
+        cpu_samples.append(cpu() - start_cpu)
         samples.append(clock() - start)
     start = clock()
     flush_traces()
     drained = clock() - start
     out["gate_tool_in_process_back_to_back"] = summary(samples)
+    out["gate_tool_in_process_back_to_back_thread_cpu"] = summary(cpu_samples)
 
     start = clock()
     for _ in range(iterations):

@@ -382,7 +382,10 @@ def gate_decision(
         if delegation_token is not None or any(keys):
             inputs = _delegation_inputs(cwd, delegation_token, *keys)
         outcome = gate.decide(
-            doc, approval_tokens=tokens, trace_out=_in(cwd, trace_out), inputs=inputs
+            doc,
+            approval_tokens=tokens,
+            trace_out=None if trace_out is None else _in(cwd, trace_out),
+            inputs=inputs,
         )
     except Exception as exc:  # noqa: BLE001 - every failure becomes the SDK's command error
         command = _describe("gate", "eval", "--policy", policy_path, "--json")
@@ -492,7 +495,7 @@ class _Normalizer:
             if len(self.provenances) >= 256:
                 self.provenances.clear()
             entry = self.provenances[id(entries[0])] = (list(entries), normalized)
-        return [dict(e) for e in entry[1]]
+        return list(map(dict, entry[1]))
 
 
 _NORMALIZER: list[_Normalizer] = []
@@ -596,7 +599,7 @@ def _result(outcome: Any) -> GateEvalResult:
             False,  # pre_approved
             None,  # pattern_id
             None,  # registry_reason
-            [dict(step) for step in steps],
+            list(map(dict, steps)),
             list(outcome.warnings),
             None,  # error
         )

@@ -752,8 +752,10 @@ class Gate:
             if (
                 decision.rate_limits
                 or (decision.destructive_budgets and prepared.destructive)
-                or decision.require_delegation
-                or decision.require_broker_credential
+                or (
+                    decision.more is not None  # the two properties' own test, without calls
+                    and (decision.require_delegation or decision.require_broker_credential)
+                )
                 or (decision.verdict == "require_approval" and approvals)
             ):
                 now = timefmt.now()
@@ -784,7 +786,7 @@ class Gate:
         if decision.rate_limits or (decision.destructive_budgets and prepared.destructive):
             self._apply_rate_limits(outcome, decision, prepared, now, simulate)
         delegated = None
-        if decision.require_delegation:
+        if decision.more is not None and decision.require_delegation:
             from gait.gate import delegation_tokens
 
             if inputs is not None and inputs.explicit_verify_keys:
@@ -814,7 +816,11 @@ class Gate:
             )
         outcome.required_approvals = required
         brokered = None
-        if decision.require_broker_credential and outcome.verdict == "allow":
+        if (
+            decision.more is not None
+            and decision.require_broker_credential
+            and outcome.verdict == "allow"
+        ):
             from gait.gate import broker
 
             settings = inputs.broker if inputs is not None else None
