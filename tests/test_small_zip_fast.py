@@ -4,12 +4,14 @@ trusted still verify."""
 
 from __future__ import annotations
 
+import dataclasses
 import time
 import zipfile
 from pathlib import Path
 
 import pytest
 
+from gait.canon import canonical_bytes
 from gait.runpack.diff import diff_runpacks
 from gait.runpack.reader import load_runpack
 from gait.runpack.verify import verification_options, verify_runpack
@@ -99,9 +101,12 @@ def test_settled_trust_store_removed_trusts_nothing(tmp_path: Path) -> None:
     assert not report.ok and report.error_codes == ["E_VERIFY_UNTRUSTED_SIGNER"]
 
 
-def _run(tmp_path: Path, name: str, tools: list[str]) -> Path:
+def _run(
+    tmp_path: Path, name: str, tools: list[str], mode: str = "reference", **run: object
+) -> Path:
     doc = {
-        "run": {"run_id": f"run_{name}", "created_at": "2026-01-01T00:00:00Z"},
+        "capture_mode": mode,
+        "run": {"run_id": f"run_{name}", "created_at": "2026-01-01T00:00:00Z", **run},
         "intents": [
             {"intent_id": f"intent_{tool}", "tool_name": f"tool.{tool}", "args": {"q": tool}}
             for tool in tools
@@ -136,3 +141,32 @@ def test_steps_only_added_or_removed_align_in_order(
     steps = diff_runpacks(*pair).to_diff_json()["steps"]
     assert [s["status"] for s in steps] == statuses
     assert [s["index"] for s in steps] == list(range(len(statuses)))
+
+
+@pytest.mark.parametrize(
+    ("right_run", "right_tools", "right_mode"),
+    [
+        ({}, ["a", "b"], "reference"),
+        ({"created_at": "2026-01-02T00:00:00Z"}, ["a", "b"], "reference"),
+        ({}, ["a"], "reference"),
+        ({}, ["a", "b"], "raw"),
+        ({"env": {"os": "darwin"}}, ["a", "b"], "reference"),
+    ],
+)
+def test_loaded_runs_diff_as_hand_built_ones(
+    tmp_path: Path, right_run: dict[str, object], right_tools: list[str], right_mode: str
+) -> None:
+    """Loaded runs' documents are compared by their orjson forms (their bytes were proven
+    canonical), hand-built ones (no proof) canonically: the same diff either way."""
+    packs = [
+        load_runpack(_run(tmp_path, "left", ["a", "b"]), prove_canonical=True),
+        load_runpack(
+            _run(tmp_path, "right", right_tools, right_mode, **right_run), prove_canonical=True
+        ),
+    ]
+    loaded = diff_runpacks(*packs)
+    built = diff_runpacks(*(dataclasses.replace(p, canonical_members={}) for p in packs))
+    assert canonical_bytes(loaded.to_diff_json()) == canonical_bytes(built.to_diff_json())
+    assert loaded.summary_lines() == built.summary_lines()
+    assert loaded.summary["manifest_changed"] == (right_mode != "reference")
+    assert loaded.summary["run_metadata_changed"] == ("env" in right_run)

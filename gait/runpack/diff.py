@@ -397,6 +397,23 @@ def _json_path(parts: list[Any], root: str = "$") -> str:
     return path
 
 
+def _same_canonical(left: Any, right: Any, plain: bool) -> bool:
+    """``canonical_bytes(left) == canonical_bytes(right)``. ``plain`` values were parsed from
+    bytes the loader proved canonical (``RunView.plain``): plain JSON that canonicalizes, so
+    equal orjson sorted forms mean equal values, type for type, and so equal canonical forms,
+    answered without the canonical serializer's walk. Different forms can still be
+    canonically equal (1 and 1.0): then, and for anything not plain, ``canonical_bytes``
+    decides."""
+    if plain:
+        try:
+            sort = orjson.OPT_SORT_KEYS
+            if orjson.dumps(left, option=sort) == orjson.dumps(right, option=sort):
+                return True
+        except TypeError:  # orjson.JSONEncodeError
+            pass
+    return canonical_bytes(left) == canonical_bytes(right)
+
+
 def _kind(value: Any) -> str:
     if isinstance(value, bool) or value is None:
         return type(value).__name__
@@ -430,8 +447,11 @@ def _walk(left: Any, right: Any, path: str, show: bool, out: list[Change]) -> No
         out.append(Change(path, "changed", left, right, show))
 
 
-def value_changes(left: Any, right: Any, root: str = "$", *, show: bool = True) -> list[Change]:
-    """Changes by JSON path, sorted, so the output is stable.
+def value_changes(
+    left: Any, right: Any, root: str = "$", *, show: bool = True, plain: bool = False
+) -> list[Change]:
+    """Changes by JSON path, sorted, so the output is stable (``plain``: see
+    ``_same_canonical``).
 
     A small walker over JSON values rather than deepdiff: payloads here are parsed JSON only,
     and importing deepdiff alone takes longer (0.4-0.8 s) than the whole diff's budget.
@@ -439,7 +459,7 @@ def value_changes(left: Any, right: Any, root: str = "$", *, show: bool = True) 
     if (
         left == right
         and _kind(left) == _kind(right)
-        and (not isinstance(left, (dict, list)) or canonical_bytes(left) == canonical_bytes(right))
+        and (not isinstance(left, (dict, list)) or _same_canonical(left, right, plain))
     ):
         return []
     out: list[Change] = []
@@ -450,16 +470,19 @@ def value_changes(left: Any, right: Any, root: str = "$", *, show: bool = True) 
 MAX_TIMELINE_CHANGES = 50
 
 
-def run_metadata_changes(left: dict[str, Any], right: dict[str, Any]) -> list[Change]:
+def run_metadata_changes(
+    left: dict[str, Any], right: dict[str, Any], *, plain: bool = False
+) -> list[Change]:
     """run.json differences; the timeline event by event, capped, since times always move."""
     skip = (*ENVELOPE_SKIP, "timeline")
     changes = value_changes(
         {k: v for k, v in left.items() if k not in skip},
         {k: v for k, v in right.items() if k not in skip},
+        plain=plain,
     )
     lt, rt = left.get("timeline") or [], right.get("timeline") or []
     if not isinstance(lt, list) or not isinstance(rt, list):
-        return changes + value_changes(lt, rt, "$.timeline")
+        return changes + value_changes(lt, rt, "$.timeline", plain=plain)
     timeline: list[Change] = []
     for index in range(max(len(lt), len(rt))):
         if len(timeline) >= MAX_TIMELINE_CHANGES:
@@ -472,7 +495,7 @@ def run_metadata_changes(left: dict[str, Any], right: dict[str, Any]) -> list[Ch
         if a is None or b is None:
             timeline.append(Change(path, "added" if a is None else "removed", a, b))
         else:
-            timeline.extend(value_changes(a, b, path))
+            timeline.extend(value_changes(a, b, path, plain=plain))
     return sorted(changes + timeline[:MAX_TIMELINE_CHANGES], key=lambda c: c.path)
 
 
@@ -572,6 +595,13 @@ class RunView:
         self.capture_mode = pack.capture_mode
         self.payloads = payloads
         self.error: InvalidInput | None = None  # raised by the diff (after both are verified)
+        # manifest, run.json and refs.json are the values of bytes the loader proved
+        # canonical (hand-built runpacks are not): see ``_same_canonical``.
+        proven = pack.canonical_members
+        self.plain = all(
+            name in proven and proven[name] is pack.members.get(name)
+            for name in (model.MANIFEST, model.RUN, model.REFS)
+        )
         intents = _entries(pack.intents, _INTENT_FIELDS, "args", payloads)
         results = _entries(pack.results, _RESULT_FIELDS, "result", payloads)
         self.odd = intents is None or results is None
@@ -853,10 +883,11 @@ def diff_views(left: RunView, right: RunView, privacy: str = "full") -> DiffRepo
     lrefs, rrefs = _refs_shape(left.refs), _refs_shape(right.refs)
     # Equal values with equal canonical bytes have no value changes (``value_changes``' own
     # first check): each document is serialized once.
-    refs_canonical = canonical_bytes(lrefs) == canonical_bytes(rrefs)
+    plain = left.plain and right.plain
+    refs_canonical = _same_canonical(lrefs, rrefs, plain)
     drift = "none" if refs_canonical else classify_context_drift(lrefs, rrefs)
     lman, rman = _manifest_shape(left.manifest), _manifest_shape(right.manifest)
-    manifest_changed = canonical_bytes(lman) != canonical_bytes(rman)
+    manifest_changed = not _same_canonical(lman, rman, plain)
     steps = align_steps(left, right, privacy)
     left_ids, right_ids = left.ids, right.ids
     changed_steps = [s.index for s in steps if s.status != "same"]
@@ -886,7 +917,7 @@ def diff_views(left: RunView, right: RunView, privacy: str = "full") -> DiffRepo
     files = sorted({f["path"] for f in lman["files"]} ^ {f["path"] for f in rman["files"]})
     if files:
         summary["files_changed"] = files
-    run_changes = run_metadata_changes(left.run, right.run)
+    run_changes = run_metadata_changes(left.run, right.run, plain=plain)
     summary["run_metadata_changed"] = bool(run_changes)
     return DiffReport(
         privacy=privacy,
