@@ -16,10 +16,12 @@ Cases, all a ``gate_tool``-decorated function whose call the typical policy allo
   times slower than back to back, whatever the call is.
 - ``*_thread_cpu``: the same calls' CPU time on the calling thread (``time.thread_time``),
   which other processes on a loaded machine do not inflate. The pause inflates it as much as
-  the wall time: after an idle spell the caches are cold and the same instructions take two to
-  three times longer (measured on a 2-vCPU KVM guest: alike with the trace writer off and the
-  collector disabled, and for a bare ``json.dumps``); a flush before the pause adds the
-  writer's own work (two Ed25519 signatures per trace) to what evicts them.
+  the wall time (so it is not time spent waiting): after an idle spell the caches are cold and
+  the same instructions take two to four times longer. How much depends on what ran in the
+  spell (other processes, the trace writer flushed before it, the writer thread waking while
+  it is not parked); the collector plays no part. Measured on a 2-vCPU KVM guest: a call
+  30 us back to back took 40 us after the pause with the writer never woken, 90-150 us with
+  it writing each trace; a bare ``json.dumps`` 12 -> 34 us.
 
 Run: ``python bench/bench_sdk.py [--quick]``; prints one JSON document.
 """
