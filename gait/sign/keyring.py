@@ -116,8 +116,7 @@ def load_keyring() -> Keyring:
     later ctime on any clock tick, so a removed or changed key is never answered from
     memory. Each call gets its own entries (callers change them)."""
     global _LAST
-    path = keyring_path()
-    dev_public = dev_key_paths()[1]
+    path, dev_public = _store_paths(os.environ.get("GAIT_HOME"), os.environ.get("HOME"))
     started = time.time_ns()
     stamp = (str(path), _stamp(path, follow=True), str(dev_public), _stamp(dev_public))
     last = _LAST
@@ -130,6 +129,13 @@ def load_keyring() -> Keyring:
     if all(part is None or part[-1] < settled for part in (stamp[1], stamp[3])):
         _LAST = (stamp, [asdict(entry) for entry in ring.entries])
     return ring
+
+
+@functools.lru_cache(maxsize=8)
+def _store_paths(home: str | None, user_home: str | None) -> tuple[Path, Path]:
+    """``keyring_path()`` and the dev public key's path, for these GAIT_HOME and HOME values
+    (what ``gait_home`` reads)."""
+    return keyring_path(), dev_key_paths()[1]
 
 
 _SETTLED_NS = 100_000_000  # far above any file system's timestamp granularity
