@@ -350,6 +350,12 @@ def wheel_venv(folder: Path) -> str:
     reinstall: list[str] = ["--force-reinstall", "--no-deps"] if python.exists() else []
     if not reinstall:
         subprocess.run([sys.executable, "-m", "venv", str(venv)], **quiet)  # type: ignore[arg-type]
+        # as users start a venv: the pip that ensurepip bundles (23.x with Python 3.11) writes
+        # console scripts that import re, a third of ``gait --version``; pip 25+ does not
+        subprocess.run(
+            [str(python), "-m", "pip", "install", "-q", "--upgrade", "pip"],
+            **quiet,  # type: ignore[arg-type]
+        )
     subprocess.run(
         [str(python), "-m", "pip", "install", "-q", *reinstall, str(wheel)],
         **quiet,  # type: ignore[arg-type]
