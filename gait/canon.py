@@ -159,7 +159,14 @@ def _as_doubles(value: Any) -> Any:
 # only a few small documents (``stdlib_only``): importing orjson (which imports uuid, platform
 # and datetime) costs a ``gait gate eval`` process more than it saves. The C JSON encoder gives
 # the same bytes wherever orjson's would be used (see ``_jcs``).
-_HIGH_CHARACTER = re.compile(rb"[\xee-\xf4]")
+_HIGH_CHARACTERS: list[re.Pattern[bytes]] = []  # compiled by the first non-ASCII output
+
+
+def _has_high_character(data: bytes) -> bool:
+    """A character at or above U+E000 in UTF-8 ``data`` (lead bytes EE..F4)."""
+    if not _HIGH_CHARACTERS:
+        _HIGH_CHARACTERS.append(re.compile(rb"[\xee-\xf4]"))
+    return _HIGH_CHARACTERS[0].search(data) is not None
 
 
 def _refuse(value: Any) -> Any:
@@ -216,7 +223,7 @@ def canonical_bytes_floatless(value: Any) -> bytes:
 
 def _floatless(value: Any, exact: bool) -> bytes:
     out = _orjson_or_none(value)
-    if out is not None and (out.isascii() or _HIGH_CHARACTER.search(out) is None):
+    if out is not None and (out.isascii() or not _has_high_character(out)):
         # orjson's own bytes object keeps its whole output buffer (4 KiB at least): a copy
         # of the exact size for a caller that may keep it, the object itself to hash at once.
         return bytes(memoryview(out)) if exact else out

@@ -4,20 +4,20 @@ from __future__ import annotations
 
 import contextlib
 import os
-import re
 import sys
 import time
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 from gait.errors import InvalidInput, IOFailure
+from gait.lazyre import lazy
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any, BinaryIO
 
 STALE_TEMP_SECONDS = 3600
-_TEMP_NAME = re.compile(r"^\.(?P<name>.+)\.(?P<pid>\d+)\.[^.]+\.tmp$")
+_TEMP_NAME = lazy(r"^\.(?P<name>.+)\.(?P<pid>\d+)\.[^.]+\.tmp$")
 
 
 def make_temp(target: Path) -> tuple[int, str]:

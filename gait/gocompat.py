@@ -15,6 +15,8 @@ import re
 from collections.abc import Callable
 from urllib.parse import urlsplit
 
+from gait.lazyre import lazy
+
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any
@@ -112,7 +114,7 @@ def _class_char(pattern: str, i: int) -> tuple[str | None, int]:
     return ch, i + 1
 
 
-_NEEDS_JSON_ESCAPE = re.compile(r'["\\\x00-\x1f<>&\u2028\u2029]')
+_NEEDS_JSON_ESCAPE = lazy(r'["\\\x00-\x1f<>&\u2028\u2029]')
 
 
 def json_escape(text: str) -> str:

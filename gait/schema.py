@@ -29,6 +29,7 @@ from operator import itemgetter
 from pathlib import Path
 
 from gait.errors import InvalidInput
+from gait.lazyre import lazy
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -1039,9 +1040,9 @@ def _strings(values: list[Any], parsed: bool) -> set[str]:
 if TYPE_CHECKING:
     _Spelled = Callable[[set[str], int, int], bool]
 # ``^[class]{m}$``, ``^[class]{m,n}$``, ``^[class]+$``, ``^[class]*$``: a digest or id pattern
-_RUN_PATTERN = re.compile(r"\^\[([A-Za-z0-9_.-]+)\](?:\{(\d+)(?:,(\d+))?\}|(\+)|(\*))\$")
+_RUN_PATTERN = lazy(r"\^\[([A-Za-z0-9_.-]+)\](?:\{(\d+)(?:,(\d+))?\}|(\+)|(\*))\$")
 _ASCII = "".join(map(chr, range(128)))
-_CLASS_ITEM = re.compile(r"([A-Za-z0-9])-([A-Za-z0-9])|([A-Za-z0-9_.])|(-)$")
+_CLASS_ITEM = lazy(r"([A-Za-z0-9])-([A-Za-z0-9])|([A-Za-z0-9_.])|(-)$")
 
 
 def _spelled(pattern: str) -> _Spelled | None:

@@ -11,6 +11,7 @@ import time
 from datetime import UTC, datetime, timedelta
 
 from gait.errors import InvalidInput
+from gait.lazyre import lazy
 
 _RFC3339 = re.compile(
     r"^(\d{4})-(\d{2})-(\d{2})[Tt](\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,9}))?"
@@ -120,7 +121,7 @@ def to_datetime(text: str) -> datetime:
     return moment + timedelta(microseconds=nanos // 1000)
 
 
-_FLAG_DURATION = re.compile(r"(\d+)(?:\.(\d+))?(ns|us|µs|μs|ms|s|m|h|d)")
+_FLAG_DURATION = lazy(r"(\d+)(?:\.(\d+))?(ns|us|µs|μs|ms|s|m|h|d)")
 _FLAG_UNIT_NS = {
     "ns": 1,
     "us": 1_000,

@@ -259,3 +259,29 @@ def test_unsigned_verify_imports_no_cryptography(tmp_path: Path) -> None:
     loaded = set(modules.split())
     assert "gait.sign.keys" in loaded and "cryptography" not in loaded
     assert "gait.cli.fastparse" in loaded and sorted({"argparse", "gettext"} & loaded) == []
+
+
+def test_lazy_patterns_answer_as_compiled_ones() -> None:
+    """gait.lazyre.lazy stands for re.compile: same matches, groups, substitutions and splits,
+    before and after its first use compiled it."""
+    import re
+
+    from gait.lazyre import lazy
+
+    cases = [
+        (r"^[a-f0-9]{64}$", ["a" * 64, "A" * 64, "a" * 63, ""]),
+        (r"(\d+)(?:\.(\d+))?(ns|us|µs|μs|ms|s|m|h|d)", ["1.5ms", "x2h", "µs", "3d4s"]),
+        (r"^\.(?P<name>.+)\.(?P<pid>\d+)\.[^.]+\.tmp$", [".a.12.x.tmp", "a.12.x.tmp"]),
+    ]
+    for pattern, texts in cases:
+        compiled, pending = re.compile(pattern), lazy(pattern)
+        for text in texts:
+            for method in ("match", "search", "fullmatch"):
+                want, got = getattr(compiled, method)(text), getattr(pending, method)(text)
+                assert (want and (want.span(), want.groups())) == (
+                    got and (got.span(), got.groups())
+                )
+            assert pending.findall(text) == compiled.findall(text)
+            assert pending.sub("-", text) == compiled.sub("-", text)
+            assert pending.split(text) == compiled.split(text)
+        assert pending.pattern == pattern

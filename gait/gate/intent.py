@@ -9,7 +9,6 @@ names the field.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 
 from gait import gocompat, timefmt
@@ -43,6 +42,7 @@ from gait.gate.vocabulary import (
     TARGET_KINDS,
 )
 from gait.gocompat import omit_empty
+from gait.lazyre import lazy
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -51,7 +51,7 @@ if TYPE_CHECKING:
 MAX_SCRIPT_STEPS = 64
 
 _EVIDENCE_REF_PREFIXES = ("ref:", "receipt:", "proof:", "sandbox:", "sha256:")
-_RAW_ENV_ASSIGNMENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*=")
+_RAW_ENV_ASSIGNMENT = lazy(r"^[A-Za-z_][A-Za-z0-9_]*=")
 _PATH_READ_OPS = frozenset({"read", "get", "list", "open", "cat", "head", "download", "stat"})
 _PATH_WRITE_OPS = frozenset(
     {"write", "append", "put", "create", "update", "save", "copy", "move", "rename"}

@@ -7,17 +7,17 @@ These readers are the one place that rule lives; gait.gate.intent holds what the
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 
 from gait import timefmt
 from gait.errors import InvalidInput
+from gait.lazyre import lazy
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any
 
-HEX64 = re.compile(r"^[a-f0-9]{64}$")
+HEX64 = lazy(r"^[a-f0-9]{64}$")
 
 
 class IntentInvalid(InvalidInput):
