@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from gait.canon import canonical_bytes
+from gait.errors import InvalidInput
 from gait.runpack.diff import diff_runpacks
 from gait.runpack.reader import load_runpack
 from gait.runpack.verify import verification_options, verify_runpack
@@ -170,3 +171,18 @@ def test_loaded_runs_diff_as_hand_built_ones(
     assert loaded.summary_lines() == built.summary_lines()
     assert loaded.summary["manifest_changed"] == (right_mode != "reference")
     assert loaded.summary["run_metadata_changed"] == ("env" in right_run)
+
+
+def test_offsets_before_the_start_read_as_from_the_file(tmp_path: Path) -> None:
+    """A small zip is read from memory: a central directory whose offsets point before the
+    file's start fails as the file read does (OSError EINVAL), not as BytesIO would."""
+    path = _signed(tmp_path, SigningKey.generate())
+    data = bytearray(path.read_bytes())
+    end = data.rfind(b"PK\x05\x06")
+    offset = int.from_bytes(data[end + 16 : end + 20], "little")
+    data[end + 16 : end + 20] = (offset + 100_000).to_bytes(4, "little")  # concat < 0
+    path.write_bytes(bytes(data))
+    with pytest.raises(InvalidInput) as caught:
+        verify_runpack(path, verification_options())
+    assert caught.value.code == "E_VERIFY_INPUT_INVALID"
+    assert caught.value.message == f"{path} is not a readable zip ([Errno 22] Invalid argument)"

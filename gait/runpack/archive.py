@@ -7,6 +7,7 @@ report every one of them.
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import io
 import os
@@ -153,7 +154,7 @@ def read_members(
         with open(target, "rb") as raw:
             # A small zip is read with one read and parsed from memory: the central directory,
             # the end record and every local header are then read without a system call each.
-            source: BinaryIO = io.BytesIO(raw.read()) if found.st_size <= _WHOLE_FILE else raw
+            source: BinaryIO = _Image(raw.read()) if found.st_size <= _WHOLE_FILE else raw
             return read_members_from(source, str(path), limits, keep=keep, sinks=sinks, first=first)
     except OSError as exc:
         raise InvalidInput(
@@ -162,6 +163,23 @@ def read_members(
 
 
 _WHOLE_FILE = 1024 * 1024
+
+
+class _Image(io.BytesIO):
+    """A small zip's bytes, read from memory as from its file: a seek to before the start
+    fails as the file's does (``OSError`` EINVAL, where ``BytesIO`` raises ``ValueError`` or
+    stops at 0), so a zip whose offsets point before its start reads as the same error (or
+    the same unreadable member) either way."""
+
+    def __init__(self, data: bytes) -> None:
+        super().__init__(data)
+        self._size = len(data)
+
+    def seek(self, offset: int, whence: int = 0) -> int:
+        base = 0 if whence == 0 else self.tell() if whence == 1 else self._size
+        if base + offset < 0:
+            raise OSError(errno.EINVAL, os.strerror(errno.EINVAL))
+        return super().seek(offset, whence)
 
 
 def read_members_from(
