@@ -196,6 +196,37 @@ def test_inspect_is_whole_when_a_gate_command_reads_it(cli: tuple[Path, dict[str
     assert proc.stdout == "(argv: 'Sequence[str] | None' = None) -> 'int' True\n"
 
 
+def test_ipaddress_runs_only_when_read(cli: tuple[Path, dict[str, str]]) -> None:
+    """A gate decision leaves ``ipaddress`` (which urllib.parse imports for bracketed IPv6 URL
+    hosts) unexecuted; the first read of it runs the whole module. Run without site processing,
+    with the checkout and site-packages on the path: an editable install's import hook loads
+    ipaddress at interpreter start-up by itself."""
+    import sysconfig
+
+    work, env = cli
+    assert _eval(work, env, 1)[0] == 0  # creates the dev key (a first run loads more)
+    repo = Path(__file__).resolve().parent.parent
+    env["PYTHONPATH"] = os.pathsep.join([str(repo), sysconfig.get_paths()["purelib"]])
+    script = (
+        "import io, contextlib, sys\n"
+        "assert 'ipaddress' not in sys.modules\n"
+        "from gait.cli.main import main\n"
+        "with contextlib.redirect_stdout(io.StringIO()):\n"
+        "    code = main(['gate', 'eval', '--policy', 'policy.yaml', '--intent', 'intent.json'])\n"
+        "ip = sys.modules['ipaddress']\n"
+        "assert code == 0 and 'ip_address' not in vars(ip)\n"
+        "from urllib.parse import urlsplit\n"
+        "print(urlsplit('http://[::1]:8/').hostname, 'ip_address' in vars(ip))\n"
+        "from ipaddress import ip_network\n"
+        "print(ip_network('10.0.0.0/8').num_addresses, sys.modules['ipaddress'] is ip)\n"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-S", "-c", script], cwd=work, env=env, capture_output=True, text=True
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout == "::1 True\n16777216 True\n"
+
+
 def test_verify_and_run_diff_skip_inspect_and_keep_their_output(tmp_path: Path) -> None:
     """``gait verify`` / ``gait run diff`` processes (issue 14 item 6) run no ``inspect`` (none
     of their dataclasses lacks a docstring) and end without teardown: same bytes, same exit."""

@@ -304,7 +304,7 @@ NOT_FOR_A_PLAIN_DECISION = (
     "gait.projectconfig",  # no .gait/config.yaml here
     "gait.cli.gate_state",  # gait gate state's parsers are built only for that command
     # dataclasses imports inspect only for the __doc__ of a class without a docstring; the
-    # CLI defers running it (gait.cli.main._defer_inspect) and every dataclass on this path
+    # CLI defers running it (gait.cli.main._defer_modules) and every dataclass on this path
     # has a docstring, so none of inspect's own imports may load
     "ast",
     "dis",

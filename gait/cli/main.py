@@ -149,22 +149,31 @@ def _parse_plain(name: str, module: Any, args_in: list[str]) -> Any:
     return None if spec is None else fastparse.parse(spec, args_in)
 
 
-def _defer_inspect() -> None:
-    """Run ``inspect`` on first use instead of when ``dataclasses`` imports it.
+# Modules that a lean process imports only because another module imports them for a rare use:
+# ``inspect`` (dataclasses: a signature for the __doc__ of a class without a docstring; a gate
+# decision's dataclasses all have one; a tenth of a ``gait gate eval`` process) and ``ipaddress``
+# (urllib.parse, which pathlib imports: only to check a bracketed IPv6 URL host; 3% of it).
+DEFERRED = ("inspect", "ipaddress")
 
-    ``dataclasses`` imports ``inspect`` (with ast, dis and tokenize) only to write a signature
-    into ``__doc__`` of a class that has no docstring; a gate decision's dataclasses all have
-    one, and that import was a tenth of a ``gait gate eval`` process. ``inspect`` is put in
-    ``sys.modules`` unexecuted; the first read of a name it defines runs it, in that same module
-    object, so every holder of it sees the whole module. (The stdlib's ``LazyLoader`` does not
-    help here: any later ``import inspect`` reads ``__spec__``, and that runs the module.)
+
+def _defer_modules() -> None:
+    """Run each of ``DEFERRED`` on first use instead of when it is imported.
+
+    The module is put in ``sys.modules`` unexecuted; the first read of a name it defines runs
+    it, in that same module object, so every holder of it sees the whole module. (The stdlib's
+    ``LazyLoader`` does not help here: any later import reads ``__spec__``, and that runs it.)
     """
-    if "inspect" in sys.modules:
+    for name in DEFERRED:
+        _defer(name)
+
+
+def _defer(name: str) -> None:
+    if name in sys.modules:
         return
     import importlib.util
     import types
 
-    spec = importlib.util.find_spec("inspect")
+    spec = importlib.util.find_spec(name)
     if spec is None or spec.loader is None:
         return
     loader = spec.loader
@@ -188,23 +197,24 @@ def _defer_inspect() -> None:
 
     module = importlib.util.module_from_spec(spec)
     module.__class__ = Unexecuted
-    sys.modules["inspect"] = module
+    sys.modules[name] = module
 
 
-# Commands whose process is one short decision (a process per tool call): inspect runs only
-# if something reads it, the cyclic garbage collector is off while the command runs (imports and
-# one decision leave little garbage, and its passes walked every object the imports had made),
+# Commands whose process is one short decision (a process per tool call): inspect and ipaddress
+# run only if something reads them (DEFERRED), the cyclic garbage collector is off while the
+# command runs (imports and one decision leave little garbage, and its passes walked every
+# object the imports had made),
 # canonical JSON is encoded without importing orjson (gait.canon.stdlib_only), and the process
 # ends without tearing the interpreter down (see entry()).
 ONE_SHOT = frozenset({"gate", "policy"})
-# Commands a process runs once over a runpack (issue 14 item 6): inspect is deferred and the
+# Commands a process runs once over a runpack (issue 14 item 6): DEFERRED is deferred and the
 # process ends without teardown as for ONE_SHOT, but the collector stays on (a record or diff of
 # a big run may make cyclic garbage; the diff pauses the collector itself where it pays).
 LEAN = frozenset({"verify", "run diff", "run record"})
 
 
 def _lean(args_in: list[str]) -> bool:
-    """Whether the command skips inspect and interpreter teardown (ONE_SHOT or LEAN)."""
+    """Whether the command defers DEFERRED and skips interpreter teardown (ONE_SHOT or LEAN)."""
     if not args_in:
         return False
     return args_in[0] in ONE_SHOT or " ".join(args_in[:2]) in LEAN or args_in[0] in LEAN
@@ -213,11 +223,11 @@ def _lean(args_in: list[str]) -> bool:
 def _run(args_in: list[str]) -> int:
     if args_in[0] not in ONE_SHOT:
         if _lean(args_in):
-            _defer_inspect()
+            _defer_modules()
         return _run_command(args_in)
     import gc
 
-    _defer_inspect()
+    _defer_modules()
     from gait.cli import methodcache
 
     methodcache.install()  # before gait.canon's imports define dataclasses
