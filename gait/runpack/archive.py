@@ -173,13 +173,29 @@ class _Image(io.BytesIO):
 
     def __init__(self, data: bytes) -> None:
         super().__init__(data)
-        self._size = len(data)
+        self.data = data
 
     def seek(self, offset: int, whence: int = 0) -> int:
-        base = 0 if whence == 0 else self.tell() if whence == 1 else self._size
-        if base + offset < 0:
+        if (
+            offset < 0
+            and whence in (0, 1, 2)
+            and (0, self.tell(), len(self.data))[whence] + offset < 0
+        ):
             raise OSError(errno.EINVAL, os.strerror(errno.EINVAL))
-        return super().seek(offset, whence)
+        return _seek(self, offset, whence)
+
+
+_seek = io.BytesIO.seek
+
+
+def _read_at(raw: Any, offset: int, size: int) -> bytes:
+    """``raw.seek(offset)`` then ``raw.read(size)``; a slice of a small zip's bytes (what
+    they read, without the seek's round trip; a negative offset fails as the seek does)."""
+    if type(raw) is _Image and offset >= 0:
+        return raw.data[offset : offset + size]
+    raw.seek(offset)
+    data: bytes = raw.read(size)
+    return data
 
 
 def read_members_from(
@@ -276,8 +292,7 @@ def _eocd_entry_count(raw: Any) -> int | None:
     raw.seek(0, 2)
     size = raw.tell()
     tail_size = min(size, _EOCD.size + 65535)
-    raw.seek(size - tail_size)
-    tail = raw.read(tail_size)
+    tail = _read_at(raw, size - tail_size, tail_size)
     at = tail.rfind(b"PK\x05\x06")
     if at < 0 or at + _EOCD.size > len(tail):
         return None
@@ -297,8 +312,7 @@ _Header = tuple[int, int, int, bytes]
 def _local_header_problem(
     raw: Any, info: zipfile.ZipInfo, headers: dict[int, _Header] | None = None
 ) -> str:
-    raw.seek(info.header_offset)
-    header = raw.read(_LOCAL_HEADER.size)
+    header = _read_at(raw, info.header_offset, _LOCAL_HEADER.size)
     if len(header) != _LOCAL_HEADER.size:
         return "local header truncated"
     (sig, _v, _s, flags, method, _t, _d, crc, csize, usize, nlen, elen) = _LOCAL_HEADER.unpack(
@@ -306,7 +320,7 @@ def _local_header_problem(
     )
     if sig != b"PK\x03\x04":
         return "local header missing"
-    name = raw.read(nlen)
+    name = _read_at(raw, info.header_offset + _LOCAL_HEADER.size, nlen)
     if headers is not None:
         headers[info.header_offset] = (flags, nlen, elen, name)
     if method != info.compress_type:
@@ -510,15 +524,14 @@ def _read_small(
     if known is not None:
         flags, nlen, elen, fname = known
     else:
-        raw.seek(info.header_offset)
-        header = raw.read(_LOCAL_HEADER.size)
+        header = _read_at(raw, info.header_offset, _LOCAL_HEADER.size)
         if len(header) != _LOCAL_HEADER.size:
             return None
         fields = _LOCAL_HEADER.unpack(header)
         sig, flags, nlen, elen = fields[0], fields[3], fields[10], fields[11]
         if sig != b"PK\x03\x04":
             return None
-        fname = raw.read(nlen)
+        fname = _read_at(raw, info.header_offset + _LOCAL_HEADER.size, nlen)
     try:
         decoded = fname.decode("utf-8" if flags & 0x800 else "cp437")
     except UnicodeDecodeError:
@@ -529,8 +542,7 @@ def _read_small(
     end_offset = getattr(info, "_end_offset", None)
     if end_offset is not None and start + info.compress_size > end_offset:
         return None
-    raw.seek(start)
-    packed = raw.read(info.compress_size)
+    packed = _read_at(raw, start, info.compress_size)
     if len(packed) != info.compress_size:
         return None
     if info.compress_type == zipfile.ZIP_STORED:
