@@ -774,12 +774,7 @@ def normalize_intent(raw: Any) -> NormalizedIntent:
     context = normalize_context(get("context"))
     delegation_raw = get("delegation")
     delegation = None if delegation_raw is None else _normalize_delegation(delegation_raw)
-    created_raw = get("created_at")
-    created_at = timefmt.EPOCH_1980
-    if created_raw is not None:
-        created = rfc3339(created_raw, "created_at")
-        if created != timefmt.ZERO_TIME:
-            created_at = created
+    created_at = _created_at(get("created_at"))
     doc: dict[str, Any] = {"tool_name": tool_name, "args": args, "targets": targets}
     if provenance:
         doc["arg_provenance"] = provenance
@@ -796,6 +791,14 @@ def normalize_intent(raw: Any) -> NormalizedIntent:
     # counted): without floats the digests take orjson's path (gait.canon.digest_floatless).
     floatless = not floats and script is None and "auth_context" not in context
     return NormalizedIntent(doc, created_at, floatless)
+
+
+def _created_at(raw: Any) -> str:
+    """The intent's canonical time: 1980-01-01 when absent or Go's zero time."""
+    if raw is None:
+        return timefmt.EPOCH_1980
+    created = rfc3339(raw, "created_at")
+    return timefmt.EPOCH_1980 if created == timefmt.ZERO_TIME else created
 
 
 def normalize_fields(
@@ -838,11 +841,7 @@ def normalize_fields(
     if context is None:
         context = normalize_context(context_raw)
     if created_at is None:
-        created_at = timefmt.EPOCH_1980
-        if created_raw is not None:
-            created = rfc3339(created_raw, "created_at")
-            if created != timefmt.ZERO_TIME:
-                created_at = created
+        created_at = _created_at(created_raw)
     doc: dict[str, Any] = {"tool_name": name, "args": args, "targets": targets}
     if provenance:
         doc["arg_provenance"] = provenance
