@@ -5,13 +5,20 @@ the speed goals of issue 14 item 6 beside the reference's figures.
     python bench/bench_runpack.py --otel-mb 1024  # the 1 GB OTEL import
     python bench/bench_runpack.py --goals-only    # only the item 6 goals (1k/10k/100k curve)
     python bench/bench_runpack.py --goals-only --curve 1000,10000
+    python bench/bench_runpack.py --goals-only --wheel-venv /tmp/gait-wheel  # + a wheel install
 
 The goals section (``goals``) times ``run record``, ``verify`` and ``run diff`` through the CLI
 (a fresh process: wall, its CPU, its peak RSS) and in-process (best of a few: wall and CPU),
 each beside SHA-256 over the same inflated member bytes (``x_hash``: how many times the
 time to hash them), at each size of the curve, plus a small signed runpack verified and
 diffed in-process (microseconds). The machine is shared: read CPU beside wall, and the
-load average printed with them.
+load average printed with them. A CLI case's wall and CPU are medians of ``--cli-runs``
+processes (after one warm-up run, so bytecode is cached).
+
+``--wheel`` (or ``--wheel-venv DIR``, which keeps the venv for the next run) runs the CLI cases
+a second time (``wheel`` beside each size) in a plain venv with this checkout installed from a
+wheel, as users install it (``bench_gate.wheel_venv``): an editable install's import hook costs
+every process about 12 ms, so the editable figures overstate what users get.
 
 Prints one JSON summary. Import memory is the peak RSS (VmHWM, which unlike ru_maxrss
 does not inherit the parent's high-water mark) of a ``gait run record --from otel``
@@ -284,20 +291,42 @@ def record_input(path: Path, calls: int, *, changed_every: int = 0) -> Path:
     return path
 
 
-def cli(argv: list[str], env: dict[str, str], cwd: Path | None = None) -> dict[str, Any]:
-    """One ``gait`` process: wall, its own CPU (user+sys) and peak RSS, exit code."""
-    start = time.perf_counter()
-    proc = subprocess.run(
-        [sys.executable, "-c", _STATS, *argv], capture_output=True, text=True, env=env, cwd=cwd
-    )
-    wall = time.perf_counter() - start
-    stats = [ln.split() for ln in proc.stderr.splitlines() if ln.startswith("STATS")]
-    return {
-        "wall_s": round(wall, 3),
-        "cpu_s": round(float(stats[0][2]), 3) if stats else None,
-        "peak_mib": round(int(stats[0][1]) / 1024, 1) if stats else None,
-        "exit": proc.returncode,
+def cli(
+    argv: list[str],
+    env: dict[str, str],
+    cwd: Path | None = None,
+    *,
+    python: str = sys.executable,
+    runs: int = 1,
+) -> dict[str, Any]:
+    """``gait`` processes (``python`` runs them): the median wall and median CPU (user+sys of
+    the process itself) of ``runs`` of them after one warm-up when ``runs`` > 1, the highest
+    peak RSS, the exit code."""
+    import statistics
+
+    walls, cpus, peaks, codes = [], [], [], set()
+    for _ in range(runs + (runs > 1)):
+        start = time.perf_counter()
+        proc = subprocess.run(
+            [python, "-c", _STATS, *argv], capture_output=True, text=True, env=env, cwd=cwd
+        )
+        walls.append(time.perf_counter() - start)
+        stats = [ln.split() for ln in proc.stderr.splitlines() if ln.startswith("STATS")]
+        if stats:
+            cpus.append(float(stats[0][2]))
+            peaks.append(int(stats[0][1]) / 1024)
+        codes.add(proc.returncode)
+    if runs > 1:  # the warm-up run is not counted
+        walls, cpus, peaks = walls[1:], cpus[1:], peaks[1:]
+    out: dict[str, Any] = {
+        "wall_s": round(statistics.median(walls), 3),
+        "cpu_s": round(statistics.median(cpus), 3) if cpus else None,
+        "peak_mib": round(max(peaks), 1) if peaks else None,
+        "exit": codes.pop() if len(codes) == 1 else sorted(codes),
     }
+    if runs > 1:
+        out["runs"] = runs
+    return out
 
 
 def best(fn: Any, repeat: int) -> dict[str, float]:
@@ -330,24 +359,30 @@ def hash_seconds(paths: list[Path], repeat: int = 5) -> float:
     return min(times)
 
 
-def bench_goals(sizes: list[int], folder: Path) -> dict[str, Any]:
+def bench_goals(
+    sizes: list[int], folder: Path, *, runs: int = 5, wheel_python: str | None = None
+) -> dict[str, Any]:
     from gait.runpack.verify import VerifyOptions, verify_runpack
 
     env = {**os.environ, "GAIT_HOME": str(folder / "home")}
     curve: dict[str, Any] = {}
     for calls in sizes:
         repeat = 5 if calls <= 10_000 else 2
+        slow = runs if calls <= 10_000 else 1  # record and diff of 100,000 calls take seconds
         left_in = record_input(folder / f"left_{calls}.json", calls)
         right_in = record_input(folder / f"right_{calls}.json", calls, changed_every=1000)
         left, right = folder / f"left_{calls}.zip", folder / f"right_{calls}.zip"
-        record = cli(["run", "record", "--input", str(left_in), "--out", str(left), "--json"], env)
+        record_argv = ["run", "record", "--input", str(left_in), "--out", str(left), "--json"]
+        record = cli(record_argv, env, runs=slow)
         cli(["run", "record", "--input", str(right_in), "--out", str(right), "--json"], env)
         one = hash_seconds([left])
         two = hash_seconds([left, right])
         verify_in = best(lambda p=left: verify_runpack(p, VerifyOptions()), repeat)
         diff_in = best(lambda a=left, b=right: _diff_in_process(a, b), max(repeat - 2, 1))
-        verify_cli = cli(["verify", str(left), "--json"], env)
-        diff_cli = cli(["run", "diff", str(left), str(right), "--json"], env)
+        verify_argv = ["verify", str(left), "--json"]
+        diff_argv = ["run", "diff", str(left), str(right), "--json"]
+        verify_cli = cli(verify_argv, env, runs=runs)
+        diff_cli = cli(diff_argv, env, runs=slow)
         init_cli = _regress_init(left, folder / f"init_{calls}", env)
         curve[str(calls)] = {
             "record_cli": record,
@@ -358,6 +393,12 @@ def bench_goals(sizes: list[int], folder: Path) -> dict[str, Any]:
             "regress_init_cli": init_cli,
             "hash_members_s": round(one, 4),
         }
+        if wheel_python:  # the same processes as users run them (outside the checkout)
+            wheel: dict[str, Any] = {"python": wheel_python, "cwd": str(folder)}
+            wheel["record_cli"] = cli(record_argv, env, folder, python=wheel_python, runs=slow)
+            wheel["verify_cli"] = cli(verify_argv, env, folder, python=wheel_python, runs=runs)
+            wheel["diff_cli"] = cli(diff_argv, env, folder, python=wheel_python, runs=slow)
+            curve[str(calls)]["wheel"] = wheel
         for path in (left_in, right_in):
             path.unlink()
     return {
@@ -494,20 +535,39 @@ def main() -> int:
     parser.add_argument(
         "--hostile-mib", type=int, default=0, help="also verify a hostile listed member this big"
     )
+    parser.add_argument(
+        "--cli-runs", type=int, default=5, help="processes per CLI case (median wall and CPU)"
+    )
+    parser.add_argument(
+        "--wheel",
+        action="store_true",
+        help="also run the CLI cases in a plain venv installed from a wheel (as users install)",
+    )
+    parser.add_argument(
+        "--wheel-venv",
+        metavar="DIR",
+        help="keep the --wheel venv in DIR and reuse it (implies --wheel)",
+    )
     args = parser.parse_args()
     warnings.simplefilter("ignore")
     sizes = [int(n) for n in args.curve.split(",") if n]
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         os.environ["GAIT_HOME"] = str(folder / "home")
+        wheel_python = None
+        if args.wheel or args.wheel_venv:
+            from bench_gate import wheel_venv  # bench/ is this script's directory
+
+            wheel_python = wheel_venv(Path(args.wheel_venv) if args.wheel_venv else folder)
+        goals = bench_goals(sizes, folder, runs=args.cli_runs, wheel_python=wheel_python)
         if args.goals_only:
-            goals = {"goals": bench_goals(sizes, folder)}
+            out: dict[str, Any] = {"goals": goals}
             if args.hostile_mib:
-                goals["hostile_listed_member"] = hostile_listed_member(folder, args.hostile_mib)
-            print(json.dumps(goals, indent=2, sort_keys=True))
+                out["hostile_listed_member"] = hostile_listed_member(folder, args.hostile_mib)
+            print(json.dumps(out, indent=2, sort_keys=True))
             return 0
         summary = {
-            "goals": bench_goals(sizes, folder),
+            "goals": goals,
             "python": sys.version.split()[0],
             "recorder_reference_int_payloads": bench_recorder(
                 args.calls, folder / "rec1.zip", floats=False
