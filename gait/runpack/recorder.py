@@ -22,6 +22,7 @@ output path (see ``gait.runpack.replay`` for how ``gait regress run`` uses it), 
 
 from __future__ import annotations
 
+import contextlib
 import contextvars
 import functools
 import hashlib
@@ -33,7 +34,7 @@ import tempfile
 import threading
 import warnings
 import zipfile
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from json.encoder import encode_basestring as _enc
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, Literal, TypeVar
@@ -59,8 +60,17 @@ _SPOOL_BYTES = 8 * 1024 * 1024
 _CURRENT: contextvars.ContextVar[Recorder | None] = contextvars.ContextVar(
     "gait_current_run", default=None
 )
+_CALL_KEY: contextvars.ContextVar[str | None] = contextvars.ContextVar(
+    "gait_call_key", default=None
+)
+_OPEN: list[Recorder] = []  # runs inside their ``with`` block, in any thread
+_OPEN_LOCK = threading.Lock()
 REFERENCE_WARNING = (
     "reference capture stripped raw intent arguments and raw result payloads after digesting"
+)
+AMBIGUOUS_WARNING = (
+    "a recorded tool was called outside any run's context while {count} runs are open: "
+    "not recorded; run it with contextvars.copy_context().run(...) to record it in its run"
 )
 RAW_WARNING = (
     "raw capture retains raw intent arguments and raw result payloads; "
@@ -303,6 +313,8 @@ class Recorder:
 
     def __enter__(self) -> Recorder:
         self._token = _CURRENT.set(self)
+        with _OPEN_LOCK:
+            _OPEN.append(self)
         return self
 
     def __exit__(
@@ -313,6 +325,9 @@ class Recorder:
                 self.fail(exc)
             self.close()
         finally:
+            with _OPEN_LOCK:
+                if self in _OPEN:
+                    _OPEN.remove(self)
             if self._token is not None:
                 _CURRENT.reset(self._token)
                 self._token = None
@@ -465,6 +480,17 @@ class Recorder:
                     self._reserved.add(intent_id)
                     self._expected[key] = (intent_id, self._next_place())
 
+    @contextlib.contextmanager
+    def turn_call(self, call_key: str) -> Iterator[None]:
+        """Tool calls recorded inside (``gait.record.tool`` functions, ``call``) are the call
+        ``call_key`` announced by ``expect``: a worker thread running one of a turn's calls
+        says which one it runs, so the runpack keeps the model's order."""
+        token = _CALL_KEY.set(call_key or None)
+        try:
+            yield
+        finally:
+            _CALL_KEY.reset(token)
+
     def _next_id(self) -> str:
         while True:
             self._counter += 1
@@ -511,7 +537,7 @@ class Recorder:
     def call(self, tool_name: str, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Any:
         """Run ``fn`` as a recorded tool call (for loops that own their tool dispatch)."""
         call_args = {"args": list(args), **kwargs} if args else dict(kwargs)
-        intent_id = self.intent(tool_name, call_args)
+        intent_id = self.intent(tool_name, call_args, call_key=_CALL_KEY.get())
         try:
             value = fn(*args, **kwargs)
         except Exception as exc:
@@ -680,22 +706,42 @@ def record(run_id: str | None = None, **options: Any) -> Recorder:
 
 
 def current_run() -> Recorder | None:
-    """The run the current context records into, if any."""
-    return _CURRENT.get()
+    """The run the current context records into, if any.
+
+    A thread started without the run's context (``ThreadPoolExecutor``, ``threading.Thread``)
+    records into the process's one open run: agents run a turn's tool calls in worker threads,
+    and replay serves those calls, so recording must see them too. With several runs open
+    such a call could belong to any of them: it is not recorded, and a warning says so.
+    """
+    run = _CURRENT.get()
+    if run is not None or not _OPEN:
+        return run
+    with _OPEN_LOCK:
+        open_runs = [candidate for candidate in _OPEN if candidate.written is None]
+    if len(open_runs) == 1:
+        return open_runs[0]
+    if open_runs:
+        warnings.warn(AMBIGUOUS_WARNING.format(count=len(open_runs)), RuntimeWarning, stacklevel=3)
+    return None
 
 
 _STUBS: dict[str, Any] = {}
+_STUBS_LOCK = threading.Lock()
 
 
 def _replay_stubs() -> Any:
     source = os.environ.get(REPLAY_FROM_ENV, "")
     if not source:
         return None
-    if source not in _STUBS:
-        from gait.runpack.replay import replay
+    stubs = _STUBS.get(source)
+    if stubs is None:
+        with _STUBS_LOCK:  # a turn's calls in worker threads load the runpack once
+            stubs = _STUBS.get(source)
+            if stubs is None:
+                from gait.runpack.replay import replay
 
-        _STUBS[source] = replay(source)
-    return _STUBS[source]
+                stubs = _STUBS[source] = replay(source)
+    return stubs
 
 
 def tool(name: str | Callable[..., Any] | None = None) -> Any:
@@ -720,24 +766,26 @@ def tool(name: str | Callable[..., Any] | None = None) -> Any:
 
             @functools.wraps(fn)
             async def async_wrapper(*args: Any, **kwargs: Any) -> Any:
-                stubs = _replay_stubs()
                 run = current_run()
-                if run is None and stubs is None:
+                if run is None and not os.environ.get(REPLAY_FROM_ENV):
                     return await fn(*args, **kwargs)
                 call_args = bound_args(args, kwargs)
-                return await _run_async(run, stubs, tool_name, call_args, fn, args, kwargs)
+                return await _run_async(run, tool_name, call_args, fn, args, kwargs)
 
             return async_wrapper  # type: ignore[return-value]
 
         @functools.wraps(fn)
         def wrapper(*args: Any, **kwargs: Any) -> Any:
-            stubs = _replay_stubs()
             run = current_run()
-            if run is None and stubs is None:
+            if run is None and not os.environ.get(REPLAY_FROM_ENV):
                 return fn(*args, **kwargs)
             call_args = bound_args(args, kwargs)
-            intent_id = run.intent(tool_name, call_args) if run is not None else ""
+            # The intent first: its place is the call's, before the replay runpack loads.
+            intent_id = (
+                "" if run is None else run.intent(tool_name, call_args, call_key=_CALL_KEY.get())
+            )
             try:
+                stubs = _replay_stubs()
                 if stubs is not None:
                     value = _from_stubs(stubs, tool_name, call_args, lambda: fn(*args, **kwargs))
                 else:
@@ -760,15 +808,15 @@ def tool(name: str | Callable[..., Any] | None = None) -> Any:
 
 async def _run_async(
     run: Recorder | None,
-    stubs: Any,
     tool_name: str,
     call_args: dict[str, Any],
     fn: Any,
     args: tuple[Any, ...],
     kwargs: dict[str, Any],
 ) -> Any:
-    intent_id = run.intent(tool_name, call_args) if run is not None else ""
+    intent_id = "" if run is None else run.intent(tool_name, call_args, call_key=_CALL_KEY.get())
     try:
+        stubs = _replay_stubs()
         if stubs is not None:
             value = _from_stubs(stubs, tool_name, call_args, None)
             if value is _RUN_REAL:
