@@ -281,3 +281,37 @@ def test_expect_gives_a_turns_calls_their_ids_and_places_in_the_models_order(
     path = run.written.path
     assert _ids(path, "intents.jsonl") == [first, third, other]
     assert _ids(path, "results.jsonl") == [first, third, other]
+
+
+def test_a_tool_method_records_the_models_arguments_not_its_object(tmp_path: Path) -> None:
+    class Mailbox:
+        def __init__(self) -> None:
+            self.api_key = "sk-live-secret"
+
+        @gait.record.tool("mail.send")
+        def send(self, to: str, body: str = "") -> dict:
+            return {"queued": to}
+
+        @classmethod
+        @gait.record.tool("mail.count")
+        def count(cls, folder: str) -> int:
+            return 3
+
+        @staticmethod
+        @gait.record.tool("mail.parse")
+        def parse(raw: str) -> dict:
+            return {"raw": raw}
+
+    box = Mailbox()
+    with gait.record(run_id="run_methods", out_dir=tmp_path, capture_mode="raw") as run:
+        assert box.send("ops@example.com", body="hi") == {"queued": "ops@example.com"}
+        assert Mailbox.count("inbox") == 3
+        assert box.parse("x") == {"raw": "x"}
+    pack = load_runpack(run.path)
+    assert [(i["tool_name"], i["args"]) for i in pack.intents] == [
+        ("mail.send", {"to": "ops@example.com", "body": "hi"}),
+        ("mail.count", {"folder": "inbox"}),
+        ("mail.parse", {"raw": "x"}),
+    ]
+    with zipfile.ZipFile(run.path) as archive:
+        assert not [m for m in archive.namelist() if b"sk-live" in archive.read(m)]

@@ -754,13 +754,17 @@ def tool(name: str | Callable[..., Any] | None = None) -> Any:
     def decorate(fn: F) -> F:
         tool_name = name if isinstance(name, str) else f"{fn.__module__}.{fn.__qualname__}"
         signature = inspect.signature(fn)
+        receiver = _receiver(fn, signature)
 
         def bound_args(args: tuple[Any, ...], kwargs: dict[str, Any]) -> dict[str, Any]:
             try:
                 bound = signature.bind(*args, **kwargs)
             except TypeError:
-                return {"args": list(args), **kwargs}
-            return dict(bound.arguments)
+                return {"args": list(args[1:] if receiver else args), **kwargs}
+            arguments = dict(bound.arguments)
+            if receiver:
+                arguments.pop(receiver, None)
+            return arguments
 
         if inspect.iscoroutinefunction(fn):
 
@@ -804,6 +808,18 @@ def tool(name: str | Callable[..., Any] | None = None) -> Any:
         fn, name = name, None
         return decorate(fn)
     return decorate
+
+
+def _receiver(fn: Callable[..., Any], signature: inspect.Signature) -> str:
+    """The name of a method's ``self``/``cls`` parameter, else "": the object a tool method is
+    bound to is not an argument the model gave (and may hold clients and credentials)."""
+    owner = fn.__qualname__.rsplit(".", 2)
+    first = next(iter(signature.parameters.values()), None)
+    if len(owner) < 2 or owner[-2] == "<locals>" or first is None:
+        return ""
+    if first.name in ("self", "cls") and first.kind is first.POSITIONAL_OR_KEYWORD:
+        return first.name
+    return ""
 
 
 async def _run_async(
