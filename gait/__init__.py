@@ -8,7 +8,7 @@ which run on this project's core in-process.
 
 from __future__ import annotations
 
-import importlib
+import sys as _sys
 
 TYPE_CHECKING = False  # typing itself is not loaded by ``import gait``
 if TYPE_CHECKING:
@@ -26,15 +26,21 @@ _LAZY = {
 _COMPAT_MODULES = ("adapter", "client", "decorators", "langchain", "models", "session")
 
 
+def _import(name: str) -> Any:
+    """``importlib.import_module`` without importing importlib (and warnings) with ``gait``."""
+    __import__(name)
+    return _sys.modules[name]
+
+
 def __getattr__(name: str) -> Any:
     if name not in _LAZY:
         if name in _COMPAT_MODULES:
-            return importlib.import_module(f"gait.{name}")
+            return _import(f"gait.{name}")
         from gait.compat import EXPORTS
 
         if name not in EXPORTS:
             raise AttributeError(f"module 'gait' has no attribute {name!r}")
-        return getattr(importlib.import_module(EXPORTS[name]), name)
+        return getattr(_import(EXPORTS[name]), name)
     module_name, attr = _LAZY[name]
-    module = importlib.import_module(module_name)
+    module = _import(module_name)
     return getattr(module, attr) if attr else module

@@ -21,7 +21,9 @@ from __future__ import annotations
 import _thread
 import itertools
 import json
+import os
 import re
+import sys
 from collections.abc import Callable, Mapping, Sequence
 from functools import cache, partial
 from itertools import repeat
@@ -47,19 +49,24 @@ def _schema_dir() -> Path:
     The wheel maps ``schemas/`` to ``gait._schemas``; an editable install or a bare checkout has
     no such package (or an empty one), so fall back to the directory beside ``gait/``.
     """
+    import gait
+
     try:
         # The package's folders from its spec: importlib.resources would cost a gate decision
-        # more than the lookup (it loads tempfile, shutil and the compression modules).
-        from importlib.util import find_spec
-
-        spec = find_spec("gait._schemas")
+        # more than the lookup (it loads tempfile, shutil and the compression modules), and
+        # importlib.util.find_spec loads contextlib and importlib's abstract classes; the
+        # import system's own finders answer the same for a subpackage of gait.
+        spec = None
+        for finder in sys.meta_path:
+            find_spec = getattr(finder, "find_spec", None)
+            spec = find_spec("gait._schemas", gait.__path__) if find_spec is not None else None
+            if spec is not None:
+                break
         for location in (spec.submodule_search_locations or []) if spec else []:
-            folder = Path(location)
-            if any(folder.glob("*" + _SUFFIX)):
-                return folder
+            if any(name.endswith(_SUFFIX) for name in os.listdir(location)):
+                return Path(location)
     except (ModuleNotFoundError, TypeError, ValueError, OSError):
         pass
-    import gait
 
     return Path(gait.__file__).resolve().parent.parent / "schemas"
 

@@ -227,6 +227,42 @@ def test_ipaddress_runs_only_when_read(cli: tuple[Path, dict[str, str]]) -> None
     assert proc.stdout == "::1 True\n16777216 True\n"
 
 
+def test_a_decision_leaves_rarely_used_modules_unexecuted(cli: tuple[Path, dict[str, str]]) -> None:
+    """``gate eval`` and ``policy test`` (issue 16 item 6) leave the modules that pathlib and
+    dataclasses import for rare uses unexecuted (gait.cli.main.DEFERRED), take the C datetime
+    types without datetime.py, and find files without importlib.util; what they hand out
+    (``from urllib.parse import urlsplit``) and whoever reads them later get the real thing.
+    Run without site processing (an editable install's hook imports some of them at start)."""
+    import sysconfig
+
+    work, env = cli
+    assert _eval(work, env, 1)[0] == 0  # creates the dev key (a first run loads more)
+    repo = Path(__file__).resolve().parent.parent
+    env["PYTHONPATH"] = os.pathsep.join([str(repo), sysconfig.get_paths()["purelib"]])
+    script = (
+        "import io, contextlib, sys\n"
+        "from gait.cli.main import main, DEFERRED\n"
+        "for argv in (['gate', 'eval', '--policy', 'policy.yaml', '--intent', 'intent.json'],\n"
+        "             ['policy', 'test', 'policy.yaml', 'intent.json']):\n"
+        "    with contextlib.redirect_stdout(io.StringIO()):\n"
+        "        assert main(argv) == 0\n"
+        "    ran = [n for n in DEFERRED if '__builtins__' in vars(sys.modules[n])]\n"
+        "    loaded = {'datetime', 'weakref', 'importlib', 'importlib.util'} & set(sys.modules)\n"
+        "    print(sorted(ran), sorted(loaded))\n"
+        "import pathlib, copy\n"
+        "from urllib.parse import urlsplit\n"
+        "print(pathlib.Path('/a b').as_uri(), urlsplit('http://h:8/p').port)\n"
+        "print(copy.deepcopy([{'a': [1]}]), sys.modules['urllib.parse'].quote('a b'))\n"
+        "import ntpath, fnmatch\n"
+        "print(ntpath.join('a', 'b'), fnmatch.fnmatch('x.json', '*.json'))\n"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-S", "-c", script], cwd=work, env=env, capture_output=True, text=True
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout == ("[] []\n[] []\nfile:///a%20b 8\n[{'a': [1]}] a%20b\na\\b True\n")
+
+
 def test_verify_and_run_diff_skip_inspect_and_keep_their_output(tmp_path: Path) -> None:
     """``gait verify`` / ``gait run diff`` processes (issue 14 item 6) run no ``inspect`` (none
     of their dataclasses lacks a docstring) and end without teardown: same bytes, same exit."""

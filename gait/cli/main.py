@@ -7,7 +7,6 @@ Command modules are imported only when their command runs, so ``gait --version``
 
 from __future__ import annotations
 
-import importlib
 import sys
 
 from gait import __version__
@@ -151,9 +150,16 @@ def _parse_plain(name: str, module: Any, args_in: list[str]) -> Any:
 
 # Modules that a lean process imports only because another module imports them for a rare use:
 # ``inspect`` (dataclasses: a signature for the __doc__ of a class without a docstring; a gate
-# decision's dataclasses all have one; a tenth of a ``gait gate eval`` process) and ``ipaddress``
-# (urllib.parse, which pathlib imports: only to check a bracketed IPv6 URL host; 3% of it).
-DEFERRED = ("inspect", "ipaddress")
+# decision's dataclasses all have one; a tenth of a ``gait gate eval`` process), ``copy`` and
+# its ``weakref`` (dataclasses: deep copies in ``asdict``/``replace``), ``urllib.parse`` and its
+# ``ipaddress`` (pathlib: only for ``Path.as_uri``; gait.gocompat: URL targets), ``ntpath``
+# (pathlib's Windows flavour, whose import also tries ``nt`` five times along sys.path) and
+# ``fnmatch`` (pathlib: only for glob and match).
+DEFERRED = ("inspect", "copy", "ipaddress", "urllib.parse", "ntpath", "fnmatch")
+# Functions that modules on a lean path take from a deferred module when they are imported
+# (``from urllib.parse import urlsplit``): they get a stand-in that runs the module and calls
+# the real function, so only a call runs the module.
+HANDED_OUT: dict[str, tuple[str, ...]] = {"urllib.parse": ("quote_from_bytes", "urlsplit")}
 
 
 def _defer_modules() -> None:
@@ -162,6 +168,8 @@ def _defer_modules() -> None:
     The module is put in ``sys.modules`` unexecuted; the first read of a name it defines runs
     it, in that same module object, so every holder of it sees the whole module. (The stdlib's
     ``LazyLoader`` does not help here: any later import reads ``__spec__``, and that runs it.)
+    Nothing is imported for this: the finders and ``module_from_spec`` are the import system's
+    own (``importlib.util`` would load contextlib and importlib's abstract classes).
     """
     for name in DEFERRED:
         _defer(name)
@@ -170,34 +178,65 @@ def _defer_modules() -> None:
 def _defer(name: str) -> None:
     if name in sys.modules:
         return
-    import importlib.util
-    import types
-
-    spec = importlib.util.find_spec(name)
+    parent_name, _, child = name.rpartition(".")
+    path = None
+    if parent_name:
+        __import__(parent_name)
+        parent = sys.modules[parent_name]
+        path = getattr(parent, "__path__", None)
+        if path is None:
+            return
+    spec = None
+    for finder in sys.meta_path:
+        find_spec = getattr(finder, "find_spec", None)
+        spec = find_spec(name, path) if find_spec is not None else None
+        if spec is not None:
+            break
     if spec is None or spec.loader is None:
         return
     loader = spec.loader
+    handed_out = HANDED_OUT.get(name, ())
+    module_type = type(sys)
 
-    class Unexecuted(types.ModuleType):
+    class Unexecuted(module_type):  # type: ignore[valid-type,misc]
         """A module whose code runs the first time a name it should define is read."""
 
-        def __getattr__(self, name: str) -> object:
-            if name == "__path__":  # the import system asking whether this is a package
-                raise AttributeError(name)
+        def __getattr__(self, attr: str) -> object:
+            if attr == "__path__":  # the import system asking whether this is a package
+                raise AttributeError(attr)
+            if attr in handed_out and type(self) is Unexecuted:
+                return _stand_in(self, attr)
+            self.execute()
+            return getattr(self, attr)
+
+        def execute(self) -> None:
             import _imp
 
             _imp.acquire_lock()  # the import lock: a second thread waits for the first one
             try:
                 if type(self) is Unexecuted:
-                    self.__class__ = types.ModuleType  # type: ignore[assignment]
+                    self.__class__ = module_type  # type: ignore[assignment]
                     loader.exec_module(self)
             finally:
                 _imp.release_lock()
-            return getattr(self, name)
 
-    module = importlib.util.module_from_spec(spec)
+    module = sys.modules["_frozen_importlib"].module_from_spec(spec)
     module.__class__ = Unexecuted
     sys.modules[name] = module
+    if parent_name:
+        setattr(sys.modules[parent_name], child, module)  # as the import system binds it
+
+
+def _stand_in(module: Any, attr: str) -> Callable[..., Any]:
+    """A function that runs ``module`` (if nothing has yet) and calls its ``attr``."""
+
+    def call(*args: Any, **kwargs: Any) -> Any:
+        if hasattr(type(module), "execute"):
+            module.execute()
+        return vars(module)[attr](*args, **kwargs)
+
+    call.__name__ = call.__qualname__ = attr
+    return call
 
 
 # Commands whose process is one short decision (a process per tool call): inspect and ipaddress
@@ -263,7 +302,7 @@ def _run_command(args_in: list[str]) -> int:
         if name not in COMMANDS:
             raise InvalidInput(f"unknown command {name!r}", code="E_USAGE", hint="gait --help")
         route = SUBROUTES.get((name, args_in[1] if len(args_in) > 1 else ""))
-        module = importlib.import_module(route or COMMANDS[name][0])
+        module = _import(route or COMMANDS[name][0])
         args = None if "--explain" in args_in else _parse_plain(name, module, args_in)
         if args is None:
             from gait.cli.parser import ArgumentParser
@@ -303,6 +342,12 @@ def _run_command(args_in: list[str]) -> int:
             hint="re-run with GAIT_DEBUG=1 for a traceback and report it",
         )
         return emit_error(internal, as_json=as_json, argv=args_in)
+
+
+def _import(name: str) -> Any:
+    """``importlib.import_module`` without importing importlib (and warnings) for it."""
+    __import__(name)
+    return sys.modules[name]
 
 
 # What a shell reports for a process ended by SIGPIPE (128 + 13).

@@ -55,9 +55,10 @@ def _path() -> str | None:
 
 
 def _magic() -> bytes:
-    from importlib.util import MAGIC_NUMBER
-
-    return MAGIC_NUMBER
+    """``importlib.util.MAGIC_NUMBER``, read where importlib.util reads it (importing
+    importlib.util loads contextlib and importlib's abstract classes)."""
+    magic: bytes = sys.modules["_frozen_importlib_external"].MAGIC_NUMBER
+    return magic
 
 
 def _read(path: str) -> dict[str, bytes]:

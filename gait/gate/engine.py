@@ -10,7 +10,6 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 
 from gait import __version__, timefmt
@@ -34,6 +33,7 @@ from gait.gate.trace import (
     write_json,
 )
 from gait.sign.keys import SigningKey, VerifyKey
+from gait.timefmt import UTC, datetime  # the C types (see gait.timefmt)
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # loaded by the decisions that use them: approvals, rate limits and budgets

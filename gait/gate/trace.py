@@ -16,7 +16,6 @@ import stat
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
 from pathlib import Path
 
 from gait import timefmt
@@ -26,6 +25,7 @@ from gait.fsutil import _exchange, atomic_write, file_lock, replace_with
 from gait.sha import sha256
 from gait.sign.keys import SigningKey, VerifyKey
 from gait.sign.signature import check_signature, sign_digest
+from gait.timefmt import UTC, datetime  # the C types (see gait.timefmt)
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -312,8 +312,6 @@ class TraceInput:
 
 def now_observed() -> str:
     """Wall-clock time with nanoseconds, as the reference stamps ``observed_at``."""
-    from datetime import UTC, datetime
-
     total = time.time_ns()
     seconds, nanos = divmod(total, 1_000_000_000)
     return timefmt.format_utc(datetime.fromtimestamp(seconds, UTC), nanos)

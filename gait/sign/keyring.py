@@ -12,7 +12,7 @@ import functools
 import os
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from gait import timefmt
@@ -92,8 +92,23 @@ class Keyring:
         return {
             "schema_id": KEYRING_SCHEMA,
             "schema_version": "1.0.0",
-            "keys": [asdict(e) for e in self.entries],
+            "keys": [_entry_data(e) for e in self.entries],
         }
+
+
+def _entry_data(entry: KeyEntry) -> dict[str, Any]:
+    """``dataclasses.asdict(entry)``: the entry's fields in order, lists and mappings copied
+    (an entry holds what a keyring file held). Not ``asdict`` itself: its deep copy would run
+    the ``copy`` module a gate process otherwise leaves unexecuted (gait.cli.main DEFERRED)."""
+    return {name: _copied(getattr(entry, name)) for name in entry.__dataclass_fields__}
+
+
+def _copied(value: Any) -> Any:
+    if isinstance(value, list):
+        return [_copied(item) for item in value]
+    if isinstance(value, dict):
+        return {key: _copied(item) for key, item in value.items()}
+    return value
 
 
 @functools.lru_cache(maxsize=256)
@@ -127,7 +142,7 @@ def load_keyring() -> Keyring:
     ring = _read_keyring(path)
     settled = started - _SETTLED_NS
     if all(part is None or part[-1] < settled for part in (stamp[1], stamp[3])):
-        _LAST = (stamp, [asdict(entry) for entry in ring.entries])
+        _LAST = (stamp, [_entry_data(entry) for entry in ring.entries])
     return ring
 
 
