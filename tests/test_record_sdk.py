@@ -315,3 +315,66 @@ def test_a_tool_method_records_the_models_arguments_not_its_object(tmp_path: Pat
     ]
     with zipfile.ZipFile(run.path) as archive:
         assert not [m for m in archive.namelist() if b"sk-live" in archive.read(m)]
+
+
+RETURNED = [
+    ("text", "three tickets"),
+    ("count", 3),
+    ("rows", [1, "a", None]),
+    ("nothing", None),
+    ("own_value_key", {"value": 7}),
+    ("nested", {"value": {"value": "deep"}}),
+    ("pair", (1, 2)),
+]
+
+
+def test_replay_hands_back_what_each_tool_returned(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real_calls: list[str] = []
+
+    def make(kind: str, value: object):  # noqa: ANN202
+        @gait.record.tool(f"tool.{kind}")
+        def fn() -> object:
+            real_calls.append(kind)
+            return value
+
+        return fn
+
+    @gait.record.tool("tool.stream")
+    def stream(n: int):  # noqa: ANN202
+        real_calls.append("stream")
+        yield from ({"i": i} for i in range(n))
+
+    @gait.record.tool("tool.astream")
+    async def astream(n: int):  # noqa: ANN202
+        real_calls.append("astream")
+        for i in range(n):
+            yield i
+
+    async def drain(n: int) -> list[int]:
+        return [item async for item in astream(n)]
+
+    import asyncio
+
+    tools = {kind: make(kind, value) for kind, value in RETURNED}
+    with gait.record(run_id="run_values", out_dir=tmp_path, capture_mode="raw") as run:
+        recorded = {kind: fn() for kind, fn in tools.items()}
+        recorded["stream"] = list(stream(3))
+        first = next(iter(stream(5)))  # the consumer stops early: what it took is the result
+        recorded["astream"] = asyncio.run(drain(2))
+    assert first == {"i": 0}
+    assert len(real_calls) == len(RETURNED) + 3
+    monkeypatch.setenv("GAIT_REPLAY_FROM", str(run.path))
+    monkeypatch.setenv("GAIT_RECORD_TO", str(tmp_path / "candidate.zip"))
+    with gait.record(run_id="run_candidate", capture_mode="raw") as candidate:
+        replayed = {kind: fn() for kind, fn in tools.items()}
+        replayed["stream"] = list(stream(3))
+        assert list(stream(5)) == [{"i": 0}]
+        replayed["astream"] = asyncio.run(drain(2))
+    assert len(real_calls) == len(RETURNED) + 3  # nothing real ran on replay
+    assert replayed == {**recorded, "pair": [1, 2]}  # JSON keeps a tuple as a list
+    baseline, again = load_runpack(run.path), load_runpack(candidate.path)
+    assert [r["result_digest"] for r in again.results] == [
+        r["result_digest"] for r in baseline.results
+    ]

@@ -147,13 +147,10 @@ def replay_stubs() -> Any:
 
 
 def replayed_value(stubs: Any, call: Call) -> Any:
-    """The recorded result of ``call`` (a runpack keeps a non-object result as ``{"value": x}``)."""
+    """The recorded result of ``call``, as the tool returned it."""
     from gait.runpack.recorder import jsonable
 
-    value = stubs.call(call.intent.tool_name, jsonable(call.intent.args))
-    if isinstance(value, dict) and set(value) == {"value"}:
-        return value["value"]
-    return value
+    return stubs.call(call.intent.tool_name, jsonable(call.intent.args))
 
 
 async def run_async(call: Call, invoke: Callable[[], Awaitable[Any]]) -> Any:

@@ -512,8 +512,10 @@ class Recorder:
         except InvalidInput:
             value = jsonable(value, f"{where} {kind}")
             data = canonical_bytes(value)
-        if not isinstance(value, dict):
-            # Runpack schemas (here and in the reference) want objects for args and results.
+        if not isinstance(value, dict) or (kind == "result" and value.keys() == {"value"}):
+            # Runpack schemas (here and in the reference) want objects for args and results;
+            # replay hands back what is inside a result's {"value": ...}, so a tool's own
+            # {"value": ...} is kept inside one more.
             value = {"value": value}
             data = canonical_bytes(value)
         if self.redactor:
@@ -766,6 +768,58 @@ def tool(name: str | Callable[..., Any] | None = None) -> Any:
                 arguments.pop(receiver, None)
             return arguments
 
+        if inspect.isgeneratorfunction(fn):
+
+            @functools.wraps(fn)
+            def stream_wrapper(*args: Any, **kwargs: Any) -> Any:
+                run = current_run()
+                if run is None and not os.environ.get(REPLAY_FROM_ENV):
+                    return (yield from fn(*args, **kwargs))
+                call = _Streamed(run, tool_name, bound_args(args, kwargs))
+                try:
+                    source = call.source(lambda: fn(*args, **kwargs))
+                    try:
+                        for item in source:
+                            yield call.took(item)
+                    finally:
+                        if inspect.isgenerator(source):
+                            source.close()
+                except BaseException as exc:
+                    call.finish(exc)
+                    raise
+                call.finish(None)
+
+            return stream_wrapper  # type: ignore[return-value]
+
+        if inspect.isasyncgenfunction(fn):
+
+            @functools.wraps(fn)
+            async def async_stream_wrapper(*args: Any, **kwargs: Any) -> Any:
+                run = current_run()
+                if run is None and not os.environ.get(REPLAY_FROM_ENV):
+                    async for item in fn(*args, **kwargs):
+                        yield item
+                    return
+                call = _Streamed(run, tool_name, bound_args(args, kwargs))
+                try:
+                    source = call.source(lambda: fn(*args, **kwargs))
+                    try:
+                        if inspect.isasyncgen(source):
+                            async for item in source:
+                                yield call.took(item)
+                        else:
+                            for item in source:
+                                yield call.took(item)
+                    finally:
+                        if inspect.isasyncgen(source):
+                            await source.aclose()
+                except BaseException as exc:
+                    call.finish(exc)
+                    raise
+                call.finish(None)
+
+            return async_stream_wrapper  # type: ignore[return-value]
+
         if inspect.iscoroutinefunction(fn):
 
             @functools.wraps(fn)
@@ -808,6 +862,42 @@ def tool(name: str | Callable[..., Any] | None = None) -> Any:
         fn, name = name, None
         return decorate(fn)
     return decorate
+
+
+class _Streamed:
+    """One call of a generator tool: its result is the list of what it yielded, recorded when
+    the stream ends (exhausted, stopped early by the consumer, or failed). On replay the
+    recorded items are yielded again."""
+
+    def __init__(self, run: Recorder | None, tool_name: str, call_args: dict[str, Any]) -> None:
+        self.run = run
+        self.tool_name = tool_name
+        self.call_args = call_args
+        self.items: list[Any] = []
+        self.intent_id = (
+            "" if run is None else run.intent(tool_name, call_args, call_key=_CALL_KEY.get())
+        )
+
+    def source(self, start: Callable[[], Any]) -> Any:
+        stubs = _replay_stubs()
+        if stubs is None:
+            return start()
+        value = _from_stubs(stubs, self.tool_name, self.call_args, start)
+        if inspect.isgenerator(value) or inspect.isasyncgen(value):
+            return value  # new_episodes: a miss ran the real tool
+        return iter(value if isinstance(value, list) else [value])
+
+    def took(self, item: Any) -> Any:
+        self.items.append(item)
+        return item
+
+    def finish(self, exc: BaseException | None) -> None:
+        if self.run is None:
+            return
+        if exc is None or isinstance(exc, GeneratorExit):
+            self.run.result(self.intent_id, self.items)
+        else:
+            self.run.result(self.intent_id, _error_payload(exc), status="error")
 
 
 def _receiver(fn: Callable[..., Any], signature: inspect.Signature) -> str:

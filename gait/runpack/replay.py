@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import difflib
 import os
+import threading
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -536,6 +537,7 @@ class StubProvider:
         self.played: list[str] = []
         self.calls_made = 0
         self.misses: list[dict[str, Any]] = []
+        self._lock = threading.RLock()  # a turn's calls arrive from worker threads at once
 
     @property
     def run_id(self) -> str:
@@ -559,12 +561,20 @@ class StubProvider:
         return [str(c.intent["intent_id"]) for c in self._calls if not c.played]
 
     def call(self, tool_name: str, args: Mapping[str, Any] | None = None, **kwargs: Any) -> Any:
-        """The recorded result of this call (raw capture) or a digest marker (reference)."""
+        """What the tool returned, from its recorded result (raw capture), or a digest marker
+        (reference capture). A runpack keeps a result that is not an object as
+        ``{"value": x}`` (the recorder keeps an object that is exactly ``{"value": ...}`` inside
+        one more), so ``x`` is handed back; a call that returned nothing gives ``None``."""
         record = self.call_record(tool_name, args, **kwargs)
         if str(record.get("status", "ok")) == "error" and "result" in record:
             raise replayed_error(tool_name, record["result"])
-        if self.runpack.capture_mode == "raw" and "result" in record:
-            return tool_value(record["result"])
+        if self.runpack.capture_mode == "raw":
+            if "result" not in record:
+                return None
+            value = tool_value(record["result"])
+            if isinstance(value, dict) and value.keys() == {"value"}:
+                return value["value"]
+            return value
         return {
             "gait_stub": SOURCE_DIGEST,
             "intent_id": record.get("intent_id", ""),
@@ -577,6 +587,10 @@ class StubProvider:
     ) -> dict[str, Any]:
         """The whole recorded result record (status, digest, payload when raw)."""
         call_args = {**(dict(args) if args else {}), **kwargs}
+        with self._lock:
+            return self._take(tool_name, call_args)
+
+    def _take(self, tool_name: str, call_args: dict[str, Any]) -> dict[str, Any]:
         index = self.calls_made
         self.calls_made += 1
         key = self.match_on.key(call_args)
@@ -624,11 +638,12 @@ class StubProvider:
 
     def served_real(self, tool_name: str) -> None:
         """Mark the last miss of ``tool_name`` as answered by the real tool (new_episodes)."""
-        for miss in reversed(self.misses):
-            if miss["tool_name"] == tool_name and not miss.get("served"):
-                miss["served"] = "real_tool"
-                self._append(miss)
-                return
+        with self._lock:
+            for miss in reversed(self.misses):
+                if miss["tool_name"] == tool_name and not miss.get("served"):
+                    miss["served"] = "real_tool"
+                    self._append(miss)
+                    return
 
     def _log(self, index: int, call_args: dict[str, Any], miss: ReplayMiss) -> ReplayMiss:
         tool_name = str(miss.details.get("tool_name", ""))
