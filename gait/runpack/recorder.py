@@ -757,6 +757,7 @@ def tool(name: str | Callable[..., Any] | None = None) -> Any:
         tool_name = name if isinstance(name, str) else f"{fn.__module__}.{fn.__qualname__}"
         signature = inspect.signature(fn)
         receiver = _receiver(fn, signature)
+        returns = _Returns(fn, tool_name)
 
         def bound_args(args: tuple[Any, ...], kwargs: dict[str, Any]) -> dict[str, Any]:
             try:
@@ -775,7 +776,7 @@ def tool(name: str | Callable[..., Any] | None = None) -> Any:
                 run = current_run()
                 if run is None and not os.environ.get(REPLAY_FROM_ENV):
                     return (yield from fn(*args, **kwargs))
-                call = _Streamed(run, tool_name, bound_args(args, kwargs))
+                call = _Streamed(run, tool_name, bound_args(args, kwargs), returns)
                 try:
                     source = call.source(lambda: fn(*args, **kwargs))
                     try:
@@ -800,7 +801,7 @@ def tool(name: str | Callable[..., Any] | None = None) -> Any:
                     async for item in fn(*args, **kwargs):
                         yield item
                     return
-                call = _Streamed(run, tool_name, bound_args(args, kwargs))
+                call = _Streamed(run, tool_name, bound_args(args, kwargs), returns)
                 try:
                     source = call.source(lambda: fn(*args, **kwargs))
                     try:
@@ -828,7 +829,7 @@ def tool(name: str | Callable[..., Any] | None = None) -> Any:
                 if run is None and not os.environ.get(REPLAY_FROM_ENV):
                     return await fn(*args, **kwargs)
                 call_args = bound_args(args, kwargs)
-                return await _run_async(run, tool_name, call_args, fn, args, kwargs)
+                return await _run_async(run, tool_name, call_args, fn, args, kwargs, returns)
 
             return async_wrapper  # type: ignore[return-value]
 
@@ -845,7 +846,9 @@ def tool(name: str | Callable[..., Any] | None = None) -> Any:
             try:
                 stubs = _replay_stubs()
                 if stubs is not None:
-                    value = _from_stubs(stubs, tool_name, call_args, lambda: fn(*args, **kwargs))
+                    value = _from_stubs(
+                        stubs, tool_name, call_args, lambda: fn(*args, **kwargs), returns
+                    )
                 else:
                     value = fn(*args, **kwargs)
             except Exception as exc:
@@ -864,13 +867,43 @@ def tool(name: str | Callable[..., Any] | None = None) -> Any:
     return decorate
 
 
+class _Returns:
+    """The type a tool function declares it returns, resolved on first replay only."""
+
+    def __init__(self, fn: Callable[..., Any], tool_name: str) -> None:
+        self.fn = fn
+        self.tool_name = tool_name
+        self.hint: Any = None
+        self.resolved = False
+
+    def _hint(self) -> Any:
+        if not self.resolved:
+            from gait.retype import declared_return
+
+            self.hint, self.resolved = declared_return(self.fn), True
+        return self.hint
+
+    def value(self, value: Any) -> Any:
+        from gait.retype import retyped
+
+        return retyped(self._hint(), value, self.tool_name)
+
+    def item(self, value: Any) -> Any:
+        from gait.retype import retyped, stream_item
+
+        return retyped(stream_item(self._hint()), value, self.tool_name)
+
+
 class _Streamed:
     """One call of a generator tool: its result is the list of what it yielded, recorded when
     the stream ends (exhausted, stopped early by the consumer, or failed). On replay the
     recorded items are yielded again."""
 
-    def __init__(self, run: Recorder | None, tool_name: str, call_args: dict[str, Any]) -> None:
+    def __init__(
+        self, run: Recorder | None, tool_name: str, call_args: dict[str, Any], returns: _Returns
+    ) -> None:
         self.run = run
+        self.returns = returns
         self.tool_name = tool_name
         self.call_args = call_args
         self.items: list[Any] = []
@@ -885,7 +918,10 @@ class _Streamed:
         value = _from_stubs(stubs, self.tool_name, self.call_args, start)
         if inspect.isgenerator(value) or inspect.isasyncgen(value):
             return value  # new_episodes: a miss ran the real tool
-        return iter(value if isinstance(value, list) else [value])
+        items = value if isinstance(value, list) else [value]
+        if stubs.runpack.capture_mode != "raw":
+            return iter(items)
+        return (self.returns.item(item) for item in items)
 
     def took(self, item: Any) -> Any:
         self.items.append(item)
@@ -919,12 +955,13 @@ async def _run_async(
     fn: Any,
     args: tuple[Any, ...],
     kwargs: dict[str, Any],
+    returns: _Returns,
 ) -> Any:
     intent_id = "" if run is None else run.intent(tool_name, call_args, call_key=_CALL_KEY.get())
     try:
         stubs = _replay_stubs()
         if stubs is not None:
-            value = _from_stubs(stubs, tool_name, call_args, None)
+            value = _from_stubs(stubs, tool_name, call_args, None, returns)
             if value is _RUN_REAL:
                 value = await fn(*args, **kwargs)
         else:
@@ -941,13 +978,23 @@ async def _run_async(
 _RUN_REAL = object()
 
 
-def _from_stubs(stubs: Any, tool_name: str, call_args: dict[str, Any], run_real: Any) -> Any:
-    """The recorded answer; on a miss under record_mode ``new_episodes`` with the real-tool
-    interlock open, the real tool's (``_RUN_REAL`` tells an async caller to await it)."""
+def _from_stubs(
+    stubs: Any,
+    tool_name: str,
+    call_args: dict[str, Any],
+    run_real: Any,
+    returns: _Returns | None = None,
+) -> Any:
+    """The recorded answer, in the type the tool declares (``returns``); on a miss under
+    record_mode ``new_episodes`` with the real-tool interlock open, the real tool's
+    (``_RUN_REAL`` tells an async caller to await it)."""
     from gait.runpack.replay import ReplayMiss
 
     try:
-        return stubs.call(tool_name, jsonable(call_args))
+        value = stubs.call(tool_name, jsonable(call_args))
+        if returns is None or stubs.runpack.capture_mode != "raw":
+            return value  # a reference-capture runpack answers with digest markers
+        return returns.value(value)
     except ReplayMiss:
         if not stubs.real_tool_allowed(tool_name):
             raise
