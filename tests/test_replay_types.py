@@ -20,6 +20,7 @@ from pydantic import BaseModel
 
 import gait
 from gait.retype import ReplayTypeWarning, retyped
+from gait.runpack.reader import load_runpack
 from gait.values import to_json_value
 
 
@@ -169,3 +170,47 @@ stocks = st.builds(
 @given(stocks)
 def test_retyped_inverts_the_json_rule(stock: Stock) -> None:
     assert retyped(Stock, to_json_value(stock), "tool.stock") == stock
+
+
+class RateLimited(Exception):
+    pass
+
+
+class HTTPStatusError(Exception):
+    def __init__(self, status: int, body: str) -> None:
+        super().__init__(f"{status}: {body}")
+        self.status = status
+
+
+class NotFound(KeyError):
+    pass
+
+
+@gait.record.tool("api.call")
+def api_call(n: int) -> dict:
+    raise [RateLimited("slow down"), HTTPStatusError(503, "busy"), NotFound("k"), OSError("io")][n]
+
+
+def test_a_replayed_tool_error_is_the_agents_own_exception_type_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def agent() -> list[str]:
+        caught = []
+        for n, kind in enumerate((RateLimited, HTTPStatusError, KeyError, OSError)):
+            try:
+                api_call(n)
+            except kind as exc:
+                caught.append(type(exc).__name__)
+        return caught
+
+    with gait.record(run_id="run_errors", out_dir=tmp_path, capture_mode="raw") as run:
+        assert agent() == ["RateLimited", "HTTPStatusError", "NotFound", "OSError"]
+    monkeypatch.setenv("GAIT_REPLAY_FROM", str(run.path))
+    monkeypatch.setenv("GAIT_RECORD_TO", str(tmp_path / "candidate.zip"))
+    with gait.record(run_id="run_candidate", capture_mode="raw") as candidate:
+        assert agent() == ["RateLimited", "HTTPStatusError", "NotFound", "OSError"]
+    baseline, again = (
+        [r["result"] for r in load_runpack(path).results] for path in (run.path, candidate.path)
+    )
+    assert again == baseline  # the candidate records what the original calls recorded
+    assert baseline[0] == {"error": "slow down", "module": __name__, "type": "RateLimited"}

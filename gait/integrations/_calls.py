@@ -122,8 +122,9 @@ class Call:
                 )
         if self.recorder is not None:
             if error is not None:
-                payload = {"error": str(error), "type": type(error).__name__}
-                self.recorder.result(self.intent_id, payload, status="error")
+                from gait.runpack.recorder import _error_payload
+
+                self.recorder.result(self.intent_id, _error_payload(error), status="error")
             else:
                 self.recorder.result(self.intent_id, _recordable(result))
 

@@ -673,7 +673,11 @@ def _error_payload(exc: BaseException) -> dict[str, Any]:
         return dict(exc.payload)  # a replayed tool error records what the original call did
     if isinstance(exc, GaitError):
         return {"error": exc.message, "error_code": exc.code, "type": type(exc).__name__}
-    return {"error": str(exc), "type": type(exc).__name__}
+    payload = {"error": str(exc), "type": type(exc).__name__}
+    module = type(exc).__module__
+    if module != "builtins":  # replay raises the agent's own exception type again
+        payload["module"] = module
+    return payload
 
 
 def _write_zip_streaming(path: Path, members: dict[str, _Member], manifest: bytes) -> None:

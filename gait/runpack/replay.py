@@ -74,33 +74,53 @@ class ReplayedToolError(Exception):
     error path it took when recorded. ``payload`` is the recorded error result."""
 
     def __init__(self, tool_name: str, payload: Any) -> None:
-        detail = payload.get("error") if isinstance(payload, dict) else payload
-        kind = payload.get("type") if isinstance(payload, dict) else None
-        super().__init__(f"{tool_name}: {kind + ': ' if kind else ''}{detail}")
+        super().__init__(self.message(tool_name, payload))
         self.tool_name = tool_name
         self.payload = payload
+
+    @staticmethod
+    def message(tool_name: str, payload: Any) -> str:
+        detail = payload.get("error") if isinstance(payload, dict) else payload
+        kind = payload.get("type") if isinstance(payload, dict) else None
+        return f"{tool_name}: {kind + ': ' if kind else ''}{detail}"
 
 
 def replayed_error(tool_name: str, payload: Any) -> ReplayedToolError:
     """The error to raise for a recorded failing call: a ``ReplayedToolError`` that is also an
-    instance of the recorded built-in exception type (``except FileNotFoundError`` still
-    catches it), so the agent takes the path it took when recorded."""
+    instance of the recorded exception type (``except FileNotFoundError`` or ``except
+    RateLimited`` still catches it), so the agent takes the path it took when recorded.
+
+    The type is a built-in, or one of a module the agent has already imported (the payload's
+    ``module``): a runpack never makes replay import anything."""
     import builtins
+    import sys
 
     kind = payload.get("type") if isinstance(payload, dict) else None
-    base = getattr(builtins, kind, None) if isinstance(kind, str) else None
+    module = payload.get("module", "builtins") if isinstance(payload, dict) else "builtins"
+    owner = sys.modules.get(module) if isinstance(module, str) else None
+    base = getattr(owner, kind, None) if isinstance(kind, str) and owner is not None else None
+    if base is None and isinstance(kind, str) and module == "builtins":
+        base = getattr(builtins, kind, None)
     if (
         isinstance(kind, str)
         and isinstance(base, type)
         and issubclass(base, Exception)
         and base is not Exception
+        and not issubclass(base, ReplayedToolError)
     ):
         try:
-            cls = type(kind, (ReplayedToolError, base), {})
+            cls: type[ReplayedToolError] = type(
+                kind, (ReplayedToolError, base), {"__module__": base.__module__}
+            )
+        except TypeError:  # a layout that cannot be mixed in (some extension types)
+            return ReplayedToolError(tool_name, payload)
+        try:
             replayed: ReplayedToolError = cls(tool_name, payload)
-            return replayed
-        except TypeError:
-            pass
+        except Exception:  # noqa: BLE001 - an __init__ that wants more than a message
+            replayed = Exception.__new__(cls)
+            Exception.__init__(replayed, ReplayedToolError.message(tool_name, payload))
+            replayed.tool_name, replayed.payload = tool_name, payload
+        return replayed
     return ReplayedToolError(tool_name, payload)
 
 
