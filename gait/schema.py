@@ -1007,6 +1007,8 @@ def _column_of(schema: Any) -> _Column | None:
     if "format" in schema and schema["format"] != "date-time":
         return None
     time = "format" in schema
+    if spelled is not None and "const" not in schema and allowed is None and not time:
+        return partial(_spelled_column, spelled, low, high)
 
     def column(values: list[Any], parsed: bool) -> bool:
         distinct = _strings(values, parsed)
@@ -1034,18 +1036,38 @@ def _column_of(schema: Any) -> _Column | None:
     return column
 
 
+def _spelled_column(
+    spelled: _Spelled, low: int | None, high: int | None, values: list[Any], _parsed: bool
+) -> bool:
+    """A column under a digest or id pattern alone (``_spelled``), read value by value with
+    no set of distinct values: such a column's values are mostly distinct, and hashing each
+    (every one a new string straight from the parser) cost more than the check. The same
+    rules as the distinct-value check: every value a str, lengths within bounds, spelled."""
+    if not values or set(map(type, values)) != {str}:
+        return False
+    lengths = set(map(len, values))
+    shortest, longest = min(lengths), max(lengths)
+    if (low is not None and shortest < low) or (high is not None and longest > high):
+        return False
+    return spelled(values, shortest, longest)
+
+
 def _strings(values: list[Any], parsed: bool) -> set[str]:
     """The distinct values of a column when every value is a str, else an empty set (or a
     TypeError for an unhashable value: "not shown"). Of parsed JSON values only a str equals
     a str, so there the distinct values' types stand for every value's."""
     if parsed:
+        # one value throughout (a schema id, a run id, a timestamp): compared, not hashed
+        first = values[0] if values else None
+        if type(first) is str and values[-1] == first and values.count(first) == len(values):
+            return {first}
         distinct = set(values)
         return distinct if set(map(type, distinct)) == {str} else set()
     return set(values) if set(map(type, values)) == {str} else set()
 
 
 if TYPE_CHECKING:
-    _Spelled = Callable[[set[str], int, int], bool]
+    _Spelled = Callable[[Sequence[str] | set[str], int, int], bool]
 # ``^[class]{m}$``, ``^[class]{m,n}$``, ``^[class]+$``, ``^[class]*$``: a digest or id pattern
 _RUN_PATTERN = lazy(r"\^\[([A-Za-z0-9_.-]+)\](?:\{(\d+)(?:,(\d+))?\}|(\+)|(\*))\$")
 _ASCII = "".join(map(chr, range(128)))
@@ -1089,7 +1111,7 @@ def _spelled(pattern: str) -> _Spelled | None:
     high = int(most) if most is not None else (low if least is not None else None)
     keep = bytes(sorted(members))
 
-    def spelled(distinct: set[str], shortest: int, longest: int) -> bool:
+    def spelled(distinct: Sequence[str] | set[str], shortest: int, longest: int) -> bool:
         if shortest < low or (high is not None and longest > high):
             return False
         text = "".join(distinct)

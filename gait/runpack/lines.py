@@ -261,7 +261,8 @@ def _proven_records(raw: bytes, lines: list[bytes]) -> tuple[list[Any], list[int
         # the lines joined by "," are the member with its newlines turned into commas
         joined = raw.replace(b"\n", b",") if not deep else b",".join(shown) + b","
         dumped = orjson.dumps(records)
-        if len(dumped) != len(joined) + 1 or dumped[1:-1] != joined[:-1]:
+        # dumped[1:-1] == joined[:-1], compared in place (no copy of either)
+        if len(dumped) != len(joined) + 1 or not dumped.startswith(memoryview(joined)[:-1], 1):
             each = list(map(orjson.dumps, records))
             suspect = sorted({*deep, *(i for i, line in enumerate(shown) if each[i] != line)})
     except TypeError:  # orjson.JSONEncodeError; nothing it parsed should fail to print
