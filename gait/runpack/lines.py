@@ -27,6 +27,7 @@ import sys
 from bisect import bisect_right
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from functools import cache
 from itertools import accumulate
 from typing import Any
 
@@ -40,7 +41,7 @@ _SCAN = json.JSONDecoder().scan_once  # type: ignore[attr-defined]  # set by __i
 _CHUNK = 512
 _DEEP = 100  # '[' and '{' bytes on a line from which its nesting may reach the stdlib's limit
 _NOT_OPENERS = bytes(b for b in range(256) if b not in b"[{\n")
-_DEEP_RUN = re.compile(rb"[^\n]{%d}" % _DEEP)
+_DEEP_RUN = rb"[^\n]{%d}" % _DEEP  # searched through re's cache: rarely needed (see below)
 _DUMP_DEPTH = 255  # orjson.dumps refuses a value nested this deep (JSONEncodeError)
 _FRAMES = 64  # the strict parser's own frames, and a margin
 
@@ -150,30 +151,42 @@ def _canonical_slow(raw: bytes, lines: list[bytes]) -> list[Any] | None:
 
 
 _NUMBER = rb"-?(?:\d+[.eE]|\d{16})"
-_FLAGS = (
-    re.compile(rb"\\"),  # an escape: orjson and canonical_bytes may spell it differently
+_FLAG_PATTERNS = (
+    rb"\\",  # an escape: orjson and canonical_bytes may spell it differently
     # a number with a fraction or exponent (printed the ECMAScript way), or of 16 digits (may
     # pass 2**53, printed as a double): after a key's colon, in an array, or a whole line
     # (one pattern per first byte: the regex engine finds a literal first byte fastest)
-    re.compile(rb'":' + _NUMBER),
-    re.compile(rb"," + _NUMBER),
-    re.compile(rb"\[" + _NUMBER),
-    re.compile(rb"\n" + _NUMBER),
+    rb'":' + _NUMBER,
+    rb"," + _NUMBER,
+    rb"\[" + _NUMBER,
+    rb"\n" + _NUMBER,
 )
-_FIRST_NUMBER = re.compile(_NUMBER)
-_HIGH = re.compile(rb"[\xee-\xff]")  # a lead byte of U+E000 and up: UTF-16 order differs
+_HIGH = rb"[\xee-\xff]"  # a lead byte of U+E000 and up: UTF-16 order differs
+
+
+@cache
+def _suspect_patterns() -> tuple[tuple[re.Pattern[bytes], ...], re.Pattern[bytes]]:
+    """The flag patterns (and ``_HIGH`` last), and the first-line number, compiled when the
+    canonical proof first needs them: a verify never does, and compiling them was a share of
+    its start-up."""
+    flags = tuple(map(re.compile, (*_FLAG_PATTERNS, _HIGH)))
+    return flags, re.compile(_NUMBER)
+
+
 _BELOW_HIGH = bytes(range(0xEE))
 
 
 def _jcs_suspects(raw: bytes, lines: list[bytes]) -> list[int]:
-    """Lines where orjson's sorted form may differ from RFC 8785's (``_FLAGS``, ``_HIGH``), found by
-    searching the whole member once per pattern. In a line without backslashes that is
-    orjson's compact form, ``"`` only delimits strings and a number outside strings follows
-    ``":``, ``,``, ``[`` or the line start; a match inside a string only costs a check.
+    """Lines where orjson's sorted form may differ from RFC 8785's (``_FLAG_PATTERNS``,
+    ``_HIGH``), found by searching the whole member once per pattern. In a line without
+    backslashes that is orjson's compact form, ``"`` only delimits strings and a number
+    outside strings follows ``":``, ``,``, ``[`` or the line start; a match inside a string
+    only costs a check.
     """
-    flags = _FLAGS + (_HIGH,) if raw.translate(None, _BELOW_HIGH) else _FLAGS
+    patterns, first_number = _suspect_patterns()
+    flags = patterns if raw.translate(None, _BELOW_HIGH) else patterns[:-1]
     at = [match.end() - 1 for pattern in flags for match in pattern.finditer(raw)]
-    if _FIRST_NUMBER.match(raw):  # the first line is a number (the others follow a newline)
+    if first_number.match(raw):  # the first line is a number (the others follow a newline)
         at.append(0)
     if not at:
         return []
@@ -249,7 +262,7 @@ def _proven_records(raw: bytes, lines: list[bytes]) -> tuple[list[Any], list[int
     deep: list[int] = []
     if _stack_room() < _DUMP_DEPTH + _FRAMES:  # called deep in a stack: see the docstring
         openers = raw.translate(None, _NOT_OPENERS)
-        if _DEEP_RUN.search(openers):  # a line with _DEEP openers, found without a split
+        if re.search(_DEEP_RUN, openers):  # a line with _DEEP openers, found without a split
             deep = [i for i, o in enumerate(openers.split(b"\n")) if len(o) >= _DEEP]
     shown = lines
     if deep:  # orjson.dumps stops at 254 levels: those records are not printed at all
