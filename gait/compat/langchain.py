@@ -315,9 +315,10 @@ def _replayed(request: Any, intent: IntentRequest) -> Any:
     """The recorded output of this call (``GAIT_REPLAY_FROM``) as the ToolMessage the tool gave."""
     from langchain_core.messages import ToolMessage
 
-    from gait.runpack.recorder import _replay_stubs, jsonable
+    from gait.runpack.recorded_tool import replay_stubs
+    from gait.runpack.recorder import jsonable
 
-    value = _replay_stubs().call(intent.tool_name, jsonable(intent.args))
+    value = replay_stubs().call(intent.tool_name, jsonable(intent.args))
     call = _tool_call(request)
     if isinstance(value, dict) and "content" in value:
         content, status = value["content"], value.get("status", "success")

@@ -122,9 +122,9 @@ class Call:
                 )
         if self.recorder is not None:
             if error is not None:
-                from gait.runpack.recorder import _error_payload
+                from gait.runpack.recorder import error_payload
 
-                self.recorder.result(self.intent_id, _error_payload(error), status="error")
+                self.recorder.result(self.intent_id, error_payload(error), status="error")
             else:
                 self.recorder.result(self.intent_id, _recordable(result))
 
@@ -142,9 +142,9 @@ def _recordable(value: Any) -> Any:
 
 def replay_stubs() -> Any:
     """The ``GAIT_REPLAY_FROM`` stub provider shared with ``gait.record.tool``, or ``None``."""
-    from gait.runpack.recorder import _replay_stubs
+    from gait.runpack import recorded_tool
 
-    return _replay_stubs()
+    return recorded_tool.replay_stubs()
 
 
 def replayed_value(stubs: Any, call: Call) -> Any:
