@@ -11,6 +11,7 @@ import subprocess
 import sys
 from importlib.util import MAGIC_NUMBER
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -124,6 +125,102 @@ def test_method_cache_honours_dont_write_bytecode(cli: tuple[Path, dict[str, str
     code, out = _eval(work, env, 1)
     assert code == 0 and json.loads(out)["verdict"] == "allow"
     assert _cache_files(work) == []
+    assert _regex_files(work) == []
+
+
+def _regex_files(work: Path) -> list[Path]:
+    return sorted((work / "pycache").rglob("regex-code.*.marshal"))
+
+
+def _regex_table(data: bytes) -> tuple[bytes, dict[Any, Any]]:
+    """A regex cache file's stamp (bytecode magic number, interpreter, re's magic number; one
+    line) and its table."""
+    assert data.startswith(MAGIC_NUMBER)
+    line, _, body = data[len(MAGIC_NUMBER) :].partition(b"\n")
+    return MAGIC_NUMBER + line + b"\n", marshal.loads(body)
+
+
+def test_regex_cache_is_written_reused_and_never_changes_an_answer(
+    cli: tuple[Path, dict[str, str]],
+) -> None:
+    """gait.cli.regexcache: the patterns a decision compiles are kept once, read back by the
+    next process, and a damaged, truncated or foreign file only means compiling again."""
+    work, env = cli
+    first = _eval(work, env, 1)
+    assert first[0] == 0 and json.loads(first[1])["verdict"] == "allow"
+    [cache] = _regex_files(work)
+    written = cache.read_bytes()
+    stamp, table = _regex_table(written)
+    assert len(table) > 10 and all(type(text) in (str, bytes) for text, _ in table)
+
+    assert _eval(work, env, 2) == first  # from the cache
+    assert cache.read_bytes() == written  # nothing new to compile: not rewritten
+
+    damaged = (b"not a marshal file", written[:-100], stamp + marshal.dumps([1]))
+    for run, data in enumerate(damaged, start=3):
+        cache.write_bytes(data)
+        assert _eval(work, env, run) == first
+        again = _regex_table(cache.read_bytes())  # compiled again and rewritten: what a
+        assert again[0] == stamp and again[1].items() <= table.items()  # decision uses
+    used = set(again[1])
+    assert len(used) > 10
+
+    refused = {key: (flags, [999, 1], *rest) for key, (flags, _, *rest) in table.items()}
+    cache.write_bytes(stamp + marshal.dumps({**table, **{k: refused[k] for k in used}}))
+    assert _eval(work, env, 6) == first  # code _sre.compile refuses: compiled again
+    assert _regex_table(cache.read_bytes()) == (stamp, table)
+
+
+def test_cached_patterns_are_the_patterns_re_builds(tmp_path: Path) -> None:
+    """A pattern built from the cache is the one ``re.compile`` builds (flags, groups, names,
+    matches), first and second time; errors and ``re.DEBUG`` are never kept."""
+    script = r"""
+import json, re, sys
+from gait.cli import regexcache
+if sys.argv[1] == "cached":
+    regexcache.install()
+out = []
+for pattern, flags, text in [
+    (r"(?P<year>\d{4})-(\d\d)(?:-(?P<day>\d\d))?", 0, "2026-02-18 1999-01"),
+    (r"^\s*(?:path|url)\b", re.IGNORECASE, "  PATH x\nurl"),
+    (r" a+ # letters", re.VERBOSE | re.MULTILINE, "aaa\na"),
+    (r"(?=(\w))\w\Z", re.ASCII, "ab\u00e9"),
+    (r"caf\u00e9|\u00c9t\u00e9", re.IGNORECASE, "CAF\u00c9 \u00e9t\u00e9"),
+    (rb"[\x80-\xff]+", 0, b"ab\xc3\xa9"),
+]:
+    p = re.compile(pattern, flags)
+    found = [m.group(0) for m in p.finditer(text)]
+    out.append([p.pattern if isinstance(p.pattern, str) else p.pattern.hex(), p.flags,
+                p.groups, dict(p.groupindex), repr(found)])
+import warnings
+with warnings.catch_warnings(record=True) as shown:
+    warnings.simplefilter("always")
+    re.compile("[[a]")  # a possible nested set: the parser warns, every time
+    re.compile(b"(?P<\xe9>x)")  # a non-ASCII group name in a bytes pattern
+out.append([str(warning.message) for warning in shown])
+for bad in ("(unclosed", "a{2,1}"):
+    try:
+        re.compile(bad)
+    except re.error as exc:
+        out.append(str(exc))
+print(json.dumps(out))
+"""
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+    env["PYTHONPYCACHEPREFIX"] = str(tmp_path / "pycache")
+
+    def run(mode: str) -> str:
+        proc = subprocess.run(
+            [sys.executable, "-c", script, mode], env=env, capture_output=True, text=True
+        )
+        assert proc.returncode == 0, proc.stderr
+        return proc.stdout
+
+    plain = run("plain")
+    assert run("cached") == plain  # compiled, then saved
+    [cache] = _regex_files(tmp_path)
+    keys = {text for text, _ in _regex_table(cache.read_bytes())[1]}
+    assert rb"[\x80-\xff]+" in keys and "(unclosed" not in keys and "[[a]" not in keys
+    assert run("cached") == plain  # read back from the file
 
 
 def test_cached_methods_are_the_methods_dataclasses_builds(tmp_path: Path) -> None:

@@ -267,8 +267,9 @@ def _run(args_in: list[str]) -> int:
     import gc
 
     _defer_modules()
-    from gait.cli import methodcache
+    from gait.cli import methodcache, regexcache
 
+    regexcache.install()  # before json and dataclasses compile their patterns at import
     methodcache.install()  # before gait.canon's imports define dataclasses
     from gait import canon
 

@@ -35,7 +35,9 @@ _NAME = "dataclass-methods"
 _MAX_ENTRIES = 4096  # beyond this (many upgrades), keep only what this process used
 
 
-def _path() -> str | None:
+def _path(name: str = _NAME) -> str | None:
+    """Where the file ``name`` of this interpreter's cache tag goes (gait.cli.regexcache keeps
+    its table beside this one)."""
     try:
         import gait
 
@@ -51,7 +53,7 @@ def _path() -> str | None:
         base = os.path.join(sys.pycache_prefix, folder.lstrip(os.sep))
     else:
         base = os.path.join(folder, "__pycache__")
-    return os.path.join(base, f"{_NAME}.{tag}.marshal")
+    return os.path.join(base, f"{name}.{tag}.marshal")
 
 
 def _magic() -> bytes:
@@ -94,11 +96,16 @@ def _code(blob: bytes) -> CodeType | None:
 def _write(path: str, table: dict[str, bytes]) -> None:
     import marshal
 
+    _write_bytes(path, _magic() + marshal.dumps(table))
+
+
+def _write_bytes(path: str, data: bytes) -> None:
+    """``data`` to ``path`` through a temporary file and a rename; any failure leaves it out."""
     temp = f"{path}.{os.getpid()}.tmp"
     try:
         os.makedirs(os.path.dirname(path), exist_ok=True)
         with open(temp, "wb") as handle:
-            handle.write(_magic() + marshal.dumps(table))
+            handle.write(data)
         os.replace(temp, path)
     except (OSError, ValueError):
         try:
