@@ -12,7 +12,7 @@ import re
 from collections.abc import Callable, Mapping
 
 from gait.errors import InvalidInput
-from gait.sha import sha256
+from gait.sha import sha256, sha256_small
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -231,8 +231,9 @@ def _floatless(value: Any, exact: bool) -> bytes:
 
 
 def digest_floatless(value: Any) -> str:
-    """``digest`` through ``canonical_bytes_floatless`` (same caller promise)."""
-    return sha256(_floatless(value, False)).hexdigest()
+    """``digest`` through ``canonical_bytes_floatless`` (same caller promise): a normalised
+    intent's, which an in-process decision computes before it returns (``sha256_small``)."""
+    return sha256_small(_floatless(value, False)).hexdigest()
 
 
 def canonical_bytes(value: Any) -> bytes:
@@ -289,7 +290,7 @@ def digest(value: Any) -> str:
 
 def id24(text: str) -> str:
     """Hex of the first 12 bytes of SHA-256 of an ASCII/UTF-8 string (trace, token, event ids)."""
-    return sha256(text.encode("utf-8")).hexdigest()[:24]
+    return sha256_small(text.encode("utf-8")).hexdigest()[:24]
 
 
 class _DuplicateKey(ValueError):

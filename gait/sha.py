@@ -38,6 +38,23 @@ def sha256(data: ReadableBuffer = b"") -> _Hash:
     return hashlib.sha256(data)
 
 
+def sha256_small(data: bytes) -> _Hash:
+    """``sha256(data)`` for the few hundred bytes an in-process decision hashes before it
+    returns (the intent digest, the trace id): CPython's own SHA-256 even once hashlib is
+    loaded, below 1 KiB.
+
+    OpenSSL's hashes faster per byte (SHA instructions), but each new hash object goes
+    through its provider layers (context allocation, dispatch, a copy to read the digest):
+    code an SDK call finds cold after its caller has waited on anything (a model turn), where
+    those two digests cost 9 us more than CPython's (bench/bench_sdk.py's paced case, about a
+    tenth of the call; bench/bench_sdk_cold.py). Warm, they cost 2.3 us more through
+    CPython's; bulk hashing keeps ``sha256``.
+    """
+    if _builtin is not None and len(data) < 1024:
+        return _builtin(data)
+    return sha256(data)
+
+
 def sha256_hex(data: ReadableBuffer) -> str:
     """Lowercase hex SHA-256 of ``data``."""
     return sha256(data).hexdigest()
