@@ -21,7 +21,8 @@ Cases, all a ``gate_tool``-decorated function whose call the typical policy allo
   spell (other processes, the trace writer flushed before it, the writer thread waking while
   it is not parked); the collector plays no part. Measured on a 2-vCPU KVM guest: a call
   30 us back to back took 40 us after the pause with the writer never woken, 90-150 us with
-  it writing each trace; a bare ``json.dumps`` 12 -> 34 us.
+  it writing each trace; a bare ``json.dumps`` 12 -> 34 us. ``bench_sdk_cold.py`` takes the
+  writer's job apart (fsync, signing, files, the same time asleep) and times the call's parts.
 
 Run: ``python bench/bench_sdk.py [--quick]``; prints one JSON document.
 """
