@@ -280,6 +280,18 @@ _TABLE: dict[str, list[tuple[str, ExitCode, str, str]]] = {
         ("E_MIGRATE_UNKNOWN_SCHEMA", _E.INVALID_INPUT, _IN, "A migrate input has no schema_id or one gait does not know."),
         ("E_MIGRATE_UNSUPPORTED_VERSION", _E.INVALID_INPUT, _IN, "The artifact's schema version (or the --target) has no migration path."),
     ],
+    "Voice (SayTokens)": [
+        ("E_VOICE_INTENT_INVALID", _E.INVALID_INPUT, _IN, "voice token mint: the gait.voice.commitment_intent is unreadable, not strict JSON, or breaks its format (class, call coordinates, context, bounds)."),
+        ("E_VOICE_TOKEN_READ", _E.INVALID_INPUT, _IN, "voice token verify: the SayToken file is unreadable, not strict JSON, or a field has the wrong type."),
+        ("E_VOICE_TOKEN_INVALID", _E.VERIFY_FAILED, _VF, "A SayToken breaks its format (say_token_invalid): schema, class, digests, call coordinates, bounds or times."),
+        ("E_VOICE_TOKEN_SIGNATURE_MISSING", _E.VERIFY_FAILED, _VF, "A SayToken carries no signature (say_token_signature_missing)."),
+        ("E_VOICE_TOKEN_SIGNATURE_INVALID", _E.VERIFY_FAILED, _VF, "A SayToken's signature does not verify with the key given (say_token_signature_invalid)."),
+        ("E_VOICE_TOKEN_EXPIRED", _E.VERIFY_FAILED, _VF, "A SayToken's expiry has passed (say_token_expired): mint a fresh one."),
+        ("E_VOICE_TOKEN_INTENT_MISMATCH", _E.VERIFY_FAILED, _VF, "A SayToken was minted for another commitment intent digest (say_token_intent_mismatch)."),
+        ("E_VOICE_TOKEN_POLICY_MISMATCH", _E.VERIFY_FAILED, _VF, "A SayToken was minted under another policy digest (say_token_policy_mismatch)."),
+        ("E_VOICE_TOKEN_CALL_MISMATCH", _E.VERIFY_FAILED, _VF, "A SayToken is bound to another call_id, turn_index or call_seq (say_token_call_binding_mismatch)."),
+        ("E_VOICE_TOKEN_CLASS_MISMATCH", _E.VERIFY_FAILED, _VF, "A SayToken is bound to another commitment class (say_token_class_mismatch)."),
+    ],
 }
 # fmt: on
 

@@ -49,6 +49,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "init": ("gait.cli.init", "start a project: .gait.yaml policy and .gitignore entries"),
     "check": ("gait.cli.check", "check the project's policy, ignore rules and fixtures"),
     "intent": ("gait.cli.intent", "write a valid tool-call intent (intent.json) to start from"),
+    "voice": ("gait.cli.voice", "gate spoken commitments: SayTokens and call packs"),
 }
 # (command, first word) -> module: subcommands that live in their own module.
 SUBROUTES: dict[tuple[str, str], str] = {
