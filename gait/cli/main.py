@@ -154,9 +154,10 @@ def _parse_plain(name: str, module: Any, args_in: list[str]) -> Any:
 # decision's dataclasses all have one; a tenth of a ``gait gate eval`` process), ``copy`` and
 # its ``weakref`` (dataclasses: deep copies in ``asdict``/``replace``), ``urllib.parse`` and its
 # ``ipaddress`` (pathlib: only for ``Path.as_uri``; gait.gocompat: URL targets), ``ntpath``
-# (pathlib's Windows flavour, whose import also tries ``nt`` five times along sys.path) and
-# ``fnmatch`` (pathlib: only for glob and match).
-DEFERRED = ("inspect", "copy", "ipaddress", "urllib.parse", "ntpath", "fnmatch")
+# (pathlib's Windows flavour, whose import also tries ``nt`` five times along sys.path),
+# ``fnmatch`` (pathlib: only for glob and match) and ``warnings`` (pathlib: only for deprecated
+# calls; a warning raised from C code reads it through sys.modules and so runs it).
+DEFERRED = ("inspect", "copy", "ipaddress", "urllib.parse", "ntpath", "fnmatch", "warnings")
 # Functions that modules on a lean path take from a deferred module when they are imported
 # (``from urllib.parse import urlsplit``): they get a stand-in that runs the module and calls
 # the real function, so only a call runs the module.

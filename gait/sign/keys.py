@@ -6,8 +6,7 @@ key) for a private key, 32 for a public one. No PEM, so keys move between implem
 
 from __future__ import annotations
 
-import base64
-import binascii
+import binascii  # not base64: its import loads re and struct for what binascii does here
 import functools
 import os
 from dataclasses import dataclass
@@ -68,7 +67,7 @@ def key_id_of(public_raw: bytes) -> str:
 
 def _decode(text: str, what: str) -> bytes:
     try:
-        return base64.b64decode(text.strip(), validate=True)
+        return binascii.a2b_base64(text.strip(), strict_mode=True)
     except (binascii.Error, ValueError) as exc:
         raise InvalidInput(f"{what} is not base64 key text", code="E_KEY_INVALID") from exc
 
@@ -100,7 +99,7 @@ class VerifyKey:
         return cls.from_raw(raw)
 
     def to_text(self) -> str:
-        return base64.b64encode(self.raw).decode() + "\n"
+        return binascii.b2a_base64(self.raw, newline=False).decode() + "\n"
 
     def verify(self, signature: bytes, message: bytes) -> bool:
         from cryptography.exceptions import InvalidSignature
@@ -143,7 +142,7 @@ class SigningKey:
         return cls.from_raw(_decode(text, what), what)
 
     def to_text(self) -> str:
-        return base64.b64encode(self.seed + self.public_raw).decode() + "\n"
+        return binascii.b2a_base64(self.seed + self.public_raw, newline=False).decode() + "\n"
 
     def public(self) -> VerifyKey:
         return VerifyKey(raw=self.public_raw, key_id=self.key_id)

@@ -6,8 +6,7 @@ implementation that agrees on the digest agrees on the signature.
 
 from __future__ import annotations
 
-import base64
-import binascii
+import binascii  # not base64: its import loads re and struct for what binascii does here
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
@@ -23,7 +22,7 @@ def sign_digest(key: SigningKey, digest_hex: str) -> dict[str, str]:
     return {
         "alg": "ed25519",
         "key_id": key.key_id,
-        "sig": base64.b64encode(signature).decode(),
+        "sig": binascii.b2a_base64(signature, newline=False).decode(),
         "signed_digest": digest_hex,
     }
 
@@ -64,7 +63,9 @@ def check_signature(
         return SignatureCheck(False, key_id, "signed digest mismatch")
     raw_sig = sig.get("sig")
     try:
-        signature = base64.b64decode(raw_sig, validate=True) if isinstance(raw_sig, str) else b""
+        signature = b""
+        if isinstance(raw_sig, str):
+            signature = binascii.a2b_base64(raw_sig, strict_mode=True)
     except (binascii.Error, ValueError):
         signature = b""
     if len(signature) != 64:
