@@ -19,6 +19,18 @@ how often the writer ran on the CPU the caller then ran on (Linux):
 ``caller_phases``: the call's parts (inclusive p50, each timed by a wrapper that adds a few
 tenths of a microsecond), back to back and paced with the full writer.
 
+Measured on the 2-vCPU guest (Dec 2026), next-call p50 after each job, thread CPU alike:
+at load 1.5 (jobs of 1.6-3 ms, the writer on the caller's CPU in 99% of calls) full 98-104 us,
+no_fsync 87-93, no_signing 101-106 (signing plays no part), in_memory 58-75, no_work 45-56,
+sleep_as_long 52-59, touch_2mb 104: the writer's file I/O and fsyncs, then its in-memory
+trace work, evict what the call needs. At load 7-9 (fsyncs stretch the job to 12 ms) full
+138, sleep_as_long 139, no_fsync 113, in_memory 113, no_work 109: the time the caller waits
+is time other processes hold its CPU. Each part of the call is 3-5x slower paced; the gate
+lookup's two system calls (getcwd, stat: 1.6 -> 12 us) and the first C library the call
+enters (its OpenSSL digests, 9 us: gait.sha.sha256_small) more. Waking the writer as the
+trace is queued (so it may start on the other CPU) made the paced call 12-25 us slower, not
+faster: the wake is made inside the timed call, and the woken writer contends for its CPU.
+
 Run: ``python bench/bench_sdk_cold.py [--quick]``; prints one JSON document. Only the shipped
 code path (``full``) writes real traces; the other variants exist here alone.
 """
