@@ -646,3 +646,38 @@ def test_json_outputs_are_byte_identical(run_gait: Any, voice_dir: Path, tmp_pat
         )
     assert runs[0] == runs[1] == runs[2]
     assert json.loads(runs[0][0])["ok"] is True and json.loads(runs[0][2])["ok"] is True
+
+
+def _signed_as_the_reference_signs(doc: dict[str, Any], public_key: bytes) -> None:
+    """The reference's SignJSON: Ed25519 over SHA-256 of the RFC 8785 bytes of the document
+    without ``signature``; ``signed_digest`` is that digest, ``key_id`` H(public key)."""
+    message = hashlib.sha256(rfc8785.dumps({k: v for k, v in doc.items() if k != "signature"}))
+    assert doc["signature"]["signed_digest"] == message.hexdigest()
+    assert doc["signature"]["key_id"] == hashlib.sha256(public_key).hexdigest()
+    Ed25519PublicKey.from_public_bytes(public_key).verify(
+        base64.b64decode(doc["signature"]["sig"]), message.digest()
+    )
+
+
+def test_say_token_is_signed_the_way_the_reference_signs_its_tokens(
+    run_gait: Any, conformance_dir: Path, tmp_path: Path
+) -> None:
+    """The rule is the reference's own: its approval token (signed by its binary) satisfies it,
+    and a SayToken minted here with the reference's key satisfies it too, so the reference's
+    ValidateSayToken (the same SignJSON check) accepts it."""
+    keys = conformance_dir / "reference" / "keys"
+    public = base64.b64decode((keys / "gait_public.key").read_text().strip())
+    reference_token = conformance_dir / "reference" / "approval" / "approval_token.json"
+    _signed_as_the_reference_signs(json.loads(reference_token.read_text()), public)
+
+    (tmp_path / "intent.json").write_text(json.dumps(_intent(turn_index=0)))
+    (tmp_path / "p.yaml").write_text("default_verdict: allow\n")
+    minted = run_gait(
+        "voice", "token", "mint", "--intent", "intent.json", "--policy", "p.yaml",
+        "--out", "tok.json", "--trace-out", "tr.json", "--key-mode", "prod",
+        "--private-key", str(keys / "gait_private.key"), "--json", cwd=tmp_path,
+    )  # fmt: skip
+    assert minted.returncode == 0, minted.stderr
+    token = json.loads((tmp_path / "tok.json").read_text())
+    assert token["turn_index"] == 0  # written even when zero, as the reference's struct does
+    _signed_as_the_reference_signs(token, public)
