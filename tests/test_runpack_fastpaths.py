@@ -17,10 +17,10 @@ from hypothesis import strategies as st
 
 from gait.canon import canonical_bytes, loads_strict
 from gait.errors import InvalidInput
-from gait.runpack import model
+from gait.runpack import lines, model
 from gait.runpack.archive import write_zip
 from gait.runpack.diff import check_canonical
-from gait.runpack.lines import canonical_records
+from gait.runpack.lines import canonical_records, is_canonical
 from gait.runpack.reader import load_runpack
 
 KEYS = st.sampled_from(["a", "b", "args", "é", "\U0001f600", "\ue000", "A", "aa", ""])
@@ -59,6 +59,20 @@ def _strict(a: Any, b: Any) -> bool:
         elif not (x == y or (x != x and y != y)):
             return False
     return True
+
+
+def _canonical(raw: bytes) -> list[Any] | None:
+    """``canonical_records(raw)``, held to the general proof's answer: the same lines repeated
+    past the small-member size, which only the general proof takes (``_canonical_small``
+    answers small members)."""
+    fast = canonical_records(raw)
+    if raw:
+        times = lines._SMALL_MEMBER // len(raw) + 1
+        general = canonical_records(raw * times)
+        assert (general is None) == (fast is None)
+        if fast is not None:
+            assert general is not None and _strict(general, fast * times)
+    return fast
 
 
 def _slow(raw: bytes) -> list[Any] | None:
@@ -120,7 +134,7 @@ def test_canonical_members_parse_like_the_strict_path(records: list[dict[str, An
         raw = b"".join(canonical_bytes(r) + b"\n" for r in records)
     except InvalidInput:
         return
-    fast = canonical_records(raw)
+    fast = _canonical(raw)
     slow = _slow(raw)
     assert fast is not None and slow is not None
     assert _strict(fast, slow)
@@ -129,7 +143,7 @@ def test_canonical_members_parse_like_the_strict_path(records: list[dict[str, An
 @SETTINGS
 @given(members())
 def test_fast_parse_never_accepts_what_the_slow_path_refuses(raw: bytes) -> None:
-    fast = canonical_records(raw)
+    fast = _canonical(raw)
     slow = _slow(raw)
     assert (fast is None) == (slow is None)
     if fast is not None:
@@ -154,7 +168,7 @@ def test_fast_parse_never_accepts_what_the_slow_path_refuses(raw: bytes) -> None
     ],
 )
 def test_known_non_canonical_members(raw: bytes) -> None:
-    assert canonical_records(raw) is None
+    assert _canonical(raw) is None
     assert _slow(raw) is None
 
 
@@ -173,7 +187,7 @@ def test_known_non_canonical_members(raw: bytes) -> None:
     ],
 )
 def test_orjson_forms_that_are_not_canonical(raw: bytes) -> None:
-    assert canonical_records(raw) is None
+    assert _canonical(raw) is None
     assert _slow(raw) is None
 
 
@@ -193,8 +207,26 @@ def test_canonical_lines_orjson_prints_otherwise(raw: bytes) -> None:
     """RFC 8785 lines whose orjson spelling differs (or might): checked one by one, kept."""
     slow = _slow(raw)
     assert slow is not None
-    fast = canonical_records(raw)
+    fast = _canonical(raw)
     assert fast is not None and _strict(fast, slow)
+
+
+@SETTINGS
+@given(st.dictionaries(KEYS, VALUES, max_size=4), st.data())
+def test_document_proof_is_canonical_bytes(doc: dict[str, Any], data: Any) -> None:
+    """``is_canonical`` of a small document (``canonical_bytes`` at once) and of a large one
+    (orjson's sorted form and the suspect searches) is whether the bytes are canonical."""
+    for padded in (doc, {**doc, "pad": "x" * lines._SMALL_DOCUMENT}):
+        raw = _writers(data.draw, padded)
+        try:
+            value = loads_strict(raw)
+        except InvalidInput:
+            continue
+        try:
+            expected = canonical_bytes(value) == raw
+        except InvalidInput:
+            expected = False
+        assert is_canonical(value, raw) is expected
 
 
 def _runpack(tmp_path: Any, intents: bytes, refs: bytes) -> Any:

@@ -82,6 +82,10 @@ def canonical_records(raw: bytes) -> list[Any] | None:
         return None
     lines = raw.split(b"\n")
     lines.pop()  # the empty text after the last newline (raw[:-1] would copy the member)
+    if len(raw) <= _SMALL_MEMBER and raw.count(b"[") + raw.count(b"{") < _DEEP:
+        small = _canonical_small(lines)
+        if small is not None:
+            return small
     try:
         with collector_paused():
             records = list(map(orjson.loads, lines))
@@ -117,6 +121,27 @@ def canonical_records(raw: bytes) -> list[Any] | None:
 
 
 _PROOF_CHUNK = 2048
+_SMALL_MEMBER = 8 * 1024  # bytes of a member small enough for _canonical_small
+
+
+def _canonical_small(lines: list[bytes]) -> list[Any] | None:
+    """``canonical_records`` of a small member nested less than ``_DEEP`` in all (so the
+    strict parser has room for any line), or None to ask the general proof: orjson's records,
+    if ``canonical_bytes`` of them all is the lines joined as an array. A few dozen values cost
+    ``canonical_bytes``' walk less than ``_jcs_suspects``' five searches and line table.
+
+    Equal joins mean equal lines: each line parsed whole as one JSON text, and one JSON text
+    followed by ``,`` and more is never another (``canonical_records``' argument). A line that
+    is the canonical form of what orjson read from it has no duplicate key, no whitespace, no
+    respelled number, no NaN and only escapes JCS writes, so the strict parse reads the same.
+    """
+    try:
+        records = list(map(orjson.loads, lines))
+        if canonical_bytes(records) == b"[" + b",".join(lines) + b"]":
+            return records
+    except (ValueError, InvalidInput, RecursionError):  # orjson's decode error is a ValueError
+        pass
+    return None
 
 
 def _deep_lines(raw: bytes) -> list[int]:
@@ -370,19 +395,25 @@ def strict_document(raw: bytes, *, what: str, code: str = "E_INVALID_JSON") -> A
 def is_canonical(value: Any, raw: bytes) -> bool:
     """Whether ``raw`` is the canonical form of ``value`` (parsed from it). Usually answered
     by orjson's sorted form, as for ``canonical_records``' lines: equal to ``raw`` and holding
-    nothing the two print differently, it is the canonical form."""
-    try:
-        if orjson.dumps(value, option=orjson.OPT_SORT_KEYS) == raw and not _jcs_suspects(
-            raw, [raw]
-        ):
-            return True
-    except TypeError:  # orjson.JSONEncodeError: canonical_bytes decides
-        pass
+    nothing the two print differently, it is the canonical form. A small document (a
+    runpack's manifest, refs, most run.json) is answered by ``canonical_bytes`` at once: its
+    walk of a few dozen values costs less than the five searches and line table of
+    ``_jcs_suspects``, whatever the document holds."""
+    if len(raw) > _SMALL_DOCUMENT:
+        try:
+            if orjson.dumps(value, option=orjson.OPT_SORT_KEYS) == raw and not _jcs_suspects(
+                raw, [raw]
+            ):
+                return True
+        except TypeError:  # orjson.JSONEncodeError: canonical_bytes decides
+            pass
     try:
         return canonical_bytes(value) == raw
     except (InvalidInput, RecursionError):
         return False
 
+
+_SMALL_DOCUMENT = 8 * 1024  # bytes up to which is_canonical asks canonical_bytes directly
 
 _COUNTED = (b"[", b"{", b",", b":")  # each JSON value but a line's first follows one of these
 
