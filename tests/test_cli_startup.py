@@ -365,6 +365,34 @@ def test_a_decision_leaves_rarely_used_modules_unexecuted(cli: tuple[Path, dict[
     assert proc.stdout == ("[] []\n[] []\nfile:///a%20b 8\n[{'a': [1]}] a%20b\na\\b True\nTrue\n")
 
 
+def test_a_decision_process_runs_no_garbage_collection(cli: tuple[Path, dict[str, str]]) -> None:
+    """A ``gate eval`` process (issue 16 item 6) turns the cyclic collector off before its
+    imports and leaves it off on its way out (it ends without teardown); ``main()`` called in a
+    process that goes on turns it back on."""
+    work, env = cli
+    assert _eval(work, env, 1)[0] == 0  # creates the dev key (a first run loads more)
+    script = (
+        "import atexit, gc, io, sys\n"
+        "before = gc.get_stats()[0]['collections']\n"
+        "report = lambda: print('collections', gc.get_stats()[0]['collections'] - before,\n"
+        "                       'enabled', gc.isenabled(), file=sys.stderr)\n"
+        "atexit.register(report)\n"
+        "from gait.cli.main import entry, main\n"
+        "argv = ['gate', 'eval', '--policy', 'policy.yaml', '--intent', 'intent.json']\n"
+        "if sys.argv[1] == 'main':\n"
+        "    sys.stdout = io.StringIO()\n"
+        "    sys.exit(main(argv))\n"
+        "sys.argv = ['gait', *argv]\n"
+        "entry()\n"
+    )
+    for mode, expected in (("entry", "collections 0 enabled False"), ("main", "enabled True")):
+        proc = subprocess.run(
+            [sys.executable, "-c", script, mode], cwd=work, env=env, capture_output=True, text=True
+        )
+        assert proc.returncode == 0, proc.stderr
+        assert expected in proc.stderr.splitlines()[-1], proc.stderr
+
+
 def test_verify_and_run_diff_skip_inspect_and_keep_their_output(tmp_path: Path) -> None:
     """``gait verify`` / ``gait run diff`` processes (issue 14 item 6) run no ``inspect`` (none
     of their dataclasses lacks a docstring) and end without teardown: same bytes, same exit."""

@@ -242,9 +242,11 @@ def _stand_in(module: Any, attr: str) -> Callable[..., Any]:
 
 
 # Commands whose process is one short decision (a process per tool call): inspect and ipaddress
-# run only if something reads them (DEFERRED), the cyclic garbage collector is off while the
-# command runs (imports and one decision leave little garbage, and its passes walked every
-# object the imports had made),
+# run only if something reads them (DEFERRED), the cyclic garbage collector is off from the
+# command's first import on (imports and one decision leave little garbage, and its passes
+# walked every object the imports had made) and stays off in a process that ends without
+# teardown, regular expressions and dataclass methods come from gait.cli.regexcache and
+# gait.cli.methodcache,
 # canonical JSON is encoded without importing orjson (gait.canon.stdlib_only), and the process
 # ends without tearing the interpreter down (see entry()).
 ONE_SHOT = frozenset({"gate", "policy"})
@@ -268,20 +270,23 @@ def _run(args_in: list[str]) -> int:
         return _run_command(args_in)
     import gc
 
-    _defer_modules()
-    from gait.cli import methodcache, regexcache
-
-    regexcache.install()  # before json and dataclasses compile their patterns at import
-    methodcache.install()  # before gait.canon's imports define dataclasses
-    from gait import canon
-
-    canon.stdlib_only()  # a few small documents: orjson's import would cost more than it saves
     collecting = gc.isenabled()
-    gc.disable()
+    gc.disable()  # before the imports: they make most of the objects a collection would walk
     try:
+        _defer_modules()
+        from gait.cli import methodcache, regexcache
+
+        regexcache.install()  # before json and dataclasses compile their patterns at import
+        methodcache.install()  # before gait.canon's imports define dataclasses
+        from gait import canon
+
+        canon.stdlib_only()  # a few small documents: orjson's costs more than it saves
         return _run_command(args_in)
     finally:
-        if collecting:
+        # Back on for a caller in this process, but not in a process that ends here without
+        # teardown (entry()): every object made while it was off is young, and the first
+        # allocation after gc.enable() would walk them all.
+        if collecting and not _ENDING:
             gc.enable()
 
 
@@ -357,9 +362,15 @@ def _import(name: str) -> Any:
 EXIT_BROKEN_PIPE = 141
 
 
+# Set by entry() for a command whose process ends without teardown once it is done (_lean).
+_ENDING = False
+
+
 def entry() -> NoReturn:
+    global _ENDING
     code: int | str | None = None
     done = False
+    _ENDING = _lean(sys.argv[1:3])
     try:
         try:
             code = main()
