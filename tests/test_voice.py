@@ -466,6 +466,18 @@ def test_voice_pack_build_verify_inspect_diff(run_gait: Any, voice_dir: Path) ->
     assert changed.returncode == 2, changed.stdout
     assert "gate_decisions.jsonl" in changed.stdout
 
+    # a call becomes a regression in one command: the runpack the call pack carries
+    scratch = voice_dir / "tmp"
+    scratch.mkdir()
+    fixture = run_gait(
+        "regress", "init", "--from", "cp_allow.zip", "--name", "voice_call", "--json",
+        cwd=voice_dir, env={"TMPDIR": str(scratch)},
+    )  # fmt: skip
+    assert fixture.returncode == 0, fixture.stderr
+    copied = voice_dir / _json(fixture)["runpack_path"]
+    assert copied.read_bytes() == Path(runpack).read_bytes()
+    assert not list(scratch.iterdir())  # the extracted copy is gone
+
     # speech without an allow is refused by the pack rules (voice pack build exit 6)
     lying = _call_record("call_voice", runpack, "block", allowed)
     lying["events"][4].update(commitment_class="quote", say_token_id=allowed["token_id"])

@@ -142,15 +142,68 @@ def init_fixture(
     limits: Limits | None = None,
 ) -> InitResult:
     """Verify ``source``, copy it into ``fixtures/<name>/`` with its expectations, and list it
-    in gait.yaml; ``command`` (the agent to replay against it) is written there too."""
-    from gait.regress.manager import get_registry
-    from gait.runpack.outline import read_outline
-    from gait.runpack.reader import verification_error
+    in gait.yaml; ``command`` (the agent to replay against it) is written there too.
+
+    ``source`` may also be a PackSpec run or call pack (``gait pack build``, ``gait voice pack
+    build``): the runpack it carries as ``source/runpack.zip`` becomes the fixture, as in the
+    reference (a voice call becomes a regression in one command)."""
     from gait.runpack.resolve import resolve
-    from gait.runpack.verify import VerifyOptions, verify_runpack
 
     path = resolve(source)
+    carried = _pack_runpack(path)
+    if carried is None:
+        return _init_from(path, source, name, directory, force, command, limits)
+    try:
+        return _init_from(carried, source, name, directory, force, command, limits)
+    finally:
+        carried.unlink(missing_ok=True)
+
+
+def _pack_runpack(path: Path) -> Path | None:
+    """A temp copy of the runpack a run or call pack carries, or None for anything else (a
+    runpack, or a file that is not a pack: verify then says what is wrong with it)."""
+    import tempfile
+    import zipfile
+
+    try:
+        with zipfile.ZipFile(path) as zf:
+            names = set(zf.namelist())
+            if "pack_manifest.json" not in names or "manifest.json" in names:
+                return None
+            manifest = zf.read("pack_manifest.json")
+    except (OSError, zipfile.BadZipFile, KeyError):
+        return None
+    from gait.canon import loads_strict
+    from gait.pack.spec import extract_runpack
+
+    kind = loads_strict(manifest, what="pack_manifest.json").get("pack_type")
+    if kind not in ("run", "call"):
+        raise InvalidInput(
+            f"{path} is a {kind} pack: only run and call packs carry a runpack",
+            code="E_PACK_SOURCE_INVALID",
+            hint="gait regress init --from <runpack.zip | run pack | call pack>",
+        )
+    data = extract_runpack(path)
+    handle, name = tempfile.mkstemp(prefix="gait-regress-source-", suffix=".zip")
+    with os.fdopen(handle, "wb") as out:
+        out.write(data)
+    return Path(name)
+
+
+def _init_from(
+    path: Path,
+    source: str,
+    name: str | None,
+    directory: str | os.PathLike[str],
+    force: bool,
+    command: str | None,
+    limits: Limits | None,
+) -> InitResult:
+    from gait.regress.manager import get_registry
     from gait.runpack.archive import Limits
+    from gait.runpack.outline import read_outline
+    from gait.runpack.reader import verification_error
+    from gait.runpack.verify import VerifyOptions, verify_runpack
 
     options = VerifyOptions(limits=limits or Limits())  # gait verify's hostile-zip limits
     report = verify_runpack(path, options)
