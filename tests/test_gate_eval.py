@@ -329,6 +329,13 @@ NOT_FOR_A_PLAIN_DECISION = (
     # Ed25519 through cryptography's Rust binding alone (gait.sign.keys._ed25519)
     "cryptography.utils",
     "cryptography.hazmat.primitives",
+    # key and signature text through binascii itself (base64 loads struct for other codecs);
+    # the C datetime types from _datetime (datetime.py defines a pure-Python copy first); copy,
+    # which loads weakref, stays unexecuted (gait.cli.main DEFERRED; tests/test_cli_startup.py)
+    "base64",
+    "struct",
+    "datetime",
+    "weakref",
 )
 
 
