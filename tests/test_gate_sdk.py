@@ -157,3 +157,32 @@ def test_openai_responses_items(gate) -> None:
     (message,) = gated.messages
     assert message["type"] == "function_call_output" and message["call_id"] == "fc_1"
     assert "approval_token_missing" in json.loads(message["output"])["reason_codes"]
+
+
+def test_decorator_reads_paths_and_sdk_objects_as_the_recorder_does(gate, tmp_path: Path) -> None:
+    """A tool called with a ``pathlib.Path`` or an SDK object (a pydantic model) is decided on
+    those values as JSON, exactly as the same call with plain data: before, the high-risk call
+    was blocked as ``fail_closed_intent_invalid`` and a low-risk one raised."""
+    from openai.types.chat import ChatCompletionMessageFunctionToolCall
+
+    high = {**CONTEXT, "risk_class": "high"}
+
+    @gait.gate.tool(
+        gate,
+        name="tool.read",
+        context=high,
+        targets=lambda a: [{"kind": "path", "value": str(a["path"])}],
+        provenance={"path": "user"},
+    )
+    def read(path: object, call: object = None) -> str:
+        return "data"
+
+    call = ChatCompletionMessageFunctionToolCall(
+        id="call_1", type="function", function={"name": "tool.read", "arguments": "{}"}
+    )
+    plain = call.model_dump(mode="json", by_alias=True)
+    assert read(Path("/tmp/a"), call) == "data"
+    assert read("/tmp/a", plain) == "data"
+    traces = sorted((tmp_path / "traces").glob("trace_*.json"))
+    digests = {json.loads(p.read_text())["args_digest"] for p in traces}
+    assert len(traces) == 2 and len(digests) == 1

@@ -264,6 +264,22 @@ def build_intent(
     return intent
 
 
+def _json_args(args: dict[str, Any]) -> dict[str, Any]:
+    """A tool's arguments as the JSON the intent holds: a ``Path``, a pydantic model (an SDK
+    object), a dataclass, an enum, a datetime... by ``gait.values``' rule, the one the recorder
+    and the compat ``gate_tool`` follow, so the same call is decided the same way whichever
+    wrapper gates it. What that rule cannot read stays as given, for the core to refuse (a
+    high-risk call then blocks with ``fail_closed_intent_invalid``)."""
+    from gait.errors import InvalidInput
+    from gait.values import to_json_value
+
+    try:
+        converted = to_json_value(args, strict=True, code="E_INTENT_INVALID", where="args")
+    except InvalidInput:
+        return args
+    return converted if isinstance(converted, dict) else args
+
+
 def tool(
     gate: Gate,
     *,
@@ -304,7 +320,9 @@ def tool(
             else:
                 prov = []
             ctx = context() if callable(context) else context
-            intent = build_intent(tool_name, args, context=ctx, targets=declared, provenance=prov)
+            intent = build_intent(
+                tool_name, _json_args(args), context=ctx, targets=declared, provenance=prov
+            )
             if callable(approval_tokens):
                 tokens = list(approval_tokens())
             else:
