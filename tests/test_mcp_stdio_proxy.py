@@ -188,3 +188,73 @@ def test_faults_end_the_session_cleanly(
         timeout=60,
     )
     assert missing.returncode == 6 and "E_MCP_SERVER_START" in missing.stderr
+
+
+ENV_SERVER = '''
+import os
+from mcp.server.mcpserver import MCPServer
+
+server = MCPServer("env")
+
+@server.tool()
+def env(name: str) -> str:
+    """One environment variable as the server sees it."""
+    return os.environ.get(name, "<unset>")
+
+server.run("stdio")
+'''
+
+
+def test_server_gets_the_clients_environment_but_not_the_signing_key(
+    tmp_path: Path, gait_argv: list[str], gait_home: Path
+) -> None:
+    """An MCP client's config gives the server its environment (an API token) by setting it on
+    the command it starts, here the proxy: the server must see it, as without the proxy (the
+    SDK's client alone passes only HOME, PATH and a few others). The variable holding the
+    proxy's own signing key is not passed on."""
+    import subprocess
+
+    (tmp_path / "server.py").write_text(ENV_SERVER)
+    (tmp_path / "policy.yaml").write_text("default_verdict: allow\n")
+    subprocess.run(
+        [*gait_argv, "keys", "init", "--key-mode", "prod", "--out-dir", "keys"],
+        cwd=tmp_path,
+        env={**os.environ, "GAIT_HOME": str(gait_home)},
+        check=True,
+        capture_output=True,
+    )
+    key = (tmp_path / "keys" / "gait_private.key").read_text().strip()
+    params = StdioServerParameters(
+        command=gait_argv[0],
+        args=[
+            *gait_argv[1:],
+            *("mcp", "proxy", "--stdio", "--policy", "policy.yaml"),
+            *("--key-mode", "prod", "--private-key-env", "GATE_SIGNING_KEY"),
+            *("--session-runpack", "session.zip", "--", sys.executable, "server.py"),
+        ],
+        env={
+            "GAIT_HOME": str(gait_home),
+            "SERVER_API_TOKEN": "tok-123",
+            "GATE_SIGNING_KEY": key,
+            **_passthrough(),
+        },
+        cwd=str(tmp_path),
+    )
+    seen: dict[str, str] = {}
+
+    async def scenario() -> None:
+        async with stdio_client(params) as (read, write):
+            async with ClientSession(read, write) as session:
+                await session.initialize()
+                for name in ("SERVER_API_TOKEN", "GATE_SIGNING_KEY", "GAIT_HOME"):
+                    result = await session.call_tool(
+                        "env", {"name": name}, meta={"gait": {"context": {"risk_class": "low"}}}
+                    )
+                    seen[name] = result.content[0].text
+
+    anyio.run(scenario)
+    assert seen == {
+        "SERVER_API_TOKEN": "tok-123",
+        "GATE_SIGNING_KEY": "<unset>",
+        "GAIT_HOME": str(gait_home),
+    }

@@ -112,6 +112,7 @@ async def run_session(
     options: Any,
     session: SessionRecord,
     defaults: dict[str, str],
+    env: dict[str, str] | None = None,
 ) -> None:
     import anyio
     import mcp_types as types
@@ -123,7 +124,7 @@ async def run_session(
 
     server_info: dict[str, Any] = {}
     pending_init: set[str] = set()
-    params = StdioServerParameters(command=command[0], args=command[1:])
+    params = StdioServerParameters(command=command[0], args=command[1:], env=env)
 
     async with stdio_client(params) as (srv_read, srv_write):
         async with stdio_server() as (cli_read, cli_write):
@@ -238,6 +239,16 @@ async def run_session(
             await srv_write.aclose()
 
 
+def server_environment(args: argparse.Namespace) -> dict[str, str]:
+    """The environment the proxied server starts with: the proxy's own, as if the MCP client
+    had started the server itself (its config's ``env``, e.g. the server's API token, is given
+    to the proxy). The SDK's client would pass only HOME, PATH, SHELL, TERM and the user's
+    name. The variable holding the proxy's signing key (``--private-key-env``) is withheld: the
+    server the gate stands in front of never receives the key that signs its traces."""
+    withheld = {name for name in (getattr(args, "private_key_env", None),) if name}
+    return {k: v for k, v in os.environ.items() if k not in withheld}
+
+
 def run_stdio_proxy(args: argparse.Namespace) -> Any:
     from gait.errors import DependencyMissing, InvalidInput
 
@@ -279,7 +290,16 @@ def run_stdio_proxy(args: argparse.Namespace) -> Any:
     )
     defaults = {"session_id": run_id}
     try:
-        anyio.run(run_session, gate, trust, command, options, session, defaults)
+        anyio.run(
+            run_session,
+            gate,
+            trust,
+            command,
+            options,
+            session,
+            defaults,
+            server_environment(args),
+        )
     except OSError as exc:
         raise InvalidInput(
             f"cannot start the MCP server {command[0]!r}: {exc.strerror or exc}",
