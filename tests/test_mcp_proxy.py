@@ -190,6 +190,31 @@ def test_each_adapter_decodes_and_gates(work: Path, capsys, adapter: str) -> Non
         assert got["session_id"] == "s1"
 
 
+def test_openai_responses_function_call_is_read_as_the_chat_tool_call(work: Path, capsys) -> None:
+    """The openai adapter takes a Responses API ``function_call`` item (the current API's
+    shape: name and arguments on the item) as the same call as a Chat Completions tool call;
+    before, it answered ``tool call name is required``."""
+    from openai.types.chat import ChatCompletionMessageFunctionToolCall
+    from openai.types.responses import ResponseFunctionToolCall
+
+    args = json.dumps({"path": "/repo/a.txt"})
+    chat = ChatCompletionMessageFunctionToolCall(
+        id="call_1", type="function", function={"name": "tool.read", "arguments": args}
+    )
+    item = ResponseFunctionToolCall(
+        type="function_call", id="fc_1", call_id="call_1", name="tool.read", arguments=args
+    )
+    answers = []
+    for name, call in (("chat.json", chat), ("responses.json", item)):
+        Path(name).write_text(call.model_dump_json())
+        argv = ["mcp", "proxy", "--policy", "policy.yaml", "--adapter", "openai", "--json"]
+        answers.append(_run(capsys, *argv, "--call", name))
+    (code, chat_answer), (item_code, item_answer) = answers
+    assert code == item_code == 0 and item_answer["verdict"] == "allow"
+    assert item_answer["tool_name"] == "tool.read"
+    assert item_answer["intent_digest"] == chat_answer["intent_digest"]
+
+
 def test_require_approval_names_approve_and_artifacts(work: Path, capsys) -> None:
     Path("call.json").write_text(json.dumps({"name": "tool.write", "args": {"x": 1}}))
     code = main(

@@ -143,6 +143,13 @@ def decode_value(adapter: str, doc: Any) -> ToolCall:
         return _decode_mcp(doc)
     if name == "openai":
         doc = _object(doc, "openai tool call")
+        if doc.get("function") is None and doc.get("type") == "function_call":
+            # A Responses API item (``ResponseFunctionToolCall``): name and arguments sit on
+            # the item itself rather than under ``function`` as in Chat Completions.
+            return ToolCall(
+                name=_str(doc.get("name")),
+                args=_arguments(doc.get("arguments"), "openai arguments"),
+            )
         fn = _object(doc.get("function"), "openai function")
         return ToolCall(
             name=_str(fn.get("name")), args=_arguments(fn.get("arguments"), "openai arguments")
