@@ -120,6 +120,20 @@ def test_sdk_client_through_gate_to_sdk_server(
     assert approval.code == ERROR_APPROVAL_REQUIRED == -32002
     assert "gait approve --intent-digest" in approval.message
     assert approval.data["approve_command"].startswith("gait approve")
+    # ... and that command, run as given (the approver named), mints the token.
+    import shlex
+    import subprocess
+
+    minted = subprocess.run(
+        [*gait_argv, *shlex.split(approval.data["approve_command"])[1:]],
+        cwd=tmp_path,
+        env={**os.environ, "GAIT_HOME": str(gait_home), "USER": "bob"},
+        capture_output=True,
+        text=True,
+    )
+    assert minted.returncode == 0, minted.stderr
+    token = json.loads((tmp_path / "approval_token.json").read_text())
+    assert token["intent_digest"] == approval.data["intent_digest"]
     # The server only ever saw the allowed call.
     assert (tmp_path / "server_calls.log").read_text() == "read_file /repo/a.txt\n"
     # Each gated call left a signed trace; the session is a verifiable runpack.

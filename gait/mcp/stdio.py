@@ -75,7 +75,15 @@ def refusal(answer: Any) -> tuple[int, str, dict[str, Any]]:
         "policy_digest": payload.get("policy_digest", ""),
     }
     if verdict == "require_approval":
-        data["approve_command"] = approve_hint(payload)
+        outcome = getattr(answer, "outcome", None)
+        if outcome is not None:
+            from gait.gate.sdk import approve_command
+
+            # The command that mints a token this decision accepts: with the scope it needs
+            # (``gait approve`` refuses to mint without one) and where the token goes.
+            data["approve_command"] = approve_command(outcome)
+        else:
+            data["approve_command"] = approve_hint(payload)
         message = "gait: approval required; " + data["approve_command"]
     else:
         message = "gait: blocked by policy: " + ",".join(data["reason_codes"])
