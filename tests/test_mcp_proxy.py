@@ -215,6 +215,26 @@ def test_openai_responses_function_call_is_read_as_the_chat_tool_call(work: Path
     assert item_answer["intent_digest"] == chat_answer["intent_digest"]
 
 
+def test_langchain_tool_call_is_read_as_the_agent_action(work: Path, capsys) -> None:
+    """The langchain adapter takes LangChain 1.x's ``ToolCall`` (what ``AIMessage.tool_calls``
+    holds) as the same call as an ``AgentAction``; before, it answered ``tool call name is
+    required``."""
+    from langchain_core.agents import AgentAction
+    from langchain_core.messages import AIMessage
+
+    args = {"path": "/repo/a.txt"}
+    message = AIMessage(content="", tool_calls=[{"name": "tool.read", "args": args, "id": "c1"}])
+    action = AgentAction(tool="tool.read", tool_input=args, log="")
+    Path("tool_call.json").write_text(json.dumps(message.tool_calls[0]))
+    Path("action.json").write_text(action.model_dump_json())
+    argv = ["mcp", "proxy", "--policy", "policy.yaml", "--adapter", "langchain", "--json"]
+    code, call_answer = _run(capsys, *argv, "--call", "tool_call.json")
+    action_code, action_answer = _run(capsys, *argv, "--call", "action.json")
+    assert code == action_code == 0 and call_answer["verdict"] == "allow"
+    assert call_answer["tool_name"] == "tool.read"
+    assert call_answer["intent_digest"] == action_answer["intent_digest"]
+
+
 def test_require_approval_names_approve_and_artifacts(work: Path, capsys) -> None:
     Path("call.json").write_text(json.dumps({"name": "tool.write", "args": {"x": 1}}))
     code = main(

@@ -161,6 +161,13 @@ def decode_value(adapter: str, doc: Any) -> ToolCall:
         return _decode_claude_code(_object(doc, "claude code call"))
     if name == "langchain":
         doc = _object(doc, "langchain tool call")
+        if "tool" not in doc and (doc.get("type") == "tool_call" or {"name", "args"} <= doc.keys()):
+            # LangChain 1.x's ``ToolCall`` (what ``AIMessage.tool_calls`` holds): ``name`` and
+            # ``args``; the reference reads only the older ``AgentAction`` (``tool``,
+            # ``tool_input``).
+            return ToolCall(
+                name=_str(doc.get("name")), args=_arguments(doc.get("args"), "langchain args")
+            )
         return ToolCall(
             name=_str(doc.get("tool")),
             args=_arguments(doc.get("tool_input"), "langchain tool_input"),
