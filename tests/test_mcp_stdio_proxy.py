@@ -272,3 +272,55 @@ def test_server_gets_the_clients_environment_but_not_the_signing_key(
         "GATE_SIGNING_KEY": "<unset>",
         "GAIT_HOME": str(gait_home),
     }
+
+
+DENY_ETC = """\
+default_verdict: allow
+rules:
+  - name: no-etc
+    effect: block
+    match:
+      target_kinds: [path]
+    endpoint:
+      path_denylist: ["/etc/**"]
+      action: block
+"""
+
+
+def test_targets_the_gate_cannot_read_are_refused_not_dropped(
+    tmp_path: Path, gait_argv: list[str], gait_home: Path
+) -> None:
+    """A call whose ``_meta.gait.targets`` is not a list of objects was gated as if it declared
+    nothing: the denied path was never seen and the call reached the server (fail open). Now it
+    is refused (-32602, ``E_MCP_CALL_INVALID``), as ``gait mcp proxy --call`` refuses it."""
+    (tmp_path / "server.py").write_text(SERVER)
+    (tmp_path / "policy.yaml").write_text(DENY_ETC)
+    params = StdioServerParameters(
+        command=gait_argv[0],
+        args=[
+            *gait_argv[1:],
+            *("mcp", "proxy", "--stdio", "--policy", "policy.yaml"),
+            *("--session-runpack", "session.zip", "--", sys.executable, "server.py"),
+        ],
+        env={"GAIT_HOME": str(gait_home), **_passthrough()},
+        cwd=str(tmp_path),
+    )
+    target = {"kind": "path", "value": "/etc/passwd", "operation": "read"}
+    context = {"risk_class": "low", "identity": "agent", "workspace": "/repo"}
+    codes: list[tuple[int, str]] = []
+
+    async def scenario() -> None:
+        async with stdio_client(params) as (read, write):
+            async with ClientSession(read, write) as session:
+                await session.initialize()
+                for targets in ([target], target, ["/etc/passwd"], "/etc/passwd"):
+                    meta = {"gait": {"targets": targets, "context": context}}
+                    with pytest.raises(MCPError) as refused:
+                        await session.call_tool("read_file", {"path": "/etc/passwd"}, meta=meta)
+                    codes.append((refused.value.error.code, refused.value.error.message))
+
+    anyio.run(scenario)
+    assert codes[0][0] == ERROR_BLOCKED
+    assert [code for code, _ in codes[1:]] == [-32602] * 3
+    assert all("E_MCP_CALL_INVALID" in message for _, message in codes[1:])
+    assert not (tmp_path / "server_calls.log").exists()

@@ -96,18 +96,31 @@ def _dict(value: object) -> dict[str, Any]:
 
 def to_call(params: Any, server: dict[str, Any] | None) -> Any:
     """A ``tools/call``'s params as a gate ToolCall; ``_meta`` may carry gait targets/context."""
-    from gait.mcp.calls import ToolCall, _target
+    from gait.mcp.calls import CallInvalid, ToolCall, _target
 
     params = params if isinstance(params, dict) else {}
     meta = _dict(params.get("_meta"))
     gait_meta = _dict(meta.get("gait"))
-    targets = gait_meta.get("targets") or []
+    targets = gait_meta.get("targets")
     context = _dict(gait_meta.get("context"))
     args = params.get("arguments")
+    # What the call declares is read as strictly as ``gait mcp proxy --call`` reads it: a
+    # target list the gate cannot read is refused, never dropped (a dropped target is one the
+    # policy's path or domain rules never see, and the call would reach the server), and the
+    # gate decides on the arguments the server would get, not on ``{}`` in their place.
+    if targets is not None and not isinstance(targets, list):
+        raise CallInvalid(
+            "params._meta.gait.targets must be a list of target objects",
+            hint='declare targets as [{"kind": "path", "value": "/repo/a.txt"}]',
+        )
+    if args is not None and not isinstance(args, dict):
+        raise CallInvalid("params.arguments must be a JSON object", hint="pass an object")
     return ToolCall(
         name=str(params.get("name") or ""),
-        args=dict(args) if isinstance(args, dict) else {},
-        targets=[_target(t, "targets") for t in targets if isinstance(t, dict)],
+        args=dict(args or {}),
+        targets=[
+            _target(t, f"params._meta.gait.targets[{i}]") for i, t in enumerate(targets or [])
+        ],
         server=server,
         context=dict(context),
     )
@@ -163,13 +176,15 @@ async def run_session(
 
             async def gate_call(message: Any) -> bool:
                 raw = message.params or {}
-                call = to_call(raw, dict(server_info) or None)
-                for key, value in defaults.items():
-                    call.context.setdefault(key, value)
                 try:
+                    call = to_call(raw, dict(server_info) or None)
+                    for key, value in defaults.items():
+                        call.context.setdefault(key, value)
                     answer = decide_call(gate, call, trust, options)
                 except GaitError as exc:
-                    session.intent(message.id, call.name, call.args)
+                    name = raw.get("name") if isinstance(raw, dict) else None
+                    args = raw.get("arguments") if isinstance(raw, dict) else None
+                    session.intent(message.id, str(name or ""), args)
                     error = types.ErrorData(code=-32602, message=f"gait: {exc.code}: {exc.message}")
                     session.result(message.id, {"error": exc.code}, error=True)
                     await cli_write.send(
