@@ -336,3 +336,39 @@ def test_approve_reproduces_reference_token_id(
     ours.pop("producer_version"), theirs.pop("producer_version")
     ours.pop("signature"), theirs.pop("signature")
     assert ours == theirs
+
+
+def test_two_approver_next_commands_followed_by_two_people_approve(
+    tmp_path: Path, run_gait, gait_argv: list[str]
+) -> None:
+    """A rule with ``min_approvals: 2`` names one ``gait approve`` per approver, each writing its
+    own file, and an eval presenting both. Before, both approvers were given the same
+    ``--out approval_token.json``: the second token replaced the first and the call stayed at
+    ``require_approval``."""
+    import os
+    import shlex
+    import subprocess
+
+    (tmp_path / "policy.yaml").write_text(POLICY)
+    (tmp_path / "intent.json").write_text(json.dumps(_intent("tool.delete", op="delete")))
+    asked = run_gait(
+        "gate", "eval", "--policy", "policy.yaml", "--intent", "intent.json", "--json", cwd=tmp_path
+    )
+    assert asked.returncode == 4, asked.stderr
+    *approves, again = json.loads(asked.stdout)["next_commands"]
+    assert len(approves) == 2
+    gait = shlex.join(gait_argv)
+    for approver, command in zip(("alice", "bob"), approves, strict=True):
+        shell = command.replace("gait ", gait + " ", 1).replace("CHANGE_ID", "CHG-7")
+        minted = subprocess.run(
+            shell,
+            shell=True,
+            cwd=tmp_path,
+            env={**os.environ, "USER": approver},
+            capture_output=True,
+            text=True,
+        )
+        assert minted.returncode == 0, minted.stderr
+    done = run_gait(*shlex.split(again)[1:], "--json", cwd=tmp_path)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert json.loads(done.stdout)["verdict"] == "allow"

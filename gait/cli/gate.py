@@ -209,19 +209,30 @@ def _approval_next(outcome: Any, args: argparse.Namespace, payload: dict[str, An
 
     from gait.gate.sdk import APPROVAL_TOKEN_OUT, approval_scope, approve_command
 
-    approve = approve_command(outcome)
-    if getattr(args, "key_mode", None) == "prod" or getattr(args, "private_key", None):
-        approve += " --key-mode prod --private-key PRIVATE_KEY"
+    needed = max(outcome.required_approvals, 1)
+    # One token file per approver: a second approver running the same command would replace
+    # the first one's token (``gait approve --out`` overwrites), and the call would never get
+    # its two distinct approvals.
+    outs = (
+        [APPROVAL_TOKEN_OUT]
+        if needed == 1
+        else [f"approval_token_{n}.json" for n in range(1, needed + 1)]
+    )
+    prod = getattr(args, "key_mode", None) == "prod" or getattr(args, "private_key", None)
+    approves = [
+        approve_command(outcome, out=out)
+        + (" --key-mode prod --private-key PRIVATE_KEY" if prod else "")
+        for out in outs
+    ]
     again = (
         f"gait gate eval --policy {shlex.quote(args.policy)} --intent {shlex.quote(args.intent)} "
-        f"--approval-token {APPROVAL_TOKEN_OUT}"
+        + " ".join(f"--approval-token {out}" for out in outs)
     )
     payload["required_scope"] = approval_scope(outcome)
-    payload["next_commands"] = [approve, again]
-    lines = [f"next: {approve}", f"then: {again}"]
-    needed = max(outcome.required_approvals, 1)
+    payload["next_commands"] = [*approves, again]
+    lines = [f"next: {approve}" for approve in approves] + [f"then: {again}"]
     if needed > 1:
-        lines.append(f"needs {needed} tokens from distinct approvers (repeat --approval-token)")
+        lines.insert(0, f"needs {needed} tokens from distinct approvers: each runs one command")
     return lines
 
 
