@@ -230,6 +230,13 @@ def _floatless(value: Any, exact: bool) -> bytes:
     return _jcs(value, exact)
 
 
+def is_plain(value: Any) -> bool:
+    """Whether ``value`` is exact dicts, lists, strings, booleans, None and integers within
+    +-2**53, keys below U+E000: what ``digest_floatless`` asks of its caller, settled by one walk
+    (a caller taking digests of two near copies of one value walks it once)."""
+    return _scan(value) == _PLAIN
+
+
 def digest_floatless(value: Any) -> str:
     """``digest`` through ``canonical_bytes_floatless`` (same caller promise): a normalised
     intent's, which an in-process decision computes before it returns (``sha256_small``)."""

@@ -8,9 +8,10 @@ from collections.abc import Mapping
 from typing import Any
 
 from gait import timefmt
-from gait.canon import digest
+from gait.canon import canonical_bytes_floatless, digest
 from gait.errors import InvalidInput
 from gait.runpack import model
+from gait.sha import sha256
 
 
 def known_keys(manifest: Mapping[str, Any]) -> dict[str, Any]:
@@ -25,14 +26,26 @@ def known_keys(manifest: Mapping[str, Any]) -> dict[str, Any]:
     return known
 
 
-def manifest_digest(manifest: Mapping[str, Any], *, known: dict[str, Any] | None = None) -> str:
+def manifest_digest(
+    manifest: Mapping[str, Any], *, known: dict[str, Any] | None = None, plain: bool = False
+) -> str:
     """``H(manifest)`` over the known keys, ``manifest_digest`` blank, no signatures (a caller
-    that needs both digests passes ``known_keys(manifest)`` to each: taken once)."""
-    return digest({**(known_keys(manifest) if known is None else known), "manifest_digest": ""})
+    that needs both digests passes ``known_keys(manifest)`` to each: taken once; and
+    ``plain=canon.is_plain(known)``: walked once)."""
+    value = {**(known_keys(manifest) if known is None else known), "manifest_digest": ""}
+    return _digest(value, plain)
 
 
 def signed_manifest_digest(
-    manifest: Mapping[str, Any], *, known: dict[str, Any] | None = None
+    manifest: Mapping[str, Any], *, known: dict[str, Any] | None = None, plain: bool = False
 ) -> str:
     """``H(stored manifest minus signatures)``: the digest a manifest signature covers."""
-    return digest(known_keys(manifest) if known is None else known)
+    value = known_keys(manifest) if known is None else known
+    return _digest(value, plain)
+
+
+def _digest(value: dict[str, Any], plain: bool) -> str:
+    """``digest(value)``; for a ``plain`` value without ``canonical_bytes``' walk, and hashed
+    as ``digest`` hashes (``digest_floatless`` hashes small inputs with CPython's own SHA-256,
+    which costs a manifest's few hundred bytes more than OpenSSL's once hashlib is loaded)."""
+    return sha256(canonical_bytes_floatless(value)).hexdigest() if plain else digest(value)

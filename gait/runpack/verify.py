@@ -11,6 +11,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
+from gait.canon import is_plain
 from gait.errors import InvalidInput
 from gait.runpack import model
 from gait.runpack.archive import (
@@ -318,9 +319,10 @@ def _verify(
     report.run_id = manifest["run_id"]
     report.manifest_digest = str(manifest.get("manifest_digest", ""))
     _check_files(report, members, manifest)
-    known = known_keys(manifest)  # both digests are taken over these
-    _check_manifest_digest(report, manifest, known)
-    _check_signatures(report, manifest, opts, known)
+    known = known_keys(manifest)  # both digests are taken over these, walked once
+    plain = is_plain(known)
+    _check_manifest_digest(report, manifest, known, plain)
+    _check_signatures(report, manifest, opts, known, plain)
     if checks is None:
         checks = _parsed_checks(members, manifest["run_id"], opts)
     if opts.check_schemas:
@@ -571,9 +573,9 @@ def _check_files(report: VerifyReport, members: Members, manifest: dict[str, Any
 
 
 def _check_manifest_digest(
-    report: VerifyReport, manifest: dict[str, Any], known: dict[str, Any]
+    report: VerifyReport, manifest: dict[str, Any], known: dict[str, Any], plain: bool
 ) -> None:
-    recomputed = manifest_digest(manifest, known=known)
+    recomputed = manifest_digest(manifest, known=known, plain=plain)
     stored = str(manifest.get("manifest_digest", ""))
     if recomputed == stored.lower():
         report.checks.append(Check("manifest_digest", "pass"))
@@ -588,7 +590,11 @@ def _check_manifest_digest(
 
 
 def _check_signatures(
-    report: VerifyReport, manifest: dict[str, Any], opts: VerifyOptions, known: dict[str, Any]
+    report: VerifyReport,
+    manifest: dict[str, Any],
+    opts: VerifyOptions,
+    known: dict[str, Any],
+    plain: bool,
 ) -> None:
     sigs = manifest.get("signatures")
     sigs = sigs if isinstance(sigs, list) else ([] if sigs is None else [sigs])
@@ -608,7 +614,7 @@ def _check_signatures(
         return
     from gait.sign.signature import check_signature
 
-    signed = signed_manifest_digest(manifest, known=known)
+    signed = signed_manifest_digest(manifest, known=known, plain=plain)
     results = [check_signature(s, signed, opts.keys, explicit=opts.explicit_keys) for s in sigs]
     valid = [r for r in results if r.ok]
     failed = [r for r in results if not r.ok and not r.skipped]
