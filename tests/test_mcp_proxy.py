@@ -235,6 +235,40 @@ def test_langchain_tool_call_is_read_as_the_agent_action(work: Path, capsys) -> 
     assert call_answer["intent_digest"] == action_answer["intent_digest"]
 
 
+def test_proxy_call_takes_the_approval_token_it_names(
+    work: Path, run_gait, gait_home: Path
+) -> None:
+    """``gait mcp proxy --call`` names a runnable ``gait approve`` (it printed ``...`` in place of
+    the scope and output) and then the same proxy command with ``--approval-token``, which
+    allows the call once."""
+    import os
+    import shlex
+    import subprocess
+
+    Path("call.json").write_text(json.dumps({"name": "tool.write", "args": {"x": 1}}))
+    argv = ["mcp", "proxy", "--policy", "policy.yaml", "--call", "call.json"]
+    asked = run_gait(*argv, cwd=work)
+    assert asked.returncode == 4, asked.stderr
+    lines = asked.stdout.splitlines()
+    approve = next(line for line in lines if line.startswith("next: "))[len("next: ") :]
+    again = next(line for line in lines if line.startswith("then: "))[len("then: ") :]
+    minted = subprocess.run(
+        approve,
+        shell=True,
+        cwd=work,
+        env={**os.environ, "GAIT_HOME": str(gait_home), "USER": "bob"},
+        capture_output=True,
+        text=True,
+    )
+    assert minted.returncode == 0, minted.stderr
+    allowed = run_gait(*shlex.split(again)[1:], "--json", cwd=work)
+    assert allowed.returncode == 0, allowed.stdout + allowed.stderr
+    assert json.loads(allowed.stdout)["verdict"] == "allow"
+    replayed = run_gait(*shlex.split(again)[1:], "--json", cwd=work)
+    assert replayed.returncode == 4
+    assert "approval_token_replayed" in json.loads(replayed.stdout)["reason_codes"]
+
+
 def test_require_approval_names_approve_and_artifacts(work: Path, capsys) -> None:
     Path("call.json").write_text(json.dumps({"name": "tool.write", "args": {"x": 1}}))
     code = main(

@@ -324,3 +324,64 @@ def test_targets_the_gate_cannot_read_are_refused_not_dropped(
     assert [code for code, _ in codes[1:]] == [-32602] * 3
     assert all("E_MCP_CALL_INVALID" in message for _, message in codes[1:])
     assert not (tmp_path / "server_calls.log").exists()
+
+
+def test_approval_minted_while_the_proxy_runs_lets_the_call_through_once(
+    tmp_path: Path, gait_argv: list[str], gait_home: Path
+) -> None:
+    """The -32002 error's ``gait approve`` writes the token where ``--approval-token`` tells the
+    proxy to look; the client's retry then reaches the server, and a third try is refused again
+    (the token was spent). Before, nothing at the boundary read a token: the approval named
+    in the error could never be used."""
+    import shlex
+    import subprocess
+
+    (tmp_path / "server.py").write_text(SERVER)
+    (tmp_path / "policy.yaml").write_text(POLICY)
+    params = StdioServerParameters(
+        command=gait_argv[0],
+        args=[
+            *gait_argv[1:],
+            *("mcp", "proxy", "--stdio", "--policy", "policy.yaml"),
+            *("--approval-token", "tokens/write.json", "--session-runpack", "session.zip"),
+            *("--", sys.executable, "server.py"),
+        ],
+        env={"GAIT_HOME": str(gait_home), **_passthrough()},
+        cwd=str(tmp_path),
+    )
+    (tmp_path / "tokens").mkdir()
+    seen: list[object] = []
+
+    async def attempt(session: ClientSession) -> object:
+        try:
+            result = await session.call_tool("write_file", {"path": "/repo/b", "text": "x"})
+        except MCPError as refused:
+            return refused.error
+        return result.content[0].text
+
+    async def scenario() -> None:
+        async with stdio_client(params) as (read, write):
+            async with ClientSession(read, write) as session:
+                await session.initialize()
+                first = await attempt(session)
+                seen.append(first)
+                command = first.data["approve_command"]
+                minted = subprocess.run(
+                    [*gait_argv, *shlex.split(command)[1:]],
+                    cwd=tmp_path,
+                    env={**os.environ, "GAIT_HOME": str(gait_home)},
+                    capture_output=True,
+                    text=True,
+                )
+                assert minted.returncode == 0, minted.stderr
+                seen.append(await attempt(session))
+                seen.append(await attempt(session))
+
+    anyio.run(scenario)
+    first, second, third = seen
+    assert first.code == ERROR_APPROVAL_REQUIRED
+    assert "--out tokens/write.json" in first.data["approve_command"]
+    assert second == "wrote /repo/b"
+    assert third.code == ERROR_APPROVAL_REQUIRED
+    assert "approval_token_replayed" in third.data["reason_codes"]
+    assert (tmp_path / "server_calls.log").read_text() == "write_file /repo/b\n"

@@ -62,6 +62,13 @@ def register(parser: argparse.ArgumentParser) -> None:
             metavar="PATH",
             help="with --stdio: record the session as a runpack here",
         )
+        p.add_argument(
+            "--approval-token",
+            action="append",
+            metavar="PATH",
+            help="approval token file (repeatable); with --stdio read at each tools/call, so a "
+            "token minted while the proxy runs counts",
+        )
         p.add_argument("server_command", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
         add_key_options(p)
         add_common(p, PROXY_EXPLAIN)
@@ -179,6 +186,11 @@ def run_proxy(args: argparse.Namespace) -> Any:
     from gait.mcp.proxy import ProxyOptions, decide_call
 
     call = decode(args.adapter, _read_call(args.call))
+    tokens = []
+    if args.approval_token:
+        from gait.gate.sdk import read_approval_token
+
+        tokens = [read_approval_token(path) for path in args.approval_token]
     gate, trust = open_boundary_gate(args, trace_dir=args.trace_dir)
     options = ProxyOptions(
         adapter=args.adapter,
@@ -193,6 +205,7 @@ def run_proxy(args: argparse.Namespace) -> Any:
         now=timefmt.canonical(args.evaluation_time) if args.evaluation_time else None,
         context_envelope=boundary_envelope(args),
         job_root=args.job_root,
+        approval_tokens=tokens,
     )
     answer = decide_call(gate, call, trust, options)
     payload = answer.payload
@@ -205,10 +218,14 @@ def run_proxy(args: argparse.Namespace) -> Any:
     if payload.get("pack_path"):
         lines.append(f"pack: {payload['pack_path']}")
     if payload["verdict"] == "require_approval":
-        lines.append(
-            f"next: gait approve --intent-digest {payload['intent_digest']} "
-            f"--policy-digest {payload['policy_digest']} ..."
-        )
+        import shlex
+
+        from gait.gate.sdk import approve_command
+
+        again = ["gait", "mcp", "proxy", "--policy", args.policy, "--call", args.call]
+        again += ["--adapter", args.adapter, "--approval-token", "approval_token.json"]
+        lines.append(f"next: {approve_command(answer.outcome)}")
+        lines.append(f"then: {shlex.join(again)}")
     return Outcome(payload, answer.exit_code, lines)
 
 

@@ -17,6 +17,7 @@ one intent per ``tools/call``, its result (the server's, or the gate's refusal).
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import sys
@@ -62,7 +63,21 @@ def approve_hint(payload: dict[str, Any]) -> str:
     )
 
 
-def refusal(answer: Any) -> tuple[int, str, dict[str, Any]]:
+def present_tokens(paths: list[str]) -> list[Any]:
+    """The approval tokens in ``paths`` now: read at each call, so a token minted while the
+    proxy runs counts; a file not (yet) there is no token, one that is not JSON an invalid one."""
+    from gait.gate.sdk import read_approval_token
+
+    tokens = []
+    for path in paths:
+        try:
+            tokens.append(read_approval_token(path))
+        except GaitError:
+            continue
+    return tokens
+
+
+def refusal(answer: Any, token_out: str = "") -> tuple[int, str, dict[str, Any]]:
     """(code, message, data) of the JSON-RPC error for a refused call."""
     payload = answer.payload
     verdict = payload["verdict"]
@@ -77,11 +92,15 @@ def refusal(answer: Any) -> tuple[int, str, dict[str, Any]]:
     if verdict == "require_approval":
         outcome = getattr(answer, "outcome", None)
         if outcome is not None:
+            import shlex
+
             from gait.gate.sdk import approve_command
 
             # The command that mints a token this decision accepts: with the scope it needs
-            # (``gait approve`` refuses to mint without one) and where the token goes.
-            data["approve_command"] = approve_command(outcome)
+            # (``gait approve`` refuses to mint without one), written where this proxy reads
+            # its tokens (--approval-token), when it does.
+            out = shlex.quote(token_out) if token_out else "approval_token.json"
+            data["approve_command"] = approve_command(outcome, out=out)
         else:
             data["approve_command"] = approve_hint(payload)
         message = "gait: approval required; " + data["approve_command"]
@@ -134,6 +153,7 @@ async def run_session(
     session: SessionRecord,
     defaults: dict[str, str],
     env: dict[str, str] | None = None,
+    token_paths: list[str] | None = None,
 ) -> None:
     import anyio
     import mcp_types as types
@@ -180,7 +200,13 @@ async def run_session(
                     call = to_call(raw, dict(server_info) or None)
                     for key, value in defaults.items():
                         call.context.setdefault(key, value)
-                    answer = decide_call(gate, call, trust, options)
+                    tokens = present_tokens(token_paths or [])
+                    answer = decide_call(
+                        gate,
+                        call,
+                        trust,
+                        dataclasses.replace(options, approval_tokens=tokens) if tokens else options,
+                    )
                 except GaitError as exc:
                     name = raw.get("name") if isinstance(raw, dict) else None
                     args = raw.get("arguments") if isinstance(raw, dict) else None
@@ -214,7 +240,7 @@ async def run_session(
                     reply = types.JSONRPCResponse(jsonrpc="2.0", id=message.id, result=result)
                     await cli_write.send(SessionMessage(reply))
                     return True
-                code, text, data = refusal(answer)
+                code, text, data = refusal(answer, (token_paths or [""])[0])
                 session.blocked += 1
                 session.result(message.id, data, error=True)
                 error = types.ErrorData(code=code, message=text, data=data)
@@ -322,6 +348,7 @@ def run_stdio_proxy(args: argparse.Namespace) -> Any:
             session,
             defaults,
             server_environment(args),
+            list(getattr(args, "approval_token", None) or []),
         )
     except OSError as exc:
         raise InvalidInput(
