@@ -32,32 +32,35 @@ def _scan(value: Any) -> int:
     """How ``value`` can be encoded: ``_PLAIN`` when ``json.dumps`` is byte-equal to JCS,
     ``_NUMBERS`` when only its numbers need the ECMAScript form (floats, integers outside
     +-2**53), ``_SLOW`` otherwise (keys whose code-point order differs from UTF-16 order, i.e.
-    characters at or above U+E000, non-string keys, non-JSON types)."""
-    stack = [value]
+    characters at or above U+E000, non-string keys, non-JSON types).
+
+    Containers are walked from a stack and their members looked at in place: a string, the
+    commonest member, costs one type test and is never pushed."""
     found = _PLAIN
-    while stack:
-        item = stack.pop()
-        kind = type(item)
-        if kind is str or item is None or kind is bool:
-            continue
-        if kind is int:
-            if not -_SAFE_INT <= item <= _SAFE_INT:
+    members: Any = (value,)
+    stack: list[Any] = []
+    while True:
+        for item in members:
+            kind = type(item)
+            if kind is str or item is None or kind is bool:
+                continue
+            if kind is dict or kind is list:
+                stack.append(item)
+            elif kind is int:
+                if not -_SAFE_INT <= item <= _SAFE_INT:
+                    found = _NUMBERS
+            elif kind is float:
                 found = _NUMBERS
-            continue
-        if kind is float:
-            found = _NUMBERS
-            continue
-        if kind is dict:
-            for key in item:
+            else:
+                return _SLOW
+        if not stack:
+            return found
+        members = stack.pop()
+        if type(members) is dict:
+            for key in members:
                 if type(key) is not str or (not key.isascii() and max(key) >= "\ue000"):
                     return _SLOW
-            stack.extend(item.values())
-            continue
-        if kind is list:
-            stack.extend(item)
-            continue
-        return _SLOW
-    return found
+            members = members.values()
 
 
 class _Unmarkable(Exception):

@@ -179,6 +179,31 @@ class VerifyReport:
         return commands
 
 
+_LAZY: dict[str, Any] = {}  # modules and functions imported by the first verify needing them
+
+
+def _schema() -> ModuleType:
+    """``gait.schema``, imported when first needed (a ``from gait import schema`` in each
+    check would run importlib's Python fromlist handling on every small verify)."""
+    found = _LAZY.get("schema")
+    if found is None:
+        from gait import schema
+
+        found = _LAZY["schema"] = schema
+    return found
+
+
+def _check_signature() -> Any:
+    """``gait.sign.signature.check_signature``, whose import loads cryptography: only a
+    signed runpack's verify pays for it, and only the first one imports it."""
+    found = _LAZY.get("check_signature")
+    if found is None:
+        from gait.sign.signature import check_signature
+
+        found = _LAZY["check_signature"] = check_signature
+    return found
+
+
 def _fail_input(message: str) -> InvalidInput:
     return InvalidInput(message, code=INPUT_INVALID, hint="gait demo  # to see a valid runpack")
 
@@ -356,8 +381,7 @@ class _RecordCheck:
         self._ids(first, records)
 
     def _schemas(self, first: int, records: list[Any]) -> None:
-        from gait import schema
-
+        schema = _schema()
         if _records_pass(schema, self.schema_id, records, self.run_id):
             return
         for index, doc in enumerate(records, start=first):
@@ -612,8 +636,7 @@ def _check_signatures(
             report.checks.append(Check("signature", "skip", detail="runpack is unsigned"))
         report.checks.append(Check("signer_trust", "skip"))
         return
-    from gait.sign.signature import check_signature
-
+    check_signature = _check_signature()
     signed = signed_manifest_digest(manifest, known=known, plain=plain)
     results = [check_signature(s, signed, opts.keys, explicit=opts.explicit_keys) for s in sigs]
     valid = [r for r in results if r.ok]
@@ -679,8 +702,7 @@ def _check_schemas(
     manifest: dict[str, Any],
     checks: dict[str, _RecordCheck],
 ) -> None:
-    from gait import schema
-
+    schema = _schema()
     errors = [f"manifest.json: {e}" for e in schema.errors("gait.runpack.manifest", manifest)]
     run_id = manifest["run_id"]
     tampered = {m["path"] for m in report.hash_mismatches}

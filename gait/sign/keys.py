@@ -102,11 +102,9 @@ class VerifyKey:
         return binascii.b2a_base64(self.raw, newline=False).decode() + "\n"
 
     def verify(self, signature: bytes, message: bytes) -> bool:
-        from cryptography.exceptions import InvalidSignature
-
         try:
             _public_key(self.raw).verify(signature, message)
-        except (InvalidSignature, ValueError):
+        except (_invalid_signature(), ValueError):  # named only when something was raised
             return False
         return True
 
@@ -188,6 +186,14 @@ def read_env_text(var: str, what: str) -> str:
     if not value.strip():
         raise InvalidInput(f"{what} variable {var} is empty or unset", code="E_KEY_NOT_FOUND")
     return value
+
+
+def _invalid_signature() -> type[Exception]:
+    """cryptography's InvalidSignature, imported when a check has raised: a good signature's
+    check does not pay for the import statement."""
+    from cryptography.exceptions import InvalidSignature
+
+    return InvalidSignature
 
 
 @functools.lru_cache(maxsize=64)
