@@ -186,3 +186,29 @@ def test_decorator_reads_paths_and_sdk_objects_as_the_recorder_does(gate, tmp_pa
     traces = sorted((tmp_path / "traces").glob("trace_*.json"))
     digests = {json.loads(p.read_text())["args_digest"] for p in traces}
     assert len(traces) == 2 and len(digests) == 1
+
+
+def test_decorated_methods_are_gated_on_their_arguments_not_self(gate) -> None:
+    """Tools are often methods of a class holding a client; ``self`` (or ``cls``) is not part
+    of the call. Before, it went into the intent's args, which then were not JSON: a high-risk
+    call was blocked as ``fail_closed_intent_invalid``."""
+    high = {**CONTEXT, "risk_class": "high"}
+
+    class Files:
+        prefix = "/tmp"
+
+        @gait.gate.tool(
+            gate, name="tool.read", context=high, targets=_targets, provenance={"path": "user"}
+        )
+        def read(self, path: str) -> str:
+            return "data " + path
+
+        @classmethod
+        @gait.gate.tool(
+            gate, name="tool.read", context=high, targets=_targets, provenance={"path": "user"}
+        )
+        def read_cls(cls, path: str) -> str:
+            return "cls " + path
+
+    assert Files().read("/tmp/a") == "data /tmp/a"
+    assert Files.read_cls("/tmp/b") == "cls /tmp/b"

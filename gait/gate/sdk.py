@@ -306,12 +306,19 @@ def tool(
     def decorate(func: F) -> F:
         signature = inspect.signature(func)
         tool_name = name or func.__name__
+        # A method's receiver is not a tool argument (the compat ``gate_tool`` leaves it out
+        # too): in the intent it made every call of a decorated method not JSON, so a high-risk
+        # one was blocked as ``fail_closed_intent_invalid``.
+        first = next(iter(signature.parameters), None)
+        receiver = first if first in ("self", "cls") else None
 
         @functools.wraps(func)
         def wrapper(*call_args: Any, **call_kwargs: Any) -> Any:
             bound = signature.bind(*call_args, **call_kwargs)
             bound.apply_defaults()
             args = dict(bound.arguments)
+            if receiver is not None:
+                args.pop(receiver, None)
             declared = list(targets(args)) if targets else []
             if callable(provenance):
                 prov = list(provenance(args))
