@@ -212,3 +212,15 @@ def test_decorated_methods_are_gated_on_their_arguments_not_self(gate) -> None:
 
     assert Files().read("/tmp/a") == "data /tmp/a"
     assert Files.read_cls("/tmp/b") == "cls /tmp/b"
+
+
+def test_check_refuses_what_is_not_an_intent_with_its_code(gate) -> None:
+    """``check`` given something other than a mapping raised ``TypeError``/``ValueError`` from
+    ``dict()``; it is an input error with the code and the way to build an intent."""
+    from gait.errors import GaitError
+
+    for wrong in (None, "tool.read", ["tool.read"]):
+        with pytest.raises(GaitError) as refused:
+            gait.gate.check(gate, wrong)  # type: ignore[arg-type]
+        assert refused.value.code == "E_INTENT_INVALID"
+        assert "build_intent" in refused.value.hint

@@ -210,6 +210,13 @@ def check(
     delegation chain when a matched rule sets ``require_delegation``; they are verified with
     ``delegation_public_key`` (default: the gate's approval keys), as ``gait gate eval
     --delegation-token`` does."""
+    if not isinstance(intent, Mapping):
+        from gait.gate.intent_fields import IntentInvalid
+
+        raise IntentInvalid(
+            f"intent must be a mapping (an IntentRequest), not {type(intent).__name__}",
+            hint="build one with gait.gate.build_intent(tool_name, args, context=...)",
+        )
     inputs = None
     if delegation_tokens or delegation_public_key:
         inputs = _delegation_inputs(delegation_tokens, delegation_public_key)
