@@ -269,6 +269,37 @@ def test_proxy_call_takes_the_approval_token_it_names(
     assert "approval_token_replayed" in json.loads(replayed.stdout)["reason_codes"]
 
 
+def test_jsonrpc_call_declares_targets_in_meta_gait_as_the_stdio_proxy_reads_them(
+    work: Path, capsys
+) -> None:
+    """A ``tools/call`` message carrying its targets in ``params._meta.gait`` (where the stdio
+    proxy reads them) is decided on them by ``proxy --call`` and the service too; they were
+    ignored there, so a path deny rule never saw the path and the call was allowed."""
+    Path("deny.yaml").write_text(
+        "default_verdict: allow\nrules:\n  - name: no-etc\n    effect: block\n"
+        "    match:\n      target_kinds: [path]\n    endpoint:\n"
+        '      path_denylist: ["/etc/**"]\n      action: block\n'
+    )
+    target = {"kind": "path", "value": "/etc/passwd", "operation": "read"}
+    context = {"risk_class": "low", "identity": "agent", "workspace": "/repo"}
+    message = {
+        "jsonrpc": "2.0",
+        "id": 1,
+        "method": "tools/call",
+        "params": {
+            "name": "read_file",
+            "arguments": {"path": "/etc/passwd"},
+            "_meta": {"gait": {"targets": [target], "context": context}},
+        },
+    }
+    Path("call.json").write_text(json.dumps(message))
+    code, got = _run(
+        capsys, "mcp", "proxy", "--policy", "deny.yaml", "--call", "call.json", "--json"
+    )
+    assert (code, got["verdict"]) == (3, "block"), got
+    assert "endpoint_path_denied" in got["reason_codes"]
+
+
 def test_require_approval_names_approve_and_artifacts(work: Path, capsys) -> None:
     Path("call.json").write_text(json.dumps({"name": "tool.write", "args": {"x": 1}}))
     code = main(

@@ -189,6 +189,10 @@ def _decode_mcp(doc: Any) -> ToolCall:
     if doc.get("method") == "tools/call" and isinstance(doc.get("params"), Mapping):
         params = doc["params"]
         meta = _object(params.get("_meta"), "params._meta")
+        # ``_meta.gait`` is where the stdio proxy reads them (docs/decision-service.md): the
+        # same message gated here must not lose its declared targets and be decided without
+        # them. Bare ``_meta`` keys are still read; ``_meta.gait`` wins where both are given.
+        meta = {**meta, **_object(meta.get("gait"), "params._meta.gait")}
         doc = {
             "name": params.get("name"),
             "args": params.get("arguments"),
