@@ -482,3 +482,45 @@ def test_lazy_patterns_answer_as_compiled_ones() -> None:
             assert pending.sub("-", text) == compiled.sub("-", text)
             assert pending.split(text) == compiled.split(text)
         assert pending.pattern == pattern
+
+
+# What a signed ``gait verify`` process must not run (issue 14 item 6): typing (annotations
+# only; cryptography.exceptions, which imports it, only for a signature that fails), and what
+# zipfile imports for uses a runpack never has (gait.cli.main DEFERRED_FOR_ARCHIVES).
+NOT_FOR_A_VERIFY = ("typing", "cryptography.exceptions", "shutil", "bz2", "lzma", "inspect")
+
+
+def test_signed_verify_leaves_typing_and_archive_extras_unrun(tmp_path: Path) -> None:
+    """A signed verify (the demo's runpack) runs none of ``NOT_FOR_A_VERIFY`` and no garbage
+    collection (gait.cli.main QUIET_COLLECTOR), and prints what it printed before; a runpack
+    whose signature fails still says so (cryptography.exceptions imported for that)."""
+    env = {**os.environ, "GAIT_HOME": str(tmp_path / "home")}
+    demo = subprocess.run(
+        [sys.executable, "-m", "gait", "demo", "--json"], cwd=tmp_path, env=env, capture_output=True
+    )
+    assert demo.returncode == 0, demo.stdout + demo.stderr
+    script = (
+        "import gc, sys\n"
+        "from gait.cli import main\n"
+        "main._ENDING = True  # as entry() sets it: the process ends without teardown\n"
+        "before = sum(s['collections'] for s in gc.get_stats())\n"
+        "code = main._run(sys.argv[1:-1])\n"
+        "sys.stdout.flush()\n"
+        "ran = [m for m in sys.argv[-1].split(',') if type(sys.modules.get(m)) is type(sys)]\n"
+        "print('RAN', ' '.join(ran), sum(s['collections'] for s in gc.get_stats()) - before)\n"
+        "sys.exit(code)\n"
+    )
+    argv = ["verify", "run_demo", "--json"]
+    proc = subprocess.run(
+        [sys.executable, "-c", script, *argv, ",".join(NOT_FOR_A_VERIFY)], cwd=tmp_path,
+        env=env, capture_output=True, text=True,
+    )  # fmt: skip
+    out, ran = proc.stdout.split("RAN ", 1)
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(out)["signature_status"] == "verified"
+    assert ran.split() == ["0"]  # nothing of NOT_FOR_A_VERIFY ran, no collection
+    plain = subprocess.run(
+        [sys.executable, "-m", "gait", *argv], cwd=tmp_path, env=env, capture_output=True,
+        text=True,
+    )  # fmt: skip
+    assert (plain.returncode, plain.stdout) == (0, out)

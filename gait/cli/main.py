@@ -177,6 +177,11 @@ def _defer_modules() -> None:
         _defer(name)
 
 
+def _defer_archive_modules() -> None:
+    for name in DEFERRED_FOR_ARCHIVES:
+        _defer(name)
+
+
 def _defer(name: str) -> None:
     if name in sys.modules:
         return
@@ -254,6 +259,17 @@ ONE_SHOT = frozenset({"gate", "policy"})
 # process ends without teardown as for ONE_SHOT, but the collector stays on (a record or diff of
 # a big run may make cyclic garbage; the diff pauses the collector itself where it pays).
 LEAN = frozenset({"verify", "run diff", "run record"})
+# What a lean command's process imports only through zipfile, for uses a runpack never has:
+# ``shutil`` and the ``bz2``/``lzma`` it loads (zipfile: ``extract``, and members compressed
+# with bzip2 or LZMA, which the archive checks refuse before reading them) and
+# ``importlib.util`` (zipfile: ``PyZipFile``). Not deferred for ONE_SHOT: a decision never
+# imports zipfile, and looking them up would cost it.
+DEFERRED_FOR_ARCHIVES = ("shutil", "bz2", "lzma", "importlib.util")
+# Lean commands whose process also runs with the collector off and the regex table, as ONE_SHOT
+# (issue 14 item 6): a verify parses records that hold no cycles (its parse already pauses the
+# collector) and otherwise makes little garbage, so a collection only walks what the imports
+# made. orjson stays: a big member's records parse faster with it than with the C decoder.
+QUIET_COLLECTOR = frozenset({"verify"})
 
 
 def _lean(args_in: list[str]) -> bool:
@@ -264,9 +280,11 @@ def _lean(args_in: list[str]) -> bool:
 
 
 def _run(args_in: list[str]) -> int:
-    if args_in[0] not in ONE_SHOT:
+    one_shot = args_in[0] in ONE_SHOT
+    if not one_shot and args_in[0] not in QUIET_COLLECTOR:
         if _lean(args_in):
             _defer_modules()
+            _defer_archive_modules()
         return _run_command(args_in)
     import gc
 
@@ -274,13 +292,16 @@ def _run(args_in: list[str]) -> int:
     gc.disable()  # before the imports: they make most of the objects a collection would walk
     try:
         _defer_modules()
+        if not one_shot:
+            _defer_archive_modules()
         from gait.cli import methodcache, regexcache
 
         regexcache.install()  # before json and dataclasses compile their patterns at import
         methodcache.install()  # before gait.canon's imports define dataclasses
-        from gait import canon
+        if one_shot:
+            from gait import canon
 
-        canon.stdlib_only()  # a few small documents: orjson's costs more than it saves
+            canon.stdlib_only()  # a few small documents: orjson's costs more than it saves
         return _run_command(args_in)
     finally:
         # Back on for a caller in this process, but not in a process that ends here without

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from gait.cli.main import add_common
 from gait.cli.output import Outcome
 from gait.sign.keyring import add_key_options
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:  # a plain command line is read without argparse (gait.cli.fastparse)
     import argparse
 

@@ -18,10 +18,24 @@ import zlib
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, BinaryIO, Protocol
 
 from gait.errors import InvalidInput
 from gait.fsutil import atomic_write
+
+# typing only for annotations: a verify process does not import it (tests/test_cli_startup.py)
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any, BinaryIO, Protocol
+
+    class Sink(Protocol):
+        """Takes a member's inflated bytes chunk by chunk while it is hashed (nothing is kept
+        for it); may raise ``LimitExceeded`` to stop inflating that member."""
+
+        def feed(self, chunk: bytes) -> None: ...
+
+        def close(self) -> None: ...
+
+    SinkFactory = Callable[[str], Sink | None]
 
 MAX_MEMBER_BYTES = 100 * 1024 * 1024  # a member verify keeps in memory to parse it
 MAX_MEMBERS = 256
@@ -54,18 +68,6 @@ class Limits:
     # one member (counted without parsing: see gait.runpack.lines.RecordStream).
     line_bytes: int = MAX_LINE_BYTES
     json_values: int = MAX_JSON_VALUES
-
-
-class Sink(Protocol):
-    """Takes a member's inflated bytes chunk by chunk while it is hashed (nothing is kept for
-    it); may raise ``LimitExceeded`` to stop inflating that member."""
-
-    def feed(self, chunk: bytes) -> None: ...
-
-    def close(self) -> None: ...
-
-
-SinkFactory = Callable[[str], Sink | None]
 
 
 def zip_bytes(members: list[tuple[str, bytes]]) -> bytes:

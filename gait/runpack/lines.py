@@ -29,13 +29,16 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from functools import cache
 from itertools import accumulate
-from typing import Any
 
 import orjson
 
 from gait.canon import STRICT_DECODER, canonical_bytes, loads_strict
 from gait.errors import InvalidInput
 from gait.runpack.archive import LimitExceeded, Members
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 _SCAN = json.JSONDecoder().scan_once  # type: ignore[attr-defined]  # set by __init__ (C scanner)
 _CHUNK = 512

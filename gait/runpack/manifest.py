@@ -5,13 +5,16 @@ neither side should reach into the other for them.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
 
 from gait import timefmt
 from gait.canon import canonical_bytes_floatless, digest
 from gait.errors import InvalidInput
 from gait.runpack import model
 from gait.sha import sha256
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 
 def known_keys(manifest: Mapping[str, Any]) -> dict[str, Any]:

@@ -7,7 +7,10 @@ hashed: a dataclass round trip would drop or reorder what another implementation
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 SCHEMA_VERSION = "1.0.0"
 MANIFEST = "manifest.json"

@@ -9,7 +9,6 @@ from dataclasses import dataclass, field
 from itertools import repeat
 from pathlib import Path
 from types import ModuleType
-from typing import TYPE_CHECKING, Any
 
 from gait.canon import is_plain
 from gait.errors import InvalidInput
@@ -32,7 +31,10 @@ from gait.runpack.lines import (
 )
 from gait.runpack.manifest import known_keys, manifest_digest, signed_manifest_digest
 
-if TYPE_CHECKING:  # cryptography loads only when a runpack carries signatures to check
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # cryptography (and typing) loads only when a runpack carries signatures to check
+    from typing import Any
+
     from gait.sign.keyring import Keyring
     from gait.sign.keys import VerifyKey
 
