@@ -485,9 +485,13 @@ def test_lazy_patterns_answer_as_compiled_ones() -> None:
 
 
 # What a signed ``gait verify`` process must not run (issue 14 item 6): typing (annotations
-# only; cryptography.exceptions, which imports it, only for a signature that fails), and what
-# zipfile imports for uses a runpack never has (gait.cli.main DEFERRED_FOR_ARCHIVES).
-NOT_FOR_A_VERIFY = ("typing", "cryptography.exceptions", "shutil", "bz2", "lzma", "inspect")
+# only; cryptography.exceptions, which imports it, only for a signature that fails), what
+# zipfile imports for uses a runpack never has (gait.cli.main DEFERRED_FOR_ARCHIVES), and
+# hashlib for a runpack without a member big enough to hash faster with OpenSSL
+# (gait.runpack.archive _OPENSSL_FROM).
+NOT_FOR_A_VERIFY = (
+    "typing", "cryptography.exceptions", "shutil", "bz2", "lzma", "inspect", "hashlib",
+)  # fmt: skip
 
 
 def test_signed_verify_leaves_typing_and_archive_extras_unrun(tmp_path: Path) -> None:

@@ -4,7 +4,6 @@ signer trust and member schemas, each reported as a named check with its own fai
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass, field
 from itertools import repeat
 from pathlib import Path
@@ -30,6 +29,13 @@ from gait.runpack.lines import (
     strict_document,
 )
 from gait.runpack.manifest import known_keys, manifest_digest, signed_manifest_digest
+
+# BLAKE2b from CPython's own module: hashlib (OpenSSL, 14M instructions to load) is imported
+# only for a member big enough to hash faster with it (archive._OPENSSL_FROM).
+try:
+    from _blake2 import blake2b as _blake2b  # type: ignore[import-not-found,unused-ignore]
+except ImportError:  # pragma: no cover - a build without it
+    from hashlib import blake2b as _blake2b
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # cryptography (and typing) loads only when a runpack carries signatures to check
@@ -424,7 +430,7 @@ class _RecordCheck:
 def _id_key(ident: str) -> str | bytes:
     if len(ident) <= _SHORT_ID:
         return ident
-    return hashlib.blake2b(ident.encode("utf-8", "surrogatepass"), digest_size=16).digest()
+    return _blake2b(ident.encode("utf-8", "surrogatepass"), digest_size=16).digest()
 
 
 MAX_SCHEMA_ERRORS = 50
