@@ -529,7 +529,9 @@ def _take_whole(
     budget[0] -= len(whole)
     if budget[0] < 0:
         raise LimitExceeded(f"members inflate past the {limits.total_bytes}-byte archive limit")
-    digest = hashlib.sha256(whole).hexdigest()
+    hasher = _member_hasher(len(whole))
+    hasher.update(whole)
+    digest = hasher.hexdigest()
     if sink is not None:
         if whole:
             sink.feed(whole)
