@@ -123,6 +123,34 @@ def test_wrong_entry_count(run_gait, good: Path, tmp_path: Path) -> None:
     _refused(run_gait, path, "end record says 4 entries")
 
 
+def test_member_with_an_empty_name(run_gait, good: Path, tmp_path: Path) -> None:
+    """zipfile reads an entry whose name is empty, and its ZipInfo.is_dir() then raises
+    IndexError: that was an E_INTERNAL (exit 1); it is an unsafe member like any other."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(good) as source, zipfile.ZipFile(buffer, "w") as target:
+        for info in source.infolist():
+            target.writestr(info, source.read(info))
+        target.writestr(zipfile.ZipInfo("x", date_time=EPOCH), b"1")
+    data = buffer.getvalue()
+    local, central = _local_offset(data, "x"), _central_offset(data, "x")
+    end = data.rfind(b"PK\x05\x06")
+    # drop the name's one byte from its local header and its central entry, then move the
+    # central directory's offset and size in the end record to match
+    data = _patch(data, end + 12, "<L", struct.unpack_from("<L", data, end + 12)[0] - 1)
+    data = _patch(data, end + 16, "<L", struct.unpack_from("<L", data, end + 16)[0] - 1)
+    data = _patch(data, central + 28, "<H", 0)
+    data = data[: central + 46] + data[central + 47 :]
+    data = _patch(data, local + 26, "<H", 0)
+    data = data[: local + 30] + data[local + 31 :]
+    path = tmp_path / "empty-name.zip"
+    path.write_bytes(data)
+    assert [i.filename for i in zipfile.ZipFile(path).infolist()][-1] == ""
+    code, doc = _verify(run_gait, path)
+    assert code == 2, doc
+    assert "E_VERIFY_UNSAFE_MEMBER" in doc["error_codes"], doc
+    assert {"path": "", "reason": "empty or NUL in member name"} in doc["unsafe_members"], doc
+
+
 def _with_extra(good: Path, path: Path, name: str, data: bytes, method: int) -> Path:
     path.write_bytes(good.read_bytes())
     with zipfile.ZipFile(path, "a") as archive:

@@ -283,7 +283,9 @@ def structure_problems(
             )
             continue
         mode = info.external_attr >> 16
-        wanted = stat.S_ISDIR if info.is_dir() else stat.S_ISREG
+        # ZipInfo.is_dir() fails on an empty name (IndexError); _read_all refuses that name
+        is_dir = name.endswith("/")
+        wanted = stat.S_ISDIR if is_dir else stat.S_ISREG
         # many writers (Python's zipfile among them) leave the file-type bits at 0: a file
         if info.create_system == 3 and stat.S_IFMT(mode) and not wanted(mode):
             kind = (
@@ -297,7 +299,7 @@ def structure_problems(
             )
             problems.append((name, f"{kind} mode bits on a member named like that"))
             continue
-        if info.external_attr & 0x10 and not info.is_dir():
+        if info.external_attr & 0x10 and not is_dir:
             problems.append((name, "directory attribute on a file member"))
             continue
         why = _local_header_problem(raw, info, headers)
