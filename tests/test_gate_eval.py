@@ -241,6 +241,16 @@ def test_fail_closed_signing_key_missing(work: Path, capsys) -> None:
     assert code == 6 and out["error_code"] == "E_SIGN_KEY_REQUIRED"
 
 
+def test_signing_key_block_says_what_to_give(work: Path, run_gait) -> None:
+    """The high-risk block for a missing production key names the next step, as the low-risk
+    call's E_SIGN_KEY_REQUIRED does; it said only ``trace=none``."""
+    Path("intent.json").write_text(json.dumps(_intent(risk="critical")))
+    argv = ["gate", "eval", "--policy", "policy.yaml", "--intent", "intent.json"]
+    done = run_gait(*argv, "--key-mode", "prod", cwd=work)
+    assert done.returncode == 3
+    assert "next: pass --private-key PATH or --private-key-env VAR" in done.stdout
+
+
 def test_fail_closed_intent_invalid(work: Path, capsys, prod_key: str) -> None:
     bad = _intent(risk="high")
     bad["targets"] = [{"kind": "disk", "value": "x"}]

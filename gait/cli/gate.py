@@ -519,5 +519,12 @@ def _render(outcome: Any, args: argparse.Namespace | None = None) -> Outcome:
         lines.append(f"approval_audit={outcome.approval_audit_path}")
     if outcome.verdict == "require_approval" and args is not None:
         lines += _approval_next(outcome, args, payload)
+    elif "fail_closed_signing_key_missing" in outcome.reason_codes:
+        # The same next step a low-risk call gets with E_SIGN_KEY_REQUIRED: the block alone
+        # did not say what to give.
+        lines.append(
+            "next: pass --private-key PATH or --private-key-env VAR "
+            "(gait keys init --key-mode prod)"
+        )
     warnings = [w for w in outcome.warnings]
     return Outcome(payload, outcome.exit_code, lines, warnings)
