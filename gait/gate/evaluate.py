@@ -7,6 +7,7 @@ limits and approvals, which need state, are applied afterwards by ``gait.gate.en
 
 from __future__ import annotations
 
+import posixpath
 from collections.abc import Mapping
 from contextvars import ContextVar
 from dataclasses import dataclass, field
@@ -279,16 +280,37 @@ def _dataflow(rule: Rule, intent: NormalizedIntent) -> bool:
     return False
 
 
+def _path_forms(path: str) -> tuple[str, ...]:
+    """Every path a target may reach: as written, with ``.``/``..`` segments resolved, and up to a
+    NUL (where C APIs stop reading). A path is denied when any form is, and allowlisted only when
+    every form is, so ``/workspace/app/../../etc/passwd`` cannot pass ``/workspace/**`` and
+    ``/srv/app/x/../secrets/k`` cannot slip past ``/srv/app/secrets/**``. The reference matches
+    the path as written only; a path without such segments is matched exactly as there."""
+    if "." not in path and "//" not in path and "\x00" not in path:
+        return (path,)
+    forms = [path]
+    head = path.split("\x00", 1)[0]
+    for form in (
+        head,
+        posixpath.normpath(path) if path else path,
+        posixpath.normpath(head) if head else head,
+    ):
+        if form not in forms:
+            forms.append(form)
+    return tuple(forms)
+
+
 def _endpoint(rule: Rule, intent: NormalizedIntent) -> tuple[str, set[str], set[str]] | None:
     endpoint = rule.endpoint
     assert endpoint is not None
     reasons: set[str] = set()
     for target in intent.targets:
         if target["kind"] == "path":
-            path = target["value"].replace("\\", "/")
-            if endpoint.path_deny and any(m(path) for m in endpoint.path_deny):
+            forms = _path_forms(target["value"].replace("\\", "/"))
+            deny, allow = endpoint.path_deny, endpoint.path_allow
+            if deny and any(m(form) for form in forms for m in deny):
                 reasons.add("endpoint_path_denied")
-            if endpoint.path_allow and not any(m(path) for m in endpoint.path_allow):
+            if allow and not all(any(m(form) for m in allow) for form in forms):
                 reasons.add("endpoint_path_not_allowlisted")
         domain = target.get("endpoint_domain", "")
         if domain:
