@@ -488,9 +488,10 @@ def test_lazy_patterns_answer_as_compiled_ones() -> None:
 # only; cryptography.exceptions, which imports it, only for a signature that fails), what
 # zipfile imports for uses a runpack never has (gait.cli.main DEFERRED_FOR_ARCHIVES), and
 # hashlib for a runpack without a member big enough to hash faster with OpenSSL
-# (gait.runpack.archive _OPENSSL_FROM).
+# (gait.runpack.archive _OPENSSL_FROM), and datetime.py (orjson imported with the C types:
+# gait.cli.main _orjson_without_datetime_py).
 NOT_FOR_A_VERIFY = (
-    "typing", "cryptography.exceptions", "shutil", "bz2", "lzma", "inspect", "hashlib",
+    "typing", "cryptography.exceptions", "shutil", "bz2", "lzma", "inspect", "hashlib", "datetime",
 )  # fmt: skip
 
 
@@ -528,3 +529,24 @@ def test_signed_verify_leaves_typing_and_archive_extras_unrun(tmp_path: Path) ->
         text=True,
     )  # fmt: skip
     assert (plain.returncode, plain.stdout) == (0, out)
+
+
+def test_orjson_imported_without_datetime_py_still_knows_datetimes() -> None:
+    """orjson imported with ``_datetime`` standing in for ``datetime`` (a verify's set-up) still
+    serialises the real module's values, imported afterwards, as it always did."""
+    script = (
+        "import sys\n"
+        "from gait.cli import main\n"
+        "main._orjson_without_datetime_py()\n"
+        "assert 'orjson' in sys.modules and 'datetime' not in sys.modules\n"
+        "import datetime, orjson\n"
+        "assert datetime.__file__.endswith('datetime.py')\n"
+        "values = [datetime.datetime(2026, 1, 2, 3, 4, 5, 6), datetime.date(2026, 1, 2),\n"
+        "          datetime.time(1, 2, 3), datetime.datetime(2026, 1, 1, tzinfo=datetime.UTC)]\n"
+        "print(orjson.dumps(values).decode())\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == (
+        '["2026-01-02T03:04:05.000006","2026-01-02","01:02:03","2026-01-01T00:00:00+00:00"]'
+    )
