@@ -441,3 +441,24 @@ def test_gate_tool_inlined_execute_matches_a_subclass_execute(policy: Path, tmp_
     assert calls == ["execute"] * 4
     assert seen[0] == seen[1]
     assert [status for _, status, _ in seen[0]] == ["ok", "error", "block", "dry_run"]
+
+
+def test_run_session_records_gate_tool_calls_from_a_thread_pool(
+    policy: Path, tmp_path: Path
+) -> None:
+    """A pool thread starts without the session's context (the reference SDK drops its calls);
+    here it records into the process's one open session."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    adapter = ToolAdapter(policy_path=policy)
+
+    @gate_tool(adapter=adapter, context=CONTEXT, tool_name="tool.read", cwd=tmp_path)
+    def read(path: str) -> dict[str, str]:
+        return {"path": path}
+
+    with run_session(run_id="run_pool", cwd=tmp_path) as session:
+        read("/srv/app/main")
+        with ThreadPoolExecutor(3) as pool:
+            list(pool.map(read, [f"/srv/app/{n}" for n in range(6)]))
+    assert len(session.attempts) == 7
+    assert sorted(a.status for a in session.attempts) == ["ok"] * 7

@@ -20,13 +20,20 @@ from typing import Any, Literal
 
 from gait.compat.client import _json_ready, record_runpack
 from gait.compat.models import GateEvalResult, IntentRequest, RunRecordCapture
+from gait.openscopes import OpenScopes
 
 _ACTIVE: ContextVar[RunSession | None] = ContextVar("gait_active_run_session", default=None)
 _CALL_KEY: ContextVar[str | None] = ContextVar("gait_session_call_key", default=None)
 
 
+_OPEN: OpenScopes[RunSession] = OpenScopes()
+
+
 def get_active_run_session() -> RunSession | None:
-    return _ACTIVE.get()
+    """The session of this context; in a thread started without it, the process's one open
+    session (``gait.openscopes``: the reference SDK drops such calls from its runpack)."""
+    session = _ACTIVE.get()
+    return session if session is not None else _OPEN.sole()
 
 
 @contextmanager
@@ -144,12 +151,14 @@ class RunSession:
 
     def __enter__(self) -> RunSession:
         self._token = _ACTIVE.set(self)
+        _OPEN.enter(self)
         return self
 
     def __exit__(self, exc_type: object, exc: object, traceback: object) -> Literal[False]:
         try:
             self.finalize()
         finally:
+            _OPEN.exit(self)
             if self._token is not None:
                 _ACTIVE.reset(self._token)
                 self._token = None

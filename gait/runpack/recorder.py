@@ -41,6 +41,7 @@ from gait import __version__, timefmt
 from gait.canon import canonical_bytes, digest
 from gait.errors import GaitError, InvalidInput
 from gait.fsutil import replace_with
+from gait.openscopes import OpenScopes
 from gait.runpack import build, model
 from gait.runpack.archive import MAX_MEMBER_BYTES
 from gait.runpack.manifest import manifest_digest, signed_manifest_digest
@@ -58,14 +59,9 @@ _CURRENT: contextvars.ContextVar[Recorder | None] = contextvars.ContextVar(
     "gait_current_run", default=None
 )
 CALL_KEY: contextvars.ContextVar[str | None] = contextvars.ContextVar("gait_call_key", default=None)
-_OPEN: list[Recorder] = []  # runs inside their ``with`` block, in any thread
-_OPEN_LOCK = threading.Lock()
+_OPEN: OpenScopes[Recorder] = OpenScopes(lambda run: run.written is None)
 REFERENCE_WARNING = (
     "reference capture stripped raw intent arguments and raw result payloads after digesting"
-)
-AMBIGUOUS_WARNING = (
-    "a recorded tool was called outside any run's context while {count} runs are open: "
-    "not recorded; run it with contextvars.copy_context().run(...) to record it in its run"
 )
 RAW_WARNING = (
     "raw capture retains raw intent arguments and raw result payloads; "
@@ -308,8 +304,7 @@ class Recorder:
 
     def __enter__(self) -> Recorder:
         self._token = _CURRENT.set(self)
-        with _OPEN_LOCK:
-            _OPEN.append(self)
+        _OPEN.enter(self)
         return self
 
     def __exit__(
@@ -320,9 +315,7 @@ class Recorder:
                 self.fail(exc)
             self.close()
         finally:
-            with _OPEN_LOCK:
-                if self in _OPEN:
-                    _OPEN.remove(self)
+            _OPEN.exit(self)
             if self._token is not None:
                 _CURRENT.reset(self._token)
                 self._token = None
@@ -707,23 +700,10 @@ def record(run_id: str | None = None, **options: Any) -> Recorder:
 
 
 def current_run() -> Recorder | None:
-    """The run the current context records into, if any.
-
-    A thread started without the run's context (``ThreadPoolExecutor``, ``threading.Thread``)
-    records into the process's one open run: agents run a turn's tool calls in worker threads,
-    and replay serves those calls, so recording must see them too. With several runs open
-    such a call could belong to any of them: it is not recorded, and a warning says so.
-    """
+    """The run the current context records into; in a thread started without it, the
+    process's one open run (``gait.openscopes``)."""
     run = _CURRENT.get()
-    if run is not None or not _OPEN:
-        return run
-    with _OPEN_LOCK:
-        open_runs = [candidate for candidate in _OPEN if candidate.written is None]
-    if len(open_runs) == 1:
-        return open_runs[0]
-    if open_runs:
-        warnings.warn(AMBIGUOUS_WARNING.format(count=len(open_runs)), RuntimeWarning, stacklevel=3)
-    return None
+    return run if run is not None else _OPEN.sole()
 
 
 def tool(name: str | Callable[..., Any] | None = None) -> Any:
