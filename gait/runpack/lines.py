@@ -130,8 +130,9 @@ _SMALL_MEMBER = 8 * 1024  # bytes of a member small enough for _canonical_small
 def _canonical_small(lines: list[bytes]) -> list[Any] | None:
     """``canonical_records`` of a small member nested less than ``_DEEP`` in all (so the
     strict parser has room for any line), or None to ask the general proof: orjson's records,
-    if ``canonical_bytes`` of them all is the lines joined as an array. A few dozen values cost
-    ``canonical_bytes``' walk less than ``_jcs_suspects``' five searches and line table.
+    if ``canonical_bytes`` of them all, and orjson's own print, is the lines joined as an
+    array. A few dozen values cost ``canonical_bytes``' walk less than ``_jcs_suspects``' five
+    searches and line table.
 
     Equal joins mean equal lines: each line parsed whole as one JSON text, and one JSON text
     followed by ``,`` and more is never another (``canonical_records``' argument). A line that
@@ -140,7 +141,10 @@ def _canonical_small(lines: list[bytes]) -> list[Any] | None:
     """
     try:
         records = list(map(orjson.loads, lines))
-        if canonical_bytes(records) == b"[" + b",".join(lines) + b"]":
+        joined = b"[" + b",".join(lines) + b"]"
+        # orjson reads an integer past 64 bits as a float, which canonical_bytes prints with
+        # the same digits: its own compact print (as in _proven_records) tells them apart.
+        if orjson.dumps(records) == joined and canonical_bytes(records) == joined:
             return records
     except (ValueError, InvalidInput, RecursionError):  # orjson's decode error is a ValueError
         pass
