@@ -348,7 +348,12 @@ def _local_header_problem(
         return f"local header says method {method}, central directory {info.compress_type}"
     if (flags ^ info.flag_bits) & 0x1:
         return "local header and central directory disagree on encryption"
-    expected = info.orig_filename.encode("utf-8" if info.flag_bits & 0x800 else "cp437", "replace")
+    original = info.orig_filename
+    expected = (  # an ASCII name is the same bytes in both encodings: the C codec says so
+        original.encode("ascii")
+        if original.isascii()
+        else original.encode("utf-8" if info.flag_bits & 0x800 else "cp437", "replace")
+    )
     if name != expected:
         return "local header names another file"
     if flags & 0x8:
@@ -578,8 +583,10 @@ def _read_small(
         if sig != b"PK\x03\x04":
             return None
         fname = _read_at(raw, info.header_offset + _LOCAL_HEADER.size, nlen)
-    try:
-        decoded = fname.decode("utf-8" if flags & 0x800 else "cp437")
+    try:  # ASCII bytes read the same in both encodings (cp437's codec is Python code)
+        decoded = fname.decode(
+            "ascii" if fname.isascii() else "utf-8" if flags & 0x800 else "cp437"
+        )
     except UnicodeDecodeError:
         return None
     if decoded != info.orig_filename:
