@@ -54,6 +54,19 @@ def _refused(run_gait, path: Path, needle: str) -> dict:  # noqa: ANN001
     return doc
 
 
+def without_member_name(data: bytes, name: str) -> bytes:
+    """``data`` with the one-byte ``name`` of a member dropped (zipfile writes no empty name):
+    from its local header and its central entry, the end record's offset and size moved."""
+    local, central = _local_offset(data, name), _central_offset(data, name)
+    end = data.rfind(b"PK\x05\x06")
+    data = _patch(data, end + 12, "<L", struct.unpack_from("<L", data, end + 12)[0] - 1)
+    data = _patch(data, end + 16, "<L", struct.unpack_from("<L", data, end + 16)[0] - 1)
+    data = _patch(data, central + 28, "<H", 0)
+    data = data[: central + 46] + data[central + 47 :]
+    data = _patch(data, local + 26, "<H", 0)
+    return data[: local + 30] + data[local + 31 :]
+
+
 def _patch(data: bytes, offset: int, fmt: str, value: int) -> bytes:
     return data[:offset] + struct.pack(fmt, value) + data[offset + struct.calcsize(fmt) :]
 
@@ -131,17 +144,7 @@ def test_member_with_an_empty_name(run_gait, good: Path, tmp_path: Path) -> None
         for info in source.infolist():
             target.writestr(info, source.read(info))
         target.writestr(zipfile.ZipInfo("x", date_time=EPOCH), b"1")
-    data = buffer.getvalue()
-    local, central = _local_offset(data, "x"), _central_offset(data, "x")
-    end = data.rfind(b"PK\x05\x06")
-    # drop the name's one byte from its local header and its central entry, then move the
-    # central directory's offset and size in the end record to match
-    data = _patch(data, end + 12, "<L", struct.unpack_from("<L", data, end + 12)[0] - 1)
-    data = _patch(data, end + 16, "<L", struct.unpack_from("<L", data, end + 16)[0] - 1)
-    data = _patch(data, central + 28, "<H", 0)
-    data = data[: central + 46] + data[central + 47 :]
-    data = _patch(data, local + 26, "<H", 0)
-    data = data[: local + 30] + data[local + 31 :]
+    data = without_member_name(buffer.getvalue(), "x")
     path = tmp_path / "empty-name.zip"
     path.write_bytes(data)
     assert [i.filename for i in zipfile.ZipFile(path).infolist()][-1] == ""

@@ -281,6 +281,17 @@ def test_path_escape_in_zip_member_and_symlink_refused(run_gait, tmp_path: Path)
     _refused(run_gait("registry", "install", str(src), "--json"), "E_REGISTRY_PATH_ESCAPE")
 
 
+def test_zip_member_with_an_empty_name_refused(run_gait, tmp_path: Path) -> None:
+    """zipfile's ZipInfo.is_dir() raises IndexError on an empty name: an E_INTERNAL before."""
+    from test_hostile_zips import without_member_name
+
+    files = {"ok.yaml": POLICY}
+    packed = _signed_zip(tmp_path / "empty.zip", _meta(files), {**files, "x": b"x"})
+    packed.write_bytes(without_member_name(packed.read_bytes(), "x"))
+    doc = _refused(run_gait("registry", "install", str(packed), "--json"), "E_REGISTRY_PATH_ESCAPE")
+    assert "empty path" in doc["error"], doc
+
+
 def test_downgrade_refused_and_same_version_conflict(run_gait, tmp_path: Path) -> None:
     src = _tree(tmp_path / "src")
     newer = _pack(run_gait, src, version="2.0.0", cwd=tmp_path)

@@ -153,14 +153,12 @@ def _read_zip(archive: zipfile.ZipFile, origin: str) -> PackSource:
     total = 0
     for info in infos:
         name = info.filename
-        if info.is_dir():
-            reason = path_problem(name.rstrip("/"))
-            if reason:
-                raise escape_error(name, reason, origin)
-            continue
-        reason = path_problem(name)
+        is_dir = name.endswith("/")  # ZipInfo.is_dir() raises IndexError on an empty name
+        reason = path_problem(name.rstrip("/") if is_dir else name)
         if reason:
             raise escape_error(name, reason, origin)
+        if is_dir:
+            continue
         if stat.S_ISLNK(info.external_attr >> 16):
             raise escape_error(name, "symbolic link", origin)
         if name in files or (name == METADATA and metadata):
