@@ -14,9 +14,11 @@ from gait.lazyre import lazy
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from collections.abc import Callable
     from datetime import UTC as UTC  # re-exported: the C types (gait.gate.engine, trace)
     from datetime import datetime as datetime
     from datetime import timedelta
+    from typing import Any
 else:
     try:  # the C types themselves: ``datetime.py`` first defines its whole pure-Python version
         # (a tenth of a gate decision's imports) and then replaces it with these
@@ -164,3 +166,22 @@ def parse_flag_duration(text: str) -> int | None:
             total += int(fraction) * size // 10 ** len(fraction)
         pos = match.end()
     return total if value else None
+
+
+def token_times(raw: Any, fail: Callable[[str], Exception]) -> dict[str, str]:
+    """A signed token's ``created_at`` and ``expires_at``, canonical, or the zero time where
+    absent (as the reference reads approval and say tokens); ``fail(message)`` is raised for
+    one that is not an RFC 3339 time."""
+    times = {}
+    for name in ("created_at", "expires_at"):
+        value = raw.get(name)
+        if value is None:
+            times[name] = ZERO_TIME
+            continue
+        if not isinstance(value, str):
+            raise fail(f"{name} must be an RFC 3339 time")
+        try:
+            times[name] = canonical(value)
+        except InvalidInput:
+            raise fail(f"{name} is not an RFC 3339 time") from None
+    return times

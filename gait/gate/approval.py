@@ -269,18 +269,7 @@ def read_token(raw: Any) -> Token:
             text.encode("utf-8")
         except UnicodeEncodeError:  # a lone surrogate: no canonical JSON, so no signature
             raise TokenError(CODE_INVALID, "token holds text that is not valid Unicode") from None
-    times = {}
-    for name in ("created_at", "expires_at"):
-        value = raw.get(name)
-        if value is None:
-            times[name] = timefmt.ZERO_TIME
-            continue
-        if not isinstance(value, str):
-            raise TokenError(CODE_INVALID, f"token {name} must be an RFC 3339 time")
-        try:
-            times[name] = timefmt.canonical(value)
-        except InvalidInput as exc:
-            raise TokenError(CODE_INVALID, f"token {name} is not an RFC 3339 time") from exc
+    times = timefmt.token_times(raw, lambda message: TokenError(CODE_INVALID, f"token {message}"))
     signature = raw.get("signature")
 
     signable: dict[str, Any] = {

@@ -291,17 +291,7 @@ def decode_token(raw: Any) -> dict[str, Any]:
         if value is not None and (isinstance(value, bool) or not isinstance(value, int)):
             raise bad(f"{name} must be an integer")
         out[name] = value or 0
-    for name in ("created_at", "expires_at"):
-        value = raw.get(name)
-        if value is None:
-            out[name] = timefmt.ZERO_TIME
-            continue
-        if not isinstance(value, str):
-            raise bad(f"{name} must be an RFC 3339 time")
-        try:
-            out[name] = timefmt.canonical(value)
-        except InvalidInput:
-            raise bad(f"{name} is not an RFC 3339 time") from None
+    out.update(timefmt.token_times(raw, bad))
     signature = raw.get("signature")
     if signature is not None and not isinstance(signature, Mapping):
         raise bad("signature must be an object")
