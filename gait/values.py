@@ -221,3 +221,16 @@ def _warn_once(kind: type, how: str) -> None:
         UnserializableValueWarning,
         stacklevel=4,
     )
+
+
+def receiver(fn: Any, signature: Any) -> str:
+    """The name of a tool method's ``self``/``cls`` parameter, else "": the object a method is
+    bound to is not an argument the model gave (it may hold clients and credentials, and it is
+    rarely JSON), so the recorder and the gate leave it out. ``signature`` is ``fn``'s."""
+    owner = fn.__qualname__.rsplit(".", 2)
+    first = next(iter(signature.parameters.values()), None)
+    if len(owner) < 2 or owner[-2] == "<locals>" or first is None:
+        return ""
+    if first.name in ("self", "cls") and first.kind is first.POSITIONAL_OR_KEYWORD:
+        return str(first.name)
+    return ""

@@ -316,8 +316,9 @@ def tool(
         # A method's receiver is not a tool argument (the compat ``gate_tool`` leaves it out
         # too): in the intent it made every call of a decorated method not JSON, so a high-risk
         # one was blocked as ``fail_closed_intent_invalid``.
-        first = next(iter(signature.parameters), None)
-        receiver = first if first in ("self", "cls") else None
+        from gait.values import receiver as receiver_of
+
+        receiver = receiver_of(func, signature) or None
 
         @functools.wraps(func)
         def wrapper(*call_args: Any, **call_kwargs: Any) -> Any:

@@ -16,6 +16,7 @@ import threading
 from collections.abc import Callable
 from typing import Any, TypeVar
 
+from gait import values
 from gait.runpack.recorder import CALL_KEY, Recorder, current_run, error_payload, jsonable
 from gait.runpack.replay import REPLAY_FROM_ENV
 
@@ -52,7 +53,7 @@ def tool(name: str | Callable[..., Any] | None = None) -> Any:
     def decorate(fn: F) -> F:
         tool_name = name if isinstance(name, str) else f"{fn.__module__}.{fn.__qualname__}"
         signature = inspect.signature(fn)
-        receiver = _receiver(fn, signature)
+        receiver = values.receiver(fn, signature)
         returns = _Returns(fn, tool_name)
 
         def bound_args(args: tuple[Any, ...], kwargs: dict[str, Any]) -> dict[str, Any]:
@@ -230,18 +231,6 @@ class _Streamed:
             self.run.result(self.intent_id, self.items)
         else:
             self.run.result(self.intent_id, error_payload(exc), status="error")
-
-
-def _receiver(fn: Callable[..., Any], signature: inspect.Signature) -> str:
-    """The name of a method's ``self``/``cls`` parameter, else "": the object a tool method is
-    bound to is not an argument the model gave (and may hold clients and credentials)."""
-    owner = fn.__qualname__.rsplit(".", 2)
-    first = next(iter(signature.parameters.values()), None)
-    if len(owner) < 2 or owner[-2] == "<locals>" or first is None:
-        return ""
-    if first.name in ("self", "cls") and first.kind is first.POSITIONAL_OR_KEYWORD:
-        return first.name
-    return ""
 
 
 async def _run_async(
