@@ -5,10 +5,15 @@ Plain, async, generator and async-generator functions and methods are wrapped al
 taken when the call starts (its place in the run is the call's), the result when it returns,
 raises, or (a stream) ends. On replay the recorded result comes back in the type the function
 declares (``gait.retype``), and a recorded error is raised again as its own exception type.
+
+A tool called while another recorded tool runs is part of that tool's work, not a step of the
+agent's: it runs untouched. Recording it would break the loop, since replay answers the outer call
+from the runpack and the inner one never runs again.
 """
 
 from __future__ import annotations
 
+import contextvars
 import functools
 import inspect
 import os
@@ -22,6 +27,9 @@ from gait.runpack.replay import REPLAY_FROM_ENV
 
 F = TypeVar("F", bound=Callable[..., Any])
 
+
+_INSIDE: contextvars.ContextVar[bool] = contextvars.ContextVar("gait_inside_tool", default=False)
+"""True while a recorded tool's own code runs (in its task, and in tasks it starts)."""
 
 _STUBS: dict[str, Any] = {}
 _STUBS_LOCK = threading.Lock()
@@ -71,13 +79,13 @@ def tool(name: str | Callable[..., Any] | None = None) -> Any:
             @functools.wraps(fn)
             def stream_wrapper(*args: Any, **kwargs: Any) -> Any:
                 run = current_run()
-                if run is None and not os.environ.get(REPLAY_FROM_ENV):
+                if _INSIDE.get() or (run is None and not os.environ.get(REPLAY_FROM_ENV)):
                     return (yield from fn(*args, **kwargs))
                 call = _Streamed(run, tool_name, bound_args(args, kwargs), returns)
                 try:
                     source = call.source(lambda: fn(*args, **kwargs))
                     try:
-                        for item in source:
+                        for item in _pulled_inside(source):
                             yield call.took(item)
                     finally:
                         if inspect.isgenerator(source):
@@ -94,7 +102,7 @@ def tool(name: str | Callable[..., Any] | None = None) -> Any:
             @functools.wraps(fn)
             async def async_stream_wrapper(*args: Any, **kwargs: Any) -> Any:
                 run = current_run()
-                if run is None and not os.environ.get(REPLAY_FROM_ENV):
+                if _INSIDE.get() or (run is None and not os.environ.get(REPLAY_FROM_ENV)):
                     async for item in fn(*args, **kwargs):
                         yield item
                     return
@@ -103,10 +111,10 @@ def tool(name: str | Callable[..., Any] | None = None) -> Any:
                     source = call.source(lambda: fn(*args, **kwargs))
                     try:
                         if inspect.isasyncgen(source):
-                            async for item in source:
+                            async for item in _async_pulled_inside(source):
                                 yield call.took(item)
                         else:
-                            for item in source:
+                            for item in _pulled_inside(source):
                                 yield call.took(item)
                     finally:
                         if inspect.isasyncgen(source):
@@ -123,7 +131,7 @@ def tool(name: str | Callable[..., Any] | None = None) -> Any:
             @functools.wraps(fn)
             async def async_wrapper(*args: Any, **kwargs: Any) -> Any:
                 run = current_run()
-                if run is None and not os.environ.get(REPLAY_FROM_ENV):
+                if _INSIDE.get() or (run is None and not os.environ.get(REPLAY_FROM_ENV)):
                     return await fn(*args, **kwargs)
                 call_args = bound_args(args, kwargs)
                 return await _run_async(run, tool_name, call_args, fn, args, kwargs, returns)
@@ -133,7 +141,7 @@ def tool(name: str | Callable[..., Any] | None = None) -> Any:
         @functools.wraps(fn)
         def wrapper(*args: Any, **kwargs: Any) -> Any:
             run = current_run()
-            if run is None and not os.environ.get(REPLAY_FROM_ENV):
+            if _INSIDE.get() or (run is None and not os.environ.get(REPLAY_FROM_ENV)):
                 return fn(*args, **kwargs)
             call_args = bound_args(args, kwargs)
             # The intent first: its place is the call's, before the replay runpack loads.
@@ -144,10 +152,14 @@ def tool(name: str | Callable[..., Any] | None = None) -> Any:
                 stubs = replay_stubs()
                 if stubs is not None:
                     value = _from_stubs(
-                        stubs, tool_name, call_args, lambda: fn(*args, **kwargs), returns
+                        stubs,
+                        tool_name,
+                        call_args,
+                        lambda: _called_inside(fn, args, kwargs),
+                        returns,
                     )
                 else:
-                    value = fn(*args, **kwargs)
+                    value = _called_inside(fn, args, kwargs)
             except Exception as exc:
                 if run is not None:
                     run.result(intent_id, error_payload(exc), status="error")
@@ -248,9 +260,9 @@ async def _run_async(
         if stubs is not None:
             value = _from_stubs(stubs, tool_name, call_args, None, returns)
             if value is _RUN_REAL:
-                value = await fn(*args, **kwargs)
+                value = await _awaited_inside(fn, args, kwargs)
         else:
-            value = await fn(*args, **kwargs)
+            value = await _awaited_inside(fn, args, kwargs)
     except Exception as exc:
         if run is not None:
             run.result(intent_id, error_payload(exc), status="error")
@@ -261,6 +273,49 @@ async def _run_async(
 
 
 _RUN_REAL = object()
+
+
+def _called_inside(fn: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    token = _INSIDE.set(True)
+    try:
+        return fn(*args, **kwargs)
+    finally:
+        _INSIDE.reset(token)
+
+
+async def _awaited_inside(fn: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    token = _INSIDE.set(True)
+    try:
+        return await fn(*args, **kwargs)
+    finally:
+        _INSIDE.reset(token)
+
+
+def _pulled_inside(source: Any) -> Any:
+    """The stream's items, each taken inside the tool: the consumer's own code between two
+    items is the agent's, and its tool calls are steps."""
+    source = iter(source)
+    while True:
+        token = _INSIDE.set(True)
+        try:
+            item = next(source)
+        except StopIteration:
+            return
+        finally:
+            _INSIDE.reset(token)
+        yield item
+
+
+async def _async_pulled_inside(source: Any) -> Any:
+    while True:
+        token = _INSIDE.set(True)
+        try:
+            item = await source.__anext__()
+        except StopAsyncIteration:
+            return
+        finally:
+            _INSIDE.reset(token)
+        yield item
 
 
 def _from_stubs(
