@@ -24,6 +24,22 @@ _LAZY = {
 
 
 _COMPAT_MODULES = ("adapter", "client", "decorators", "langchain", "models", "session")
+# The reference SDK's names that are not capitalised (gait.compat.EXPORTS; tests/test_cli_startup
+# .py holds them equal). Any other such name is a submodule being imported (``from gait import
+# timefmt`` asks this module first) or absent: answered without importing gait.compat for it.
+_COMPAT_FUNCTIONS = frozenset(
+    {
+        "capture_demo_runpack",
+        "capture_intent",
+        "create_regress_fixture",
+        "evaluate_gate",
+        "flush_traces",
+        "gate_tool",
+        "record_runpack",
+        "run_session",
+        "write_trace",
+    }
+)
 
 
 def _import(name: str) -> Any:
@@ -36,6 +52,8 @@ def __getattr__(name: str) -> Any:
     if name not in _LAZY:
         if name in _COMPAT_MODULES:
             return _import(f"gait.{name}")
+        if not name[:1].isupper() and name not in _COMPAT_FUNCTIONS:
+            raise AttributeError(f"module 'gait' has no attribute {name!r}")
         from gait.compat import EXPORTS
 
         if name not in EXPORTS:

@@ -550,3 +550,34 @@ def test_orjson_imported_without_datetime_py_still_knows_datetimes() -> None:
     assert proc.stdout.strip() == (
         '["2026-01-02T03:04:05.000006","2026-01-02","01:02:03","2026-01-01T00:00:00+00:00"]'
     )
+
+
+def test_exit_codes_are_named_ints_without_enum() -> None:
+    """``gait.errors`` builds no enum (issue 16 item 6): its exit codes print, compare, encode
+    and pickle as the ``IntEnum`` members did, and ``from gait import <submodule>`` does not
+    import the reference SDK's API package (gait.compat) to learn that a name is no export."""
+    import pickle
+
+    import gait
+    import gait.compat
+
+    script = (
+        "import sys\n"
+        "from gait.errors import ExitCode\n"
+        "enum = 'enum' in sys.modules\n"
+        "from gait import timefmt\n"
+        "import json\n"
+        "code = ExitCode.POLICY_BLOCKED\n"
+        "print(enum, 'gait.compat' in sys.modules, code, f'{code:>2}', repr(code),\n"
+        "      json.dumps([code]), ExitCode.INTERRUPTED + 0, ExitCode.OK == 0)\n"
+    )
+    proc = subprocess.run([sys.executable, "-S", "-c", script], capture_output=True, text=True,
+                          env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)})  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout == "False False 3  3 <ExitCode.POLICY_BLOCKED: 3> [3] 130 True\n"
+    from gait.errors import ExitCode
+
+    assert pickle.loads(pickle.dumps(ExitCode.INVALID_INPUT)) is ExitCode.INVALID_INPUT
+    exported = {name for name in gait.compat.EXPORTS if not name[:1].isupper()}
+    assert exported == gait._COMPAT_FUNCTIONS
+    assert gait.gate_tool is gait.compat.decorators.gate_tool  # type: ignore[attr-defined]

@@ -53,7 +53,7 @@ def _class_exits() -> dict[str, ExitCode]:
                     and any(isinstance(t, ast.Name) and t.id == "exit_code" for t in stmt.targets)
                     and isinstance(stmt.value, ast.Attribute)
                 ):
-                    exits[node.name] = ExitCode[stmt.value.attr]
+                    exits[node.name] = getattr(ExitCode, stmt.value.attr)
     resolved: dict[str, ExitCode] = {}
 
     def resolve(name: str, seen: frozenset[str] = frozenset()) -> ExitCode | None:

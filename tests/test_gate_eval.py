@@ -346,6 +346,9 @@ NOT_FOR_A_PLAIN_DECISION = (
     "struct",
     "datetime",
     "weakref",
+    # the reference SDK's API package: ``from gait import timefmt`` no longer imports it to
+    # learn that timefmt is no export (gait.__getattr__)
+    "gait.compat",
 )
 
 
