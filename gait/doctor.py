@@ -41,6 +41,7 @@ REQUIRED: tuple[tuple[str, str, str], ...] = (
     ("cryptography", "cryptography", ">=42"),
     ("rfc8785", "rfc8785", ">=0.1.4"),
     ("junit-xml", "junit_xml", ">=1.9"),
+    ("pynacl", "nacl", ">=1.5"),  # Ed25519 (gait.sign.keys)
 )
 # (distribution, import name, extra that installs it, what it is for)
 OPTIONAL: tuple[tuple[str, str, str, str], ...] = (

@@ -454,7 +454,7 @@ def test_unsigned_verify_imports_no_cryptography(tmp_path: Path) -> None:
     report = json.loads(out)
     assert report["ok"] is True and report["signature_status"] == "missing"
     loaded = set(modules.split())
-    assert "gait.sign.keys" in loaded and "cryptography" not in loaded
+    assert "gait.sign.keys" in loaded and "cryptography" not in loaded and "nacl" not in loaded
     assert "gait.cli.fastparse" in loaded and sorted({"argparse", "gettext"} & loaded) == []
 
 
@@ -489,9 +489,12 @@ def test_lazy_patterns_answer_as_compiled_ones() -> None:
 # zipfile imports for uses a runpack never has (gait.cli.main DEFERRED_FOR_ARCHIVES), and
 # hashlib for a runpack without a member big enough to hash faster with OpenSSL
 # (gait.runpack.archive _OPENSSL_FROM), and datetime.py (orjson imported with the C types:
-# gait.cli.main _orjson_without_datetime_py).
+# gait.cli.main _orjson_without_datetime_py). Signatures are checked by libsodium through
+# PyNaCl's cffi module alone (gait.sign.keys._sodium): neither cryptography's OpenSSL binding
+# nor PyNaCl's public wrappers (nacl.bindings, 68 M instructions).
 NOT_FOR_A_VERIFY = (
     "typing", "cryptography.exceptions", "shutil", "bz2", "lzma", "inspect", "hashlib", "datetime",
+    "cryptography", "nacl.bindings",
 )  # fmt: skip
 
 

@@ -128,7 +128,7 @@ for line in sys.stdin:
         os.environ["GAIT_HOME"] = old_home
         shutil.rmtree(scratch, ignore_errors=True)
         for name in listed:
-            if name.startswith(("gait", "yaml", "cryptography", "jsonschema", "rfc8785")):
+            if name.startswith(("gait", "yaml", "cryptography", "jsonschema", "rfc8785", "nacl")):
                 try:
                     importlib.import_module(name)
                 except Exception:

@@ -65,6 +65,7 @@ def test_healthy_environment_passes_and_json_is_stable(run_gait, tmp_path: Path)
         "python_version",
         "dependency.pytest",
         "dependency.cryptography",
+        "dependency.pynacl",
         "pytest_plugin",
         "optional.pytest-xdist",
         "schemas",

@@ -161,7 +161,7 @@ def test_version_imports_nothing_heavy():
 
     code = (
         "import sys; from gait.cli.main import main; main(['--version']);"
-        "heavy=[m for m in ('cryptography','jsonschema','yaml','rfc8785','pytest')"
+        "heavy=[m for m in ('cryptography','jsonschema','yaml','rfc8785','pytest','nacl')"
         " if m in sys.modules]; print(heavy)"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)

@@ -7,7 +7,6 @@ key) for a private key, 32 for a public one. No PEM, so keys move between implem
 from __future__ import annotations
 
 import binascii  # not base64: its import loads re and struct for what binascii does here
-import functools
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,19 +14,108 @@ from pathlib import Path
 from gait.errors import InvalidInput
 from gait.sha import sha256
 
-# cryptography is imported by the functions that sign, verify or derive a key (issue 14 item 6):
-# reading key text, key ids and an unsigned runpack's verify need none of it, and its import was
-# a tenth of a ``gait verify`` process.
+# cryptography (signing, deriving a key) and libsodium (verifying: PyNaCl's own cffi module) are
+# imported by the functions that use them (issue 14 item 6): reading key text, key ids and an
+# unsigned runpack's verify need none of it. A verify uses libsodium, not cryptography's OpenSSL
+# binding (issue 16 item 6): loading that binding cost 16 M instructions against 5 M, and
+# OpenSSL's check of one small signature took twice libsodium's time.
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any
 
     from cryptography.hazmat.primitives.asymmetric.ed25519 import (
         Ed25519PrivateKey,
-        Ed25519PublicKey,
     )
 
 _ED25519: list[Any] = []
+_SODIUM: list[Any] = []
+_SEED, _PUBLIC, _SECRET, _SIGNATURE = 32, 32, 64, 64
+
+
+def _sodium() -> Any:
+    """Ed25519 from libsodium, as three functions: ``seed_keypair(seed) -> (public, secret)``,
+    ``sign(secret, message) -> signature`` and ``verify(signature, message, public) -> bool``.
+
+    They call PyNaCl's compiled cffi module ``nacl._sodium`` directly: ``import nacl.bindings``
+    (its public wrappers) runs 68 M instructions, most of a one-shot process, where ``ffi`` and
+    ``lib`` alone take 5 M. ``nacl._sodium`` is private, so a PyNaCl without it (or without these
+    functions) gets the same three through ``nacl.bindings``. PyNaCl's ``lib`` has no
+    ``crypto_sign_detached``/``crypto_sign_verify_detached``: ``crypto_sign`` is that detached
+    signature written in front of a copy of the message, and ``crypto_sign_open`` runs the same
+    verification on signature then message (with NULL outputs it copies nothing).
+    """
+    if not _SODIUM:
+        try:
+            from nacl._sodium import ffi, lib  # type: ignore[import-not-found]
+
+            for name in ("crypto_sign_seed_keypair", "crypto_sign", "crypto_sign_open"):
+                getattr(lib, name)
+            if lib.sodium_init() < 0:  # pragma: no cover - libsodium could not start
+                raise RuntimeError("libsodium failed to initialise")
+            _SODIUM.append(_cffi_functions(ffi, lib))
+        except (ImportError, AttributeError):  # pragma: no cover - another PyNaCl
+            _SODIUM.append(_binding_functions())
+    return _SODIUM[0]
+
+
+def _cffi_functions(ffi: Any, lib: Any) -> Any:
+    from types import SimpleNamespace
+
+    null = ffi.NULL
+
+    def seed_keypair(seed: bytes) -> tuple[bytes, bytes]:
+        if len(seed) != _SEED:  # cffi passes a pointer: libsodium reads exactly 32 bytes
+            raise ValueError("an Ed25519 seed is 32 bytes")
+        public = ffi.new("unsigned char[32]")
+        secret = ffi.new("unsigned char[64]")
+        if lib.crypto_sign_seed_keypair(public, secret, bytes(seed)) != 0:
+            raise RuntimeError("libsodium could not derive the key pair")  # pragma: no cover
+        return ffi.buffer(public)[:], ffi.buffer(secret)[:]
+
+    def sign(secret: bytes, message: bytes) -> bytes:
+        if len(secret) != _SECRET:
+            raise ValueError("an Ed25519 secret key is 64 bytes")
+        signed = ffi.new("unsigned char[]", _SIGNATURE + len(message))
+        if lib.crypto_sign(signed, null, bytes(message), len(message), bytes(secret)) != 0:
+            raise RuntimeError("libsodium could not sign")  # pragma: no cover
+        return ffi.buffer(signed, _SIGNATURE)[:]  # type: ignore[no-any-return]
+
+    def verify(signature: bytes, message: bytes, public: bytes) -> bool:
+        if len(signature) != _SIGNATURE or len(public) != _PUBLIC:
+            return False
+        signed = bytes(signature) + bytes(message)
+        return lib.crypto_sign_open(null, null, signed, len(signed), bytes(public)) == 0  # type: ignore[no-any-return]
+
+    return SimpleNamespace(seed_keypair=seed_keypair, sign=sign, verify=verify)
+
+
+def _binding_functions() -> Any:  # pragma: no cover - only without nacl._sodium
+    """The same three through PyNaCl's public ``nacl.bindings`` (slower to import)."""
+    from types import SimpleNamespace
+
+    from nacl import bindings
+    from nacl.exceptions import BadSignatureError
+
+    def seed_keypair(seed: bytes) -> tuple[bytes, bytes]:
+        if len(seed) != _SEED:
+            raise ValueError("an Ed25519 seed is 32 bytes")
+        return bindings.crypto_sign_seed_keypair(bytes(seed))
+
+    def sign(secret: bytes, message: bytes) -> bytes:
+        if len(secret) != _SECRET:
+            raise ValueError("an Ed25519 secret key is 64 bytes")
+        return bindings.crypto_sign(bytes(message), bytes(secret))[:_SIGNATURE]
+
+    def verify(signature: bytes, message: bytes, public: bytes) -> bool:
+        if len(signature) != _SIGNATURE or len(public) != _PUBLIC:
+            return False
+        try:
+            bindings.crypto_sign_open(bytes(signature) + bytes(message), bytes(public))
+        except BadSignatureError:
+            return False
+        return True
+
+    return SimpleNamespace(seed_keypair=seed_keypair, sign=sign, verify=verify)
 
 
 def _ed25519() -> Any:
@@ -102,11 +190,9 @@ class VerifyKey:
         return binascii.b2a_base64(self.raw, newline=False).decode() + "\n"
 
     def verify(self, signature: bytes, message: bytes) -> bool:
-        try:
-            _public_key(self.raw).verify(signature, message)
-        except (_invalid_signature(), ValueError):  # named only when something was raised
-            return False
-        return True
+        """libsodium's verification, which refuses some signatures OpenSSL accepted (a
+        small-order key or R, a non-canonical key encoding: docs/formats.md section 2)."""
+        return _sodium().verify(signature, message, self.raw)  # type: ignore[no-any-return]
 
 
 @dataclass(frozen=True)
@@ -186,19 +272,3 @@ def read_env_text(var: str, what: str) -> str:
     if not value.strip():
         raise InvalidInput(f"{what} variable {var} is empty or unset", code="E_KEY_NOT_FOUND")
     return value
-
-
-def _invalid_signature() -> type[Exception]:
-    """cryptography's InvalidSignature, imported when a check has raised: a good signature's
-    check does not pay for the import statement."""
-    from cryptography.exceptions import InvalidSignature
-
-    return InvalidSignature
-
-
-@functools.lru_cache(maxsize=64)
-def _public_key(raw: bytes) -> Ed25519PublicKey:
-    """The key object for these 32 bytes, built once: building it is a tenth of checking one
-    small signature. Keyed by the bytes themselves, so a changed or removed key never reuses
-    another's object (and bad bytes raise ValueError every time: exceptions are not cached)."""
-    return _ed25519().from_public_bytes(raw)  # type: ignore[no-any-return]
