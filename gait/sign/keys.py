@@ -14,20 +14,15 @@ from pathlib import Path
 from gait.errors import InvalidInput
 from gait.sha import sha256
 
-# cryptography (signing, deriving a key) and libsodium (verifying: PyNaCl's own cffi module) are
-# imported by the functions that use them (issue 14 item 6): reading key text, key ids and an
-# unsigned runpack's verify need none of it. A verify uses libsodium, not cryptography's OpenSSL
-# binding (issue 16 item 6): loading that binding cost 16 M instructions against 5 M, and
-# OpenSSL's check of one small signature took twice libsodium's time.
+# libsodium (PyNaCl's own cffi module) is loaded by the functions that sign, verify or derive a
+# key (issue 14 item 6): reading key text, key ids and an unsigned runpack's verify need none of
+# it. It replaced cryptography's OpenSSL binding (issue 16 item 6): loading that binding cost a
+# ``gait gate eval`` process 16 M instructions against 5 M, and OpenSSL's verify of one small
+# signature took twice libsodium's time.
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any
 
-    from cryptography.hazmat.primitives.asymmetric.ed25519 import (
-        Ed25519PrivateKey,
-    )
-
-_ED25519: list[Any] = []
 _SODIUM: list[Any] = []
 _SEED, _PUBLIC, _SECRET, _SIGNATURE = 32, 32, 64, 64
 
@@ -118,37 +113,6 @@ def _binding_functions() -> Any:  # pragma: no cover - only without nacl._sodium
     return SimpleNamespace(seed_keypair=seed_keypair, sign=sign, verify=verify)
 
 
-def _ed25519() -> Any:
-    """Where Ed25519 key objects are made: cryptography's Rust binding ``openssl.ed25519``,
-    which the public ``Ed25519PrivateKey.from_private_bytes`` / ``generate`` and
-    ``Ed25519PublicKey.from_public_bytes`` call and whose objects they return. Imported alone it
-    skips the public module's own imports (cryptography.utils, typing, the serialization enums,
-    hashes): a twelfth of a ``gait gate eval`` process (issue 16 item 6). A cryptography without
-    that binding gets the public classes' same-named constructors."""
-    if not _ED25519:
-        try:
-            from cryptography.hazmat.bindings._rust import openssl
-
-            binding: Any = openssl.ed25519
-            for name in ("from_private_bytes", "from_public_bytes", "generate_key"):
-                getattr(binding, name)
-        except (ImportError, AttributeError):  # pragma: no cover - another cryptography
-            from types import SimpleNamespace
-
-            from cryptography.hazmat.primitives.asymmetric.ed25519 import (
-                Ed25519PrivateKey,
-                Ed25519PublicKey,
-            )
-
-            binding = SimpleNamespace(
-                from_private_bytes=Ed25519PrivateKey.from_private_bytes,
-                from_public_bytes=Ed25519PublicKey.from_public_bytes,
-                generate_key=Ed25519PrivateKey.generate,
-            )
-        _ED25519.append(binding)
-    return _ED25519[0]
-
-
 def key_id_of(public_raw: bytes) -> str:
     return sha256(public_raw).hexdigest()
 
@@ -205,21 +169,25 @@ class SigningKey:
 
     @classmethod
     def generate(cls) -> SigningKey:
-        private = _ed25519().generate_key()
-        return cls.from_raw(private.private_bytes_raw() + private.public_key().public_bytes_raw())
+        return cls._from_seed(os.urandom(_SEED))
 
     @classmethod
     def from_raw(cls, raw: bytes, what: str = "private key") -> SigningKey:
-        if len(raw) == 32:
-            raw = raw + _public_of(raw)
-        if len(raw) != 64:
+        if len(raw) not in (_SEED, _SEED + _PUBLIC):
             raise InvalidInput(
                 f"{what} must be 64 bytes (seed then public key)", code="E_KEY_INVALID"
             )
-        seed, public_raw = raw[:32], raw[32:]
-        if _public_of(seed) != public_raw:
+        key = cls._from_seed(bytes(raw[:_SEED]))
+        if len(raw) > _SEED and raw[_SEED:] != key.public_raw:
             raise InvalidInput(f"{what}: public half does not match the seed", code="E_KEY_INVALID")
-        return cls(seed=seed, public_raw=public_raw, key_id=key_id_of(public_raw))
+        return key
+
+    @classmethod
+    def _from_seed(cls, seed: bytes) -> SigningKey:
+        public, secret = _sodium().seed_keypair(seed)
+        key = cls(seed=seed, public_raw=public, key_id=key_id_of(public))
+        object.__setattr__(key, "_secret", secret)
+        return key
 
     @classmethod
     def from_text(cls, text: str, what: str = "private key") -> SigningKey:
@@ -232,30 +200,23 @@ class SigningKey:
         return VerifyKey(raw=self.public_raw, key_id=self.key_id)
 
     def sign(self, message: bytes) -> bytes:
-        return self._private_key().sign(message)
-
-    def _private_key(self) -> Ed25519PrivateKey:
-        """The cryptography key object, built once per SigningKey.
-
-        Rebuilding it from the seed costs as much as the signature itself. It is cached in the
-        instance ``__dict__`` (not a dataclass field, so equality, repr and ``asdict`` are
-        unchanged; ``object.__setattr__`` because the dataclass is frozen).
-        """
-        private: Ed25519PrivateKey | None = self.__dict__.get("_private")
-        if private is None:
-            private = _ed25519().from_private_bytes(self.seed)
-            object.__setattr__(self, "_private", private)
-        return private
+        """Ed25519 over ``message`` with libsodium's 64-byte secret key, which
+        ``crypto_sign_seed_keypair`` derives from the seed (seed then public key, recomputed
+        from the seed: a SigningKey built field by field with a wrong ``public_raw`` still signs
+        with its seed's own key). Kept in the instance ``__dict__`` (not a dataclass field, so
+        equality, repr and ``asdict`` are unchanged; ``object.__setattr__`` because the
+        dataclass is frozen); deriving it again would cost a third of a signature."""
+        secret: bytes | None = self.__dict__.get("_secret")
+        if secret is None:
+            secret = _sodium().seed_keypair(self.seed)[1]
+            object.__setattr__(self, "_secret", secret)
+        return _sodium().sign(secret, message)  # type: ignore[no-any-return]
 
     def __getstate__(self) -> dict[str, object]:
-        # The cached key object cannot be pickled; a copy rebuilds it on first use.
+        # The derived secret stays out of a pickle (its fields are the key); a copy derives it.
         state = dict(self.__dict__)
-        state.pop("_private", None)
+        state.pop("_secret", None)
         return state
-
-
-def _public_of(seed: bytes) -> bytes:
-    return bytes(_ed25519().from_private_bytes(seed).public_key().public_bytes_raw())
 
 
 def read_key_text(path: str | os.PathLike[str], what: str) -> str:
