@@ -9,32 +9,40 @@ rule has none, so reference policies digest alike.
 
 from __future__ import annotations
 
-import re
-from collections.abc import Callable
-from dataclasses import dataclass
-
 from gait.canon import digest
 from gait.errors import InvalidInput
 from gait.gate.policy_keys import err
+from gait.plain import Frozen
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from collections.abc import Callable
     from typing import Any
 
 
-@dataclass(frozen=True)
-class ArgConstraint:
+class ArgConstraint(Frozen):
     """One argument constraint (an extension of this project): ``path`` plus one test."""
 
+    __slots__ = _fields = ("path", "check", "payload")
     path: tuple[str | int, ...]
     check: Callable[[Any], bool]
     payload: dict[str, Any]
+
+    def __init__(
+        self, path: tuple[str | int, ...], check: Callable[[Any], bool], payload: dict[str, Any]
+    ) -> None:
+        _set = object.__setattr__
+        _set(self, "path", path)
+        _set(self, "check", check)
+        _set(self, "payload", payload)
 
 
 def _arg_path(text: str, where: str) -> tuple[str | int, ...]:
     path = text.strip()
     if not path.startswith("$"):
         raise err(f"{where}.path must be a JSON path starting with '$'")
+    import re  # only a rule with match.args: a decision process does not import re for it
+
     parts: list[str | int] = []
     rest = path[1:]
     token = re.compile(r"\.([^.\[\]]+)|\[(\d+)\]|\[\"([^\"]*)\"\]|\['([^']*)'\]")
@@ -91,6 +99,8 @@ def compile_arg_constraint(raw: dict[str, Any], where: str) -> ArgConstraint:
         def check(value: Any) -> bool:
             return value is not MISSING and any(_json_equal(value, o) for o in options)
     elif kind == "regex":
+        import re
+
         from gait.gate.linear_regex import UnsupportedPattern, compile_linear
 
         if not isinstance(raw["regex"], str):
@@ -125,6 +135,8 @@ def compile_arg_constraint(raw: dict[str, Any], where: str) -> ArgConstraint:
                 return False
             return (low is None or value >= low) and (high is None or value <= high)
     elif kind == "digest":
+        import re
+
         wanted = raw["digest"].strip().lower()
         if not re.fullmatch(r"[a-f0-9]{64}", wanted):
             raise err(f"{where}.digest must be 64 lowercase hex characters (H(value))")

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 
 from gait import __version__, timefmt
@@ -32,6 +31,7 @@ from gait.gate.trace import (
     record_decision,
     write_json,
 )
+from gait.plain import Frozen, Plain
 from gait.sign.keys import SigningKey, VerifyKey
 from gait.timefmt import UTC, datetime  # the C types (see gait.timefmt)
 
@@ -47,37 +47,121 @@ DEFAULT_FAIL_CLOSED = frozenset({"critical", "high"})
 HIGH_RISK = frozenset({"critical", "high"})
 
 
-@dataclass
-class GateOutcome:
+class GateOutcome(Plain):
     """One enforced decision. ``verdict`` is final: simulate, rate limits and approvals applied."""
 
+    _fields = (
+        "verdict",
+        "reason_codes",
+        "violations",
+        "created_at",
+        "intent_digest",
+        "policy_digest",
+        "matched_rule",
+        "phase",
+        "trace",
+        "trace_path",
+        "trace_error",
+        "approval_ref",
+        "required_approvals",
+        "valid_approvals",
+        "approval_audit_path",
+        "approval_error_code",
+        "rate",
+        "budget",
+        "simulate",
+        "simulated_verdict",
+        "simulated_reason_codes",
+        "warnings",
+        "decision",
+        "extra_fields",
+        "extra",
+    )
+    # Not a field (never compared or shown): the id of a trace gait.compat's background writer
+    # will write for this decision, set by it.
+    __slots__ = (*_fields, "deferred_trace_id")
     verdict: str
     reason_codes: list[str]
     violations: list[str]
     created_at: str
     intent_digest: str
     policy_digest: str
-    matched_rule: str = ""
-    phase: str = ""
-    trace: dict[str, Any] | None = None
-    trace_path: str = ""
-    trace_error: str = ""
-    approval_ref: str = ""
-    required_approvals: int = 0
-    valid_approvals: int = 0
-    approval_audit_path: str = ""
-    approval_error_code: str = ""
-    rate: RateDecision | None = None
-    budget: RateDecision | None = None
-    simulate: bool = False
-    simulated_verdict: str = ""
-    simulated_reason_codes: list[str] = field(default_factory=list)
-    warnings: list[str] = field(default_factory=list)
-    decision: Decision | None = None
+    matched_rule: str
+    phase: str
+    trace: dict[str, Any] | None
+    trace_path: str
+    trace_error: str
+    approval_ref: str
+    required_approvals: int
+    valid_approvals: int
+    approval_audit_path: str
+    approval_error_code: str
+    rate: RateDecision | None
+    budget: RateDecision | None
+    simulate: bool
+    simulated_verdict: str
+    simulated_reason_codes: list[str]
+    warnings: list[str]
+    decision: Decision | None
     # Further --json fields (delegation ref, count and audit path), omitted when empty.
-    extra_fields: dict[str, Any] = field(default_factory=dict)
+    extra_fields: dict[str, Any]
     # Boundary findings (kill_switch, mcp_trust) by trace field name; see ``BoundaryCheck``.
-    extra: dict[str, Any] = field(default_factory=dict)
+    extra: dict[str, Any]
+
+    def __init__(
+        self,
+        verdict: str,
+        reason_codes: list[str],
+        violations: list[str],
+        created_at: str,
+        intent_digest: str,
+        policy_digest: str,
+        matched_rule: str = "",
+        phase: str = "",
+        trace: dict[str, Any] | None = None,
+        trace_path: str = "",
+        trace_error: str = "",
+        approval_ref: str = "",
+        required_approvals: int = 0,
+        valid_approvals: int = 0,
+        approval_audit_path: str = "",
+        approval_error_code: str = "",
+        rate: RateDecision | None = None,
+        budget: RateDecision | None = None,
+        simulate: bool = False,
+        simulated_verdict: str = "",
+        simulated_reason_codes: list[str] | None = None,
+        warnings: list[str] | None = None,
+        decision: Decision | None = None,
+        extra_fields: dict[str, Any] | None = None,
+        extra: dict[str, Any] | None = None,
+    ) -> None:
+        self.verdict = verdict
+        self.reason_codes = reason_codes
+        self.violations = violations
+        self.created_at = created_at
+        self.intent_digest = intent_digest
+        self.policy_digest = policy_digest
+        self.matched_rule = matched_rule
+        self.phase = phase
+        self.trace = trace
+        self.trace_path = trace_path
+        self.trace_error = trace_error
+        self.approval_ref = approval_ref
+        self.required_approvals = required_approvals
+        self.valid_approvals = valid_approvals
+        self.approval_audit_path = approval_audit_path
+        self.approval_error_code = approval_error_code
+        self.rate = rate
+        self.budget = budget
+        self.simulate = simulate
+        self.simulated_verdict = simulated_verdict
+        simulated_reasons = [] if simulated_reason_codes is None else simulated_reason_codes
+        self.simulated_reason_codes = simulated_reasons
+        self.warnings = [] if warnings is None else warnings
+        self.decision = decision
+        self.extra_fields = {} if extra_fields is None else extra_fields
+        self.extra = {} if extra is None else extra
 
     @property
     def exit_code(self) -> int:
@@ -312,8 +396,7 @@ def _merge(values: list[str], *extra: str) -> list[str]:
     return sorted(set(values) | set(extra))
 
 
-@dataclass(frozen=True)
-class BoundaryFinding:
+class BoundaryFinding(Frozen):
     """What a check at the tool boundary (kill switch, MCP trust) adds to a decision.
 
     ``record`` goes into the trace under ``field``; ``verdict`` (if any) can only make the
@@ -323,13 +406,41 @@ class BoundaryFinding:
     ``block`` whatever the rules said) while the rules' reasons are kept beside it.
     """
 
+    __slots__ = _fields = (
+        "field",
+        "record",
+        "verdict",
+        "reason_codes",
+        "violations",
+        "replace",
+        "force",
+    )
     field: str
     record: dict[str, Any]
-    verdict: str = ""
-    reason_codes: tuple[str, ...] = ()
-    violations: tuple[str, ...] = ()
-    replace: bool = False
-    force: bool = False
+    verdict: str
+    reason_codes: tuple[str, ...]
+    violations: tuple[str, ...]
+    replace: bool
+    force: bool
+
+    def __init__(
+        self,
+        field: str,
+        record: dict[str, Any],
+        verdict: str = "",
+        reason_codes: tuple[str, ...] = (),
+        violations: tuple[str, ...] = (),
+        replace: bool = False,
+        force: bool = False,
+    ) -> None:
+        _set = object.__setattr__
+        _set(self, "field", field)
+        _set(self, "record", record)
+        _set(self, "verdict", verdict)
+        _set(self, "reason_codes", reason_codes)
+        _set(self, "violations", violations)
+        _set(self, "replace", replace)
+        _set(self, "force", force)
 
 
 BoundaryCheck = Callable[[NormalizedIntent, str], "BoundaryFinding | None"]
@@ -1180,9 +1291,8 @@ def open_gate(
     gate then blocks every intent of a fail-closed risk class (``fail_closed_policy_invalid``,
     ``fail_closed_signing_key_missing``) and raises for the others. In dev mode both raise.
     """
-    import dataclasses
-
     from gait.gate.policy import PolicyInvalid, load_policy, load_policy_text
+    from gait.plain import replace
 
     policy_error: GaitError | None = None
     try:
@@ -1195,7 +1305,7 @@ def open_gate(
         except OSError:
             raw = b""
         stand_in = load_policy_text("default_verdict: block\n")
-        policy = dataclasses.replace(stand_in, digest=sha256_hex(raw))
+        policy = replace(stand_in, digest=sha256_hex(raw))
         policy_error = exc
     key_error: GaitError | None = None
     key: SigningKey | None = None

@@ -10,12 +10,12 @@ from __future__ import annotations
 import posixpath
 from collections.abc import Mapping
 from contextvars import ContextVar
-from dataclasses import dataclass, field
 
 from gait.gate import scripts as script_policy
 from gait.gate.intent import IntentInvalid, NormalizedIntent, normalize_intent
 from gait.gate.policy import VERDICT_RANK, Policy, RateLimit, Rule
 from gait.gate.policy_keys import RuleExtras, apply_constraints
+from gait.plain import Plain
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -26,26 +26,70 @@ SCHEMA_VERSION = "1.0.0"
 _DEFAULT_EGRESS_KINDS = frozenset({"host", "url", "bucket", "queue", "topic"})
 
 
-@dataclass(slots=True)
-class Decision:
+class Decision(Plain):
     """The outcome of evaluation: the GateResult fields plus what enforcement needs."""
 
+    __slots__ = _fields = (
+        "verdict",
+        "reason_codes",
+        "violations",
+        "created_at",
+        "intent",
+        "matched_rule",
+        "matched_rules",
+        "min_approvals",
+        "require_distinct_approvers",
+        "rate_limits",
+        "destructive_budgets",
+        "step_verdicts",
+        "more",
+    )
     verdict: str
     reason_codes: list[str]
     violations: list[str]
     created_at: str
     intent: NormalizedIntent | None
-    matched_rule: str = ""
-    matched_rules: tuple[str, ...] = ()
-    min_approvals: int = 0
-    require_distinct_approvers: bool = False
-    rate_limits: tuple[tuple[str, RateLimit], ...] = ()
-    destructive_budgets: tuple[tuple[str, RateLimit], ...] = ()
-    step_verdicts: list[dict[str, Any]] = field(default_factory=list)
+    matched_rule: str
+    matched_rules: tuple[str, ...]
+    min_approvals: int
+    require_distinct_approvers: bool
+    rate_limits: tuple[tuple[str, RateLimit], ...]
+    destructive_budgets: tuple[tuple[str, RateLimit], ...]
+    step_verdicts: list[dict[str, Any]]
     # Gate-time requirements of the winning rules (delegation tokens, a brokered credential)
     # and a script's composite risk class; one field, None for the common decision, so
     # decisions that use none of it cost nothing more to build (read through the properties).
-    more: dict[str, Any] | None = None
+    more: dict[str, Any] | None
+
+    def __init__(
+        self,
+        verdict: str,
+        reason_codes: list[str],
+        violations: list[str],
+        created_at: str,
+        intent: NormalizedIntent | None,
+        matched_rule: str = "",
+        matched_rules: tuple[str, ...] = (),
+        min_approvals: int = 0,
+        require_distinct_approvers: bool = False,
+        rate_limits: tuple[tuple[str, RateLimit], ...] = (),
+        destructive_budgets: tuple[tuple[str, RateLimit], ...] = (),
+        step_verdicts: list[dict[str, Any]] | None = None,
+        more: dict[str, Any] | None = None,
+    ) -> None:
+        self.verdict = verdict
+        self.reason_codes = reason_codes
+        self.violations = violations
+        self.created_at = created_at
+        self.intent = intent
+        self.matched_rule = matched_rule
+        self.matched_rules = matched_rules
+        self.min_approvals = min_approvals
+        self.require_distinct_approvers = require_distinct_approvers
+        self.rate_limits = rate_limits
+        self.destructive_budgets = destructive_budgets
+        self.step_verdicts = [] if step_verdicts is None else step_verdicts
+        self.more = more
 
     @property
     def require_delegation(self) -> bool:

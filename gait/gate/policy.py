@@ -1,6 +1,6 @@
 """Policy YAML: strict load, normalisation, compilation and the policy digest (FORMATS 5.4, 5.6).
 
-A policy is read and compiled once into plain frozen dataclasses; evaluation never touches YAML.
+A policy is read and compiled once into plain frozen classes; evaluation never touches YAML.
 Loading is strict because a policy that silently means something other than what its author
 wrote is a security bug: unknown or duplicate keys, YAML 1.1 ``yes``/``no`` booleans, wrong types
 and keys this project does not evaluate are all ``E_POLICY_PARSE`` errors that name the key and
@@ -9,15 +9,13 @@ its line. Anchors and aliases are read, bounded by ``gait.yamlload`` (no alias b
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 
 from gait import gcpause, gocompat, yamlshape
 from gait.canon import digest
 from gait.errors import InvalidInput
 from gait.gate import policy_digest, policy_keys
-from gait.gate.arg_constraints import ArgConstraint, compile_arg_constraint
+from gait.gate.arg_constraints import compile_arg_constraint
 from gait.gate.arg_constraints import lookup_arg as lookup_arg  # re-exported
 from gait.gate.policy_model import Dataflow, Endpoint
 from gait.gate.policy_model import Policy as Policy  # re-exported, as the engine imports them
@@ -28,7 +26,10 @@ from gait.gate.vocabulary import DISCOVERY_METHODS, ENDPOINT_CLASSES
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from collections.abc import Callable
     from typing import Any
+
+    from gait.gate.arg_constraints import ArgConstraint
 
 
 class _LazyYaml:
@@ -410,26 +411,63 @@ def compile_policy(data: dict[str, Any]) -> Policy:
     )
 
 
-@dataclass(frozen=True, slots=True)
 class _Match:
     """A rule's ``match`` section, normalised (Go's normalizeStringList on every list)."""
 
-    tool_names: list[str]
-    risk_classes: list[str]
-    target_kinds: list[str]
-    target_values: list[str]
-    endpoint_classes: list[str]
-    discovery: list[str]
-    data_classes: list[str]
-    dest_kinds: list[str]
-    dest_values: list[str]
-    dest_ops: list[str]
-    provenance: list[str]
-    identities: list[str]
-    prefixes: list[str]
-    environments: list[str]
-    annotations: dict[str, bool | None]
-    constraints: tuple[ArgConstraint, ...]
+    __slots__ = (
+        "tool_names",
+        "risk_classes",
+        "target_kinds",
+        "target_values",
+        "endpoint_classes",
+        "discovery",
+        "data_classes",
+        "dest_kinds",
+        "dest_values",
+        "dest_ops",
+        "provenance",
+        "identities",
+        "prefixes",
+        "environments",
+        "annotations",
+        "constraints",
+    )
+
+    def __init__(
+        self,
+        tool_names: list[str],
+        risk_classes: list[str],
+        target_kinds: list[str],
+        target_values: list[str],
+        endpoint_classes: list[str],
+        discovery: list[str],
+        data_classes: list[str],
+        dest_kinds: list[str],
+        dest_values: list[str],
+        dest_ops: list[str],
+        provenance: list[str],
+        identities: list[str],
+        prefixes: list[str],
+        environments: list[str],
+        annotations: dict[str, bool | None],
+        constraints: tuple[ArgConstraint, ...],
+    ) -> None:
+        self.tool_names = tool_names
+        self.risk_classes = risk_classes
+        self.target_kinds = target_kinds
+        self.target_values = target_values
+        self.endpoint_classes = endpoint_classes
+        self.discovery = discovery
+        self.data_classes = data_classes
+        self.dest_kinds = dest_kinds
+        self.dest_values = dest_values
+        self.dest_ops = dest_ops
+        self.provenance = provenance
+        self.identities = identities
+        self.prefixes = prefixes
+        self.environments = environments
+        self.annotations = annotations
+        self.constraints = constraints
 
     def payload(self, extra: dict[str, Any]) -> dict[str, Any]:
         payload = policy_digest.match(

@@ -9,11 +9,11 @@ and how the reference hashes it (omitted when empty, Go field names).
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
+from gait.plain import Frozen
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from collections.abc import Callable
     from typing import Any
 
 STR, INT, BOOL, STRS, NUM = "str", "int", "bool", "strs", "num"
@@ -116,10 +116,19 @@ def norm(values: list[str] | None, *, lower: bool) -> list[str]:
     return sorted(out)
 
 
-@dataclass(frozen=True)
-class RuleExtras:
+class RuleExtras(Frozen):
     """What a rule's extension keys add: match predicates, verdict constraints, gate flags."""
 
+    __slots__ = _fields = (
+        "checks",
+        "constraints",
+        "require_delegation",
+        "delegation_scopes",
+        "require_broker_credential",
+        "broker_reference",
+        "broker_scopes",
+        "uses_clock",
+    )
     checks: tuple[Check, ...]
     constraints: tuple[Constraint, ...]
     require_delegation: bool
@@ -127,7 +136,28 @@ class RuleExtras:
     require_broker_credential: bool
     broker_reference: str
     broker_scopes: tuple[str, ...]
-    uses_clock: bool = False
+    uses_clock: bool
+
+    def __init__(
+        self,
+        checks: tuple[Check, ...],
+        constraints: tuple[Constraint, ...],
+        require_delegation: bool,
+        delegation_scopes: tuple[str, ...],
+        require_broker_credential: bool,
+        broker_reference: str,
+        broker_scopes: tuple[str, ...],
+        uses_clock: bool = False,
+    ) -> None:
+        _set = object.__setattr__
+        _set(self, "checks", checks)
+        _set(self, "constraints", constraints)
+        _set(self, "require_delegation", require_delegation)
+        _set(self, "delegation_scopes", delegation_scopes)
+        _set(self, "require_broker_credential", require_broker_credential)
+        _set(self, "broker_reference", broker_reference)
+        _set(self, "broker_scopes", broker_scopes)
+        _set(self, "uses_clock", uses_clock)
 
 
 def compile_rule_extras(

@@ -8,7 +8,7 @@ and ``block_mixed_risk`` blocks a script whose steps fall in more than one risk 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from gait.plain import Frozen
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -17,13 +17,21 @@ if TYPE_CHECKING:
 MAX_STEPS_DEFAULT = 64
 
 
-@dataclass(frozen=True)
-class ScriptPolicy:
+class ScriptPolicy(Frozen):
     """The policy's ``scripts`` limits; all zero/False means script intents are not limited."""
 
-    max_steps: int = 0
-    require_approval_above: int = 0
-    block_mixed_risk: bool = False
+    __slots__ = _fields = ("max_steps", "require_approval_above", "block_mixed_risk")
+    max_steps: int
+    require_approval_above: int
+    block_mixed_risk: bool
+
+    def __init__(
+        self, max_steps: int = 0, require_approval_above: int = 0, block_mixed_risk: bool = False
+    ) -> None:
+        _set = object.__setattr__
+        _set(self, "max_steps", max_steps)
+        _set(self, "require_approval_above", require_approval_above)
+        _set(self, "block_mixed_risk", block_mixed_risk)
 
 
 def compile_scripts(raw: dict[str, Any] | None) -> tuple[ScriptPolicy, dict[str, Any] | None]:

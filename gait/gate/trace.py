@@ -15,13 +15,13 @@ import re
 import stat
 import time
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 
 from gait import timefmt
 from gait.canon import canonical_bytes, digest, dumps_pretty, id24, loads_strict
 from gait.errors import TraceUnwritable
 from gait.fsutil import _exchange, atomic_write, file_lock, replace_with
+from gait.plain import Plain
 from gait.sha import sha256
 from gait.sign.keys import SigningKey, VerifyKey
 from gait.sign.signature import check_signature, sign_digest
@@ -286,10 +286,28 @@ def signable_trace(raw: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-@dataclass
-class TraceInput:
+class TraceInput(Plain):
     """Everything a trace records about one decision."""
 
+    __slots__ = _fields = (
+        "intent_doc",
+        "intent_digest",
+        "args_digest",
+        "policy_digest",
+        "policy_id",
+        "policy_version",
+        "verdict",
+        "violations",
+        "created_at",
+        "producer_version",
+        "correlation_id",
+        "latency_ms",
+        "approval_token_ref",
+        "step_verdicts",
+        "script_hash",
+        "step_count",
+        "extra",
+    )
     intent_doc: dict[str, Any]
     intent_digest: str
     args_digest: str
@@ -300,14 +318,52 @@ class TraceInput:
     violations: list[str]
     created_at: str
     producer_version: str
-    correlation_id: str = ""
-    latency_ms: float = 0.0
-    approval_token_ref: str = ""
-    step_verdicts: list[dict[str, Any]] = field(default_factory=list)
-    script_hash: str = ""
-    step_count: int = 0
+    correlation_id: str
+    latency_ms: float
+    approval_token_ref: str
+    step_verdicts: list[dict[str, Any]]
+    script_hash: str
+    step_count: int
     # Boundary decisions recorded as they were made (``kill_switch``, ``mcp_trust``).
-    extra: dict[str, Any] = field(default_factory=dict)
+    extra: dict[str, Any]
+
+    def __init__(
+        self,
+        intent_doc: dict[str, Any],
+        intent_digest: str,
+        args_digest: str,
+        policy_digest: str,
+        policy_id: str,
+        policy_version: str,
+        verdict: str,
+        violations: list[str],
+        created_at: str,
+        producer_version: str,
+        correlation_id: str = "",
+        latency_ms: float = 0.0,
+        approval_token_ref: str = "",
+        step_verdicts: list[dict[str, Any]] | None = None,
+        script_hash: str = "",
+        step_count: int = 0,
+        extra: dict[str, Any] | None = None,
+    ) -> None:
+        self.intent_doc = intent_doc
+        self.intent_digest = intent_digest
+        self.args_digest = args_digest
+        self.policy_digest = policy_digest
+        self.policy_id = policy_id
+        self.policy_version = policy_version
+        self.verdict = verdict
+        self.violations = violations
+        self.created_at = created_at
+        self.producer_version = producer_version
+        self.correlation_id = correlation_id
+        self.latency_ms = latency_ms
+        self.approval_token_ref = approval_token_ref
+        self.step_verdicts = [] if step_verdicts is None else step_verdicts
+        self.script_hash = script_hash
+        self.step_count = step_count
+        self.extra = {} if extra is None else extra
 
 
 def now_observed() -> str:
@@ -663,17 +719,35 @@ def record_decision(
 # Verification.
 
 
-@dataclass
-class TraceCheck:
+class TraceCheck(Plain):
     """One trace file's verification result, reported rather than raised."""
 
+    __slots__ = _fields = ("path", "ok", "trace_id", "verdict", "key_id", "error", "skipped")
     path: str
     ok: bool
-    trace_id: str = ""
-    verdict: str = ""
-    key_id: str = ""
-    error: str = ""
-    skipped: bool = False
+    trace_id: str
+    verdict: str
+    key_id: str
+    error: str
+    skipped: bool
+
+    def __init__(
+        self,
+        path: str,
+        ok: bool,
+        trace_id: str = "",
+        verdict: str = "",
+        key_id: str = "",
+        error: str = "",
+        skipped: bool = False,
+    ) -> None:
+        self.path = path
+        self.ok = ok
+        self.trace_id = trace_id
+        self.verdict = verdict
+        self.key_id = key_id
+        self.error = error
+        self.skipped = skipped
 
 
 def verify_trace_file(path: Path, keys: Sequence[VerifyKey], *, explicit: bool) -> TraceCheck:
@@ -701,18 +775,34 @@ def verify_trace_file(path: Path, keys: Sequence[VerifyKey], *, explicit: bool) 
     return TraceCheck(shown, check.ok, trace_id, verdict, check.key_id, check.error, check.skipped)
 
 
-@dataclass
-class ChainReport:
+class ChainReport(Plain):
     """The decision log checked against its traces: every problem, not just the first."""
 
+    __slots__ = _fields = ("ok", "entries", "traces_checked", "problems", "checks", "warnings")
     ok: bool
-    entries: int = 0
-    traces_checked: int = 0
-    problems: list[dict[str, str]] = field(default_factory=list)
-    checks: list[TraceCheck] = field(default_factory=list)
+    entries: int
+    traces_checked: int
+    problems: list[dict[str, str]]
+    checks: list[TraceCheck]
     # Not failures: a trace written by a decision that died before its log line (the commit
     # point) never happened as far as the log is concerned.
-    warnings: list[dict[str, str]] = field(default_factory=list)
+    warnings: list[dict[str, str]]
+
+    def __init__(
+        self,
+        ok: bool,
+        entries: int = 0,
+        traces_checked: int = 0,
+        problems: list[dict[str, str]] | None = None,
+        checks: list[TraceCheck] | None = None,
+        warnings: list[dict[str, str]] | None = None,
+    ) -> None:
+        self.ok = ok
+        self.entries = entries
+        self.traces_checked = traces_checked
+        self.problems = [] if problems is None else problems
+        self.checks = [] if checks is None else checks
+        self.warnings = [] if warnings is None else warnings
 
 
 def _check_head(
