@@ -19,15 +19,14 @@ keyword the compiler does not mirror is not compiled at all: a guess could chang
 from __future__ import annotations
 
 import _thread
-import itertools
-import json
 import os
-import re
 import sys
-from collections.abc import Callable, Mapping, Sequence
-from functools import cache, partial
-from itertools import repeat
-from operator import itemgetter
+
+# What a gate decision's schema check reads of collections.abc and operator, from the modules
+# they re-export (already loaded at start-up, or built in): neither the collections package nor
+# operator.py, nor json, re or functools, is imported for it (issue 16 item 6).
+from _collections_abc import Mapping, Sequence
+from _operator import itemgetter
 from pathlib import Path
 
 from gait.errors import InvalidInput
@@ -35,14 +34,33 @@ from gait.lazyre import lazy
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from typing import Any
+    from collections.abc import Callable
+    from typing import Any, TypeVar
+
+    _F = TypeVar("_F", bound="Callable[..., Any]")
 
 _SUFFIX = ".schema.json"
 _ID_KEY = "x-gait-schema-id"
 _LOCK = _thread.allocate_lock()  # threading itself is not needed here
 
 
-@cache
+def _cache(function: _F) -> _F:
+    """``functools.cache`` for these lookups by one argument (or none), without functools."""
+    found: dict[tuple[Any, ...], Any] = {}
+
+    def cached(*args: Any) -> Any:
+        try:
+            return found[args]
+        except KeyError:
+            value = found[args] = function(*args)
+            return value
+
+    cached.__wrapped__ = function  # type: ignore[attr-defined]
+    cached.cache_clear = found.clear  # type: ignore[attr-defined]
+    return cached  # type: ignore[return-value]
+
+
+@_cache
 def _schema_dir() -> Path:
     """Where the ``*.schema.json`` files are: package data in a wheel, ``schemas/`` in a checkout.
 
@@ -71,13 +89,13 @@ def _schema_dir() -> Path:
     return Path(gait.__file__).resolve().parent.parent / "schemas"
 
 
-@cache
+@_cache
 def _index() -> dict[str, Path]:
     """Schema id and file stem -> file. Read once; a clash between two files is a bug here."""
     index: dict[str, Path] = {}
     for path in sorted(_schema_dir().glob("*" + _SUFFIX)):
         stem = path.name[: -len(_SUFFIX)]
-        schema_id = json.loads(path.read_text(encoding="utf-8")).get(_ID_KEY) or stem
+        schema_id = _load(path).get(_ID_KEY) or stem
         for key in {schema_id, stem}:
             if key in index and index[key] != path:
                 raise RuntimeError(f"schema key {key!r} names both {index[key]} and {path}")
@@ -98,7 +116,7 @@ def schema_ids() -> list[str]:
     return sorted(_ids().values())
 
 
-@cache
+@_cache
 def _direct(schema_id: str) -> Path | None:
     """The file an id names by convention (``gait.gate.intent_request`` is
     ``intent_request.schema.json``, ``gait.runpack.manifest`` is
@@ -110,7 +128,7 @@ def _direct(schema_id: str) -> Path | None:
         path = _schema_dir() / f"{stem}{_SUFFIX}"
         try:
             doc = _load(path)
-        except (OSError, ValueError):
+        except (OSError, ValueError, InvalidInput):
             continue
         if schema_id in (stem, doc.get(_ID_KEY)):
             return path
@@ -129,9 +147,14 @@ def schema_path(schema_id: str) -> Path:
         raise InvalidInput(f"unknown schema {schema_id!r}", code="E_SCHEMA_UNKNOWN") from None
 
 
-@cache
+@_cache
 def _load(path: Path) -> dict[str, Any]:
-    doc: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+    """A schema file, parsed (by gait.canon: json's package is not imported for it)."""
+    from gait.canon import loads_strict
+
+    with open(path, "rb") as handle:
+        data = handle.read()
+    doc: dict[str, Any] = loads_strict(data, what=f"schema {path}", code="E_SCHEMA_UNKNOWN")
     return doc
 
 
@@ -140,7 +163,7 @@ def load_schema(schema_id: str) -> dict[str, Any]:
     return _load(schema_path(schema_id))
 
 
-@cache
+@_cache
 def _format_checker() -> Any:
     """date-time checked by our own RFC 3339 parser.
 
@@ -168,7 +191,7 @@ def _validator(path: Path) -> Any:
         return _build(path)
 
 
-@cache
+@_cache
 def _build(path: Path) -> Any:
     from jsonschema import Draft202012Validator
 
@@ -184,6 +207,8 @@ def json_path(parts: Any) -> str:
         elif isinstance(part, str) and part.isidentifier():
             out += f".{part}"
         else:
+            import json
+
             out += "[" + json.dumps(str(part), ensure_ascii=False) + "]"
     return out
 
@@ -252,7 +277,22 @@ _ANNOTATIONS = frozenset(
      "writeOnly", "$defs"}
 )  # fmt: skip
 _ROOT_ONLY = frozenset({"$schema", "$id"})
-_POINTER_PART = re.compile(r"[A-Za-z0-9_.$-]+")
+# The keywords each of _Compiler's type groups reads (an untyped group without any of them
+# builds nothing, so compiling a leaf does not call the other three builders), in the order
+# the groups are built; and the keywords _Compiler.generic reads.
+_GROUPS = (
+    ("string", frozenset({"minLength", "maxLength", "pattern", "format", "const", "enum"})),
+    ("number", frozenset({"minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum"})),
+    ("array", frozenset({"minItems", "maxItems", "uniqueItems", "prefixItems", "items"})),
+    (
+        "object",
+        frozenset(
+            {"properties", "patternProperties", "required", "additionalProperties", "propertyNames"}
+        ),
+    ),
+)
+_GENERIC = frozenset({"const", "enum", "$ref", "allOf", "anyOf", "oneOf", "not", "if"})
+_POINTER_PART = lazy(r"[A-Za-z0-9_.$-]+")
 
 
 def _search(pattern: str) -> Callable[[str], Any]:
@@ -267,6 +307,8 @@ def _search(pattern: str) -> Callable[[str], Any]:
 
     def search(text: str) -> Any:
         if not found:
+            import re
+
             found.append(re.compile(pattern).search)
         return found[0](text)
 
@@ -341,7 +383,7 @@ def _equal(one: Any, two: Any) -> bool:
 def _uniq(container: Any) -> bool:
     try:
         ordered = sorted(_unbool(i) for i in container)
-        for i, j in zip(ordered, itertools.islice(ordered, 1, None), strict=False):
+        for i, j in zip(ordered, ordered[1:], strict=False):
             if _equal(i, j):
                 return False
     except (NotImplementedError, TypeError):
@@ -487,15 +529,12 @@ class _Compiler:
         # when the schema demands exactly that type (one call per value, not one per keyword).
         checks: list[_Check] = []
         fused = False
-        for kind, build in (
-            ("string", self.string),
-            ("number", self.number),
-            ("array", self.array),
-            ("object", self.object),
-        ):
+        for kind, keywords in _GROUPS:
             typed = kind == only or (kind == "number" and only == "integer")
+            if not typed and keywords.isdisjoint(schema):
+                continue  # the group's builder would return None: none of its keywords
             is_type = _TYPES[only or kind] if typed else _TYPES[kind]
-            group = build(schema, is_type, typed, same, names)
+            group = getattr(self, kind)(schema, is_type, typed, same, names)
             if group is not None:
                 checks.append(group)
                 fused = fused or typed
@@ -512,7 +551,8 @@ class _Compiler:
                     return False
 
                 checks.insert(0, any_type)
-        checks.extend(self.generic(schema, same is not None, names is not None))
+        if not _GENERIC.isdisjoint(schema):
+            checks.extend(self.generic(schema, same is not None, names is not None))
         return _all_of(checks)
 
     def string(
@@ -704,10 +744,8 @@ class _Compiler:
                 subs = tuple(self.compile(each) for each in schema[key])
                 if key == "allOf":
                     checks.append(_all_of(list(subs)))
-                elif key == "anyOf":
-                    checks.append(partial(_any_of, subs))
                 else:
-                    checks.append(partial(_one, subs))
+                    checks.append(_of(_any_of if key == "anyOf" else _one, subs))
         if "not" in schema:
             negated = self.compile(schema["not"])
             checks.append(lambda value: not negated(value))
@@ -797,6 +835,11 @@ def _members(
         return True
 
     return check
+
+
+def _of(rule: Callable[[tuple[_Check, ...], Any], bool], subs: tuple[_Check, ...]) -> _Check:
+    """``functools.partial(rule, subs)``."""
+    return lambda value: rule(subs, value)
 
 
 def _any_of(subs: tuple[_Check, ...], value: Any) -> bool:
@@ -999,6 +1042,8 @@ def _column_of(schema: Any) -> _Column | None:
     if "pattern" in schema:
         if not isinstance(schema["pattern"], str):
             return None
+        import re
+
         try:
             search = re.compile(schema["pattern"]).search
         except re.error:
@@ -1008,7 +1053,7 @@ def _column_of(schema: Any) -> _Column | None:
         return None
     time = "format" in schema
     if spelled is not None and "const" not in schema and allowed is None and not time:
-        return partial(_spelled_column, spelled, low, high)
+        return lambda values, parsed: _spelled_column(spelled, low, high, values, parsed)
 
     def column(values: list[Any], parsed: bool) -> bool:
         distinct = _strings(values, parsed)
@@ -1101,6 +1146,8 @@ def _spelled(pattern: str) -> _Spelled | None:
         else:
             members.add(ord(item[3] or item[4]))
         at = item.end()
+    import re
+
     try:
         one = re.compile(f"[{body}]")
     except re.error:
@@ -1134,6 +1181,8 @@ def _columns_valid(flat: _Flat, records: list[Any], parsed: bool = False) -> boo
         return True
     if set(map(type, records)) != {dict}:
         return False
+    from itertools import repeat  # built in: no import beyond the first
+
     count = len(records)
     found = 0  # declared keys over all records
     for name in flat.required:

@@ -8,7 +8,10 @@ signs itself. Callers cannot change a verdict: they only read the outcome.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Mapping, Sequence
+
+# ``collections.abc`` is this module re-exported by the ``collections`` package, whose import a
+# decision process does not otherwise need (issue 16 item 6); ``os`` has already loaded it.
+from _collections_abc import Mapping
 from pathlib import Path
 
 from gait import __version__, timefmt
@@ -37,6 +40,7 @@ from gait.timefmt import UTC, datetime  # the C types (see gait.timefmt)
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # loaded by the decisions that use them: approvals, rate limits and budgets
+    from collections.abc import Callable, Sequence
     from typing import Any
 
     from gait.gate import approval as tokens
@@ -443,7 +447,8 @@ class BoundaryFinding(Frozen):
         _set(self, "force", force)
 
 
-BoundaryCheck = Callable[[NormalizedIntent, str], "BoundaryFinding | None"]
+if TYPE_CHECKING:
+    BoundaryCheck = Callable[[NormalizedIntent, str], BoundaryFinding | None]
 
 
 def more_restrictive(current: str, proposed: str) -> str:

@@ -8,8 +8,11 @@ limits and approvals, which need state, are applied afterwards by ``gait.gate.en
 from __future__ import annotations
 
 import posixpath
-from collections.abc import Mapping
-from contextvars import ContextVar
+
+# collections.abc and contextvars without the collections package and the contextvars module
+# (see gait.gate.engine): the same classes
+from _collections_abc import Mapping
+from _contextvars import ContextVar
 
 from gait.gate import scripts as script_policy
 from gait.gate.intent import IntentInvalid, NormalizedIntent, normalize_intent

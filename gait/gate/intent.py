@@ -9,7 +9,8 @@ names the field.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+# collections.abc without the collections package (see gait.gate.engine)
+from _collections_abc import Mapping
 
 from gait import gocompat, timefmt
 from gait.canon import digest

@@ -7,7 +7,8 @@ These readers are the one place that rule lives; gait.gate.intent holds what the
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+# collections.abc without the collections package (see gait.gate.engine)
+from _collections_abc import Mapping
 
 from gait import timefmt
 from gait.errors import InvalidInput

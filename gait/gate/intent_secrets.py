@@ -9,16 +9,26 @@ interoperable behaviour.
 
 from __future__ import annotations
 
-import functools
-import re
-
 from gait.gate.intent_fields import HEX64, fail
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any
 
-_CREDENTIAL_KEY = re.compile(r"(token|secret|api[_-]?key|access[_-]?key|password|credential)")
+# The reference's ``(token|secret|api[_-]?key|access[_-]?key|password|credential)``, searched in
+# the lowered key: a search for an alternation of literals is a search for each literal.
+_CREDENTIAL_WORDS = (
+    "token",
+    "secret",
+    "apikey",
+    "api_key",
+    "api-key",
+    "accesskey",
+    "access_key",
+    "access-key",
+    "password",
+    "credential",
+)
 _SAFE_KEY_SUFFIXES = (
     "_ref",
     "_refs",
@@ -41,12 +51,14 @@ _SAFE_VALUE_PREFIXES = ("env:", "stub:", "cmd:", "ref:", "sha256:")
 _SECRET_VALUE_PREFIXES = ("ghp_", "gho_", "github_pat_", "sk-", "AKIA", "ASIA")
 
 
-@functools.lru_cache(maxsize=8192)
 def _key_suggests_credential(key: str) -> bool:
     lowered = key.strip().lower()
     if not lowered or lowered.endswith(_SAFE_KEY_SUFFIXES):
         return False
-    return _CREDENTIAL_KEY.search(lowered) is not None
+    for word in _CREDENTIAL_WORDS:
+        if word in lowered:
+            return True
+    return False
 
 
 def looks_like_secret(value: str) -> bool:

@@ -23,16 +23,17 @@ Anything else is a miss: the policy is parsed from its YAML as if there were no 
 
 from __future__ import annotations
 
-import json
 import os
 import stat
-from collections.abc import Callable
 from pathlib import Path
 
+from gait.canon import dumps_compact, loads_strict
+from gait.errors import InvalidInput
 from gait.sha import sha256
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from collections.abc import Callable
     from typing import Any
 
 FORMAT = "gait.policy_cache/1"
@@ -64,8 +65,7 @@ def _safe_owner(st: os.stat_result) -> bool:
 
 
 def _digest(value: Any) -> str:
-    data = json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    return sha256(data.encode("utf-8")).hexdigest()
+    return sha256(dumps_compact(value).encode("utf-8")).hexdigest()
 
 
 def cache_dir() -> Path:
@@ -93,8 +93,8 @@ def _read(path: Path, key: str, fingerprint: str) -> Any:
     finally:
         os.close(fd)
     try:
-        doc = json.loads(raw)
-    except (ValueError, RecursionError):  # a corrupt or hostile entry is a miss too
+        doc = loads_strict(raw, what="policy cache entry")
+    except InvalidInput:  # a corrupt or hostile entry is a miss too
         return None
     if not isinstance(doc, dict) or doc.get("format") != FORMAT:
         return None
@@ -120,7 +120,7 @@ def _write(path: Path, key: str, fingerprint: str, parsed: Any) -> None:
             "parsed_sha256": _digest(parsed),
             "parsed": parsed,
         }
-        data = json.dumps(doc, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+        data = dumps_compact(doc)
         # No fsync: a lost entry is a miss, never a wrong answer.
         atomic_write(path, data.encode("utf-8"), mode=0o600, sync=False)
     except Exception:  # noqa: BLE001 - the cache is an optimisation; never fail a load for it
@@ -141,6 +141,8 @@ def parsed_policy(data: bytes, parse: Callable[[bytes], Any]) -> Any:
     if cached is not None:
         return cached
     parsed = parse(data)
+    import json  # a miss: the YAML parser has just cost far more
+
     try:
         plain = json.loads(json.dumps(parsed, sort_keys=True))
     except (TypeError, ValueError):

@@ -11,16 +11,15 @@ from __future__ import annotations
 
 import contextlib
 import os
-import re
 import stat
 import time
-from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 from gait import timefmt
 from gait.canon import canonical_bytes, digest, dumps_pretty, id24, loads_strict
 from gait.errors import TraceUnwritable
 from gait.fsutil import _exchange, atomic_write, file_lock, replace_with
+from gait.lazyre import lazy
 from gait.plain import Plain
 from gait.sha import sha256
 from gait.sign.keys import SigningKey, VerifyKey
@@ -29,6 +28,7 @@ from gait.timefmt import UTC, datetime  # the C types (see gait.timefmt)
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from collections.abc import Iterator, Sequence
     from typing import Any
 
 TRACE_SCHEMA_ID = "gait.gate.trace"
@@ -226,9 +226,9 @@ _TRACE_FIELD_KIND: dict[str, int] = {
     "latency_ms": _KEEP_LATENCY,
     **dict.fromkeys(_TRACE_OBJECTS, _KEEP_OBJECT),
 }
-_CANONICAL_TIME_SHAPE = re.compile(
+_CANONICAL_TIME_SHAPE = lazy(
     r"(\d{4})-(\d\d)-(\d\d)T(\d\d):(\d\d):(\d\d)(?:\.\d{0,8}[1-9])?Z",
-    re.ASCII,  # \d must not accept other scripts' digits, which the full path re-prints
+    256,  # re.ASCII: \d must not accept other scripts' digits, which the full path re-prints
 )
 
 
