@@ -168,3 +168,34 @@ def test_reference_signatures_are_reproduced_and_verified(conformance_dir: Path)
                 reproduced.add(path.name)
     assert {"runpack_run_signed.zip", "trace_after.json", "approval_token.json"} <= reproduced
     assert {"delegation-token-1.json", "approval-token.json"} <= verified
+
+
+def test_fallback_through_nacl_bindings_gives_the_same_results() -> None:
+    """Should PyNaCl move its private ``nacl._sodium``, gait.sign.keys falls back to the public
+    ``nacl.bindings``: the same key pairs, signatures and verdicts (a short signature or key,
+    a small-order key, included)."""
+    from nacl._sodium import ffi, lib
+
+    from gait.sign import keys
+
+    direct, fallback = keys._cffi_functions(ffi, lib), keys._binding_functions()
+    for size in (0, 32, 300):
+        seed, message = os.urandom(32), os.urandom(size)
+        public, secret = direct.seed_keypair(seed)
+        assert fallback.seed_keypair(seed) == (public, secret)
+        signature = direct.sign(secret, message)
+        assert fallback.sign(secret, message) == signature
+        for args in [
+            (signature, message, public),
+            (signature, message + b"x", public),
+            (signature[:63], message, public),
+            (signature, message, public[:31]),
+            (IDENTITY + bytes(32), message, IDENTITY),
+        ]:
+            assert fallback.verify(*args) is direct.verify(*args)
+        assert direct.verify(signature, message, public)
+    for functions in (direct, fallback):
+        with pytest.raises(ValueError):
+            functions.seed_keypair(bytes(31))
+        with pytest.raises(ValueError):
+            functions.sign(bytes(63), b"")

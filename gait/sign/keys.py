@@ -84,7 +84,7 @@ def _cffi_functions(ffi: Any, lib: Any) -> Any:
     return SimpleNamespace(seed_keypair=seed_keypair, sign=sign, verify=verify)
 
 
-def _binding_functions() -> Any:  # pragma: no cover - only without nacl._sodium
+def _binding_functions() -> Any:
     """The same three through PyNaCl's public ``nacl.bindings`` (slower to import)."""
     from types import SimpleNamespace
 
