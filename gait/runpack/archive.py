@@ -53,6 +53,7 @@ KEPT_MEMBERS = frozenset(
 )
 _LOCAL_HEADER = struct.Struct("<4s2B4HL2L2H")
 _EOCD = struct.Struct("<4s4H2LH")
+_CENTRAL = struct.Struct("<4s4B4HL2L5H2L")
 
 
 @dataclass(frozen=True)
@@ -229,13 +230,17 @@ def read_members_from(
     """``read_members`` of an open, seekable zip (a file, or an embedded zip's bytes in a
     ``BytesIO``: nothing is written to disk to read it); ``name`` names it in errors."""
     try:
+        clean = _clean_entries(raw.data) if type(raw) is _Image else None
+        if clean is not None:
+            return _read_all(None, clean, limits or Limits(), keep, sinks, first)
         with zipfile.ZipFile(raw) as archive:
             headers: dict[int, _Header] = {}
             structure = [
                 Problem(ARCHIVE_CODE, n, why)
                 for n, why in structure_problems(raw, archive, headers)
             ]
-            result = _read_all(archive, limits or Limits(), keep, sinks, first, headers)
+            infos = archive.infolist()
+            result = _read_all(archive, infos, limits or Limits(), keep, sinks, first, headers)
             result.problems[:0] = structure
             return result
     except (
@@ -366,14 +371,16 @@ def _local_header_problem(
 
 
 def _read_all(
-    archive: zipfile.ZipFile,
+    archive: zipfile.ZipFile | None,
+    infos: list[zipfile.ZipInfo],
     limits: Limits,
     keep: frozenset[str] | None,
     sinks: SinkFactory | None = None,
     first: str = "",
     headers: dict[int, _Header] | None = None,
 ) -> Members:
-    infos = archive.infolist()
+    """The members of ``infos`` (a ``ZipFile``'s, or a clean small zip's ``_Entry``s, which
+    come without one): refused by name and declared size, then read, hashed and kept."""
     result = Members()
     if len(infos) > MAX_MEMBERS:
         result.problems.append(
@@ -440,7 +447,7 @@ def _ratio_cap(info: zipfile.ZipInfo, limits: Limits) -> int:
 
 
 def _read_one(
-    archive: zipfile.ZipFile,
+    archive: zipfile.ZipFile | None,
     info: zipfile.ZipInfo,
     limits: Limits,
     budget: list[int],
@@ -470,7 +477,7 @@ class LimitExceeded(Exception):
 
 
 def _read_bounded(
-    archive: zipfile.ZipFile,
+    archive: zipfile.ZipFile | None,
     info: zipfile.ZipInfo,
     limits: Limits,
     budget: list[int],
@@ -482,9 +489,13 @@ def _read_bounded(
     its sink), and stop at the first chunk past a limit (the declared sizes may lie; only what
     inflates counts). A small member comes whole (``_read_small``), as the one chunk the stream
     would give, and is checked alike."""
-    whole = _read_small(archive, info, headers)
+    if type(info) is _Entry:  # read whole with the rest of its clean small zip
+        return _take_whole(info.whole, info, limits, budget, keep, sink)
+    whole = _read_small(archive, info, headers) if archive is not None else None
     if whole is not None:
         return _take_whole(whole, info, limits, budget, keep, sink)
+    if archive is None:  # only _clean_entries' members come without their zip, each whole
+        raise RuntimeError("member read without its zip")
     with archive.open(info) as handle:
         return _take(iter(lambda: handle.read(_CHUNK), b""), info, limits, budget, keep, sink)
 
@@ -611,3 +622,131 @@ def _read_small(
     if len(data) != info.file_size or zlib.crc32(data) != info.CRC:
         return None
     return data
+
+
+class _Entry(zipfile.ZipInfo):
+    """A member of a small zip that reads cleanly (``_clean_entries``): the central directory's
+    fields the reader uses, and its bytes, already inflated and checked."""
+
+    __slots__ = ("whole",)
+    whole: bytes
+
+
+# Extra fields that change nothing Python's zipfile reads (extended timestamp, Unix uid/gid,
+# NTFS times); any other (zip64 sizes, a Unicode path) sends the zip to zipfile.
+_PLAIN_EXTRAS = frozenset({0x5455, 0x7875, 0x000A})
+_MAX_EXTRACT_VERSION = 63  # zipfile.MAX_EXTRACT_VERSION: above it, NotImplementedError
+
+
+def _clean_entries(data: bytes) -> list[zipfile.ZipInfo] | None:
+    """A small zip's members in one pass over its bytes (``struct.unpack_from`` over the end
+    record, the central directory and each local header), or None to read it the general way
+    (``zipfile``, ``structure_problems``, ``_read_small``).
+
+    Only a zip every one of those reads alike, and finds nothing wrong with, comes back: end
+    record last (no comment, no zip64 locator, one disk, counts agreeing), the central
+    directory right before it, entries that ``zipfile`` reads as written (ASCII names without
+    NUL, no zip64 or Unicode-path extra field), none of ``structure_problems``' findings,
+    local headers in order with each member's data before the next, and every member small
+    and inflating to its declared size and CRC as ``_read_small`` requires. Anything else,
+    however harmless, takes the general path, whose result (problems, messages, errors) this
+    one then cannot differ from: it gives the same entries and bytes or nothing."""
+    size = len(data)
+    end = size - _EOCD.size
+    if end < 20 or data[end : end + 4] != b"PK\x05\x06" or data[size - 2 :] != b"\0\0":
+        return None
+    if data.find(b"PK\x05\x06", end + 1) >= 0 or data[end - 20 : end - 16] == b"PK\x06\x07":
+        return None  # another end record signature after it, or a zip64 locator before it
+    _sig, disk, cd_disk, on_disk, total, cd_size, cd_offset, _clen = _EOCD.unpack_from(data, end)
+    if disk or cd_disk or on_disk != total or total > MAX_MEMBERS or cd_offset + cd_size != end:
+        return None
+    entries: list[zipfile.ZipInfo] = []
+    pos = cd_offset
+    bound = 0  # where the previous member's data ended: local headers must come in order
+    while pos < end:
+        if pos + _CENTRAL.size > end:
+            return None
+        fields = _CENTRAL.unpack_from(data, pos)
+        (sig, _cv, system, version, _r, flags, method, _t, _d, crc, csize, usize) = fields[:12]
+        nlen, elen, clen, attr, offset = fields[12], fields[13], fields[14], fields[17], fields[18]
+        name_at = pos + _CENTRAL.size
+        pos = name_at + nlen + elen + clen
+        raw_name = data[name_at : name_at + nlen]
+        if (
+            sig != b"PK\x01\x02"
+            or pos > end
+            or version > _MAX_EXTRACT_VERSION
+            or flags & _REFUSED_FLAGS
+            or method not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED)
+            or usize > _SMALL
+            or csize > _SMALL
+            or not raw_name.isascii()
+            or b"\0" in raw_name
+            or b"\\" in raw_name  # zipfile turns it into os.sep on Windows
+            or (elen and not _plain_extra(data[name_at + nlen : name_at + nlen + elen]))
+        ):
+            return None
+        name = raw_name.decode("ascii")
+        mode = attr >> 16
+        if name.endswith("/"):
+            if system == 3 and stat.S_IFMT(mode) and not stat.S_ISDIR(mode):
+                return None
+        elif attr & 0x10 or (system == 3 and stat.S_IFMT(mode) and not stat.S_ISREG(mode)):
+            return None
+        # The local header, as _local_header_problem and _read_small check it.
+        if offset < bound or offset + _LOCAL_HEADER.size > cd_offset:
+            return None
+        (lsig, _v, _s, lflags, lmethod, _lt, _ld, lcrc, lcsize, lusize, lnlen, lelen) = (
+            _LOCAL_HEADER.unpack_from(data, offset)
+        )
+        start = offset + _LOCAL_HEADER.size + lnlen + lelen
+        bound = start + csize
+        if (
+            lsig != b"PK\x03\x04"
+            or lmethod != method
+            or (lflags ^ flags) & 0x1
+            or data[offset + _LOCAL_HEADER.size : offset + _LOCAL_HEADER.size + lnlen] != raw_name
+            or bound > cd_offset
+        ):
+            return None
+        if (
+            not lflags & 0x8
+            and lcsize != 0xFFFFFFFF
+            and lusize != 0xFFFFFFFF
+            and (lcrc, lcsize, lusize) != (crc, csize, usize)
+        ):
+            return None
+        packed = data[start:bound]
+        if method == zipfile.ZIP_STORED:
+            whole = packed
+        else:
+            inflater = zlib.decompressobj(-15)
+            try:
+                whole = inflater.decompress(packed, usize + 1)
+            except zlib.error:
+                return None
+            if not inflater.eof or inflater.unconsumed_tail:
+                return None
+        if len(whole) != usize or zlib.crc32(whole) != crc:
+            return None
+        entry = _Entry.__new__(_Entry)
+        entry.filename = entry.orig_filename = name
+        entry.flag_bits, entry.compress_type, entry.create_system = flags, method, system
+        entry.external_attr, entry.header_offset = attr, offset
+        entry.CRC, entry.compress_size, entry.file_size = crc, csize, usize
+        entry.whole = whole
+        entries.append(entry)
+    if pos != end or len(entries) != total:
+        return None
+    return entries
+
+
+def _plain_extra(extra: bytes) -> bool:
+    """Extra fields as ``ZipInfo._decodeExtra`` walks them, each one of ``_PLAIN_EXTRAS``."""
+    at = 0
+    while len(extra) - at >= 4:
+        kind, length = struct.unpack_from("<HH", extra, at)
+        at += 4 + length
+        if at > len(extra) or kind not in _PLAIN_EXTRAS:
+            return False
+    return True
