@@ -6,26 +6,68 @@ outside +-2**53 is rounded the way a Go ``float64`` rounds it before it is print
 
 from __future__ import annotations
 
-import json
-import math
-import re
-from collections.abc import Callable, Mapping
-
 from gait.errors import InvalidInput
 from gait.sha import sha256, sha256_small
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    import json
+    from collections.abc import Callable, Mapping
     from typing import Any
 
+# The C accelerator of the ``json`` package, used here without the package: importing ``json``
+# (four modules, which import ``re`` and compile its patterns) was 2% of a ``gait gate eval``
+# process, which reads two small documents and writes a few (issue 16 item 6). The encoder and
+# scanner are the very objects ``json.dumps``/``json.loads`` run (their pure-Python paths are
+# fallbacks for an interpreter without ``_json``), so bytes and values are the same; ``json``
+# itself is imported for what only it does: indented output of values that are not plain JSON
+# types and the text of a parse error.
+try:
+    from _json import encode_basestring as _encode_str  # the escaper of ensure_ascii=False
+    from _json import make_encoder as _make_encoder
+    from _json import make_scanner as _make_scanner
+except ImportError:  # pragma: no cover - an interpreter without CPython's _json
+    import json as _json_package
+
+    _encode_str = _json_package.encoder.py_encode_basestring
+
+    def _make_encoder(  # type: ignore[no-redef]
+        markers: Any, default: Any, encoder: Any, indent: Any, key_sep: str, item_sep: str,
+        sort_keys: bool, skipkeys: bool, allow_nan: bool,
+    ) -> Any:  # fmt: skip
+        dumps = _json_package.JSONEncoder(
+            skipkeys=skipkeys, ensure_ascii=False, check_circular=markers is not None,
+            allow_nan=allow_nan, sort_keys=sort_keys, separators=(item_sep, key_sep),
+            default=default,
+        ).encode  # fmt: skip
+        return lambda value, _level: [dumps(value)]
+
+    def _make_scanner(context: Any) -> Any:  # type: ignore[no-redef]
+        return _json_package.JSONDecoder(
+            object_pairs_hook=context.object_pairs_hook, parse_constant=context.parse_constant
+        ).scan_once  # type: ignore[attr-defined]
+
+
 _SAFE_INT = 2**53
-_ENCODER = json.JSONEncoder(
-    ensure_ascii=False, sort_keys=True, separators=(",", ":"), allow_nan=False
-)
+_INF = float("inf")
+
+
+def _not_serializable(value: Any) -> Any:
+    """``JSONEncoder.default``: the same TypeError ``json.dumps`` raises."""
+    raise TypeError(f"Object of type {value.__class__.__name__} is not JSON serializable")
+
+
+def _encode(value: Any, allow_nan: bool) -> str:
+    """``json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False,
+    allow_nan=allow_nan)``: the encoder ``JSONEncoder.encode`` makes, with fresh markers (the
+    circular-reference check) per call, as it does."""
+    encode = _make_encoder(
+        {}, _not_serializable, _encode_str, None, ":", ",", True, False, allow_nan
+    )
+    return "".join(encode(value, 0))
 
 
 _PLAIN, _NUMBERS, _SLOW = 0, 1, 2
-_MARK = re.compile(rb'"\\u0000(\d+)\\u0000"')
 
 
 def _scan(value: Any) -> int:
@@ -111,7 +153,7 @@ def ecmascript_number(number: float) -> str:
     ``repr`` gives the shortest round-tripping digits, as ECMAScript requires; only where the
     decimal point and exponent go differs.
     """
-    if number != number or number in (math.inf, -math.inf):
+    if number != number or number in (_INF, -_INF):
         raise _Unmarkable
     if number == 0:
         return "0"
@@ -162,14 +204,12 @@ def _as_doubles(value: Any) -> Any:
 # only a few small documents (``stdlib_only``): importing orjson (which imports uuid, platform
 # and datetime) costs a ``gait gate eval`` process more than it saves. The C JSON encoder gives
 # the same bytes wherever orjson's would be used (see ``_jcs``).
-_HIGH_CHARACTERS: list[re.Pattern[bytes]] = []  # compiled by the first non-ASCII output
+_HIGH_LEADS = bytes(range(0xEE, 0xF5))
 
 
 def _has_high_character(data: bytes) -> bool:
     """A character at or above U+E000 in UTF-8 ``data`` (lead bytes EE..F4)."""
-    if not _HIGH_CHARACTERS:
-        _HIGH_CHARACTERS.append(re.compile(rb"[\xee-\xf4]"))
-    return _HIGH_CHARACTERS[0].search(data) is not None
+    return len(data.translate(None, _HIGH_LEADS)) != len(data)
 
 
 def _refuse(value: Any) -> Any:
@@ -264,12 +304,12 @@ def _jcs(value: Any, exact: bool) -> bytes:
             out = _orjson_or_none(value)
             if out is not None:
                 return bytes(memoryview(out)) if exact else out
-            return _ENCODER.encode(value).encode("utf-8")
+            return _encode(value, False).encode("utf-8")
         if mode == _NUMBERS:
             numbers: list[str] = []
             marked = _mark_numbers(value, numbers)
-            data = _orjson_or_none(marked) or _ENCODER.encode(marked).encode("utf-8")
-            return _MARK.sub(lambda m: numbers[int(m.group(1))].encode(), data)
+            data = _orjson_or_none(marked) or _encode(marked, False).encode("utf-8")
+            return _unmark(data, numbers)
     except (_Unmarkable, UnicodeEncodeError, ValueError, OverflowError, RecursionError):
         pass
     import rfc8785  # only values the fast path cannot take pay for the import
@@ -287,6 +327,19 @@ def _jcs(value: Any, exact: bool) -> bytes:
         raise InvalidInput(
             f"value cannot be canonicalized as JSON: {exc}", code="E_CANONICAL_JSON"
         ) from exc
+
+
+def _unmark(data: bytes, numbers: list[str]) -> bytes:
+    """Each marker ``"\\u0000<n>\\u0000"`` in ``data`` replaced by ``numbers[n]``. The encoder
+    escapes every NUL a string holds (``_mark_numbers`` refuses values that hold one), so the
+    escaped NUL followed by digits and a closing escaped NUL and quote is always a marker."""
+    pieces = data.split(b'"\\u0000')
+    out = [pieces[0]]
+    for piece in pieces[1:]:
+        index, _, rest = piece.partition(b'\\u0000"')
+        out.append(numbers[int(index)].encode())
+        out.append(rest)
+    return b"".join(out)
 
 
 def sha256_hex(data: bytes) -> str:
@@ -322,7 +375,66 @@ def _reject_constant(name: str) -> Any:
     raise ValueError(f"{name} is not valid JSON")
 
 
-STRICT_DECODER = json.JSONDecoder(object_pairs_hook=_no_duplicates, parse_constant=_reject_constant)
+class _Context:
+    """What ``_json.make_scanner`` reads off a ``json.JSONDecoder``."""
+
+    def __init__(self, pairs_hook: Any, parse_constant: Any) -> None:
+        self.strict = True
+        self.object_hook = None
+        self.object_pairs_hook = pairs_hook
+        self.parse_float = float
+        self.parse_int = int
+        self.parse_constant = parse_constant
+        self.memo: dict[str, str] = {}
+
+
+_WHITESPACE = " \t\n\r"  # json.decoder.WHITESPACE
+_CONSTANTS = {"-Infinity": -_INF, "Infinity": _INF, "NaN": float("nan")}
+_scan_strict = _make_scanner(_Context(_no_duplicates, _reject_constant))  # type: ignore[arg-type]
+_scan_plain = _make_scanner(_Context(None, _CONSTANTS.__getitem__))  # type: ignore[arg-type]
+
+
+def _decode(text: str, scan: Any, strict: bool) -> Any:
+    """``JSONDecoder.decode`` of ``text`` with the C scanner ``scan``. A document ``json`` would
+    refuse is parsed again by ``json`` itself, for the exception it raises (the scanner takes
+    ``JSONDecodeError`` from an imported ``json.decoder``; without it, it fails unexplained)."""
+    start = len(text) - len(text.lstrip(_WHITESPACE))
+    try:
+        value, end = scan(text, start)
+    except (StopIteration, SystemError):
+        value, end = None, -1
+    if end < 0 or text[end:].strip(_WHITESPACE):
+        return _json_decoder(strict).decode(text)
+    return value
+
+
+def _json_decoder(strict: bool) -> json.JSONDecoder:
+    import json
+
+    if strict:
+        return json.JSONDecoder(object_pairs_hook=_no_duplicates, parse_constant=_reject_constant)
+    return json.JSONDecoder()
+
+
+def loads_plain(data: str | bytes) -> Any:
+    """``json.loads`` of a str or UTF-8 bytes: files Gait wrote itself (its caches, schemas)."""
+    text = data.decode("utf-8") if isinstance(data, (bytes, bytearray)) else data
+    return _decode(text, _scan_plain, False)
+
+
+if TYPE_CHECKING:
+    STRICT_DECODER: json.JSONDecoder
+
+
+def __getattr__(name: str) -> Any:
+    """``STRICT_DECODER``: a ``json.JSONDecoder`` refusing duplicate keys and NaN/Infinity, made
+    (and ``json`` imported) for the first caller that wants the decoder object itself
+    (``raw_decode`` of a record stream)."""
+    if name == "STRICT_DECODER":
+        decoder = _json_decoder(True)
+        globals()[name] = decoder
+        return decoder
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def loads_strict(data: bytes | str, *, what: str = "JSON", code: str = "E_INVALID_JSON") -> Any:
@@ -332,14 +444,11 @@ def loads_strict(data: bytes | str, *, what: str = "JSON", code: str = "E_INVALI
     except UnicodeDecodeError as exc:
         raise InvalidInput(f"{what} is not valid UTF-8 (byte {exc.start})", code=code) from exc
     try:
-        return STRICT_DECODER.decode(text)
+        return _decode(text, _scan_strict, True)
     except _DuplicateKey as exc:
         raise InvalidInput(f"{what} has a {exc}", code=code) from exc
-    except (json.JSONDecodeError, ValueError, RecursionError) as exc:
+    except (ValueError, RecursionError) as exc:  # json.JSONDecodeError is a ValueError
         raise InvalidInput(f"{what} is not valid JSON: {exc}", code=code) from exc
-
-
-_encode_str = json.encoder.encode_basestring  # the C escaper json uses with ensure_ascii=False
 
 
 class _NotPlain(Exception):
@@ -390,7 +499,7 @@ def _pretty(value: Any, out: list[str], newline: str) -> None:
     elif kind is int:
         out.append(int.__repr__(value))
     elif kind is float:
-        if value != value or value in (math.inf, -math.inf):
+        if value != value or value in (_INF, -_INF):
             raise _NotPlain  # NaN and infinities: json's own spelling, from json itself
         out.append(float.__repr__(value))
     else:
@@ -417,6 +526,8 @@ def dumps_pretty(value: Any, *, sort_keys: bool = True, ascii_only: bool = False
         else:
             out.append("\n")
             return "".join(out).encode()
+    import json
+
     text = json.dumps(value, indent=2, sort_keys=sort_keys, ensure_ascii=ascii_only)
     return (text + "\n").encode()
 
@@ -429,6 +540,8 @@ def dumps_pretty_struct(doc: Mapping[str, Any]) -> bytes:
 
 
 def _sort_details(value: Any, inside: bool = False) -> Any:
+    from collections.abc import Mapping
+
     if isinstance(value, Mapping):
         items = sorted(value.items()) if inside else value.items()
         return {k: _sort_details(v, inside or k == "details") for k, v in items}
@@ -439,4 +552,4 @@ def _sort_details(value: Any, inside: bool = False) -> Any:
 
 def dumps_compact(value: Any) -> str:
     """One-line sorted JSON for ``--json`` output."""
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return _encode(value, True)

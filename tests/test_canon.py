@@ -351,3 +351,100 @@ def test_canonical_bytes_kept_by_a_caller_take_their_own_size():
         tracemalloc.stop()
     assert kept[0] == b'{"n":0,"s":"x"}'
     assert grown < 1_000_000, grown  # 4,000 objects of ~60 bytes, not 4,000 x 4 KiB
+
+
+compact_values = st.recursive(
+    json_scalars | st.floats() | st.tuples(st.integers()),
+    lambda children: (
+        st.lists(children, max_size=5)
+        | st.dictionaries(st.text(max_size=8), children, max_size=5)
+        | st.dictionaries(st.integers(), children, max_size=3)
+    ),
+    max_leaves=25,
+)
+
+
+@settings(max_examples=400, deadline=None)
+@given(compact_values)
+def test_dumps_compact_and_loads_are_json_itself(value):
+    """--json output, the policy cache and schema files go through ``_json``'s encoder and
+    scanner without the ``json`` package (issue 16 item 6): json's own bytes and values."""
+    expected = json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    assert canon.dumps_compact(value) == expected
+    parsed = canon.loads_plain(expected.encode())
+    assert json.dumps(parsed) == json.dumps(json.loads(expected))  # NaN != NaN, so as text
+    if not any(word in expected for word in ("NaN", "Infinity")):
+        assert loads_strict(f" \n{expected}\t\r") == json.loads(expected)
+
+
+@pytest.mark.parametrize(
+    "value",
+    [{"a": b"x"}, [object()], {"a": 1, 2: "b"}, {(1,): 2}],
+    ids=["bytes", "obj", "mixed", "tuple"],
+)
+def test_dumps_compact_refuses_as_json_does(value):
+    with pytest.raises(TypeError) as ours:
+        canon.dumps_compact(value)
+    with pytest.raises(TypeError) as theirs:
+        json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    assert str(ours.value) == str(theirs.value)
+    cycle: list = []
+    cycle.append(cycle)
+    with pytest.raises(ValueError, match="Circular reference detected"):
+        canon.dumps_compact([cycle])
+    assert canon.dumps_compact([cycle[:0], cycle[:0]]) == "[[],[]]"  # fresh markers per call
+
+
+BAD_DOCUMENTS = [
+    "", " ", "[1,", '{"a":1,"a":2}', "NaN", "[Infinity]", "-Infinity", "1 2", '{"a" 1}',
+    '"a\x01"', '"abc', "[1]x", "\ufeff[1]", "{1:2}", '["\\ud800", "\\x"]', "[" * 10_000,
+    "  [1]  \n", ' {"b":[1.5e3,-0,true,null,"\\u00e9"]}\t',
+]  # fmt: skip
+PROBE = """
+from gait.errors import InvalidInput
+out = []
+for text in DOCUMENTS:
+    try:
+        out.append(repr(loads_strict(text)))
+    except InvalidInput as exc:
+        out.append(f"{exc.code}: {exc.message}")
+"""
+
+
+def _json_says(text):
+    """What json's own decoder makes of ``text``, as loads_strict reports it."""
+    decoder = json.JSONDecoder(object_pairs_hook=canon._no_duplicates, parse_constant=_no_nan)
+    try:
+        value = decoder.decode(text)
+    except canon._DuplicateKey as exc:
+        return f"E_INVALID_JSON: JSON has a {exc}"
+    except (ValueError, RecursionError) as exc:
+        return f"E_INVALID_JSON: JSON is not valid JSON: {exc}"
+    return repr(value)
+
+
+def _no_nan(name):
+    raise ValueError(f"{name} is not valid JSON")
+
+
+def test_parse_errors_read_as_json_reports_them_without_json_imported():
+    """``_json``'s scanner takes ``JSONDecodeError`` from an imported ``json.decoder`` and
+    without it fails unexplained: a process that never imported ``json`` (a gate decision)
+    still gets json's own message for each bad document, and the same values for good ones."""
+    import subprocess
+    import sys
+
+    expected = [_json_says(text) for text in BAD_DOCUMENTS]
+    scope = {"DOCUMENTS": BAD_DOCUMENTS, "loads_strict": loads_strict}
+    exec(PROBE, scope)  # here json is imported: the scanner raises its errors itself
+    assert scope["out"] == expected
+    script = (
+        "import sys\n"
+        "from gait.canon import loads_strict\n"
+        "imported = sorted({'json', 'json.decoder'} & set(sys.modules))\n"
+        f"DOCUMENTS = {BAD_DOCUMENTS!r}\n{PROBE}\n"
+        "print(imported, *out, sep='\\n')\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.splitlines() == ["[]", *expected]

@@ -163,7 +163,7 @@ def test_regex_cache_is_written_reused_and_never_changes_an_answer(
         again = _regex_table(cache.read_bytes())  # compiled again and rewritten: what a
         assert again[0] == stamp and again[1].items() <= table.items()  # decision uses
     used = set(again[1])
-    assert len(used) > 10
+    assert len(used) > 5  # the intent schema's, timefmt's, the secret scan's...
 
     refused = {key: (flags, [999, 1], *rest) for key, (flags, _, *rest) in table.items()}
     cache.write_bytes(stamp + marshal.dumps({**table, **{k: refused[k] for k in used}}))

@@ -354,6 +354,12 @@ NOT_FOR_A_PLAIN_DECISION = (
     # PyNaCl public wrappers (nacl.bindings: 68 M)
     "cryptography",
     "nacl.bindings",
+    # canonical JSON, --json output, the intent, the policy cache and schema files through the
+    # C accelerator _json (gait.canon): the json package imports re and compiles its patterns
+    "json",
+    "json.decoder",
+    "json.encoder",
+    "json.scanner",
 )
 
 
