@@ -141,6 +141,34 @@ def test_deferred_traces_are_the_gates_own(
     assert now.trace_path and Path(now.trace_path).is_file()
 
 
+def test_a_burst_of_deferred_traces_is_one_verified_chain(
+    policy: Path, tmp_path: Path, run_gait
+) -> None:
+    # Written as batches (one sync each); flush_traces returns once every batch is synced.
+    results = [
+        evaluate_gate(policy_path=policy, intent=intent("tool.read", n=n), cwd=tmp_path)
+        for n in range(6)
+    ]
+    flush_traces()
+    verified = run_gait("trace", "verify", "gait-out/traces", "--json", cwd=tmp_path)
+    assert verified.returncode == 0, verified.stdout + verified.stderr
+    assert json.loads(verified.stdout)["traces_checked"] == 6
+    log = (tmp_path / "gait-out/traces/decisions.jsonl").read_text().splitlines()
+    assert [json.loads(line)["trace_id"] for line in log] == [r.trace_id for r in results]
+
+
+def test_a_deferred_trace_that_cannot_be_written_is_reported(
+    policy: Path, tmp_path: Path
+) -> None:
+    (tmp_path / "gait-out").mkdir()
+    (tmp_path / "gait-out/traces").write_text("a file where the directory goes")
+    result = evaluate_gate(policy_path=policy, intent=intent("tool.read"), cwd=tmp_path)
+    assert result.verdict == "allow"  # decided at once; the writer meets the problem later
+    with pytest.raises(gait.GaitError, match=r"1 deferred trace\(s\) not written"):
+        flush_traces()
+    flush_traces()  # reported once
+
+
 def test_gate_tool_runs_only_on_allow(policy: Path, tmp_path: Path) -> None:
     adapter = ToolAdapter(policy_path=policy)
     calls: list[str] = []

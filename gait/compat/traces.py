@@ -12,6 +12,17 @@ Production mode never defers: a trace that cannot be written there must block th
 does a decision involving approvals (its audit names the trace), nor a forked child process
 (it may exit without running exit handlers). Set ``GAIT_SDK_TRACES=sync`` to write every trace
 before returning in dev mode too.
+
+Durability: the writer takes every trace queued when it runs as one batch, writes each (trace
+file, log line, head: the same steps and order as a synchronous write) without fsyncs, then
+makes the batch durable with one ``syncfs`` of each trace directory's file system, where Linux
+has it (elsewhere each trace is fsynced as it is written, as before). A trace counts as written,
+for ``flush()`` and exit, only once that sync returned; a failed sync is reported like a failed
+write. One sync per batch instead of three fsyncs per trace (trace file, log, head): 3x fewer
+journal commits for a lone trace, far fewer for a burst. What a crash can lose is unchanged in
+kind: the traces still queued or in the batch being written (a power loss may leave a batch's
+last files empty or its log lines without their trace files, which ``gait trace verify``
+reports); traces of a batch whose sync returned survive both.
 """
 
 from __future__ import annotations
@@ -19,6 +30,7 @@ from __future__ import annotations
 import atexit
 import collections
 import os
+import sys
 import threading
 import time
 import warnings
@@ -34,7 +46,12 @@ from gait.compat.environ import getenv
 _POLL_SECONDS = 0.02
 _PARK_AFTER_SECONDS = 1.0
 
-_PENDING: collections.deque[Callable[[], None]] = collections.deque()
+# A job writes one trace without fsyncs and returns the directory to sync (None: nothing to
+# sync, it synced itself); ``job(True)`` writes and fsyncs it as a synchronous write does.
+_Job = Callable[[bool], "str | None"]
+_PENDING: collections.deque[_Job] = collections.deque()
+# At most this many traces share one sync (a flood still reports progress to flush()).
+_BATCH = 256
 _ERRORS: list[str] = []
 _STATE: dict[str, Any] = {"thread": None, "parked": False, "unfinished": 0}
 _START = threading.Lock()
@@ -78,20 +95,84 @@ def _worker() -> None:
                 _STATE["parked"] = False
             _WAKE.clear()
             continue
-        job = _PENDING.popleft()
+        batch = [_PENDING.popleft() for _ in range(min(len(_PENDING), _BATCH))]
         try:
-            job()
-        except Exception as exc:  # noqa: BLE001 - reported by flush(), never lost silently
-            _ERRORS.append(f"{type(exc).__name__}: {exc}")
+            _write_batch(batch)
         finally:
             with _DONE:
-                _STATE["unfinished"] -= 1
+                _STATE["unfinished"] -= len(batch)
                 if not _STATE["unfinished"]:
                     _DONE.notify_all()
         quiet_since = time.monotonic()
 
 
-def _submit(job: Callable[[], None]) -> None:
+def _write_batch(batch: list[_Job]) -> None:
+    """Write every trace of ``batch``, then sync the directories they went to, once each."""
+    syncfs = _syncfs()
+    directories: dict[str, None] = {}
+    for index, job in enumerate(batch):
+        if index:
+            # Hand the GIL to a caller waiting for it between traces: a batch of a burst is
+            # CPU work (signing, printing), and without this a decision made meanwhile waits
+            # out the interpreter's switch interval (5 ms), not one trace's work.
+            time.sleep(0)
+        try:
+            directory = job(syncfs is None)
+        except Exception as exc:  # noqa: BLE001 - reported by flush(), never lost silently
+            _ERRORS.append(f"{type(exc).__name__}: {exc}")
+        else:
+            if directory is not None:
+                directories[directory] = None
+    if syncfs is None:
+        return
+    devices: set[int] = set()
+    for directory in directories:
+        try:
+            fd = os.open(directory, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
+        except OSError as exc:
+            _ERRORS.append(f"cannot sync traces in {directory}: {exc.strerror}")
+            continue
+        try:
+            device = os.fstat(fd).st_dev
+            if device in devices:
+                continue
+            devices.add(device)
+            if syncfs(fd) != 0:
+                error = _errno()
+                _ERRORS.append(f"cannot sync traces in {directory}: {os.strerror(error)}")
+        finally:
+            os.close(fd)
+
+
+# libc's syncfs: None until looked up, False where there is none.
+_SYNCFS: Any = None
+
+
+def _syncfs() -> Any:
+    """libc's ``syncfs(fd)`` (Linux), or ``None``: then every trace is fsynced as written."""
+    global _SYNCFS
+    if _SYNCFS is None:
+        _SYNCFS = False
+        if sys.platform.startswith("linux"):
+            import ctypes
+
+            try:
+                function = ctypes.CDLL(None, use_errno=True).syncfs
+                function.argtypes = [ctypes.c_int]
+                function.restype = ctypes.c_int
+                _SYNCFS = function
+            except (OSError, AttributeError):
+                pass
+    return _SYNCFS or None
+
+
+def _errno() -> int:
+    import ctypes
+
+    return ctypes.get_errno()
+
+
+def _submit(job: _Job) -> None:
     if _STATE["thread"] is None:
         with _START:
             if _STATE["thread"] is None:
@@ -153,12 +234,14 @@ def defer_traces(gate: Any) -> Any:
         started = args[3] if len(args) > 3 else None
         elapsed = time.perf_counter() - started if isinstance(started, float) else None
 
-        def job() -> None:
+        def job(sync: bool) -> str | None:
             call_args = list(args)
             if elapsed is not None:
                 # The trace's latency is the decision's, not the time spent in the queue.
                 call_args[3] = time.perf_counter() - elapsed
-            write(gate, snapshot, *call_args, **kwargs)
+            write(gate, snapshot, *call_args, **kwargs, sync=sync)
+            # the batch's sync covers it (a gate without a trace directory wrote no file)
+            return None if sync or gate.trace_dir is None else str(gate.trace_dir)
 
         _submit(job)
         outcome.deferred_trace_id = trace_id

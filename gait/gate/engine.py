@@ -1230,7 +1230,11 @@ class Gate:
         step_verdicts: list[dict[str, Any]],
         script_hash: str,
         matched_rules: Sequence[str] = (),
+        *,
+        sync: bool | None = None,
     ) -> str:
+        """Build, sign and record the trace; ``sync`` (default ``trace_sync``) False leaves its
+        files unsynced for a caller that syncs them in batches (the SDK's trace writer)."""
         assert self.signing_key is not None
         data = TraceInput(
             intent_doc=doc,
@@ -1262,7 +1266,7 @@ class Gate:
                 reason_codes=outcome.reason_codes,
                 matched_rules=matched_rules,
                 key=self.signing_key,
-                sync=self.trace_sync,
+                sync=self.trace_sync if sync is None else sync,
             )
             outcome.trace_path = str(trace_out) if trace_out else str(path)
         trace_id_text: str = trace["trace_id"]
