@@ -157,9 +157,7 @@ def test_a_burst_of_deferred_traces_is_one_verified_chain(
     assert [json.loads(line)["trace_id"] for line in log] == [r.trace_id for r in results]
 
 
-def test_a_deferred_trace_that_cannot_be_written_is_reported(
-    policy: Path, tmp_path: Path
-) -> None:
+def test_a_deferred_trace_that_cannot_be_written_is_reported(policy: Path, tmp_path: Path) -> None:
     (tmp_path / "gait-out").mkdir()
     (tmp_path / "gait-out/traces").write_text("a file where the directory goes")
     result = evaluate_gate(policy_path=policy, intent=intent("tool.read"), cwd=tmp_path)
