@@ -23,6 +23,9 @@ Cases, all a ``gate_tool``-decorated function whose call the typical policy allo
   30 us back to back took 40 us after the pause with the writer never woken, 90-150 us with
   it writing each trace; a bare ``json.dumps`` 12 -> 34 us. ``bench_sdk_cold.py`` takes the
   writer's job apart (fsync, signing, files, the same time asleep) and times the call's parts.
+  The longer the drain before the pause, the colder the next call: since the writer syncs a
+  batch of traces with one ``syncfs`` instead of three fsyncs per trace, a one-trace drain takes
+  1-7 ms instead of 5-23 ms (load 6-9) and the paced call 140-170 us instead of 180-240.
 
 Run: ``python bench/bench_sdk.py [--quick]``; prints one JSON document.
 """

@@ -198,7 +198,7 @@ def caller_phases(tool: Any, flush: Callable[[], None], calls: int) -> dict[str,
 
     gate = next(iter(client._GATES._gates.values()))[0]
     wrap(decorators, "IntentRequest", "model IntentRequest built")
-    wrap(adapter, "gate_decision", "gate_decision (all below)")
+    wrap(adapter, "decide_here", "decide_here (all below)")
     wrap(client, "_normalized", "normalisation")
     wrap(client, "_created_text", "  created_at printed")
     wrap(client, "_open_gate", "gate lookup (getcwd, stat)")

@@ -164,9 +164,11 @@ def test_kept_context_is_copied_per_decision() -> None:
     first = _normalized(intent)
     first.doc["context"]["identity"] = "changed"
     first.doc["arg_provenance"][0]["source"] = "changed"
+    first.doc["targets"][0]["value"] = "changed"  # a kept target too
     again = _normalized(intent)
     assert again.doc["context"]["identity"] == "agent"
     assert again.doc["arg_provenance"][0]["source"] == "user"
+    assert again.doc["targets"][0]["value"] == "/tmp/a"
 
 
 def test_gate_tool_builds_intents_in_field_order() -> None:

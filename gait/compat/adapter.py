@@ -14,8 +14,8 @@ from typing import Any
 from gait.compat.client import (
     capture_demo_runpack,
     create_regress_fixture,
+    decide_here,
     evaluate_gate,
-    gate_decision,
 )
 from gait.compat.models import DemoCapture, GateEvalResult, IntentRequest, RegressInitResult
 from gait.compat.session import get_active_run_session
@@ -87,26 +87,27 @@ class ToolAdapter:
         if self.gait_bin is None and self.delegation_token is None:
             if not self.delegation_token_chain:
                 # In-process with no delegation tokens: ``evaluate_gate`` would only relay
-                # these same arguments to ``gate_decision``; one call fewer per decision.
-                # The settings of _key_options passed one by one: building and unpacking
-                # that dict cost a few per cent of a decision.
-                return gate_decision(
+                # these same arguments to ``gate_decision``, which relays them to
+                # ``decide_here``: called directly, by position (gate_decision's order).
+                return decide_here(
                     intent,
-                    policy_path=self.policy_path,
-                    cwd=cwd,
-                    trace_out=trace_out,
-                    approval_token=self.approval_token,
-                    key_mode=self.key_mode,
-                    private_key=self.private_key,
-                    private_key_env=self.private_key_env,
-                    approval_public_key=self.approval_public_key,
-                    approval_public_key_env=self.approval_public_key_env,
-                    approval_private_key=self.approval_private_key,
-                    approval_private_key_env=self.approval_private_key_env,
-                    delegation_public_key=self.delegation_public_key,
-                    delegation_public_key_env=self.delegation_public_key_env,
-                    delegation_private_key=self.delegation_private_key,
-                    delegation_private_key_env=self.delegation_private_key_env,
+                    self.policy_path,
+                    cwd,
+                    trace_out,
+                    self.approval_token,
+                    self.key_mode,
+                    self.private_key,
+                    self.private_key_env,
+                    self.approval_public_key,
+                    self.approval_public_key_env,
+                    "gait-out/traces",  # gate_decision's trace_dir
+                    self.approval_private_key,
+                    self.approval_private_key_env,
+                    None,  # delegation_token
+                    self.delegation_public_key,
+                    self.delegation_public_key_env,
+                    self.delegation_private_key,
+                    self.delegation_private_key_env,
                 )
         return evaluate_gate(
             policy_path=self.policy_path,

@@ -204,7 +204,6 @@ _GATES = _GateCache()
 def _open_gate(
     policy_path: str | Path,
     cwd: str | Path | None,
-    *,
     key_mode: str,
     private_key: str | Path | None,
     private_key_env: str | None,
@@ -340,6 +339,51 @@ def gate_decision(
     a signed trace and a decision-log line), cached per policy file and key, so a decision
     costs the evaluation and the trace, not a process and a policy parse.
     """
+    return decide_here(
+        intent,
+        policy_path,
+        cwd,
+        trace_out,
+        approval_token,
+        key_mode,
+        private_key,
+        private_key_env,
+        approval_public_key,
+        approval_public_key_env,
+        trace_dir,
+        approval_private_key,
+        approval_private_key_env,
+        delegation_token,
+        delegation_public_key,
+        delegation_public_key_env,
+        delegation_private_key,
+        delegation_private_key_env,
+    )
+
+
+def decide_here(
+    intent: IntentRequest | Mapping[str, Any],
+    policy_path: str | Path,
+    cwd: str | Path | None,
+    trace_out: str | Path | None,
+    approval_token: str | Path | Sequence[str | Path] | None,
+    key_mode: str,
+    private_key: str | Path | None,
+    private_key_env: str | None,
+    approval_public_key: str | Path | None,
+    approval_public_key_env: str | None,
+    trace_dir: str | Path,
+    approval_private_key: str | Path | None,
+    approval_private_key_env: str | None,
+    delegation_token: str | Path | Sequence[str | Path] | None,
+    delegation_public_key: str | Path | None,
+    delegation_public_key_env: str | None,
+    delegation_private_key: str | Path | None,
+    delegation_private_key_env: str | None,
+) -> GateEvalResult:
+    """``gate_decision`` with every argument given, in its order, by position: the per-call
+    path of ``ToolAdapter`` and ``gate_tool`` (matching a keyword argument to its parameter
+    is most of what a call with eighteen of them costs)."""
     doc: Any = None
     if isinstance(intent, IntentRequest):
         doc = _normalized(intent)  # the gate takes a normalised intent as it is
@@ -355,14 +399,14 @@ def gate_decision(
         gate = _open_gate(
             policy_path,
             cwd,
-            key_mode=key_mode,
-            private_key=private_key,
-            private_key_env=private_key_env,
-            approval_public_key=approval_public_key,
-            approval_public_key_env=approval_public_key_env,
-            trace_dir=trace_dir,
-            approval_private_key=approval_private_key,
-            approval_private_key_env=approval_private_key_env,
+            key_mode,
+            private_key,
+            private_key_env,
+            approval_public_key,
+            approval_public_key_env,
+            trace_dir,
+            approval_private_key,
+            approval_private_key_env,
         )
         tokens: list[Any] = []
         if approval_token is not None:
@@ -404,7 +448,7 @@ class _Normalizer:
     the fail-closed blocks they become, are exactly the general path's.
     """
 
-    __slots__ = ("fields", "target", "contexts", "provenances")
+    __slots__ = ("fields", "target", "contexts", "provenances", "targets")
 
     def __init__(self) -> None:
         from gait.gate.intent import normalize_fields, normalize_model_target
@@ -413,6 +457,10 @@ class _Normalizer:
         self.target = normalize_model_target
         self.contexts: dict[int, tuple[IntentContext, dict[str, Any]]] = {}
         self.provenances: dict[int, tuple[list[Any], list[dict[str, Any]]]] = {}
+        # A normalised target by its tool name and four strings (it depends on nothing else:
+        # a flat dict of strings and True, copied per call). A tool often names the same
+        # target again (its host, its file); a new one costs a dict lookup more.
+        self.targets: dict[tuple[str | None, ...], dict[str, Any]] = {}
 
     def __call__(self, intent: IntentRequest) -> Any:
         ctx = intent.context
@@ -447,7 +495,14 @@ class _Normalizer:
                     map(type, fields)
                 ):
                     return None  # a subclass's to_dict, or fields the general path refuses
-                targets.append(self.target(name, kind, value, operation, sensitivity))
+                key = (name, *fields)
+                known = self.targets.get(key)
+                if known is None:
+                    known = self.target(name, kind, value, operation, sensitivity)
+                    if len(self.targets) >= 256:
+                        self.targets.clear()
+                    self.targets[key] = known
+                targets.append(dict(known))
             return self.fields(
                 tool_name,
                 # plain keys and values: normalize_json copies them as _json_ready would
@@ -521,7 +576,7 @@ def _created_text(moment: datetime) -> str:
     """``rfc3339(IntentRequest._isoformat(moment))`` (what normalisation makes of the
     model's ``created_at``), printed directly: a datetime needs no parsing back."""
     global _LAST_SECOND
-    utc = moment.astimezone(UTC)
+    utc = moment if moment.tzinfo is UTC else moment.astimezone(UTC)
     second = (utc.year, utc.month, utc.day, utc.hour, utc.minute, utc.second)
     last, text = _LAST_SECOND
     if last != second:
