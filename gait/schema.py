@@ -292,7 +292,14 @@ _GROUPS = (
     ),
 )
 _GENERIC = frozenset({"const", "enum", "$ref", "allOf", "anyOf", "oneOf", "not", "if"})
-_POINTER_PART = lazy(r"[A-Za-z0-9_.$-]+")
+_BARE = _ANNOTATIONS | {"type"}
+# What ``[A-Za-z0-9_.$-]+`` (a $ref pointer part) matches, as a set of characters.
+_POINTER_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.$-")
+
+
+def _pointer_part(part: str) -> bool:
+    """``re.fullmatch(r"[A-Za-z0-9_.$-]+", part)``, without re."""
+    return bool(part) and _POINTER_CHARS.issuperset(part)
 
 
 def _search(pattern: str) -> Callable[[str], Any]:
@@ -302,17 +309,140 @@ def _search(pattern: str) -> Callable[[str], Any]:
     has a handful of the intent schema's fields, and compiling the rest was a fifth of its
     validation. A pattern that does not compile raises when first used: callers treat a check
     that raises as "not answered here", so jsonschema decides (and raises) as it always did.
+
+    The few shapes of pattern an intent's fields use (``_plain_search``) are answered with
+    string methods instead where ``re`` is not loaded, so that a decision does not need it for
+    them (issue 16 item 6); callers only read the result's truth, which is the search's.
     """
     found: list[Callable[[str], Any]] = []
 
     def search(text: str) -> Any:
         if not found:
-            import re
+            # Reading a pattern's shape costs more than a compiled pattern from the CLI's table
+            # (gait.cli.regexcache) once re is loaded anyway; it saves loading re otherwise.
+            plain = None if "re" in sys.modules else _plain_search(pattern)
+            if plain is not None:
+                found.append(plain)
+            else:
+                import re
 
-            found.append(re.compile(pattern).search)
+                found.append(re.compile(pattern).search)
         return found[0](text)
 
     return search
+
+
+# Pattern shapes read without re (_plain_search). A text pattern's ``\\s`` is what ``str.isspace``
+# calls whitespace (both are Py_UNICODE_ISSPACE), so ``str.strip()`` strips exactly ``\\s*``.
+_WORD_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_")
+_CLASS_CHARS = _WORD_CHARS | {"-", " ", "."}
+
+
+def _not_blank(text: str) -> bool:
+    """``re.search(r"\\S", text)``: some character is not whitespace."""
+    return bool(text) and not text.isspace()
+
+
+def _plain_search(pattern: str) -> Callable[[str], bool] | None:
+    """A predicate true exactly when ``re.search(pattern, text)`` matches, for three shapes of
+    pattern, else None (``re`` then decides):
+
+    - ``\\S``;
+    - ``^\\s*(?:A|B|...)\\s*$`` and ``^\\s*(?:A|B|...)?\\s*$``, each alternative a run of
+      literal word characters, ``\\.`` and classes of such characters (``[pP]``, ``[-_ ]``),
+      none of them whitespace at either end: the text, stripped, is one of the alternatives
+      (or empty, with ``?``). ``$`` also matches before a final newline, which ``\\s*`` eats;
+    - ``^LITERAL`` and ``^LITERAL(?!A$|B$|...)`` with word-character literals: the text starts
+      with LITERAL and (for the lookahead) what follows is none of A, B... (``$``: nor any of
+      them followed by one newline).
+    """
+    if pattern == "\\S":
+        return _not_blank
+    words = _words_shape(pattern)
+    if words is not None:
+        return words
+    return _prefix_shape(pattern)
+
+
+def _atoms(text: str) -> list[frozenset[str]] | None:
+    """``[xX]``, ``\\.`` and word characters, as the set of characters each matches."""
+    atoms: list[frozenset[str]] = []
+    at = 0
+    while at < len(text):
+        char = text[at]
+        if char == "[":
+            end = text.find("]", at + 1)
+            members = text[at + 1 : end] if end > at + 1 else ""
+            # "-" only first or last, so that it is itself and never a range
+            if not members or not _CLASS_CHARS.issuperset(members) or "-" in members[1:-1]:
+                return None
+            atoms.append(frozenset(members))
+            at = end + 1
+        elif char == "\\" and text[at + 1 : at + 2] == ".":
+            atoms.append(frozenset("."))
+            at += 2
+        elif char in _WORD_CHARS:
+            atoms.append(frozenset(char))
+            at += 1
+        else:
+            return None
+    return atoms
+
+
+def _words_shape(pattern: str) -> Callable[[str], bool] | None:
+    head = "^\\s*(?:"
+    if not pattern.startswith(head):
+        return None
+    optional = pattern.endswith(")?\\s*$")
+    tail = ")?\\s*$" if optional else ")\\s*$"
+    if not pattern.endswith(tail) or len(pattern) <= len(head) + len(tail):
+        return None
+    body = pattern[len(head) : -len(tail)]
+    alternatives: list[tuple[frozenset[str], ...]] = []
+    for text in body.split("|"):
+        atoms = _atoms(text)
+        if not atoms or " " in atoms[0] or " " in atoms[-1]:
+            return None
+        alternatives.append(tuple(atoms))
+    sizes = frozenset(len(atoms) for atoms in alternatives)
+
+    def words(text: str) -> bool:
+        core = text.strip()
+        if not core:
+            return optional
+        if len(core) not in sizes:
+            return False
+        for atoms in alternatives:
+            if len(atoms) == len(core) and all(map(frozenset.__contains__, atoms, core)):
+                return True
+        return False
+
+    return words
+
+
+def _prefix_shape(pattern: str) -> Callable[[str], bool] | None:
+    if not pattern.startswith("^"):
+        return None
+    literal, _, rest = pattern[1:].partition("(?!")
+    if not literal or not _WORD_CHARS.issuperset(literal):
+        return None
+    if not rest:
+        if "(?!" in pattern:
+            return None
+        return lambda text: text.startswith(literal)
+    if not rest.endswith(")"):
+        return None
+    excluded: set[str] = set()
+    for each in rest[:-1].split("|"):
+        if not each.endswith("$") or not each[:-1] or not _WORD_CHARS.issuperset(each[:-1]):
+            return None
+        excluded.update((each[:-1], each[:-1] + "\n"))
+    start = len(literal)
+
+    def prefix(text: str) -> bool:
+        return text.startswith(literal) and text[start:] not in excluded
+
+    return prefix
 
 
 def _always(_: Any) -> bool:
@@ -478,7 +608,7 @@ class _Compiler:
             if not ref.startswith("#/"):
                 raise _Unsupported(f"$ref {ref!r}")
             for part in ref[2:].split("/"):
-                if not _POINTER_PART.fullmatch(part) or not isinstance(target, dict):
+                if not _pointer_part(part) or not isinstance(target, dict):
                     raise _Unsupported(f"$ref {ref!r}")
                 if part not in target:
                     raise _Unsupported(f"$ref {ref!r} does not resolve")
@@ -498,6 +628,10 @@ class _Compiler:
             return _never
         if not isinstance(schema, dict):
             raise _Unsupported(f"schema {schema!r}")
+        raw_type = schema.get("type")
+        if type(raw_type) is str and raw_type in _TYPES and _BARE.issuperset(schema):
+            return _TYPES[raw_type]  # a bare type (a third of a schema's nodes): what the rest
+            # of this method returns for it, without building and dropping the four groups
         for key in schema:
             if not (
                 key in _SUPPORTED

@@ -360,6 +360,11 @@ NOT_FOR_A_PLAIN_DECISION = (
     "json.decoder",
     "json.encoder",
     "json.scanner",
+    # the policy's YAML reading (gait.gate.policy_yaml, gait.yamlshape) loads only when the
+    # parsed-policy cache misses; the gate takes ContextVar from _contextvars itself
+    "gait.gate.policy_yaml",
+    "gait.yamlshape",
+    "contextvars",
 )
 
 

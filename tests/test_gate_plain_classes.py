@@ -108,3 +108,29 @@ def test_outcomes_compare_and_are_not_hashable(tmp_path) -> None:
     assert finding.replace is False and finding.field == "kill_switch"
     with pytest.raises(FrozenInstanceError):
         finding.verdict = ""
+
+
+def test_no_dataclass_is_built_on_the_decision_path() -> None:
+    """Each of these modules is imported by a ``gait gate eval`` decision: a dataclass defined in
+    one is built at import by every such process (issue 16 item 6)."""
+    import importlib
+
+    for name in (
+        "gait.gate.engine",
+        "gait.gate.evaluate",
+        "gait.gate.intent",
+        "gait.gate.normalized_intent",
+        "gait.gate.policy",
+        "gait.gate.policy_model",
+        "gait.gate.policy_keys",
+        "gait.gate.policy_cache",
+        "gait.gate.arg_constraints",
+        "gait.gate.scripts",
+        "gait.gate.trace",
+        "gait.gate.profiles",
+        "gait.schema",
+    ):
+        module = importlib.import_module(name)
+        for value in vars(module).values():
+            if isinstance(value, type) and value.__module__ == name:
+                assert "__dataclass_fields__" not in vars(value), (name, value)

@@ -14,7 +14,7 @@ from typing import Any
 
 import yaml
 
-from gait.gate import policy as policy_mod
+from gait.gate import policy_yaml
 from gait.gate.policy import PolicyInvalid, compile_policy, parse_policy_text
 
 _PLAIN = re.compile(r"^[A-Za-z0-9_./@$*+-][A-Za-z0-9_./@$*+:\- ]*$")
@@ -86,7 +86,7 @@ def format_policy(text: bytes | str) -> tuple[bytes, str]:
     data = parse_policy_text(text)
     before = compile_policy(data).digest
     lines: list[str] = []
-    _emit(data, policy_mod._POLICY_SPEC, 0, lines)
+    _emit(data, policy_yaml._POLICY_SPEC, 0, lines)
     formatted = ("\n".join(lines) + "\n").encode("utf-8")
     after = compile_policy(parse_policy_text(formatted)).digest
     if after != before:

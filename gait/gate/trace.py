@@ -240,16 +240,59 @@ def _canonical_time(text: str) -> str:
     shape whose fields make a real date re-prints to itself; anything else takes the full path,
     which also raises the usual error.
     """
-    shape = _CANONICAL_TIME_SHAPE.fullmatch(text)
-    if shape is not None:
+    fields = _canonical_fields(text)
+    if fields is not None:
         try:
-            year, month, day, hour, minute, second = map(int, shape.groups())
-            datetime(year, month, day, hour, minute, second)
+            datetime(*fields)
         except ValueError:
             pass
         else:
             return text
     return timefmt.canonical(text)
+
+
+def _canonical_fields(text: str) -> tuple[int, int, int, int, int, int] | None:
+    """``_CANONICAL_TIME_SHAPE.fullmatch(text)``'s six numbers, read without re for a str (a
+    decision needs no ``re`` for it); anything else goes to the pattern, which raises for it
+    as it always did."""
+    if type(text) is not str:
+        shape = _CANONICAL_TIME_SHAPE.fullmatch(text)
+        if shape is None:
+            return None
+        year, month, day, hour, minute, second = map(int, shape.groups())
+        return year, month, day, hour, minute, second
+    size = len(text)
+    if (
+        size < 20
+        or text[4] != "-"
+        or text[7] != "-"
+        or text[10] != "T"
+        or text[13] != ":"
+        or text[16] != ":"
+        or text[-1] != "Z"
+    ):
+        return None
+    digits = text[:4] + text[5:7] + text[8:10] + text[11:13] + text[14:16] + text[17:19]
+    if not (digits.isascii() and digits.isdigit()):
+        return None
+    if size > 20:  # ``\.\d{0,8}[1-9]``: one to nine ASCII digits, the last not 0
+        fraction = text[20:-1]
+        if (
+            text[19] != "."
+            or not fraction
+            or len(fraction) > 9
+            or not (fraction.isascii() and fraction.isdigit())
+            or fraction[-1] == "0"
+        ):
+            return None
+    return (
+        int(digits[:4]),
+        int(digits[4:6]),
+        int(digits[6:8]),
+        int(digits[8:10]),
+        int(digits[10:12]),
+        int(digits[12:14]),
+    )
 
 
 def signable_trace(raw: dict[str, Any]) -> dict[str, Any]:
