@@ -13,7 +13,7 @@ import pytest
 
 from gait.canon import canonical_bytes
 from gait.errors import InvalidInput
-from gait.runpack.diff import diff_runpacks
+from gait.runpack.diff import RunView, diff_runpacks
 from gait.runpack.reader import load_runpack
 from gait.runpack.verify import verification_options, verify_runpack
 from gait.runpack.writer import write_record_input
@@ -186,3 +186,46 @@ def test_offsets_before_the_start_read_as_from_the_file(tmp_path: Path) -> None:
         verify_runpack(path, verification_options())
     assert caught.value.code == "E_VERIFY_INPUT_INVALID"
     assert caught.value.message == f"{path} is not a readable zip ([Errno 22] Invalid argument)"
+
+
+class _Sub(dict):  # type: ignore[type-arg]
+    def get(self, *args: object) -> object:  # never asked: diff reads dicts as dicts
+        return "overridden"
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {},
+        {"tool_name": 7},
+        {"args_digest": None},
+        {"args": float("nan")},
+        {"args": {"x": [1, 2.5, "é", None, True]}},
+        {"args": 2**70},
+        {"drop": "args"},
+        {"drop": "intent_id"},
+        {"sub": True},
+    ],
+)
+def test_few_records_are_kept_as_many_are(tmp_path: Path, change: dict[str, object]) -> None:
+    """A run of a few records is reduced record by record, a longer one by column: the same
+    entries (or the same refusal, which keeps the records whole) either way."""
+    pack = load_runpack(_run(tmp_path, "few", ["a", "b", "c"], mode="raw"))
+    intents: list[object] = [dict(r) for r in pack.intents]
+    odd: dict[str, object] = dict(pack.intents[1])
+    if "drop" in change:
+        del odd[str(change["drop"])]
+    odd.update({k: v for k, v in change.items() if k not in ("drop", "sub")})
+    intents[1] = _Sub(odd) if change.get("sub") else odd
+    many = intents * 7  # past the few-records path
+    results = pack.results[1:]  # the first call has no result: a missing one
+    views = [
+        RunView(dataclasses.replace(pack, intents=records, results=results))  # type: ignore[arg-type]
+        for records in (intents, many)
+    ]
+    assert views[0].odd == views[1].odd
+    for privacy in ("full", "metadata"):
+        assert views[0].sigs(privacy) == views[1].sigs(privacy)[: len(intents)]
+    if not views[0].odd:
+        assert views[0].intents == views[1].intents[: len(intents)]
+        assert views[0].intents[1][1] == odd.get("tool_name")

@@ -560,6 +560,8 @@ def _entries(
     a dict whose ``fields`` are all strings and whose payload (absent: ``_ABSENT``; not
     compared: None) has a token. Plain records compare on these tuples exactly as on the
     records; verified records always are plain (the schemas make every other field a string)."""
+    if len(records) <= _FEW:
+        return _few_entries(records, fields, payload, with_payloads)
     try:
         columns: list[list[Any]] = [list(map(dict.get, records, repeat(name))) for name in fields]
     except TypeError:  # a record that is not a dict
@@ -578,6 +580,33 @@ def _entries(
         except (TypeError, ValueError):  # orjson.JSONEncodeError is a TypeError
             return None
     return list(zip(*columns, tokens, strict=True))
+
+
+_FEW = 16  # records up to which _entries reads record by record (columns cost more set-up)
+
+
+def _few_entries(
+    records: list[dict[str, Any]], fields: tuple[str, ...], payload: str, with_payloads: bool
+) -> list[tuple[Any, ...]] | None:
+    """``_entries`` of a few records, a record at a time: the same tuples, or None."""
+    rows = []
+    get = dict.get  # as the columns read them: a dict subclass's own get is not asked
+    for record in records:
+        if not isinstance(record, dict):
+            return None
+        row: list[Any] = [get(record, name) for name in fields]
+        for value in row:
+            if type(value) is not str:  # absent (None) or not a string
+                return None
+        row[1], row[3], row[4] = sys.intern(row[1]), sys.intern(row[3]), sys.intern(row[4])
+        rows.append(row)
+    if not with_payloads:
+        return [(*row, None) for row in rows]
+    try:
+        tokens = _tokens([get(record, payload, _ABSENT) for record in records])
+    except (TypeError, ValueError):  # orjson.JSONEncodeError is a TypeError
+        return None
+    return [(*row, token) for row, token in zip(rows, tokens, strict=True)]
 
 
 class RunView:
@@ -664,6 +693,15 @@ class RunView:
         if self.odd:
             return [_sig(self.side(i, privacy), privacy) for i in range(len(self.intents))]
         missing = (None, "missing_result", "", None, None, _ABSENT)
+        if len(self.intents) <= _FEW:  # a row at a time: the columns' set-up costs more
+            get = self.results_side.get
+            pairs = [(i, get(i[0], missing)) for i in self.intents]
+            if privacy == "full":
+                return [
+                    (i[0], i[1], i[2], r[1], r[2], i[5] is not _ABSENT, r[5] is not _ABSENT)
+                    for i, r in pairs
+                ]
+            return [(i[0], i[1], i[2], r[1], r[2]) for i, r in pairs]
         results = list(map(self.results_side.get, self.ids, repeat(missing)))
         columns: list[Any] = [
             self.ids,
@@ -856,6 +894,10 @@ def diff_runpacks(left: Runpack, right: Runpack, *, privacy: str = "full") -> Di
     check_canonical(left, "left")
     check_canonical(right, "right")
     payloads = privacy == "full"
+    if max(len(left.intents), len(right.intents), len(left.results), len(right.results)) <= _FEW:
+        return diff_views(  # a few objects: not worth the collector's pause and resume
+            RunView(left, payloads=payloads), RunView(right, payloads=payloads), privacy
+        )
     with gcpause.paused():  # the views' many small objects: no cycles among them, nor in the runs
         return diff_views(
             RunView(left, payloads=payloads), RunView(right, payloads=payloads), privacy
