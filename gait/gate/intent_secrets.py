@@ -51,7 +51,22 @@ _SAFE_VALUE_PREFIXES = ("env:", "stub:", "cmd:", "ref:", "sha256:")
 _SECRET_VALUE_PREFIXES = ("ghp_", "gho_", "github_pat_", "sk-", "AKIA", "ASIA")
 
 
+# Each key's verdict, once per process (an SDK gates the same argument names call after call);
+# bounded, as the functools.lru_cache it replaces (functools is not loaded for a decision).
+_KEY_VERDICTS: dict[str, bool] = {}
+
+
 def _key_suggests_credential(key: str) -> bool:
+    found = _KEY_VERDICTS.get(key)
+    if found is None:
+        found = _key_verdict(key)
+        if len(_KEY_VERDICTS) >= 8192:
+            _KEY_VERDICTS.clear()
+        _KEY_VERDICTS[key] = found
+    return found
+
+
+def _key_verdict(key: str) -> bool:
     lowered = key.strip().lower()
     if not lowered or lowered.endswith(_SAFE_KEY_SUFFIXES):
         return False
