@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import contextlib
 import os
 import sys
 import time
-from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 from gait.errors import InvalidInput, IOFailure
@@ -14,6 +12,8 @@ from gait.lazyre import lazy
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from collections.abc import Callable, Sequence
+    from types import TracebackType as Traceback
     from typing import Any, BinaryIO
 
 STALE_TEMP_SECONDS = 3600
@@ -93,17 +93,31 @@ def scratch_dir(name: str) -> Path:
     return make_temp_dir(Path(tempfile.gettempdir()) / name, max_age=None)
 
 
-@contextlib.contextmanager
-def scratch(name: str) -> Iterator[Path]:
+def scratch(name: str) -> _Scratch:
     """``scratch_dir`` removed when the block ends (``tempfile.TemporaryDirectory`` leaves one
     a kill interrupted for ever; this one is cleaned by the next run)."""
-    import shutil
+    return _Scratch(name)
 
-    path = scratch_dir(name)
-    try:
-        yield path
-    finally:
-        shutil.rmtree(path, ignore_errors=True)
+
+# The context managers here are classes, not ``contextlib.contextmanager`` generators: a gate
+# decision takes a file lock, and importing contextlib (which defines a dozen classes) was 2%
+# of a ``gait gate eval`` process (issue 16 item 6).
+class _Scratch:
+    __slots__ = ("_name", "_path")
+
+    def __init__(self, name: str) -> None:
+        self._name = name
+
+    def __enter__(self) -> Path:
+        self._path = scratch_dir(self._name)
+        return self._path
+
+    def __exit__(
+        self, kind: type[BaseException] | None, error: BaseException | None, tb: Traceback | None
+    ) -> None:
+        import shutil
+
+        shutil.rmtree(self._path, ignore_errors=True)
 
 
 def _pid_alive(pid: int) -> bool:
@@ -160,8 +174,10 @@ def stage(
                 handle.flush()
                 _finish(handle.fileno(), mode, sync)
     except BaseException:
-        with contextlib.suppress(OSError):
+        try:
             os.unlink(tmp)
+        except OSError:
+            pass
         raise
     return tmp
 
@@ -176,8 +192,10 @@ def _create_fixed(temp: Path, target: Path) -> int:
     """Create ``temp`` exclusively (never writing through a file or link someone planted
     there), replacing a dead writer's leftover; the directories are made only when missing."""
     flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
-    with contextlib.suppress(FileNotFoundError):
+    try:
         os.unlink(temp)
+    except FileNotFoundError:
+        pass
     try:
         return os.open(temp, flags | getattr(os, "O_CLOEXEC", 0), 0o600)
     except FileNotFoundError:
@@ -212,8 +230,10 @@ def replace_with(
         else:
             os.replace(tmp, target)
     except BaseException:
-        with contextlib.suppress(OSError):
+        try:
             os.unlink(tmp)
+        except OSError:
+            pass
         raise
     return target
 
@@ -269,21 +289,30 @@ def atomic_write(
         raise IOFailure(f"cannot write {target}: {exc.strerror}", code="E_IO_WRITE") from exc
 
 
-@contextlib.contextmanager
-def signals_held() -> Iterator[None]:
+def signals_held() -> _SignalsHeld:
     """Hold SIGINT/SIGTERM back for the few renames that must all happen (delivered after)."""
-    import signal
-    import threading
+    return _SignalsHeld()
 
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    held = {signal.SIGINT, signal.SIGTERM}
-    previous = signal.pthread_sigmask(signal.SIG_BLOCK, held)
-    try:
-        yield
-    finally:
-        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+
+class _SignalsHeld:
+    __slots__ = ("_previous",)
+
+    def __enter__(self) -> None:
+        import signal
+        import threading
+
+        self._previous: Any = None
+        if threading.current_thread() is threading.main_thread():
+            held = {signal.SIGINT, signal.SIGTERM}
+            self._previous = signal.pthread_sigmask(signal.SIG_BLOCK, held)
+
+    def __exit__(
+        self, kind: type[BaseException] | None, error: BaseException | None, tb: Traceback | None
+    ) -> None:
+        if self._previous is not None:
+            import signal
+
+            signal.pthread_sigmask(signal.SIG_SETMASK, self._previous)
 
 
 def commit_files(files: Sequence[tuple[Path, bytes | Callable[[BinaryIO], object]]]) -> None:
@@ -299,8 +328,10 @@ def commit_files(files: Sequence[tuple[Path, bytes | Callable[[BinaryIO], object
                 os.replace(tmp, target)
         finally:
             for tmp, _ in staged:
-                with contextlib.suppress(OSError):
+                try:
                     tmp.unlink()
+                except OSError:
+                    pass
 
 
 def gait_home() -> Path:
@@ -359,22 +390,40 @@ def read_no_follow(path: str | os.PathLike[str]) -> bytes:
         os.close(fd)
 
 
-@contextlib.contextmanager
-def file_lock(path: str | os.PathLike[str]) -> Iterator[None]:
-    """Exclusive advisory lock across processes (and threads: each call opens its own
+def file_lock(path: str | os.PathLike[str]) -> _FileLock:
+    """Exclusive advisory lock across processes (and threads: each ``with`` opens its own
     descriptor) for read-modify-write of state files and the decision log. On the hot path
     (the gate's log) it costs one open and one flock: the directory is made only when missing."""
-    import fcntl
+    return _FileLock(path)
 
-    fd = _open_made(path, os.O_RDWR | os.O_CREAT)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
+
+class _FileLock:
+    __slots__ = ("_path", "_fd")
+
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        self._path = path
+
+    def __enter__(self) -> None:
+        import fcntl
+
+        fd = _open_made(self._path, os.O_RDWR | os.O_CREAT)
         try:
-            yield
-        finally:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+        except BaseException:
+            os.close(fd)
+            raise
+        self._fd = fd
+
+    def __exit__(
+        self, kind: type[BaseException] | None, error: BaseException | None, tb: Traceback | None
+    ) -> None:
+        import fcntl
+
+        fd = self._fd
+        try:
             fcntl.flock(fd, fcntl.LOCK_UN)
-    finally:
-        os.close(fd)
+        finally:
+            os.close(fd)
 
 
 def append_locked(
@@ -421,5 +470,7 @@ def create_exclusive(path: str | os.PathLike[str], data: bytes, *, mode: int = 0
             return False
         return True
     finally:
-        with contextlib.suppress(OSError):
+        try:
             os.unlink(tmp)
+        except OSError:
+            pass

@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import os
 import sys
-from dataclasses import dataclass, field
 
 from gait.canon import dumps_compact, id24
 from gait.errors import ExitCode, GaitError
+from gait.plain import Plain
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -20,17 +20,28 @@ if TYPE_CHECKING:
 MAX_SUMMARY_LINES = 12
 
 
-@dataclass
-class Outcome:
-    """What a command hands back: the CLI alone decides how (and whether) to print it."""
+class Outcome(Plain):
+    """What a command hands back: the CLI alone decides how (and whether) to print it.
 
-    payload: dict[str, Any]
-    exit_code: int = ExitCode.OK
-    lines: list[str] = field(default_factory=list)
-    warnings: list[str] = field(default_factory=list)
-    # Printed verbatim instead of ``lines`` (no line cap) when not --json: a document the user
-    # asked for, such as ``gait policy fmt``'s formatted policy.
-    text: str | None = None
+    Not a dataclass (gait.plain: the same equality and repr): every CLI process builds it."""
+
+    __slots__ = _fields = ("payload", "exit_code", "lines", "warnings", "text")
+
+    def __init__(
+        self,
+        payload: dict[str, Any],
+        exit_code: int = ExitCode.OK,
+        lines: list[str] | None = None,
+        warnings: list[str] | None = None,
+        text: str | None = None,
+    ) -> None:
+        self.payload = payload
+        self.exit_code = exit_code
+        self.lines: list[str] = [] if lines is None else lines
+        self.warnings: list[str] = [] if warnings is None else warnings
+        # Printed verbatim instead of ``lines`` (no line cap) when not --json: a document the
+        # user asked for, such as ``gait policy fmt``'s formatted policy.
+        self.text = text
 
 
 def correlation_id(argv: list[str]) -> str:

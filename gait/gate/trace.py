@@ -9,7 +9,6 @@ detectable.
 
 from __future__ import annotations
 
-import contextlib
 import os
 import stat
 import sys
@@ -29,7 +28,7 @@ from gait.timefmt import UTC, datetime  # the C types (see gait.timefmt)
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from collections.abc import Iterator, Sequence
+    from collections.abc import Sequence
     from typing import Any
 
 TRACE_SCHEMA_ID = "gait.gate.trace"
@@ -576,20 +575,29 @@ _HEAD_TEMP = ".decisions.head.tmp"
 _HEAD_SPARE = ".decisions.head.spare"
 
 
-@contextlib.contextmanager
-def _locked(directory: Path) -> Iterator[None]:
+class _locked:  # lower case: used as the function it was, ``with _locked(directory):``
     """``fsutil.file_lock`` on a trace directory's decision log; failing to take it is
-    ``TraceUnwritable`` (a decision that cannot be logged is not made)."""
-    stack = contextlib.ExitStack()
-    try:
-        stack.enter_context(file_lock(directory / _LOG_LOCK))
-    except OSError as exc:
-        raise TraceUnwritable(
-            f"cannot lock decision log in {directory}: {exc.strerror}",
-            code="E_TRACE_UNWRITABLE",
-        ) from exc
-    with stack:
-        yield
+    ``TraceUnwritable`` (a decision that cannot be logged is not made). A class, not a
+    ``contextlib.contextmanager``: a gate decision process does not import contextlib."""
+
+    __slots__ = ("_directory", "_lock")
+
+    def __init__(self, directory: Path) -> None:
+        self._directory = directory
+
+    def __enter__(self) -> None:
+        lock = file_lock(self._directory / _LOG_LOCK)
+        try:
+            lock.__enter__()
+        except OSError as exc:
+            raise TraceUnwritable(
+                f"cannot lock decision log in {self._directory}: {exc.strerror}",
+                code="E_TRACE_UNWRITABLE",
+            ) from exc
+        self._lock = lock
+
+    def __exit__(self, kind: Any, error: Any, tb: Any) -> None:
+        self._lock.__exit__(kind, error, tb)
 
 
 # The last line this process appended to each decision log, by the log's (st_dev, st_ino), with
@@ -751,7 +759,7 @@ def record_decision(
         head["signature"] = sign_digest(key, digest(head))
         head_bytes = canonical_bytes(head) + b"\n"
         head_path = directory / DECISION_HEAD
-        with contextlib.suppress(OSError):  # the decision stands; verify reports a stale head
+        try:  # the decision stands if this fails; verify reports a stale head
             if sync or not _swap_spare(head_path, directory / _HEAD_SPARE, head_bytes):
                 replace_with(
                     head_path,
@@ -761,6 +769,8 @@ def record_decision(
                     temp=directory / _HEAD_TEMP,
                     exchange=not sync,  # no rename over it: ext4 would flush it (fsutil)
                 )
+        except OSError:
+            pass
     return path
 
 

@@ -12,7 +12,6 @@ import functools
 import os
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
 
 from gait import timefmt
@@ -26,6 +25,7 @@ from gait.fsutil import (
     private_dir,
     read_no_follow,
 )
+from gait.plain import Plain
 from gait.sign.keys import SigningKey, VerifyKey, read_env_text, read_key_text
 
 TYPE_CHECKING = False
@@ -41,21 +41,46 @@ DEV_WARNING = (
 KEYRING_SCHEMA = "gait.keyring"
 
 
-@dataclass
-class KeyEntry:
+# Not dataclasses (gait.plain: the same constructor, equality and repr): a gate decision reads
+# the keyring, and each dataclass built at import was work every such process paid.
+class KeyEntry(Plain):
     """One key the keyring knows, with the trust and rotation state a verifier needs."""
 
-    key_id: str
-    public_key: str
-    mode: str
-    trusted: bool = True
-    status: str = "active"
-    label: str = ""
-    added_at: str = ""
-    rotated_to: str = ""
-    # Registry publishers this key signs for (``gait keys trust --publisher``): a pack is
-    # accepted only from a key trusted for the publisher it declares.
-    publishers: list[str] = field(default_factory=list)
+    __slots__ = _fields = (
+        "key_id",
+        "public_key",
+        "mode",
+        "trusted",
+        "status",
+        "label",
+        "added_at",
+        "rotated_to",
+        "publishers",
+    )
+
+    def __init__(
+        self,
+        key_id: str,
+        public_key: str,
+        mode: str,
+        trusted: bool = True,
+        status: str = "active",
+        label: str = "",
+        added_at: str = "",
+        rotated_to: str = "",
+        publishers: list[str] | None = None,
+    ) -> None:
+        self.key_id = key_id
+        self.public_key = public_key
+        self.mode = mode
+        self.trusted = trusted
+        self.status = status
+        self.label = label
+        self.added_at = added_at
+        self.rotated_to = rotated_to
+        # Registry publishers this key signs for (``gait keys trust --publisher``): a pack is
+        # accepted only from a key trusted for the publisher it declares.
+        self.publishers: list[str] = [] if publishers is None else publishers
 
     def verify_key(self) -> VerifyKey:
         if isinstance(self.public_key, str):
@@ -63,12 +88,14 @@ class KeyEntry:
         return VerifyKey.from_text(self.public_key)  # a corrupt entry: its usual error
 
 
-@dataclass
-class Keyring:
+class Keyring(Plain):
     """The keyring file's entries, read whole so a rotation rewrites it atomically."""
 
-    path: Path
-    entries: list[KeyEntry] = field(default_factory=list)
+    __slots__ = _fields = ("path", "entries")
+
+    def __init__(self, path: Path, entries: list[KeyEntry] | None = None) -> None:
+        self.path = path
+        self.entries: list[KeyEntry] = [] if entries is None else entries
 
     def find(self, key_id: str) -> KeyEntry | None:
         return next((e for e in self.entries if e.key_id == key_id), None)
@@ -100,7 +127,7 @@ def _entry_data(entry: KeyEntry) -> dict[str, Any]:
     """``dataclasses.asdict(entry)``: the entry's fields in order, lists and mappings copied
     (an entry holds what a keyring file held). Not ``asdict`` itself: its deep copy would run
     the ``copy`` module a gate process otherwise leaves unexecuted (gait.cli.main DEFERRED)."""
-    return {name: _copied(getattr(entry, name)) for name in entry.__dataclass_fields__}
+    return {name: _copied(getattr(entry, name)) for name in entry._fields}
 
 
 def _copied(value: Any) -> Any:
