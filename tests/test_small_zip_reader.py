@@ -176,3 +176,25 @@ def test_reference_style_zip_verifies(tmp_path: Path) -> None:
     )
     reports = [verify_runpack(p, VerifyOptions()).to_json() for p in (plain, go_like)]
     assert reports[0]["ok"] and reports[0]["checks"] == reports[1]["checks"]
+
+
+@pytest.mark.parametrize("enabled", [True, False])
+def test_verify_leaves_the_collector_as_it_found_it(tmp_path: Path, enabled: bool) -> None:
+    """verify pauses the cyclic collector while it parses, and gives it back as it was, also
+    when the input is refused."""
+    import gc
+
+    good = tmp_path / "good.zip"
+    good.write_bytes(_zip([{"name": n, "data": d} for n, d in _members(tmp_path)]))
+    bad = tmp_path / "bad.zip"
+    bad.write_bytes(b"PK\x03\x04 not a zip")
+    was = gc.isenabled()
+    try:
+        (gc.enable if enabled else gc.disable)()
+        assert verify_runpack(good, VerifyOptions()).ok
+        assert gc.isenabled() is enabled
+        with pytest.raises(InvalidInput):
+            verify_runpack(bad, VerifyOptions())
+        assert gc.isenabled() is enabled
+    finally:
+        (gc.enable if was else gc.disable)()
