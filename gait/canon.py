@@ -375,51 +375,39 @@ def _reject_constant(name: str) -> Any:
     raise ValueError(f"{name} is not valid JSON")
 
 
-class _Context:
-    """What ``_json.make_scanner`` reads off a ``json.JSONDecoder``."""
+class _Strict:
+    """What ``_json.make_scanner`` reads off a ``json.JSONDecoder``: ``STRICT_DECODER``'s."""
 
-    def __init__(self, pairs_hook: Any, parse_constant: Any) -> None:
-        self.strict = True
-        self.object_hook = None
-        self.object_pairs_hook = pairs_hook
-        self.parse_float = float
-        self.parse_int = int
-        self.parse_constant = parse_constant
-        self.memo: dict[str, str] = {}
+    strict = True
+    object_hook = None
+    object_pairs_hook = staticmethod(_no_duplicates)
+    parse_float = float
+    parse_int = int
+    parse_constant = staticmethod(_reject_constant)
 
 
 _WHITESPACE = " \t\n\r"  # json.decoder.WHITESPACE
-_CONSTANTS = {"-Infinity": -_INF, "Infinity": _INF, "NaN": float("nan")}
-_scan_strict = _make_scanner(_Context(_no_duplicates, _reject_constant))  # type: ignore[arg-type]
-_scan_plain = _make_scanner(_Context(None, _CONSTANTS.__getitem__))  # type: ignore[arg-type]
+_scan_strict = _make_scanner(_Strict())  # type: ignore[arg-type]
 
 
-def _decode(text: str, scan: Any, strict: bool) -> Any:
-    """``JSONDecoder.decode`` of ``text`` with the C scanner ``scan``. A document ``json`` would
-    refuse is parsed again by ``json`` itself, for the exception it raises (the scanner takes
-    ``JSONDecodeError`` from an imported ``json.decoder``; without it, it fails unexplained)."""
+def _decode_strict(text: str) -> Any:
+    """``STRICT_DECODER.decode(text)`` with the C scanner alone. A document it refuses is
+    parsed again by ``json``'s decoder, for the exception that raises (the scanner takes
+    ``JSONDecodeError`` from an imported ``json.decoder``; without one it fails unexplained)."""
     start = len(text) - len(text.lstrip(_WHITESPACE))
     try:
-        value, end = scan(text, start)
+        value, end = _scan_strict(text, start)
     except (StopIteration, SystemError):
         value, end = None, -1
     if end < 0 or text[end:].strip(_WHITESPACE):
-        return _json_decoder(strict).decode(text)
+        return _json_decoder().decode(text)
     return value
 
 
-def _json_decoder(strict: bool) -> json.JSONDecoder:
+def _json_decoder() -> json.JSONDecoder:
     import json
 
-    if strict:
-        return json.JSONDecoder(object_pairs_hook=_no_duplicates, parse_constant=_reject_constant)
-    return json.JSONDecoder()
-
-
-def loads_plain(data: str | bytes) -> Any:
-    """``json.loads`` of a str or UTF-8 bytes: files Gait wrote itself (its caches, schemas)."""
-    text = data.decode("utf-8") if isinstance(data, (bytes, bytearray)) else data
-    return _decode(text, _scan_plain, False)
+    return json.JSONDecoder(object_pairs_hook=_no_duplicates, parse_constant=_reject_constant)
 
 
 if TYPE_CHECKING:
@@ -431,7 +419,7 @@ def __getattr__(name: str) -> Any:
     (and ``json`` imported) for the first caller that wants the decoder object itself
     (``raw_decode`` of a record stream)."""
     if name == "STRICT_DECODER":
-        decoder = _json_decoder(True)
+        decoder = _json_decoder()
         globals()[name] = decoder
         return decoder
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
@@ -444,7 +432,7 @@ def loads_strict(data: bytes | str, *, what: str = "JSON", code: str = "E_INVALI
     except UnicodeDecodeError as exc:
         raise InvalidInput(f"{what} is not valid UTF-8 (byte {exc.start})", code=code) from exc
     try:
-        return _decode(text, _scan_strict, True)
+        return _decode_strict(text)
     except _DuplicateKey as exc:
         raise InvalidInput(f"{what} has a {exc}", code=code) from exc
     except (ValueError, RecursionError) as exc:  # json.JSONDecodeError is a ValueError

@@ -371,8 +371,6 @@ def test_dumps_compact_and_loads_are_json_itself(value):
     scanner without the ``json`` package (issue 16 item 6): json's own bytes and values."""
     expected = json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     assert canon.dumps_compact(value) == expected
-    parsed = canon.loads_plain(expected.encode())
-    assert json.dumps(parsed) == json.dumps(json.loads(expected))  # NaN != NaN, so as text
     if not any(word in expected for word in ("NaN", "Infinity")):
         assert loads_strict(f" \n{expected}\t\r") == json.loads(expected)
 
