@@ -64,13 +64,13 @@ _TABLE: dict[str, list[tuple[str, ExitCode, str, str]]] = {
     ],
     "Keys, signing and trust": [
         ("E_KEY_EXISTS", _E.INVALID_INPUT, _IN, "keys init refused to overwrite an existing private key file."),
-        ("E_KEY_INVALID", _E.INVALID_INPUT, _IN, "Key material is not base64 Ed25519 of the right length, or a key file has unsafe permissions or form."),
+        ("E_KEY_INVALID", _E.INVALID_INPUT, _IN, "Key material is not base64 Ed25519 of the right length, a public key is one libsodium verifies nothing with (small order, non-canonical, off the curve), or a key file has unsafe permissions or form."),
         ("E_KEY_MISMATCH", _E.INVALID_INPUT, _IN, "A public key given alongside a private key (or the stored dev pair) does not belong to it."),
         ("E_KEY_NOT_FOUND", _E.INVALID_INPUT, _IN, "A key file, key environment variable or trust-store key id does not exist or is empty."),
         ("E_SIGN_KEY_REQUIRED", _E.INVALID_INPUT, _IN, "Production signing (or a production trace) needs a signing key and none was configured."),
         ("E_SIGN_DEV_KEY_IN_PROD", _E.INVALID_INPUT, _IN, "Production mode was asked to sign with the local dev key, which it refuses."),
         ("E_TRUST_DEV_KEY_AS_PROD", _E.INVALID_INPUT, _IN, "The local dev key was offered to the trust store as a production key; anything that runs gait could sign with it."),
-        ("E_TRUST_STORE_INVALID", _E.INVALID_INPUT, _IN, "The trust store file is unreadable, not strict JSON, or not a trust store."),
+        ("E_TRUST_STORE_INVALID", _E.INVALID_INPUT, _IN, "The trust store file is unreadable, not strict JSON, not a trust store, or holds a key that is not a usable public key."),
     ],
     "Runpacks: record, verify, replay, diff, reduce": [
         ("E_RECORD_INPUT_INVALID", _E.INVALID_INPUT, _IN, "A run record input (or an imported log) is unreadable or fails its schema, so no runpack was written."),

@@ -210,13 +210,24 @@ def _read_keyring(path: Path) -> Keyring:
             raise ValueError("wrong schema_id")
         entries = [KeyEntry(**item) for item in doc["keys"]]
         for entry in entries:
-            if entry.mode not in MODES or entry.verify_key().key_id != entry.key_id:
+            try:
+                key = entry.verify_key()
+            except InvalidInput as exc:  # named, as gait keys untrust cannot read the file
+                raise InvalidInput(
+                    f"trust store {path}: entry {entry.key_id}: {exc.message}",
+                    code="E_TRUST_STORE_INVALID",
+                    hint=f"delete that entry from {path}, then gait keys trust the signer's "
+                    "public key file",
+                ) from exc
+            if entry.mode not in MODES or key.key_id != entry.key_id:
                 raise ValueError(f"bad entry {entry.key_id}")
             if not isinstance(entry.publishers, list) or not all(
                 isinstance(p, str) for p in entry.publishers
             ):
                 raise ValueError(f"bad publishers for {entry.key_id}")
     except (AttributeError, KeyError, TypeError, ValueError, InvalidInput) as exc:
+        if isinstance(exc, InvalidInput) and exc.code == "E_TRUST_STORE_INVALID":
+            raise  # an entry's key, named above
         raise InvalidInput(
             f"trust store {path} is corrupt: {exc}",
             code="E_TRUST_STORE_INVALID",

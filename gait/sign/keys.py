@@ -117,6 +117,46 @@ def key_id_of(public_raw: bytes) -> str:
     return sha256(public_raw).hexdigest()
 
 
+_P = 2**255 - 19  # the field's prime
+_D = 37095705934669439343138083508754565189542113879843219016388785533085940283555  # -121665/121666
+# The y coordinates of the 8 points of small order (libsodium's blocklist, ge25519_has_small_order):
+# 1 (the neutral point), p - 1 (order 2), 0 (order 4) and the pair of order 8.
+_Y8 = 2707385501144840649318225287225658788936804267575313519463743609750303402022
+_SMALL_ORDER_Y = frozenset((0, 1, _P - 1, _Y8, _P - _Y8))
+
+
+def public_key_problem(raw: bytes) -> str:
+    """Why libsodium's verification refuses every signature under the 32-byte key ``raw``, or "".
+
+    ``crypto_sign_verify_detached`` refuses such a key before any arithmetic: an encoding that is
+    not canonical, a point of small order (under OpenSSL the neutral point's key accepted one
+    fixed signature for every message) or no curve point at all (half of all 32-byte strings).
+    A key file or trust-store entry holding one is refused when read, not after failing every
+    signature. Pure Python, so reading a key loads no libsodium: x² = u/v has a root exactly when
+    the Jacobi symbol of u·v is not -1 (v is never 0), about 0.3 M instructions against 1.4 M
+    for Euler's ``pow``. A key with a small-order part added (never derived from a seed) is
+    still a point libsodium verifies with, and is accepted, as libsodium accepts it."""
+    y = int.from_bytes(raw, "little") & ((1 << 255) - 1)  # the top bit is x's sign
+    if y >= _P:
+        return "is not canonically encoded (its y coordinate is 2^255-19 or more)"
+    if y in _SMALL_ORDER_Y:
+        return "is a point of small order (such as the neutral point)"
+    y2 = y * y
+    a, n, t = (y2 - 1) * (_D * y2 + 1) % _P, _P, 1
+    while a:  # the Jacobi symbol (a/n) by quadratic reciprocity, n odd
+        z = (a & -a).bit_length() - 1
+        if z:
+            a >>= z
+            if z & 1 and n & 7 in (3, 5):
+                t = -t
+        if a & n & 2:
+            t = -t
+        a, n = n % a, a
+    if t < 0:  # u/v is no square mod p
+        return "is not a point on the Ed25519 curve"
+    return ""
+
+
 def _decode(text: str, what: str) -> bytes:
     try:
         return binascii.a2b_base64(text.strip(), strict_mode=True)
@@ -132,9 +172,17 @@ class VerifyKey:
     key_id: str
 
     @classmethod
-    def from_raw(cls, raw: bytes) -> VerifyKey:
+    def from_raw(cls, raw: bytes, what: str = "public key") -> VerifyKey:
         if len(raw) != 32:
-            raise InvalidInput("public key must be 32 bytes", code="E_KEY_INVALID")
+            raise InvalidInput(f"{what} must be 32 bytes", code="E_KEY_INVALID")
+        problem = public_key_problem(raw)
+        if problem:
+            raise InvalidInput(
+                f"{what} {problem}: libsodium would refuse every signature under it",
+                code="E_KEY_INVALID",
+                hint="use the signer's public key as gait keys init wrote it "
+                "(gait keys init --key-mode prod --out DIR makes a new pair)",
+            )
         return cls(raw=raw, key_id=key_id_of(raw))
 
     @classmethod
@@ -148,7 +196,7 @@ class VerifyKey:
                 f"{what} must decode to 32 (public) or 64 (private) bytes, got {len(raw)}",
                 code="E_KEY_INVALID",
             )
-        return cls.from_raw(raw)
+        return cls.from_raw(raw, what)
 
     def to_text(self) -> str:
         return binascii.b2a_base64(self.raw, newline=False).decode() + "\n"
