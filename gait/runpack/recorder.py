@@ -9,6 +9,9 @@
     @gait.record.tool("tool.fetch")                            # records into the current run
     def fetch(url: str) -> dict: ...
 
+    @gait.record(run_id="run_nightly")                         # each call records a run
+    def main() -> None: ...
+
 Records are normalised and written to spool files as they happen, so memory stays flat however
 long the run (or the imported log) is, and a crash inside the block still leaves a complete,
 signed runpack with the failure recorded: the open calls get an ``error`` result and the
@@ -300,7 +303,51 @@ class Recorder:
         if capture_mode == "raw":
             warnings.warn(RAW_WARNING, RawCaptureWarning, stacklevel=3)
 
-    # --- context manager --------------------------------------------------------------------
+    # --- context manager, async context manager, decorator ----------------------------------
+
+    _again: Callable[[], Recorder] | None = None  # set by ``record()``: the same options anew
+
+    def __call__(self, fn: Callable[..., Any]) -> Callable[..., Any]:
+        """``@gait.record(run_id=...)`` on the function that runs the agent: each call records a
+        run of its own, as a ``with`` block inside it would (the object made when the module
+        was imported is a template and writes nothing)."""
+        import functools
+        import inspect
+
+        again = self._again
+        if again is None or self._session is not None or self._token is not None:
+            raise TypeError(
+                "only gait.record(...) without session= decorates a function; "
+                "use `with gait.record(...) as run:` inside it instead"
+            )
+        if inspect.isgeneratorfunction(fn) or inspect.isasyncgenfunction(fn):
+            raise TypeError(
+                f"@gait.record decorates the function that runs the agent, not a generator "
+                f"({fn.__qualname__}): use `with gait.record(...):` around the loop consuming it"
+            )
+        if inspect.iscoroutinefunction(fn):
+
+            @functools.wraps(fn)
+            async def run_async(*args: Any, **kwargs: Any) -> Any:
+                with again():
+                    return await fn(*args, **kwargs)
+
+            return run_async
+
+        @functools.wraps(fn)
+        def run(*args: Any, **kwargs: Any) -> Any:
+            with again():
+                return fn(*args, **kwargs)
+
+        return run
+
+    async def __aenter__(self) -> Recorder:
+        return self.__enter__()
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: Any
+    ) -> Literal[False]:
+        return self.__exit__(exc_type, exc, tb)
 
     def __enter__(self) -> Recorder:
         self._token = _CURRENT.set(self)
@@ -695,8 +742,11 @@ def _write_zip_streaming(path: Path, members: dict[str, _Member], manifest: byte
 
 
 def record(run_id: str | None = None, **options: Any) -> Recorder:
-    """Start recording a run: ``with gait.record(run_id=...) as run:`` (see the module doc)."""
-    return Recorder(run_id, **options)
+    """Start recording a run: ``with gait.record(run_id=...) as run:``, ``async with``, or
+    ``@gait.record(run_id=...)`` on the function that runs the agent (see the module doc)."""
+    recorder = Recorder(run_id, **options)
+    recorder._again = lambda: Recorder(run_id, **options)
+    return recorder
 
 
 def current_run() -> Recorder | None:
