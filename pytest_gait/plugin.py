@@ -351,7 +351,7 @@ class GaitSession:
             partial = write_partial(output, doc, planned=sorted(planned), entries=entries)
         diffs = write_diffs(artifacts, entries, self.diffs)
         remove_stale_diffs(artifacts, entries)
-        self._copy_candidates(artifacts)
+        self._copy_candidates(artifacts, {entry.fixture for entry in entries})
         updated = update.changed if update is not None else []
         not_updatable = update.not_updatable if update is not None else []
         result = Path(self.config.getoption("gait_result"))
@@ -410,18 +410,24 @@ class GaitSession:
             self.diffs.pop(name, None)
         return keep
 
-    def _copy_candidates(self, artifacts: Path) -> None:
-        """Each command's candidate (and its replay-miss sidecar) lands beside diff.json."""
+    def _copy_candidates(self, artifacts: Path, graded: set[str]) -> None:
+        """Each command's candidate (and its replay-miss sidecar) lands beside diff.json; a
+        graded fixture whose agent wrote none this time keeps none from an earlier run, which
+        diff.json would otherwise point at."""
         from gait.fsutil import atomic_write
         from gait.regress.candidates import MISSES_FILE, command_label
 
-        for fixture, source in sorted(self.candidates.items()):
+        for fixture in sorted(graded | set(self.candidates)):
             target = artifacts / command_label(fixture)
-            pairs = [(Path(source), target)]
-            pairs.append((Path(source).with_name(MISSES_FILE), target.with_name(MISSES_FILE)))
+            source = self.candidates.get(fixture)
+            written = Path(source) if source else None
+            pairs = [
+                (written, target),
+                (written and written.with_name(MISSES_FILE), target.with_name(MISSES_FILE)),
+            ]
             for src, dst in pairs:
                 try:
-                    if src.is_file():
+                    if src is not None and src.is_file():
                         atomic_write(dst, src.read_bytes())
                     else:
                         dst.unlink(missing_ok=True)

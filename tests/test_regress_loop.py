@@ -44,6 +44,8 @@ SYNC_AGENT = textwrap.dedent(
         return {"archived": path}
 
     variant = os.environ.get("AGENT_VARIANT", "")
+    if variant == "broken":
+        raise ImportError("No module named 'vendor_sdk'")
     # A rate limit of 1 per run in the gate state the SDK finds: shared state would fail the
     # second run of an unchanged agent.
     allowed, _ = SQLiteGateState().consume("triage", "b0", 1)
@@ -202,6 +204,13 @@ def test_drift_fails_naming_tool_and_arg_path(sync_agent, run_gait):
             pytest_proc = _pytest_gait(sync_agent, variant, "-k", "trajectory")
             assert expected in pytest_proc.stdout, pytest_proc.stdout
             assert "accept: pytest --gait --gait-update -k run_triage" in pytest_proc.stdout
+    # An agent that dies before recording leaves no candidate of an earlier run beside diff.json.
+    artifacts = sync_agent / "gait-out/regress/run_triage"
+    assert (artifacts / "candidate.zip").is_file()
+    proc = regress(run_gait, sync_agent, variant="broken")
+    assert proc.returncode == 5, proc.stdout + proc.stderr
+    assert "No module named 'vendor_sdk'" in (artifacts / "diff.json").read_text()
+    assert sorted(p.name for p in artifacts.iterdir()) == ["diff.json"]
 
 
 def test_payload_differences_import_deepdiff_only_when_a_failure_is_shown(sync_agent):
