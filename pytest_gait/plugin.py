@@ -144,6 +144,7 @@ class GaitSession:
         self.update: Any = None
         self.interrupted = False
         self.final_entries: list[Entry] = []
+        self._shared_work: Path | None = None
 
     # configuration ------------------------------------------------------------------------
     def start(self) -> None:
@@ -189,9 +190,25 @@ class GaitSession:
 
     def _work_dir(self) -> Path | None:
         factory = getattr(self.config, "_tmp_path_factory", None)
-        if factory is None:
-            return None
-        return factory.mktemp("gait-candidates", numbered=True)
+        if factory is not None:
+            return factory.mktemp("gait-candidates", numbered=True)
+        shared = getattr(self.config, "workerinput", {}).get("gait_work")
+        if shared:
+            import tempfile
+
+            return Path(tempfile.mkdtemp(prefix="worker.", dir=shared))
+        return None
+
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_configure_node(self, node: Any) -> None:
+        """xdist: workers make their candidates inside a directory this process owns. A
+        worker's own scratch directory outlives the worker, and once its process is gone any
+        other gait process may clean it up while this one still reads the candidates."""
+        if self._shared_work is None:
+            from gait.fsutil import scratch_dir
+
+            self._shared_work = self._work_dir() or scratch_dir("gait-regress")
+        node.workerinput["gait_work"] = str(self._shared_work)
 
     def _bridge_plugin(self, plugin: Any) -> None:
         """A conftest.py (or any pytest plugin) with gait hookimpls adds graders too."""

@@ -354,7 +354,14 @@ def test_parallel_update_accepts_command_candidates(tmp_path, run_gait):
         "shutil.copy(f'candidates/{name}.zip', os.environ['GAIT_RECORD_TO'])\n"
     )
     write_command_config(root, ["{python}", "agent.py"])
-    proc = run_gait("regress", "run", "-n", "2", "--update", cwd=root, env=FAST, timeout=180)
+    temp = tmp_path / "tmp"
+    temp.mkdir()
+    env = {**FAST, "TMPDIR": str(temp)}
+    proc = run_gait("regress", "run", "-n", "2", "--update", cwd=root, env=env, timeout=180)
     assert proc.returncode == 0, proc.stdout + proc.stderr
+    # Workers make candidates in a directory the controller owns: a worker's own scratch
+    # directory would be anyone's to clean once the worker exited, while the controller still
+    # reads from it.
+    assert not list(temp.glob(".gait-regress.*.tmp"))
     assert "2 fixtures updated, 0 refused; re-graded after the update: pass" in proc.stdout
     assert run_gait("regress", "run", cwd=root, env=FAST).returncode == 0
