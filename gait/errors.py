@@ -14,8 +14,9 @@ if TYPE_CHECKING:
 
 class ExitCode(int):
     """The CLI contract's exit codes: ints (``sys.exit`` and ``%d`` take them as they are) with a
-    name, like the ``IntEnum`` they were. Not an enum: building one cost every ``gait gate eval``
-    process 2% of its instructions (issue 16 item 6), and nothing looks members up by value."""
+    name, like the ``IntEnum`` they were: ``ExitCode(6)`` is ``ExitCode.INVALID_INPUT`` and an
+    unknown value is a ValueError. Not an enum: building one cost every ``gait gate eval``
+    process 1% of its instructions (issue 16 item 6)."""
 
     name: str
     OK: ClassVar[ExitCode]
@@ -29,6 +30,12 @@ class ExitCode(int):
     UNSAFE_OPERATION: ClassVar[ExitCode]
     INTERRUPTED: ClassVar[ExitCode]  # 128 + SIGINT, as a shell reports a Ctrl-C
 
+    def __new__(cls, value: object) -> ExitCode:
+        try:
+            return _BY_VALUE[value]  # type: ignore[index]
+        except (KeyError, TypeError):
+            raise ValueError(f"{value!r} is not a valid ExitCode") from None
+
     def __repr__(self) -> str:
         return f"<ExitCode.{self.name}: {int(self)}>"
 
@@ -38,26 +45,26 @@ class ExitCode(int):
         return getattr, (ExitCode, self.name)
 
 
+_BY_VALUE: dict[int, ExitCode] = {}
+
+
 def _exit_codes() -> None:
-    for value, name in enumerate(
-        (
-            "OK",
-            "INTERNAL",
-            "VERIFY_FAILED",
-            "POLICY_BLOCKED",
-            "APPROVAL_REQUIRED",
-            "REGRESS_FAILED",
-            "INVALID_INPUT",
-            "DEPENDENCY_MISSING",
-            "UNSAFE_OPERATION",
-        )
-    ):
-        code = ExitCode(value)
+    names = (
+        "OK",
+        "INTERNAL",
+        "VERIFY_FAILED",
+        "POLICY_BLOCKED",
+        "APPROVAL_REQUIRED",
+        "REGRESS_FAILED",
+        "INVALID_INPUT",
+        "DEPENDENCY_MISSING",
+        "UNSAFE_OPERATION",
+    )
+    for value, name in [*enumerate(names), (130, "INTERRUPTED")]:
+        code = int.__new__(ExitCode, value)
         code.name = name
         setattr(ExitCode, name, code)
-    code = ExitCode(130)
-    code.name = "INTERRUPTED"
-    ExitCode.INTERRUPTED = code
+        _BY_VALUE[value] = code
 
 
 _exit_codes()

@@ -581,6 +581,9 @@ def test_exit_codes_are_named_ints_without_enum() -> None:
     from gait.errors import ExitCode
 
     assert pickle.loads(pickle.dumps(ExitCode.INVALID_INPUT)) is ExitCode.INVALID_INPUT
+    assert ExitCode(6) is ExitCode.INVALID_INPUT and ExitCode(130) is ExitCode.INTERRUPTED
+    with pytest.raises(ValueError, match="^99 is not a valid ExitCode$"):
+        ExitCode(99)  # as the IntEnum said it
     exported = {name for name in gait.compat.EXPORTS if not name[:1].isupper()}
     assert exported == gait._COMPAT_FUNCTIONS
     assert gait.gate_tool is gait.compat.decorators.gate_tool  # type: ignore[attr-defined]
