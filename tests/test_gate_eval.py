@@ -368,6 +368,10 @@ NOT_FOR_A_PLAIN_DECISION = (
     # the file lock, the collector pause and the decision log's lock are classes of their own
     # (gait.fsutil, gait.gcpause, gait.gate.trace), not contextlib generators
     "contextlib",
+    # checking traces and the decision log (gait trace verify) is gait.gate.trace_verify's
+    "gait.gate.trace_verify",
+    # an intent's script, skill provenance, delegation, sandbox and agent identity readers
+    "gait.gate.intent_blocks",
 )
 
 
