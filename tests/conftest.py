@@ -9,14 +9,13 @@ import subprocess
 import sys
 from pathlib import Path
 
-# pytester's in-process runs drop every module first imported during them (its snapshot is
-# taken when a Pytester is made). Gait imports these lazily; a plugin test that is the first
-# to load one would leave a second copy of its classes behind, and a later test then fails on
-# isinstance (a YAML node, a key-serialization class) only in that order. Imported here, at
-# collection, they are in every snapshot.
-import cryptography.hazmat.primitives.asymmetric.ed25519  # noqa: F401
-import cryptography.hazmat.primitives.serialization  # noqa: F401
 import pytest
+
+# pytester's in-process runs drop every module first imported during them (its snapshot is
+# taken when a Pytester is made). Gait imports yaml lazily; a plugin test that is the first to
+# load it would leave a second copy of its classes behind, and a later test then fails on
+# isinstance (a YAML node) only in that order. Imported here, at collection, it is in every
+# snapshot. (cryptography's key classes were too, while Ed25519 went through them.)
 import yaml  # noqa: F401
 
 REPO_ROOT = Path(__file__).resolve().parents[1]

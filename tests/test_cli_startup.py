@@ -485,7 +485,7 @@ def test_lazy_patterns_answer_as_compiled_ones() -> None:
 
 
 # What a signed ``gait verify`` process must not run (issue 14 item 6): typing (annotations
-# only; cryptography.exceptions, which imports it, only for a signature that fails), what
+# only; cryptography.exceptions imported it, but a failing signature no longer loads it), what
 # zipfile imports for uses a runpack never has (gait.cli.main DEFERRED_FOR_ARCHIVES), and
 # hashlib for a runpack without a member big enough to hash faster with OpenSSL
 # (gait.runpack.archive _OPENSSL_FROM), and datetime.py (orjson imported with the C types:
@@ -501,7 +501,7 @@ NOT_FOR_A_VERIFY = (
 def test_signed_verify_leaves_typing_and_archive_extras_unrun(tmp_path: Path) -> None:
     """A signed verify (the demo's runpack) runs none of ``NOT_FOR_A_VERIFY`` and no garbage
     collection (gait.cli.main QUIET_COLLECTOR), and prints what it printed before; a runpack
-    whose signature fails still says so (cryptography.exceptions imported for that)."""
+    whose signature fails still says so."""
     env = {**os.environ, "GAIT_HOME": str(tmp_path / "home")}
     demo = subprocess.run(
         [sys.executable, "-m", "gait", "demo", "--json"], cwd=tmp_path, env=env, capture_output=True

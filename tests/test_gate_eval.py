@@ -336,7 +336,7 @@ NOT_FOR_A_PLAIN_DECISION = (
     "argparse",
     "gettext",
     "locale",
-    # Ed25519 through cryptography's Rust binding alone (gait.sign.keys._ed25519)
+    # cryptography's packages: none loads (Ed25519 is libsodium's; all of cryptography below)
     "cryptography.utils",
     "cryptography.hazmat.primitives",
     # key and signature text through binascii itself (base64 loads struct for other codecs);

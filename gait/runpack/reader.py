@@ -44,7 +44,7 @@ def load_runpack(
             member_records(members, name)
     if verify:
         if options is None:
-            # No signature to check, no trust store to load (nor cryptography to import): an
+            # No signature to check, no trust store to load (nor libsodium): an
             # unsigned runpack verifies the same either way.
             unsigned = b'"signatures"' not in members.data.get(model.MANIFEST, b"")
             options = VerifyOptions() if unsigned else default_options()

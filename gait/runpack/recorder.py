@@ -53,7 +53,7 @@ from gait.runpack.replay import RECORD_TO_ENV, ReplayedToolError
 from gait.runpack.writer import Written, default_path
 from gait.values import to_json_value
 
-if TYPE_CHECKING:  # cryptography loads only when a run is signed
+if TYPE_CHECKING:  # the signing modules and libsodium load only when a run is signed
     from gait.sign.keys import SigningKey
 
 _CODE = "E_RECORD_INPUT_INVALID"

@@ -38,7 +38,7 @@ except ImportError:  # pragma: no cover - a build without it
     from hashlib import blake2b as _blake2b
 
 TYPE_CHECKING = False
-if TYPE_CHECKING:  # cryptography (and typing) loads only when a runpack carries signatures to check
+if TYPE_CHECKING:  # signing modules (and typing) load only when a runpack carries signatures
     from typing import Any
 
     from gait.sign.keyring import Keyring
@@ -202,7 +202,7 @@ def _schema() -> ModuleType:
 
 
 def _check_signature() -> Any:
-    """``gait.sign.signature.check_signature``, whose import loads cryptography: only a
+    """``gait.sign.signature.check_signature`` (libsodium loads at its first check): only a
     signed runpack's verify pays for it, and only the first one imports it."""
     found = _LAZY.get("check_signature")
     if found is None:

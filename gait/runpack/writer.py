@@ -13,7 +13,7 @@ from gait.runpack.build import jsonl, manifest_for, normalize_input
 from gait.runpack.manifest import signed_manifest_digest
 from gait.runpack.redact import Redactor, redact_record_input
 
-if TYPE_CHECKING:  # cryptography loads only when a runpack is signed
+if TYPE_CHECKING:  # the signing modules and libsodium load only when a runpack is signed
     from gait.sign.keys import SigningKey
 
 
