@@ -135,7 +135,22 @@ def public_key_problem(raw: bytes) -> str:
     signature. Pure Python, so reading a key loads no libsodium: x² = u/v has a root exactly when
     the Jacobi symbol of u·v is not -1 (v is never 0), about 0.3 M instructions against 1.4 M
     for Euler's ``pow``. A key with a small-order part added (never derived from a seed) is
-    still a point libsodium verifies with, and is accepted, as libsodium accepts it."""
+    still a point libsodium verifies with, and is accepted, as libsodium accepts it. Each key
+    is checked once a process: a gate eval reads the dev key's three times (its file, the trust
+    store, the dev key id)."""
+    raw = bytes(raw)
+    found = _CHECKED.get(raw)
+    if found is None:
+        if len(_CHECKED) >= 256:
+            _CHECKED.clear()
+        found = _CHECKED[raw] = _point_problem(raw)
+    return found
+
+
+_CHECKED: dict[bytes, str] = {}
+
+
+def _point_problem(raw: bytes) -> str:
     y = int.from_bytes(raw, "little") & ((1 << 255) - 1)  # the top bit is x's sign
     if y >= _P:
         return "is not canonically encoded (its y coordinate is 2^255-19 or more)"
