@@ -253,6 +253,14 @@ def _bytecode_cached(python: str = sys.executable) -> dict[str, bool]:
     }
 
 
+def _warm(argv: list[str], root: Path, env: dict[str, str]) -> None:
+    """One run before measuring (caches, dev key, bytecode), which must succeed: a process
+    that fails early (a dependency missing from a reused venv) would measure as a fast one."""
+    proc = subprocess.run(argv, cwd=root, env=env, capture_output=True, text=True, check=False)
+    if proc.returncode != 0:
+        raise SystemExit(f"{' '.join(argv)} exited {proc.returncode}: {proc.stderr.strip()}")
+
+
 def bench_cli(runs: int, python: str = sys.executable) -> dict[str, Any]:
     """Wall and CPU time (user + system of the child) per process, beside ``python -c pass``;
     CPU is the figure to compare on a loaded machine. Each command runs once first (policy
@@ -264,7 +272,7 @@ def bench_cli(runs: int, python: str = sys.executable) -> dict[str, Any]:
         commands = _cli_commands(root, python)
         env = _cli_env(root)
         for argv in commands.values():
-            subprocess.run(argv, cwd=root, env=env, capture_output=True, check=False)
+            _warm(argv, root, env)
         walls: dict[str, list[float]] = {name: [] for name in commands}
         cpus: dict[str, list[float]] = {name: [] for name in commands}
         for _ in range(runs):  # interleaved, so load changes hit every command alike
@@ -312,7 +320,7 @@ def bench_cli_instructions(python: str = sys.executable) -> dict[str, Any]:
         env = _cli_env(root)
         out: dict[str, Any] = {}
         for name, argv in commands.items():
-            subprocess.run(argv, cwd=root, env=env, capture_output=True, check=False)
+            _warm(argv, root, env)
             proc = subprocess.run(
                 [valgrind, "--tool=callgrind", f"--callgrind-out-file={root / 'cg.out'}", *argv],
                 cwd=root,
@@ -360,6 +368,11 @@ def wheel_venv(folder: Path) -> str:
         [str(python), "-m", "pip", "install", "-q", *reinstall, str(wheel)],
         **quiet,  # type: ignore[arg-type]
     )
+    if reinstall:  # and whatever dependency this build added since the venv was made
+        subprocess.run(
+            [str(python), "-m", "pip", "install", "-q", str(wheel)],
+            **quiet,  # type: ignore[arg-type]
+        )
     return str(python)
 
 
