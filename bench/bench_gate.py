@@ -304,11 +304,29 @@ def bench_cli(runs: int, python: str = sys.executable) -> dict[str, Any]:
         return out
 
 
+def callgrind_instructions(
+    valgrind: str, argv: list[str], cwd: Path | None = None, env: dict[str, str] | None = None
+) -> int | None:
+    """The instructions ``argv`` executes under valgrind's callgrind (None if it counted none):
+    unlike time, a loaded machine does not move it. bench_sign.py counts its imports with it."""
+    import re
+
+    proc = subprocess.run(
+        [valgrind, "--tool=callgrind", "--callgrind-out-file=/dev/null", *argv],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    found = re.search(r"Collected : (\d+)", proc.stderr)
+    return int(found.group(1)) if found else None
+
+
 def bench_cli_instructions(python: str = sys.executable) -> dict[str, Any]:
     """Instructions each process executes (valgrind's callgrind, one run each), beside
     ``python -c pass``: unlike time, this does not move with the machine's load, so two
     changes can be compared on a busy machine. Slow (about a minute)."""
-    import re
     import shutil
 
     valgrind = shutil.which("valgrind")
@@ -321,16 +339,7 @@ def bench_cli_instructions(python: str = sys.executable) -> dict[str, Any]:
         out: dict[str, Any] = {}
         for name, argv in commands.items():
             _warm(argv, root, env)
-            proc = subprocess.run(
-                [valgrind, "--tool=callgrind", f"--callgrind-out-file={root / 'cg.out'}", *argv],
-                cwd=root,
-                env=env,
-                capture_output=True,
-                text=True,
-                check=False,
-            )
-            found = re.search(r"Collected : (\d+)", proc.stderr)
-            out[f"{name}_instructions"] = int(found.group(1)) if found else None
+            out[f"{name}_instructions"] = callgrind_instructions(valgrind, argv, root, env)
         base = out["python_c_pass_instructions"]
         for name in commands:
             count = out[f"{name}_instructions"]

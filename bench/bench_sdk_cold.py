@@ -82,7 +82,7 @@ def p50_us(samples: list[int]) -> float | None:
 
 
 def writer_variants(tool: Any, flush: Callable[[], None], calls: int) -> dict[str, Any]:
-    import gait.compat.traces as traces_module
+    import gait.fsutil as fsutil
     import gait.gate.trace as trace_module
     from gait.compat.client import _GATES
 
@@ -120,7 +120,7 @@ def writer_variants(tool: Any, flush: Callable[[], None], calls: int) -> dict[st
             trace_module.sign_digest = real_sign
             state["cpu"] = cpu_now()
 
-    real_syncfs = traces_module._SYNCFS
+    real_syncfs = fsutil._SYNCFS
     type(gate)._write_trace = job
     # re-wrap: the deferring wrapper captured the class's method when the gate was opened
     from gait.compat.traces import defer_traces
@@ -140,7 +140,7 @@ def writer_variants(tool: Any, flush: Callable[[], None], calls: int) -> dict[st
             variant = VARIANTS[block % len(VARIANTS)]
             state["variant"] = variant
             # the batch's sync (looked up before the job runs): skipped for no_fsync
-            traces_module._SYNCFS = (lambda fd: 0) if variant == "no_fsync" else real_syncfs
+            fsutil._SYNCFS = (lambda fd: 0) if variant == "no_fsync" else real_syncfs
             for index in range(BLOCK + 1):
                 where = cpu_now()
                 start, start_cpu = clock(), thread_cpu()
@@ -155,7 +155,7 @@ def writer_variants(tool: Any, flush: Callable[[], None], calls: int) -> dict[st
                 writer_cpu = state["cpu"]
                 time.sleep(0.001)
     finally:
-        traces_module._SYNCFS = real_syncfs
+        fsutil._SYNCFS = real_syncfs
         type(gate)._write_trace = shipped
         gate._write_trace = write
     return {

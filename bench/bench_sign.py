@@ -13,9 +13,7 @@ import argparse
 import hashlib
 import json
 import os
-import re
 import shutil
-import subprocess
 import sys
 import time
 from typing import Any
@@ -73,17 +71,11 @@ def bench_imports() -> dict[str, Any]:
     valgrind = shutil.which("valgrind")
     if valgrind is None:
         return {"skipped": "valgrind not installed"}
+    from bench_gate import callgrind_instructions  # bench/ is this script's directory
+
     out: dict[str, Any] = {}
     for name, code in IMPORTS.items():
-        proc = subprocess.run(
-            [valgrind, "--tool=callgrind", "--callgrind-out-file=/dev/null"]
-            + [sys.executable, "-c", code],
-            capture_output=True,
-            text=True,
-            check=False,
-        )
-        found = re.search(r"Collected : (\d+)", proc.stderr)
-        out[f"{name}_instructions"] = int(found.group(1)) if found else None
+        out[f"{name}_instructions"] = callgrind_instructions(valgrind, [sys.executable, "-c", code])
     base = out["python_c_pass_instructions"]
     for name in IMPORTS:
         count = out[f"{name}_instructions"]

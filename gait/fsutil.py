@@ -242,6 +242,36 @@ def replace_with(
 _RENAMEAT2: Any = None
 _AT_FDCWD = -100
 _RENAME_EXCHANGE = 2
+# syncfs(2) likewise (see ``syncfs_function``).
+_SYNCFS: Any = None
+
+
+def libc_function(name: str, argtypes: Sequence[str], restype: str = "c_int") -> Any:
+    """libc's function ``name`` (Linux) with its C types (``ctypes`` type names), or ``None``
+    where there is no such function. A caller keeps what it gets: this loads ``ctypes``.
+
+    ``CDLL(None)`` is the process's own libc: ``ctypes.util.find_library`` would run
+    ``ldconfig -p`` in a subprocess.
+    """
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        import ctypes
+
+        function = getattr(ctypes.CDLL(None, use_errno=True), name)
+        function.argtypes = [getattr(ctypes, kind) for kind in argtypes]
+        function.restype = getattr(ctypes, restype)
+    except (OSError, AttributeError, ImportError):
+        return None
+    return function
+
+
+def syncfs_function() -> Any:
+    """libc's ``syncfs(fd)``, looked up once, or ``None`` (then a writer fsyncs each file)."""
+    global _SYNCFS
+    if _SYNCFS is None:
+        _SYNCFS = libc_function("syncfs", ["c_int"]) or False
+    return _SYNCFS or None
 
 
 def _exchange(first: Path, second: Path) -> bool:
@@ -249,23 +279,10 @@ def _exchange(first: Path, second: Path) -> bool:
     ENOENT when ``second`` does not exist yet, EINVAL on a file system without it)."""
     global _RENAMEAT2
     if _RENAMEAT2 is None:
-        _RENAMEAT2 = False
-        if sys.platform.startswith("linux"):
-            try:
-                import ctypes
-
-                function = ctypes.CDLL(None, use_errno=True).renameat2
-                function.argtypes = [
-                    ctypes.c_int,
-                    ctypes.c_char_p,
-                    ctypes.c_int,
-                    ctypes.c_char_p,
-                    ctypes.c_uint,
-                ]
-                function.restype = ctypes.c_int
-                _RENAMEAT2 = function
-            except (OSError, AttributeError, ImportError):
-                _RENAMEAT2 = False
+        _RENAMEAT2 = (
+            libc_function("renameat2", ["c_int", "c_char_p", "c_int", "c_char_p", "c_uint"])
+            or False
+        )
     if not _RENAMEAT2:
         return False
     result: int = _RENAMEAT2(

@@ -30,7 +30,6 @@ from __future__ import annotations
 import atexit
 import collections
 import os
-import sys
 import threading
 import time
 import warnings
@@ -39,6 +38,7 @@ from typing import Any
 
 from gait.canon import id24
 from gait.compat.environ import getenv
+from gait.fsutil import syncfs_function
 
 # A decision appends its trace job here and returns: no lock handed over, no thread woken (a
 # wake-up per decision cost more than the decision). The writer polls while traces keep
@@ -108,7 +108,7 @@ def _worker() -> None:
 
 def _write_batch(batch: list[_Job]) -> None:
     """Write every trace of ``batch``, then sync the directories they went to, once each."""
-    syncfs = _syncfs()
+    syncfs = syncfs_function()
     directories: dict[str, None] = {}
     for index, job in enumerate(batch):
         if index:
@@ -142,28 +142,6 @@ def _write_batch(batch: list[_Job]) -> None:
                 _ERRORS.append(f"cannot sync traces in {directory}: {os.strerror(error)}")
         finally:
             os.close(fd)
-
-
-# libc's syncfs: None until looked up, False where there is none.
-_SYNCFS: Any = None
-
-
-def _syncfs() -> Any:
-    """libc's ``syncfs(fd)`` (Linux), or ``None``: then every trace is fsynced as written."""
-    global _SYNCFS
-    if _SYNCFS is None:
-        _SYNCFS = False
-        if sys.platform.startswith("linux"):
-            import ctypes
-
-            try:
-                function = ctypes.CDLL(None, use_errno=True).syncfs
-                function.argtypes = [ctypes.c_int]
-                function.restype = ctypes.c_int
-                _SYNCFS = function
-            except (OSError, AttributeError):
-                pass
-    return _SYNCFS or None
 
 
 def _errno() -> int:

@@ -33,6 +33,7 @@ from typing import Any
 
 from gait.canon import STRICT_DECODER
 from gait.errors import GaitError, InvalidInput, StateUnavailable
+from gait.fsutil import syncfs_function
 
 SERVICE = "gait.mcp.serve"
 REQUEST_FIELDS = frozenset(
@@ -433,32 +434,21 @@ class DecisionService:
         return notes
 
 
-_SYNCFS: Any = None
-
-
 def sync_filesystem(path: str) -> None:
     """``syncfs`` of the file system holding ``path`` (all files at once); ``os.sync`` if absent.
 
-    The libc function is looked up once: ``ctypes.util.find_library`` runs ``ldconfig -p`` in a
-    subprocess, and forking the service every 50 ms cost CPU on both sides of the fork (page
-    tables copied, then every page the event loop touched afterwards faulted to copy).
+    The libc function is looked up once (``gait.fsutil.syncfs_function``), not through
+    ``ctypes.util.find_library``: that runs ``ldconfig -p`` in a subprocess, and forking the
+    service every 50 ms cost CPU on both sides of the fork (page tables copied, then every page
+    the event loop touched afterwards faulted to copy).
     """
-    global _SYNCFS
-    if _SYNCFS is None:
-        import ctypes
-
-        try:
-            _SYNCFS = ctypes.CDLL(None, use_errno=True).syncfs
-            _SYNCFS.argtypes = [ctypes.c_int]
-            _SYNCFS.restype = ctypes.c_int
-        except (OSError, AttributeError):
-            _SYNCFS = False
-    if not _SYNCFS:
+    syncfs = syncfs_function()
+    if syncfs is None:
         os.sync()
         return
     fd = os.open(path, os.O_RDONLY)
     try:
-        _SYNCFS(fd)
+        syncfs(fd)
     finally:
         os.close(fd)
 
