@@ -27,6 +27,17 @@ rules:
     reason_codes: [safe_write]
 """
 
+# A rate limit loads gait.gate.state, whose classes are dataclasses: a plain decision defines
+# none (it imports no dataclasses), so the method cache is exercised by this one.
+RATED_POLICY = (
+    POLICY
+    + """\
+    rate_limit:
+      requests: 100
+      window: hour
+"""
+)
+
 INTENT = {
     "schema_id": "gait.gate.intent_request",
     "schema_version": "1.0.0",
@@ -44,6 +55,7 @@ def cli(tmp_path: Path) -> tuple[Path, dict[str, str]]:
     """A work directory with a policy and an intent, and an environment whose bytecode (and so
     the method cache) goes to a prefix of its own, not to the checkout's __pycache__."""
     (tmp_path / "policy.yaml").write_text(POLICY)
+    (tmp_path / "rated.yaml").write_text(RATED_POLICY)
     (tmp_path / "intent.json").write_text(json.dumps(INTENT))
     env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
     env["PYTHONPYCACHEPREFIX"] = str(tmp_path / "pycache")
@@ -51,14 +63,20 @@ def cli(tmp_path: Path) -> tuple[Path, dict[str, str]]:
     return tmp_path, env
 
 
-def _eval(work: Path, env: dict[str, str], run: int) -> tuple[int, str]:
+def _eval(
+    work: Path, env: dict[str, str], run: int, policy: str = "policy.yaml"
+) -> tuple[int, str]:
     cwd = work / f"run{run}"  # each run its own trace directory: same trace id, same output
-    cwd.mkdir()
-    argv = ["gate", "eval", "--policy", "../policy.yaml", "--intent", "../intent.json", "--json"]
+    cwd.mkdir()  # and its own rate-limit state (the state file's path is relative)
+    env = {**env, "GAIT_GATE_STATE": "state.json"}
+    argv = ["gate", "eval", "--policy", f"../{policy}", "--intent", "../intent.json", "--json"]
     proc = subprocess.run(
         [sys.executable, "-m", "gait", *argv], cwd=cwd, env=env, capture_output=True, text=True
     )
     return proc.returncode, proc.stdout
+
+
+RATED = "rated.yaml"
 
 
 def _cache_files(work: Path) -> list[Path]:
@@ -69,27 +87,27 @@ def test_method_cache_is_written_reused_and_never_changes_an_answer(
     cli: tuple[Path, dict[str, str]],
 ) -> None:
     work, env = cli
-    first = _eval(work, env, 1)
+    first = _eval(work, env, 1, RATED)
     assert first[0] == 0 and json.loads(first[1])["verdict"] == "allow"
     [cache] = _cache_files(work)
     written = cache.read_bytes()
     sources = _sources(written)
     assert len(sources) > 5 and all("def " in text for text in sources)
 
-    assert _eval(work, env, 2) == first  # from the cache
+    assert _eval(work, env, 2, RATED) == first  # from the cache
     assert cache.read_bytes() == written  # nothing new to compile: not rewritten
 
     cache.write_bytes(b"not a marshal file")  # damaged: compiled as before, then rewritten
-    assert _eval(work, env, 3) == first
+    assert _eval(work, env, 3, RATED) == first
     rewritten = _sources(cache.read_bytes())
     assert rewritten and rewritten <= sources  # what this decision used (no key to create now)
 
     cache.write_bytes(written[:-200])  # truncated
-    assert _eval(work, env, 4) == first
+    assert _eval(work, env, 4, RATED) == first
     assert _sources(cache.read_bytes()) == rewritten
 
     cache.write_bytes(written[:4] + marshal.dumps({"x": 1}))  # wrong shape
-    assert _eval(work, env, 5) == first
+    assert _eval(work, env, 5, RATED) == first
 
 
 def _sources(data: bytes) -> set[str]:
@@ -104,18 +122,18 @@ def test_method_cache_entries_are_read_one_by_one(cli: tuple[Path, dict[str, str
     damaged entry is compiled and written again, the others are kept as they were; a file of
     the older shape (code objects themselves) is read as empty and rewritten."""
     work, env = cli
-    first = _eval(work, env, 1)
+    first = _eval(work, env, 1, RATED)
     [cache] = _cache_files(work)
     table = marshal.loads(cache.read_bytes()[len(MAGIC_NUMBER) :])
     assert table and all(type(blob) is bytes for blob in table.values())
     damaged = sorted(table)[0]
     cache.write_bytes(MAGIC_NUMBER + marshal.dumps({**table, damaged: b"\x00 not code"}))
-    assert _eval(work, env, 2) == first
+    assert _eval(work, env, 2, RATED) == first
     assert marshal.loads(cache.read_bytes()[len(MAGIC_NUMBER) :]) == table
 
     older = {text: marshal.loads(blob) for text, blob in table.items()}
     cache.write_bytes(MAGIC_NUMBER + marshal.dumps(older))
-    assert _eval(work, env, 3) == first
+    assert _eval(work, env, 3, RATED) == first
     assert marshal.loads(cache.read_bytes()[len(MAGIC_NUMBER) :]) == table
 
 
@@ -637,3 +655,45 @@ def _take(path: Path, order: list[str]) -> None:
 
     with file_lock(path):
         order.append("taken")
+
+
+def test_method_cache_waits_for_dataclasses_to_be_imported(tmp_path: Path) -> None:
+    """install() before anything imports dataclasses imports nothing (a gate decision defines no
+    dataclass, issue 16 item 6); the first import of dataclasses then gets the cache, its
+    methods saved and read back, and its loader and source as before."""
+    script = """
+import json, sys
+from gait.cli import methodcache
+methodcache.install()
+methodcache.install()
+out = {"before": "dataclasses" in sys.modules}
+import dataclasses, inspect
+out["cached"] = dataclasses.exec.__module__ == "gait.cli.methodcache"
+out["loader"] = type(dataclasses.__loader__).__name__
+out["source"] = "def dataclass(" in inspect.getsource(dataclasses)
+out["hooks"] = sum(type(f).__module__ == "gait.cli.methodcache" or getattr(f, "__module__", "")
+                   == "gait.cli.methodcache" for f in sys.meta_path)
+@dataclasses.dataclass(frozen=True)
+class Point:
+    x: int
+    y: int = 2
+out["repr"] = repr(Point(1))
+print(json.dumps(out, sort_keys=True))
+"""
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+    env["PYTHONPYCACHEPREFIX"] = str(tmp_path / "pycache")
+    expected = {
+        "before": False,
+        "cached": True,
+        "loader": "SourceFileLoader",
+        "source": True,
+        "hooks": 0,
+        "repr": "Point(x=1, y=2)",
+    }
+    for _ in range(2):  # saved, then read back
+        proc = subprocess.run(
+            [sys.executable, "-c", script], env=env, capture_output=True, text=True
+        )
+        assert proc.returncode == 0, proc.stderr
+        assert json.loads(proc.stdout) == expected
+        assert sorted(tmp_path.joinpath("pycache").rglob("dataclass-methods.*.marshal"))

@@ -372,6 +372,9 @@ NOT_FOR_A_PLAIN_DECISION = (
     "gait.gate.trace_verify",
     # an intent's script, skill provenance, delegation, sandbox and agent identity readers
     "gait.gate.intent_blocks",
+    # no dataclass on this path (the keys and signature checks are gait.plain classes), and
+    # gait.cli.methodcache installs only once something imports dataclasses
+    "dataclasses",
 )
 
 

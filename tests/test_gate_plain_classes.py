@@ -134,3 +134,34 @@ def test_no_dataclass_is_built_on_the_decision_path() -> None:
         for value in vars(module).values():
             if isinstance(value, type) and value.__module__ == name:
                 assert "__dataclass_fields__" not in vars(value), (name, value)
+
+
+def test_keys_and_signature_checks_keep_what_their_dataclasses_gave() -> None:
+    """A decision signs its trace: the key and signature-check classes are gait.plain classes
+    so that the process imports no dataclasses; equality, hash, repr, immutability and
+    pickling (without the derived secret) are what they were."""
+    from gait.sign.keys import SigningKey
+    from gait.sign.signature import SignatureCheck, check_signature, sign_digest
+
+    key = SigningKey.from_raw(bytes(range(32)))
+    again = SigningKey.from_text(key.to_text())
+    assert key == again and hash(key) == hash(again) and key != key.public()
+    assert repr(key.public()) == f"VerifyKey(raw={key.public_raw!r}, key_id={key.key_id!r})"
+    assert repr(key).startswith("SigningKey(seed=b'\\x00\\x01") and "_secret" not in repr(key)
+    digest = "ab" * 32
+    signature = sign_digest(key, digest)
+    copied = pickle.loads(pickle.dumps(key))
+    assert copied == key and copied._secret is None and b"_secret" not in pickle.dumps(key)
+    assert sign_digest(copied, digest) == signature == sign_digest(copy.deepcopy(key), digest)
+    with pytest.raises(FrozenInstanceError):
+        key.seed = b""
+    with pytest.raises(AttributeError):
+        del key.public().raw
+    check = check_signature(signature, digest, [key.public()])
+    assert check == SignatureCheck(True, key.key_id) and check.ok and not check.skipped
+    assert repr(check) == f"SignatureCheck(ok=True, key_id={key.key_id!r}, error='', skipped=False)"
+    assert hash(check) == hash(SignatureCheck(True, key.key_id, "", False))
+    assert pickle.loads(pickle.dumps(check)) == check
+    assert replace(check, ok=False) != check
+    with pytest.raises(FrozenInstanceError):
+        check.ok = False

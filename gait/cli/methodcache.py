@@ -115,9 +115,62 @@ def _write_bytes(path: str, data: bytes) -> None:
 
 
 def install() -> None:
-    """Route ``dataclasses``' compilations through the cache (once per process)."""
+    """Route ``dataclasses``' compilations through the cache (once per process), from when
+    something imports ``dataclasses``: a process that defines no dataclass (a ``gait gate eval``
+    decision, issue 16 item 6) neither imports it nor reads the file."""
+    dataclasses = sys.modules.get("dataclasses")
+    if dataclasses is not None:
+        _install(dataclasses)
+    elif _WhenImported not in sys.meta_path:
+        sys.meta_path.insert(0, _WhenImported)
+
+
+class _WhenImported:
+    """First on ``sys.meta_path`` until ``dataclasses`` is imported: it finds that module's spec
+    as the finders after it would, and has the cache installed once the module has run (before
+    anything can define a dataclass with it). Every other import passes through untouched."""
+
+    @staticmethod
+    def find_spec(name: str, path: Any = None, target: Any = None) -> Any:
+        if name != "dataclasses":
+            return None
+        try:
+            sys.meta_path.remove(_WhenImported)
+        except ValueError:
+            pass
+        for finder in sys.meta_path:
+            find = getattr(finder, "find_spec", None)
+            spec = find(name, path, target) if find is not None else None
+            if spec is not None:
+                break
+        else:
+            return None
+        if spec.loader is not None and hasattr(spec.loader, "exec_module"):
+            spec.loader = _Installing(spec.loader)
+        return spec
+
+
+class _Installing:
+    """``dataclasses``' own loader (its other attributes, e.g. ``get_source``, pass through),
+    installing the cache right after the module has run."""
+
+    def __init__(self, loader: Any) -> None:
+        self._loader = loader
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._loader, name)
+
+    def create_module(self, spec: Any) -> Any:
+        return self._loader.create_module(spec)
+
+    def exec_module(self, module: Any) -> None:
+        self._loader.exec_module(module)
+        module.__loader__ = module.__spec__.loader = self._loader
+        _install(module)
+
+
+def _install(dataclasses: Any) -> None:
     import builtins
-    import dataclasses
 
     if getattr(dataclasses, "exec", None) is not None:
         return  # already installed (or dataclasses defines its own exec: leave it alone)
@@ -137,7 +190,7 @@ def install() -> None:
             source = code
         run(source, globals, locals, **kw)  # type: ignore[arg-type]
 
-    dataclasses.exec = exec_  # type: ignore[attr-defined]
+    dataclasses.exec = exec_
     if path and not sys.dont_write_bytecode:
         import atexit
 

@@ -7,12 +7,12 @@ while the verdict comes from the stripped intent evaluation sees.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 
 from gait.errors import InvalidInput, RegressFailed
 from gait.gate.evaluate import evaluate, most_restrictive
 from gait.gate.intent import normalize_intent
 from gait.gate.policy import Policy
+from gait.plain import Plain
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -96,19 +96,30 @@ def expectation_mismatch(result: dict[str, Any], expected: dict[str, Any]) -> st
     return ""
 
 
-@dataclass
-class PolicyTestRun:
+class PolicyTestRun(Plain):
     """Every intent's result, the combined verdict and, with expectations, what did not hold.
 
     ``gait policy test`` prints exactly this (``to_json``, ``lines``, ``exit_code``), so an SDK
-    caller and the CLI reach the same verdict and the same pass/fail on the same inputs.
+    caller and the CLI reach the same verdict and the same pass/fail on the same inputs. Not a
+    dataclass (gait.plain: the same constructor, equality and repr): a ``gait policy test``
+    process would import dataclasses for it alone.
     """
 
-    policy_digest: str
-    results: list[dict[str, Any]]
-    many: bool
-    expectations: list[dict[str, Any]] | None = None
-    failures: list[str] = field(default_factory=list)
+    __slots__ = _fields = ("policy_digest", "results", "many", "expectations", "failures")
+
+    def __init__(
+        self,
+        policy_digest: str,
+        results: list[dict[str, Any]],
+        many: bool,
+        expectations: list[dict[str, Any]] | None = None,
+        failures: list[str] | None = None,
+    ) -> None:
+        self.policy_digest = policy_digest
+        self.results = results
+        self.many = many
+        self.expectations = expectations
+        self.failures: list[str] = [] if failures is None else failures
 
     @property
     def verdict(self) -> str:

@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import binascii  # not base64: its import loads re and struct for what binascii does here
 import os
-from dataclasses import dataclass
 from pathlib import Path
 
 from gait.errors import InvalidInput
+from gait.plain import Frozen
 from gait.sha import sha256
 
 # libsodium (PyNaCl's own cffi module) is loaded by the functions that sign, verify or derive a
@@ -179,12 +179,19 @@ def _decode(text: str, what: str) -> bytes:
         raise InvalidInput(f"{what} is not base64 key text", code="E_KEY_INVALID") from exc
 
 
-@dataclass(frozen=True)
-class VerifyKey:
+# Not dataclasses (gait.plain: the same constructor, equality, hash, repr, immutability and
+# pickling): a gate decision signs its trace, and building these at import made every such
+# process import dataclasses (issue 16 item 6).
+class VerifyKey(Frozen):
     """An Ed25519 public key by its raw bytes; the key id is derived from them, never trusted."""
 
+    __slots__ = _fields = ("raw", "key_id")
     raw: bytes
     key_id: str
+
+    def __init__(self, raw: bytes, key_id: str) -> None:
+        object.__setattr__(self, "raw", raw)
+        object.__setattr__(self, "key_id", key_id)
 
     @classmethod
     def from_raw(cls, raw: bytes, what: str = "public key") -> VerifyKey:
@@ -222,13 +229,23 @@ class VerifyKey:
         return _sodium().verify(signature, message, self.raw)  # type: ignore[no-any-return]
 
 
-@dataclass(frozen=True)
-class SigningKey:
+class SigningKey(Frozen):
     """An Ed25519 private key kept as its 32-byte seed, so it can be written and read back raw."""
 
+    # ``_secret`` is derived (see sign()), outside ``_fields``: never compared, shown or pickled
+    __slots__ = ("seed", "public_raw", "key_id", "_secret")
+    _fields = ("seed", "public_raw", "key_id")
     seed: bytes
     public_raw: bytes
     key_id: str
+    _secret: bytes | None
+
+    def __init__(self, seed: bytes, public_raw: bytes, key_id: str) -> None:
+        _set = object.__setattr__
+        _set(self, "seed", seed)
+        _set(self, "public_raw", public_raw)
+        _set(self, "key_id", key_id)
+        _set(self, "_secret", None)
 
     @classmethod
     def generate(cls) -> SigningKey:
@@ -266,20 +283,14 @@ class SigningKey:
         """Ed25519 over ``message`` with libsodium's 64-byte secret key, which
         ``crypto_sign_seed_keypair`` derives from the seed (seed then public key, recomputed
         from the seed: a SigningKey built field by field with a wrong ``public_raw`` still signs
-        with its seed's own key). Kept in the instance ``__dict__`` (not a dataclass field, so
-        equality, repr and ``asdict`` are unchanged; ``object.__setattr__`` because the
-        dataclass is frozen); deriving it again would cost a third of a signature."""
-        secret: bytes | None = self.__dict__.get("_secret")
+        with its seed's own key). Kept in a slot outside ``_fields`` (so equality, repr and
+        pickling are unchanged; ``object.__setattr__`` because the class is frozen); deriving
+        it again would cost a third of a signature."""
+        secret = self._secret
         if secret is None:
             secret = _sodium().seed_keypair(self.seed)[1]
             object.__setattr__(self, "_secret", secret)
         return _sodium().sign(secret, message)  # type: ignore[no-any-return]
-
-    def __getstate__(self) -> dict[str, object]:
-        # The derived secret stays out of a pickle (its fields are the key); a copy derives it.
-        state = dict(self.__dict__)
-        state.pop("_secret", None)
-        return state
 
 
 def read_key_text(path: str | os.PathLike[str], what: str) -> str:

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import binascii  # not base64: its import loads re and struct for what binascii does here
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 
+from gait.plain import Frozen
 from gait.sign.keys import SigningKey, VerifyKey
 
 TYPE_CHECKING = False
@@ -27,14 +27,24 @@ def sign_digest(key: SigningKey, digest_hex: str) -> dict[str, str]:
     }
 
 
-@dataclass(frozen=True)
-class SignatureCheck:
-    """A signature's verdict as data: callers report a bad or skipped check, never raise."""
+class SignatureCheck(Frozen):
+    """A signature's verdict as data: callers report a bad or skipped check, never raise.
 
+    Not a dataclass (gait.plain: the same constructor, equality, hash, repr, immutability and
+    pickling): a gate decision imports this module to sign its trace."""
+
+    __slots__ = _fields = ("ok", "key_id", "error", "skipped")
     ok: bool
     key_id: str
-    error: str = ""
-    skipped: bool = False
+    error: str
+    skipped: bool
+
+    def __init__(self, ok: bool, key_id: str, error: str = "", skipped: bool = False) -> None:
+        _set = object.__setattr__
+        _set(self, "ok", ok)
+        _set(self, "key_id", key_id)
+        _set(self, "error", error)
+        _set(self, "skipped", skipped)
 
 
 def check_signature(
