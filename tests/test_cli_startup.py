@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import marshal
 import os
+import platform
 import subprocess
 import sys
 from importlib.util import MAGIC_NUMBER
@@ -512,7 +513,7 @@ def test_lazy_patterns_answer_as_compiled_ones() -> None:
 # nor PyNaCl's public wrappers (nacl.bindings, 68 M instructions).
 NOT_FOR_A_VERIFY = (
     "typing", "cryptography.exceptions", "shutil", "bz2", "lzma", "inspect", "hashlib", "datetime",
-    "cryptography", "nacl.bindings",
+    "cryptography", "nacl.bindings", "platform",
 )  # fmt: skip
 
 
@@ -554,7 +555,9 @@ def test_signed_verify_leaves_typing_and_archive_extras_unrun(tmp_path: Path) ->
 
 def test_orjson_imported_without_datetime_py_still_knows_datetimes() -> None:
     """orjson imported with ``_datetime`` standing in for ``datetime`` (a verify's set-up) still
-    serialises the real module's values, imported afterwards, as it always did."""
+    serialises the real module's values, imported afterwards, as it always did; ``platform``,
+    stood in for while uuid was imported, is the real module afterwards, and uuid's flags are
+    what the real one gives."""
     script = (
         "import sys\n"
         "from gait.cli import main\n"
@@ -565,11 +568,19 @@ def test_orjson_imported_without_datetime_py_still_knows_datetimes() -> None:
         "values = [datetime.datetime(2026, 1, 2, 3, 4, 5, 6), datetime.date(2026, 1, 2),\n"
         "          datetime.time(1, 2, 3), datetime.datetime(2026, 1, 1, tzinfo=datetime.UTC)]\n"
         "print(orjson.dumps(values).decode())\n"
+        "import platform, uuid\n"
+        "assert platform.__file__.endswith('platform.py') and not hasattr(uuid, 'platform')\n"
+        "assert (uuid._LINUX, uuid._AIX) == (platform.system() == 'Linux', False)\n"
+        "print(orjson.dumps([uuid.UUID(int=5), platform.system()]).decode())\n"
     )
     proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr
-    assert proc.stdout.strip() == (
+    assert proc.stdout.split("\n")[0] == (
         '["2026-01-02T03:04:05.000006","2026-01-02","01:02:03","2026-01-01T00:00:00+00:00"]'
+    )
+    assert (
+        proc.stdout.split("\n")[1]
+        == f'["00000000-0000-0000-0000-000000000005","{platform.system()}"]'
     )
 
 

@@ -322,7 +322,14 @@ def _orjson_without_datetime_py() -> None:
     capsule, so orjson is imported with it standing in for ``datetime`` and ``datetime`` is
     then removed from ``sys.modules``: a later ``import datetime`` runs the real module, whose
     classes are these same C types (the ones orjson recognises). Nothing else is imported
-    while it stands in but what orjson itself imports (uuid, platform), neither reads datetime.
+    while it stands in but what orjson itself imports (uuid), which does not read datetime.
+
+    orjson reads ``uuid.NAMESPACE_DNS``, and ``uuid``'s import calls ``platform.system()``
+    only to set two flags (AIX, Linux). On Linux that is ``os.uname().sysname``, so there a
+    module answering just that stands in for ``platform`` while ``uuid`` is imported (the
+    real one compiles patterns and defines classes at import, about 1 ms of a verify: issue
+    14 item 6), and is then removed from ``sys.modules`` and from ``uuid``: a later
+    ``import platform`` runs the real module.
     """
     if "datetime" in sys.modules or "orjson" in sys.modules:
         return
@@ -330,14 +337,27 @@ def _orjson_without_datetime_py() -> None:
         import _datetime  # type: ignore[import-not-found,unused-ignore]
     except ImportError:  # pragma: no cover - a build without the C module
         return
-    sys.modules["datetime"] = _datetime
+    stand_ins: dict[str, object] = {"datetime": _datetime}
+    if sys.platform == "linux" and "platform" not in sys.modules and "uuid" not in sys.modules:
+        import os
+
+        sysname = os.uname().sysname
+        if sysname == "Linux":  # platform.system() is then exactly this
+            stand_in = type(sys)("platform")
+            stand_in.system = lambda: sysname  # type: ignore[attr-defined]
+            stand_ins["platform"] = stand_in
+    sys.modules.update(stand_ins)  # type: ignore[arg-type]
     try:
         import orjson  # noqa: F401
     except ImportError:
         pass  # the command's own import reports it
     finally:
-        if sys.modules.get("datetime") is _datetime:
-            del sys.modules["datetime"]
+        for name, module in stand_ins.items():
+            if sys.modules.get(name) is module:
+                del sys.modules[name]
+        names = getattr(sys.modules.get("uuid"), "__dict__", {})
+        if "platform" in stand_ins and names.get("platform") is stand_ins["platform"]:
+            del names["platform"]  # uuid reads it only at its import
 
 
 def _run_command(args_in: list[str]) -> int:
