@@ -15,11 +15,11 @@ import struct
 import zipfile
 import zlib
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
 from pathlib import Path
 
 from gait.errors import InvalidInput
 from gait.fsutil import atomic_write
+from gait.plain import Frozen, Plain
 from gait.sha import sha256
 
 # typing only for annotations: a verify process does not import it (tests/test_cli_startup.py)
@@ -56,19 +56,36 @@ _EOCD = struct.Struct("<4s4H2LH")
 _CENTRAL = struct.Struct("<4s4B4HL2L5H2L")
 
 
-@dataclass(frozen=True)
-class Limits:
+# Not dataclasses (gait.plain: the same constructor, equality and repr): every ``gait verify``
+# process defines them, and a dataclass is built by running Python over its fields at import.
+class Limits(Frozen):
     """Bounds on inflating a zip (``gait verify --max-member-mib/--max-total-mib/--max-ratio``):
     checked while streaming, so nothing past a limit is ever inflated."""
 
-    member_bytes: int = MAX_INFLATED_BYTES
-    total_bytes: int = MAX_TOTAL_BYTES
-    ratio: int = MAX_RATIO
-    # What one parse may cost, for readers that parse while streaming (verify): bytes of one
-    # JSON text (a .jsonl line or a .json member), and JSON values in one text or records in
-    # one member (counted without parsing: see gait.runpack.lines.RecordStream).
-    line_bytes: int = MAX_LINE_BYTES
-    json_values: int = MAX_JSON_VALUES
+    __slots__ = _fields = ("member_bytes", "total_bytes", "ratio", "line_bytes", "json_values")
+    member_bytes: int
+    total_bytes: int
+    ratio: int
+    line_bytes: int
+    json_values: int
+
+    def __init__(
+        self,
+        member_bytes: int = MAX_INFLATED_BYTES,
+        total_bytes: int = MAX_TOTAL_BYTES,
+        ratio: int = MAX_RATIO,
+        # What one parse may cost, for readers that parse while streaming (verify): bytes of
+        # one JSON text (a .jsonl line or a .json member), and JSON values in one text or
+        # records in one member (counted without parsing: gait.runpack.lines.RecordStream).
+        line_bytes: int = MAX_LINE_BYTES,
+        json_values: int = MAX_JSON_VALUES,
+    ) -> None:
+        put = object.__setattr__
+        put(self, "member_bytes", member_bytes)
+        put(self, "total_bytes", total_bytes)
+        put(self, "ratio", ratio)
+        put(self, "line_bytes", line_bytes)
+        put(self, "json_values", json_values)
 
 
 def zip_bytes(members: list[tuple[str, bytes]]) -> bytes:
@@ -88,27 +105,43 @@ def write_zip(path: str | Path, members: list[tuple[str, bytes]]) -> Path:
     return atomic_write(path, zip_bytes(members))
 
 
-@dataclass
-class Problem:
+class Problem(Plain):
     """One verification failure found while reading the container."""
 
-    code: str
-    path: str
-    message: str
+    __slots__ = _fields = ("code", "path", "message")
+
+    def __init__(self, code: str, path: str, message: str) -> None:
+        self.code = code
+        self.path = path
+        self.message = message
 
 
-@dataclass
-class Members:
-    """What reading a zip's members found (a docstring: dataclasses then skips inspect)."""
+class Members(Plain):
+    """What reading a zip's members found."""
 
-    names: list[str] = field(default_factory=list)
-    data: dict[str, bytes] = field(default_factory=dict)
-    sha256: dict[str, str] = field(default_factory=dict)
-    unreadable: dict[str, str] = field(default_factory=dict)
-    problems: list[Problem] = field(default_factory=list)
-    # Parsed once, shared by verify and the reader (gait.runpack.lines): a .jsonl name -> its
-    # records when every line is canonical, else None; a .json name -> its document.
-    parsed: dict[str, Any] = field(default_factory=dict, repr=False)
+    __slots__ = _fields = ("names", "data", "sha256", "unreadable", "problems", "parsed")
+
+    def __init__(
+        self,
+        names: list[str] | None = None,
+        data: dict[str, bytes] | None = None,
+        sha256: dict[str, str] | None = None,
+        unreadable: dict[str, str] | None = None,
+        problems: list[Problem] | None = None,
+        parsed: dict[str, Any] | None = None,
+    ) -> None:
+        self.names: list[str] = [] if names is None else names
+        self.data: dict[str, bytes] = {} if data is None else data
+        self.sha256: dict[str, str] = {} if sha256 is None else sha256
+        self.unreadable: dict[str, str] = {} if unreadable is None else unreadable
+        self.problems: list[Problem] = [] if problems is None else problems
+        # Parsed once, shared by verify and the reader (gait.runpack.lines): a .jsonl name ->
+        # its records when every line is canonical, else None; a .json name -> its document.
+        self.parsed: dict[str, Any] = {} if parsed is None else parsed
+
+    def __repr__(self) -> str:  # parsed is left out, as its dataclass field(repr=False) was
+        shown = ", ".join(f"{name}={getattr(self, name)!r}" for name in self._fields[:-1])
+        return f"{self.__class__.__qualname__}({shown})"
 
 
 def _unsafe_name(name: str) -> str:

@@ -4,13 +4,13 @@ signer trust and member schemas, each reported as a named check with its own fai
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from itertools import repeat
 from pathlib import Path
 from types import ModuleType
 
 from gait.canon import is_plain
 from gait.errors import InvalidInput
+from gait.plain import Frozen, Plain
 from gait.runpack import model
 from gait.runpack.archive import (
     MAX_JSON_VALUES,
@@ -70,29 +70,62 @@ INTEGRITY_CODES = {
 }
 
 
-@dataclass(frozen=True)
-class VerifyOptions:
-    """How strict a verify is and which keys it trusts (docstrings on these dataclasses keep
-    dataclasses from running inspect in a ``gait verify`` process)."""
+# Not dataclasses (gait.plain: the same constructor, equality and repr): every ``gait verify``
+# process defines them, and a dataclass is built by running Python over its fields at import.
+class VerifyOptions(Frozen):
+    """How strict a verify is and which keys it trusts."""
 
-    keys: tuple[VerifyKey, ...] = ()
-    explicit_keys: bool = False
-    require_signature: bool = False
-    require_trusted: bool = False
-    production: bool = False
-    keyring: Keyring | None = None
-    check_schemas: bool = True
-    limits: Limits = field(default_factory=Limits)
+    __slots__ = _fields = (
+        "keys",
+        "explicit_keys",
+        "require_signature",
+        "require_trusted",
+        "production",
+        "keyring",
+        "check_schemas",
+        "limits",
+    )
+    keys: tuple[VerifyKey, ...]
+    explicit_keys: bool
+    require_signature: bool
+    require_trusted: bool
+    production: bool
+    keyring: Keyring | None
+    check_schemas: bool
+    limits: Limits
+
+    def __init__(
+        self,
+        keys: tuple[VerifyKey, ...] = (),
+        explicit_keys: bool = False,
+        require_signature: bool = False,
+        require_trusted: bool = False,
+        production: bool = False,
+        keyring: Keyring | None = None,
+        check_schemas: bool = True,
+        limits: Limits | None = None,
+    ) -> None:
+        put = object.__setattr__
+        put(self, "keys", keys)
+        put(self, "explicit_keys", explicit_keys)
+        put(self, "require_signature", require_signature)
+        put(self, "require_trusted", require_trusted)
+        put(self, "production", production)
+        put(self, "keyring", keyring)
+        put(self, "check_schemas", check_schemas)
+        put(self, "limits", Limits() if limits is None else limits)
 
 
-@dataclass
-class Check:
+class Check(Plain):
     """One named check of a verify and its outcome."""
 
-    name: str
-    status: str
-    code: str = ""
-    detail: str = ""
+    __slots__ = _fields = ("name", "status", "code", "detail")
+
+    def __init__(self, name: str, status: str, code: str = "", detail: str = "") -> None:
+        self.name = name
+        self.status = status
+        self.code = code
+        self.detail = detail
 
     def to_json(self) -> dict[str, str]:
         out = {"name": self.name, "status": self.status}
@@ -103,30 +136,75 @@ class Check:
         return out
 
 
-@dataclass
-class VerifyReport:
+class VerifyReport(Plain):
     """Everything a verify found, as the CLI and SDK report it."""
 
-    path: str
-    run_id: str = ""
-    manifest_digest: str = ""
-    files_checked: int = 0
-    missing_files: list[str] = field(default_factory=list)
-    unlisted_files: list[str] = field(default_factory=list)
-    unsafe_members: list[dict[str, str]] = field(default_factory=list)
-    hash_mismatches: list[dict[str, str]] = field(default_factory=list)
-    schema_errors: list[str] = field(default_factory=list)
-    signature_status: str = "missing"
-    signature_errors: list[str] = field(default_factory=list)
-    signatures_total: int = 0
-    signatures_valid: int = 0
-    signature_note: str = ""
-    signer_key_id: str = ""
-    signer_trusted: bool = False
-    signing_mode: str = ""
-    checks: list[Check] = field(default_factory=list)
-    # key ids of signatures no configured key covers (human output only; not in --json)
-    unknown_signers: list[str] = field(default_factory=list)
+    __slots__ = _fields = (
+        "path",
+        "run_id",
+        "manifest_digest",
+        "files_checked",
+        "missing_files",
+        "unlisted_files",
+        "unsafe_members",
+        "hash_mismatches",
+        "schema_errors",
+        "signature_status",
+        "signature_errors",
+        "signatures_total",
+        "signatures_valid",
+        "signature_note",
+        "signer_key_id",
+        "signer_trusted",
+        "signing_mode",
+        "checks",
+        "unknown_signers",
+    )
+
+    def __init__(
+        self,
+        path: str,
+        run_id: str = "",
+        manifest_digest: str = "",
+        files_checked: int = 0,
+        missing_files: list[str] | None = None,
+        unlisted_files: list[str] | None = None,
+        unsafe_members: list[dict[str, str]] | None = None,
+        hash_mismatches: list[dict[str, str]] | None = None,
+        schema_errors: list[str] | None = None,
+        signature_status: str = "missing",
+        signature_errors: list[str] | None = None,
+        signatures_total: int = 0,
+        signatures_valid: int = 0,
+        signature_note: str = "",
+        signer_key_id: str = "",
+        signer_trusted: bool = False,
+        signing_mode: str = "",
+        checks: list[Check] | None = None,
+        unknown_signers: list[str] | None = None,
+    ) -> None:
+        self.path = path
+        self.run_id = run_id
+        self.manifest_digest = manifest_digest
+        self.files_checked = files_checked
+        self.missing_files: list[str] = [] if missing_files is None else missing_files
+        self.unlisted_files: list[str] = [] if unlisted_files is None else unlisted_files
+        self.unsafe_members: list[dict[str, str]] = [] if unsafe_members is None else unsafe_members
+        self.hash_mismatches: list[dict[str, str]] = (
+            [] if hash_mismatches is None else hash_mismatches
+        )
+        self.schema_errors: list[str] = [] if schema_errors is None else schema_errors
+        self.signature_status = signature_status
+        self.signature_errors: list[str] = [] if signature_errors is None else signature_errors
+        self.signatures_total = signatures_total
+        self.signatures_valid = signatures_valid
+        self.signature_note = signature_note
+        self.signer_key_id = signer_key_id
+        self.signer_trusted = signer_trusted
+        self.signing_mode = signing_mode
+        self.checks: list[Check] = [] if checks is None else checks
+        # key ids of signatures no configured key covers (human output only; not in --json)
+        self.unknown_signers: list[str] = [] if unknown_signers is None else unknown_signers
 
     @property
     def error_codes(self) -> list[str]:
