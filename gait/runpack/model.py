@@ -6,8 +6,6 @@ hashed: a dataclass round trip would drop or reorder what another implementation
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any
@@ -55,19 +53,16 @@ class ManifestView:
         return str(self.manifest.get("capture_mode", "reference"))
 
 
-@dataclass
-class Runpack(ManifestView):
-    """A runpack's parsed members (a docstring, so dataclasses need not run inspect)."""
+def __getattr__(name: str) -> Any:
+    """``Runpack`` is defined (a dataclass, built by running Python over its fields) on first
+    use, in gait.runpack.pack: a ``gait verify`` process reads this module's names and
+    schema ids but never builds a Runpack (issue 14 item 6)."""
+    if name == "Runpack":
+        from gait.runpack.pack import Runpack
 
-    manifest: dict[str, Any]
-    run: dict[str, Any]
-    intents: list[dict[str, Any]]
-    results: list[dict[str, Any]]
-    refs: dict[str, Any]
-    members: dict[str, bytes] = field(default_factory=dict)
-    # Members the loader proved canonical while parsing them (name -> those very bytes), so
-    # diff's canonical-form check need not re-serialize them; empty for hand-built runpacks.
-    canonical_members: dict[str, bytes] = field(default_factory=dict, repr=False)
+        return Runpack
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
-    def results_by_intent(self) -> dict[str, dict[str, Any]]:
-        return {str(r.get("intent_id")): r for r in self.results}
+
+if TYPE_CHECKING:
+    from gait.runpack.pack import Runpack as Runpack
