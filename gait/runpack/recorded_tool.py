@@ -31,6 +31,13 @@ F = TypeVar("F", bound=Callable[..., Any])
 _INSIDE: contextvars.ContextVar[bool] = contextvars.ContextVar("gait_inside_tool", default=False)
 """True while a recorded tool's own code runs (in its task, and in tasks it starts)."""
 
+
+def _not_a_step(run: Recorder | None) -> bool:
+    """The call runs untouched: no run records it and no runpack answers it, or it is part of
+    another recorded tool's work."""
+    return _INSIDE.get() or (run is None and not os.environ.get(REPLAY_FROM_ENV))
+
+
 _STUBS: dict[str, Any] = {}
 _STUBS_LOCK = threading.Lock()
 
@@ -79,7 +86,7 @@ def tool(name: str | Callable[..., Any] | None = None) -> Any:
             @functools.wraps(fn)
             def stream_wrapper(*args: Any, **kwargs: Any) -> Any:
                 run = current_run()
-                if _INSIDE.get() or (run is None and not os.environ.get(REPLAY_FROM_ENV)):
+                if _not_a_step(run):
                     return (yield from fn(*args, **kwargs))
                 call = _Streamed(run, tool_name, bound_args(args, kwargs), returns)
                 try:
@@ -102,7 +109,7 @@ def tool(name: str | Callable[..., Any] | None = None) -> Any:
             @functools.wraps(fn)
             async def async_stream_wrapper(*args: Any, **kwargs: Any) -> Any:
                 run = current_run()
-                if _INSIDE.get() or (run is None and not os.environ.get(REPLAY_FROM_ENV)):
+                if _not_a_step(run):
                     async for item in fn(*args, **kwargs):
                         yield item
                     return
@@ -131,7 +138,7 @@ def tool(name: str | Callable[..., Any] | None = None) -> Any:
             @functools.wraps(fn)
             async def async_wrapper(*args: Any, **kwargs: Any) -> Any:
                 run = current_run()
-                if _INSIDE.get() or (run is None and not os.environ.get(REPLAY_FROM_ENV)):
+                if _not_a_step(run):
                     return await fn(*args, **kwargs)
                 call_args = bound_args(args, kwargs)
                 return await _run_async(run, tool_name, call_args, fn, args, kwargs, returns)
@@ -141,7 +148,7 @@ def tool(name: str | Callable[..., Any] | None = None) -> Any:
         @functools.wraps(fn)
         def wrapper(*args: Any, **kwargs: Any) -> Any:
             run = current_run()
-            if _INSIDE.get() or (run is None and not os.environ.get(REPLAY_FROM_ENV)):
+            if _not_a_step(run):
                 return fn(*args, **kwargs)
             call_args = bound_args(args, kwargs)
             # The intent first: its place is the call's, before the replay runpack loads.
