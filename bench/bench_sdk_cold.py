@@ -1,4 +1,4 @@
-"""Why a paced in-process ``gate_tool`` call (bench_sdk.py's ``gate_tool_in_process``) costs
+"""Why a paced in-process ``gate_tool`` call (bench_sdk.py's ``after_idle``, 1 ms pause) costs
 three to four times a back-to-back one: which part of the trace writer's work, done in the
 pause before the call, makes it slow, and which part of the call suffers.
 
