@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -159,8 +160,18 @@ def test_command_that_exits_non_zero_fails_each_grader(reference_set, tmp_path, 
     needing_candidate = [g for g in doc["graders"] if not g["name"].endswith("schema_validation")]
     assert all(g["reason_codes"] == ["command_failed"] for g in needing_candidate), doc
     assert needing_candidate[0]["details"]["command_exit_code"] == 3
+    # The agent wrote no candidate: nothing names one, nor suggests diffing against it.
+    assert all(not g.get("candidate") for g in doc["graders"]), doc
+    assert all("candidate_runpack" not in g["details"] for g in doc["graders"]), doc
+    diffs = sorted((root / "gait-out/regress").glob("*/diff.json"))
+    assert diffs
+    for path in diffs:
+        assert json.loads(path.read_text())["candidate_runpack"] == ""
+        assert not (path.parent / "candidate.zip").exists()
+    assert "candidate.zip" not in proc.stdout
     report = pytest_run("--gait", cwd=root)
     assert "exited 3: agent broke" in report.stdout
+    assert not re.search(r"^candidate: ", report.stdout, re.MULTILINE), report.stdout
 
 
 def test_command_that_hangs_times_out(reference_set, tmp_path, run_gait):

@@ -348,6 +348,9 @@ class RegressEngine:
                 "(--gait-allow-nondeterministic to run it)",
             )
         ctx = self.context(fixture, grader)
+        # A command that wrote no candidate has none to name (its label is where it would be).
+        produced = ctx.candidate.path is not None or ctx.candidate.origin != "command"
+        candidate = ctx.candidate_label if produced else ""
         crashed = False
         caught: BaseException | None = None
         try:
@@ -358,8 +361,8 @@ class RegressEngine:
                 raise TypeError(f"returned {type(result).__name__}, not GradeResult")
         except GradeInputError as exc:
             details = dict(exc.details)
-            if ctx.candidate.origin != "fixture":
-                details.setdefault("candidate_runpack", ctx.candidate_label)
+            if ctx.candidate.origin != "fixture" and candidate:
+                details.setdefault("candidate_runpack", candidate)
             result = GradeResult.failed(exc.reason_code, details=details, message=exc.message)
         except Exception as exc:  # noqa: BLE001 - one grader's crash must not stop the others
             crashed = True
@@ -383,7 +386,7 @@ class RegressEngine:
             crashed=crashed,
             message=result.message,
             divergence=[str(line) for line in result.divergence],
-            candidate=ctx.candidate_label,
+            candidate=candidate,
             live=ctx.candidate.origin != "fixture",
             exception=caught,
             context_conformance=str(getattr(result, "context_conformance", "") or ""),
