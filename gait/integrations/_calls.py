@@ -55,15 +55,17 @@ class Call:
         *,
         record_now: bool = True,
         turn: tuple[str, list[str]] | None = None,
+        step: bool = True,
     ) -> None:
         self.intent = intent
+        self.step = step  # False: part of an outer recorded tool's work (gated, not recorded)
         self.turn = turn  # (this call's id, the ids of its model turn, in the model's order)
         self.decision: GateEvalResult | None = None
         if adapter is not None:
             self.decision = adapter.gate_intent(intent=intent)
-        self.session = get_active_run_session()
-        self.recorder = recorder
-        if recorder is None:
+        self.session = get_active_run_session() if step else None
+        self.recorder = recorder if step else None
+        if recorder is None and step:
             from gait.runpack.recorder import current_run
 
             self.recorder = current_run()
@@ -154,10 +156,34 @@ def replayed_value(stubs: Any, call: Call) -> Any:
     return stubs.call(call.intent.tool_name, jsonable(call.intent.args))
 
 
+def part_of_a_tool() -> bool:
+    """True while a recorded tool's own code runs (a ``gait.record.tool`` function, or a tool
+    ``run_async`` runs): a call made from there is that tool's work, not a step of the run (on
+    replay the outer call is answered whole and this one never happens)."""
+    from gait.runpack import recorded_tool
+
+    return recorded_tool._INSIDE.get()
+
+
+async def _inside(invoke: Callable[[], Awaitable[Any]]) -> Any:
+    from gait.runpack import recorded_tool
+
+    token = recorded_tool._INSIDE.set(True)
+    try:
+        return await invoke()
+    finally:
+        recorded_tool._INSIDE.reset(token)
+
+
 async def run_async(call: Call, invoke: Callable[[], Awaitable[Any]]) -> Any:
+    """Run (or, replaying, answer) a step's tool; the tool's own code runs as its work, so the
+    calls it makes (an agent it delegates to) are not steps. A call that is not a step runs
+    as it is."""
+    if not call.step:
+        return await invoke()
     stubs = replay_stubs()
     try:
-        result = replayed_value(stubs, call) if stubs is not None else await invoke()
+        result = replayed_value(stubs, call) if stubs is not None else await _inside(invoke)
     except Exception as exc:
         call.finished(error=exc)
         raise

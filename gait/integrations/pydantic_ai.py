@@ -13,7 +13,9 @@ Each call is decided in-process before the tool runs. A call the gate stops neve
 default the model receives a message naming the verdict and reason codes as the tool's
 result (``on_block="message"``); ``"retry"`` sends it as a ``ModelRetry`` instead, and
 ``"raise"`` raises ``GateEnforcementError`` out of the run. Calls are recorded into the active
-``run_session`` and into the current ``gait.record`` run (or ``recorder=``), whichever is open.
+``run_session`` and into the current ``gait.record`` run (or ``recorder=``), whichever is open;
+calls made inside a recorded tool (an agent the tool delegates to) are gated but are that tool's
+work, not steps, as for ``gait.record.tool`` (a replay answers the outer call whole).
 Without ``adapter`` the toolset only records. While ``GAIT_REPLAY_FROM`` names a runpack, allowed
 calls are answered from it and the tools do not run.
 
@@ -34,7 +36,14 @@ except ImportError as exc:  # pragma: no cover - exercised only without the extr
     ) from exc
 
 from gait.compat.adapter import GateEnforcementError, ToolAdapter
-from gait.integrations._calls import Call, ContextSource, build_intent, run_async, stopped_message
+from gait.integrations._calls import (
+    Call,
+    ContextSource,
+    build_intent,
+    part_of_a_tool,
+    run_async,
+    stopped_message,
+)
 
 
 @dataclass
@@ -54,7 +63,10 @@ class GaitToolset(WrapperToolset[Any]):
         self, name: str, tool_args: dict[str, Any], ctx: RunContext[Any], tool: Any
     ) -> Any:
         intent = build_intent(name, tool_args, self.context, ctx, "pydantic-ai-agent")
-        call = Call(self.adapter, intent, self.recorder, turn=_turn(ctx))
+        step = not part_of_a_tool()  # a gated agent run from a recorded tool: that tool's work
+        call = Call(
+            self.adapter, intent, self.recorder, turn=_turn(ctx) if step else None, step=step
+        )
         if not call.allowed:
             call.stopped()
             assert call.decision is not None
