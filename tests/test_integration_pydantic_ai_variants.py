@@ -465,3 +465,104 @@ def _env(**extra: str) -> dict[str, str]:
     import os
 
     return {**os.environ, **extra}
+
+
+def test_a_capability_gates_every_tool_of_the_agent(workdir: Path) -> None:
+    """Tools given as ``tools=[...]`` and ``@agent.tool`` live in the agent's own toolset, which
+    no ``GaitToolset`` of the user's can wrap; ``GaitCapability`` gates them (and run-time
+    toolsets) all."""
+    from gait.integrations.pydantic_ai import GaitCapability
+
+    ran: list[str] = []
+    read, delete = tool_functions(ran)
+    capability = GaitCapability(adapter=ToolAdapter(policy_path="policy.yaml"))
+    model = TestModel(call_tools=["read_file", "delete_file", "purge"])
+    agent = Agent(model, tools=[read], capabilities=[capability])
+
+    @agent.tool_plain
+    def purge() -> str:
+        """Purge everything."""
+        ran.append("purge")
+        return "purged"
+
+    with gait.record(run_id="run_capability") as run:
+        output = agent.run_sync("go", toolsets=[FunctionToolset([delete])]).output
+    assert ran == ["read"]
+    assert output.count("verdict=block") == 2
+    assert steps(run) == [*READ_THEN_DELETE, ("purge", "error")]
+    with pytest.raises(ValueError, match="on_approval"):
+        GaitCapability(on_approval="ask")  # type: ignore[arg-type]
+
+
+APPROVAL_POLICY = """\
+default_verdict: block
+rules:
+  - {name: allow-read, priority: 10, effect: allow, match: {tool_names: [read_file]}}
+  - name: owner-approves-deletes
+    priority: 20
+    effect: require_approval
+    match: {tool_names: [delete_file]}
+    reason_codes: [needs_owner]
+"""
+
+
+def test_require_approval_defers_to_the_agents_human_in_the_loop(workdir: Path, run_gait) -> None:
+    """The run stops with pydantic-ai's ``DeferredToolRequests`` carrying the ``gait approve``
+    command; approving in pydantic-ai alone does not run the tool (the gate still wants its
+    token); with the minted token the resumed run does, and the runpack has both attempts."""
+    from pydantic_ai import DeferredToolRequests, DeferredToolResults
+
+    (workdir / "policy.yaml").write_text(APPROVAL_POLICY, encoding="utf-8")
+    ran: list[str] = []
+    agent = Agent(
+        TestModel(call_tools=["read_file", "delete_file"]),
+        output_type=[str, DeferredToolRequests],
+    )
+
+    def toolset(**adapter: Any) -> GaitToolset:
+        gate = ToolAdapter(policy_path="policy.yaml", **adapter)
+        return GaitToolset(FunctionToolset(tool_functions(ran)), adapter=gate, on_approval="defer")
+
+    with gait.record(run_id="run_approval") as run:
+        paused = agent.run_sync("clean up", toolsets=[toolset()])
+        assert isinstance(paused.output, DeferredToolRequests)
+        (call,) = paused.output.approvals
+        asked = paused.output.metadata[call.tool_call_id]["gait"]
+        assert asked["verdict"] == "require_approval" and "needs_owner" in asked["reason_codes"]
+        approved = DeferredToolResults(approvals={call.tool_call_id: True})
+        history = paused.all_messages()
+        no_token = agent.run_sync(
+            message_history=history, deferred_tool_results=approved, toolsets=[toolset()]
+        )
+        assert "verdict=require_approval" in str(no_token.output) and ran == ["read"]
+
+        argv = asked["approve"].replace('"$USER"', "bob").split()[1:]
+        assert run_gait(*argv, cwd=workdir).returncode == 0
+        done = agent.run_sync(
+            message_history=history,
+            deferred_tool_results=approved,
+            toolsets=[toolset(approval_token="approval_token.json")],
+        )
+    assert ran == ["read", "delete"] and "deleted" in str(done.output)
+    assert steps(run) == [
+        ("read_file", "ok"),
+        ("delete_file", "error"),
+        ("delete_file", "error"),
+        ("delete_file", "ok"),
+    ]
+
+
+def test_retry_mode_counts_against_the_tools_retries(workdir: Path) -> None:
+    """``on_block="retry"`` is pydantic-ai's ModelRetry: a model that asks for the blocked call
+    again and again ends the run once the tool's retries are spent (the README says so)."""
+    from pydantic_ai.exceptions import UnexpectedModelBehavior
+
+    ran: list[str] = []
+
+    def insist(messages: list[ModelMessage], info: AgentInfo) -> ModelResponse:
+        return ModelResponse(parts=[ToolCallPart("delete_file", {"path": "/a"})])
+
+    agent = Agent(FunctionModel(insist), toolsets=[gated(ran, on_block="retry")])
+    with pytest.raises(UnexpectedModelBehavior, match="exceeded max retries"):
+        agent.run_sync("clean up")
+    assert ran == []

@@ -9,15 +9,26 @@
                           adapter=ToolAdapter(policy_path="policy.yaml"))
     agent = Agent(model, toolsets=[toolset])
 
+or, for every tool of the agent (``tools=[...]``, ``@agent.tool``, its toolsets)::
+
+    agent = Agent(model, tools=[read_file, delete_file],
+                  capabilities=[GaitCapability(adapter=ToolAdapter(policy_path="policy.yaml"))])
+
 Each call is decided in-process before the tool runs. A call the gate stops never runs: by
 default the model receives a message naming the verdict and reason codes as the tool's
 result (``on_block="message"``); ``"retry"`` sends it as a ``ModelRetry`` instead, and
-``"raise"`` raises ``GateEnforcementError`` out of the run. Calls are recorded into the active
-``run_session`` and into the current ``gait.record`` run (or ``recorder=``), whichever is open;
-calls made inside a recorded tool (an agent the tool delegates to) are gated but are that tool's
-work, not steps, as for ``gait.record.tool`` (a replay answers the outer call whole).
-Without ``adapter`` the toolset only records. While ``GAIT_REPLAY_FROM`` names a runpack, allowed
-calls are answered from it and the tools do not run.
+``"raise"`` raises ``GateEnforcementError`` out of the run. ``on_approval="defer"`` hands a
+``require_approval`` verdict to pydantic-ai's human-in-the-loop instead: the call is deferred
+(``ApprovalRequired``), the run ends with ``DeferredToolRequests`` whose metadata carries the
+``gait approve`` command, and the resumed run (``deferred_tool_results``) asks the gate again,
+which lets the call run only with the minted token (``ToolAdapter(approval_token=...)``).
+
+Calls are recorded into the active ``run_session`` and into the current ``gait.record`` run (or
+``recorder=``), whichever is open; calls made inside a recorded tool (an agent the tool
+delegates to) are gated but are that tool's work, not steps, as for ``gait.record.tool`` (a
+replay answers the outer call whole). Without ``adapter`` the toolset only records. While
+``GAIT_REPLAY_FROM`` names a runpack, allowed calls are answered from it and the tools do not
+run.
 
 pydantic-ai is an optional dependency: ``pip install 'pytest-gait[pydantic-ai]'``.
 """
@@ -28,8 +39,9 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 try:
-    from pydantic_ai import ModelRetry, RunContext
-    from pydantic_ai.toolsets import WrapperToolset
+    from pydantic_ai import ApprovalRequired, ModelRetry, RunContext
+    from pydantic_ai.capabilities import AbstractCapability
+    from pydantic_ai.toolsets import AbstractToolset, WrapperToolset
 except ImportError as exc:  # pragma: no cover - exercised only without the extra
     raise ImportError(
         "gait.integrations.pydantic_ai needs pydantic-ai: pip install 'pytest-gait[pydantic-ai]'"
@@ -54,10 +66,10 @@ class GaitToolset(WrapperToolset[Any]):
     context: ContextSource = None
     on_block: Literal["message", "retry", "raise"] = "message"
     recorder: Any = None
+    on_approval: Literal["defer"] | None = None
 
     def __post_init__(self) -> None:
-        if self.on_block not in ("message", "retry", "raise"):
-            raise ValueError("on_block must be 'message', 'retry' or 'raise'")
+        _check_modes(self.on_block, self.on_approval)
 
     async def call_tool(
         self, name: str, tool_args: dict[str, Any], ctx: RunContext[Any], tool: Any
@@ -70,12 +82,73 @@ class GaitToolset(WrapperToolset[Any]):
         if not call.allowed:
             call.stopped()
             assert call.decision is not None
+            if (
+                self.on_approval == "defer"
+                and call.decision.verdict == "require_approval"
+                and not ctx.tool_call_approved  # approved, yet no token: fail closed below
+            ):
+                raise ApprovalRequired(metadata={"gait": approval_metadata(name, call.decision)})
             if self.on_block == "raise":
                 raise GateEnforcementError(call.decision)
             if self.on_block == "retry":
                 raise ModelRetry(stopped_message(call.decision))
             return stopped_message(call.decision)
         return await run_async(call, lambda: self.wrapped.call_tool(name, tool_args, ctx, tool))
+
+
+@dataclass
+class GaitCapability(AbstractCapability[Any]):
+    """Gates and records every tool of the agent: ``GaitToolset`` around the toolset pydantic-ai
+    assembles for each run (the agent's ``tools=``, ``@agent.tool`` functions, its toolsets and
+    a run's ``toolsets=``; not output tools). Use it or ``GaitToolset``, not both on one tool:
+    each would gate and record the call."""
+
+    adapter: ToolAdapter | None = None
+    context: ContextSource = None
+    on_block: Literal["message", "retry", "raise"] = "message"
+    recorder: Any = None
+    on_approval: Literal["defer"] | None = None
+
+    def __post_init__(self) -> None:
+        _check_modes(self.on_block, self.on_approval)
+
+    @classmethod
+    def get_serialization_name(cls) -> str | None:
+        return None  # holds an adapter and callables: not part of an agent spec
+
+    def get_wrapper_toolset(self, toolset: AbstractToolset[Any]) -> AbstractToolset[Any]:
+        return GaitToolset(
+            toolset,
+            adapter=self.adapter,
+            context=self.context,
+            on_block=self.on_block,
+            recorder=self.recorder,
+            on_approval=self.on_approval,
+        )
+
+
+def _check_modes(on_block: str, on_approval: str | None) -> None:
+    if on_block not in ("message", "retry", "raise"):
+        raise ValueError(f"on_block must be 'message', 'retry' or 'raise', not {on_block!r}")
+    if on_approval not in (None, "defer"):
+        raise ValueError(f"on_approval must be 'defer' or None, not {on_approval!r}")
+
+
+def approval_metadata(tool_name: str, decision: Any) -> dict[str, Any]:
+    """What the approver needs, in ``DeferredToolRequests.metadata[tool_call_id]["gait"]``: the
+    decision and the ``gait approve`` command whose token the resumed call needs (the tool's
+    scope: these intents carry no targets, so no destructive-apply scope is asked)."""
+    return {
+        "verdict": decision.verdict,
+        "reason_codes": list(decision.reason_codes),
+        "intent_digest": decision.intent_digest,
+        "policy_digest": decision.policy_digest,
+        "approve": (
+            f"gait approve --intent-digest {decision.intent_digest} "
+            f"--policy-digest {decision.policy_digest} --scope tool:{tool_name} --ttl 1h "
+            '--approver "$USER" --reason-code CHANGE_ID --out approval_token.json'
+        ),
+    }
 
 
 def _turn(ctx: RunContext[Any]) -> tuple[str, list[str]] | None:
