@@ -13,13 +13,19 @@
 The guardrail decides each call in-process before the tool runs. A call the gate stops never
 runs: the model gets the guardrail's rejection (naming the verdict and reason codes) in place
 of the tool's output, or, with ``on_block="raise"``, the run stops with the SDK's
-``ToolInputGuardrailTripwireTriggered``. ``GaitRunHooks`` records each call that runs (its
-arguments and output) into the current ``gait.record`` run (or ``recorder=``); calls the
-guardrail stopped are recorded by the guardrail, so the runpack holds every attempt, in the
-order the model asked for them (the hooks keep each call its place as the model answers). Inside a
-reference-style ``run_session`` each attempt is recorded there too. While
-``GAIT_REPLAY_FROM`` names a runpack, the guardrail answers allowed calls from it (the
-recorded output reaches the model in place of the tool's) and the tools do not run.
+``ToolInputGuardrailTripwireTriggered``. Calls the guardrail stopped are recorded by the
+guardrail; ``gate_tools`` also gives each tool a tool output guardrail that records what it
+returned, so a gated tool is recorded whole without hooks (in a nested agent too).
+``GaitRunHooks`` records the calls of tools without the guardrail and keeps each call of a model
+turn its place in the model's order (the SDK runs a turn's calls concurrently). Handoffs are
+not tool calls, and an agent used as a tool (``Agent.as_tool``) is not a step: the calls its
+agent makes are (pass ``hooks=GaitRunHooks()`` to ``as_tool`` too, for their turn order).
+Inside a reference-style ``run_session`` each attempt is recorded there too.
+
+While ``GAIT_REPLAY_FROM`` names a runpack, the guardrail answers allowed calls from it: the
+recorded result, rebuilt as the type the tool's function declares, reaches the model as the SDK
+would have rendered it, and the tool does not run. A tool without the guardrail cannot be
+answered so: ``GaitRunHooks`` stops the run before it runs (``E_REPLAY_REAL_TOOL_DISABLED``).
 
 The Agents SDK is an optional dependency: ``pip install 'pytest-gait[openai-agents]'``.
 """
@@ -34,12 +40,16 @@ from typing import Any, Literal
 try:
     from agents import (
         FunctionTool,
+        ItemHelpers,
         RunContextWrapper,
         RunHooks,
         ToolGuardrailFunctionOutput,
         ToolInputGuardrail,
         ToolInputGuardrailData,
+        ToolOutputGuardrail,
+        ToolOutputGuardrailData,
     )
+    from agents.handoffs import Handoff
     from agents.tool_context import ToolContext
 except ImportError as exc:  # pragma: no cover - exercised only without the extra
     raise ImportError(
@@ -58,9 +68,22 @@ from gait.integrations._calls import (
     stopped_message,
 )
 
-# Decisions the guardrail made, by tool call id, for the hooks to record with the call.
-_DECIDED: dict[str, Call] = {}
+# The calls opened and not finished yet, by their ToolContext (the one object the SDK hands
+# the input guardrails, the hooks and the output guardrails of one call): the guardrail opens
+# a call, whichever of the output guardrail and ``on_tool_end`` comes first records its result.
+_OPEN: dict[int, tuple[ToolContext[Any], Call]] = {}
 _LOCK = threading.Lock()
+
+
+def _register(context: ToolContext[Any], call: Call) -> None:
+    with _LOCK:
+        _OPEN[id(context)] = (context, call)
+
+
+def _registered(context: Any, *, pop: bool) -> Call | None:
+    with _LOCK:
+        entry = _OPEN.pop(id(context), None) if pop else _OPEN.get(id(context))
+    return entry[1] if entry is not None and entry[0] is context else None
 
 
 def _arguments(text: str | None) -> dict[str, Any]:
@@ -73,6 +96,57 @@ def _arguments(text: str | None) -> dict[str, Any]:
     if value is NOT_JSON:
         return {"raw_arguments": text or ""}
     return value if isinstance(value, dict) else {"value": value}
+
+
+def _tool_named(agent: Any, name: str) -> FunctionTool | None:
+    for tool in getattr(agent, "tools", None) or ():
+        if isinstance(tool, FunctionTool) and tool.name == name:
+            return tool
+    return None
+
+
+def _is_agent_tool(tool: Any) -> bool:
+    """``Agent.as_tool``: running it is another agent's run, whose own tool calls are the
+    steps (recorded, gated and answered on replay one by one), not one step of its own."""
+    return bool(getattr(tool, "_is_agent_tool", False))
+
+
+def _not_steps(agent: Any) -> set[str]:
+    """Names the model calls that are no tool calls of this run: handoffs and agent tools."""
+    names = {tool.name for tool in getattr(agent, "tools", None) or () if _is_agent_tool(tool)}
+    for target in getattr(agent, "handoffs", None) or ():
+        if isinstance(target, Handoff):
+            names.add(target.tool_name)
+        else:
+            names.add(Handoff.default_tool_name(target))
+    return names
+
+
+def _replayed_output(value: Any, raw: bool, tool: FunctionTool | None, context: Any) -> Any:
+    """The recorded result as the model saw it when recorded: rebuilt as the type the tool's
+    function declares, then rendered by the SDK (``str()`` of a list or a model, the JSON of a
+    typed output), not as JSON text of its own making."""
+    if tool is None:
+        return value if isinstance(value, str) else json.dumps(value, sort_keys=True)
+    if raw:
+        try:
+            fn = tool.__wrapped__
+        except AttributeError:
+            fn = None
+        if fn is not None:
+            from gait.retype import declared_return, retyped
+
+            value = retyped(declared_return(fn), value, tool.name)
+    tool_call = getattr(context, "tool_call", None)
+    if tool_call is None:
+        return value if isinstance(value, str) else str(value)
+    item = ItemHelpers.tool_call_output_item(
+        tool_call,
+        value,
+        output_json_schema=tool.output_json_schema,
+        output_type_adapter=getattr(tool, "_output_type_adapter", None),
+    )
+    return item["output"]
 
 
 def gait_tool_guardrail(
@@ -107,19 +181,22 @@ def gait_tool_guardrail(
             "intent_digest": decision.intent_digest,
             "policy_digest": decision.policy_digest,
         }
+        tool = _tool_named(data.agent, tool_context.tool_name)
         if call.allowed:
+            if _is_agent_tool(tool):
+                return ToolGuardrailFunctionOutput.allow(output_info=info)
             stubs = replay_stubs()
             if stubs is not None:
                 # Replay: the recorded output stands in for the tool, which does not run.
                 call.open()
                 value = replayed_value(stubs, call)
                 call.finished(value)
-                text = value if isinstance(value, str) else json.dumps(value, sort_keys=True)
+                raw = stubs.runpack.capture_mode == "raw"
+                text = _replayed_output(value, raw, tool, tool_context)
                 return ToolGuardrailFunctionOutput.reject_content(text, {**info, "replayed": True})
             # Recorded now, as a stopped call is, in the place GaitRunHooks kept for it.
             call.open()
-            with _LOCK:
-                _DECIDED[tool_context.tool_call_id] = call
+            _register(tool_context, call)
             return ToolGuardrailFunctionOutput.allow(output_info=info)
         call.open()
         call.stopped()
@@ -130,14 +207,30 @@ def gait_tool_guardrail(
     return ToolInputGuardrail(guardrail_function=decide, name=name)
 
 
+def _record_output(data: ToolOutputGuardrailData) -> ToolGuardrailFunctionOutput:
+    call = _registered(data.context, pop=True)
+    if call is not None:
+        call.finished(data.output)
+    return ToolGuardrailFunctionOutput.allow()
+
+
+_RECORD_OUTPUT: ToolOutputGuardrail[Any] = ToolOutputGuardrail(
+    guardrail_function=_record_output, name="gait_record"
+)
+
+
 def gate_tools(tools: Iterable[Any], guardrail: ToolInputGuardrail[Any]) -> list[Any]:
-    """Add ``guardrail`` to every ``FunctionTool`` in ``tools`` (others are returned as given)."""
+    """Add ``guardrail`` to every ``FunctionTool`` in ``tools`` (others are returned as given),
+    and the output guardrail recording what each returns."""
     out = []
     for tool in tools:
         if isinstance(tool, FunctionTool):
             existing = list(tool.tool_input_guardrails or [])
             if guardrail not in existing:
                 tool.tool_input_guardrails = [*existing, guardrail]
+            outputs = list(tool.tool_output_guardrails or [])
+            if _RECORD_OUTPUT not in outputs:
+                tool.tool_output_guardrails = [_RECORD_OUTPUT, *outputs]
         out.append(tool)
     return out
 
@@ -152,8 +245,6 @@ class GaitRunHooks(RunHooks[Any]):
     def __init__(self, *, recorder: Any = None) -> None:
         super().__init__()
         self._recorder = recorder
-        self._open: dict[str, Call] = {}
-        self._lock = threading.Lock()
 
     async def on_llm_end(self, context: RunContextWrapper[Any], agent: Any, response: Any) -> None:
         """Keep each tool call of this model response a place, in the model's order: the SDK
@@ -161,10 +252,13 @@ class GaitRunHooks(RunHooks[Any]):
         from gait.runpack.recorder import current_run
 
         recorder = self._recorder or current_run()
+        skip = _not_steps(agent)
         ids = [
             item.call_id
             for item in getattr(response, "output", ())
-            if getattr(item, "type", "") == "function_call" and getattr(item, "call_id", "")
+            if getattr(item, "type", "") == "function_call"
+            and getattr(item, "call_id", "")
+            and getattr(item, "name", "") not in skip
         ]
         if recorder is not None and ids:
             recorder.expect(ids)
@@ -173,27 +267,33 @@ class GaitRunHooks(RunHooks[Any]):
             session.expect(ids)
 
     async def on_tool_start(self, context: RunContextWrapper[Any], agent: Any, tool: Any) -> None:
-        if not isinstance(context, ToolContext):
+        if not isinstance(context, ToolContext) or _is_agent_tool(tool):
             return
-        with _LOCK:
-            call = _DECIDED.pop(context.tool_call_id, None)
+        call = _registered(context, pop=False)
         if call is None:
+            stubs = replay_stubs()
+            if stubs is not None and not stubs.real_tool_allowed(context.tool_name):
+                from gait.errors import UnsafeOperation
+
+                raise UnsafeOperation(
+                    f"replay cannot answer {context.tool_name!r}: the tool has no Gait "
+                    "guardrail, so it would really run; add it with gate_tools(...)",
+                    code="E_REPLAY_REAL_TOOL_DISABLED",
+                )
             intent = build_intent(
                 context.tool_name, _arguments(context.tool_arguments), None, context, "openai-agent"
             )
             call = Call(None, intent, None, record_now=False, turn=(context.tool_call_id, []))
+            _register(context, call)
         if call.recorder is None or self._recorder is not None:
             call.use_recorder(self._recorder)
         call.open()
-        with self._lock:
-            self._open[context.tool_call_id] = call
 
     async def on_tool_end(
         self, context: RunContextWrapper[Any], agent: Any, tool: Any, result: Any
     ) -> None:
         if not isinstance(context, ToolContext):
             return
-        with self._lock:
-            call = self._open.pop(context.tool_call_id, None)
+        call = _registered(context, pop=True)
         if call is not None:
             call.finished(result)

@@ -1,0 +1,362 @@
+"""The OpenAI Agents SDK integration on an agent as users build one, offline, with the SDK's own
+``agents.testing.ScriptedModel``: one model turn asking for four calls at once (structured
+pydantic arguments, lists, optional and default arguments, an async tool), a tool that raises
+and is retried, an agent used as a tool, a handoff, and the gate blocking one call and asking
+approval for another. Every run style (``Runner.run``, ``run_sync``, ``run_streamed``) records
+the same runpack; a replay answers every call from it without running a tool, and the model
+sees what it saw when recorded; the regression loop passes on the agent and fails, naming the
+changed argument, when the agent changes a call.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import runpy
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+pytest.importorskip("agents", reason="openai-agents not installed (pip install '.[openai-agents]')")
+
+AGENT = '''\
+"""An Agents SDK agent as users build them, offline: a triage agent whose first turn asks for
+four calls at once, a retried failing tool, an agent used as a tool and a handoff."""
+
+import asyncio
+import json
+import os
+import sys
+
+from pydantic import BaseModel
+
+from agents import Agent, Runner, function_tool, set_tracing_disabled
+from agents.testing import ScriptedModel, assistant_message, function_call
+
+import gait
+from gait import ToolAdapter
+from gait.integrations.openai_agents import GaitRunHooks, gait_tool_guardrail, gate_tools
+
+set_tracing_disabled(True)
+CITY = os.environ.get("CITY", "Oslo")
+
+
+def ran(name):
+    with open("ran.log", "a", encoding="utf-8") as log:
+        print(name, file=log)
+
+
+class Stay(BaseModel):
+    start: str
+    nights: int = 1
+
+
+class Booking(BaseModel):
+    city: str
+    stay: Stay
+    guests: list[str]
+
+
+@function_tool
+async def search(q: str, limit: int = 2, tags: list[str] | None = None) -> list[str]:
+    """Search the docs."""
+    ran("search")
+    await asyncio.sleep(0.05)  # the slowest of its turn: finishes last
+    return [f"{q}:{i}" for i in range(limit)]
+
+
+@function_tool
+def book(city: str, stay: Stay, guests: list[str], note: str | None = None) -> Booking:
+    """Book a stay."""
+    ran("book")
+    return Booking(city=city, stay=stay, guests=guests)
+
+
+@function_tool
+def delete_file(path: str) -> str:
+    """Delete a file."""
+    ran("delete_file")
+    return "deleted"
+
+
+@function_tool
+def pay(amount: int) -> str:
+    """Pay."""
+    ran("pay")
+    return "paid"
+
+
+@function_tool
+def flaky(x: int) -> str:
+    """Fails on negative input; the model retries."""
+    ran(f"flaky {x}")
+    if x < 0:
+        raise ValueError("x must be >= 0")
+    return f"ok {x}"
+
+
+@function_tool
+def read_file(path: str) -> dict:
+    """Read a file."""
+    ran("read_file")
+    return {"path": path, "text": "three refunds"}
+
+
+guardrail = gait_tool_guardrail(ToolAdapter(policy_path="policy.yaml"))
+gate_tools([search, book, delete_file, pay, flaky, read_file], guardrail)
+
+researcher = Agent(
+    name="researcher",
+    model=ScriptedModel([
+        [function_call("search", {"q": "refund policy"}, call_id="r1"),
+         function_call("read_file", {"path": "/kb/refunds.md"}, call_id="r2")],
+        [assistant_message("refunds within 30 days")],
+    ]),
+    tools=[search, read_file],
+)
+closer = Agent(
+    name="closer",
+    model=ScriptedModel([
+        [function_call("read_file", {"path": "/tmp/summary.txt"}, call_id="k1")],
+        [assistant_message("closed")],
+    ]),
+    tools=[read_file],
+)
+triage = Agent(
+    name="triage",
+    model=ScriptedModel([
+        [
+            function_call("search", {"q": "refund", "tags": ["billing"]}, call_id="t1"),
+            function_call(
+                "book",
+                {"city": CITY, "stay": {"start": "2026-12-24"}, "guests": ["ana", "bo"]},
+                call_id="t2",
+            ),
+            function_call("delete_file", {"path": "/srv/app/data.db"}, call_id="t3"),
+            function_call("pay", {"amount": 120}, call_id="t4"),
+        ],
+        [function_call("flaky", {"x": -1}, call_id="t5")],
+        [function_call("flaky", {"x": 1}, call_id="t6"),
+         function_call("researcher", {"input": "refund rules"}, call_id="t7")],
+        [function_call("transfer_to_closer", {}, call_id="t8")],
+    ]),
+    tools=[search, book, delete_file, pay, flaky,
+           researcher.as_tool("researcher", "Research a question.", hooks=GaitRunHooks())],
+    handoffs=[closer],
+)
+
+
+async def streamed():
+    result = Runner.run_streamed(triage, "handle the ticket", hooks=GaitRunHooks())
+    async for _event in result.stream_events():
+        pass
+    return result
+
+
+def main(style):
+    hooks = GaitRunHooks()
+    if style == "sync":
+        return Runner.run_sync(triage, "handle the ticket", hooks=hooks)
+    if style == "streamed":
+        return asyncio.run(streamed())
+    return asyncio.run(Runner.run(triage, "handle the ticket", hooks=hooks))
+
+
+with gait.record(run_id="run_agents_full", capture_mode="raw"):
+    result = main(os.environ.get("STYLE", "async"))
+seen = {
+    item["call_id"]: item["output"]
+    for model in (triage.model, researcher.model, closer.model)
+    for call in model.calls if isinstance(call.input, list)
+    for item in call.input
+    if isinstance(item, dict) and item.get("type") == "function_call_output"
+}
+with open(f"seen_{os.environ.get('STYLE', 'async')}.json", "w", encoding="utf-8") as out:
+    json.dump({"final": result.final_output, "seen": seen}, out, indent=1, sort_keys=True)
+'''
+
+POLICY = """\
+default_verdict: block
+rules:
+  - name: allow-reads
+    priority: 10
+    effect: allow
+    match: {tool_names: [search, book, flaky, read_file, researcher]}
+  - name: approve-payments
+    priority: 15
+    effect: require_approval
+    match: {tool_names: [pay]}
+    reason_codes: [payment_needs_approval]
+  - name: block-delete
+    priority: 20
+    effect: block
+    match: {tool_names: [delete_file]}
+    reason_codes: [destructive_delete]
+"""
+
+TOOLS = [
+    "search",
+    "book",
+    "delete_file",
+    "pay",
+    "flaky",
+    "flaky",
+    "search",
+    "read_file",
+    "read_file",
+]
+
+
+@pytest.fixture(name="agent_dir")
+def agent_dir_fixture(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    (tmp_path / "policy.yaml").write_text(POLICY, encoding="utf-8")
+    (tmp_path / "agent.py").write_text(AGENT, encoding="utf-8")
+    monkeypatch.chdir(tmp_path)
+    return tmp_path
+
+
+def run_agent(agent_dir: Path, monkeypatch: pytest.MonkeyPatch, style: str) -> dict[str, Any]:
+    """agent.py run in this process (as ``python agent.py`` would, without the interpreter
+    start): what the models were handed as each call's output, and the run's final output."""
+    monkeypatch.setenv("STYLE", style)
+    with pytest.warns(UserWarning, match="raw capture"):
+        runpy.run_path(str(agent_dir / "agent.py"), run_name="__main__")
+    return json.loads((agent_dir / f"seen_{style}.json").read_text(encoding="utf-8"))
+
+
+def members(runpack: Path) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """Intents and results without their creation time (the one field a rerun changes)."""
+    out = []
+    with zipfile.ZipFile(runpack) as archive:
+        for name in ("intents.jsonl", "results.jsonl"):
+            rows = [json.loads(line) for line in archive.read(name).splitlines()]
+            out.append([{k: v for k, v in row.items() if k != "created_at"} for row in rows])
+    return out[0], out[1]
+
+
+def ran(agent_dir: Path) -> list[str]:
+    log = agent_dir / "ran.log"
+    return log.read_text(encoding="utf-8").splitlines() if log.exists() else []
+
+
+def test_every_run_style_records_the_same_run(
+    agent_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    runpack = agent_dir / "gait-out" / "runpack_run_agents_full.zip"
+    seen = run_agent(agent_dir, monkeypatch, "sync")
+    intents, results = members(runpack)
+    assert [i["tool_name"] for i in intents] == TOOLS  # the model's order; no handoff, no agent
+    assert [i["intent_id"] for i in intents] == [f"intent_{n}" for n in range(1, 10)]
+    assert [r["intent_id"] for r in results] == [i["intent_id"] for i in intents]
+    assert intents[1]["args"] == {  # pydantic, nested and list arguments as the model sent them
+        "city": "Oslo",
+        "guests": ["ana", "bo"],
+        "stay": {"start": "2026-12-24"},
+    }
+    assert results[1]["result"] == {
+        "city": "Oslo",
+        "guests": ["ana", "bo"],
+        "stay": {"nights": 1, "start": "2026-12-24"},
+    }
+    assert [r["status"] for r in results] == ["ok", "ok", "error", "error"] + ["ok"] * 5
+    assert results[3]["result"]["verdict"] == "require_approval"
+    # The tools the gate stopped never ran; the one that raised ran, and its retry too.
+    assert sorted(ran(agent_dir)) == sorted(
+        ["search", "book", "flaky -1", "flaky 1", "search", "read_file", "read_file"]
+    )
+    assert seen["seen"]["t3"].startswith("gait gate: verdict=block reasons=destructive_delete")
+    assert "verdict=require_approval" in seen["seen"]["t4"]
+    assert seen["seen"]["t7"] == "refunds within 30 days" and seen["final"] == "closed"
+
+    for style in ("async", "streamed"):
+        assert run_agent(agent_dir, monkeypatch, style) == seen
+        assert members(runpack) == (intents, results), style
+
+
+def test_replay_answers_every_call_as_recorded_and_runs_no_tool(
+    agent_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Recorded with ``run_sync``, replayed streamed: the model is handed the same text for
+    every call (a list, a pydantic model, a dict, the SDK's error text of the failed call),
+    the nested agent's and the handed-off agent's calls too, and no tool body runs."""
+    recorded = run_agent(agent_dir, monkeypatch, "sync")
+    source = agent_dir / "recorded.zip"
+    (agent_dir / "gait-out" / "runpack_run_agents_full.zip").rename(source)
+    (agent_dir / "ran.log").unlink()
+    monkeypatch.setenv("GAIT_REPLAY_FROM", str(source))
+    assert run_agent(agent_dir, monkeypatch, "streamed") == recorded
+    assert ran(agent_dir) == []
+    replayed = agent_dir / "gait-out" / "runpack_run_agents_full.zip"
+    assert members(replayed) == members(source)
+
+
+def test_regress_loop_passes_then_names_the_changed_argument(agent_dir: Path, run_gait) -> None:
+    recorded = subprocess.run(
+        [sys.executable, "agent.py"], capture_output=True, text=True, check=False
+    )
+    assert recorded.returncode == 0, recorded.stderr[-2000:]
+    (agent_dir / "ran.log").unlink()
+    assert run_gait("verify", "run_agents_full").returncode == 0
+    init = run_gait("regress", "init", "--from", "run_agents_full", "--command", "python agent.py")
+    assert init.returncode == 0, init.stdout + init.stderr
+    pytest_gait = [sys.executable, "-m", "pytest", "--gait", "-q", "-p", "no:cacheprovider"]
+    same = subprocess.run(pytest_gait, capture_output=True, text=True, check=False)
+    assert same.returncode == 0, same.stdout[-3000:]
+    assert ran(agent_dir) == []
+
+    changed = subprocess.run(
+        pytest_gait,
+        capture_output=True,
+        text=True,
+        check=False,
+        env={**os.environ, "CITY": "Bergen"},
+    )
+    assert changed.returncode != 0
+    assert "~ #2 book: args differ at $.city" in changed.stdout
+    assert "E_REGRESS_REPLAY_MISS" in changed.stdout
+    assert ran(agent_dir) == []
+
+
+def test_a_tool_without_the_guardrail_is_not_run_on_replay(
+    agent_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Hooks alone record a tool but cannot answer it on replay: the run stops before the tool
+    would really run, naming the tool and what to do."""
+    from agents import Agent, Runner, function_tool
+    from agents.exceptions import UserError
+    from agents.testing import ScriptedModel, assistant_message, function_call
+
+    import gait
+    from gait.errors import UnsafeOperation
+    from gait.integrations.openai_agents import GaitRunHooks
+
+    calls: list[str] = []
+
+    @function_tool
+    def archive(path: str) -> str:
+        """Archive a file."""
+        calls.append(path)
+        return "archived"
+
+    def agent() -> Agent:
+        steps = [
+            [function_call("archive", {"path": "/a"}, call_id="a1")],
+            [assistant_message("ok")],
+        ]
+        return Agent(name="ungated", model=ScriptedModel(steps), tools=[archive])
+
+    with pytest.warns(UserWarning), gait.record(run_id="run_ungated", capture_mode="raw") as run:
+        asyncio.run(Runner.run(agent(), "go", hooks=GaitRunHooks()))
+    assert calls == ["/a"] and run.written is not None
+    monkeypatch.setenv("GAIT_REPLAY_FROM", str(run.written.path))
+    with pytest.raises(UserError) as info:  # the SDK's error, the refusal as its cause
+        asyncio.run(Runner.run(agent(), "go", hooks=GaitRunHooks()))
+    cause = info.value.__cause__
+    assert isinstance(cause, UnsafeOperation) and cause.code == "E_REPLAY_REAL_TOOL_DISABLED"
+    assert "'archive'" in cause.message and "gate_tools" in cause.message
+    assert calls == ["/a"]
