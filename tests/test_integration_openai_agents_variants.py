@@ -24,6 +24,10 @@ import pytest
 
 pytest.importorskip("agents", reason="openai-agents not installed (pip install '.[openai-agents]')")
 
+from agents import set_tracing_disabled  # noqa: E402
+
+set_tracing_disabled(True)  # offline: the SDK would try to export its traces to OpenAI
+
 AGENT = '''\
 """An Agents SDK agent as users build them, offline: a triage agent whose first turn asks for
 four calls at once, a retried failing tool, an agent used as a tool and a handoff."""
@@ -360,3 +364,67 @@ def test_a_tool_without_the_guardrail_is_not_run_on_replay(
     assert isinstance(cause, UnsafeOperation) and cause.code == "E_REPLAY_REAL_TOOL_DISABLED"
     assert "'archive'" in cause.message and "gate_tools" in cause.message
     assert calls == ["/a"]
+
+
+def test_the_sdks_approval_does_not_pass_the_gate_a_gait_token_does(
+    agent_dir: Path, monkeypatch: pytest.MonkeyPatch, run_gait
+) -> None:
+    """A tool with the SDK's ``needs_approval`` whose call the policy sends to approval: the run
+    stops with the SDK's interruption; approving it in the SDK alone does not run the tool (the
+    gate still wants its token, and the guardrail's output_info carries the ``gait approve``
+    command); resumed from the same interruption with a guardrail holding the minted token, the
+    tool runs, and the runpack holds both attempts."""
+    from agents import Agent, Runner, function_tool
+    from agents.run_state import RunState
+    from agents.testing import ScriptedModel, assistant_message, function_call
+
+    import gait
+    from gait import ToolAdapter
+    from gait.integrations.openai_agents import (
+        GaitRunHooks,
+        approval_requests,
+        gait_tool_guardrail,
+        gate_tools,
+    )
+
+    paid: list[int] = []
+
+    @function_tool(needs_approval=True)
+    def pay(amount: int) -> str:
+        """Pay."""
+        paid.append(amount)
+        return "paid"
+
+    steps = [[function_call("pay", {"amount": 120}, call_id="p1")]]
+    steps += [[assistant_message("not paid")], [assistant_message("paid")]]
+    agent = Agent(name="payer", model=ScriptedModel(steps), tools=[pay])
+    guardrail = gait_tool_guardrail(ToolAdapter(policy_path="policy.yaml"))
+    gate_tools([pay], guardrail)
+
+    async def resume(saved: str) -> Any:
+        state = await RunState.from_string(agent, saved)
+        for item in state.get_interruptions():
+            state.approve(item)
+        return await Runner.run(agent, state, hooks=GaitRunHooks())
+
+    with gait.record(run_id="run_approval") as run:
+        paused = asyncio.run(Runner.run(agent, "pay the invoice", hooks=GaitRunHooks()))
+        assert [item.tool_name for item in paused.interruptions] == ["pay"]
+        saved = paused.to_state().to_string()
+        approved = asyncio.run(resume(saved))
+        assert paid == [] and approved.final_output == "not paid"
+        assert "verdict=require_approval" in approved.new_items[2].output
+        asked = approval_requests(guardrail)["p1"]
+        assert asked["verdict"] == "require_approval"
+        assert asked["reason_codes"] == ["approval_token_missing", "payment_needs_approval"]
+        argv = asked["approve"].replace('"$USER"', "bob").split()[1:]
+        minted = run_gait(*argv, cwd=agent_dir)
+        assert minted.returncode == 0, minted.stderr
+        token = ToolAdapter(policy_path="policy.yaml", approval_token="approval_token.json")
+        gate_tools([pay], gait_tool_guardrail(token))  # replaces the guardrail without a token
+        done = asyncio.run(resume(saved))
+    assert paid == [120] and done.final_output == "paid"
+    assert run.written is not None
+    intents, results = members(run.written.path)
+    assert [i["tool_name"] for i in intents] == ["pay", "pay"]
+    assert [r["status"] for r in results] == ["error", "ok"]

@@ -22,6 +22,12 @@ not tool calls, and an agent used as a tool (``Agent.as_tool``) is not a step: t
 agent makes are (pass ``hooks=GaitRunHooks()`` to ``as_tool`` too, for their turn order).
 Inside a reference-style ``run_session`` each attempt is recorded there too.
 
+A ``require_approval`` verdict stops the call like a block. The SDK's own ``needs_approval``
+does not pass the gate: approved there, the call still needs the gate's token. The
+``gait approve`` command minting it is in ``approval_requests(guardrail)`` (by tool call id);
+resume the run from its interruption with the tools given a guardrail whose adapter holds the
+token (``gate_tools`` puts it in place of the old one) and the call runs.
+
 While ``GAIT_REPLAY_FROM`` names a runpack, the guardrail answers allowed calls from it: the
 recorded result, rebuilt as the type the tool's function declares, reaches the model as the SDK
 would have rendered it, and the tool does not run. A tool without the guardrail cannot be
@@ -181,6 +187,10 @@ def gait_tool_guardrail(
             "intent_digest": decision.intent_digest,
             "policy_digest": decision.policy_digest,
         }
+        if decision.verdict == "require_approval":
+            info["approve"] = _approve_command(tool_context.tool_name, decision)
+            with _LOCK:
+                asked[tool_context.tool_call_id] = info
         tool = _tool_named(data.agent, tool_context.tool_name)
         if call.allowed:
             if _is_agent_tool(tool):
@@ -204,7 +214,32 @@ def gait_tool_guardrail(
             return ToolGuardrailFunctionOutput.raise_exception(output_info=info)
         return ToolGuardrailFunctionOutput.reject_content(stopped_message(decision), info)
 
+    asked: dict[str, dict[str, Any]] = {}
+    decide._gait_gate = True  # type: ignore[attr-defined]  # gate_tools replaces it, not stacks
+    decide._gait_asked = asked  # type: ignore[attr-defined]
     return ToolInputGuardrail(guardrail_function=decide, name=name)
+
+
+def approval_requests(guardrail: ToolInputGuardrail[Any]) -> dict[str, dict[str, Any]]:
+    """The calls ``guardrail`` sent to approval, by tool call id: each verdict, reason codes,
+    digests and the ``gait approve`` command minting the token the call needs (the SDK does
+    not hand a resumed run's guardrail results back in its result)."""
+    with _LOCK:
+        return dict(getattr(guardrail.guardrail_function, "_gait_asked", {}))
+
+
+def _is_gait_gate(guardrail: Any) -> bool:
+    return bool(getattr(getattr(guardrail, "guardrail_function", None), "_gait_gate", False))
+
+
+def _approve_command(tool_name: str, decision: Any) -> str:
+    """The ``gait approve`` command minting the token this call needs (``ToolAdapter(
+    approval_token=...)`` on the guardrail of the run that asks again)."""
+    return (
+        f"gait approve --intent-digest {decision.intent_digest} "
+        f"--policy-digest {decision.policy_digest} --scope tool:{tool_name} --ttl 1h "
+        '--approver "$USER" --reason-code CHANGE_ID --out approval_token.json'
+    )
 
 
 def _record_output(data: ToolOutputGuardrailData) -> ToolGuardrailFunctionOutput:
@@ -221,13 +256,16 @@ _RECORD_OUTPUT: ToolOutputGuardrail[Any] = ToolOutputGuardrail(
 
 def gate_tools(tools: Iterable[Any], guardrail: ToolInputGuardrail[Any]) -> list[Any]:
     """Add ``guardrail`` to every ``FunctionTool`` in ``tools`` (others are returned as given),
-    and the output guardrail recording what each returns."""
+    in place of a Gait guardrail given before (a new adapter, say one holding an approval
+    token, replaces the old one: two would each decide), and the output guardrail recording
+    what each returns."""
     out = []
     for tool in tools:
         if isinstance(tool, FunctionTool):
             existing = list(tool.tool_input_guardrails or [])
             if guardrail not in existing:
-                tool.tool_input_guardrails = [*existing, guardrail]
+                kept = [g for g in existing if not _is_gait_gate(g)]
+                tool.tool_input_guardrails = [*kept, guardrail]
             outputs = list(tool.tool_output_guardrails or [])
             if _RECORD_OUTPUT not in outputs:
                 tool.tool_output_guardrails = [_RECORD_OUTPUT, *outputs]
