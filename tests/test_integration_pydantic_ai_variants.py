@@ -26,7 +26,7 @@ pytest.importorskip(
 
 from agent_scenario import tool_functions, workdir_fixture  # noqa: E402, F401
 from pydantic import BaseModel  # noqa: E402
-from pydantic_ai import Agent, RunContext  # noqa: E402
+from pydantic_ai import Agent, BinaryContent, RunContext, ToolReturn  # noqa: E402
 from pydantic_ai.messages import (  # noqa: E402
     ModelMessage,
     ModelRequest,
@@ -35,6 +35,7 @@ from pydantic_ai.messages import (  # noqa: E402
     TextPart,
     ToolCallPart,
     ToolReturnPart,
+    UserPromptPart,
 )
 from pydantic_ai.models.function import AgentInfo, FunctionModel  # noqa: E402
 from pydantic_ai.models.test import TestModel  # noqa: E402
@@ -566,3 +567,62 @@ def test_retry_mode_counts_against_the_tools_retries(workdir: Path) -> None:
     with pytest.raises(UnexpectedModelBehavior, match="exceeded max retries"):
         agent.run_sync("clean up")
     assert ran == []
+
+
+class Reading(BaseModel):
+    when: str
+    value: float
+
+
+def test_a_replayed_result_is_what_the_tool_returned(
+    workdir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Replay rebuilds a result as the type its function declares, so the model sees on replay
+    what it saw when recorded: a ``ToolReturn``'s value and its extra content, an image as an
+    image, a model's fields in its own order (not the runpack's JSON of them)."""
+    ran: list[str] = []
+
+    def reading() -> Reading:
+        """The latest reading."""
+        ran.append("reading")
+        return Reading(when="noon", value=1.5)
+
+    def report() -> ToolReturn:
+        """A report with a chart for the model to look at."""
+        ran.append("report")
+        chart = BinaryContent(data=b"\x89PNG chart", media_type="image/png")
+        return ToolReturn(return_value={"rows": 2}, content=["the chart:", chart])
+
+    def photo() -> BinaryContent:
+        """A photo."""
+        ran.append("photo")
+        return BinaryContent(data=b"\xff\xd8 photo", media_type="image/jpeg")
+
+    def seen_by_model(messages: list[ModelMessage], info: AgentInfo) -> ModelResponse:
+        if len(messages) == 1:
+            return ModelResponse(
+                parts=[ToolCallPart(n, {}) for n in ("reading", "report", "photo")]
+            )
+        shown = []
+        for part in messages[-1].parts:
+            if isinstance(part, ToolReturnPart):
+                shown.append(part.model_response_str())
+            elif isinstance(part, UserPromptPart):  # what a provider sends: text and images
+                items = [part.content] if isinstance(part.content, str) else part.content
+                shown += [
+                    f"{i.media_type} {i.data!r}" if isinstance(i, BinaryContent) else str(i)
+                    for i in items
+                ]
+        return ModelResponse(parts=[TextPart("\n".join(shown))])
+
+    def agent() -> Agent[None, str]:
+        tools = FunctionToolset([reading, report, photo])
+        return Agent(FunctionModel(seen_by_model), toolsets=[GaitToolset(CombinedToolset([tools]))])
+
+    with pytest.warns(UserWarning), gait.record(run_id="run_values", capture_mode="raw") as run:
+        recorded = agent().run_sync("go").output
+    assert "the chart:" in recorded and "image/png b'\\x89PNG chart'" in recorded
+    assert run.written is not None and ran == ["reading", "report", "photo"]
+    monkeypatch.setenv("GAIT_REPLAY_FROM", str(run.written.path))
+    assert agent().run_sync("go").output == recorded
+    assert ran == ["reading", "report", "photo"]

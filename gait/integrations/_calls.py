@@ -175,15 +175,24 @@ async def _inside(invoke: Callable[[], Awaitable[Any]]) -> Any:
         recorded_tool._INSIDE.reset(token)
 
 
-async def run_async(call: Call, invoke: Callable[[], Awaitable[Any]]) -> Any:
+async def run_async(
+    call: Call,
+    invoke: Callable[[], Awaitable[Any]],
+    rebuild: Callable[[Any], Any] | None = None,
+) -> Any:
     """Run (or, replaying, answer) a step's tool; the tool's own code runs as its work, so the
     calls it makes (an agent it delegates to) are not steps. A call that is not a step runs
-    as it is."""
+    as it is. ``rebuild`` turns a replayed (JSON) value back into what the tool returns."""
     if not call.step:
         return await invoke()
     stubs = replay_stubs()
     try:
-        result = replayed_value(stubs, call) if stubs is not None else await _inside(invoke)
+        if stubs is not None:
+            result = replayed_value(stubs, call)
+            if rebuild is not None:
+                result = rebuild(result)
+        else:
+            result = await _inside(invoke)
     except Exception as exc:
         call.finished(error=exc)
         raise

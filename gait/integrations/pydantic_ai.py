@@ -35,13 +35,15 @@ pydantic-ai is an optional dependency: ``pip install 'pytest-gait[pydantic-ai]'`
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from typing import Any, Literal
 
 try:
     from pydantic_ai import ApprovalRequired, ModelRetry, RunContext
     from pydantic_ai.capabilities import AbstractCapability
-    from pydantic_ai.toolsets import AbstractToolset, WrapperToolset
+    from pydantic_ai.toolsets import AbstractToolset, FunctionToolset, WrapperToolset
+    from pydantic_ai.toolsets.function import FunctionToolsetTool
 except ImportError as exc:  # pragma: no cover - exercised only without the extra
     raise ImportError(
         "gait.integrations.pydantic_ai needs pydantic-ai: pip install 'pytest-gait[pydantic-ai]'"
@@ -56,6 +58,7 @@ from gait.integrations._calls import (
     run_async,
     stopped_message,
 )
+from gait.retype import declared_return, retyped
 
 
 @dataclass
@@ -93,7 +96,11 @@ class GaitToolset(WrapperToolset[Any]):
             if self.on_block == "retry":
                 raise ModelRetry(stopped_message(call.decision))
             return stopped_message(call.decision)
-        return await run_async(call, lambda: self.wrapped.call_tool(name, tool_args, ctx, tool))
+        return await run_async(
+            call,
+            lambda: self.wrapped.call_tool(name, tool_args, ctx, tool),
+            lambda value: _rebuilt(_declared_return(tool), value, name),
+        )
 
 
 @dataclass
@@ -149,6 +156,41 @@ def approval_metadata(tool_name: str, decision: Any) -> dict[str, Any]:
             '--approver "$USER" --reason-code CHANGE_ID --out approval_token.json'
         ),
     }
+
+
+def _rebuilt(hint: Any, value: Any, tool_name: str) -> Any:
+    """A replayed (JSON) result as the type the tool declares, validated by pydantic as
+    pydantic-ai itself reads tool values (its unions: ``ToolReturn.content`` holding text and
+    ``BinaryContent``; bytes as the base64 the runpack holds); what pydantic cannot validate
+    goes through ``gait.retype``, which hands back the JSON with a warning if it does not fit."""
+    if hint is Any or value is None:
+        return value
+    from pydantic import ConfigDict, PydanticUserError, TypeAdapter, ValidationError
+
+    try:
+        try:
+            adapter: TypeAdapter[Any] = TypeAdapter(
+                hint, config=ConfigDict(val_json_bytes="base64")
+            )
+        except PydanticUserError:  # a model or dataclass: its own config says how bytes read
+            adapter = TypeAdapter(hint)
+        return adapter.validate_json(json.dumps(value))
+    except (PydanticUserError, ValidationError, TypeError, ValueError):
+        return retyped(hint, value, tool_name)
+
+
+def _declared_return(tool: Any) -> Any:
+    """The return annotation of the function behind ``tool`` (through combined toolsets), so a
+    replayed result is what the tool returned (a ``ToolReturn``, ``BinaryContent``, a model),
+    not its JSON; ``Any`` for other toolsets (MCP servers, external tools)."""
+    for _ in range(64):  # a combined toolset's tool holds its source toolset's tool
+        if isinstance(tool, FunctionToolsetTool) and isinstance(tool.toolset, FunctionToolset):
+            entry = tool.toolset.tools.get(tool.original_name or tool.tool_def.name)
+            return declared_return(entry.function) if entry is not None else Any
+        tool = getattr(tool, "source_tool", None)
+        if tool is None:
+            break
+    return Any
 
 
 def _turn(ctx: RunContext[Any]) -> tuple[str, list[str]] | None:
