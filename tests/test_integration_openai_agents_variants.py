@@ -428,3 +428,66 @@ def test_the_sdks_approval_does_not_pass_the_gate_a_gait_token_does(
     intents, results = members(run.written.path)
     assert [i["tool_name"] for i in intents] == ["pay", "pay"]
     assert [r["status"] for r in results] == ["error", "ok"]
+
+
+def test_the_agents_own_run_hooks_still_get_every_event(agent_dir: Path) -> None:
+    """``Runner.run`` takes one ``hooks=``: an agent that has its own keeps them, inside Gait's."""
+    from agents import Agent, RunHooks, Runner, function_tool
+    from agents.testing import ScriptedModel, assistant_message, function_call
+
+    import gait
+    from gait import ToolAdapter
+    from gait.integrations.openai_agents import GaitRunHooks, gait_tool_guardrail, gate_tools
+
+    events: list[str] = []
+
+    class Metrics(RunHooks[Any]):
+        async def on_agent_start(self, context: Any, agent: Any) -> None:
+            events.append(f"agent_start {agent.name}")
+
+        async def on_llm_start(self, context: Any, agent: Any, *args: Any) -> None:
+            events.append("llm_start")
+
+        async def on_llm_end(self, context: Any, agent: Any, response: Any) -> None:
+            events.append("llm_end")
+
+        async def on_handoff(self, context: Any, from_agent: Any, to_agent: Any) -> None:
+            events.append(f"handoff {to_agent.name}")
+
+        async def on_tool_start(self, context: Any, agent: Any, tool: Any) -> None:
+            events.append(f"tool_start {tool.name}")
+
+        async def on_tool_end(self, context: Any, agent: Any, tool: Any, result: Any) -> None:
+            events.append(f"tool_end {tool.name} {result}")
+
+        async def on_agent_end(self, context: Any, agent: Any, output: Any) -> None:
+            events.append(f"agent_end {output}")
+
+    @function_tool
+    def read_file(path: str) -> str:
+        """Read a file."""
+        return "contents"
+
+    gate_tools([read_file], gait_tool_guardrail(ToolAdapter(policy_path="policy.yaml")))
+    closer = Agent(name="closer", model=ScriptedModel([[assistant_message("closed")]]))
+    steps = [[function_call("read_file", {"path": "/a"}, call_id="c1")]]
+    steps.append([function_call("transfer_to_closer", {}, call_id="c2")])
+    agent = Agent(name="triage", model=ScriptedModel(steps), tools=[read_file], handoffs=[closer])
+    with gait.record(run_id="run_own_hooks") as run:
+        asyncio.run(Runner.run(agent, "go", hooks=GaitRunHooks(hooks=Metrics())))
+    assert events == [
+        "agent_start triage",
+        "llm_start",
+        "llm_end",
+        "tool_start read_file",
+        "tool_end read_file contents",
+        "llm_start",
+        "llm_end",
+        "handoff closer",
+        "agent_start closer",
+        "llm_start",
+        "llm_end",
+        "agent_end closed",
+    ]
+    assert run.written is not None
+    assert [i["tool_name"] for i in members(run.written.path)[0]] == ["read_file"]

@@ -278,11 +278,34 @@ class GaitRunHooks(RunHooks[Any]):
 
     Records into ``recorder`` or, by default, the ``gait.record`` run current when the tool
     starts. Calls the guardrail allowed are also recorded into the active ``run_session``.
+    ``Runner.run`` takes one ``hooks=``: an agent's own run hooks are passed as ``hooks`` and
+    get every event after Gait's.
     """
 
-    def __init__(self, *, recorder: Any = None) -> None:
+    def __init__(self, *, recorder: Any = None, hooks: RunHooks[Any] | None = None) -> None:
         super().__init__()
         self._recorder = recorder
+        self._hooks = hooks
+
+    async def on_llm_start(
+        self, context: RunContextWrapper[Any], agent: Any, system_prompt: Any, input_items: Any
+    ) -> None:
+        if self._hooks is not None:
+            await self._hooks.on_llm_start(context, agent, system_prompt, input_items)
+
+    async def on_agent_start(self, context: Any, agent: Any) -> None:
+        if self._hooks is not None:
+            await self._hooks.on_agent_start(context, agent)
+
+    async def on_agent_end(self, context: Any, agent: Any, output: Any) -> None:
+        if self._hooks is not None:
+            await self._hooks.on_agent_end(context, agent, output)
+
+    async def on_handoff(
+        self, context: RunContextWrapper[Any], from_agent: Any, to_agent: Any
+    ) -> None:
+        if self._hooks is not None:
+            await self._hooks.on_handoff(context, from_agent, to_agent)
 
     async def on_llm_end(self, context: RunContextWrapper[Any], agent: Any, response: Any) -> None:
         """Keep each tool call of this model response a place, in the model's order: the SDK
@@ -303,8 +326,15 @@ class GaitRunHooks(RunHooks[Any]):
         session = get_active_run_session()
         if session is not None and ids:
             session.expect(ids)
+        if self._hooks is not None:
+            await self._hooks.on_llm_end(context, agent, response)
 
     async def on_tool_start(self, context: RunContextWrapper[Any], agent: Any, tool: Any) -> None:
+        self._tool_start(context, tool)
+        if self._hooks is not None:
+            await self._hooks.on_tool_start(context, agent, tool)
+
+    def _tool_start(self, context: RunContextWrapper[Any], tool: Any) -> None:
         if not isinstance(context, ToolContext) or _is_agent_tool(tool):
             return
         call = _registered(context, pop=False)
@@ -330,8 +360,9 @@ class GaitRunHooks(RunHooks[Any]):
     async def on_tool_end(
         self, context: RunContextWrapper[Any], agent: Any, tool: Any, result: Any
     ) -> None:
-        if not isinstance(context, ToolContext):
-            return
-        call = _registered(context, pop=True)
-        if call is not None:
-            call.finished(result)
+        if isinstance(context, ToolContext):
+            call = _registered(context, pop=True)
+            if call is not None:
+                call.finished(result)
+        if self._hooks is not None:
+            await self._hooks.on_tool_end(context, agent, tool, result)
