@@ -308,7 +308,7 @@ from pydantic_ai.toolsets import FunctionToolset
 
 import gait
 from gait import IntentContext, ToolAdapter
-from gait.integrations.pydantic_ai import GaitToolset
+from gait.integrations.pydantic_ai import GaitCapability, GaitToolset
 
 ORDER = os.environ.get("ORDER", "O-1")
 
@@ -397,7 +397,15 @@ async def stream(messages, info):  # the same replies, streamed as a provider st
             yield {index: DeltaToolCall(part.tool_name, args, tool_call_id=part.tool_call_id)}
 
 
-agent = Agent(FunctionModel(model, stream_function=stream), deps_type=Deps, toolsets=[gated(shop)])
+fake = FunctionModel(model, stream_function=stream)
+if sys.argv[1:] == ["stream"]:  # the agent's own tools, gated by the capability
+    gate = GaitCapability(
+        adapter=ToolAdapter(policy_path="policy.yaml"),
+        context=lambda ctx: IntentContext(identity="alice", workspace="/w", risk_class="high"),
+    )
+    agent = Agent(fake, deps_type=Deps, tools=shop.tools.values(), capabilities=[gate])
+else:
+    agent = Agent(fake, deps_type=Deps, toolsets=[gated(shop)])
 with gait.record(run_id="run_shop", capture_mode="raw"):
     if sys.argv[1:] == ["stream"]:
         async def streamed():
@@ -420,7 +428,7 @@ rules:
 """
 
 
-@pytest.mark.parametrize("style", ["run_sync", "stream"])
+@pytest.mark.parametrize("style", ["run_sync", "stream"])  # stream: with GaitCapability
 def test_the_regression_loop_on_an_agent_script(workdir: Path, run_gait, style: str) -> None:
     """Record (structured args, a retried call, a delegated agent with a blocked delete), verify,
     ``regress init --command``, then replay: ``gait regress run`` and ``pytest --gait`` pass
