@@ -491,3 +491,92 @@ def test_the_agents_own_run_hooks_still_get_every_event(agent_dir: Path) -> None
     ]
     assert run.written is not None
     assert [i["tool_name"] for i in members(run.written.path)[0]] == ["read_file"]
+
+
+def test_a_recorded_function_called_by_a_tool_is_that_tools_work(
+    agent_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An agent adopting the SDK around functions already decorated with ``gait.record.tool``:
+    the function_tool's call is the step, the recorded function inside it is its work (as for
+    ``gait.record.tool`` in one another), in every turn; a replay answers the step whole and
+    records the same run."""
+    from agents import Agent, Runner, function_tool
+    from agents.testing import ScriptedModel, assistant_message, function_call
+
+    import gait
+    from gait import ToolAdapter
+    from gait.integrations.openai_agents import GaitRunHooks, gait_tool_guardrail, gate_tools
+
+    opened: list[str] = []
+
+    @gait.record.tool("files.open")
+    def open_file(path: str) -> str:
+        opened.append(path)
+        return f"contents of {path}"
+
+    @function_tool
+    def read_file(path: str) -> str:
+        """Read a file."""
+        return open_file(path=path).upper()
+
+    gate_tools([read_file], gait_tool_guardrail(ToolAdapter(policy_path="policy.yaml")))
+
+    def agent() -> Agent:
+        steps = [[function_call("read_file", {"path": "/a"}, call_id="c1")]]
+        steps.append([function_call("read_file", {"path": "/b"}, call_id="c2")])
+        steps.append([assistant_message("done")])
+        return Agent(name="reader", model=ScriptedModel(steps), tools=[read_file])
+
+    with pytest.warns(UserWarning), gait.record(run_id="run_inner", capture_mode="raw") as run:
+        asyncio.run(Runner.run(agent(), "go", hooks=GaitRunHooks()))
+    assert opened == ["/a", "/b"] and run.written is not None
+    recorded = members(run.written.path)
+    assert [(i["tool_name"], i["args"]) for i in recorded[0]] == [
+        ("read_file", {"path": "/a"}),
+        ("read_file", {"path": "/b"}),
+    ]
+    assert [r["result"] for r in recorded[1]] == [
+        {"value": "CONTENTS OF /A"},
+        {"value": "CONTENTS OF /B"},
+    ]
+    source = agent_dir / "recorded.zip"
+    run.written.path.rename(source)
+    monkeypatch.setenv("GAIT_REPLAY_FROM", str(source))
+    with pytest.warns(UserWarning), gait.record(run_id="run_inner", capture_mode="raw") as again:
+        asyncio.run(Runner.run(agent(), "go", hooks=GaitRunHooks()))
+    assert opened == ["/a", "/b"] and again.written is not None
+    assert members(again.written.path) == recorded
+
+
+def test_an_agent_run_inside_a_recorded_function_is_gated_not_recorded(agent_dir: Path) -> None:
+    """A ``gait.record.tool`` function whose code runs an agent: the function's call is the
+    step; the agent's calls are its work, still gated (the delete never runs) but no steps."""
+    from agents import Agent, Runner, function_tool
+    from agents.testing import ScriptedModel, assistant_message, function_call
+
+    import gait
+    from gait import ToolAdapter
+    from gait.integrations.openai_agents import GaitRunHooks, gait_tool_guardrail, gate_tools
+
+    deleted: list[str] = []
+
+    @function_tool
+    def delete_file(path: str) -> str:
+        """Delete a file."""
+        deleted.append(path)
+        return "deleted"
+
+    gate_tools([delete_file], gait_tool_guardrail(ToolAdapter(policy_path="policy.yaml")))
+
+    @gait.record.tool("cleanup")
+    async def cleanup(path: str) -> str:
+        steps = [[function_call("delete_file", {"path": path}, call_id="d1")]]
+        steps.append([assistant_message("could not delete")])
+        agent = Agent(name="cleaner", model=ScriptedModel(steps), tools=[delete_file])
+        result = await Runner.run(agent, "clean", hooks=GaitRunHooks())
+        return str(result.final_output)
+
+    with gait.record(run_id="run_delegated") as run:
+        assert asyncio.run(cleanup(path="/srv/app/data.db")) == "could not delete"
+    assert deleted == [] and run.written is not None
+    assert [i["tool_name"] for i in members(run.written.path)[0]] == ["cleanup"]

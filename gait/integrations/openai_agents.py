@@ -20,6 +20,9 @@ returned, so a gated tool is recorded whole without hooks (in a nested agent too
 turn its place in the model's order (the SDK runs a turn's calls concurrently). Handoffs are
 not tool calls, and an agent used as a tool (``Agent.as_tool``) is not a step: the calls its
 agent makes are (pass ``hooks=GaitRunHooks()`` to ``as_tool`` too, for their turn order).
+As for ``gait.record.tool`` functions in one another, what a tool's code calls is its work: a
+``gait.record.tool`` function the tool calls, or an agent run from inside a recorded function,
+is gated but no step (a replay answers the outer call whole).
 Inside a reference-style ``run_session`` each attempt is recorded there too.
 
 A ``require_approval`` verdict stops the call like a block. The SDK's own ``needs_approval``
@@ -69,6 +72,7 @@ from gait.integrations._calls import (
     Call,
     ContextSource,
     build_intent,
+    part_of_a_tool,
     replay_stubs,
     replayed_value,
     stopped_message,
@@ -175,8 +179,15 @@ def gait_tool_guardrail(
         tool_context = data.context
         args = _arguments(tool_context.tool_arguments)
         intent = build_intent(tool_context.tool_name, args, context, tool_context, "openai-agent")
+        # Called from inside a recorded tool (its code runs an agent): gated, that tool's work.
+        step = not part_of_a_tool()
         call = Call(
-            adapter, intent, recorder, record_now=False, turn=(tool_context.tool_call_id, [])
+            adapter,
+            intent,
+            recorder,
+            record_now=False,
+            turn=(tool_context.tool_call_id, []) if step else None,
+            step=step,
         )
         decision = call.decision
         assert decision is not None
@@ -193,7 +204,7 @@ def gait_tool_guardrail(
                 asked[tool_context.tool_call_id] = info
         tool = _tool_named(data.agent, tool_context.tool_name)
         if call.allowed:
-            if _is_agent_tool(tool):
+            if _is_agent_tool(tool) or not step:
                 return ToolGuardrailFunctionOutput.allow(output_info=info)
             stubs = replay_stubs()
             if stubs is not None:
@@ -207,6 +218,13 @@ def gait_tool_guardrail(
             # Recorded now, as a stopped call is, in the place GaitRunHooks kept for it.
             call.open()
             _register(tool_context, call)
+            # The tool's code is its work: a gait.record.tool function it calls is no step of
+            # its own (a replay answers this call whole). The SDK runs each call in a task of
+            # its own, invoking the tool after its input guardrails, so this reaches the tool
+            # and ends with the call.
+            from gait.runpack import recorded_tool
+
+            recorded_tool._INSIDE.set(True)
             return ToolGuardrailFunctionOutput.allow(output_info=info)
         call.open()
         call.stopped()
