@@ -7,7 +7,10 @@ agent, as the reference does; ``blocked_response="tool_message"`` instead hands 
 ``ToolMessage`` naming the verdict and reason codes, so the agent can carry on. Inside a
 ``run_session`` every attempt, allowed or not, becomes a step of the session's runpack, and
 inside a ``gait.record`` run a step of that run. While ``GAIT_REPLAY_FROM`` names a runpack,
-allowed calls are answered from it (raw capture keeps what the tool said) and tools do not run.
+allowed calls are answered from it (raw capture keeps what the tool said: a ``ToolMessage``, an
+error one included, or a ``Command``; a tool's ``interrupt()`` pauses the graph again) and tools
+do not run. A gated call made while a gated tool's own code runs (an agent used as a tool) is
+that tool's work: gated, but not a step, since replay answers the outer call whole.
 
 For a LangGraph graph of your own, pass the same hooks to ``ToolNode``::
 
@@ -24,7 +27,8 @@ from __future__ import annotations
 import json
 import os
 import re
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Literal, Protocol
 
@@ -113,80 +117,70 @@ class GaitLangChainMiddleware(_AgentMiddlewareBase):  # type: ignore[misc]  # An
         from gait.compat.session import turn_call
 
         with turn_call(*_turn(request)):
-            return self._wrap_tool_call(request, handler)
-
-    def _wrap_tool_call(self, request: Any, handler: Callable[[Any], Any]) -> Any:
-        intent = self._build_intent(request)
-        record = _Record.open(intent, request)
-
-        def execute(_: IntentRequest) -> Any:
+            call = self._decide(request)
+            if call.stopped is not None:
+                return self._stopped(request, call.stopped)
             try:
-                result = _replayed(request, intent) if _replaying() else handler(request)
-            except Exception as exc:
-                record.close(error=exc)
+                if call.step and _replaying():
+                    result = _replayed(request, call.intent)
+                else:
+                    with _inside(call.step):
+                        result = handler(request)
+            except BaseException as exc:
+                call.finished(error=exc)
                 raise
-            record.close(result=result)
+            call.finished(result=result)
+            self._emit(request, call.intent, call.decision, executed=True)
             return result
-
-        try:
-            outcome = self._adapter.execute(
-                intent=intent,
-                executor=execute,
-                cwd=self._cwd,
-                trace_out=self._resolve_trace_path(request),
-            )
-        except GateEnforcementError as error:
-            record.close(decision=error.decision)
-            self._emit(request, intent, error.decision, executed=False)
-            return self._stopped(request, error)
-        except Exception as exc:
-            record.close(error=exc)
-            raise
-        if not outcome.executed:
-            record.close(decision=outcome.decision)
-            self._emit(request, intent, outcome.decision, executed=False)
-            return self._stopped(request, GateEnforcementError(outcome.decision))
-        self._emit(request, intent, outcome.decision, executed=True)
-        return outcome.result
 
     async def awrap_tool_call(self, request: Any, handler: Callable[[Any], Awaitable[Any]]) -> Any:
         """The async agent path: the decision is in-process and synchronous, the tool awaited."""
         from gait.compat.session import turn_call
 
         with turn_call(*_turn(request)):
-            return await self._awrap_tool_call(request, handler)
+            call = self._decide(request)
+            if call.stopped is not None:
+                return self._stopped(request, call.stopped)
+            try:
+                if call.step and _replaying():
+                    result = _replayed(request, call.intent)
+                else:
+                    with _inside(call.step):
+                        result = await handler(request)
+            except BaseException as exc:
+                call.finished(error=exc)
+                raise
+            call.finished(result=result)
+            self._emit(request, call.intent, call.decision, executed=True)
+            return result
 
-    async def _awrap_tool_call(self, request: Any, handler: Callable[[Any], Awaitable[Any]]) -> Any:
+    def _decide(self, request: Any) -> _Call:
+        """Build the intent, record it (before the tool runs, so the run keeps the model's
+        order), ask the gate; a refused call is recorded as refused here."""
         from gait.compat.session import get_active_run_session
+        from gait.runpack.recorded_tool import _INSIDE
 
+        # A call made while a gated tool's own code runs (an agent used as a tool) is that
+        # tool's work: gated, not a step, since on replay the outer call is answered whole.
+        step = not _INSIDE.get()
         intent = self._build_intent(request)
-        record = _Record.open(intent, request)
+        record = _Record.open(intent, request) if step else _Record(None, "")
         try:
             decision = self._adapter.gate_intent(
                 intent=intent, cwd=self._cwd, trace_out=self._resolve_trace_path(request)
             )
-        except Exception as exc:
+        except BaseException as exc:
             record.close(error=exc)
             raise
-        session = get_active_run_session()
+        session = get_active_run_session() if step else None
+        call = _Call(intent, decision, record, session, step=step)
         if not (decision.ok and decision.verdict == "allow"):
             if session is not None:
                 session.record_attempt(intent=intent, decision=decision, executed=False)
             record.close(decision=decision)
             self._emit(request, intent, decision, executed=False)
-            return self._stopped(request, GateEnforcementError(decision))
-        try:
-            result = _replayed(request, intent) if _replaying() else await handler(request)
-        except Exception as exc:
-            if session is not None:
-                session.record_attempt(intent=intent, decision=decision, executed=True, error=exc)
-            record.close(error=exc)
-            raise
-        if session is not None:
-            session.record_attempt(intent=intent, decision=decision, executed=True, result=result)
-        record.close(result=result)
-        self._emit(request, intent, decision, executed=True)
-        return result
+            call.stopped = GateEnforcementError(decision)
+        return call
 
     def _stopped(self, request: Any, error: GateEnforcementError) -> Any:
         if self._blocked_response == "raise":
@@ -257,12 +251,99 @@ class GaitLangChainMiddleware(_AgentMiddlewareBase):  # type: ignore[misc]  # An
             return
 
 
+class _Call:
+    """One gated tool call of the agent, and where it is recorded."""
+
+    def __init__(
+        self,
+        intent: IntentRequest,
+        decision: GateEvalResult,
+        record: _Record,
+        session: Any,
+        *,
+        step: bool,
+    ) -> None:
+        self.intent = intent
+        self.decision = decision
+        self.record = record
+        self.session = session
+        self.step = step
+        self.stopped: GateEnforcementError | None = None
+
+    def finished(self, *, result: Any = None, error: BaseException | None = None) -> None:
+        if error is not None and _bubbling(error) and _interrupts(error) is None:
+            return  # LangGraph's own control flow passing through, no outcome of the tool's
+        if self.session is not None:
+            self.session.record_attempt(
+                intent=self.intent,
+                decision=self.decision,
+                executed=True,
+                result=result,
+                error=error,
+            )
+        self.record.close(result=result, error=error)
+
+
+@contextmanager
+def _inside(step: bool) -> Iterator[None]:
+    """The tool's own code runs as the step's work (see ``gait.record.tool``)."""
+    if not step:
+        yield
+        return
+    from gait.runpack.recorded_tool import _INSIDE
+
+    token = _INSIDE.set(True)
+    try:
+        yield
+    finally:
+        _INSIDE.reset(token)
+
+
+def _bubbling(error: BaseException) -> bool:
+    """LangGraph's control flow (``interrupt()``, a parent ``Command``), not a tool failure."""
+    try:
+        from langgraph.errors import GraphBubbleUp
+    except ImportError:  # pragma: no cover - langgraph comes with langchain 1.x
+        return False
+    return isinstance(error, GraphBubbleUp)
+
+
+def _interrupts(error: BaseException) -> list[dict[str, Any]] | None:
+    """What a tool asked a human (``interrupt(value)``, pausing the graph), or ``None``."""
+    try:
+        from langgraph.errors import GraphInterrupt
+    except ImportError:  # pragma: no cover - langgraph comes with langchain 1.x
+        return None
+    if not isinstance(error, GraphInterrupt) or not error.args:
+        return None
+    asked = []
+    for pending in error.args[0]:
+        entry: dict[str, Any] = {"value": getattr(pending, "value", None)}
+        schema = getattr(pending, "response_schema", None)
+        if isinstance(schema, dict):
+            entry["response_schema"] = schema
+        asked.append(entry)
+    return asked
+
+
+def _interrupt_again(asked: list[Any]) -> None:
+    """Replay of a call whose tool paused the graph: ask again, as the tool did. Each earlier
+    ``interrupt()`` of the tool has its resume value (LangGraph counts them per task), so this
+    asks until one is unanswered: that one pauses the graph, with the recorded question."""
+    from langgraph.types import interrupt
+
+    entry = asked[-1] if asked and isinstance(asked[-1], dict) else {}
+    for _ in range(1000):
+        interrupt(entry.get("value"), response_schema=entry.get("response_schema"))
+
+
 class _Record:
     """The call as a step of the current ``gait.record`` run, when one is open."""
 
-    def __init__(self, run: Any, intent_id: str) -> None:
+    def __init__(self, run: Any, intent_id: str, call_id: str = "") -> None:
         self.run = run
         self.intent_id = intent_id
+        self.call_id = call_id
 
     @classmethod
     def open(cls, intent: IntentRequest, request: Any) -> _Record:
@@ -276,7 +357,8 @@ class _Record:
         call_id, ids = _turn(request)
         if ids:
             run.expect(ids)
-        return cls(run, run.intent(intent.tool_name, intent.args, call_key=call_id or None))
+        intent_id = run.intent(intent.tool_name, intent.args, call_key=call_id or None)
+        return cls(run, intent_id, call_id or str(_tool_call(request).get("id") or ""))
 
     def close(
         self,
@@ -297,47 +379,159 @@ class _Record:
             }
             run.result(intent_id, stopped, status="error")
         elif error is not None:
-            failure = {"error": str(error), "type": type(error).__name__}
-            run.result(intent_id, failure, status="error")
+            from gait.runpack.recorder import error_payload
+
+            payload = error_payload(error)
+            asked = _interrupts(error)
+            if asked is not None:  # replay pauses the graph again, asking the same
+                payload = {"interrupts": asked, "type": "GraphInterrupt"}
+            run.result(intent_id, payload, status="error")
         else:
-            run.result(intent_id, _tool_output(result))
+            output = _tool_output(result, self.call_id)
+            failed = isinstance(output, dict) and output.get("status") == "error"
+            run.result(intent_id, output, status="error" if failed else "ok")
 
 
 def _replaying() -> bool:
-    import os
-
     from gait.runpack.replay import REPLAY_FROM_ENV
 
     return bool(os.environ.get(REPLAY_FROM_ENV))
 
 
 def _replayed(request: Any, intent: IntentRequest) -> Any:
-    """The recorded output of this call (``GAIT_REPLAY_FROM``) as the ToolMessage the tool gave."""
-    from langchain_core.messages import ToolMessage
-
+    """What this call returned when recorded (``GAIT_REPLAY_FROM``), as the tool gave it: a
+    ``ToolMessage`` (an error one too: the model retries as it did) or a ``Command``."""
     from gait.runpack.recorded_tool import replay_stubs
     from gait.runpack.recorder import jsonable
+    from gait.runpack.replay import ReplayedToolError
 
-    value = replay_stubs().call(intent.tool_name, jsonable(intent.args))
-    call = _tool_call(request)
-    if isinstance(value, dict) and "content" in value:
-        content, status = value["content"], value.get("status", "success")
-    else:
-        content, status = json.dumps(value, sort_keys=True), "success"
+    call_id = str(_tool_call(request).get("id") or "")
+    try:
+        value = replay_stubs().call(intent.tool_name, jsonable(intent.args))
+    except ReplayedToolError as error:
+        payload = error.payload
+        if isinstance(payload, dict) and isinstance(payload.get("interrupts"), list):
+            _interrupt_again(payload["interrupts"])
+        if not _is_message(payload):
+            raise  # the tool raised out of the agent when recorded: it does again
+        value = payload
+    if isinstance(value, dict) and value.keys() == {"command"}:
+        return _command(value["command"], call_id)
+    if not _is_message(value):
+        value = {"content": json.dumps(value, sort_keys=True), "status": "success"}
+    return _tool_message(value, call_id, str(_tool_call(request).get("name") or ""))
+
+
+def _is_message(value: Any) -> bool:
+    return isinstance(value, dict) and "content" in value and "status" in value
+
+
+def _tool_message(value: Mapping[str, Any], call_id: str, name: str) -> Any:
+    from langchain_core.messages import ToolMessage
+
+    extra = {"artifact": value["artifact"]} if "artifact" in value else {}
     return ToolMessage(
-        content=content,
-        tool_call_id=str(call.get("id") or ""),
-        name=str(call.get("name") or ""),
-        status=status,
+        content=value["content"],
+        tool_call_id=call_id,
+        name=name,
+        status=value.get("status", "success"),
+        **extra,
     )
 
 
-def _tool_output(result: Any) -> Any:
-    """What a tool returned, without a ToolMessage's per-run ids (digests stay comparable)."""
-    if hasattr(result, "content") and hasattr(result, "tool_call_id"):
-        return {"content": result.content, "status": getattr(result, "status", "success")}
+def _tool_output(result: Any, call_id: str) -> Any:
+    """What a tool returned, as JSON, without this call's id (it is the model's, new on every
+    run: digests stay comparable, and replay puts the new id back)."""
+    if _is_tool_message(result):
+        output = {"content": result.content, "status": getattr(result, "status", "success")}
+        if getattr(result, "artifact", None) is not None:
+            output["artifact"] = result.artifact
+        return output
+    if _is_command(result):
+        command: dict[str, Any] = {"update": _update_output(result.update, call_id)}
+        if result.goto:
+            command["goto"] = _goto_output(result.goto)
+        if result.graph is not None:
+            command["graph"] = result.graph
+        return {"command": command}
     dump = getattr(result, "model_dump", None)
     return dump(mode="json") if callable(dump) else result
+
+
+def _is_tool_message(value: Any) -> bool:
+    return hasattr(value, "content") and hasattr(value, "tool_call_id")
+
+
+def _is_command(value: Any) -> bool:
+    try:
+        from langgraph.types import Command
+    except ImportError:  # pragma: no cover - langgraph comes with langchain 1.x
+        return False
+    return isinstance(value, Command)
+
+
+def _update_output(update: Any, call_id: str) -> Any:
+    """A ``Command``'s state update, its messages as ``{"message": ...}`` (LangChain's own
+    message dicts), a message answering this call without its id."""
+    from langchain_core.messages import BaseMessage, message_to_dict
+
+    def one(value: Any) -> Any:
+        if isinstance(value, BaseMessage):
+            message = message_to_dict(value)
+            data = message.get("data")
+            if isinstance(data, dict) and data.get("tool_call_id") == call_id:
+                message["data"] = {k: v for k, v in data.items() if k != "tool_call_id"}
+            return {"message": message}
+        if isinstance(value, list | tuple):
+            return [one(item) for item in value]
+        return value
+
+    if isinstance(update, Mapping):
+        return {str(key): one(value) for key, value in update.items()}
+    return one(update)
+
+
+def _goto_output(goto: Any) -> Any:
+    from langgraph.types import Send
+
+    def one(value: Any) -> Any:
+        if isinstance(value, Send):
+            return {"send": {"node": value.node, "arg": value.arg}}
+        return value
+
+    return [one(item) for item in goto] if isinstance(goto, list | tuple) else one(goto)
+
+
+def _command(recorded: Mapping[str, Any], call_id: str) -> Any:
+    """The recorded ``Command`` again, its messages answering this call's id."""
+    from langchain_core.messages import messages_from_dict
+    from langgraph.types import Command, Send
+
+    def one(value: Any) -> Any:
+        if isinstance(value, dict) and value.keys() == {"message"}:
+            message = dict(value["message"])
+            data = dict(message.get("data") or {})
+            if data.get("type") == "tool" and "tool_call_id" not in data:
+                data["tool_call_id"] = call_id
+            message["data"] = data
+            return messages_from_dict([message])[0]
+        if isinstance(value, list):
+            return [one(item) for item in value]
+        return value
+
+    def target(value: Any) -> Any:
+        if isinstance(value, dict) and value.keys() == {"send"}:
+            return Send(value["send"]["node"], value["send"]["arg"])
+        return value
+
+    update = recorded.get("update")
+    if isinstance(update, Mapping):
+        update = {key: one(value) for key, value in update.items()}
+    else:
+        update = one(update)
+    goto = recorded.get("goto", ())
+    goto = [target(item) for item in goto] if isinstance(goto, list) else target(goto)
+    return Command(graph=recorded.get("graph"), update=update, goto=goto)
 
 
 def _require_langchain() -> None:
