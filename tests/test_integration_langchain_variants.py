@@ -362,6 +362,64 @@ def test_an_agent_as_a_tool_and_a_tool_returning_a_command(shop: Path, style: st
     assert artifacts[0] == artifacts[1] == [None, None, {"hits": ["q", "Q"]}]
 
 
+@pytest.mark.parametrize("style", ["invoke", "astream"])
+def test_a_handoff_between_agents(shop: Path, style: str) -> None:
+    """Two agents as nodes of a parent graph; a tool hands the conversation over
+    (``Command(goto=..., graph=Command.PARENT)`` with the history). Replayed, the same agent
+    takes over with the same conversation (the replaying run's own messages, not copies of
+    the recorded ones), and no tool runs."""
+    from langgraph.graph import START, MessagesState, StateGraph
+
+    ran: list[str] = []
+
+    @tool
+    def transfer_to_billing(reason: str, runtime: ToolRuntime) -> Command:
+        """Hand the conversation to billing."""
+        ran.append(f"transfer {reason}")
+        note = ToolMessage("transferred", tool_call_id=runtime.tool_call_id)
+        history = [*runtime.state["messages"], note]
+        return Command(goto="billing", graph=Command.PARENT, update={"messages": history})
+
+    def graph() -> Any:
+        handoff = [call("transfer_to_billing", {"reason": "refund"}, "t1")]
+        front = create_agent(
+            model=scripted(handoff), tools=[transfer_to_billing], middleware=[gate()], name="front"
+        )
+        refund = [call("refund", {"refund": {"order": "O-1", "cents": 3}}, "b1")]
+        billing = create_agent(
+            model=scripted(refund, "refunded"),
+            tools=[shop_tools(ran)["refund"]],
+            middleware=[gate()],
+            name="billing",
+        )
+        parent = StateGraph(MessagesState)
+        parent.add_node("front", front, destinations=("billing",))
+        parent.add_node("billing", billing)
+        parent.add_edge(START, "front")
+        return parent.compile()
+
+    def conversation(state: dict[str, Any]) -> list[tuple[str, Any]]:
+        return [(type(m).__name__, m.content) for m in state["messages"]]
+
+    (shop / "policy.yaml").write_text(
+        POLICY.replace("remember, flaky]", "remember, flaky, transfer_to_billing]"), "utf-8"
+    )
+    with pytest.warns(UserWarning), gait.record(run_id=f"run_{style}", capture_mode="raw") as run:
+        recorded = run_style(graph(), style)
+    assert ran == ["transfer refund", "refund O-1"]
+    assert steps(run) == [("transfer_to_billing", "ok"), ("refund", "ok")]
+    assert conversation(recorded)[-1] == ("AIMessage", "refunded")
+
+    ran.clear()
+    os.environ["GAIT_REPLAY_FROM"] = str(run.written.path)  # type: ignore[union-attr]
+    try:
+        replayed = run_style(graph(), style)
+    finally:
+        del os.environ["GAIT_REPLAY_FROM"]
+    assert ran == []
+    assert conversation(replayed) == conversation(recorded)
+
+
 def test_sub_graphs_tool_retries_and_human_in_the_loop(shop: Path) -> None:
     """A gated agent as a node of a parent graph, streamed with its sub-graphs; under it
     LangChain's ``HumanInTheLoopMiddleware`` (a human edits a refund: the gate decides and

@@ -340,10 +340,13 @@ def _interrupt_again(asked: list[Any]) -> None:
 class _Record:
     """The call as a step of the current ``gait.record`` run, when one is open."""
 
-    def __init__(self, run: Any, intent_id: str, call_id: str = "") -> None:
+    def __init__(
+        self, run: Any, intent_id: str, call_id: str = "", history: list[Any] | None = None
+    ) -> None:
         self.run = run
         self.intent_id = intent_id
         self.call_id = call_id
+        self.history = history or []  # the conversation the tool was given
 
     @classmethod
     def open(cls, intent: IntentRequest, request: Any) -> _Record:
@@ -358,7 +361,8 @@ class _Record:
         if ids:
             run.expect(ids)
         intent_id = run.intent(intent.tool_name, intent.args, call_key=call_id or None)
-        return cls(run, intent_id, call_id or str(_tool_call(request).get("id") or ""))
+        call_id = call_id or str(_tool_call(request).get("id") or "")
+        return cls(run, intent_id, call_id, _history(request))
 
     def close(
         self,
@@ -387,7 +391,7 @@ class _Record:
                 payload = {"interrupts": asked, "type": "GraphInterrupt"}
             run.result(intent_id, payload, status="error")
         else:
-            output = _tool_output(result, self.call_id)
+            output = _tool_output(result, self.call_id, self.history)
             failed = isinstance(output, dict) and output.get("status") == "error"
             run.result(intent_id, output, status="error" if failed else "ok")
 
@@ -416,7 +420,7 @@ def _replayed(request: Any, intent: IntentRequest) -> Any:
             raise  # the tool raised out of the agent when recorded: it does again
         value = payload
     if isinstance(value, dict) and value.keys() == {"command"}:
-        return _command(value["command"], call_id)
+        return _command(value["command"], call_id, _history(request))
     if not _is_message(value):
         value = {"content": json.dumps(value, sort_keys=True), "status": "success"}
     return _tool_message(value, call_id, str(_tool_call(request).get("name") or ""))
@@ -439,7 +443,7 @@ def _tool_message(value: Mapping[str, Any], call_id: str, name: str) -> Any:
     )
 
 
-def _tool_output(result: Any, call_id: str) -> Any:
+def _tool_output(result: Any, call_id: str, history: list[Any]) -> Any:
     """What a tool returned, as JSON, without this call's id (it is the model's, new on every
     run: digests stay comparable, and replay puts the new id back)."""
     if _is_tool_message(result):
@@ -448,7 +452,7 @@ def _tool_output(result: Any, call_id: str) -> Any:
             output["artifact"] = result.artifact
         return output
     if _is_command(result):
-        command: dict[str, Any] = {"update": _update_output(result.update, call_id)}
+        command: dict[str, Any] = {"update": _update_output(result.update, call_id, history)}
         if result.goto:
             command["goto"] = _goto_output(result.goto)
         if result.graph is not None:
@@ -470,12 +474,19 @@ def _is_command(value: Any) -> bool:
     return isinstance(value, Command)
 
 
-def _update_output(update: Any, call_id: str) -> Any:
+def _update_output(update: Any, call_id: str, history: list[Any]) -> Any:
     """A ``Command``'s state update, its messages as ``{"message": ...}`` (LangChain's own
-    message dicts), a message answering this call without its id."""
+    message dicts), a message answering this call without its id, and a message of the
+    conversation the tool was given (a handoff passing the history on) as ``{"history": i}``:
+    its id is this run's, and replay must pass on the replaying run's own message."""
     from langchain_core.messages import BaseMessage, message_to_dict
 
+    given = {id(m): i for i, m in enumerate(history)}
+    given_ids = {m.id: i for i, m in enumerate(history) if getattr(m, "id", None)}
+
     def one(value: Any) -> Any:
+        if isinstance(value, BaseMessage) and (id(value) in given or value.id in given_ids):
+            return {"history": given.get(id(value), given_ids.get(value.id))}
         if isinstance(value, BaseMessage):
             message = message_to_dict(value)
             data = message.get("data")
@@ -502,12 +513,21 @@ def _goto_output(goto: Any) -> Any:
     return [one(item) for item in goto] if isinstance(goto, list | tuple) else one(goto)
 
 
-def _command(recorded: Mapping[str, Any], call_id: str) -> Any:
+def _command(recorded: Mapping[str, Any], call_id: str, history: list[Any]) -> Any:
     """The recorded ``Command`` again, its messages answering this call's id."""
     from langchain_core.messages import messages_from_dict
     from langgraph.types import Command, Send
 
     def one(value: Any) -> Any:
+        if isinstance(value, dict) and value.keys() == {"history"}:
+            index = value["history"]
+            if isinstance(index, int) and 0 <= index < len(history):
+                return history[index]
+            from gait.runpack.replay import ReplayedToolError
+
+            raise ReplayedToolError(
+                "langchain", {"error": "the replaying conversation is shorter than recorded"}
+            )
         if isinstance(value, dict) and value.keys() == {"message"}:
             message = dict(value["message"])
             data = dict(message.get("data") or {})
@@ -582,6 +602,12 @@ def _turn(request: Any) -> tuple[str, list[str]]:
         if call_id in ids:
             return call_id, [i for i in ids if isinstance(i, str) and i]
     return call_id, []
+
+
+def _history(request: Any) -> list[Any]:
+    state = getattr(request, "state", None)
+    messages = state.get("messages") if isinstance(state, Mapping) else None
+    return messages if isinstance(messages, list) else []
 
 
 def _tool_call(request: Any) -> Mapping[str, Any]:
