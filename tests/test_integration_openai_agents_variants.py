@@ -66,6 +66,11 @@ class Booking(BaseModel):
     guests: list[str]
 
 
+class Quote(BaseModel):
+    city: str
+    price: int
+
+
 @function_tool
 async def search(q: str, limit: int = 2, tags: list[str] | None = None) -> list[str]:
     """Search the docs."""
@@ -104,6 +109,13 @@ def flaky(x: int) -> str:
     return f"ok {x}"
 
 
+@function_tool(output_type=Quote)  # a declared output schema: the model gets its JSON
+def quote(city: str) -> Quote:
+    """Quote a price."""
+    ran("quote")
+    return Quote(city=city, price=90)
+
+
 @function_tool
 def read_file(path: str) -> dict:
     """Read a file."""
@@ -112,16 +124,17 @@ def read_file(path: str) -> dict:
 
 
 guardrail = gait_tool_guardrail(ToolAdapter(policy_path="policy.yaml"))
-gate_tools([search, book, delete_file, pay, flaky, read_file], guardrail)
+gate_tools([search, book, delete_file, pay, flaky, quote, read_file], guardrail)
 
 researcher = Agent(
     name="researcher",
     model=ScriptedModel([
         [function_call("search", {"q": "refund policy"}, call_id="r1"),
-         function_call("read_file", {"path": "/kb/refunds.md"}, call_id="r2")],
+         function_call("read_file", {"path": "/kb/refunds.md"}, call_id="r2"),
+         function_call("quote", {"city": "Oslo"}, call_id="r3")],
         [assistant_message("refunds within 30 days")],
     ]),
-    tools=[search, read_file],
+    tools=[search, read_file, quote],
 )
 closer = Agent(
     name="closer",
@@ -190,7 +203,7 @@ rules:
   - name: allow-reads
     priority: 10
     effect: allow
-    match: {tool_names: [search, book, flaky, read_file, researcher]}
+    match: {tool_names: [search, book, flaky, read_file, quote, researcher]}
   - name: approve-payments
     priority: 15
     effect: require_approval
@@ -212,6 +225,7 @@ TOOLS = [
     "flaky",
     "search",
     "read_file",
+    "quote",
     "read_file",
 ]
 
@@ -255,7 +269,7 @@ def test_every_run_style_records_the_same_run(
     seen = run_agent(agent_dir, monkeypatch, "sync")
     intents, results = members(runpack)
     assert [i["tool_name"] for i in intents] == TOOLS  # the model's order; no handoff, no agent
-    assert [i["intent_id"] for i in intents] == [f"intent_{n}" for n in range(1, 10)]
+    assert [i["intent_id"] for i in intents] == [f"intent_{n}" for n in range(1, 11)]
     assert [r["intent_id"] for r in results] == [i["intent_id"] for i in intents]
     assert intents[1]["args"] == {  # pydantic, nested and list arguments as the model sent them
         "city": "Oslo",
@@ -267,15 +281,16 @@ def test_every_run_style_records_the_same_run(
         "guests": ["ana", "bo"],
         "stay": {"nights": 1, "start": "2026-12-24"},
     }
-    assert [r["status"] for r in results] == ["ok", "ok", "error", "error"] + ["ok"] * 5
+    assert [r["status"] for r in results] == ["ok", "ok", "error", "error"] + ["ok"] * 6
     assert results[3]["result"]["verdict"] == "require_approval"
     # The tools the gate stopped never ran; the one that raised ran, and its retry too.
     assert sorted(ran(agent_dir)) == sorted(
-        ["search", "book", "flaky -1", "flaky 1", "search", "read_file", "read_file"]
+        ["search", "book", "flaky -1", "flaky 1", "search", "read_file", "quote", "read_file"]
     )
     assert seen["seen"]["t3"].startswith("gait gate: verdict=block reasons=destructive_delete")
     assert "verdict=require_approval" in seen["seen"]["t4"]
     assert seen["seen"]["t7"] == "refunds within 30 days" and seen["final"] == "closed"
+    assert seen["seen"]["r3"] == '{"city":"Oslo","price":90}'
 
     for style in ("async", "streamed"):
         assert run_agent(agent_dir, monkeypatch, style) == seen
@@ -580,3 +595,84 @@ def test_an_agent_run_inside_a_recorded_function_is_gated_not_recorded(agent_dir
         assert asyncio.run(cleanup(path="/srv/app/data.db")) == "could not delete"
     assert deleted == [] and run.written is not None
     assert [i["tool_name"] for i in members(run.written.path)[0]] == ["cleanup"]
+
+
+MCP_SERVER = '''\
+from mcp.server.mcpserver import MCPServer
+
+server = MCPServer("files")
+
+
+def ran(name):
+    with open("ran.log", "a", encoding="utf-8") as log:
+        print(name, file=log)
+
+
+@server.tool()
+def search(q: str, limit: int = 2) -> str:
+    """Look up documents."""
+    ran("search")
+    return f"{limit} hits for {q}"
+
+
+@server.tool()
+def delete_file(path: str) -> str:
+    """Delete a file."""
+    ran("delete_file")
+    return "deleted"
+
+
+server.run()
+'''
+
+
+def test_an_mcp_servers_tools_are_gated_recorded_and_replayed(
+    agent_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``gate_tools`` takes an MCP server (a real stdio one here): each tool it lists is gated
+    and recorded; a replay hands the model the content it got (structured input, as the SDK
+    renders MCP content) and calls no tool on the server."""
+    pytest.importorskip("mcp.server.mcpserver", reason="needs mcp 2.x (openai-agents' MCP)")
+    from agents import Agent, Runner
+    from agents.mcp import MCPServerStdio
+    from agents.testing import ScriptedModel, assistant_message, function_call
+
+    import gait
+    from gait import ToolAdapter
+    from gait.integrations.openai_agents import GaitRunHooks, gait_tool_guardrail, gate_tools
+
+    (agent_dir / "server.py").write_text(MCP_SERVER, encoding="utf-8")
+    guardrail = gait_tool_guardrail(ToolAdapter(policy_path="policy.yaml"))
+
+    async def run_agent() -> list[Any]:
+        params = {"command": sys.executable, "args": ["server.py"], "cwd": str(agent_dir)}
+        async with MCPServerStdio(params=params, name="files") as server:  # type: ignore[arg-type]
+            gate_tools([server], guardrail)
+            steps = [
+                [
+                    function_call("search", {"q": "refund"}, call_id="m1"),
+                    function_call("delete_file", {"path": "/a"}, call_id="m2"),
+                ],
+                [assistant_message("done")],
+            ]
+            model = ScriptedModel(steps)
+            agent = Agent(name="mcp", model=model, mcp_servers=[server])
+            await Runner.run(agent, "go", hooks=GaitRunHooks())
+        return [item["output"] for item in model.calls[-1].input[-2:]]
+
+    with pytest.warns(UserWarning), gait.record(run_id="run_mcp", capture_mode="raw") as run:
+        seen = asyncio.run(run_agent())
+    assert seen[0] == [{"type": "input_text", "text": "2 hits for refund"}]
+    assert seen[1].startswith("gait gate: verdict=block reasons=destructive_delete")
+    assert ran(agent_dir) == ["search"] and run.written is not None
+    intents, results = members(run.written.path)
+    assert [(i["tool_name"], r["status"]) for i, r in zip(intents, results, strict=True)] == [
+        ("search", "ok"),
+        ("delete_file", "error"),
+    ]
+    source = agent_dir / "recorded.zip"
+    run.written.path.rename(source)
+    (agent_dir / "ran.log").unlink()
+    monkeypatch.setenv("GAIT_REPLAY_FROM", str(source))
+    assert asyncio.run(run_agent()) == seen
+    assert ran(agent_dir) == []

@@ -14,8 +14,9 @@ The guardrail decides each call in-process before the tool runs. A call the gate
 runs: the model gets the guardrail's rejection (naming the verdict and reason codes) in place
 of the tool's output, or, with ``on_block="raise"``, the run stops with the SDK's
 ``ToolInputGuardrailTripwireTriggered``. Calls the guardrail stopped are recorded by the
-guardrail; ``gate_tools`` also gives each tool a tool output guardrail that records what it
-returned, so a gated tool is recorded whole without hooks (in a nested agent too).
+guardrail; ``gate_tools`` (function tools and ``agents.mcp`` servers) also gives each tool a
+tool output guardrail that records what it returned, so a gated tool is recorded whole without
+hooks (in a nested agent too).
 ``GaitRunHooks`` records the calls of tools without the guardrail and keeps each call of a model
 turn its place in the model's order (the SDK runs a turn's calls concurrently). Handoffs are
 not tool calls, and an agent used as a tool (``Agent.as_tool``) is not a step: the calls its
@@ -41,7 +42,6 @@ The Agents SDK is an optional dependency: ``pip install 'pytest-gait[openai-agen
 
 from __future__ import annotations
 
-import json
 import threading
 from collections.abc import Iterable
 from typing import Any, Literal
@@ -133,11 +133,12 @@ def _not_steps(agent: Any) -> set[str]:
 
 
 def _replayed_output(value: Any, raw: bool, tool: FunctionTool | None, context: Any) -> Any:
-    """The recorded result as the model saw it when recorded: rebuilt as the type the tool's
-    function declares, then rendered by the SDK (``str()`` of a list or a model, the JSON of a
-    typed output), not as JSON text of its own making."""
+    """The recorded result, for the SDK to hand the model as it handed it the tool's output
+    (``str()`` of a list or a model, an MCP tool's content as structured input): rebuilt as the
+    type the tool's function declares. A tool with an output schema is rendered here, as the
+    SDK renders it (the SDK hands a guardrail's answer on without the schema)."""
     if tool is None:
-        return value if isinstance(value, str) else json.dumps(value, sort_keys=True)
+        return value  # an MCP server's tool, say: its content as recorded
     if raw:
         try:
             fn = tool.__wrapped__
@@ -147,14 +148,12 @@ def _replayed_output(value: Any, raw: bool, tool: FunctionTool | None, context: 
             from gait.retype import declared_return, retyped
 
             value = retyped(declared_return(fn), value, tool.name)
+    adapter = getattr(tool, "_output_type_adapter", None)
     tool_call = getattr(context, "tool_call", None)
-    if tool_call is None:
-        return value if isinstance(value, str) else str(value)
+    if (tool.output_json_schema is None and adapter is None) or tool_call is None:
+        return value
     item = ItemHelpers.tool_call_output_item(
-        tool_call,
-        value,
-        output_json_schema=tool.output_json_schema,
-        output_type_adapter=getattr(tool, "_output_type_adapter", None),
+        tool_call, value, output_json_schema=tool.output_json_schema, output_type_adapter=adapter
     )
     return item["output"]
 
@@ -273,13 +272,14 @@ _RECORD_OUTPUT: ToolOutputGuardrail[Any] = ToolOutputGuardrail(
 
 
 def gate_tools(tools: Iterable[Any], guardrail: ToolInputGuardrail[Any]) -> list[Any]:
-    """Add ``guardrail`` to every ``FunctionTool`` in ``tools`` (others are returned as given),
+    """Add ``guardrail`` to every ``FunctionTool`` and MCP server (``agents.mcp``: each tool it
+    lists) in ``tools`` (others are returned as given),
     in place of a Gait guardrail given before (a new adapter, say one holding an approval
     token, replaces the old one: two would each decide), and the output guardrail recording
     what each returns."""
     out = []
     for tool in tools:
-        if isinstance(tool, FunctionTool):
+        if isinstance(tool, FunctionTool) or _is_mcp_server(tool):
             existing = list(tool.tool_input_guardrails or [])
             if guardrail not in existing:
                 kept = [g for g in existing if not _is_gait_gate(g)]
@@ -289,6 +289,12 @@ def gate_tools(tools: Iterable[Any], guardrail: ToolInputGuardrail[Any]) -> list
                 tool.tool_output_guardrails = [_RECORD_OUTPUT, *outputs]
         out.append(tool)
     return out
+
+
+def _is_mcp_server(value: Any) -> bool:
+    """An ``agents.mcp`` server: the SDK gives the guardrails it holds to every tool it lists
+    (checked by shape, so the MCP extra is not imported for agents without one)."""
+    return hasattr(value, "list_tools") and hasattr(value, "tool_input_guardrails")
 
 
 class GaitRunHooks(RunHooks[Any]):
