@@ -487,6 +487,52 @@ def test_sub_graphs_tool_retries_and_human_in_the_loop(shop: Path) -> None:
     assert tool_messages(replayed) == tool_messages(recorded)
 
 
+def test_approval_pauses_the_graph_until_a_token_resumes_it(
+    shop: Path, run_gait: Callable[..., Any]
+) -> None:
+    """``on_approval="interrupt"``: ``require_approval`` pauses the graph with the ``gait
+    approve`` command; resumed with the minted token the tool runs, resumed with anything else
+    (LangGraph's own "approve" included) it stays refused. Replayed, the graph pauses at the
+    same place and a fresh token (one is good once) finishes it, without running the tool."""
+    from langgraph.checkpoint.memory import InMemorySaver
+
+    ran: list[str] = []
+    wire = shop_tools(ran)["wire"]
+
+    def conversation(answer: Any) -> tuple[dict[str, Any], dict[str, Any]]:
+        model = scripted([call("wire", {"to": "acme", "cents": 100}, "w1")], "done")
+        middleware = gate(on_approval="interrupt")
+        agent = create_agent(
+            model=model, tools=[wire], middleware=[middleware], checkpointer=InMemorySaver()
+        )
+        config: Any = {"configurable": {"thread_id": "t"}}
+        paused = agent.invoke(PROMPT, config)
+        asked = paused["__interrupt__"][0].value["gait"]
+        return asked, agent.invoke(Command(resume=answer(asked)), config)
+
+    def mint(asked: dict[str, Any]) -> dict[str, str]:
+        assert asked["verdict"] == "require_approval" and "needs_human" in asked["reason_codes"]
+        argv = asked["approve"].replace('"$USER"', "bob").split()[1:]
+        assert run_gait(*argv, cwd=shop).returncode == 0
+        return {"approval_token": "approval_token.json"}
+
+    declined = conversation(lambda asked: True)[1]
+    assert "verdict=require_approval" in tool_messages(declined)[0][1] and ran == []
+    with pytest.warns(UserWarning), gait.record(run_id="run_wire", capture_mode="raw") as run:
+        asked, approved = conversation(mint)
+    assert asked["args"] == {"to": "acme", "cents": 100} and asked["tool_call_id"] == "w1"
+    assert tool_messages(approved) == [("w1", "sent", "success")] and ran == ["wire acme"]
+    assert steps(run) == [("wire", "error"), ("wire", "ok")]  # the pause, then the call
+
+    os.environ["GAIT_REPLAY_FROM"] = str(run.written.path)  # type: ignore[union-attr]
+    try:
+        again, replayed = conversation(mint)  # a token is good once: a replay needs its own
+    finally:
+        del os.environ["GAIT_REPLAY_FROM"]
+    assert again == asked and ran == ["wire acme"]
+    assert tool_messages(replayed) == tool_messages(approved)
+
+
 def test_a_tool_that_asks_a_human_pauses_again_on_replay(shop: Path) -> None:
     """A tool calling ``interrupt()`` (twice) pauses the graph; each pause is an ``error`` step
     holding the question, the resumed call its outcome. Replayed, the graph pauses at the same

@@ -4,13 +4,15 @@
 ``awrap_tool_call``) builds an intent from the tool call, asks the gate and calls the tool only
 on ``allow``. A ``block`` or ``require_approval`` raises ``GateEnforcementError`` out of the
 agent, as the reference does; ``blocked_response="tool_message"`` instead hands the model a
-``ToolMessage`` naming the verdict and reason codes, so the agent can carry on. Inside a
-``run_session`` every attempt, allowed or not, becomes a step of the session's runpack, and
-inside a ``gait.record`` run a step of that run. While ``GAIT_REPLAY_FROM`` names a runpack,
-allowed calls are answered from it (raw capture keeps what the tool said: a ``ToolMessage``, an
-error one included, or a ``Command``; a tool's ``interrupt()`` pauses the graph again) and tools
-do not run. A gated call made while a gated tool's own code runs (an agent used as a tool) is
-that tool's work: gated, but not a step, since replay answers the outer call whole.
+``ToolMessage`` naming the verdict and reason codes, so the agent can carry on;
+``on_approval="interrupt"`` pauses the graph on ``require_approval`` until it is resumed with
+an approval token. Inside a ``run_session`` every attempt, allowed or not, becomes a step of
+the session's runpack, and inside a ``gait.record`` run a step of that run. While
+``GAIT_REPLAY_FROM`` names a runpack, allowed calls are answered from it (raw capture keeps
+what the tool said: a ``ToolMessage``, an error one included, or a ``Command``; a tool's
+``interrupt()`` pauses the graph again) and tools do not run. A gated call made while a gated
+tool's own code runs (an agent used as a tool) is that tool's work: gated, but not a step,
+since replay answers the outer call whole.
 
 For a LangGraph graph of your own, pass the same hooks to ``ToolNode``::
 
@@ -99,10 +101,14 @@ class GaitLangChainMiddleware(_AgentMiddlewareBase):  # type: ignore[misc]  # An
         callback_handler: SupportsGaitDecision | None = None,
         producer_version: str = "0.0.0-dev",
         blocked_response: Literal["raise", "tool_message"] = "raise",
+        on_approval: Literal["interrupt"] | None = None,
     ) -> None:
         _require_langchain()
         if blocked_response not in ("raise", "tool_message"):
             raise ValueError("blocked_response must be 'raise' or 'tool_message'")
+        if on_approval not in (None, "interrupt"):
+            raise ValueError(f"on_approval must be 'interrupt' or None, not {on_approval!r}")
+        self._on_approval = on_approval
         self._adapter = adapter
         self._context_factory = context_factory
         self._intent_factory = intent_factory
@@ -173,6 +179,9 @@ class GaitLangChainMiddleware(_AgentMiddlewareBase):  # type: ignore[misc]  # An
             record.close(error=exc)
             raise
         session = get_active_run_session() if step else None
+        if self._on_approval == "interrupt" and decision.ok:
+            if decision.verdict == "require_approval":
+                decision = self._ask_approval(request, intent, decision, record, session)
         call = _Call(intent, decision, record, session, step=step)
         if not (decision.ok and decision.verdict == "allow"):
             if session is not None:
@@ -181,6 +190,43 @@ class GaitLangChainMiddleware(_AgentMiddlewareBase):  # type: ignore[misc]  # An
             self._emit(request, intent, decision, executed=False)
             call.stopped = GateEnforcementError(decision)
         return call
+
+    def _ask_approval(
+        self,
+        request: Any,
+        intent: IntentRequest,
+        decision: GateEvalResult,
+        record: _Record,
+        session: Any,
+    ) -> GateEvalResult:
+        """``require_approval`` pauses the graph (LangGraph's ``interrupt``) with what the
+        approver needs; resumed with ``{"approval_token": path}`` (the token ``gait approve``
+        wrote), the gate decides again with it. Any other answer leaves the call refused."""
+        from dataclasses import replace
+
+        from langgraph.types import interrupt
+
+        call = _tool_call(request)
+        asked = _approval_request(intent, decision, str(call.get("id") or ""))
+        try:
+            answer = interrupt({"gait": asked})
+        except BaseException as pause:
+            if session is not None:
+                session.record_attempt(intent=intent, decision=decision, executed=False)
+            record.close(error=pause)  # the pause is a step; replay pauses here again
+            self._emit(request, intent, decision, executed=False)
+            raise
+        token = answer.get("approval_token") if isinstance(answer, Mapping) else None
+        if not isinstance(token, str | Path) or not str(token):
+            return decision
+        approved = replace(self._adapter, approval_token=token)
+        try:
+            return approved.gate_intent(
+                intent=intent, cwd=self._cwd, trace_out=self._resolve_trace_path(request)
+            )
+        except BaseException as exc:
+            record.close(error=exc)
+            raise
 
     def _stopped(self, request: Any, error: GateEnforcementError) -> Any:
         if self._blocked_response == "raise":
@@ -299,6 +345,28 @@ def _inside(step: bool) -> Iterator[None]:
         _INSIDE.reset(token)
 
 
+def _approval_request(
+    intent: IntentRequest, decision: GateEvalResult, call_id: str
+) -> dict[str, Any]:
+    """What a paused call asks the approver: the decision, and the ``gait approve`` command
+    whose token resumes it (the tool's scope: these intents carry no targets)."""
+    return {
+        "tool_name": intent.tool_name,
+        "tool_call_id": call_id,
+        "args": intent.args,
+        "verdict": decision.verdict,
+        "reason_codes": list(decision.reason_codes),
+        "intent_digest": decision.intent_digest,
+        "policy_digest": decision.policy_digest,
+        "approve": (
+            f"gait approve --intent-digest {decision.intent_digest} "
+            f"--policy-digest {decision.policy_digest} --scope tool:{intent.tool_name} "
+            '--ttl 1h --approver "$USER" --reason-code CHANGE_ID --out approval_token.json'
+        ),
+        "resume": 'Command(resume={"approval_token": "approval_token.json"})',
+    }
+
+
 def _bubbling(error: BaseException) -> bool:
     """LangGraph's control flow (``interrupt()``, a parent ``Command``), not a tool failure."""
     try:
@@ -410,20 +478,38 @@ def _replayed(request: Any, intent: IntentRequest) -> Any:
     from gait.runpack.replay import ReplayedToolError
 
     call_id = str(_tool_call(request).get("id") or "")
-    try:
-        value = replay_stubs().call(intent.tool_name, jsonable(intent.args))
-    except ReplayedToolError as error:
-        payload = error.payload
-        if isinstance(payload, dict) and isinstance(payload.get("interrupts"), list):
-            _interrupt_again(payload["interrupts"])
-        if not _is_message(payload):
-            raise  # the tool raised out of the agent when recorded: it does again
-        value = payload
+    stubs = replay_stubs()
+    value: Any = None
+    while True:
+        try:
+            value = stubs.call(intent.tool_name, jsonable(intent.args))
+        except ReplayedToolError as error:
+            payload = error.payload
+            if _gate_stop(payload):
+                continue  # the gate's earlier refusal or approval pause of this same call
+            if isinstance(payload, dict) and isinstance(payload.get("interrupts"), list):
+                _interrupt_again(payload["interrupts"])
+            if not _is_message(payload):
+                raise  # the tool raised out of the agent when recorded: it does again
+            value = payload
+        break
     if isinstance(value, dict) and value.keys() == {"command"}:
         return _command(value["command"], call_id, _history(request))
     if not _is_message(value):
         value = {"content": json.dumps(value, sort_keys=True), "status": "success"}
     return _tool_message(value, call_id, str(_tool_call(request).get("name") or ""))
+
+
+def _gate_stop(payload: Any) -> bool:
+    """A recorded attempt the gate stopped (refused, or paused for approval): when the same
+    call is allowed now (a token approved it), that attempt is not what the tool returned."""
+    if not isinstance(payload, dict):
+        return False
+    if payload.get("executed") is False and "verdict" in payload:
+        return True
+    asked = payload.get("interrupts")
+    values = [entry.get("value") for entry in asked or () if isinstance(entry, dict)]
+    return any(isinstance(value, dict) and "gait" in value for value in values)
 
 
 def _is_message(value: Any) -> bool:
