@@ -634,3 +634,61 @@ def test_a_replayed_result_is_what_the_tool_returned(
     monkeypatch.setenv("GAIT_REPLAY_FROM", str(run.written.path))
     assert agent().run_sync("go").output == recorded
     assert ran == ["reading", "report", "photo"]
+
+
+APPROVING_AGENT = '''
+import subprocess
+
+from pydantic_ai import Agent, DeferredToolRequests, DeferredToolResults
+from pydantic_ai.models.test import TestModel
+from pydantic_ai.toolsets import FunctionToolset
+
+import gait
+from gait import ToolAdapter
+from gait.integrations.pydantic_ai import GaitToolset
+
+
+def delete_file(path: str) -> str:
+    """Delete a file."""
+    with open("side_effects.log", "a", encoding="utf-8") as log:
+        log.write("delete\\n")
+    return "deleted " + path
+
+
+def tools(**token):
+    gate = ToolAdapter(policy_path="policy.yaml", **token)
+    return [GaitToolset(FunctionToolset([delete_file]), adapter=gate, on_approval="defer")]
+
+
+agent = Agent(TestModel(call_tools=["delete_file"]), output_type=[str, DeferredToolRequests])
+with gait.record(run_id="run_approved", capture_mode="raw"):
+    paused = agent.run_sync("clean up", toolsets=tools())
+    (call,) = paused.output.approvals
+    approve = paused.output.metadata[call.tool_call_id]["gait"]["approve"]
+    subprocess.run(approve.replace('"$USER"', "bob"), shell=True, check=True, capture_output=True)
+    approved = DeferredToolResults(approvals={call.tool_call_id: True})
+    done = agent.run_sync(
+        message_history=paused.all_messages(),
+        deferred_tool_results=approved,
+        toolsets=tools(approval_token="approval_token.json"),
+    )
+print(done.output)
+'''
+
+
+def test_an_approved_run_replays_clean(workdir: Path, run_gait) -> None:
+    """The runpack holds the stopped attempt and then the approved one, with the same
+    arguments; on replay each takes its own place (the approved call is not served the stopped
+    attempt's result) and the tool never runs."""
+    (workdir / "policy.yaml").write_text(APPROVAL_POLICY, encoding="utf-8")
+    (workdir / "agent.py").write_text(APPROVING_AGENT, encoding="utf-8")
+    argv = [sys.executable, "agent.py"]
+    recorded = subprocess.run(argv, cwd=workdir, capture_output=True, text=True, check=False)
+    assert recorded.returncode == 0, recorded.stderr[-3000:]
+    assert "deleted a" in recorded.stdout
+    (workdir / "side_effects.log").unlink()
+    init = run_gait("regress", "init", "--from", "run_approved", "--command", " ".join(argv))
+    assert init.returncode == 0, init.stdout + init.stderr
+    replay = run_gait("regress", "run", timeout=120)
+    assert replay.returncode == 0, replay.stdout + replay.stderr
+    assert not (workdir / "side_effects.log").exists()

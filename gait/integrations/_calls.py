@@ -99,6 +99,7 @@ class Call:
 
     def stopped(self) -> None:
         assert self.decision is not None
+        self._take_replayed_place()
         if self.session is not None:
             with self._in_turn():
                 self.session.record_attempt(
@@ -111,6 +112,21 @@ class Call:
                 "reason_codes": list(self.decision.reason_codes),
             }
             self.recorder.result(self.intent_id, payload, status="error")
+
+    def _take_replayed_place(self) -> None:
+        """Replaying, a stopped attempt answers for its recorded attempt, as each recorded
+        attempt was one call: otherwise the next allowed call with the same arguments (the
+        call resumed with an approval token) was served the stopped attempt's result. A stopped
+        call the runpack lacks is logged as a miss, which the regress graders report."""
+        stubs = replay_stubs() if self.step else None
+        if stubs is None:
+            return
+        from gait.runpack.recorder import jsonable
+
+        try:
+            stubs.call_record(self.intent.tool_name, jsonable(self.intent.args))
+        except Exception:  # noqa: BLE001 - a miss is logged for the graders; the call stays stopped
+            pass
 
     def finished(self, result: Any = None, error: BaseException | None = None) -> None:
         if self.session is not None and self.decision is not None:
