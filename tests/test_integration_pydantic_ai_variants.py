@@ -43,7 +43,7 @@ from pydantic_ai.toolsets import CombinedToolset, FunctionToolset  # noqa: E402
 
 import gait  # noqa: E402
 from gait import IntentContext, ToolAdapter  # noqa: E402
-from gait.integrations.pydantic_ai import GaitToolset  # noqa: E402
+from gait.integrations.pydantic_ai import GaitCapability, GaitToolset  # noqa: E402
 
 
 def members(runpack: Path) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
@@ -480,7 +480,6 @@ def test_a_capability_gates_every_tool_of_the_agent(workdir: Path) -> None:
     """Tools given as ``tools=[...]`` and ``@agent.tool`` live in the agent's own toolset, which
     no ``GaitToolset`` of the user's can wrap; ``GaitCapability`` gates them (and run-time
     toolsets) all."""
-    from gait.integrations.pydantic_ai import GaitCapability
 
     ran: list[str] = []
     read, delete = tool_functions(ran)
@@ -692,3 +691,38 @@ def test_an_approved_run_replays_clean(workdir: Path, run_gait) -> None:
     replay = run_gait("regress", "run", timeout=120)
     assert replay.returncode == 0, replay.stdout + replay.stderr
     assert not (workdir / "side_effects.log").exists()
+
+
+def test_an_inline_approval_handler_needs_the_gates_token(workdir: Path, run_gait) -> None:
+    """pydantic-ai's ``HandleDeferredToolCalls`` resolves the deferral inside the run. A handler
+    that approves everything does not get the call past the gate; one that has the approver
+    mint the token where the adapter reads it does, in the same run."""
+    from pydantic_ai import DeferredToolRequests
+    from pydantic_ai.capabilities import HandleDeferredToolCalls
+
+    (workdir / "policy.yaml").write_text(APPROVAL_POLICY, encoding="utf-8")
+    ran: list[str] = []
+    gate = GaitCapability(
+        adapter=ToolAdapter(policy_path="policy.yaml", approval_token="approval_token.json"),
+        on_approval="defer",
+    )
+
+    def approve_all(ctx: RunContext[None], requests: DeferredToolRequests) -> Any:
+        return requests.build_results(approve_all=True)
+
+    def approver_mints(ctx: RunContext[None], requests: DeferredToolRequests) -> Any:
+        for call in requests.approvals:
+            command = requests.metadata[call.tool_call_id]["gait"]["approve"]
+            argv = command.replace('"$USER"', "bob").split()[1:]
+            assert run_gait(*argv, cwd=workdir).returncode == 0
+        return requests.build_results(approve_all=True)
+
+    for handler, expected in [(approve_all, []), (approver_mints, ["delete"])]:
+        agent = Agent(
+            TestModel(call_tools=["delete_file"]),
+            tools=tool_functions(ran)[1:],
+            capabilities=[gate, HandleDeferredToolCalls(handler=handler)],
+        )
+        output = agent.run_sync("clean up").output
+        assert ran == expected, output
+    assert "deleted" in output
