@@ -165,6 +165,13 @@ def steps(run: Any) -> list[tuple[str, str]]:
     return [(i["tool_name"], r["status"]) for i, r in zip(intents, results, strict=True)]
 
 
+def replay_source(run: Any) -> str:
+    """The runpack to replay, as an absolute path: replay stubs are loaded once per process
+    per ``GAIT_REPLAY_FROM`` value, and every test writes ``gait-out/`` in its own directory."""
+    assert run.written is not None
+    return str(Path(run.written.path).resolve())
+
+
 def tool_messages(state: dict[str, Any]) -> list[tuple[str, Any, str]]:
     return [(m.tool_call_id, m.content, m.status) for m in state["messages"] if _is_tool(m)]
 
@@ -250,7 +257,7 @@ def test_every_run_style_gates_records_and_replays(shop: Path, style: str) -> No
     intents, _ = members(run.written.path)  # type: ignore[union-attr]
     assert intents[1]["args"] == {"refund": {"order": "o-1", "cents": 5, "meta": {"k": [1, None]}}}
 
-    os.environ["GAIT_REPLAY_FROM"] = str(run.written.path)  # type: ignore[union-attr]
+    os.environ["GAIT_REPLAY_FROM"] = replay_source(run)
     try:
         again: list[str] = []
         replayed = run_style(agent(again), style)
@@ -349,7 +356,7 @@ def test_an_agent_as_a_tool_and_a_tool_returning_a_command(shop: Path, style: st
     assert told[1] == ("o2", "noted x", "success")
 
     ran.clear()
-    os.environ["GAIT_REPLAY_FROM"] = str(run.written.path)  # type: ignore[union-attr]
+    os.environ["GAIT_REPLAY_FROM"] = replay_source(run)
     try:
         replayed = run_style(agent(), style)
     finally:
@@ -404,20 +411,71 @@ def test_a_handoff_between_agents(shop: Path, style: str) -> None:
     (shop / "policy.yaml").write_text(
         POLICY.replace("remember, flaky]", "remember, flaky, transfer_to_billing]"), "utf-8"
     )
-    with pytest.warns(UserWarning), gait.record(run_id=f"run_{style}", capture_mode="raw") as run:
+    with (
+        pytest.warns(UserWarning),
+        gait.record(run_id=f"run_handoff_{style}", capture_mode="raw") as run,
+    ):
         recorded = run_style(graph(), style)
     assert ran == ["transfer refund", "refund O-1"]
     assert steps(run) == [("transfer_to_billing", "ok"), ("refund", "ok")]
     assert conversation(recorded)[-1] == ("AIMessage", "refunded")
 
     ran.clear()
-    os.environ["GAIT_REPLAY_FROM"] = str(run.written.path)  # type: ignore[union-attr]
+    os.environ["GAIT_REPLAY_FROM"] = replay_source(run)
     try:
         replayed = run_style(graph(), style)
     finally:
         del os.environ["GAIT_REPLAY_FROM"]
     assert ran == []
     assert conversation(replayed) == conversation(recorded)
+
+
+@pytest.mark.parametrize("style", ["invoke", "ainvoke"])
+def test_a_langgraph_tool_node_of_ones_own(shop: Path, style: str) -> None:
+    """The LangGraph way: a model node, ``tools_condition`` and a ``ToolNode`` given the
+    middleware's hooks, with ``handle_tool_errors=True`` (so the default ``raise`` reaches the
+    model as LangGraph's error message). Recorded in the model's order, replayed unchanged."""
+    from langgraph.graph import START, MessagesState, StateGraph
+    from langgraph.prebuilt import ToolNode, tools_condition
+
+    ran: list[str] = []
+
+    def graph() -> Any:
+        tools = shop_tools(ran)
+        turn = [call("read_file", {"path": "/a"}, "c1"), call("delete_file", {"path": "/a"}, "c2")]
+        model = scripted(turn, [call("read_file", {"path": "/b"}, "c3")], "done")
+        strict = GaitLangChainMiddleware(ToolAdapter(policy_path="policy.yaml"))
+        node = ToolNode(
+            [tools["read_file"], tools["delete_file"]],
+            wrap_tool_call=strict.wrap_tool_call,
+            awrap_tool_call=strict.awrap_tool_call,
+            handle_tool_errors=True,
+        )
+        builder = StateGraph(MessagesState)
+        builder.add_node("model", lambda state: {"messages": [model.invoke(state["messages"])]})
+        builder.add_node("tools", node)
+        builder.add_edge(START, "model")
+        builder.add_conditional_edges("model", tools_condition)
+        builder.add_edge("tools", "model")
+        return builder.compile()
+
+    with (
+        pytest.warns(UserWarning),
+        gait.record(run_id=f"run_toolnode_{style}", capture_mode="raw") as run,
+    ):
+        recorded = run_style(graph(), style)
+    assert ran == ["read /a", "read /b"]
+    assert steps(run) == [("read_file", "ok"), ("delete_file", "error"), ("read_file", "ok")]
+    told = tool_messages(recorded)
+    assert "GateEnforcementError" in told[1][1] and "destructive_delete" in told[1][1]
+
+    ran.clear()
+    os.environ["GAIT_REPLAY_FROM"] = replay_source(run)
+    try:
+        replayed = run_style(graph(), style)
+    finally:
+        del os.environ["GAIT_REPLAY_FROM"]
+    assert ran == [] and tool_messages(replayed) == told
 
 
 def test_sub_graphs_tool_retries_and_human_in_the_loop(shop: Path) -> None:
@@ -478,7 +536,7 @@ def test_sub_graphs_tool_retries_and_human_in_the_loop(shop: Path) -> None:
 
     ran.clear()
     attempts.clear()
-    os.environ["GAIT_REPLAY_FROM"] = str(run.written.path)  # type: ignore[union-attr]
+    os.environ["GAIT_REPLAY_FROM"] = replay_source(run)
     try:
         replayed = conversation()
     finally:
@@ -524,7 +582,7 @@ def test_approval_pauses_the_graph_until_a_token_resumes_it(
     assert tool_messages(approved) == [("w1", "sent", "success")] and ran == ["wire acme"]
     assert steps(run) == [("wire", "error"), ("wire", "ok")]  # the pause, then the call
 
-    os.environ["GAIT_REPLAY_FROM"] = str(run.written.path)  # type: ignore[union-attr]
+    os.environ["GAIT_REPLAY_FROM"] = replay_source(run)
     try:
         again, replayed = conversation(mint)  # a token is good once: a replay needs its own
     finally:
@@ -570,7 +628,7 @@ def test_a_tool_that_asks_a_human_pauses_again_on_replay(shop: Path) -> None:
     assert ran == ["O-1"]
     assert steps(run) == [("refund_checked", "error")] * 2 + [("refund_checked", "ok")]
 
-    os.environ["GAIT_REPLAY_FROM"] = str(run.written.path)  # type: ignore[union-attr]
+    os.environ["GAIT_REPLAY_FROM"] = replay_source(run)
     try:
         again, replayed = conversation()
     finally:
