@@ -38,7 +38,12 @@ from langgraph.types import Command  # noqa: E402
 from pydantic import BaseModel  # noqa: E402
 
 import gait  # noqa: E402
-from gait import GaitLangChainMiddleware, GateEnforcementError, ToolAdapter  # noqa: E402
+from gait import (  # noqa: E402
+    GaitLangChainMiddleware,
+    GateEnforcementError,
+    ToolAdapter,
+    run_session,
+)
 
 POLICY = """\
 default_verdict: block
@@ -347,9 +352,16 @@ def test_an_agent_as_a_tool_and_a_tool_returning_a_command(shop: Path, style: st
     with (
         pytest.warns(UserWarning),
         gait.record(run_id=f"run_nested_{style}", capture_mode="raw") as run,
+        run_session(run_id=f"run_session_{style}") as session,
     ):
         recorded = run_style(agent(), style)
     assert sorted(ran) == ["ask_files tidy", "read /in", "remember x", "search q"]  # no delete
+    attempts = sorted((a.intent_id, a.tool_name) for a in session.attempts)
+    assert attempts == [
+        ("intent_0001", "ask_files"),
+        ("intent_0002", "remember"),
+        ("intent_0003", "search"),
+    ]  # the inner agent's calls take no place in the outer turn's order
     assert steps(run) == [("ask_files", "ok"), ("remember", "ok"), ("search", "ok")]
     told = tool_messages(recorded)
     assert told[0][1].startswith("tidied: gait gate: verdict=block")

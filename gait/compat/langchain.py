@@ -122,7 +122,7 @@ class GaitLangChainMiddleware(_AgentMiddlewareBase):  # type: ignore[misc]  # An
     def wrap_tool_call(self, request: Any, handler: Callable[[Any], Any]) -> Any:
         from gait.compat.session import turn_call
 
-        with turn_call(*_turn(request)):
+        with turn_call(*_step_turn(request)):
             call = self._decide(request)
             if call.stopped is not None:
                 return self._stopped(request, call.stopped)
@@ -143,7 +143,7 @@ class GaitLangChainMiddleware(_AgentMiddlewareBase):  # type: ignore[misc]  # An
         """The async agent path: the decision is in-process and synchronous, the tool awaited."""
         from gait.compat.session import turn_call
 
-        with turn_call(*_turn(request)):
+        with turn_call(*_step_turn(request)):
             call = self._decide(request)
             if call.stopped is not None:
                 return self._stopped(request, call.stopped)
@@ -183,6 +183,7 @@ class GaitLangChainMiddleware(_AgentMiddlewareBase):  # type: ignore[misc]  # An
             if decision.verdict == "require_approval":
                 decision = self._ask_approval(request, intent, decision, record, session)
         call = _Call(intent, decision, record, session, step=step)
+        call.given = (str(_tool_call(request).get("id") or ""), _history(request))
         if not (decision.ok and decision.verdict == "allow"):
             if session is not None:
                 session.record_attempt(intent=intent, decision=decision, executed=False)
@@ -315,6 +316,7 @@ class _Call:
         self.session = session
         self.step = step
         self.stopped: GateEnforcementError | None = None
+        self.given: tuple[str, list[Any]] = ("", [])  # the call's id and the tool's history
 
     def finished(self, *, result: Any = None, error: BaseException | None = None) -> None:
         if error is not None and _bubbling(error) and _interrupts(error) is None:
@@ -324,7 +326,7 @@ class _Call:
                 intent=self.intent,
                 decision=self.decision,
                 executed=True,
-                result=result,
+                result=None if error is not None else _tool_output(result, *self.given),
                 error=error,
             )
         self.record.close(result=result, error=error)
@@ -672,6 +674,14 @@ def _default_context(request: Any) -> IntentContext:
 def _runtime_context(request: Any) -> Any | None:
     runtime = getattr(request, "runtime", None)
     return getattr(runtime, "context", None) if runtime is not None else None
+
+
+def _step_turn(request: Any) -> tuple[str, list[str]]:
+    """``_turn``, for a call that is a step: one made inside a gated tool (see ``_decide``)
+    takes no place in the run session's order (its intent numbers would be gaps)."""
+    from gait.runpack.recorded_tool import _INSIDE
+
+    return ("", []) if _INSIDE.get() else _turn(request)
 
 
 def _turn(request: Any) -> tuple[str, list[str]]:
