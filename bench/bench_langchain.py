@@ -5,6 +5,8 @@ Each case runs the same agent ``--runs`` times; a run is ``--turns`` model turns
 for ``--calls`` parallel ``read_file`` calls (a trivial tool), then a final answer:
 
 - ``bare``: no middleware (LangChain's own cost: the graph, the ToolNode, its threads);
+- ``passthrough``: a middleware whose ``wrap_tool_call`` only calls the tool (what LangChain
+  charges for any tool middleware), the baseline of ``added_*``;
 - ``gated``: the middleware (an in-process gate decision per call, traces by the background
   writer, as shipped);
 - ``gated_recorded``: the same inside ``gait.record`` (raw capture: each call a runpack step;
@@ -12,7 +14,8 @@ for ``--calls`` parallel ``read_file`` calls (a trivial tool), then a final answ
 - ``replayed``: ``GAIT_REPLAY_FROM`` that runpack (each call answered from it).
 
 Per case: wall and process CPU per run (p50) and per tool call (p50 of run / calls), and
-``added_us_per_call`` over ``bare``. The load average is printed beside them: the machine is
+``added_*_us_per_call`` over ``passthrough``. Process CPU includes the background writer
+signing and writing each decision's trace. The load average is printed beside them: the machine is
 shared, so wall times are noisy; CPU time is the steadier figure.
 
 Run: ``python bench/bench_langchain.py [--quick]``; prints one JSON document.
@@ -48,6 +51,7 @@ def main() -> None:
     warnings.simplefilter("ignore")
 
     from langchain.agents import create_agent
+    from langchain.agents.middleware import AgentMiddleware
     from langchain_core.language_models.fake_chat_models import GenericFakeChatModel
     from langchain_core.messages import AIMessage
     from langchain_core.tools import tool
@@ -58,6 +62,10 @@ def main() -> None:
     class FakeModel(GenericFakeChatModel):
         def bind_tools(self, tools: Any, **kwargs: Any) -> Any:
             return self
+
+    class Passthrough(AgentMiddleware):  # type: ignore[misc]
+        def wrap_tool_call(self, request: Any, handler: Any) -> Any:
+            return handler(request)
 
     @tool
     def read_file(path: str) -> str:
@@ -85,7 +93,7 @@ def main() -> None:
     calls = options.turns * options.calls
 
     def once(case: str, index: int) -> tuple[float, float]:
-        middleware = [] if case == "bare" else [gate]
+        middleware = {"bare": [], "passthrough": [Passthrough()]}.get(case, [gate])
         agent = create_agent(model=model(), tools=[read_file], middleware=middleware)
         if case == "replayed":  # a runpack's stubs are played once per process: a copy each
             source = work / "gait-out" / "runpack_run_gated_recorded_0.zip"
@@ -101,7 +109,7 @@ def main() -> None:
         return time.perf_counter() - wall, time.process_time() - cpu
 
     results: dict[str, Any] = {}
-    for case in ("bare", "gated", "gated_recorded", "replayed"):
+    for case in ("bare", "passthrough", "gated", "gated_recorded", "replayed"):
         once(case, -1 if case != "gated_recorded" else 0)  # warm: imports, policy cache
         timed = [once(case, index + 1) for index in range(runs)]
         gait.flush_traces()
@@ -116,10 +124,10 @@ def main() -> None:
     os.environ.pop("GAIT_REPLAY_FROM", None)
     for case in ("gated", "gated_recorded", "replayed"):
         results[case]["added_wall_us_per_call"] = round(
-            results[case]["wall_us_per_call"] - results["bare"]["wall_us_per_call"], 1
+            results[case]["wall_us_per_call"] - results["passthrough"]["wall_us_per_call"], 1
         )
         results[case]["added_cpu_us_per_call"] = round(
-            results[case]["cpu_us_per_call"] - results["bare"]["cpu_us_per_call"], 1
+            results[case]["cpu_us_per_call"] - results["passthrough"]["cpu_us_per_call"], 1
         )
     print(
         json.dumps(
