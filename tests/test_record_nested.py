@@ -154,3 +154,37 @@ def test_replay_answers_the_outer_call_and_the_inner_tool_never_runs(
         assert profile(user="ann") == {"row": {"tier": "gold"}}
     assert ran == ["ann"]
     assert _intents(replayed) == _intents(recorded) == [("crm.profile", {"user": "ann"})]
+
+
+def test_replay_follows_the_runpack_file_not_the_variables_text(
+    tmp_path: Path, monkeypatch
+) -> None:  # noqa: ANN001
+    """One process replaying ``GAIT_REPLAY_FROM=run.zip`` in two directories, and again after
+    the runpack was recorded anew in place, gets each time the runpack that path names now."""
+
+    @gait.record.tool("weather.get")
+    def weather(city: str) -> dict:
+        raise AssertionError("replay must not run the tool")
+
+    def record_in(folder: Path, answer: str) -> None:
+        folder.mkdir(exist_ok=True)
+
+        @gait.record.tool("weather.get")
+        def live(city: str) -> dict:
+            return {"sky": answer}
+
+        with gait.record(run_id="run_w", out=folder / "run.zip", sign=False, capture_mode="raw"):
+            live(city="oslo")
+
+    record_in(tmp_path / "a", "rain")
+    record_in(tmp_path / "b", "sun")
+    monkeypatch.setenv("GAIT_REPLAY_FROM", "run.zip")
+    for folder, sky in (("a", "rain"), ("b", "sun")):
+        monkeypatch.chdir(tmp_path / folder)
+        with gait.record(run_id="run_w", out="replayed.zip", sign=False, capture_mode="raw"):
+            assert weather(city="oslo") == {"sky": sky}
+    monkeypatch.delenv("GAIT_REPLAY_FROM")
+    record_in(tmp_path / "b", "snow")
+    monkeypatch.setenv("GAIT_REPLAY_FROM", "run.zip")
+    with gait.record(run_id="run_w", out="replayed.zip", sign=False, capture_mode="raw"):
+        assert weather(city="oslo") == {"sky": "snow"}

@@ -42,6 +42,7 @@ from gait.compat.models import (
     IntentRequest,
     LangChainDecisionMetadata,
 )
+from gait.integrations._calls import approve_command
 
 _AgentMiddlewareBase: type[Any]
 _ToolCallRequest: Any
@@ -164,11 +165,11 @@ class GaitLangChainMiddleware(_AgentMiddlewareBase):  # type: ignore[misc]  # An
         """Build the intent, record it (before the tool runs, so the run keeps the model's
         order), ask the gate; a refused call is recorded as refused here."""
         from gait.compat.session import get_active_run_session
-        from gait.runpack.recorded_tool import _INSIDE
+        from gait.runpack.recorded_tool import inside_a_tool
 
         # A call made while a gated tool's own code runs (an agent used as a tool) is that
         # tool's work: gated, not a step, since on replay the outer call is answered whole.
-        step = not _INSIDE.get()
+        step = not inside_a_tool()
         intent = self._build_intent(request)
         record = _Record.open(intent, request) if step else _Record(None, "")
         try:
@@ -338,13 +339,10 @@ def _inside(step: bool) -> Iterator[None]:
     if not step:
         yield
         return
-    from gait.runpack.recorded_tool import _INSIDE
+    from gait.runpack.recorded_tool import tool_work
 
-    token = _INSIDE.set(True)
-    try:
+    with tool_work():
         yield
-    finally:
-        _INSIDE.reset(token)
 
 
 def _approval_request(
@@ -360,11 +358,7 @@ def _approval_request(
         "reason_codes": list(decision.reason_codes),
         "intent_digest": decision.intent_digest,
         "policy_digest": decision.policy_digest,
-        "approve": (
-            f"gait approve --intent-digest {decision.intent_digest} "
-            f"--policy-digest {decision.policy_digest} --scope tool:{intent.tool_name} "
-            '--ttl 1h --approver "$USER" --reason-code CHANGE_ID --out approval_token.json'
-        ),
+        "approve": approve_command(intent.tool_name, decision),
         "resume": 'Command(resume={"approval_token": "approval_token.json"})',
     }
 
@@ -679,9 +673,9 @@ def _runtime_context(request: Any) -> Any | None:
 def _step_turn(request: Any) -> tuple[str, list[str]]:
     """``_turn``, for a call that is a step: one made inside a gated tool (see ``_decide``)
     takes no place in the run session's order (its intent numbers would be gaps)."""
-    from gait.runpack.recorded_tool import _INSIDE
+    from gait.runpack.recorded_tool import inside_a_tool
 
-    return ("", []) if _INSIDE.get() else _turn(request)
+    return ("", []) if inside_a_tool() else _turn(request)
 
 
 def _turn(request: Any) -> tuple[str, list[str]]:

@@ -176,19 +176,16 @@ def part_of_a_tool() -> bool:
     """True while a recorded tool's own code runs (a ``gait.record.tool`` function, or a tool
     ``run_async`` runs): a call made from there is that tool's work, not a step of the run (on
     replay the outer call is answered whole and this one never happens)."""
-    from gait.runpack import recorded_tool
+    from gait.runpack.recorded_tool import inside_a_tool
 
-    return recorded_tool._INSIDE.get()
+    return inside_a_tool()
 
 
 async def _inside(invoke: Callable[[], Awaitable[Any]]) -> Any:
-    from gait.runpack import recorded_tool
+    from gait.runpack.recorded_tool import tool_work
 
-    token = recorded_tool._INSIDE.set(True)
-    try:
+    with tool_work():
         return await invoke()
-    finally:
-        recorded_tool._INSIDE.reset(token)
 
 
 async def run_async(
@@ -214,3 +211,14 @@ async def run_async(
         raise
     call.finished(result)
     return result
+
+
+def approve_command(tool_name: str, decision: GateEvalResult) -> str:
+    """The ``gait approve`` command minting the token a call held for approval needs, for the
+    adapter's ``approval_token`` path (the tool's scope: these intents carry no targets, so no
+    destructive-apply scope is asked)."""
+    return (
+        f"gait approve --intent-digest {decision.intent_digest} "
+        f"--policy-digest {decision.policy_digest} --scope tool:{tool_name} --ttl 1h "
+        '--approver "$USER" --reason-code CHANGE_ID --out approval_token.json'
+    )

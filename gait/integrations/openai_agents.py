@@ -71,12 +71,14 @@ from gait.compat.session import get_active_run_session
 from gait.integrations._calls import (
     Call,
     ContextSource,
+    approve_command,
     build_intent,
     part_of_a_tool,
     replay_stubs,
     replayed_value,
     stopped_message,
 )
+from gait.runpack.recorded_tool import enter_tool_work
 
 # The calls opened and not finished yet, by their ToolContext (the one object the SDK hands
 # the input guardrails, the hooks and the output guardrails of one call): the guardrail opens
@@ -198,7 +200,7 @@ def gait_tool_guardrail(
             "policy_digest": decision.policy_digest,
         }
         if decision.verdict == "require_approval":
-            info["approve"] = _approve_command(tool_context.tool_name, decision)
+            info["approve"] = approve_command(tool_context.tool_name, decision)
             with _LOCK:
                 asked[tool_context.tool_call_id] = info
         tool = _tool_named(data.agent, tool_context.tool_name)
@@ -221,9 +223,7 @@ def gait_tool_guardrail(
             # its own (a replay answers this call whole). The SDK runs each call in a task of
             # its own, invoking the tool after its input guardrails, so this reaches the tool
             # and ends with the call.
-            from gait.runpack import recorded_tool
-
-            recorded_tool._INSIDE.set(True)
+            enter_tool_work()
             return ToolGuardrailFunctionOutput.allow(output_info=info)
         call.open()
         call.stopped()
@@ -247,16 +247,6 @@ def approval_requests(guardrail: ToolInputGuardrail[Any]) -> dict[str, dict[str,
 
 def _is_gait_gate(guardrail: Any) -> bool:
     return bool(getattr(getattr(guardrail, "guardrail_function", None), "_gait_gate", False))
-
-
-def _approve_command(tool_name: str, decision: Any) -> str:
-    """The ``gait approve`` command minting the token this call needs (``ToolAdapter(
-    approval_token=...)`` on the guardrail of the run that asks again)."""
-    return (
-        f"gait approve --intent-digest {decision.intent_digest} "
-        f"--policy-digest {decision.policy_digest} --scope tool:{tool_name} --ttl 1h "
-        '--approver "$USER" --reason-code CHANGE_ID --out approval_token.json'
-    )
 
 
 def _record_output(data: ToolOutputGuardrailData) -> ToolGuardrailFunctionOutput:

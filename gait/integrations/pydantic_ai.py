@@ -53,6 +53,7 @@ from gait.compat.adapter import GateEnforcementError, ToolAdapter
 from gait.integrations._calls import (
     Call,
     ContextSource,
+    approve_command,
     build_intent,
     part_of_a_tool,
     run_async,
@@ -150,11 +151,7 @@ def approval_metadata(tool_name: str, decision: Any) -> dict[str, Any]:
         "reason_codes": list(decision.reason_codes),
         "intent_digest": decision.intent_digest,
         "policy_digest": decision.policy_digest,
-        "approve": (
-            f"gait approve --intent-digest {decision.intent_digest} "
-            f"--policy-digest {decision.policy_digest} --scope tool:{tool_name} --ttl 1h "
-            '--approver "$USER" --reason-code CHANGE_ID --out approval_token.json'
-        ),
+        "approve": approve_command(tool_name, decision),
     }
 
 

@@ -13,12 +13,13 @@ from the runpack and the inner one never runs again.
 
 from __future__ import annotations
 
+import contextlib
 import contextvars
 import functools
 import inspect
 import os
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any, TypeVar
 
 from gait import values
@@ -32,13 +33,36 @@ _INSIDE: contextvars.ContextVar[bool] = contextvars.ContextVar("gait_inside_tool
 """True while a recorded tool's own code runs (in its task, and in tasks it starts)."""
 
 
+def inside_a_tool() -> bool:
+    """Whether a recorded tool's own code is running here: a call made now is that tool's work,
+    not a step (on replay the outer call is answered whole and this one never happens)."""
+    return _INSIDE.get()
+
+
+@contextlib.contextmanager
+def tool_work() -> Iterator[None]:
+    """Run the block as a recorded tool's own work (what a framework integration wraps around
+    the tool it records), in this task and in the tasks it starts."""
+    token = _INSIDE.set(True)
+    try:
+        yield
+    finally:
+        _INSIDE.reset(token)
+
+
+def enter_tool_work() -> None:
+    """The rest of the current context is a recorded tool's work: for a framework that runs
+    the tool later in the task it decides it in (the OpenAI Agents SDK's guardrails)."""
+    _INSIDE.set(True)
+
+
 def _not_a_step(run: Recorder | None) -> bool:
     """The call runs untouched: no run records it and no runpack answers it, or it is part of
     another recorded tool's work."""
     return _INSIDE.get() or (run is None and not os.environ.get(REPLAY_FROM_ENV))
 
 
-_STUBS: dict[str, Any] = {}
+_STUBS: dict[tuple[Any, ...], Any] = {}
 _STUBS_LOCK = threading.Lock()
 
 
@@ -47,14 +71,26 @@ def replay_stubs() -> Any:
     source = os.environ.get(REPLAY_FROM_ENV, "")
     if not source:
         return None
-    stubs = _STUBS.get(source)
+    from gait.runpack.resolve import resolve
+
+    # By the file, not the text: a relative path or a run id names another runpack after a
+    # chdir, and a runpack recorded again in place is another runpack.
+    path = os.path.abspath(resolve(source))
+    try:
+        info = os.stat(path)
+        key: tuple[Any, ...] = (path, info.st_dev, info.st_ino, info.st_mtime_ns, info.st_size)
+    except OSError:
+        key = (path,)  # replay() reports what is wrong with it
+    stubs = _STUBS.get(key)
     if stubs is None:
         with _STUBS_LOCK:  # a turn's calls in worker threads load the runpack once
-            stubs = _STUBS.get(source)
+            stubs = _STUBS.get(key)
             if stubs is None:
                 from gait.runpack.replay import replay
 
-                stubs = _STUBS[source] = replay(source)
+                if len(_STUBS) >= 16:
+                    _STUBS.clear()
+                stubs = _STUBS[key] = replay(path)
     return stubs
 
 
