@@ -142,3 +142,29 @@ def test_arguments_with_a_duplicate_key_stop_the_run(workdir: Path) -> None:
     assert isinstance(cause, InvalidInput) and cause.code == "E_ADAPTER_INPUT_INVALID"
     assert "duplicate key 'path'" in cause.message
     assert ran == []
+
+
+def test_calls_that_never_finish_are_not_kept(workdir: Path) -> None:
+    """A tool raising past the SDK (``failure_error_function=None``) never reaches the output
+    guardrail or ``on_tool_end``: its open call must go with the call's context, or a
+    long-running service keeps one per failed call."""
+    import gc
+
+    from agents.tool_context import ToolContext
+
+    def read_file(path: str) -> str:
+        raise OSError(f"cannot read {path}")
+
+    guardrail = gait_tool_guardrail(ToolAdapter(policy_path="policy.yaml"))
+    tools = gate_tools([function_tool(read_file, failure_error_function=None)], guardrail)
+
+    def live_contexts() -> int:
+        gc.collect()
+        return sum(isinstance(o, ToolContext) for o in gc.get_objects())
+
+    before = live_contexts()
+    for _ in range(5):
+        agent = Agent(name="reader", model=ScriptedModel(), tools=tools)
+        with pytest.raises(Exception, match="cannot read"):
+            asyncio.run(Runner.run(agent, "read", hooks=GaitRunHooks()))
+    assert live_contexts() == before

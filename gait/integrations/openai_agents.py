@@ -43,6 +43,7 @@ The Agents SDK is an optional dependency: ``pip install 'pytest-gait[openai-agen
 from __future__ import annotations
 
 import threading
+import weakref
 from collections.abc import Iterable
 from typing import Any, Literal
 
@@ -83,19 +84,22 @@ from gait.runpack.recorded_tool import enter_tool_work
 # The calls opened and not finished yet, by their ToolContext (the one object the SDK hands
 # the input guardrails, the hooks and the output guardrails of one call): the guardrail opens
 # a call, whichever of the output guardrail and ``on_tool_end`` comes first records its result.
-_OPEN: dict[int, tuple[ToolContext[Any], Call]] = {}
+# Weakly: a call that never finishes (cancelled, or raising past the SDK) goes with its context.
+_OPEN: weakref.WeakKeyDictionary[Any, Call] = weakref.WeakKeyDictionary()
 _LOCK = threading.Lock()
 
 
 def _register(context: ToolContext[Any], call: Call) -> None:
     with _LOCK:
-        _OPEN[id(context)] = (context, call)
+        _OPEN[context] = call
 
 
 def _registered(context: Any, *, pop: bool) -> Call | None:
-    with _LOCK:
-        entry = _OPEN.pop(id(context), None) if pop else _OPEN.get(id(context))
-    return entry[1] if entry is not None and entry[0] is context else None
+    try:
+        with _LOCK:
+            return _OPEN.pop(context, None) if pop else _OPEN.get(context)
+    except TypeError:  # not weakly referable (not a ToolContext): never registered
+        return None
 
 
 def _arguments(text: str | None) -> dict[str, Any]:
