@@ -172,15 +172,6 @@ def replayed_value(stubs: Any, call: Call) -> Any:
     return stubs.call(call.intent.tool_name, jsonable(call.intent.args))
 
 
-def part_of_a_tool() -> bool:
-    """True while a recorded tool's own code runs (a ``gait.record.tool`` function, or a tool
-    ``run_async`` runs): a call made from there is that tool's work, not a step of the run (on
-    replay the outer call is answered whole and this one never happens)."""
-    from gait.runpack.recorded_tool import inside_a_tool
-
-    return inside_a_tool()
-
-
 async def _inside(invoke: Callable[[], Awaitable[Any]]) -> Any:
     from gait.runpack.recorded_tool import tool_work
 

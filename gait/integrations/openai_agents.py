@@ -74,12 +74,11 @@ from gait.integrations._calls import (
     ContextSource,
     approve_command,
     build_intent,
-    part_of_a_tool,
     replay_stubs,
     replayed_value,
     stopped_message,
 )
-from gait.runpack.recorded_tool import enter_tool_work
+from gait.runpack.recorded_tool import enter_tool_work, inside_a_tool
 
 # The calls opened and not finished yet, by their ToolContext (the one object the SDK hands
 # the input guardrails, the hooks and the output guardrails of one call): the guardrail opens
@@ -185,7 +184,7 @@ def gait_tool_guardrail(
         args = _arguments(tool_context.tool_arguments)
         intent = build_intent(tool_context.tool_name, args, context, tool_context, "openai-agent")
         # Called from inside a recorded tool (its code runs an agent): gated, that tool's work.
-        step = not part_of_a_tool()
+        step = not inside_a_tool()
         call = Call(
             adapter,
             intent,

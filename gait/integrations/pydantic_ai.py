@@ -55,11 +55,11 @@ from gait.integrations._calls import (
     ContextSource,
     approve_command,
     build_intent,
-    part_of_a_tool,
     run_async,
     stopped_message,
 )
 from gait.retype import declared_return, retyped
+from gait.runpack.recorded_tool import inside_a_tool
 
 
 @dataclass
@@ -79,7 +79,7 @@ class GaitToolset(WrapperToolset[Any]):
         self, name: str, tool_args: dict[str, Any], ctx: RunContext[Any], tool: Any
     ) -> Any:
         intent = build_intent(name, tool_args, self.context, ctx, "pydantic-ai-agent")
-        step = not part_of_a_tool()  # a gated agent run from a recorded tool: that tool's work
+        step = not inside_a_tool()  # a gated agent run from a recorded tool: that tool's work
         call = Call(
             self.adapter, intent, self.recorder, turn=_turn(ctx) if step else None, step=step
         )
